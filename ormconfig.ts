@@ -1,0 +1,39 @@
+import "reflect-metadata";
+import { DataSource } from "typeorm";
+import { migrations } from "./migrations";
+import { StorageLocation } from "./src/modules/storage-location/storage-location.entity";
+import { TenantEntity } from "./src/modules/tenant/tenant.entity";
+
+export const entities = [StorageLocation, TenantEntity];
+
+export interface DataSourceOptions {
+  /** Most connections the pool opens. */
+  poolSize?: number;
+  /** Called for errors of idle pooled connections (e.g. the server went away); they must not crash us. */
+  onPoolError?: (error: Error) => void;
+}
+
+/**
+ * The one DataSource definition. Schema changes come only from the reviewed migrations:
+ * synchronize stays off. Query logging is off because query parameters can hold personal data.
+ */
+export function createDataSource(url: string, options: DataSourceOptions = {}): DataSource {
+  return new DataSource({
+    type: "postgres",
+    url,
+    entities,
+    migrations,
+    migrationsTableName: "migrations",
+    migrationsTransactionMode: "all",
+    synchronize: false,
+    logging: false,
+    applicationName: "custodian",
+    poolSize: options.poolSize ?? 10,
+    connectTimeoutMS: 3000,
+    poolErrorHandler: options.onPoolError ?? (() => undefined),
+    extra: { idleTimeoutMillis: 30_000, statement_timeout: 30_000, query_timeout: 35_000 },
+  });
+}
+
+/** For the TypeORM CLI: the server named by DATABASE_URL. */
+export default createDataSource(process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/custodian");

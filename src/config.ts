@@ -1,0 +1,113 @@
+/**
+ * Configuration, read once from the environment and validated before anything starts.
+ * A bad value stops the process with a message that names the variable (never a secret's value).
+ */
+
+export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export interface Config {
+  nodeEnv: string;
+  production: boolean;
+  port: number;
+  host: string;
+  /** Unset: an embedded PostgreSQL is started with its data in `embeddedDataDir`. */
+  databaseUrl: string | undefined;
+  embeddedDataDir: string;
+  jwtSecret: string;
+  /** True when JWT_SECRET was not set and the development default is used. */
+  jwtSecretIsDefault: boolean;
+  logLevel: LogLevel;
+  /** Adds the OPERATOR-only `setTestClock` mutation; never in production. */
+  testClock: boolean;
+  /** Stack traces in error responses; never in production. */
+  debugErrors: boolean;
+  /** Largest accepted request body, in bytes. */
+  bodyLimitBytes: number;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly variable: string, problem: string) {
+    super(`Invalid configuration: ${variable} ${problem}`);
+    this.name = "ConfigError";
+  }
+}
+
+/** Only for development: a production start without JWT_SECRET is refused. */
+export const DEVELOPMENT_JWT_SECRET = "custodian-development-secret-do-not-use-in-production";
+const MIN_SECRET_LENGTH = 32;
+
+function parseFlag(env: NodeJS.ProcessEnv, name: string): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return false;
+  if (["1", "true"].includes(raw.toLowerCase())) return true;
+  if (["0", "false"].includes(raw.toLowerCase())) return false;
+  throw new ConfigError(name, `must be 1, 0, true or false (got "${raw}")`);
+}
+
+function parseInteger(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return fallback;
+  if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max) {
+    throw new ConfigError(name, `must be an integer from ${min} to ${max} (got "${raw}")`);
+  }
+  return Number(raw);
+}
+
+function parseDatabaseUrl(env: NodeJS.ProcessEnv): string | undefined {
+  const raw = env.DATABASE_URL;
+  if (raw === undefined || raw === "") return undefined;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    // The URL may hold a password: never echo it.
+    throw new ConfigError("DATABASE_URL", "is not a valid URL (expected postgres://user@host:port/database)");
+  }
+  if (url.protocol !== "postgres:" && url.protocol !== "postgresql:") {
+    throw new ConfigError("DATABASE_URL", "must start with postgres:// or postgresql://");
+  }
+  return raw;
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const nodeEnv = env.NODE_ENV || "development";
+  const production = nodeEnv === "production";
+
+  const host = env.HOST || "127.0.0.1";
+  if (/\s/.test(host)) throw new ConfigError("HOST", `must be a host name or address (got "${host}")`);
+
+  const logLevel = (env.LOG_LEVEL || "info") as LogLevel;
+  if (!LOG_LEVELS.includes(logLevel)) {
+    throw new ConfigError("LOG_LEVEL", `must be one of ${LOG_LEVELS.join(", ")} (got "${env.LOG_LEVEL}")`);
+  }
+
+  let jwtSecret = env.JWT_SECRET ?? "";
+  const jwtSecretIsDefault = jwtSecret === "";
+  if (jwtSecretIsDefault) {
+    if (production) throw new ConfigError("JWT_SECRET", "is required when NODE_ENV=production");
+    jwtSecret = DEVELOPMENT_JWT_SECRET;
+  } else if (jwtSecret.length < MIN_SECRET_LENGTH) {
+    throw new ConfigError("JWT_SECRET", `must be at least ${MIN_SECRET_LENGTH} characters long`);
+  }
+
+  const testClock = parseFlag(env, "TEST_CLOCK");
+  if (testClock && production) throw new ConfigError("TEST_CLOCK", "must not be set when NODE_ENV=production");
+  const debugErrors = parseFlag(env, "DEBUG_ERRORS");
+  if (debugErrors && production) throw new ConfigError("DEBUG_ERRORS", "must not be set when NODE_ENV=production");
+
+  return {
+    nodeEnv,
+    production,
+    port: parseInteger(env, "PORT", 4000, 0, 65535),
+    host,
+    databaseUrl: parseDatabaseUrl(env),
+    embeddedDataDir: env.EMBEDDED_PG_DIR || ".data/postgres",
+    jwtSecret,
+    jwtSecretIsDefault,
+    logLevel,
+    testClock,
+    debugErrors,
+    bodyLimitBytes: parseInteger(env, "BODY_LIMIT_BYTES", 8 * 1024 * 1024, 1024, 64 * 1024 * 1024),
+  };
+}

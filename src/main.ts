@@ -1,0 +1,86 @@
+import "reflect-metadata";
+import { createDataSource } from "../ormconfig";
+import { ConfigError, loadConfig } from "./config";
+import { developmentTokens, seedDemoIfEmpty } from "./demo";
+import { seedStorageLocations } from "./modules/storage-location/storage-location.service";
+import { createSchema } from "./schema";
+import { startServer } from "./server";
+import { SettableClock, systemClock } from "./shared/clock";
+import { startEmbeddedPostgres, type EmbeddedServer } from "./shared/db/embedded";
+import { migrate } from "./shared/db/migrate";
+import { createLogger, loggableError } from "./shared/logging";
+
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      console.error(error.message);
+      process.exit(1);
+    }
+    throw error;
+  }
+  const log = createLogger(config.logLevel);
+  if (config.jwtSecretIsDefault) log.warn("JWT_SECRET is not set: using the development default. Never run like this in production.");
+
+  const cleanup: Array<() => Promise<void>> = [];
+  const runCleanup = async () => {
+    for (const task of cleanup.reverse()) await task().catch((e) => log.error({ err: loggableError(e) }, "shutdown step failed"));
+  };
+
+  try {
+    let url = config.databaseUrl;
+    let embedded: EmbeddedServer | undefined;
+    if (!url) {
+      embedded = await startEmbeddedPostgres({ dataDir: config.embeddedDataDir, database: "custodian", log });
+      cleanup.push(() => embedded!.stop());
+      url = embedded.url;
+      log.info({ dataDir: config.embeddedDataDir }, "embedded PostgreSQL started");
+    }
+
+    const db = createDataSource(url, { onPoolError: (e) => log.warn({ err: loggableError(e) }, "an idle database connection failed") });
+    await db.initialize();
+    cleanup.push(() => db.destroy());
+    const applied = await migrate(db);
+    if (applied.length) log.info({ migrations: applied }, "migrations applied");
+
+    const testClock = config.testClock ? new SettableClock() : undefined;
+    const clock = testClock ?? systemClock;
+    await seedStorageLocations(db, clock.now());
+    if (!config.production && (await seedDemoIfEmpty(db, clock))) log.info("demo data seeded (two tenants)");
+
+    const schema = await createSchema({ testClock });
+    const server = await startServer({ config, db, clock, log, schema });
+    cleanup.push(() => server.stop());
+
+    log.info({ url: server.url }, "Custodian is ready");
+    if (!config.production) {
+      const tokens = await developmentTokens(db, config.jwtSecret);
+      const lines = tokens.map((t) => `  ${t.role.padEnd(13)} ${t.token}`);
+      process.stdout.write(
+        `\nCustodian GraphQL API: ${server.url}\n\nDevelopment tokens (24 h, tenant roles for tenant ${tokens.find((t) => t.tenantId)?.tenantId ?? "-"}):\n${lines.join("\n")}\n\n` +
+          `Try: curl -s ${server.url} -H 'content-type: application/json' -H "authorization: Bearer $TOKEN" -d '{"query":"{ viewer { role tenantId } }"}'\n\n`,
+      );
+    }
+  } catch (error) {
+    log.fatal({ err: loggableError(error) }, "Custodian could not start");
+    await runCleanup();
+    process.exit(1);
+  }
+
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, "draining in-flight requests, then stopping");
+    void runCleanup().then(() => {
+      log.info("stopped");
+      process.exit(0);
+    });
+  };
+  process.on("SIGINT", () => shutdown("SIGINT"));
+  process.on("SIGTERM", () => shutdown("SIGTERM"));
+}
+
+void main();

@@ -1,0 +1,49 @@
+import type { EntityManager } from "typeorm";
+import type { Principal } from "../../shared/auth/principal";
+import type { ErrorCode } from "../../shared/errors";
+import type { AuditDetails } from "./audit-draft";
+
+export type AuditOutcome = "ALLOWED" | "DENIED";
+
+export interface AuditEntry {
+  tenantId: string | null;
+  occurredAt: Date;
+  actor: Principal;
+  action: string;
+  targetType?: string | null;
+  targetId?: string | null;
+  purpose?: string | null;
+  outcome: AuditOutcome;
+  errorCode?: ErrorCode | null;
+  details?: AuditDetails | null;
+  requestId?: string | null;
+}
+
+/**
+ * Appends audit entries (DOMAIN rule 26). The table's trigger links each entry into its
+ * tenant's hash chain; the writer only inserts, in the caller's transaction.
+ */
+export class AuditService {
+  async append(manager: EntityManager, entry: AuditEntry): Promise<{ id: string; hash: string }> {
+    const rows: Array<{ id: string; hash: string }> = await manager.query(
+      `INSERT INTO audit_log (tenant_id, occurred_at, actor, actor_role, action, target_type, target_id, purpose, outcome, error_code, details, request_id)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+       RETURNING id, hash`,
+      [
+        entry.tenantId,
+        entry.occurredAt,
+        entry.actor.subject,
+        entry.actor.role,
+        entry.action,
+        entry.targetType ?? null,
+        entry.targetId ?? null,
+        entry.purpose ?? null,
+        entry.outcome,
+        entry.outcome === "DENIED" ? (entry.errorCode ?? null) : null,
+        entry.details ? JSON.stringify(entry.details) : null,
+        entry.requestId ?? null,
+      ],
+    );
+    return rows[0];
+  }
+}

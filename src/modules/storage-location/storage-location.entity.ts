@@ -1,0 +1,22 @@
+import { Field, ID, ObjectType } from "type-graphql";
+import { Column, Entity, PrimaryColumn } from "typeorm";
+
+/** Reference data without personal data: one class serves as entity and GraphQL type. */
+@Entity("storage_location")
+@ObjectType("StorageLocation", { description: "A geography where a tenant's personal data is stored, and nowhere else." })
+export class StorageLocation {
+  @PrimaryColumn("text")
+  @Field(() => ID, { description: "Short code of the geography, e.g. EU, US, UK, APAC." })
+  code!: string;
+
+  @Column("text")
+  @Field({ description: "Human-readable name of the geography." })
+  name!: string;
+
+  @Column("text", { name: "data_center_countries", array: true })
+  @Field(() => [String], { description: "ISO 3166-1 alpha-2 codes of the countries whose data centres hold the data." })
+  dataCenterCountries!: string[];
+
+  @Column("timestamptz", { name: "created_at" })
+  createdAt!: Date;
+}

@@ -1,0 +1,58 @@
+import type { DataSource } from "typeorm";
+import type { RequestContext } from "../../context";
+import { BadUserInputError } from "../../shared/errors";
+import { DataLoader } from "../../shared/loaders";
+import { em, pgErrorCode, PG_UNIQUE_VIOLATION } from "../../shared/db/database";
+import { auditTarget } from "../audit/audit-draft";
+import { StorageLocation } from "./storage-location.entity";
+import type { CreateStorageLocationInput } from "./storage-location.inputs";
+import { STORAGE_LOCATIONS } from "./storage-location.seed";
+
+/** Per-request loader of locations by code (keys are global reference data, not tenant data). */
+export function storageLocationLoader(ctx: RequestContext) {
+  return new DataLoader<string, StorageLocation | null>(async (codes) => {
+    const rows = await em(ctx).getRepository(StorageLocation).createQueryBuilder("l").where("l.code IN (:...codes)", { codes: [...codes] }).getMany();
+    const byCode = new Map(rows.map((r) => [r.code, r]));
+    return codes.map((c) => byCode.get(c) ?? null);
+  });
+}
+
+export class StorageLocationService {
+  list(ctx: RequestContext): Promise<StorageLocation[]> {
+    return em(ctx).getRepository(StorageLocation).find({ order: { code: "ASC" } });
+  }
+
+  byCode(ctx: RequestContext, code: string): Promise<StorageLocation | null> {
+    return ctx.loaders.get(ctx, storageLocationLoader).load(code);
+  }
+
+  /** Operators add geographies; a code is never reused, so a duplicate is refused. */
+  async create(ctx: RequestContext, input: CreateStorageLocationInput): Promise<StorageLocation> {
+    const location = Object.assign(new StorageLocation(), {
+      code: input.code,
+      name: input.name,
+      dataCenterCountries: input.dataCenterCountries,
+      createdAt: ctx.clock.now(),
+    });
+    try {
+      await em(ctx).getRepository(StorageLocation).insert(location);
+    } catch (error) {
+      if (pgErrorCode(error) === PG_UNIQUE_VIOLATION) {
+        throw new BadUserInputError("code", `Storage location ${input.code} already exists; choose another code.`);
+      }
+      throw error;
+    }
+    auditTarget(ctx, { targetType: "StorageLocation", targetId: location.code, tenantId: null });
+    return location;
+  }
+}
+
+/** Idempotent: adds the standard geographies that are missing, changes none that exist. */
+export async function seedStorageLocations(db: DataSource, now: Date): Promise<void> {
+  for (const l of STORAGE_LOCATIONS) {
+    await db.query(
+      `INSERT INTO storage_location (code, name, data_center_countries, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (code) DO NOTHING`,
+      [l.code, l.name, l.dataCenterCountries, now],
+    );
+  }
+}

@@ -1,0 +1,56 @@
+import { Arg, Args, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from "type-graphql";
+import type { RequestContext } from "../../context";
+import { Allow } from "../../shared/auth/allow";
+import { Role, TENANT_ROLES } from "../../shared/auth/role";
+import { PageArgs } from "../../shared/pagination";
+import { Audited } from "../audit/audited";
+import { StorageLocation } from "../storage-location/storage-location.entity";
+import { StorageLocationService } from "../storage-location/storage-location.service";
+import { CreateTenantInput, RetentionPolicyInput } from "./tenant.inputs";
+import { TenantService } from "./tenant.service";
+import { Tenant, TenantConnection } from "./tenant.types";
+
+@Resolver(() => Tenant)
+export class TenantResolver {
+  constructor(
+    private readonly tenantService: TenantService,
+    private readonly locations: StorageLocationService,
+  ) {}
+
+  @Query(() => TenantConnection, { description: "Every tenant, oldest first (operators only)." })
+  @Allow(Role.OPERATOR)
+  tenants(@Ctx() ctx: RequestContext, @Args() page: PageArgs) {
+    return this.tenantService.list(ctx, page);
+  }
+
+  @Query(() => Tenant, { nullable: true, description: "A tenant by id; null when it does not exist or is outside your scope." })
+  @Allow(Role.OPERATOR, ...TENANT_ROLES)
+  tenant(@Ctx() ctx: RequestContext, @Arg("id", () => ID) id: string) {
+    return this.tenantService.get(ctx, id);
+  }
+
+  @Mutation(() => Tenant, { description: "Creates a tenant in the storage location its administrator chose." })
+  @Allow(Role.OPERATOR)
+  @Audited("TENANT_CREATED")
+  createTenant(@Ctx() ctx: RequestContext, @Arg("input", () => CreateTenantInput) input: CreateTenantInput) {
+    return this.tenantService.create(ctx, input);
+  }
+
+  @Mutation(() => Tenant, { description: "Changes the tenant's retention policy within the bounds of the service's promises." })
+  @Allow(Role.OPERATOR, Role.TENANT_ADMIN)
+  @Audited("RETENTION_POLICY_UPDATED")
+  updateRetentionPolicy(
+    @Ctx() ctx: RequestContext,
+    @Arg("tenantId", () => ID) tenantId: string,
+    @Arg("input", () => RetentionPolicyInput) input: RetentionPolicyInput,
+  ) {
+    return this.tenantService.updateRetentionPolicy(ctx, tenantId, input);
+  }
+
+  @FieldResolver(() => StorageLocation, { description: "Where all of the tenant's personal data is stored." })
+  async storageLocation(@Ctx() ctx: RequestContext, @Root() tenant: Tenant): Promise<StorageLocation> {
+    const location = await this.locations.byCode(ctx, tenant.storageLocationCode);
+    if (!location) throw new Error(`tenant ${tenant.id} names a missing storage location`);
+    return location;
+  }
+}

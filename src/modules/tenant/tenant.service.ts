@@ -1,0 +1,92 @@
+import { randomUUID } from "node:crypto";
+import type { RequestContext } from "../../context";
+import { principalOf } from "../../context";
+import { canSeeTenant } from "../../shared/auth/scope";
+import { em } from "../../shared/db/database";
+import { BadUserInputError, DomainError, ErrorCode, NotFoundError } from "../../shared/errors";
+import { isUuid } from "../../shared/ids";
+import { keysetPage, type Connection, type PageArgs } from "../../shared/pagination";
+import { auditTarget } from "../audit/audit-draft";
+import type { StorageLocationService } from "../storage-location/storage-location.service";
+import { TenantEntity } from "./tenant.entity";
+import type { CreateTenantInput, RetentionPolicyInput } from "./tenant.inputs";
+import { applyRetentionPolicy, SubscriptionStatus } from "./tenant.policy";
+import { toTenant, type Tenant } from "./tenant.types";
+
+export class TenantService {
+  constructor(private readonly locations: StorageLocationService) {}
+
+  /**
+   * The tenant if the caller may see it, else null: another tenant's id and a nonexistent id
+   * look the same, so a tenant role never learns that another tenant exists.
+   */
+  async findVisible(ctx: RequestContext, id: string): Promise<TenantEntity | null> {
+    if (!isUuid(id) || !canSeeTenant(principalOf(ctx), id)) return null;
+    return em(ctx).getRepository(TenantEntity).findOneBy({ id: id.toLowerCase() });
+  }
+
+  async get(ctx: RequestContext, id: string): Promise<Tenant | null> {
+    const tenant = await this.findVisible(ctx, id);
+    return tenant && toTenant(tenant);
+  }
+
+  /** Every tenant the caller may see, oldest first. */
+  list(ctx: RequestContext, args: PageArgs): Promise<Connection<Tenant>> {
+    const principal = principalOf(ctx);
+    const query = em(ctx).getRepository(TenantEntity).createQueryBuilder("t");
+    if (principal.role !== "OPERATOR") query.where("t.id = :own", { own: principal.tenantId });
+    return keysetPage(query, args, { createdAt: "t.created_at", id: "t.id" }, (t) => [t.createdAt, t.id], toTenant);
+  }
+
+  /** DOMAIN rule 2: the tenant's storage location is chosen at creation and must exist. */
+  async create(ctx: RequestContext, input: CreateTenantInput): Promise<Tenant> {
+    const location = await this.locations.byCode(ctx, input.storageLocationCode);
+    if (!location) {
+      throw new BadUserInputError("storageLocationCode", "No storage location has that code; choose one listed by `storageLocations`.");
+    }
+    const policy = applyRetentionPolicy(null, input.retentionPolicy, "retentionPolicy.");
+    const now = ctx.clock.now();
+    const tenant = Object.assign(new TenantEntity(), {
+      id: randomUUID(),
+      name: input.name.trim(),
+      storageLocationCode: location.code,
+      subscriptionStatus: SubscriptionStatus.ACTIVE,
+      subscriptionEndedAt: null,
+      dataPurgeDueAt: null,
+      ...policy,
+      createdAt: now,
+      updatedAt: now,
+      version: 1,
+    });
+    await em(ctx).getRepository(TenantEntity).insert(tenant);
+    auditTarget(ctx, { tenantId: tenant.id, targetType: "Tenant", targetId: tenant.id, details: { storageLocationCode: location.code, ...policy } });
+    return toTenant(tenant);
+  }
+
+  /** DOMAIN rules 6 and 8: grace 1..30 days, audit retention 1..365 days. */
+  async updateRetentionPolicy(ctx: RequestContext, tenantId: string, input: RetentionPolicyInput): Promise<Tenant> {
+    const tenant = await this.findVisible(ctx, tenantId);
+    if (!tenant) throw new NotFoundError("tenant");
+    auditTarget(ctx, { tenantId: tenant.id, targetType: "Tenant", targetId: tenant.id });
+    const policy = applyRetentionPolicy(tenant, input);
+    const updated = await em(ctx)
+      .createQueryBuilder()
+      .update(TenantEntity)
+      .set({ ...policy, updatedAt: ctx.clock.now(), version: () => "version + 1" })
+      .where("id = :id AND version = :version", { id: tenant.id, version: tenant.version })
+      .returning("*")
+      .execute();
+    if (updated.affected !== 1) {
+      throw new DomainError(ErrorCode.VERSION_CONFLICT, "The tenant changed while its policy was being updated; read it again and retry.");
+    }
+    auditTarget(ctx, {
+      details: {
+        deletionGraceDaysBefore: tenant.deletionGraceDays,
+        deletionGraceDays: policy.deletionGraceDays,
+        auditLogRetentionDaysBefore: tenant.auditLogRetentionDays,
+        auditLogRetentionDays: policy.auditLogRetentionDays,
+      },
+    });
+    return toTenant(Object.assign(tenant, policy));
+  }
+}

@@ -1,0 +1,83 @@
+import type { GraphQLResolveInfo } from "graphql";
+import type { MiddlewareFn } from "type-graphql";
+import type { RequestContext } from "./context";
+import type { AuditService } from "./modules/audit/audit.service";
+import { auditActionOf } from "./modules/audit/audited";
+import { allowedRoles, authorize } from "./shared/auth/allow";
+import { ErrorCode, errorCodeOf, UnauthenticatedError } from "./shared/errors";
+import { loggableError } from "./shared/logging";
+
+function isRoot(info: GraphQLResolveInfo): boolean {
+  return info.parentType === info.schema.getQueryType() || info.parentType === info.schema.getMutationType();
+}
+
+/**
+ * Runs around every field. It fails closed: a Query or Mutation field that declares no roles
+ * cannot be called. Fields that declare roles are authorized here. Each mutation runs as one
+ * unit of work: one transaction, in which its ALLOWED audit entry is written; a refused mutation
+ * leaves a DENIED entry with its error code, written in a transaction of its own.
+ */
+export function rootFieldGuard(audit: AuditService): MiddlewareFn<RequestContext> {
+  return async ({ context: ctx, info }, next) => {
+    const field = info.parentType.getFields()[info.fieldName];
+    const roles = allowedRoles(field);
+    if (!roles) {
+      if (isRoot(info)) throw new Error(`${info.parentType.name}.${info.fieldName} declares no roles`);
+      return next();
+    }
+    if (info.parentType !== info.schema.getMutationType()) {
+      authorize(ctx.principal, roles);
+      return next();
+    }
+
+    const action = auditActionOf(field);
+    if (!action) throw new Error(`Mutation.${info.fieldName} declares no audit action`);
+    const principal = ctx.principal;
+    // An anonymous caller names no actor to audit: refused before anything else.
+    if (!principal) throw new UnauthenticatedError();
+    ctx.audit = {};
+    const entry = (outcome: "ALLOWED" | "DENIED", result?: unknown, errorCode?: ErrorCode) => {
+      const draft = ctx.audit;
+      const resultId = (result as { id?: unknown } | null)?.id;
+      return {
+        tenantId: draft.tenantId !== undefined ? draft.tenantId : principal.tenantId,
+        occurredAt: ctx.clock.now(),
+        actor: principal,
+        action,
+        targetType: draft.targetType ?? (typeof resultId === "string" ? info.returnType.toString().replace(/[[\]!]/g, "") : null),
+        targetId: draft.targetId ?? (typeof resultId === "string" ? resultId : null),
+        purpose: draft.purpose ?? null,
+        outcome,
+        errorCode: errorCode ?? null,
+        details: draft.details ?? null,
+        requestId: ctx.requestId,
+      };
+    };
+
+    try {
+      authorize(principal, roles);
+      const result = await ctx.db.transaction(async (manager) => {
+        ctx.tx = manager;
+        try {
+          const value: unknown = await next();
+          await audit.append(manager, entry("ALLOWED", value));
+          return value;
+        } finally {
+          ctx.tx = null;
+        }
+      });
+      ctx.loaders.clear();
+      return result;
+    } catch (error) {
+      const code = errorCodeOf(error);
+      if (code !== ErrorCode.INTERNAL_SERVER_ERROR) {
+        try {
+          await ctx.db.transaction((manager) => audit.append(manager, entry("DENIED", undefined, code)));
+        } catch (auditError) {
+          ctx.log.error({ err: loggableError(auditError), action }, "could not write the audit entry of a refused mutation");
+        }
+      }
+      throw error;
+    }
+  };
+}

@@ -1,0 +1,58 @@
+import "reflect-metadata";
+import { lexicographicSortSchema, printSchema, type GraphQLSchema } from "graphql";
+import { buildSchema, type ContainerType, type NonEmptyArray } from "type-graphql";
+import { AuditService } from "./modules/audit/audit.service";
+import { StorageLocationResolver } from "./modules/storage-location/storage-location.resolver";
+import { StorageLocationService } from "./modules/storage-location/storage-location.service";
+import { TenantResolver } from "./modules/tenant/tenant.resolver";
+import { TenantService } from "./modules/tenant/tenant.service";
+import { TestClockResolver } from "./modules/test-clock/test-clock.resolver";
+import { ViewerResolver } from "./modules/viewer/viewer.resolver";
+import { rootFieldGuard } from "./root-field.guard";
+import type { SettableClock } from "./shared/clock";
+
+export interface SchemaOptions {
+  /** When set, the schema has `setTestClock`, driving this clock. */
+  testClock?: SettableClock;
+}
+
+/** The services, wired once; all request state travels in the context instead. */
+function wire(options: SchemaOptions) {
+  const audit = new AuditService();
+  const locations = new StorageLocationService();
+  const tenants = new TenantService(locations);
+  const instances = new Map<unknown, unknown>([
+    [ViewerResolver, new ViewerResolver()],
+    [StorageLocationResolver, new StorageLocationResolver(locations)],
+    [TenantResolver, new TenantResolver(tenants, locations)],
+  ]);
+  if (options.testClock) instances.set(TestClockResolver, new TestClockResolver(options.testClock));
+  const container: ContainerType = {
+    get(someClass) {
+      const instance = instances.get(someClass);
+      if (!instance) throw new Error(`no instance wired for ${(someClass as { name?: string }).name}`);
+      return instance;
+    },
+  };
+  return { audit, container, resolvers: [...instances.keys()] as unknown as NonEmptyArray<Function> };
+}
+
+export async function createSchema(options: SchemaOptions = {}): Promise<GraphQLSchema> {
+  const { audit, container, resolvers } = wire(options);
+  const schema = await buildSchema({
+    resolvers,
+    container,
+    globalMiddlewares: [rootFieldGuard(audit)],
+    // Never echo rejected values back (they may be personal data).
+    validate: { forbidUnknownValues: true, validationError: { target: false, value: false } },
+  });
+  // type-graphql has no decorator for the root types; partners read these in introspection.
+  schema.getQueryType()!.description = "Reads. Every field names the roles that may call it.";
+  schema.getMutationType()!.description = "Writes. Every mutation is audited, refused attempts included.";
+  return schema;
+}
+
+/** The schema as committed in schema/schema.graphql: sorted, without test-only fields. */
+export async function printContractSchema(): Promise<string> {
+  return `${printSchema(lexicographicSortSchema(await createSchema()))}\n`;
+}

@@ -1,0 +1,129 @@
+import { randomUUID } from "node:crypto";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { ApolloServer, type ApolloServerPlugin } from "@apollo/server";
+import { ApolloServerPluginDrainHttpServer } from "@apollo/server/plugin/drainHttpServer";
+import { expressMiddleware } from "@as-integrations/express5";
+import express, { type ErrorRequestHandler } from "express";
+import type { GraphQLSchema } from "graphql";
+import { pinoHttp } from "pino-http";
+import type { DataSource } from "typeorm";
+import type { Config } from "./config";
+import { createRequestContext, type RequestContext } from "./context";
+import { principalFromHeader } from "./shared/auth/jwt";
+import type { Clock } from "./shared/clock";
+import { ErrorCode } from "./shared/errors";
+import { formatError, isClientError } from "./shared/graphql/format-error";
+import { loggableError, type Logger } from "./shared/logging";
+
+export interface ServerDeps {
+  config: Pick<Config, "port" | "host" | "jwtSecret" | "debugErrors" | "bodyLimitBytes">;
+  db: DataSource;
+  clock: Clock;
+  log: Logger;
+  schema: GraphQLSchema;
+}
+
+export interface CustodianServer {
+  url: string;
+  apollo: ApolloServer<RequestContext>;
+  http: Server;
+  /** Stops accepting, drains in-flight requests, then returns (the pool is the caller's). */
+  stop(): Promise<void>;
+}
+
+/** Logs each failed operation by code; unexpected errors with their safe fields only. */
+function errorLogging(log: Logger): ApolloServerPlugin<RequestContext> {
+  return {
+    async requestDidStart() {
+      return {
+        async didEncounterErrors({ errors, contextValue, operationName }) {
+          const requestLog = contextValue?.log ?? log;
+          for (const error of errors) {
+            const code = error.extensions?.code;
+            if (!isClientError(code)) {
+              requestLog.error({ operationName, path: error.path, err: loggableError(error.originalError ?? error) }, "operation failed");
+            } else {
+              requestLog.info({ operationName, path: error.path, code }, "operation refused");
+            }
+          }
+        },
+      };
+    },
+  };
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
+
+export async function startServer(deps: ServerDeps): Promise<CustodianServer> {
+  const { config, db, log } = deps;
+  const app = express();
+  app.disable("x-powered-by");
+  const http = createServer(app);
+
+  const apollo = new ApolloServer<RequestContext>({
+    schema: deps.schema,
+    csrfPrevention: true,
+    introspection: true,
+    allowBatchedHttpRequests: false,
+    includeStacktraceInErrorResponses: false,
+    formatError: (formatted, error) => formatError(formatted, error, { debug: config.debugErrors }),
+    plugins: [ApolloServerPluginDrainHttpServer({ httpServer: http }), errorLogging(log)],
+  });
+  await apollo.start();
+
+  app.use(
+    pinoHttp({
+      logger: log,
+      genReqId: (req, res) => {
+        const incoming = req.headers["x-request-id"];
+        const id = typeof incoming === "string" && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+        res.setHeader("x-request-id", id);
+        return id;
+      },
+      // The path only: a GET query string can carry variables, and variables personal data.
+      serializers: { req: (req: { id: unknown; method: string; url: string }) => ({ id: req.id, method: req.method, path: req.url.split("?")[0] }) },
+    }),
+  );
+
+  app.get("/healthz", (_req, res) => {
+    res.json({ status: "ok" });
+  });
+  app.get("/readyz", async (_req, res) => {
+    try {
+      await db.query("SELECT 1");
+      res.json({ status: "ready" });
+    } catch {
+      res.status(503).json({ status: "unavailable", reason: "the database cannot be reached" });
+    }
+  });
+
+  app.use(
+    "/graphql",
+    express.json({ limit: config.bodyLimitBytes }),
+    expressMiddleware(apollo, {
+      context: async ({ req }) =>
+        createRequestContext(deps, await principalFromHeader(req.headers.authorization, config.jwtSecret), String(req.id)),
+    }),
+  );
+
+  const bodyErrors: ErrorRequestHandler = (error, _req, res, next) => {
+    const status = (error as { status?: number }).status;
+    if (status === 413) {
+      res.status(413).json({ errors: [{ message: `The request body is larger than ${config.bodyLimitBytes} bytes.`, extensions: { code: ErrorCode.BAD_USER_INPUT } }] });
+    } else if (status === 400) {
+      res.status(400).json({ errors: [{ message: "The request body is not valid JSON.", extensions: { code: ErrorCode.BAD_USER_INPUT } }] });
+    } else {
+      next(error);
+    }
+  };
+  app.use(bodyErrors);
+
+  await new Promise<void>((ok, fail) => {
+    http.once("error", fail);
+    http.listen(config.port, config.host, () => ok());
+  });
+  const { port } = http.address() as AddressInfo;
+  const host = config.host.includes(":") ? `[${config.host}]` : config.host;
+  return { url: `http://${host}:${port}/graphql`, apollo, http, stop: () => apollo.stop() };
+}

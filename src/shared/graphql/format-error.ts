@@ -1,0 +1,112 @@
+import { unwrapResolverError } from "@apollo/server/errors";
+import type { ValidationError } from "class-validator";
+import { GraphQLError, type GraphQLFormattedError } from "graphql";
+import { ArgumentValidationError } from "type-graphql";
+import { ErrorCode, isContractCode } from "../errors";
+
+/** Codes graphql-js and Apollo give to malformed requests: to clients these are BAD_USER_INPUT. */
+const REQUEST_ERROR_CODES = new Set([
+  "GRAPHQL_PARSE_FAILED",
+  "GRAPHQL_VALIDATION_FAILED",
+  "BAD_USER_INPUT",
+  "BAD_REQUEST",
+  "OPERATION_RESOLUTION_FAILURE",
+  "PERSISTED_QUERY_NOT_FOUND",
+  "PERSISTED_QUERY_NOT_SUPPORTED",
+]);
+
+/** True for refusals a client caused (contract codes and malformed requests); false for our faults. */
+export function isClientError(code: unknown): boolean {
+  return typeof code === "string" && code !== ErrorCode.INTERNAL_SERVER_ERROR && (isContractCode(code) || REQUEST_ERROR_CODES.has(code) || code === "UNAUTHORIZED");
+}
+
+const DATABASE_UNAVAILABLE_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "57P01", "57P02", "57P03", "08000", "08001", "08003", "08004", "08006"]);
+
+/** True when the error says the database cannot be reached right now (a passing condition). */
+export function isDatabaseUnavailable(error: unknown): boolean {
+  const e = error as { code?: unknown; driverError?: { code?: unknown }; message?: unknown };
+  const code = e?.driverError?.code ?? e?.code;
+  if (typeof code === "string" && DATABASE_UNAVAILABLE_CODES.has(code)) return true;
+  const message = typeof e?.message === "string" ? e.message : "";
+  return /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|connect ECONNREFUSED/.test(message);
+}
+
+/** The first failing input path of a class-validator result, e.g. "retentionPolicy.deletionGraceDays". */
+function firstFailure(errors: readonly ValidationError[], prefix = ""): { field: string; problems: string[] } | undefined {
+  for (const error of errors) {
+    const field = prefix ? `${prefix}.${error.property}` : error.property;
+    if (error.constraints && Object.keys(error.constraints).length > 0) {
+      return { field, problems: Object.values(error.constraints) };
+    }
+    const nested = firstFailure(error.children ?? [], field);
+    if (nested) return nested;
+  }
+  return undefined;
+}
+
+/**
+ * graphql-js messages about bad values quote the value itself ("got invalid value ...",
+ * "found ...", "cannot represent ..."). Those values may be personal data: keep the
+ * where and the expected type, drop the value.
+ */
+export function sanitizeRequestErrorMessage(message: string): { message: string; field?: string } {
+  const variable = /^Variable "(\$[A-Za-z_]\w*)" got invalid value .*?(?: at "([^"]+)")?;/s.exec(message);
+  if (variable) {
+    const field = variable[2];
+    return { message: `Variable "${variable[1]}" has an invalid value${field ? ` at "${field}"` : ""}.`, field: field ?? variable[1].slice(1) };
+  }
+  const variableAny = /^Variable "(\$[A-Za-z_]\w*)" got invalid value/.exec(message);
+  if (variableAny) return { message: `Variable "${variableAny[1]}" has an invalid value.`, field: variableAny[1].slice(1) };
+  const literal = /^Expected value of type "([^"]+)", found/.exec(message);
+  if (literal) return { message: `A literal argument is not a valid "${literal[1]}".` };
+  if (/cannot represent|got invalid value|found /.test(message)) return { message: "An input value does not fit its type." };
+  return { message };
+}
+
+export interface FormatErrorOptions {
+  /** Keep stack traces in responses (DEBUG_ERRORS, never in production). */
+  debug: boolean;
+}
+
+/**
+ * The one place errors are shaped for clients: every error leaves with a contract code;
+ * validation failures name the field but never echo the value; type-graphql's UNAUTHORIZED
+ * becomes FORBIDDEN; anything unexpected becomes INTERNAL_SERVER_ERROR without stack, SQL or value.
+ */
+export function formatError(formatted: GraphQLFormattedError, error: unknown, options: FormatErrorOptions): GraphQLFormattedError {
+  const original = unwrapResolverError(error);
+  const base = { locations: formatted.locations, path: formatted.path };
+  const stack = options.debug && original instanceof Error ? { stacktrace: original.stack?.split("\n") } : {};
+  const shaped = (code: ErrorCode, message: string, extra: Record<string, unknown> = {}): GraphQLFormattedError => ({
+    ...base,
+    message,
+    extensions: { code, ...extra, ...stack },
+  });
+
+  if (original instanceof ArgumentValidationError) {
+    const failure = firstFailure(original.extensions.validationErrors as ValidationError[]);
+    const field = failure?.field ?? "input";
+    return shaped(ErrorCode.BAD_USER_INPUT, `Invalid input at "${field}": ${failure?.problems.join("; ") ?? "not valid"}.`, { field });
+  }
+
+  const code = original instanceof GraphQLError ? original.extensions?.code : formatted.extensions?.code;
+
+  if (code === "UNAUTHORIZED") return shaped(ErrorCode.FORBIDDEN, "Your role may not perform this operation.");
+
+  if (isContractCode(code) && code !== ErrorCode.INTERNAL_SERVER_ERROR && original instanceof GraphQLError && code !== "BAD_USER_INPUT") {
+    const { code: _code, http: _http, stacktrace: _stack, ...rest } = original.extensions ?? {};
+    return shaped(code, formatted.message.replace(/^Context creation failed: /, ""), rest);
+  }
+  if (code === ErrorCode.BAD_USER_INPUT && original instanceof GraphQLError && typeof original.extensions?.field === "string") {
+    // Raised by our own rules: already value-free, and it names its field.
+    return shaped(ErrorCode.BAD_USER_INPUT, formatted.message, { field: original.extensions.field });
+  }
+  if (typeof code === "string" && REQUEST_ERROR_CODES.has(code)) {
+    const { message, field } = sanitizeRequestErrorMessage(formatted.message);
+    return shaped(ErrorCode.BAD_USER_INPUT, message, field ? { field } : {});
+  }
+  if (isDatabaseUnavailable(original)) {
+    return shaped(ErrorCode.INTERNAL_SERVER_ERROR, "The database is unavailable at the moment; nothing was changed. Retry shortly.", { retryable: true });
+  }
+  return shaped(ErrorCode.INTERNAL_SERVER_ERROR, "Internal server error.");
+}

@@ -1,0 +1,27 @@
+import DataLoader from "dataloader";
+
+/**
+ * Per-request DataLoaders. A loader factory is registered by the feature that owns the data;
+ * the cache lives and dies with the request, so keys never leak between callers.
+ */
+export type LoaderFactory<C, K, V> = (ctx: C) => DataLoader<K, V>;
+
+export class LoaderCache {
+  private readonly loaders = new Map<LoaderFactory<never, unknown, unknown>, DataLoader<unknown, unknown>>();
+
+  get<C, K, V>(ctx: C, factory: LoaderFactory<C, K, V>): DataLoader<K, V> {
+    let loader = this.loaders.get(factory as LoaderFactory<never, unknown, unknown>);
+    if (!loader) {
+      loader = factory(ctx) as DataLoader<unknown, unknown>;
+      this.loaders.set(factory as LoaderFactory<never, unknown, unknown>, loader);
+    }
+    return loader as DataLoader<K, V>;
+  }
+
+  /** After a write, cached reads may be stale. */
+  clear(): void {
+    this.loaders.clear();
+  }
+}
+
+export { DataLoader };

@@ -1,0 +1,132 @@
+import { IsInt, IsOptional, Max, Min } from "class-validator";
+import { ArgsType, Field, Int, ObjectType } from "type-graphql";
+import type { ObjectLiteral, SelectQueryBuilder } from "typeorm";
+import { BadUserInputError } from "./errors";
+import { isUuid } from "./ids";
+
+export const DEFAULT_PAGE_SIZE = 50;
+export const MAX_PAGE_SIZE = 500;
+
+@ArgsType()
+export class PageArgs {
+  @Field(() => Int, { nullable: true, defaultValue: DEFAULT_PAGE_SIZE, description: `Page size, 1..${MAX_PAGE_SIZE}.` })
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(MAX_PAGE_SIZE)
+  first?: number | null;
+
+  @Field(() => String, { nullable: true, description: "The endCursor of the previous page; opaque." })
+  @IsOptional()
+  after?: string | null;
+}
+
+@ObjectType({ description: "Where a page ends and whether another follows." })
+export class PageInfo {
+  @Field({ description: "True when more items follow this page." })
+  hasNextPage!: boolean;
+
+  @Field(() => String, { nullable: true, description: "Cursor of the last item of this page; pass it as `after` for the next." })
+  endCursor!: string | null;
+}
+
+export interface Edge<T> {
+  cursor: string;
+  node: T;
+}
+
+export interface Connection<T> {
+  edges: Edge<T>[];
+  nodes: T[];
+  pageInfo: PageInfo;
+  totalCount: number;
+}
+
+type ClassOf<T> = new (...args: never[]) => T;
+
+/** Declares `<Name>Connection` and `<Name>Edge` for a node type, Relay style. */
+export function connectionTypes<T>(node: ClassOf<T>, name: string) {
+  @ObjectType(`${name}Edge`, { description: `One ${name} in a page, with its cursor.` })
+  class EdgeType {
+    @Field({ description: "Opaque position of this item; pass as `after` to continue from it." })
+    cursor!: string;
+
+    @Field(() => node, { description: `The ${name}.` })
+    node!: T;
+  }
+
+  @ObjectType(`${name}Connection`, { description: `A page of ${name} items in a stable order.` })
+  class ConnectionType {
+    @Field(() => [EdgeType], { description: "The items of this page, each with its cursor." })
+    edges!: EdgeType[];
+
+    @Field(() => [node], { description: "The items of this page." })
+    nodes!: T[];
+
+    @Field(() => PageInfo, { description: "Where this page ends." })
+    pageInfo!: PageInfo;
+
+    @Field(() => Int, { description: "How many items there are in all, over every page." })
+    totalCount!: number;
+  }
+
+  return { EdgeType, ConnectionType };
+}
+
+/** Cursors are opaque to clients: base64url over the keyset position. */
+export function encodeCursor(position: readonly string[]): string {
+  return Buffer.from(JSON.stringify(position), "utf8").toString("base64url");
+}
+
+export function decodeCursor(cursor: string, arity: number): string[] {
+  try {
+    const position: unknown = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8"));
+    if (Array.isArray(position) && position.length === arity && position.every((p) => typeof p === "string")) {
+      return position as string[];
+    }
+  } catch {
+    // fall through
+  }
+  throw new BadUserInputError("after", "`after` is not a cursor this API issued; pass the endCursor of a previous page.");
+}
+
+export interface KeysetColumns {
+  /** A timestamptz column, compared at the precision the service writes (milliseconds). */
+  createdAt: string;
+  /** The unique tiebreaker. */
+  id: string;
+}
+
+/**
+ * One page of a query ordered by (createdAt, id) ascending: stable under inserts, no offsets.
+ * `map` turns each row into the node the schema exposes.
+ */
+export async function keysetPage<E extends ObjectLiteral, T>(
+  query: SelectQueryBuilder<E>,
+  args: PageArgs,
+  columns: KeysetColumns,
+  positionOf: (row: E) => [Date, string],
+  map: (row: E) => T,
+): Promise<Connection<T>> {
+  const first = args.first ?? DEFAULT_PAGE_SIZE;
+  const totalCount = await query.clone().getCount();
+  const page = query.clone().orderBy(columns.createdAt, "ASC").addOrderBy(columns.id, "ASC").limit(first + 1);
+  if (args.after) {
+    const [createdAt, id] = decodeCursor(args.after, 2);
+    const at = new Date(createdAt);
+    if (Number.isNaN(at.getTime()) || !isUuid(id)) throw new BadUserInputError("after", "`after` is not a cursor this API issued.");
+    page.andWhere(`(${columns.createdAt}, ${columns.id}) > (:cursorAt, :cursorId)`, { cursorAt: at, cursorId: id });
+  }
+  const rows = await page.getMany();
+  const hasNextPage = rows.length > first;
+  const edges = rows.slice(0, first).map((row) => {
+    const [createdAt, id] = positionOf(row);
+    return { cursor: encodeCursor([createdAt.toISOString(), id]), node: map(row) };
+  });
+  return {
+    edges,
+    nodes: edges.map((e) => e.node),
+    pageInfo: { hasNextPage, endCursor: edges.length ? edges[edges.length - 1].cursor : null },
+    totalCount,
+  };
+}

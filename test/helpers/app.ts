@@ -1,0 +1,118 @@
+import { randomUUID } from "node:crypto";
+import { Writable } from "node:stream";
+import type { DataSource } from "typeorm";
+import { createDataSource } from "../../ormconfig";
+import { createRequestContext } from "../../src/context";
+import { createSchema } from "../../src/schema";
+import { startServer, type CustodianServer } from "../../src/server";
+import type { Principal } from "../../src/shared/auth/principal";
+import { Role } from "../../src/shared/auth/role";
+import { signToken } from "../../src/shared/auth/jwt";
+import { SettableClock } from "../../src/shared/clock";
+import { createLogger } from "../../src/shared/logging";
+
+export const TEST_SECRET = "test-secret-that-is-long-enough-for-hs256-0123456789";
+
+export interface GqlError {
+  message: string;
+  path?: string[];
+  extensions: { code: string; field?: string; [key: string]: unknown };
+}
+export interface GqlResult<T = Record<string, any>> {
+  data?: T | null;
+  errors?: GqlError[];
+}
+
+export interface Caller {
+  principal: Principal | null;
+  gql<T = Record<string, any>>(query: string, variables?: Record<string, unknown>): Promise<GqlResult<T>>;
+}
+
+export interface TestApp {
+  db: DataSource;
+  clock: SettableClock;
+  server: CustodianServer;
+  /** Every log line the app wrote, for tests that check what never reaches a log. */
+  logs: string[];
+  as(principal: Principal | null): Caller;
+  token(principal: Principal): Promise<string>;
+  close(): Promise<void>;
+}
+
+/**
+ * The app as it runs, on the suite's database (DATABASE_URL, set by the test runner), with a
+ * settable clock and an HTTP listener on a free port. `as(...)` runs operations in-process.
+ */
+export async function startTestApp(options: { databaseUrl?: string; poolSize?: number } = {}): Promise<TestApp> {
+  const url = options.databaseUrl ?? process.env.DATABASE_URL;
+  if (!url) throw new Error("DATABASE_URL is not set: run the suite with `npm test`");
+  const logs: string[] = [];
+  const log = createLogger("debug", new Writable({ write: (chunk, _enc, done) => (logs.push(String(chunk)), done()) }));
+  const clock = new SettableClock();
+  const db = createDataSource(url, { poolSize: options.poolSize ?? 5 });
+  await db.initialize();
+  const schema = await createSchema({ testClock: clock });
+  const config = { port: 0, host: "127.0.0.1", jwtSecret: TEST_SECRET, debugErrors: false, bodyLimitBytes: 64 * 1024 };
+  const server = await startServer({ config, db, clock, log, schema });
+
+  const as = (principal: Principal | null): Caller => ({
+    principal,
+    async gql(query, variables) {
+      const response = await server.apollo.executeOperation(
+        { query, variables },
+        { contextValue: createRequestContext({ db, clock, log }, principal, randomUUID()) },
+      );
+      if (response.body.kind !== "single") throw new Error("incremental delivery is not used");
+      // GraphQL results are null-prototype objects: make them plain for deepStrictEqual.
+      return JSON.parse(JSON.stringify(response.body.singleResult));
+    },
+  });
+
+  return {
+    db,
+    clock,
+    server,
+    logs,
+    as,
+    token: (p) => signToken({ subject: p.subject, role: p.role, tenantId: p.tenantId ?? undefined, dataSubjectId: p.dataSubjectId ?? undefined }, TEST_SECRET),
+    async close() {
+      await server.stop();
+      await db.destroy();
+    },
+  };
+}
+
+export const principals = {
+  operator: (): Principal => ({ subject: "test-operator", role: Role.OPERATOR, tenantId: null, dataSubjectId: null }),
+  partner: (): Principal => ({ subject: "test-partner", role: Role.PARTNER, tenantId: null, dataSubjectId: null }),
+  tenantAdmin: (tenantId: string): Principal => ({ subject: "test-admin", role: Role.TENANT_ADMIN, tenantId, dataSubjectId: null }),
+  integration: (tenantId: string): Principal => ({ subject: "test-integration", role: Role.INTEGRATION, tenantId, dataSubjectId: null }),
+  auditor: (tenantId: string): Principal => ({ subject: "test-auditor", role: Role.AUDITOR, tenantId, dataSubjectId: null }),
+  subject: (tenantId: string, dataSubjectId: string): Principal => ({ subject: "test-subject", role: Role.DATA_SUBJECT, tenantId, dataSubjectId }),
+};
+
+/** Role helpers that read like the rule a test checks. */
+export function roles(app: TestApp) {
+  return {
+    asOperator: () => app.as(principals.operator()),
+    asPartner: () => app.as(principals.partner()),
+    asTenantAdmin: (t: string) => app.as(principals.tenantAdmin(t)),
+    asIntegration: (t: string) => app.as(principals.integration(t)),
+    asAuditor: (t: string) => app.as(principals.auditor(t)),
+    asSubject: (t: string, s: string) => app.as(principals.subject(t, s)),
+    anonymous: () => app.as(null),
+  };
+}
+
+/** Every role but the given ones, as principals of the tenant where the role needs one. */
+export function otherRoles(tenantId: string, allowed: Role[]): Principal[] {
+  const all = [
+    principals.operator(),
+    principals.partner(),
+    principals.tenantAdmin(tenantId),
+    principals.integration(tenantId),
+    principals.auditor(tenantId),
+    principals.subject(tenantId, randomUUID()),
+  ];
+  return all.filter((p) => !allowed.includes(p.role));
+}

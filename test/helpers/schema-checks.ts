@@ -1,0 +1,94 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { CriticalityLevel, diff } from "@graphql-inspector/core";
+import { buildSchema, isEnumType, isInputObjectType, isInterfaceType, isObjectType, type GraphQLSchema } from "graphql";
+import { allowedRoles } from "../../src/shared/auth/allow";
+import { auditActionOf } from "../../src/modules/audit/audited";
+
+export const CONTRACT_PATH = join(__dirname, "..", "..", "..", "..", "shared", "spec", "contract.graphql");
+export const SCHEMA_PATH = join(__dirname, "..", "..", "..", "schema", "schema.graphql");
+
+export function loadContract(): GraphQLSchema {
+  return buildSchema(readFileSync(CONTRACT_PATH, "utf8"));
+}
+
+/** Query and Mutation fields that declare no roles, and Mutation fields that name no audit action. */
+export function unguardedRootFields(schema: GraphQLSchema): string[] {
+  const missing: string[] = [];
+  for (const type of [schema.getQueryType(), schema.getMutationType()]) {
+    for (const field of Object.values(type?.getFields() ?? {})) {
+      if (!allowedRoles(field)?.length) missing.push(`${type!.name}.${field.name}: no roles`);
+      if (type === schema.getMutationType() && !auditActionOf(field)) missing.push(`${type!.name}.${field.name}: no audit action`);
+    }
+  }
+  return missing;
+}
+
+/** Types, fields, input fields and enum values without a description (partners read them). */
+export function undescribed(schema: GraphQLSchema): string[] {
+  const missing: string[] = [];
+  for (const type of Object.values(schema.getTypeMap())) {
+    if (type.name.startsWith("__") || ["String", "Boolean", "Int", "Float", "ID"].includes(type.name)) continue;
+    if (!type.description) missing.push(type.name);
+    if (isObjectType(type) || isInterfaceType(type) || isInputObjectType(type)) {
+      for (const field of Object.values(type.getFields())) if (!field.description) missing.push(`${type.name}.${field.name}`);
+    }
+    if (isEnumType(type)) {
+      for (const value of type.getValues()) if (!value.description) missing.push(`${type.name}.${value.name}`);
+    }
+  }
+  return missing;
+}
+
+/**
+ * Contract items later issues build. A breaking change is accepted only on these paths, and
+ * each must really be absent (a test checks), so an item leaves this list when it is built.
+ */
+export const PENDING_CONTRACT_ITEMS: readonly string[] = [
+  // issue 3: audit log read API and verification
+  "AuditOutcome", "AuditLogEntry", "AuditLogFilter", "AuditLogEntryConnection", "AuditLogEntryEdge", "AuditVerification",
+  "Tenant.auditLog", "Query.verifyAuditLog",
+  // issue 4: personal data
+  "JSONObject", "DataSubjectStatus", "DataSubject", "RegisterDataSubjectInput", "DataSubjectConnection", "DataSubjectEdge",
+  "DataCategory", "ProcessingPurpose", "RecordStatus", "DeletionReason", "PersonalDataRecord", "PersonalDataRecordFilter",
+  "PersonalDataRecordConnection", "PersonalDataRecordEdge", "RecordPersonalDataInput", "RecordPersonalDataBatchInput",
+  "RecordPersonalDataItemInput", "RecordBatchResult", "CorrectPersonalDataInput", "DataSubjectExport",
+  "Tenant.dataSubjects", "Tenant.personalDataRecords", "Query.dataSubject", "Query.personalDataRecord", "Query.exportDataSubject",
+  "Mutation.registerDataSubject", "Mutation.deleteDataSubject", "Mutation.recordPersonalData", "Mutation.recordPersonalDataBatch",
+  "Mutation.correctPersonalData", "Mutation.deletePersonalData",
+  // issue 5: subscription lifecycle and retention
+  "RetentionRun", "ComplianceReport", "Tenant.complianceReport", "Mutation.endSubscription", "Mutation.reactivateSubscription", "Mutation.runRetention",
+  // issue 6: third parties and sharing
+  "ThirdPartyRole", "ThirdParty", "RegisterThirdPartyInput", "SubprocessorList", "SharingDirection", "SharingAgreementStatus", "Consent",
+  "SharingAgreement", "SharingAgreementConnection", "SharingAgreementEdge", "CreateSharingAgreementInput", "DataTransfer",
+  "DataTransferConnection", "DataTransferEdge", "ShareRecordsInput", "Tenant.sharingAgreements", "Query.thirdParties",
+  "Query.subprocessorList", "Query.sharingAgreement", "Mutation.registerThirdParty", "Mutation.setSubprocessorListing",
+  "Mutation.createSharingAgreement", "Mutation.grantSharingConsent", "Mutation.revokeSharingConsent", "Mutation.shareRecords",
+  // issue 7: security incidents
+  "IncidentSeverity", "IncidentStatus", "BreachIncident", "BreachIncidentConnection", "BreachIncidentEdge", "NotificationStatus",
+  "BreachNotification", "ReportSecurityIncidentInput", "Tenant.breachNotifications", "Query.breachIncidents", "Query.breachIncident",
+  "Mutation.reportSecurityIncident", "Mutation.addAffectedTenants", "Mutation.declareCustomerReportable",
+  "Mutation.dismissSecurityIncident", "Mutation.acknowledgeBreachNotification", "Mutation.resolveSecurityIncident",
+];
+
+function isPending(path: string | undefined): boolean {
+  return !!path && PENDING_CONTRACT_ITEMS.some((p) => path === p || path.startsWith(`${p}.`));
+}
+
+/** Breaking changes from the contract to the schema, outside the items still pending. */
+export async function contractBreaks(contract: GraphQLSchema, emitted: GraphQLSchema): Promise<string[]> {
+  const changes = await diff(contract, emitted);
+  return changes
+    .filter((c) => c.criticality.level === CriticalityLevel.Breaking && !isPending(c.path))
+    .map((c) => `${c.type} ${c.path ?? ""}: ${c.message}`);
+}
+
+/** Pending items the schema already has: they must leave the pending list. */
+export function pendingButPresent(emitted: GraphQLSchema): string[] {
+  return PENDING_CONTRACT_ITEMS.filter((p) => {
+    const [typeName, fieldName] = p.split(".");
+    const type = emitted.getType(typeName);
+    if (!fieldName) return !!type;
+    return !!type && (isObjectType(type) || isInterfaceType(type)) && !!type.getFields()[fieldName];
+  });
+}
