@@ -22,21 +22,22 @@ async function main(): Promise<number> {
   const cleanup: Array<() => Promise<void>> = [];
 
   if (process.env.DATABASE_URL) {
-    const server = new URL(process.env.DATABASE_URL);
+    const adminUrl = process.env.DATABASE_URL;
     const name = `custodian_test_${Date.now()}_${randomBytes(3).toString("hex")}`;
-    const admin = new Client({ connectionString: server.toString() });
+    const admin = new Client({ connectionString: adminUrl });
     await admin.connect();
     await admin.query(`CREATE DATABASE ${name}`);
     await admin.end();
     cleanup.push(async () => {
-      const c = new Client({ connectionString: server.toString() });
+      const c = new Client({ connectionString: adminUrl });
       await c.connect();
       await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
       await c.end();
     });
-    server.pathname = `/${name}`;
-    url = server.toString();
-    console.log(`# test database ${name} on ${server.host}`);
+    const testUrl = new URL(adminUrl);
+    testUrl.pathname = `/${name}`;
+    url = testUrl.toString();
+    console.log(`# test database ${name} on ${testUrl.host}`);
   } else {
     const dir = await mkdtemp(join(tmpdir(), "custodian-test-"));
     cleanup.push(() => rm(dir, { recursive: true, force: true }));

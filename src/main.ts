@@ -24,9 +24,13 @@ async function main(): Promise<void> {
   const log = createLogger(config.logLevel);
   if (config.jwtSecretIsDefault) log.warn("JWT_SECRET is not set: using the development default. Never run like this in production.");
 
-  const cleanup: Array<() => Promise<void>> = [];
+  // Undone in reverse order on shutdown: HTTP server (draining), pool, embedded server.
+  const cleanup: Array<{ step: string; run: () => Promise<void> }> = [];
   const runCleanup = async () => {
-    for (const task of cleanup.reverse()) await task().catch((e) => log.error({ err: loggableError(e) }, "shutdown step failed"));
+    for (const { step, run } of cleanup.reverse()) {
+      log.debug({ step }, "stopping");
+      await run().catch((e) => log.error({ error: loggableError(e), step }, "shutdown step failed"));
+    }
   };
 
   try {
@@ -34,14 +38,14 @@ async function main(): Promise<void> {
     let embedded: EmbeddedServer | undefined;
     if (!url) {
       embedded = await startEmbeddedPostgres({ dataDir: config.embeddedDataDir, database: "custodian", log });
-      cleanup.push(() => embedded!.stop());
+      cleanup.push({ step: "embedded PostgreSQL", run: () => embedded!.stop() });
       url = embedded.url;
       log.info({ dataDir: config.embeddedDataDir }, "embedded PostgreSQL started");
     }
 
-    const db = createDataSource(url, { onPoolError: (e) => log.warn({ err: loggableError(e) }, "an idle database connection failed") });
+    const db = createDataSource(url, { onPoolError: (e) => log.warn({ error: loggableError(e) }, "an idle database connection failed") });
     await db.initialize();
-    cleanup.push(() => db.destroy());
+    cleanup.push({ step: "database pool", run: () => db.destroy() });
     const applied = await migrate(db);
     if (applied.length) log.info({ migrations: applied }, "migrations applied");
 
@@ -52,7 +56,7 @@ async function main(): Promise<void> {
 
     const schema = await createSchema({ testClock });
     const server = await startServer({ config, db, clock, log, schema });
-    cleanup.push(() => server.stop());
+    cleanup.push({ step: "HTTP server", run: () => server.stop() });
 
     log.info({ url: server.url }, "Custodian is ready");
     if (!config.production) {
@@ -64,7 +68,7 @@ async function main(): Promise<void> {
       );
     }
   } catch (error) {
-    log.fatal({ err: loggableError(error) }, "Custodian could not start");
+    log.fatal({ error: loggableError(error) }, "Custodian could not start");
     await runCleanup();
     process.exit(1);
   }

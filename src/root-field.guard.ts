@@ -74,7 +74,7 @@ export function rootFieldGuard(audit: AuditService): MiddlewareFn<RequestContext
         try {
           await ctx.db.transaction((manager) => audit.append(manager, entry("DENIED", undefined, code)));
         } catch (auditError) {
-          ctx.log.error({ err: loggableError(auditError), action }, "could not write the audit entry of a refused mutation");
+          ctx.log.error({ error: loggableError(auditError), action }, "could not write the audit entry of a refused mutation");
         }
       }
       throw error;

@@ -42,7 +42,7 @@ function errorLogging(log: Logger): ApolloServerPlugin<RequestContext> {
           for (const error of errors) {
             const code = error.extensions?.code;
             if (!isClientError(code)) {
-              requestLog.error({ operationName, path: error.path, err: loggableError(error.originalError ?? error) }, "operation failed");
+              requestLog.error({ operationName, path: error.path, error: loggableError(error.originalError ?? error) }, "operation failed");
             } else {
               requestLog.info({ operationName, path: error.path, code }, "operation refused");
             }
@@ -66,6 +66,8 @@ export async function startServer(deps: ServerDeps): Promise<CustodianServer> {
     csrfPrevention: true,
     introspection: true,
     allowBatchedHttpRequests: false,
+    // main.ts owns shutdown: drain, then the pool, then the embedded server.
+    stopOnTerminationSignals: false,
     includeStacktraceInErrorResponses: false,
     formatError: (formatted, error) => formatError(formatted, error, { debug: config.debugErrors }),
     plugins: [ApolloServerPluginDrainHttpServer({ httpServer: http }), errorLogging(log)],

@@ -25,12 +25,18 @@ export function loggableError(error: unknown): Record<string, unknown> {
   if (!(error instanceof Error)) return { type: typeof error };
   const e = error as Error & { code?: unknown; constraint?: unknown; driverError?: { code?: unknown; constraint?: unknown; message?: unknown } };
   const driver = e.driverError;
+  const code = driver?.code ?? e.code;
+  const fromDatabase = !!driver || (typeof code === "string" && /^[0-9A-Z]{5}$/.test(code));
   return {
     type: e.name,
-    code: driver?.code ?? e.code,
+    code,
     constraint: driver?.constraint ?? e.constraint,
-    // PostgreSQL quotes offending input in some messages ('invalid input syntax ... "x"'): drop quotes.
-    message: (typeof driver?.message === "string" ? driver.message : e.message).replace(/"[^"]*"/g, '"…"'),
+    message: fromDatabase ? safeDatabaseMessage(String(driver?.message ?? e.message)) : e.message,
     stack: e.stack?.split("\n").slice(1, 8).join("\n"),
   };
+}
+
+/** PostgreSQL quotes offending input in some messages ('invalid input syntax ... "x"'): drop it. */
+function safeDatabaseMessage(message: string): string {
+  return message.replace(/"[^"]*"/g, '"…"');
 }

@@ -3,7 +3,7 @@ import type { RequestContext } from "../../context";
 import { principalOf } from "../../context";
 import { canSeeTenant } from "../../shared/auth/scope";
 import { em } from "../../shared/db/database";
-import { BadUserInputError, DomainError, ErrorCode, NotFoundError } from "../../shared/errors";
+import { BadUserInputError, NotFoundError } from "../../shared/errors";
 import { isUuid } from "../../shared/ids";
 import { keysetPage, type Connection, type PageArgs } from "../../shared/pagination";
 import { auditTarget } from "../audit/audit-draft";
@@ -20,9 +20,12 @@ export class TenantService {
    * The tenant if the caller may see it, else null: another tenant's id and a nonexistent id
    * look the same, so a tenant role never learns that another tenant exists.
    */
-  async findVisible(ctx: RequestContext, id: string): Promise<TenantEntity | null> {
+  async findVisible(ctx: RequestContext, id: string, options: { lock?: boolean } = {}): Promise<TenantEntity | null> {
     if (!isUuid(id) || !canSeeTenant(principalOf(ctx), id)) return null;
-    return em(ctx).getRepository(TenantEntity).findOneBy({ id: id.toLowerCase() });
+    const query = em(ctx).getRepository(TenantEntity).createQueryBuilder("t").where("t.id = :id", { id: id.toLowerCase() });
+    // Writers lock the row for their transaction, so concurrent changes apply one after another.
+    if (options.lock) query.setLock("pessimistic_write");
+    return query.getOne();
   }
 
   async get(ctx: RequestContext, id: string): Promise<Tenant | null> {
@@ -65,20 +68,16 @@ export class TenantService {
 
   /** DOMAIN rules 6 and 8: grace 1..30 days, audit retention 1..365 days. */
   async updateRetentionPolicy(ctx: RequestContext, tenantId: string, input: RetentionPolicyInput): Promise<Tenant> {
-    const tenant = await this.findVisible(ctx, tenantId);
+    const tenant = await this.findVisible(ctx, tenantId, { lock: true });
     if (!tenant) throw new NotFoundError("tenant");
     auditTarget(ctx, { tenantId: tenant.id, targetType: "Tenant", targetId: tenant.id });
     const policy = applyRetentionPolicy(tenant, input);
-    const updated = await em(ctx)
+    await em(ctx)
       .createQueryBuilder()
       .update(TenantEntity)
       .set({ ...policy, updatedAt: ctx.clock.now(), version: () => "version + 1" })
-      .where("id = :id AND version = :version", { id: tenant.id, version: tenant.version })
-      .returning("*")
+      .where("id = :id", { id: tenant.id })
       .execute();
-    if (updated.affected !== 1) {
-      throw new DomainError(ErrorCode.VERSION_CONFLICT, "The tenant changed while its policy was being updated; read it again and retry.");
-    }
     auditTarget(ctx, {
       details: {
         deletionGraceDaysBefore: tenant.deletionGraceDays,

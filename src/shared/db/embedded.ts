@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
-import { chmod, mkdir, readFile, writeFile } from "node:fs/promises";
+import { chmod, mkdir, readFile, stat, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { dirname, join, resolve } from "node:path";
 import { Client } from "pg";
@@ -68,6 +68,8 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
   const parent = dirname(dataDir);
   await mkdir(parent, { recursive: true });
   await chmod(parent, 0o755);
+  const runsAsRoot = process.getuid?.() === 0;
+  if (runsAsRoot) await assertReachableByOthers(dirname(parent));
   const passwordFile = join(parent, `${options.database}.password`);
   if (!existsSync(passwordFile)) await writeFile(passwordFile, randomBytes(18).toString("base64url"), { mode: 0o600 });
   const password = (await readFile(passwordFile, "utf8")).trim();
@@ -83,7 +85,7 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
     user: "postgres",
     password,
     persistent: true,
-    createPostgresUser: process.getuid?.() === 0,
+    createPostgresUser: runsAsRoot,
     postgresFlags: ["-c", `unix_socket_directories=${dataDir}`, "-c", "listen_addresses=127.0.0.1"],
     onLog: (message: unknown) => options.log.debug({ embeddedPostgres: String(message).trim() }),
     onError: (error: unknown) => options.log.error({ embeddedPostgres: String(error) }),
@@ -110,6 +112,22 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
     url: `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/${options.database}`,
     stop: () => pg.stop(),
   };
+}
+
+/**
+ * As root, postgres runs as the `postgres` user: every directory above the data dir must let
+ * others pass (x), or initdb fails with a bare EACCES. Say so plainly instead.
+ */
+async function assertReachableByOthers(dir: string): Promise<void> {
+  for (let d = dir; ; d = dirname(d)) {
+    if (((await stat(d)).mode & 0o001) === 0) {
+      throw new Error(
+        `the embedded PostgreSQL runs as user "postgres", which cannot enter ${d}; ` +
+          `set EMBEDDED_PG_DIR to a directory it can reach (e.g. under /tmp), use DATABASE_URL, or run as a non-root user`,
+      );
+    }
+    if (dirname(d) === d) return;
+  }
 }
 
 function unhookEmbeddedSignalHandlers(): void {

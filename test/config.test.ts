@@ -1,0 +1,53 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { ConfigError, DEVELOPMENT_JWT_SECRET, loadConfig } from "../src/config";
+
+const SECRET = "x".repeat(32);
+
+describe("loadConfig", () => {
+  it("has working defaults for development", () => {
+    const config = loadConfig({});
+    assert.equal(config.port, 4000);
+    assert.equal(config.host, "127.0.0.1");
+    assert.equal(config.databaseUrl, undefined);
+    assert.equal(config.jwtSecret, DEVELOPMENT_JWT_SECRET);
+    assert.equal(config.jwtSecretIsDefault, true);
+    assert.equal(config.testClock, false);
+  });
+
+  it("stops on a bad value, naming the variable", () => {
+    const cases: Array<[NodeJS.ProcessEnv, string]> = [
+      [{ PORT: "http" }, "PORT"],
+      [{ PORT: "70000" }, "PORT"],
+      [{ LOG_LEVEL: "loud" }, "LOG_LEVEL"],
+      [{ DATABASE_URL: "mysql://root@localhost/db" }, "DATABASE_URL"],
+      [{ DATABASE_URL: "not a url" }, "DATABASE_URL"],
+      [{ TEST_CLOCK: "maybe" }, "TEST_CLOCK"],
+      [{ JWT_SECRET: "short" }, "JWT_SECRET"],
+      [{ BODY_LIMIT_BYTES: "-1" }, "BODY_LIMIT_BYTES"],
+    ];
+    for (const [env, variable] of cases) {
+      assert.throws(() => loadConfig(env), (e: unknown) => e instanceof ConfigError && e.variable === variable && e.message.includes(variable), variable);
+    }
+  });
+
+  it("never echoes a secret or a database password", () => {
+    const error = (() => {
+      try {
+        loadConfig({ DATABASE_URL: "ftp://user:hunter2-password@host/db" });
+      } catch (e) {
+        return e as Error;
+      }
+    })();
+    assert.ok(error && !error.message.includes("hunter2"));
+    assert.throws(() => loadConfig({ JWT_SECRET: "tiny-secret" }), (e: Error) => !e.message.includes("tiny-secret"));
+  });
+
+  it("requires JWT_SECRET in production and refuses the test clock and debug errors there", () => {
+    assert.throws(() => loadConfig({ NODE_ENV: "production" }), /JWT_SECRET is required/);
+    assert.equal(loadConfig({ NODE_ENV: "production", JWT_SECRET: SECRET }).jwtSecretIsDefault, false);
+    assert.throws(() => loadConfig({ NODE_ENV: "production", JWT_SECRET: SECRET, TEST_CLOCK: "1" }), /TEST_CLOCK/);
+    assert.throws(() => loadConfig({ NODE_ENV: "production", JWT_SECRET: SECRET, DEBUG_ERRORS: "1" }), /DEBUG_ERRORS/);
+    assert.equal(loadConfig({ TEST_CLOCK: "1" }).testClock, true);
+  });
+});
