@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { describe, it } from "node:test";
 import { buildSchema, printSchema, lexicographicSortSchema } from "graphql";
 import { createSchema, printContractSchema } from "../src/schema";
 import { SettableClock } from "../src/shared/clock";
-import { contractBreaks, loadContract, pendingButPresent, SCHEMA_PATH, undescribed, unguardedRootFields } from "./helpers/schema-checks";
+import { CONTRACT_PATH, contractBreaks, loadContract, UPSTREAM_CONTRACT_PATH, pendingButPresent, SCHEMA_PATH, undescribed, unguardedRootFields } from "./helpers/schema-checks";
 
 describe("authorization coverage", () => {
   it("every Query and Mutation field declares its roles, and every Mutation its audit action", async () => {
@@ -36,7 +36,11 @@ describe("schema/schema.graphql", () => {
   });
 });
 
-describe("the partner contract (../shared/spec/contract.graphql)", () => {
+describe("the partner contract (schema/contract.graphql, vendored from ../shared/spec)", () => {
+  it("is the same as the upstream spec, when the checkout sits beside it", { skip: !existsSync(UPSTREAM_CONTRACT_PATH) && "no ../shared/spec here" }, () => {
+    assert.equal(readFileSync(CONTRACT_PATH, "utf8"), readFileSync(UPSTREAM_CONTRACT_PATH, "utf8"), "copy ../shared/spec/contract.graphql to schema/contract.graphql");
+  });
+
   it("is not broken by the emitted schema for the parts implemented", async () => {
     assert.deepEqual(await contractBreaks(loadContract(), buildSchema(await printContractSchema())), []);
   });

@@ -5,7 +5,10 @@ import { buildSchema, isEnumType, isInputObjectType, isInterfaceType, isObjectTy
 import { allowedRoles } from "../../src/shared/auth/allow";
 import { auditActionOf } from "../../src/modules/audit/audited";
 
-export const CONTRACT_PATH = join(__dirname, "..", "..", "..", "..", "shared", "spec", "contract.graphql");
+/** The partner contract as vendored in this repository (a clone may not sit beside ../shared). */
+export const CONTRACT_PATH = join(__dirname, "..", "..", "..", "schema", "contract.graphql");
+/** The upstream spec, when this checkout sits beside it; the vendored copy must equal it. */
+export const UPSTREAM_CONTRACT_PATH = join(__dirname, "..", "..", "..", "..", "shared", "spec", "contract.graphql");
 export const SCHEMA_PATH = join(__dirname, "..", "..", "..", "schema", "schema.graphql");
 
 export function loadContract(): GraphQLSchema {
