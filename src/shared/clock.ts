@@ -26,7 +26,3 @@ export class SettableClock implements Clock {
     this.fixed = null;
   }
 }
-
-export function addDays(instant: Date, days: number): Date {
-  return new Date(instant.getTime() + days * 24 * 60 * 60 * 1000);
-}

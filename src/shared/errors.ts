@@ -67,12 +67,6 @@ export class BadUserInputError extends DomainError {
   }
 }
 
-export class InvalidStateError extends DomainError {
-  constructor(message: string) {
-    super(ErrorCode.INVALID_STATE, message);
-  }
-}
-
 /** The code a thrown value carries, or INTERNAL_SERVER_ERROR when it carries none we know. */
 export function errorCodeOf(error: unknown): ErrorCode {
   const code = error instanceof GraphQLError ? error.extensions?.code : undefined;

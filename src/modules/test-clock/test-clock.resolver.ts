@@ -3,6 +3,7 @@ import type { RequestContext } from "../../context";
 import { Allow } from "../../shared/auth/allow";
 import { Role } from "../../shared/auth/role";
 import type { SettableClock } from "../../shared/clock";
+import { auditTarget } from "../audit/audit-draft";
 import { Audited } from "../audit/audited";
 
 /** Only in schemas built with TEST_CLOCK=1 (never in production, never in schema.graphql). */
@@ -14,7 +15,7 @@ export class TestClockResolver {
   @Allow(Role.OPERATOR)
   @Audited("TEST_CLOCK_SET")
   setTestClock(@Ctx() ctx: RequestContext, @Arg("now", () => Date, { validate: false }) now: Date): Date {
-    ctx.audit.tenantId = null;
+    auditTarget(ctx, { tenantId: null, targetType: "ServiceClock" });
     return this.clock.set(now);
   }
 }

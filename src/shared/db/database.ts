@@ -15,12 +15,6 @@ export function em(ctx: DbContext): EntityManager {
   return ctx.tx ?? ctx.db.manager;
 }
 
-/** Runs fn inside the current transaction, or a new one when there is none. */
-export async function inTransaction<T>(ctx: DbContext, fn: (manager: EntityManager) => Promise<T>): Promise<T> {
-  if (ctx.tx) return fn(ctx.tx);
-  return ctx.db.transaction(fn);
-}
-
 /** PostgreSQL error fields we may log or branch on; never `detail`, which can hold values. */
 export function pgErrorCode(error: unknown): string | undefined {
   const code = (error as { code?: unknown; driverError?: { code?: unknown } })?.driverError?.code ?? (error as { code?: unknown })?.code;
@@ -28,4 +22,3 @@ export function pgErrorCode(error: unknown): string | undefined {
 }
 
 export const PG_UNIQUE_VIOLATION = "23505";
-export const PG_FOREIGN_KEY_VIOLATION = "23503";
