@@ -70,4 +70,9 @@ describe("loggableError", () => {
     assert.match(logged, /22P02/);
     assert.ok(!logged.includes("jane"));
   });
+
+  it("drops the value graphql-js quotes when it cannot coerce one", () => {
+    const logged = JSON.stringify(loggableError(new GraphQLError('String cannot represent value: { email: "jane@example.com" }')));
+    assert.ok(!logged.includes("jane"));
+  });
 });

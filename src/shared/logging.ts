@@ -1,4 +1,6 @@
+import { GraphQLError } from "graphql";
 import pino, { type Logger } from "pino";
+import { sanitizeRequestErrorMessage } from "./graphql/format-error";
 
 export type { Logger };
 
@@ -31,7 +33,11 @@ export function loggableError(error: unknown): Record<string, unknown> {
     type: e.name,
     code,
     constraint: driver?.constraint ?? e.constraint,
-    message: fromDatabase ? safeDatabaseMessage(String(driver?.message ?? e.message)) : e.message,
+    message: fromDatabase
+      ? safeDatabaseMessage(String(driver?.message ?? e.message))
+      : error instanceof GraphQLError
+        ? sanitizeRequestErrorMessage(e.message).message // graphql-js quotes values it cannot coerce
+        : e.message,
     stack: e.stack?.split("\n").slice(1, 8).join("\n"),
   };
 }

