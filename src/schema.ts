@@ -1,6 +1,8 @@
 import "reflect-metadata";
 import { lexicographicSortSchema, printSchema, type GraphQLSchema } from "graphql";
 import { buildSchema, type ContainerType, type NonEmptyArray } from "type-graphql";
+import { AuditLogResolver } from "./modules/audit/audit-log.resolver";
+import { AuditLogService } from "./modules/audit/audit-log.service";
 import { AuditService } from "./modules/audit/audit.service";
 import { StorageLocationResolver } from "./modules/storage-location/storage-location.resolver";
 import { StorageLocationService } from "./modules/storage-location/storage-location.service";
@@ -25,6 +27,7 @@ function wire(options: SchemaOptions) {
     [ViewerResolver, new ViewerResolver()],
     [StorageLocationResolver, new StorageLocationResolver(locations)],
     [TenantResolver, new TenantResolver(tenants, locations)],
+    [AuditLogResolver, new AuditLogResolver(new AuditLogService(), tenants)],
   ]);
   if (options.testClock) instances.set(TestClockResolver, new TestClockResolver(options.testClock));
   const container: ContainerType = {

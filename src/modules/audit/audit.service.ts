@@ -2,8 +2,8 @@ import type { EntityManager } from "typeorm";
 import type { Principal } from "../../shared/auth/principal";
 import type { ErrorCode } from "../../shared/errors";
 import type { AuditDetails } from "./audit-draft";
+import type { AuditOutcome } from "./audit-log.types";
 
-export type AuditOutcome = "ALLOWED" | "DENIED";
 
 export interface AuditEntry {
   tenantId: string | null;
@@ -13,7 +13,7 @@ export interface AuditEntry {
   targetType?: string | null;
   targetId?: string | null;
   purpose?: string | null;
-  outcome: AuditOutcome;
+  outcome: `${AuditOutcome}`;
   errorCode?: ErrorCode | null;
   details?: AuditDetails | null;
   requestId?: string | null;
