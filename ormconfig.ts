@@ -1,10 +1,12 @@
 import "reflect-metadata";
 import { DataSource } from "typeorm";
 import { migrations } from "./migrations";
+import { DataSubjectEntity } from "./src/modules/data-subject/data-subject.entity";
+import { PersonalDataRecordEntity } from "./src/modules/personal-data/personal-data-record.entity";
 import { StorageLocation } from "./src/modules/storage-location/storage-location.entity";
 import { TenantEntity } from "./src/modules/tenant/tenant.entity";
 
-export const entities = [StorageLocation, TenantEntity];
+export const entities = [StorageLocation, TenantEntity, DataSubjectEntity, PersonalDataRecordEntity];
 
 export interface DataSourceOptions {
   /** Most connections the pool opens. */

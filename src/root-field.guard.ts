@@ -25,12 +25,29 @@ export function rootFieldGuard(audit: AuditService): MiddlewareFn<RequestContext
       if (isRoot(info)) throw new Error(`${info.parentType.name}.${info.fieldName} declares no roles`);
       return next();
     }
+    const action = auditActionOf(field);
     if (info.parentType !== info.schema.getMutationType()) {
-      authorize(ctx.principal, roles);
-      return next();
+      if (!action) {
+        authorize(ctx.principal, roles);
+        return next();
+      }
+      // An audited read (an export): the service writes its ALLOWED entry, knowing what it read;
+      // a refusal is written here, whoever refused it.
+      try {
+        authorize(ctx.principal, roles);
+        return await next();
+      } catch (error) {
+        const code = errorCodeOf(error);
+        const principal = ctx.principal;
+        if (principal && code !== ErrorCode.INTERNAL_SERVER_ERROR) {
+          await audit
+            .appendReads(ctx, [{ tenantId: ctx.audit.tenantId !== undefined ? ctx.audit.tenantId : principal.tenantId, action, purpose: ctx.audit.purpose ?? null, errorCode: code, targetType: ctx.audit.targetType ?? info.returnType.toString().replace(/[[\]!]/g, ""), targetId: ctx.audit.targetId ?? null }])
+            .catch((auditError) => ctx.log.error({ error: loggableError(auditError), action }, "could not write the audit entry of a refused read"));
+        }
+        throw error;
+      }
     }
 
-    const action = auditActionOf(field);
     if (!action) throw new Error(`Mutation.${info.fieldName} declares no audit action`);
     const principal = ctx.principal;
     // An anonymous caller names no actor to audit: refused before anything else.

@@ -4,6 +4,14 @@ import { buildSchema, type ContainerType, type NonEmptyArray } from "type-graphq
 import { AuditLogResolver } from "./modules/audit/audit-log.resolver";
 import { AuditLogService } from "./modules/audit/audit-log.service";
 import { AuditService } from "./modules/audit/audit.service";
+import { DataSubjectResolver, TenantDataSubjectsResolver } from "./modules/data-subject/data-subject.resolver";
+import { DataSubjectService } from "./modules/data-subject/data-subject.service";
+import { ExportService } from "./modules/personal-data/export.service";
+import { IdempotencyKeys } from "./modules/personal-data/idempotency";
+import { PersonalDataRecordResolver, TenantRecordsResolver } from "./modules/personal-data/personal-data.resolver";
+import { PersonalDataService } from "./modules/personal-data/personal-data.service";
+import { RecordDeletion } from "./modules/personal-data/record-deletion";
+import { ValueReader } from "./modules/personal-data/value-reader";
 import { StorageLocationResolver } from "./modules/storage-location/storage-location.resolver";
 import { StorageLocationService } from "./modules/storage-location/storage-location.service";
 import { TenantResolver } from "./modules/tenant/tenant.resolver";
@@ -23,11 +31,18 @@ function wire(options: SchemaOptions) {
   const audit = new AuditService();
   const locations = new StorageLocationService();
   const tenants = new TenantService(locations);
+  const deletion = new RecordDeletion();
+  const subjects = new DataSubjectService(tenants, deletion);
+  const records = new PersonalDataService(tenants, deletion, new IdempotencyKeys());
   const instances = new Map<unknown, unknown>([
     [ViewerResolver, new ViewerResolver()],
     [StorageLocationResolver, new StorageLocationResolver(locations)],
     [TenantResolver, new TenantResolver(tenants, locations)],
     [AuditLogResolver, new AuditLogResolver(new AuditLogService(), tenants)],
+    [DataSubjectResolver, new DataSubjectResolver(subjects, records, tenants)],
+    [TenantDataSubjectsResolver, new TenantDataSubjectsResolver(subjects)],
+    [PersonalDataRecordResolver, new PersonalDataRecordResolver(records, new ValueReader(audit), new ExportService(subjects, audit), subjects, tenants, locations)],
+    [TenantRecordsResolver, new TenantRecordsResolver(records)],
   ]);
   if (options.testClock) instances.set(TestClockResolver, new TestClockResolver(options.testClock));
   const container: ContainerType = {

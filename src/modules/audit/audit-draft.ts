@@ -1,3 +1,5 @@
+import type { ErrorCode } from "../../shared/errors";
+
 /**
  * What the current mutation touched, filled in by the service as it learns it, and written
  * by the root-field guard as the mutation's audit entry (ALLOWED in the mutation's transaction,
@@ -20,4 +22,15 @@ export type AuditDetails = Record<string, string | number | boolean | null | str
 
 export function auditTarget(ctx: { audit: AuditDraft }, draft: AuditDraft): void {
   Object.assign(ctx.audit, draft);
+}
+
+/** The entry of a read (a value read, an export), written by the reading service itself. */
+export interface ReadAuditDraft {
+  tenantId: string | null;
+  action: string;
+  purpose: string | null;
+  errorCode?: ErrorCode | null;
+  targetType: string;
+  targetId?: string | null;
+  details?: AuditDetails;
 }

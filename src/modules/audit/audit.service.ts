@@ -1,7 +1,8 @@
 import type { EntityManager } from "typeorm";
 import type { Principal } from "../../shared/auth/principal";
 import type { ErrorCode } from "../../shared/errors";
-import type { AuditDetails } from "./audit-draft";
+import type { RequestContext } from "../../context";
+import type { AuditDetails, ReadAuditDraft } from "./audit-draft";
 import type { AuditOutcome } from "./audit-log.types";
 
 
@@ -45,5 +46,30 @@ export class AuditService {
       ],
     );
     return rows[0];
+  }
+
+  /**
+   * Audits reads (DOMAIN rule 26: every value read, allowed or refused), outside any transaction:
+   * the entry is committed before the value leaves, so a read that cannot be audited fails.
+   */
+  async appendReads(ctx: RequestContext, drafts: readonly ReadAuditDraft[]): Promise<void> {
+    const actor = ctx.principal;
+    if (!actor) throw new Error("reads are audited for authenticated callers only");
+    for (const draft of drafts) {
+      const code = draft.errorCode ?? null;
+      await this.append(ctx.tx ?? ctx.db.manager, {
+        tenantId: draft.tenantId,
+        occurredAt: ctx.clock.now(),
+        actor,
+        action: draft.action,
+        targetType: draft.targetType,
+        targetId: draft.targetId ?? null,
+        purpose: draft.purpose,
+        outcome: code ? "DENIED" : "ALLOWED",
+        errorCode: code,
+        details: draft.details ?? null,
+        requestId: ctx.requestId,
+      });
+    }
   }
 }

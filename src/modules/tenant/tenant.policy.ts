@@ -1,4 +1,4 @@
-import { BadUserInputError } from "../../shared/errors";
+import { BadUserInputError, DomainError, ErrorCode } from "../../shared/errors";
 
 export enum SubscriptionStatus {
   ACTIVE = "ACTIVE",
@@ -42,4 +42,11 @@ export function applyRetentionPolicy(
     deletionGraceDays: inBounds(`${fieldPrefix}deletionGraceDays`, change?.deletionGraceDays ?? base.deletionGraceDays, DELETION_GRACE_DAYS),
     auditLogRetentionDays: inBounds(`${fieldPrefix}auditLogRetentionDays`, change?.auditLogRetentionDays ?? base.auditLogRetentionDays, AUDIT_LOG_RETENTION_DAYS),
   };
+}
+
+/** No new data and no sharing once the subscription ended (DOMAIN rule 5). */
+export function requireActiveSubscription(tenant: { subscriptionStatus: SubscriptionStatus }): void {
+  if (tenant.subscriptionStatus !== SubscriptionStatus.ACTIVE) {
+    throw new DomainError(ErrorCode.SUBSCRIPTION_ENDED, "The tenant's subscription has ended: no new personal data is accepted.");
+  }
 }

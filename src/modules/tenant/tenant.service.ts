@@ -5,6 +5,7 @@ import { canSeeTenant } from "../../shared/auth/scope";
 import { em } from "../../shared/db/database";
 import { BadUserInputError, NotFoundError } from "../../shared/errors";
 import { isUuid } from "../../shared/ids";
+import { DataLoader } from "../../shared/loaders";
 import { keysetPage, type Connection, type PageArgs } from "../../shared/pagination";
 import { auditTarget } from "../audit/audit-draft";
 import type { StorageLocationService } from "../storage-location/storage-location.service";
@@ -13,6 +14,15 @@ import type { CreateTenantInput, RetentionPolicyInput } from "./tenant.inputs";
 import { applyRetentionPolicy, SubscriptionStatus } from "./tenant.policy";
 import { toTenant, type Tenant } from "./tenant.types";
 
+/** Per-request loader of tenants by id, for objects already known to be in the caller's scope. */
+export function tenantLoader(ctx: RequestContext) {
+  return new DataLoader<string, Tenant | null>(async (ids) => {
+    const rows = await em(ctx).getRepository(TenantEntity).createQueryBuilder("t").where("t.id IN (:...ids)", { ids: [...ids] }).getMany();
+    const byId = new Map(rows.map((r) => [r.id, toTenant(r)]));
+    return ids.map((id) => byId.get(id) ?? null);
+  });
+}
+
 export class TenantService {
   constructor(private readonly locations: StorageLocationService) {}
 
@@ -20,12 +30,19 @@ export class TenantService {
    * The tenant if the caller may see it, else null: another tenant's id and a nonexistent id
    * look the same, so a tenant role never learns that another tenant exists.
    */
-  async findVisible(ctx: RequestContext, id: string, options: { lock?: boolean } = {}): Promise<TenantEntity | null> {
+  async findVisible(ctx: RequestContext, id: string, options: { lock?: "update" | "share" } = {}): Promise<TenantEntity | null> {
     if (!isUuid(id) || !canSeeTenant(principalOf(ctx), id)) return null;
     const query = em(ctx).getRepository(TenantEntity).createQueryBuilder("t").where("t.id = :id", { id: id.toLowerCase() });
-    // Writers lock the row for their transaction, so concurrent changes apply one after another.
-    if (options.lock) query.setLock("pessimistic_write");
+    // Changes to the tenant lock its row ("update") and apply one after another; writes of the
+    // tenant's data hold it shared, so a subscription change never interleaves with them.
+    if (options.lock === "update") query.setLock("pessimistic_write");
+    if (options.lock === "share") query.setLock("pessimistic_read");
     return query.getOne();
+  }
+
+  /** A tenant the caller reached through an object already in scope (a record's, a subject's). */
+  byId(ctx: RequestContext, id: string): Promise<Tenant | null> {
+    return ctx.loaders.get(ctx, tenantLoader).load(id);
   }
 
   async get(ctx: RequestContext, id: string): Promise<Tenant | null> {
@@ -68,7 +85,7 @@ export class TenantService {
 
   /** DOMAIN rules 6 and 8: grace 1..30 days, audit retention 1..365 days. */
   async updateRetentionPolicy(ctx: RequestContext, tenantId: string, input: RetentionPolicyInput): Promise<Tenant> {
-    const tenant = await this.findVisible(ctx, tenantId, { lock: true });
+    const tenant = await this.findVisible(ctx, tenantId, { lock: "update" });
     if (!tenant) throw new NotFoundError("tenant");
     auditTarget(ctx, { tenantId: tenant.id, targetType: "Tenant", targetId: tenant.id });
     const policy = applyRetentionPolicy(tenant, input);

@@ -22,3 +22,13 @@ export function pgErrorCode(error: unknown): string | undefined {
 }
 
 export const PG_UNIQUE_VIOLATION = "23505";
+
+/**
+ * The rows an UPDATE or DELETE ... RETURNING gave. TypeORM answers those with [rows, rowCount]
+ * and other statements with the rows alone; this reads both.
+ */
+export async function returning<T>(manager: EntityManager, sql: string, params: unknown[]): Promise<T[]> {
+  const result: unknown = await manager.query(sql, params);
+  if (Array.isArray(result) && result.length === 2 && Array.isArray(result[0]) && typeof result[1] === "number") return result[0] as T[];
+  return result as T[];
+}

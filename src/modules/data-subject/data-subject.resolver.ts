@@ -1,0 +1,71 @@
+import { Arg, Args, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from "type-graphql";
+import type { RequestContext } from "../../context";
+import { Allow } from "../../shared/auth/allow";
+import { Role } from "../../shared/auth/role";
+import { PageArgs } from "../../shared/pagination";
+import { Audited } from "../audit/audited";
+import type { PersonalDataService } from "../personal-data/personal-data.service";
+import { PersonalDataRecordConnection } from "../personal-data/personal-data.types";
+import type { TenantService } from "../tenant/tenant.service";
+import { Tenant } from "../tenant/tenant.types";
+import type { DataSubjectService } from "./data-subject.service";
+import { DataSubjectStatus } from "./data-subject.status";
+import { DataSubject, DataSubjectConnection, RegisterDataSubjectInput } from "./data-subject.types";
+
+/** Roles that see data subjects and records (their metadata; values have their own rule). */
+export const DATA_VIEWERS = [Role.OPERATOR, Role.TENANT_ADMIN, Role.INTEGRATION, Role.AUDITOR, Role.DATA_SUBJECT] as const;
+
+@Resolver(() => DataSubject)
+export class DataSubjectResolver {
+  constructor(
+    private readonly subjects: DataSubjectService,
+    private readonly recordService: PersonalDataService,
+    private readonly tenants: TenantService,
+  ) {}
+
+  @Query(() => DataSubject, { nullable: true, description: "A data subject by id; null when it does not exist or is outside your scope (a data subject sees only itself)." })
+  @Allow(...DATA_VIEWERS)
+  dataSubject(@Ctx() ctx: RequestContext, @Arg("id", () => ID) id: string) {
+    return this.subjects.get(ctx, id);
+  }
+
+  @Mutation(() => DataSubject, { description: "Registers a person the tenant holds data about." })
+  @Allow(Role.TENANT_ADMIN, Role.INTEGRATION)
+  @Audited("DATA_SUBJECT_REGISTERED")
+  registerDataSubject(@Ctx() ctx: RequestContext, @Arg("input", () => RegisterDataSubjectInput) input: RegisterDataSubjectInput) {
+    return this.subjects.register(ctx, input);
+  }
+
+  @Mutation(() => DataSubject, { description: "Active deletion of a person: the subject and all its records become pending deletion." })
+  @Allow(Role.TENANT_ADMIN)
+  @Audited("DATA_SUBJECT_DELETED")
+  deleteDataSubject(@Ctx() ctx: RequestContext, @Arg("id", () => ID) id: string) {
+    return this.subjects.delete(ctx, id);
+  }
+
+  @FieldResolver(() => Tenant, { description: "The tenant that holds the person's data." })
+  async tenant(@Ctx() ctx: RequestContext, @Root() subject: DataSubject): Promise<Tenant> {
+    return (await this.tenants.byId(ctx, subject.tenantId))!;
+  }
+
+  @FieldResolver(() => PersonalDataRecordConnection, { description: "The subject's records, oldest first." })
+  records(@Ctx() ctx: RequestContext, @Root() subject: DataSubject, @Args() page: PageArgs) {
+    return this.recordService.list(ctx, { tenantId: subject.tenantId, dataSubjectId: subject.id }, page);
+  }
+}
+
+@Resolver(() => Tenant)
+export class TenantDataSubjectsResolver {
+  constructor(private readonly subjects: DataSubjectService) {}
+
+  @FieldResolver(() => DataSubjectConnection, { description: "The tenant's data subjects, oldest first." })
+  @Allow(Role.OPERATOR, Role.TENANT_ADMIN, Role.INTEGRATION, Role.AUDITOR)
+  dataSubjects(
+    @Ctx() ctx: RequestContext,
+    @Root() tenant: Tenant,
+    @Args() page: PageArgs,
+    @Arg("status", () => DataSubjectStatus, { nullable: true, description: "Only ACTIVE or only DELETED subjects." }) status: DataSubjectStatus | null,
+  ) {
+    return this.subjects.list(ctx, tenant.id, page, status);
+  }
+}

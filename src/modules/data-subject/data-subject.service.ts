@@ -1,0 +1,124 @@
+import { randomUUID } from "node:crypto";
+import type { SelectQueryBuilder } from "typeorm";
+import type { RequestContext } from "../../context";
+import { principalOf } from "../../context";
+import { dataScope } from "../../shared/auth/scope";
+import { em, pgErrorCode, PG_UNIQUE_VIOLATION } from "../../shared/db/database";
+import { BadUserInputError, NotFoundError } from "../../shared/errors";
+import { isUuid } from "../../shared/ids";
+import { DataLoader } from "../../shared/loaders";
+import { keysetPage, type Connection, type PageArgs } from "../../shared/pagination";
+import { auditTarget } from "../audit/audit-draft";
+import { activeDeletion, type DeletionPlan } from "../personal-data/deletion-policy";
+import { RecordDeletion } from "../personal-data/record-deletion";
+import { requireActiveSubscription } from "../tenant/tenant.policy";
+import type { TenantService } from "../tenant/tenant.service";
+import { DataSubjectEntity } from "./data-subject.entity";
+import { DataSubjectStatus } from "./data-subject.status";
+import { toDataSubject, type DataSubject, type RegisterDataSubjectInput } from "./data-subject.types";
+
+/** Subjects by id, for records already in the caller's scope (a record's subject is in its tenant). */
+export function dataSubjectLoader(ctx: RequestContext) {
+  return new DataLoader<string, DataSubject | null>(async (ids) => {
+    const rows = await em(ctx).getRepository(DataSubjectEntity).createQueryBuilder("s").where("s.id IN (:...ids)", { ids: [...ids] }).getMany();
+    const byId = new Map(rows.map((r) => [r.id, toDataSubject(r)]));
+    return ids.map((id) => byId.get(id) ?? null);
+  });
+}
+
+export class DataSubjectService {
+  constructor(
+    private readonly tenants: TenantService,
+    private readonly deletion: RecordDeletion,
+  ) {}
+
+  /** Subjects the caller may reach: a data subject only itself; partners none. */
+  private scoped(ctx: RequestContext): SelectQueryBuilder<DataSubjectEntity> | null {
+    const scope = dataScope(principalOf(ctx));
+    if (scope.kind === "none") return null;
+    const query = em(ctx).getRepository(DataSubjectEntity).createQueryBuilder("s");
+    if (scope.kind === "tenant") {
+      query.andWhere("s.tenant_id = :scopeTenant", { scopeTenant: scope.tenantId });
+      if (scope.dataSubjectId) query.andWhere("s.id = :scopeSubject", { scopeSubject: scope.dataSubjectId });
+    }
+    return query;
+  }
+
+  async findVisible(ctx: RequestContext, id: string, options: { lock?: boolean } = {}): Promise<DataSubjectEntity | null> {
+    const query = this.scoped(ctx);
+    if (!query || !isUuid(id)) return null;
+    query.andWhere("s.id = :id", { id: id.toLowerCase() });
+    if (options.lock) query.setLock("pessimistic_write");
+    return query.getOne();
+  }
+
+  async get(ctx: RequestContext, id: string): Promise<DataSubject | null> {
+    const subject = await this.findVisible(ctx, id);
+    return subject && toDataSubject(subject);
+  }
+
+  byId(ctx: RequestContext, id: string): Promise<DataSubject | null> {
+    return ctx.loaders.get(ctx, dataSubjectLoader).load(id);
+  }
+
+  /** A tenant's subjects, oldest first; the tenant is already in the caller's scope. */
+  list(ctx: RequestContext, tenantId: string, args: PageArgs, status: DataSubjectStatus | null | undefined): Promise<Connection<DataSubject>> {
+    const query = em(ctx).getRepository(DataSubjectEntity).createQueryBuilder("s").where("s.tenant_id = :tenantId", { tenantId });
+    if (status) query.andWhere("s.status = :status", { status });
+    return keysetPage(query, args, { createdAt: "s.created_at", id: "s.id" }, (s) => [s.createdAt, s.id], toDataSubject);
+  }
+
+  async register(ctx: RequestContext, input: RegisterDataSubjectInput): Promise<DataSubject> {
+    const tenant = await this.tenants.findVisible(ctx, input.tenantId, { lock: "share" });
+    if (!tenant) throw new NotFoundError("tenant");
+    auditTarget(ctx, { tenantId: tenant.id });
+    requireActiveSubscription(tenant);
+    const now = ctx.clock.now();
+    const subject = Object.assign(new DataSubjectEntity(), {
+      id: randomUUID(),
+      tenantId: tenant.id,
+      externalId: input.externalId,
+      displayName: input.displayName ?? null,
+      status: DataSubjectStatus.ACTIVE,
+      deletedAt: null,
+      purgeDueAt: null,
+      createdAt: now,
+      updatedAt: now,
+    });
+    try {
+      await em(ctx).getRepository(DataSubjectEntity).insert(subject);
+    } catch (error) {
+      if (pgErrorCode(error) === PG_UNIQUE_VIOLATION) {
+        throw new BadUserInputError("externalId", "A data subject with this externalId is already registered in the tenant.");
+      }
+      throw error;
+    }
+    auditTarget(ctx, { targetType: "DataSubject", targetId: subject.id });
+    return toDataSubject(subject);
+  }
+
+  /**
+   * DOMAIN rule 4: deleting a person deletes all of their records. Deleting twice changes
+   * nothing: the due dates stay where the first deletion put them.
+   */
+  async delete(ctx: RequestContext, id: string): Promise<DataSubject> {
+    const subject = await this.findVisible(ctx, id, { lock: true });
+    if (!subject) throw new NotFoundError("data subject");
+    auditTarget(ctx, { tenantId: subject.tenantId, targetType: "DataSubject", targetId: subject.id });
+    if (subject.status === DataSubjectStatus.DELETED) {
+      auditTarget(ctx, { details: { alreadyDeleted: true, recordsDeleted: 0 } });
+      return toDataSubject(subject);
+    }
+    const tenant = await this.tenants.findVisible(ctx, subject.tenantId, { lock: "share" });
+    const plan: DeletionPlan = activeDeletion(ctx.clock.now(), tenant!.deletionGraceDays);
+    await em(ctx)
+      .createQueryBuilder()
+      .update(DataSubjectEntity)
+      .set({ status: DataSubjectStatus.DELETED, deletedAt: plan.requestedAt, purgeDueAt: plan.purgeDueAt, updatedAt: plan.requestedAt })
+      .where("id = :id", { id: subject.id })
+      .execute();
+    const recordsDeleted = await this.deletion.deleteOfSubject(ctx, subject.tenantId, subject.id, plan);
+    auditTarget(ctx, { details: { alreadyDeleted: false, recordsDeleted, purgeDueAt: plan.purgeDueAt.toISOString() } });
+    return toDataSubject(Object.assign(subject, { status: DataSubjectStatus.DELETED, deletedAt: plan.requestedAt, purgeDueAt: plan.purgeDueAt }));
+  }
+}

@@ -1,0 +1,72 @@
+import { BadUserInputError, DomainError, ErrorCode } from "../../shared/errors";
+import { isUuid } from "../../shared/ids";
+import type { ProcessingPurpose } from "../purpose/processing-purpose";
+import { declaredPurposes } from "../purpose/purpose-policy";
+import type { JsonObject } from "./personal-data.types";
+
+export const MAX_VALUE_BYTES = 64 * 1024;
+export const MAX_BATCH_ITEMS = 1000;
+export const MAX_IDEMPOTENCY_KEY_LENGTH = 255;
+
+/** DOMAIN rule 3: a record is stored in its tenant's location and nowhere else. */
+export function checkResidency(requested: string | null | undefined, tenantLocation: string): void {
+  if (requested != null && requested !== tenantLocation) {
+    throw new DomainError(
+      ErrorCode.RESIDENCY_VIOLATION,
+      `The tenant's data is stored in ${tenantLocation}; a record cannot be stored in ${requested}. Omit storageLocationCode or name ${tenantLocation}.`,
+      { field: "storageLocationCode" },
+    );
+  }
+}
+
+/** A value is a JSON object of at most 64 KiB serialized. Returns its serialized size. */
+export function checkValue(value: JsonObject, field: string): number {
+  const bytes = Buffer.byteLength(JSON.stringify(value), "utf8");
+  if (bytes > MAX_VALUE_BYTES) {
+    throw new BadUserInputError(field, `A value may be at most ${MAX_VALUE_BYTES} bytes serialized; this one is ${bytes}.`);
+  }
+  return bytes;
+}
+
+export function checkIdempotencyKey(key: string | null | undefined, field: string): string | null {
+  if (key == null) return null;
+  if (key.length < 1 || key.length > MAX_IDEMPOTENCY_KEY_LENGTH) {
+    throw new BadUserInputError(field, `An idempotency key has 1..${MAX_IDEMPOTENCY_KEY_LENGTH} characters.`);
+  }
+  return key;
+}
+
+export interface RecordDraft {
+  dataSubjectId: string;
+  category: string;
+  purposes: ProcessingPurpose[];
+  value: JsonObject;
+  sourceThirdPartyId?: string | null;
+}
+
+/**
+ * DOMAIN rules 11 and 19 for one record: a subject id, declared purposes, a value that fits.
+ * Sources need the sharing feature's inbound agreements; until they exist, none is accepted.
+ */
+export function checkRecordDraft(draft: RecordDraft, prefix: string): RecordDraft {
+  if (!isUuid(draft.dataSubjectId)) throw new BadUserInputError(`${prefix}dataSubjectId`, "dataSubjectId is not an id this API issued.");
+  const purposes = declaredPurposes(draft.purposes, `${prefix}purposes`);
+  checkValue(draft.value, `${prefix}value`);
+  if (draft.sourceThirdPartyId != null) {
+    throw new BadUserInputError(`${prefix}sourceThirdPartyId`, "Records from third parties need an INBOUND sharing agreement; none can be named yet.");
+  }
+  return { ...draft, dataSubjectId: draft.dataSubjectId.toLowerCase(), purposes };
+}
+
+export function checkBatchSize(count: number): void {
+  if (count < 1 || count > MAX_BATCH_ITEMS) {
+    throw new BadUserInputError("records", `A batch has 1..${MAX_BATCH_ITEMS} records; this one has ${count}.`);
+  }
+}
+
+/** The same refusal, saying which item of a batch caused it (fields become records.<i>.<field>). */
+export function atBatchIndex(error: unknown, index: number): unknown {
+  if (!(error instanceof DomainError)) return error;
+  const { code: _code, ...extensions } = error.extensions as Record<string, unknown>;
+  return new DomainError(error.code, `Item ${index}: ${error.message}`, { ...extensions, index });
+}

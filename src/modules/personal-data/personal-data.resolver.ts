@@ -1,0 +1,123 @@
+import { Arg, Args, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from "type-graphql";
+import type { RequestContext } from "../../context";
+import { Allow } from "../../shared/auth/allow";
+import { Role } from "../../shared/auth/role";
+import { JSONObject } from "../../shared/graphql/json-object";
+import { PageArgs } from "../../shared/pagination";
+import { Audited } from "../audit/audited";
+import { DATA_VIEWERS } from "../data-subject/data-subject.resolver";
+import type { DataSubjectService } from "../data-subject/data-subject.service";
+import { DataSubject } from "../data-subject/data-subject.types";
+import { ProcessingPurpose } from "../purpose/processing-purpose";
+import { StorageLocation } from "../storage-location/storage-location.entity";
+import type { StorageLocationService } from "../storage-location/storage-location.service";
+import type { TenantService } from "../tenant/tenant.service";
+import { Tenant } from "../tenant/tenant.types";
+import { EXPORT_ACTION, type ExportService } from "./export.service";
+import type { PersonalDataService } from "./personal-data.service";
+import {
+  CorrectPersonalDataInput,
+  DataSubjectExport,
+  PersonalDataRecord,
+  PersonalDataRecordConnection,
+  PersonalDataRecordFilter,
+  RecordBatchResult,
+  RecordPersonalDataBatchInput,
+  RecordPersonalDataInput,
+} from "./personal-data.types";
+import type { ValueReader } from "./value-reader";
+
+/** Who writes records: the tenant's administrator and integrations. */
+const WRITERS = [Role.TENANT_ADMIN, Role.INTEGRATION] as const;
+/** Who corrects and deletes: writers, and a data subject for its own records. */
+const EDITORS = [Role.TENANT_ADMIN, Role.INTEGRATION, Role.DATA_SUBJECT] as const;
+
+@Resolver(() => PersonalDataRecord)
+export class PersonalDataRecordResolver {
+  constructor(
+    private readonly records: PersonalDataService,
+    private readonly values: ValueReader,
+    private readonly exports: ExportService,
+    private readonly subjects: DataSubjectService,
+    private readonly tenants: TenantService,
+    private readonly locations: StorageLocationService,
+  ) {}
+
+  @Query(() => PersonalDataRecord, { nullable: true, description: "A record by id; null when it does not exist or is outside your scope." })
+  @Allow(...DATA_VIEWERS)
+  personalDataRecord(@Ctx() ctx: RequestContext, @Arg("id", () => ID) id: string) {
+    return this.records.get(ctx, id);
+  }
+
+  @Query(() => DataSubjectExport, { description: "Everything held about a person, as one document (the person, or the tenant's administrator). Audited as a SUBJECT_ACCESS read." })
+  @Allow(Role.TENANT_ADMIN, Role.DATA_SUBJECT)
+  @Audited(EXPORT_ACTION)
+  exportDataSubject(@Ctx() ctx: RequestContext, @Arg("id", () => ID) id: string) {
+    return this.exports.export(ctx, id);
+  }
+
+  // Record inputs are checked by the collection policy, which names the field and batch index.
+  @Mutation(() => PersonalDataRecord, { description: "Collects one record, in the tenant's storage location, for declared purposes." })
+  @Allow(...WRITERS)
+  @Audited("RECORD_CREATED")
+  recordPersonalData(@Ctx() ctx: RequestContext, @Arg("input", () => RecordPersonalDataInput, { validate: false }) input: RecordPersonalDataInput) {
+    return this.records.record(ctx, input);
+  }
+
+  @Mutation(() => RecordBatchResult, { description: "Collects 1..1000 records in one transaction: all or none." })
+  @Allow(...WRITERS)
+  @Audited("RECORDS_BATCH_CREATED")
+  recordPersonalDataBatch(@Ctx() ctx: RequestContext, @Arg("input", () => RecordPersonalDataBatchInput, { validate: false }) input: RecordPersonalDataBatchInput) {
+    return this.records.recordBatch(ctx, input);
+  }
+
+  @Mutation(() => PersonalDataRecord, { description: "Corrects a record's value; refused with VERSION_CONFLICT when expectedVersion is stale." })
+  @Allow(...EDITORS)
+  @Audited("RECORD_CORRECTED")
+  correctPersonalData(@Ctx() ctx: RequestContext, @Arg("input", () => CorrectPersonalDataInput, { validate: false }) input: CorrectPersonalDataInput) {
+    return this.records.correct(ctx, input);
+  }
+
+  @Mutation(() => PersonalDataRecord, { description: "Active deletion of one record." })
+  @Allow(...EDITORS)
+  @Audited("RECORD_DELETED")
+  deletePersonalData(@Ctx() ctx: RequestContext, @Arg("id", () => ID) id: string) {
+    return this.records.delete(ctx, id);
+  }
+
+  @FieldResolver(() => JSONObject, { description: "The personal data itself. Every read states its purpose and is written to the audit log." })
+  value(@Ctx() ctx: RequestContext, @Root() record: PersonalDataRecord, @Arg("purpose", () => ProcessingPurpose) purpose: ProcessingPurpose) {
+    return this.values.read(ctx, record.id, purpose);
+  }
+
+  @FieldResolver(() => Tenant, { description: "The tenant that holds the record." })
+  async tenant(@Ctx() ctx: RequestContext, @Root() record: PersonalDataRecord): Promise<Tenant> {
+    return (await this.tenants.byId(ctx, record.tenantId))!;
+  }
+
+  @FieldResolver(() => DataSubject, { description: "The person the record is about." })
+  async subject(@Ctx() ctx: RequestContext, @Root() record: PersonalDataRecord): Promise<DataSubject> {
+    return (await this.subjects.byId(ctx, record.dataSubjectId))!;
+  }
+
+  @FieldResolver(() => StorageLocation, { description: "Where the record is stored; always the tenant's storage location." })
+  async storageLocation(@Ctx() ctx: RequestContext, @Root() record: PersonalDataRecord): Promise<StorageLocation> {
+    return (await this.locations.byCode(ctx, record.storageLocationCode))!;
+  }
+}
+
+@Resolver(() => Tenant)
+export class TenantRecordsResolver {
+  constructor(private readonly records: PersonalDataService) {}
+
+  @FieldResolver(() => PersonalDataRecordConnection, { description: "The tenant's records, oldest first." })
+  @Allow(Role.OPERATOR, Role.TENANT_ADMIN, Role.INTEGRATION, Role.AUDITOR)
+  personalDataRecords(
+    @Ctx() ctx: RequestContext,
+    @Root() tenant: Tenant,
+    @Args() page: PageArgs,
+    @Arg("filter", () => PersonalDataRecordFilter, { nullable: true, validate: false }) filter: PersonalDataRecordFilter | null,
+  ) {
+    return this.records.list(ctx, { tenantId: tenant.id }, page, filter);
+  }
+}

@@ -1,0 +1,253 @@
+import { randomUUID } from "node:crypto";
+import type { SelectQueryBuilder } from "typeorm";
+import type { RequestContext } from "../../context";
+import { principalOf } from "../../context";
+import { dataScope } from "../../shared/auth/scope";
+import { em, returning } from "../../shared/db/database";
+import { BadUserInputError, DomainError, ErrorCode, NotFoundError } from "../../shared/errors";
+import { isUuid } from "../../shared/ids";
+import { keysetPage, type Connection, type PageArgs } from "../../shared/pagination";
+import { auditTarget } from "../audit/audit-draft";
+import { DataSubjectStatus } from "../data-subject/data-subject.status";
+import type { TenantEntity } from "../tenant/tenant.entity";
+import { requireActiveSubscription } from "../tenant/tenant.policy";
+import type { TenantService } from "../tenant/tenant.service";
+import {
+  atBatchIndex,
+  checkBatchSize,
+  checkIdempotencyKey,
+  checkRecordDraft,
+  checkResidency,
+  checkValue,
+  type RecordDraft,
+} from "./collection-policy";
+import { activeDeletion } from "./deletion-policy";
+import { IdempotencyKeys, requestHash } from "./idempotency";
+import { RecordStatus } from "./personal-data.enums";
+import { PersonalDataRecordEntity } from "./personal-data-record.entity";
+import {
+  toRecord,
+  type CorrectPersonalDataInput,
+  type JsonObject,
+  type PersonalDataRecord,
+  type PersonalDataRecordFilter,
+  type RecordBatchResult,
+  type RecordPersonalDataBatchInput,
+  type RecordPersonalDataInput,
+} from "./personal-data.types";
+import type { RecordDeletion } from "./record-deletion";
+import { valueChanges } from "./value-changes";
+
+const INSERT_RECORDS = `
+  INSERT INTO personal_data_record (id, tenant_id, data_subject_id, category, purposes, storage_location_code, value, status, version, created_at, updated_at)
+  SELECT r.id, $1, r.subject_id, r.category, r.purposes::text[], $2, r.value, 'ACTIVE', 1, $3, $3
+    FROM unnest($4::uuid[], $5::uuid[], $6::text[], $7::text[], $8::jsonb[]) AS r (id, subject_id, category, purposes, value)`;
+
+/** A PostgreSQL array literal of enum names (they need no quoting). */
+const pgTextArray = (values: readonly string[]) => `{${values.join(",")}}`;
+
+export class PersonalDataService {
+  constructor(
+    private readonly tenants: TenantService,
+    private readonly deletion: RecordDeletion,
+    private readonly keys: IdempotencyKeys,
+  ) {}
+
+  /** Records the caller may reach: operators all, tenant roles their tenant's, a data subject its own. */
+  private scoped(ctx: RequestContext): SelectQueryBuilder<PersonalDataRecordEntity> | null {
+    const scope = dataScope(principalOf(ctx));
+    if (scope.kind === "none") return null;
+    const query = em(ctx).getRepository(PersonalDataRecordEntity).createQueryBuilder("r");
+    if (scope.kind === "tenant") {
+      query.andWhere("r.tenant_id = :scopeTenant", { scopeTenant: scope.tenantId });
+      if (scope.dataSubjectId) query.andWhere("r.data_subject_id = :scopeSubject", { scopeSubject: scope.dataSubjectId });
+    }
+    return query;
+  }
+
+  async findVisible(ctx: RequestContext, id: string, options: { lock?: boolean } = {}): Promise<PersonalDataRecordEntity | null> {
+    const query = this.scoped(ctx);
+    if (!query || !isUuid(id)) return null;
+    query.andWhere("r.id = :id", { id: id.toLowerCase() });
+    if (options.lock) query.setLock("pessimistic_write");
+    return query.getOne();
+  }
+
+  async get(ctx: RequestContext, id: string): Promise<PersonalDataRecord | null> {
+    const record = await this.findVisible(ctx, id);
+    return record && toRecord(record);
+  }
+
+  /** A page of records, oldest first, within a tenant (or a subject) already in the caller's scope. */
+  list(
+    ctx: RequestContext,
+    where: { tenantId?: string; dataSubjectId?: string },
+    args: PageArgs,
+    filter?: PersonalDataRecordFilter | null,
+  ): Promise<Connection<PersonalDataRecord>> {
+    const query = this.scoped(ctx);
+    if (!query) throw new Error("list called for a caller without a data scope");
+    if (where.tenantId) query.andWhere("r.tenant_id = :tenantId", { tenantId: where.tenantId });
+    if (where.dataSubjectId) query.andWhere("r.data_subject_id = :dataSubjectId", { dataSubjectId: where.dataSubjectId });
+    if (filter?.dataSubjectId) {
+      // An id that is not a uuid names no subject: an empty page, like any other unknown id.
+      query.andWhere("r.data_subject_id = :filterSubject", { filterSubject: isUuid(filter.dataSubjectId) ? filter.dataSubjectId.toLowerCase() : null });
+    }
+    if (filter?.category) query.andWhere("r.category = :category", { category: filter.category });
+    if (filter?.status) query.andWhere("r.status = :status", { status: filter.status });
+    return keysetPage(query, args, { createdAt: "r.created_at", id: "r.id" }, (r) => [r.createdAt, r.id], toRecord);
+  }
+
+  /** The tenant a write names, held shared until commit so the subscription cannot end mid-write. */
+  private async writableTenant(ctx: RequestContext, tenantId: string): Promise<TenantEntity> {
+    const tenant = await this.tenants.findVisible(ctx, tenantId, { lock: "share" });
+    if (!tenant) throw new NotFoundError("tenant");
+    auditTarget(ctx, { tenantId: tenant.id });
+    return tenant;
+  }
+
+  /** The subjects of new records must be ACTIVE subjects of the tenant; `indexOf` names a batch item. */
+  private async requireSubjects(ctx: RequestContext, tenantId: string, subjectIds: string[], indexOf?: (id: string) => number): Promise<void> {
+    const rows: Array<{ id: string; status: DataSubjectStatus }> = await em(ctx).query(
+      `SELECT id, status FROM data_subject WHERE tenant_id = $1 AND id = ANY($2::uuid[])`,
+      [tenantId, [...new Set(subjectIds)]],
+    );
+    const status = new Map(rows.map((r) => [r.id, r.status]));
+    for (const id of subjectIds) {
+      const s = status.get(id);
+      if (s === DataSubjectStatus.ACTIVE) continue;
+      const error =
+        s === undefined
+          ? new DomainError(ErrorCode.NOT_FOUND, "No data subject with that id exists in the tenant.", { field: "dataSubjectId" })
+          : new DomainError(ErrorCode.INVALID_STATE, "The data subject is deleted: no new records can be collected about it.", { field: "dataSubjectId" });
+      throw indexOf ? atBatchIndex(error, indexOf(id)) : error;
+    }
+  }
+
+  private async insert(ctx: RequestContext, tenant: TenantEntity, ids: string[], drafts: RecordDraft[]): Promise<Date> {
+    const now = ctx.clock.now();
+    await em(ctx).query(INSERT_RECORDS, [
+      tenant.id,
+      tenant.storageLocationCode,
+      now,
+      ids,
+      drafts.map((d) => d.dataSubjectId),
+      drafts.map((d) => d.category),
+      drafts.map((d) => pgTextArray(d.purposes)),
+      drafts.map((d) => JSON.stringify(d.value)),
+    ]);
+    return now;
+  }
+
+  /** DOMAIN rules 2, 3, 11: one record, in the tenant's location, for declared purposes. */
+  async record(ctx: RequestContext, input: RecordPersonalDataInput): Promise<PersonalDataRecord> {
+    const tenant = await this.writableTenant(ctx, input.tenantId);
+    const key = checkIdempotencyKey(input.idempotencyKey, "idempotencyKey");
+    checkResidency(input.storageLocationCode, tenant.storageLocationCode);
+    const draft = checkRecordDraft(input, "");
+    const id = randomUUID();
+    if (key) {
+      const hash = requestHash("recordPersonalData", { ...draft, storageLocationCode: input.storageLocationCode ?? null });
+      const replay = await this.keys.claim(ctx, tenant.id, key, "recordPersonalData", hash, [id]);
+      if (replay) return this.replayed(ctx, replay[0]);
+    }
+    requireActiveSubscription(tenant);
+    await this.requireSubjects(ctx, tenant.id, [draft.dataSubjectId]);
+    await this.insert(ctx, tenant, [id], [draft]);
+    auditTarget(ctx, {
+      targetType: "PersonalDataRecord",
+      targetId: id,
+      details: { dataSubjectId: draft.dataSubjectId, category: draft.category, purposes: draft.purposes },
+    });
+    return toRecord((await this.findVisible(ctx, id))!);
+  }
+
+  private async replayed(ctx: RequestContext, id: string): Promise<PersonalDataRecord> {
+    auditTarget(ctx, { targetType: "PersonalDataRecord", targetId: id, details: { idempotentReplay: true } });
+    const record = await this.findVisible(ctx, id);
+    if (!record) throw new NotFoundError("record (the first request's record was purged)");
+    return toRecord(record);
+  }
+
+  /**
+   * DOMAIN rules 2, 3, 11 for 1..1000 records: every item is checked before anything is
+   * written, the first failing item is named by its index, and all rows go in one statement.
+   */
+  async recordBatch(ctx: RequestContext, input: RecordPersonalDataBatchInput): Promise<RecordBatchResult> {
+    const tenant = await this.writableTenant(ctx, input.tenantId);
+    const key = checkIdempotencyKey(input.idempotencyKey, "idempotencyKey");
+    checkBatchSize(input.records.length);
+    const drafts = input.records.map((item, i) => {
+      try {
+        return checkRecordDraft(item, `records.${i}.`);
+      } catch (error) {
+        throw atBatchIndex(error, i);
+      }
+    });
+    const ids = drafts.map(() => randomUUID());
+    if (key) {
+      const replay = await this.keys.claim(ctx, tenant.id, key, "recordPersonalDataBatch", requestHash("recordPersonalDataBatch", drafts), ids);
+      if (replay) {
+        auditTarget(ctx, { targetType: "RecordBatch", details: { idempotentReplay: true, count: replay.length } });
+        return { count: replay.length, recordIds: replay };
+      }
+    }
+    requireActiveSubscription(tenant);
+    const subjectIds = drafts.map((d) => d.dataSubjectId);
+    await this.requireSubjects(ctx, tenant.id, subjectIds, (id) => subjectIds.indexOf(id));
+    await this.insert(ctx, tenant, ids, drafts);
+    auditTarget(ctx, { targetType: "RecordBatch", details: { count: ids.length, recordIds: ids } });
+    return { count: ids.length, recordIds: ids };
+  }
+
+  /**
+   * DOMAIN rule 13: the expected version is part of the UPDATE's WHERE, so of two concurrent
+   * corrections from one version exactly one applies. The audit entry says what changed in
+   * counts of keys, never the keys' values.
+   */
+  async correct(ctx: RequestContext, input: CorrectPersonalDataInput): Promise<PersonalDataRecord> {
+    const record = await this.findVisible(ctx, input.id);
+    if (!record) throw new NotFoundError("record");
+    auditTarget(ctx, { tenantId: record.tenantId, targetType: "PersonalDataRecord", targetId: record.id });
+    checkValue(input.value, "value");
+    if (!Number.isInteger(input.expectedVersion) || input.expectedVersion < 1) {
+      throw new BadUserInputError("expectedVersion", "expectedVersion is the record's version as read: a whole number from 1.");
+    }
+    if (record.status !== RecordStatus.ACTIVE) throw pendingDeletion();
+    const now = ctx.clock.now();
+    const [updated] = await returning<{ old_value: JsonObject }>(
+      em(ctx),
+      `UPDATE personal_data_record r SET value = $3, version = r.version + 1, updated_at = $4
+         FROM personal_data_record old
+        WHERE r.id = $1 AND old.id = r.id AND r.version = $2 AND r.status = 'ACTIVE'
+        RETURNING old.value AS old_value`,
+      [record.id, input.expectedVersion, JSON.stringify(input.value), now],
+    );
+    if (!updated) {
+      const current = await this.findVisible(ctx, record.id);
+      if (current && current.status !== RecordStatus.ACTIVE) throw pendingDeletion();
+      throw new DomainError(ErrorCode.VERSION_CONFLICT, `The record changed since you read it (now version ${current?.version}); read it again and retry.`, {
+        field: "expectedVersion",
+      });
+    }
+    const changes = valueChanges(updated.old_value, input.value);
+    auditTarget(ctx, { details: { changedFields: changes.changed ? ["value"] : [], ...changes.counts, fromVersion: input.expectedVersion, toVersion: input.expectedVersion + 1 } });
+    return toRecord(Object.assign(record, { version: input.expectedVersion + 1, updatedAt: now }));
+  }
+
+  /** DOMAIN rules 4 and 6: pending at once, purged after the tenant's grace; twice changes nothing. */
+  async delete(ctx: RequestContext, id: string): Promise<PersonalDataRecord> {
+    const record = await this.findVisible(ctx, id, { lock: true });
+    if (!record) throw new NotFoundError("record");
+    auditTarget(ctx, { tenantId: record.tenantId, targetType: "PersonalDataRecord", targetId: record.id });
+    const tenant = await this.tenants.findVisible(ctx, record.tenantId, { lock: "share" });
+    const plan = activeDeletion(ctx.clock.now(), tenant!.deletionGraceDays);
+    const deleted = await this.deletion.deleteOne(ctx, record.id, plan);
+    auditTarget(ctx, { details: { alreadyDeleted: !deleted, purgeDueAt: (deleted ? plan.purgeDueAt : record.purgeDueAt)?.toISOString() ?? null } });
+    return toRecord((await this.findVisible(ctx, record.id))!);
+  }
+}
+
+function pendingDeletion(): DomainError {
+  return new DomainError(ErrorCode.RECORD_PENDING_DELETION, "The record is pending deletion: it can no longer be read, corrected or shared.");
+}

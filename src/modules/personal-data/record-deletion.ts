@@ -1,0 +1,32 @@
+import type { RequestContext } from "../../context";
+import { em, returning } from "../../shared/db/database";
+import { ACTIVELY_DELETABLE_SQL, type DeletionPlan } from "./deletion-policy";
+
+/** Marks records pending active deletion, in the caller's transaction. */
+export class RecordDeletion {
+  /** One record; returns false when it was already actively deleted. */
+  async deleteOne(ctx: RequestContext, recordId: string, plan: DeletionPlan): Promise<boolean> {
+    const rows = await returning(em(ctx),
+      `UPDATE personal_data_record
+          SET status = 'PENDING_DELETION', deletion_reason = 'ACTIVE_DELETION', deletion_requested_at = $2, purge_due_at = $3,
+              version = version + 1, updated_at = $2
+        WHERE id = $1 AND ${ACTIVELY_DELETABLE_SQL}
+        RETURNING id`,
+      [recordId, plan.requestedAt, plan.purgeDueAt],
+    );
+    return rows.length === 1;
+  }
+
+  /** Every record of a subject still deletable; returns how many. */
+  async deleteOfSubject(ctx: RequestContext, tenantId: string, subjectId: string, plan: DeletionPlan): Promise<number> {
+    const rows = await returning(em(ctx),
+      `UPDATE personal_data_record
+          SET status = 'PENDING_DELETION', deletion_reason = 'ACTIVE_DELETION', deletion_requested_at = $3, purge_due_at = $4,
+              version = version + 1, updated_at = $3
+        WHERE tenant_id = $1 AND data_subject_id = $2 AND ${ACTIVELY_DELETABLE_SQL}
+        RETURNING id`,
+      [tenantId, subjectId, plan.requestedAt, plan.purgeDueAt],
+    );
+    return rows.length;
+  }
+}
