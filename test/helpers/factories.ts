@@ -12,3 +12,29 @@ export async function createTenant(app: TestApp, input: { name?: string; storage
   assert.equal(result.errors, undefined, JSON.stringify(result.errors));
   return result.data!.createTenant;
 }
+
+/** A data subject of the tenant, registered by its administrator. */
+export async function registerSubject(app: TestApp, tenantId: string, externalId = `ext-${randomUUID()}`) {
+  const result = await app.as(principals.tenantAdmin(tenantId)).gql<{ registerDataSubject: { id: string } }>(
+    `mutation($input: RegisterDataSubjectInput!) { registerDataSubject(input: $input) { id } }`,
+    { input: { tenantId, externalId, displayName: "Test Person" } },
+  );
+  assert.equal(result.errors, undefined, JSON.stringify(result.errors));
+  return result.data!.registerDataSubject;
+}
+
+export const RECORD = `mutation($input: RecordPersonalDataInput!) { recordPersonalData(input: $input) { id version status } }`;
+
+/** A record of the subject, collected by an integration of the tenant. */
+export async function recordData(
+  app: TestApp,
+  tenantId: string,
+  dataSubjectId: string,
+  input: { category?: string; purposes?: string[]; value?: Record<string, unknown> } = {},
+) {
+  const result = await app.as(principals.integration(tenantId)).gql<{ recordPersonalData: { id: string; version: number } }>(RECORD, {
+    input: { tenantId, dataSubjectId, category: input.category ?? "CONTACT", purposes: input.purposes ?? ["SUPPORT"], value: input.value ?? { email: "person@example.test" } },
+  });
+  assert.equal(result.errors, undefined, JSON.stringify(result.errors));
+  return result.data!.recordPersonalData;
+}

@@ -99,7 +99,8 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown, op
   }
   if (code === ErrorCode.BAD_USER_INPUT && original instanceof GraphQLError && typeof original.extensions?.field === "string") {
     // Raised by our own rules: already value-free, and it names its field.
-    return shaped(ErrorCode.BAD_USER_INPUT, formatted.message, { field: original.extensions.field });
+    const index = typeof original.extensions.index === "number" ? { index: original.extensions.index } : {};
+    return shaped(ErrorCode.BAD_USER_INPUT, formatted.message, { field: original.extensions.field, ...index });
   }
   if (typeof code === "string" && REQUEST_ERROR_CODES.has(code)) {
     const { message, field } = sanitizeRequestErrorMessage(formatted.message);
