@@ -10,8 +10,23 @@ export const DEMO = {
   dataSubjectId: "7e4a0000-0000-4000-8000-0000000000a1",
 } as const;
 
+/** Invented people and devices: demo values that look real enough to query. */
+const DEMO_SUBJECTS = [
+  { id: DEMO.dataSubjectId, tenantId: DEMO.tenantA.id, externalId: "aad-object-0001", displayName: "Ada Demo" },
+  { id: "7e4a0000-0000-4000-8000-0000000000a2", tenantId: DEMO.tenantA.id, externalId: "aad-object-0002", displayName: "Bram Demo" },
+  { id: "7e4a0000-0000-4000-8000-0000000000b1", tenantId: DEMO.tenantB.id, externalId: "okta-user-0001", displayName: "Casey Demo" },
+];
+const DEMO_RECORDS = [
+  { subject: 0, category: "CONTACT", purposes: ["SERVICE_OPERATION", "SUPPORT"], value: { email: "ada@contoso.example" } },
+  { subject: 0, category: "DEVICE", purposes: ["SERVICE_OPERATION", "SECURITY"], value: { serialNumber: "C02DEMO0001", model: "Laptop 14" } },
+  { subject: 0, category: "APP_INVENTORY", purposes: ["SERVICE_OPERATION"], value: { apps: ["Mail", "Browser"] } },
+  { subject: 1, category: "CONTACT", purposes: ["SUPPORT"], value: { email: "bram@contoso.example" } },
+  { subject: 2, category: "DEVICE", purposes: ["SERVICE_OPERATION"], value: { serialNumber: "FAB-DEMO-0001", model: "Phone 12" } },
+];
+
 /**
- * A small demo for a fresh development database: two tenants in different geographies.
+ * A small demo for a fresh development database: two tenants in different geographies, with
+ * a few data subjects and records (invented).
  * Runs only when the database holds no tenant at all, so it never mixes with real data.
  */
 export async function seedDemoIfEmpty(db: DataSource, clock: Clock): Promise<boolean> {
@@ -23,6 +38,21 @@ export async function seedDemoIfEmpty(db: DataSource, clock: Clock): Promise<boo
       `INSERT INTO tenant (id, name, storage_location_code, deletion_grace_days, audit_log_retention_days, created_at, updated_at)
        VALUES ($1, $2, $3, $4, $5, $6, $6)`,
       [t.id, t.name, t.location, t.graceDays, t.auditDays, now],
+    );
+  }
+  for (const s of DEMO_SUBJECTS) {
+    await db.query(
+      `INSERT INTO data_subject (id, tenant_id, external_id, display_name, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5)`,
+      [s.id, s.tenantId, s.externalId, s.displayName, now],
+    );
+  }
+  for (const [i, r] of DEMO_RECORDS.entries()) {
+    const subject = DEMO_SUBJECTS[r.subject];
+    const tenant = subject.tenantId === DEMO.tenantA.id ? DEMO.tenantA : DEMO.tenantB;
+    await db.query(
+      `INSERT INTO personal_data_record (id, tenant_id, data_subject_id, category, purposes, storage_location_code, value, created_at, updated_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)`,
+      [`7e4a0000-0000-4000-8000-0000000001${String(i).padStart(2, "0")}`, subject.tenantId, subject.id, r.category, r.purposes, tenant.location, JSON.stringify(r.value), new Date(now.getTime() + i)],
     );
   }
   return true;

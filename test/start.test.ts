@@ -5,6 +5,7 @@ import { chmod, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
+import { DEMO } from "../src/demo";
 
 const MAIN = join(__dirname, "..", "src", "main.js");
 
@@ -54,8 +55,8 @@ async function start(dataDir: string): Promise<Started> {
   return { child, url, tokens, exited };
 }
 
-async function gql(url: string, token: string, query: string): Promise<any> {
-  const response = await fetch(url, { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${token}` }, body: JSON.stringify({ query }) });
+async function gql(url: string, token: string, query: string, variables?: Record<string, unknown>): Promise<any> {
+  const response = await fetch(url, { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${token}` }, body: JSON.stringify({ query, variables }) });
   return response.json();
 }
 
@@ -75,6 +76,10 @@ describe("npm start on an embedded PostgreSQL", () => {
     assert.deepEqual(await gql(first.url, first.tokens.OPERATOR, "{ viewer { role } }"), { data: { viewer: { role: "OPERATOR" } } });
     const demo = await gql(first.url, first.tokens.OPERATOR, "{ tenants { totalCount } }");
     assert.equal(demo.data.tenants.totalCount, 2, "two demo tenants");
+    // The printed data-subject token reads its own demo data at once.
+    const mine = await gql(first.url, first.tokens.DATA_SUBJECT, `query($id: ID!) { dataSubject(id: $id) { displayName records { nodes { category value(purpose: SUBJECT_ACCESS) } } } }`, { id: DEMO.dataSubjectId });
+    assert.equal(mine.data.dataSubject.records.nodes.length, 3);
+    assert.deepEqual(mine.data.dataSubject.records.nodes[0], { category: "CONTACT", value: { email: "ada@contoso.example" } });
     const created = await gql(first.url, first.tokens.OPERATOR, `mutation { createTenant(input: { name: "Kept", storageLocationCode: "UK" }) { id } }`);
     const keptId = created.data.createTenant.id;
     assert.ok(processesUsing(dataDir).length > 0, "the embedded server runs");

@@ -1,0 +1,96 @@
+import { randomUUID } from "node:crypto";
+import { Pool } from "pg";
+import { freshDatabase } from "../scripts/fresh-database";
+import { Role } from "../src/shared/auth/role";
+import { signToken } from "../src/shared/auth/jwt";
+import { createLogger } from "../src/shared/logging";
+import { BENCH_SECRET, gql, intFromEnv, startApi, timed } from "./lib";
+
+/**
+ * Ingest: BENCH_RECORDS records (default 100,000) through recordPersonalDataBatch, BENCH_BATCH
+ * per request (1,000), BENCH_CONCURRENCY requests at a time (4); then, in the same run on the
+ * same database, the same rows through multi-row INSERTs with pg at the same concurrency.
+ * The last line reads `ratio R`, R = API rows/s / direct rows/s.
+ */
+const BATCH = `mutation($input: RecordPersonalDataBatchInput!) { recordPersonalDataBatch(input: $input) { count } }`;
+const COLUMNS = ["id", "tenant_id", "data_subject_id", "category", "purposes", "storage_location_code", "value", "status", "version", "created_at", "updated_at"];
+
+function item(i: number, subjects: string[]) {
+  return {
+    dataSubjectId: subjects[i % subjects.length],
+    category: "DEVICE",
+    purposes: ["SERVICE_OPERATION", "SECURITY"],
+    value: { serialNumber: `SN-${String(i).padStart(8, "0")}`, model: "Laptop 14", osVersion: "14.4.1", compliant: i % 7 !== 0 },
+  };
+}
+
+async function main() {
+  const records = intFromEnv("BENCH_RECORDS", 100_000);
+  const batchSize = Math.min(intFromEnv("BENCH_BATCH", 1000), 1000);
+  const concurrency = intFromEnv("BENCH_CONCURRENCY", 4);
+  const batches = Math.ceil(records / batchSize);
+  const database = await freshDatabase("custodian_bench", createLogger("warn"));
+  console.log(`# ingest bench on ${database.description}: ${records} records, ${batchSize} per batch, concurrency ${concurrency}`);
+  const pool = new Pool({ connectionString: database.url, max: concurrency });
+  const api = await startApi(database.url);
+  try {
+    // Two tenants, 1,000 subjects each: one is loaded through the API, the other directly.
+    const tenants = [randomUUID(), randomUUID()];
+    const subjects: string[][] = [[], []];
+    for (const [t, tenantId] of tenants.entries()) {
+      await pool.query(`INSERT INTO tenant (id, name, storage_location_code, created_at, updated_at) VALUES ($1, $2, 'EU', now(), now())`, [tenantId, `Bench ${t}`]);
+      const ids = Array.from({ length: 1000 }, () => randomUUID());
+      await pool.query(
+        `INSERT INTO data_subject (id, tenant_id, external_id, created_at, updated_at) SELECT id, $1, 'ext-' || id, now(), now() FROM unnest($2::uuid[]) AS id`,
+        [tenantId, ids],
+      );
+      subjects[t] = ids;
+    }
+    const token = await signToken({ subject: "bench-integration", role: Role.INTEGRATION, tenantId: tenants[0] }, BENCH_SECRET);
+    const apiBatch = (b: number) => () =>
+      gql(api.url, token, BATCH, {
+        input: { tenantId: tenants[0], records: Array.from({ length: Math.min(batchSize, records - b * batchSize) }, (_, k) => item(b * batchSize + k, subjects[0])) },
+      });
+    const directBatch = (b: number) => () => {
+      const count = Math.min(batchSize, records - b * batchSize);
+      const params: unknown[] = [];
+      const rows: string[] = [];
+      const now = new Date();
+      for (let k = 0; k < count; k++) {
+        const it = item(b * batchSize + k, subjects[1]);
+        const base = params.length;
+        params.push(randomUUID(), tenants[1], it.dataSubjectId, it.category, it.purposes, "EU", JSON.stringify(it.value), "ACTIVE", 1, now, now);
+        rows.push(`(${COLUMNS.map((_, c) => `$${base + c + 1}`).join(", ")})`);
+      }
+      return pool.query(`INSERT INTO personal_data_record (${COLUMNS.join(", ")}) VALUES ${rows.join(", ")}`, params);
+    };
+
+    // Warm-up of both paths (not counted): JIT, plans, connections.
+    await gql(api.url, token, BATCH, { input: { tenantId: tenants[0], records: [item(0, subjects[0])] } });
+    await pool.query("DELETE FROM personal_data_record");
+    const apiSeconds = await timed(Array.from({ length: batches }, (_, b) => apiBatch(b)), concurrency);
+    const directSeconds = await timed(Array.from({ length: batches }, (_, b) => directBatch(b)), concurrency);
+    const [{ api: apiRows, direct: directRows }] = (
+      await pool.query(
+        `SELECT count(*) FILTER (WHERE tenant_id = $1)::int AS api, count(*) FILTER (WHERE tenant_id = $2)::int AS direct FROM personal_data_record`,
+        tenants,
+      )
+    ).rows;
+    if (apiRows !== records || directRows !== records) throw new Error(`expected ${records} rows each, found ${apiRows} (API) and ${directRows} (direct)`);
+    const apiRate = records / apiSeconds;
+    const directRate = records / directSeconds;
+    console.log("path                          rows      seconds   rows/s");
+    console.log(`API recordPersonalDataBatch   ${String(records).padEnd(9)} ${apiSeconds.toFixed(2).padEnd(9)} ${apiRate.toFixed(0)}`);
+    console.log(`pg multi-row INSERT           ${String(records).padEnd(9)} ${directSeconds.toFixed(2).padEnd(9)} ${directRate.toFixed(0)}`);
+    console.log(`ratio ${(apiRate / directRate).toFixed(3)}`);
+  } finally {
+    await api.stop();
+    await pool.end();
+    await database.drop();
+  }
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});

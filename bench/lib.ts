@@ -1,0 +1,66 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { join } from "node:path";
+import { freePort } from "../src/shared/db/embedded";
+
+export const BENCH_SECRET = "bench-secret-that-is-long-enough-for-hs256-0123456789";
+
+export interface ApiProcess {
+  url: string;
+  child: ChildProcess;
+  stop(): Promise<void>;
+}
+
+/** The API as it runs in production: its own process, on the given database. */
+export async function startApi(databaseUrl: string): Promise<ApiProcess> {
+  const port = await freePort();
+  const child = spawn(process.execPath, [join(__dirname, "..", "src", "main.js")], {
+    env: { ...process.env, DATABASE_URL: databaseUrl, PORT: String(port), JWT_SECRET: BENCH_SECRET, LOG_LEVEL: "warn", NODE_ENV: "production" },
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  const url = `http://127.0.0.1:${port}/graphql`;
+  const exited = new Promise<void>((ok) => child.once("exit", () => ok()));
+  for (let i = 0; i < 300; i++) {
+    if (child.exitCode !== null) throw new Error("the API exited during start");
+    const ready = await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.ok, () => false);
+    if (ready) break;
+    await new Promise((ok) => setTimeout(ok, 100));
+  }
+  return {
+    url,
+    child,
+    async stop() {
+      child.kill("SIGTERM");
+      await exited;
+    },
+  };
+}
+
+export async function gql(url: string, token: string, query: string, variables: Record<string, unknown>): Promise<any> {
+  const response = await fetch(url, {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
+    body: JSON.stringify({ query, variables }),
+  });
+  const body: any = await response.json();
+  if (body.errors) throw new Error(`GraphQL error: ${JSON.stringify(body.errors)}`);
+  return body.data;
+}
+
+/** Runs `tasks` with at most `concurrency` at a time; returns the wall-clock seconds. */
+export async function timed(tasks: Array<() => Promise<unknown>>, concurrency: number): Promise<number> {
+  const started = process.hrtime.bigint();
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < tasks.length) await tasks[next++]();
+    }),
+  );
+  return Number(process.hrtime.bigint() - started) / 1e9;
+}
+
+export function intFromEnv(name: string, fallback: number): number {
+  const raw = process.env[name];
+  const value = raw ? Number(raw) : fallback;
+  if (!Number.isInteger(value) || value < 1) throw new Error(`${name} must be a positive whole number`);
+  return value;
+}
