@@ -24,6 +24,8 @@ export interface Config {
   debugErrors: boolean;
   /** Largest accepted request body, in bytes. */
   bodyLimitBytes: number;
+  /** Milliseconds between scheduled retention runs; null when the schedule is off. */
+  retentionIntervalMs: number | null;
 }
 
 export class ConfigError extends Error {
@@ -43,6 +45,21 @@ function parseFlag(env: NodeJS.ProcessEnv, name: string): boolean {
   if (["1", "true"].includes(raw.toLowerCase())) return true;
   if (["0", "false"].includes(raw.toLowerCase())) return false;
   throw new ConfigError(name, `must be 1, 0, true or false (got "${raw}")`);
+}
+
+const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** A duration such as 90s, 15m or 1h (a bare number is seconds); "off" disables. */
+export function parseDuration(env: NodeJS.ProcessEnv, name: string, fallbackMs: number, minMs: number): number | null {
+  const raw = env[name]?.trim();
+  if (!raw) return fallbackMs;
+  if (raw === "off") return null;
+  const match = /^(\d+)(ms|s|m|h)?$/.exec(raw);
+  const ms = match ? Number(match[1]) * DURATION_UNITS[match[2] ?? "s"] : NaN;
+  if (!Number.isSafeInteger(ms) || ms < minMs) {
+    throw new ConfigError(name, `must be a duration of at least ${minMs / 1000} s such as 90s, 15m or 1h, or "off" (got "${raw}")`);
+  }
+  return ms;
 }
 
 function parseInteger(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
@@ -109,5 +126,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     testClock,
     debugErrors,
     bodyLimitBytes: parseInteger(env, "BODY_LIMIT_BYTES", 8 * 1024 * 1024, 1024, 64 * 1024 * 1024),
+    retentionIntervalMs: parseDuration(env, "RETENTION_INTERVAL", 3_600_000, 1000),
   };
 }

@@ -2,6 +2,9 @@ import "reflect-metadata";
 import { createDataSource } from "../ormconfig";
 import { ConfigError, loadConfig } from "./config";
 import { developmentTokens, seedDemoIfEmpty } from "./demo";
+import { AuditService } from "./modules/audit/audit.service";
+import { RetentionScheduler } from "./modules/retention/retention.scheduler";
+import { RetentionService } from "./modules/retention/retention.service";
 import { seedStorageLocations } from "./modules/storage-location/storage-location.service";
 import { createSchema } from "./schema";
 import { startServer } from "./server";
@@ -24,7 +27,7 @@ async function main(): Promise<void> {
   const log = createLogger(config.logLevel);
   if (config.jwtSecretIsDefault) log.warn("JWT_SECRET is not set: using the development default. Never run like this in production.");
 
-  // Undone in reverse order on shutdown: HTTP server (draining), pool, embedded server.
+  // Undone in reverse order on shutdown: retention schedule, HTTP server (draining), pool, embedded server.
   const cleanup: Array<{ step: string; run: () => Promise<void> }> = [];
   const runCleanup = async () => {
     for (const { step, run } of cleanup.reverse()) {
@@ -57,6 +60,11 @@ async function main(): Promise<void> {
     const schema = await createSchema({ testClock });
     const server = await startServer({ config, db, clock, log, schema });
     cleanup.push({ step: "HTTP server", run: () => server.stop() });
+    if (config.retentionIntervalMs !== null) {
+      const scheduler = new RetentionScheduler(db, new RetentionService(db, clock, new AuditService()), log, config.retentionIntervalMs);
+      scheduler.start();
+      cleanup.push({ step: "retention schedule", run: () => scheduler.stop() });
+    }
 
     log.info({ url: server.url }, "Custodian is ready");
     if (!config.production) {

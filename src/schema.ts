@@ -4,6 +4,11 @@ import { buildSchema, type ContainerType, type NonEmptyArray } from "type-graphq
 import { AuditLogResolver } from "./modules/audit/audit-log.resolver";
 import { AuditLogService } from "./modules/audit/audit-log.service";
 import { AuditService } from "./modules/audit/audit.service";
+import { ComplianceResolver } from "./modules/compliance/compliance.resolver";
+import { ComplianceService } from "./modules/compliance/compliance.service";
+import { RetentionResolver } from "./modules/retention/retention.resolver";
+import { SubscriptionResolver } from "./modules/subscription/subscription.resolver";
+import { SubscriptionService } from "./modules/subscription/subscription.service";
 import { DataSubjectResolver, TenantDataSubjectsResolver } from "./modules/data-subject/data-subject.resolver";
 import { DataSubjectService } from "./modules/data-subject/data-subject.service";
 import { ExportService } from "./modules/personal-data/export.service";
@@ -43,6 +48,9 @@ function wire(options: SchemaOptions) {
     [TenantDataSubjectsResolver, new TenantDataSubjectsResolver(subjects)],
     [PersonalDataRecordResolver, new PersonalDataRecordResolver(records, new ValueReader(audit), new ExportService(subjects, audit), subjects, tenants, locations)],
     [TenantRecordsResolver, new TenantRecordsResolver(records)],
+    [SubscriptionResolver, new SubscriptionResolver(new SubscriptionService(tenants, deletion))],
+    [RetentionResolver, new RetentionResolver(audit)],
+    [ComplianceResolver, new ComplianceResolver(new ComplianceService())],
   ]);
   if (options.testClock) instances.set(TestClockResolver, new TestClockResolver(options.testClock));
   const container: ContainerType = {

@@ -50,8 +50,6 @@ export function undescribed(schema: GraphQLSchema): string[] {
 export const PENDING_CONTRACT_ITEMS: readonly string[] = [
   // issue 6 fields of issue 4's record type
   "PersonalDataRecord.source", "PersonalDataRecord.transfers",
-  // issue 5: subscription lifecycle and retention
-  "RetentionRun", "ComplianceReport", "Tenant.complianceReport", "Mutation.endSubscription", "Mutation.reactivateSubscription", "Mutation.runRetention",
   // issue 6: third parties and sharing
   "ThirdPartyRole", "ThirdParty", "RegisterThirdPartyInput", "SubprocessorList", "SharingDirection", "SharingAgreementStatus", "Consent",
   "SharingAgreement", "SharingAgreementConnection", "SharingAgreementEdge", "CreateSharingAgreementInput", "DataTransfer",

@@ -29,4 +29,34 @@ export class RecordDeletion {
     );
     return rows.length;
   }
+
+  /** DOMAIN rule 5: every active record of the tenant becomes pending passive deletion. */
+  async deleteOfEndedTenant(ctx: RequestContext, tenantId: string, plan: DeletionPlan): Promise<number> {
+    const [{ n }] = await em(ctx).query(
+      `WITH marked AS (
+         UPDATE personal_data_record
+            SET status = 'PENDING_DELETION', deletion_reason = 'PASSIVE_DELETION', deletion_requested_at = $2, purge_due_at = $3,
+                version = version + 1, updated_at = $2
+          WHERE tenant_id = $1 AND status = 'ACTIVE'
+          RETURNING 1)
+       SELECT count(*)::int AS n FROM marked`,
+      [tenantId, plan.requestedAt, plan.purgeDueAt],
+    );
+    return n;
+  }
+
+  /** DOMAIN rule 7: exactly the records passive deletion took become active again. */
+  async restoreOfReactivatedTenant(ctx: RequestContext, tenantId: string, now: Date): Promise<number> {
+    const [{ n }] = await em(ctx).query(
+      `WITH restored AS (
+         UPDATE personal_data_record
+            SET status = 'ACTIVE', deletion_reason = NULL, deletion_requested_at = NULL, purge_due_at = NULL,
+                version = version + 1, updated_at = $2
+          WHERE tenant_id = $1 AND deletion_reason = 'PASSIVE_DELETION'
+          RETURNING 1)
+       SELECT count(*)::int AS n FROM restored`,
+      [tenantId, now],
+    );
+    return n;
+  }
 }

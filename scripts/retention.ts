@@ -1,0 +1,50 @@
+import "reflect-metadata";
+import { createDataSource } from "../ormconfig";
+import { ConfigError, loadConfig } from "../src/config";
+import { AuditService } from "../src/modules/audit/audit.service";
+import { RetentionService } from "../src/modules/retention/retention.service";
+import { systemClock } from "../src/shared/clock";
+import { startEmbeddedPostgres, type EmbeddedServer } from "../src/shared/db/embedded";
+import { migrate } from "../src/shared/db/migrate";
+import { createLogger } from "../src/shared/logging";
+
+/**
+ * `npm run retention [-- --dry-run]`: one retention run now, on DATABASE_URL or on the embedded
+ * database `npm start` uses (stop the API first: one embedded server per data directory).
+ * Prints what was purged (or, dry, what would be) as JSON.
+ */
+async function main(): Promise<number> {
+  const args = process.argv.slice(2);
+  const unknown = args.filter((a) => a !== "--dry-run");
+  if (unknown.length) {
+    console.error(`unknown argument ${unknown[0]}; usage: npm run retention [-- --dry-run]`);
+    return 2;
+  }
+  const config = loadConfig();
+  const log = createLogger(config.logLevel === "info" ? "warn" : config.logLevel);
+  let embedded: EmbeddedServer | undefined;
+  let url = config.databaseUrl;
+  if (!url) {
+    embedded = await startEmbeddedPostgres({ dataDir: config.embeddedDataDir, database: "custodian", log });
+    url = embedded.url;
+  }
+  const db = createDataSource(url, { poolSize: 2 });
+  try {
+    await db.initialize();
+    await migrate(db);
+    const run = await new RetentionService(db, systemClock, new AuditService()).run({ dryRun: args.includes("--dry-run") });
+    console.log(JSON.stringify(run, null, 2));
+    return 0;
+  } finally {
+    if (db.isInitialized) await db.destroy();
+    await embedded?.stop();
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error) => {
+    console.error(error instanceof ConfigError ? error.message : error);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,34 @@
+import { Arg, Ctx, Mutation, Resolver } from "type-graphql";
+import type { RequestContext } from "../../context";
+import { Allow } from "../../shared/auth/allow";
+import { Role } from "../../shared/auth/role";
+import { auditTarget } from "../audit/audit-draft";
+import { Audited } from "../audit/audited";
+import type { AuditService } from "../audit/audit.service";
+import { RetentionService } from "./retention.service";
+import { RetentionRun } from "./retention.types";
+
+@Resolver()
+export class RetentionResolver {
+  constructor(private readonly audit: AuditService) {}
+
+  @Mutation(() => RetentionRun, { description: "Runs retention now (each batch commits on its own); a dry run only counts what a real run would purge." })
+  @Allow(Role.OPERATOR)
+  @Audited("RETENTION_RUN")
+  async runRetention(@Ctx() ctx: RequestContext, @Arg("dryRun", () => Boolean, { nullable: true, defaultValue: false, description: "Count only; change nothing." }) dryRunArg: boolean | null) {
+    const dryRun = dryRunArg === true;
+    auditTarget(ctx, { tenantId: null, targetType: "RetentionRun" });
+    const run = await new RetentionService(ctx.db, ctx.clock, this.audit).run({ dryRun });
+    auditTarget(ctx, {
+      details: {
+        dryRun,
+        recordsPurged: run.recordsPurged,
+        dataSubjectsPurged: run.dataSubjectsPurged,
+        tenantsPurged: run.tenantsPurged,
+        auditEntriesPurged: run.auditEntriesPurged,
+        idempotencyKeysPurged: run.idempotencyKeysPurged,
+      },
+    });
+    return run;
+  }
+}

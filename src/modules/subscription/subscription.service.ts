@@ -1,0 +1,68 @@
+import type { RequestContext } from "../../context";
+import { em } from "../../shared/db/database";
+import { DomainError, ErrorCode, NotFoundError } from "../../shared/errors";
+import { auditTarget } from "../audit/audit-draft";
+import { activeDeletion } from "../personal-data/deletion-policy";
+import type { RecordDeletion } from "../personal-data/record-deletion";
+import { TenantEntity } from "../tenant/tenant.entity";
+import { SubscriptionStatus } from "../tenant/tenant.policy";
+import type { TenantService } from "../tenant/tenant.service";
+import { toTenant, type Tenant } from "../tenant/tenant.types";
+
+/**
+ * The subscription lifecycle (DOMAIN rules 5 and 7). Both steps lock the tenant row: record
+ * writes hold it shared, so no record is written between the status check and the change.
+ */
+export class SubscriptionService {
+  constructor(
+    private readonly tenants: TenantService,
+    private readonly deletion: RecordDeletion,
+  ) {}
+
+  private async lockedTenant(ctx: RequestContext, tenantId: string): Promise<TenantEntity> {
+    const tenant = await this.tenants.findVisible(ctx, tenantId, { lock: "update" });
+    if (!tenant) throw new NotFoundError("tenant");
+    auditTarget(ctx, { tenantId: tenant.id, targetType: "Tenant", targetId: tenant.id });
+    return tenant;
+  }
+
+  /** Passive deletion: the tenant ENDED, every active record pending until now + grace. */
+  async end(ctx: RequestContext, tenantId: string): Promise<Tenant> {
+    const tenant = await this.lockedTenant(ctx, tenantId);
+    if (tenant.subscriptionStatus !== SubscriptionStatus.ACTIVE) {
+      throw new DomainError(ErrorCode.INVALID_STATE, `The subscription is ${tenant.subscriptionStatus}; only an ACTIVE subscription can end.`);
+    }
+    const plan = activeDeletion(ctx.clock.now(), tenant.deletionGraceDays);
+    const records = await this.deletion.deleteOfEndedTenant(ctx, tenant.id, plan);
+    const change = { subscriptionStatus: SubscriptionStatus.ENDED, subscriptionEndedAt: plan.requestedAt, dataPurgeDueAt: plan.purgeDueAt };
+    await this.save(ctx, tenant.id, change);
+    auditTarget(ctx, { details: { recordsPendingDeletion: records, dataPurgeDueAt: plan.purgeDueAt.toISOString() } });
+    return toTenant(Object.assign(tenant, change));
+  }
+
+  /** Only before the purge is due: the records passive deletion took become active again. */
+  async reactivate(ctx: RequestContext, tenantId: string): Promise<Tenant> {
+    const tenant = await this.lockedTenant(ctx, tenantId);
+    if (tenant.subscriptionStatus !== SubscriptionStatus.ENDED) {
+      throw new DomainError(ErrorCode.INVALID_STATE, `The subscription is ${tenant.subscriptionStatus}; only an ENDED subscription can be reactivated.`);
+    }
+    const now = ctx.clock.now();
+    if (tenant.dataPurgeDueAt && tenant.dataPurgeDueAt <= now) {
+      throw new DomainError(ErrorCode.INVALID_STATE, "The tenant's data is due for purging: it can no longer be restored.");
+    }
+    const records = await this.deletion.restoreOfReactivatedTenant(ctx, tenant.id, now);
+    const change = { subscriptionStatus: SubscriptionStatus.ACTIVE, subscriptionEndedAt: null, dataPurgeDueAt: null };
+    await this.save(ctx, tenant.id, change);
+    auditTarget(ctx, { details: { recordsRestored: records } });
+    return toTenant(Object.assign(tenant, change));
+  }
+
+  private async save(ctx: RequestContext, id: string, change: Partial<TenantEntity>): Promise<void> {
+    await em(ctx)
+      .createQueryBuilder()
+      .update(TenantEntity)
+      .set({ ...change, updatedAt: ctx.clock.now(), version: () => "version + 1" })
+      .where("id = :id", { id })
+      .execute();
+  }
+}
