@@ -13,7 +13,8 @@ async function main(): Promise<number> {
   const database = await freshDatabase("custodian_test", createLogger(process.env.LOG_LEVEL ?? "warn"));
   console.log(`# test ${database.description}`);
   try {
-    const child = spawn(process.execPath, ["--test", ...process.argv.slice(2), join(__dirname, "..", "test")], {
+    // Decorator metadata must exist before any decorated class loads, whichever a test file imports first.
+    const child = spawn(process.execPath, ["--require", "reflect-metadata", "--test", ...process.argv.slice(2), join(__dirname, "..", "test")], {
       stdio: "inherit",
       env: { ...process.env, DATABASE_URL: database.url, CUSTODIAN_TEST: "1" },
     });
