@@ -57,8 +57,8 @@ export class PersonalData1763800000000 implements MigrationInterface {
       )`);
     await q.query(`CREATE INDEX personal_data_record_page ON personal_data_record (tenant_id, created_at, id)`);
     await q.query(`CREATE INDEX personal_data_record_subject ON personal_data_record (data_subject_id, created_at, id)`);
-    // The purge looks for due records only.
-    await q.query(`CREATE INDEX personal_data_record_due ON personal_data_record (purge_due_at) WHERE status = 'PENDING_DELETION'`);
+    // The purge looks for due records only, tenant by tenant.
+    await q.query(`CREATE INDEX personal_data_record_due ON personal_data_record (tenant_id, purge_due_at) WHERE status = 'PENDING_DELETION'`);
 
     // A replayed write returns its first result: the key remembers the payload's hash and the
     // ids it created, never the payload itself.

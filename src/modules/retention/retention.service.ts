@@ -6,7 +6,9 @@ import type { AuditService } from "../audit/audit.service";
 import { RetentionRun } from "./retention.types";
 
 /** Rows a batch deletes; each batch is a transaction of its own. */
-export const DEFAULT_BATCH_SIZE = 5000;
+export const DEFAULT_BATCH_SIZE = 10_000;
+/** First key of the per-tenant advisory locks the purge takes (the second is the tenant's hash). */
+const RETENTION_LOCK_CLASS = 7_310_002;
 
 /** Records whose purge is due: pending and past purgeDueAt (DOMAIN rule 6). */
 const DUE_RECORDS = `status = 'PENDING_DELETION' AND purge_due_at <= $1`;
@@ -15,10 +17,12 @@ const DUE_TENANTS = `subscription_status = 'ENDED' AND data_purge_due_at <= $1`;
 
 /**
  * The retention engine (DOMAIN rules 5-10). Everything is deleted in the database, in batches
- * that are transactions of their own, picking rows with FOR UPDATE SKIP LOCKED: two runs at
- * once take different rows and count each once; a crash loses only the uncommitted batch, which
- * the next run redoes; nothing is ever deleted before it is due. `now` is always the service
- * clock, passed into the queries (rule 10). Each batch writes one audit entry per tenant.
+ * that are transactions of their own; work is split by tenant, and a tenant's batches take turns
+ * under a per-tenant advisory lock (ended tenants: their row, FOR UPDATE SKIP LOCKED; expired
+ * keys: FOR UPDATE SKIP LOCKED). Two runs at once count each row once and leave nothing due
+ * behind; a crash loses only the uncommitted batch, which the next run redoes; nothing is ever
+ * deleted before it is due. `now` is always the service clock, passed into the queries (rule 10).
+ * Each batch writes one audit entry in its tenant's chain.
  */
 export class RetentionService {
   private readonly auditRetention: AuditRetention;
@@ -46,16 +50,11 @@ export class RetentionService {
     let idempotencyKeysPurged = 0;
     let tenantsPurged = 0;
 
-    // 1. Records past their due date, any tenant.
-    for (;;) {
-      const n = await this.batch(now, "RECORDS_PURGED", `
-        WITH gone AS (
-          DELETE FROM personal_data_record WHERE id IN (
-            SELECT id FROM personal_data_record WHERE ${DUE_RECORDS} LIMIT $2 FOR UPDATE SKIP LOCKED)
-          RETURNING tenant_id)
-        SELECT tenant_id, count(*)::int AS n FROM gone GROUP BY tenant_id`);
-      recordsPurged += n;
-      if (n < this.batchSize) break;
+    // 1. Records past their due date, tenant by tenant.
+    for (const tenantId of await this.tenantsWith(now, `SELECT 1 FROM personal_data_record r WHERE r.tenant_id = t.id AND r.${DUE_RECORDS}`)) {
+      recordsPurged += await this.drain(now, tenantId, "RECORDS_PURGED", `
+        DELETE FROM personal_data_record WHERE ctid = ANY(ARRAY(
+          SELECT ctid FROM personal_data_record WHERE tenant_id = $3 AND ${DUE_RECORDS} LIMIT $2))`);
     }
 
     // 2. Ended tenants past their purge date: every record, subject and key, then the tombstone.
@@ -68,27 +67,20 @@ export class RetentionService {
       tenantsPurged += step.purged ? 1 : 0;
     }
 
-    // 3. Deleted subjects once due and without records left.
-    for (;;) {
-      const n = await this.batch(now, "DATA_SUBJECTS_PURGED", `
-        WITH gone AS (
-          DELETE FROM data_subject WHERE id IN (
-            SELECT s.id FROM data_subject s
-             WHERE s.status = 'DELETED' AND s.purge_due_at <= $1
-               AND NOT EXISTS (SELECT 1 FROM personal_data_record r WHERE r.tenant_id = s.tenant_id AND r.data_subject_id = s.id)
-             LIMIT $2 FOR UPDATE SKIP LOCKED)
-          RETURNING tenant_id)
-        SELECT tenant_id, count(*)::int AS n FROM gone GROUP BY tenant_id`);
-      dataSubjectsPurged += n;
-      if (n < this.batchSize) break;
+    // 3. Deleted subjects once due and without records left, tenant by tenant.
+    const DUE_SUBJECTS = `s.status = 'DELETED' AND s.purge_due_at <= $1
+      AND NOT EXISTS (SELECT 1 FROM personal_data_record r WHERE r.tenant_id = s.tenant_id AND r.data_subject_id = s.id)`;
+    for (const tenantId of await this.tenantsWith(now, `SELECT 1 FROM data_subject s WHERE s.tenant_id = t.id AND ${DUE_SUBJECTS}`)) {
+      dataSubjectsPurged += await this.drain(now, tenantId, "DATA_SUBJECTS_PURGED", `
+        DELETE FROM data_subject WHERE ctid = ANY(ARRAY(SELECT s.ctid FROM data_subject s WHERE s.tenant_id = $3 AND ${DUE_SUBJECTS} LIMIT $2))`);
     }
 
     // 4. Idempotency keys past their 24 hours (they name no values, but need not stay).
     for (;;) {
       const [{ n }] = await this.db.query(
         `WITH gone AS (
-           DELETE FROM idempotency_key WHERE (tenant_id, key) IN (
-             SELECT tenant_id, key FROM idempotency_key WHERE expires_at <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED)
+           DELETE FROM idempotency_key WHERE ctid = ANY(ARRAY(
+             SELECT ctid FROM idempotency_key WHERE expires_at <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED))
            RETURNING 1)
          SELECT count(*)::int AS n FROM gone`,
         [now, this.batchSize],
@@ -99,13 +91,30 @@ export class RetentionService {
     return { recordsPurged, dataSubjectsPurged, tenantsPurged, idempotencyKeysPurged };
   }
 
-  /** One batch: the statement returns (tenant_id, n) rows; each tenant's chain gets an entry. */
-  private batch(now: Date, action: string, sql: string): Promise<number> {
-    return this.db.transaction(async (manager) => {
-      const rows: Array<{ tenant_id: string; n: number }> = await manager.query(sql, [now, this.batchSize]);
-      for (const row of rows) await this.record(manager, now, row.tenant_id, action, { count: row.n });
-      return rows.reduce((sum, r) => sum + r.n, 0);
-    });
+  /** Tenants for which `exists` (a subquery over `t`) finds due work. */
+  private async tenantsWith(now: Date, exists: string): Promise<string[]> {
+    const rows: Array<{ id: string }> = await this.db.query(`SELECT t.id FROM tenant t WHERE EXISTS (${exists}) ORDER BY t.id`, [now]);
+    return rows.map((r) => r.id);
+  }
+
+  /**
+   * Deletes one tenant's due rows batch by batch until a batch comes back short. Each batch holds
+   * the tenant's retention lock (a transaction-level advisory lock), so two instances on one
+   * tenant take turns, and each batch sees what the previous one committed: no row is counted
+   * twice and no instance stops while due rows remain. Row locks come from the DELETE itself.
+   */
+  private async drain(now: Date, tenantId: string, action: string, deleteSql: string): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const n = await this.db.transaction(async (manager) => {
+        await manager.query(`SELECT pg_advisory_xact_lock(${RETENTION_LOCK_CLASS}, hashtext($1))`, [tenantId]);
+        const [{ n }] = await manager.query(`WITH gone AS (${deleteSql} RETURNING 1) SELECT count(*)::int AS n FROM gone`, [now, this.batchSize, tenantId]);
+        if (n > 0) await this.record(manager, now, tenantId, action, { count: n });
+        return n as number;
+      });
+      total += n;
+      if (n < this.batchSize) return total;
+    }
   }
 
   /**
@@ -120,13 +129,15 @@ export class RetentionService {
         [now],
       );
       if (!tenant) return null;
+      // Also the tenant's retention lock: a step-1 batch of another instance finishes first.
+      await manager.query(`SELECT pg_advisory_xact_lock(${RETENTION_LOCK_CLASS}, hashtext($1))`, [tenant.id]);
       const step = { records: 0, subjects: 0, keys: 0, purged: false };
-      step.records = await this.deleteCounted(manager, `DELETE FROM personal_data_record WHERE id IN (SELECT id FROM personal_data_record WHERE tenant_id = $1 LIMIT $2)`, tenant.id);
+      step.records = await this.deleteCounted(manager, `DELETE FROM personal_data_record WHERE ctid = ANY(ARRAY(SELECT ctid FROM personal_data_record WHERE tenant_id = $1 LIMIT $2))`, tenant.id);
       if (step.records < this.batchSize) {
-        step.subjects = await this.deleteCounted(manager, `DELETE FROM data_subject WHERE id IN (SELECT id FROM data_subject WHERE tenant_id = $1 LIMIT $2)`, tenant.id);
+        step.subjects = await this.deleteCounted(manager, `DELETE FROM data_subject WHERE ctid = ANY(ARRAY(SELECT ctid FROM data_subject WHERE tenant_id = $1 LIMIT $2))`, tenant.id);
       }
       if (step.records + step.subjects < this.batchSize) {
-        step.keys = await this.deleteCounted(manager, `DELETE FROM idempotency_key WHERE (tenant_id, key) IN (SELECT tenant_id, key FROM idempotency_key WHERE tenant_id = $1 LIMIT $2)`, tenant.id);
+        step.keys = await this.deleteCounted(manager, `DELETE FROM idempotency_key WHERE ctid = ANY(ARRAY(SELECT ctid FROM idempotency_key WHERE tenant_id = $1 LIMIT $2))`, tenant.id);
       }
       if (step.records + step.subjects + step.keys < this.batchSize) {
         await manager.query(`UPDATE tenant SET subscription_status = 'PURGED', updated_at = $2, version = version + 1 WHERE id = $1`, [tenant.id, now]);
