@@ -13,6 +13,14 @@ describe("loadConfig", () => {
     assert.equal(config.jwtSecret, DEVELOPMENT_JWT_SECRET);
     assert.equal(config.jwtSecretIsDefault, true);
     assert.equal(config.testClock, false);
+    assert.equal(config.retentionIntervalMs, 3_600_000, "retention runs hourly");
+  });
+
+  it("reads RETENTION_INTERVAL as a duration, or off", () => {
+    assert.equal(loadConfig({ RETENTION_INTERVAL: "15m" }).retentionIntervalMs, 900_000);
+    assert.equal(loadConfig({ RETENTION_INTERVAL: "90" }).retentionIntervalMs, 90_000);
+    assert.equal(loadConfig({ RETENTION_INTERVAL: "2h" }).retentionIntervalMs, 7_200_000);
+    assert.equal(loadConfig({ RETENTION_INTERVAL: "off" }).retentionIntervalMs, null);
   });
 
   it("stops on a bad value, naming the variable", () => {
@@ -25,6 +33,8 @@ describe("loadConfig", () => {
       [{ TEST_CLOCK: "maybe" }, "TEST_CLOCK"],
       [{ JWT_SECRET: "short" }, "JWT_SECRET"],
       [{ BODY_LIMIT_BYTES: "-1" }, "BODY_LIMIT_BYTES"],
+      [{ RETENTION_INTERVAL: "soon" }, "RETENTION_INTERVAL"],
+      [{ RETENTION_INTERVAL: "500ms" }, "RETENTION_INTERVAL"],
     ];
     for (const [env, variable] of cases) {
       assert.throws(() => loadConfig(env), (e: unknown) => e instanceof ConfigError && e.variable === variable && e.message.includes(variable), variable);
