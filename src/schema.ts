@@ -7,6 +7,12 @@ import { AuditService } from "./modules/audit/audit.service";
 import { ComplianceResolver } from "./modules/compliance/compliance.resolver";
 import { ComplianceService } from "./modules/compliance/compliance.service";
 import { RetentionResolver } from "./modules/retention/retention.resolver";
+import { InboundCheck } from "./modules/sharing/inbound-check";
+import { RecipientNotices } from "./modules/sharing/recipient-notices";
+import { DataTransferResolver, RecipientNoticeResolver, SharingAgreementResolver, TenantAgreementsResolver } from "./modules/sharing/sharing.resolver";
+import { SharingService } from "./modules/sharing/sharing.service";
+import { ThirdPartyResolver } from "./modules/third-party/third-party.resolver";
+import { ThirdPartyService } from "./modules/third-party/third-party.service";
 import { SubscriptionResolver } from "./modules/subscription/subscription.resolver";
 import { SubscriptionService } from "./modules/subscription/subscription.service";
 import { DataSubjectResolver, TenantDataSubjectsResolver } from "./modules/data-subject/data-subject.resolver";
@@ -37,8 +43,11 @@ function wire(options: SchemaOptions) {
   const locations = new StorageLocationService();
   const tenants = new TenantService(locations);
   const deletion = new RecordDeletion();
-  const subjects = new DataSubjectService(tenants, deletion);
-  const records = new PersonalDataService(tenants, deletion, new IdempotencyKeys());
+  const notices = new RecipientNotices();
+  const parties = new ThirdPartyService(audit);
+  const sharing = new SharingService(tenants);
+  const subjects = new DataSubjectService(tenants, deletion, notices);
+  const records = new PersonalDataService(tenants, deletion, new IdempotencyKeys(), new InboundCheck(), notices);
   const instances = new Map<unknown, unknown>([
     [ViewerResolver, new ViewerResolver()],
     [StorageLocationResolver, new StorageLocationResolver(locations)],
@@ -46,8 +55,13 @@ function wire(options: SchemaOptions) {
     [AuditLogResolver, new AuditLogResolver(new AuditLogService(), tenants)],
     [DataSubjectResolver, new DataSubjectResolver(subjects, records, tenants)],
     [TenantDataSubjectsResolver, new TenantDataSubjectsResolver(subjects)],
-    [PersonalDataRecordResolver, new PersonalDataRecordResolver(records, new ValueReader(audit), new ExportService(subjects, audit), subjects, tenants, locations)],
+    [PersonalDataRecordResolver, new PersonalDataRecordResolver(records, new ValueReader(audit), new ExportService(subjects, audit), subjects, tenants, locations, parties, sharing)],
     [TenantRecordsResolver, new TenantRecordsResolver(records)],
+    [ThirdPartyResolver, new ThirdPartyResolver(parties)],
+    [SharingAgreementResolver, new SharingAgreementResolver(sharing, tenants, parties)],
+    [DataTransferResolver, new DataTransferResolver(sharing)],
+    [RecipientNoticeResolver, new RecipientNoticeResolver(sharing)],
+    [TenantAgreementsResolver, new TenantAgreementsResolver(sharing)],
     [SubscriptionResolver, new SubscriptionResolver(new SubscriptionService(tenants, deletion))],
     [RetentionResolver, new RetentionResolver(audit)],
     [ComplianceResolver, new ComplianceResolver(new ComplianceService())],

@@ -48,7 +48,8 @@ describe("collection policy (rules 3, 11, pure)", () => {
   it("checks a draft's subject id and source, and names a batch item", () => {
     const draft = { dataSubjectId: S, category: "DEVICE", purposes: [P.SUPPORT], value: {} };
     assert.equal(code(() => checkRecordDraft({ ...draft, dataSubjectId: "x" }, "")), "BAD_USER_INPUT");
-    assert.equal(code(() => checkRecordDraft({ ...draft, sourceThirdPartyId: T }, "")), "BAD_USER_INPUT");
+    assert.equal(code(() => checkRecordDraft({ ...draft, sourceThirdPartyId: "apple" }, "")), "BAD_USER_INPUT");
+    assert.equal(checkRecordDraft({ ...draft, sourceThirdPartyId: T.toUpperCase() }, "").sourceThirdPartyId, T);
     const error = atBatchIndex(new BadUserInputError("records.3.value", "too big"), 3) as any;
     assert.deepEqual([error.extensions.code, error.extensions.field, error.extensions.index], ["BAD_USER_INPUT", "records.3.value", 3]);
   });

@@ -79,9 +79,10 @@ describe("personal data (rules 1-4, 6, 11-14)", () => {
       assert.deepEqual(created.recordPersonalData.purposes, ["SUPPORT", "SECURITY"]);
     });
 
-    it("accepts no third-party source until inbound agreements exist", async () => {
+    it("refuses a source that is not a registered third party", async () => {
       const { tenant, input } = await setup();
-      assertError(await as.asIntegration(tenant.id).gql(RECORD, { input: input({ sourceThirdPartyId: randomUUID() }) }), "BAD_USER_INPUT", "sourceThirdPartyId");
+      assertError(await as.asIntegration(tenant.id).gql(RECORD, { input: input({ sourceThirdPartyId: randomUUID() }) }), "NOT_FOUND", "sourceThirdPartyId");
+      assertError(await as.asIntegration(tenant.id).gql(RECORD, { input: input({ sourceThirdPartyId: "apple" }) }), "BAD_USER_INPUT", "sourceThirdPartyId");
     });
 
     it("is for the tenant's administrator and integrations", async () => {
@@ -308,7 +309,7 @@ describe("personal data (rules 1-4, 6, 11-14)", () => {
       assertError(await as.asIntegration(tenant.id).gql(CORRECT, { input: { id: record.id, expectedVersion: 1, value: { email: "stale@example.test" } } }), "VERSION_CONFLICT", "expectedVersion");
       assert.deepEqual(assertOk(await as.asIntegration(tenant.id).gql(READ, { id: record.id, purpose: "SUPPORT" })).personalDataRecord.value, { email: "new@example.test", name: "N" });
       const [entry] = (await auditOf(tenant.id, "RECORD_CORRECTED")).filter((e) => e.outcome === "ALLOWED");
-      assert.deepEqual(entry.details, { changedFields: ["value"], keysAdded: 1, keysRemoved: 1, keysChanged: 1, fromVersion: 1, toVersion: 2 });
+      assert.deepEqual(entry.details, { changedFields: ["value"], keysAdded: 1, keysRemoved: 1, keysChanged: 1, fromVersion: 1, toVersion: 2, recipientNotices: 0 });
       assert.doesNotMatch(JSON.stringify(await app.db.query("SELECT * FROM audit_log WHERE tenant_id = $1", [tenant.id])), /example\.test/);
     });
 

@@ -22,7 +22,9 @@ export class ComplianceService {
          (SELECT min(purge_due_at) FROM r WHERE status = 'PENDING_DELETION') AS oldest_due,
          (SELECT count(*) FROM audit_log a, t
            WHERE ${CHAIN_KEY_SQL} = $1 AND a.occurred_at < $2::timestamptz - make_interval(days => t.audit_log_retention_days))::int AS audit_beyond,
-         (SELECT count(*) FROM r, t WHERE r.storage_location_code <> t.storage_location_code)::int AS residency`,
+         (SELECT count(*) FROM r, t WHERE r.storage_location_code <> t.storage_location_code)::int AS residency,
+         (SELECT count(*) FROM sharing_agreement WHERE tenant_id = $1 AND status = 'PENDING_CONSENT')::int AS pending_consent,
+         (SELECT count(*) FROM sharing_agreement WHERE tenant_id = $1 AND status = 'SUSPENDED')::int AS suspended`,
       [tenantId, now],
     );
     return Object.assign(new ComplianceReport(), {
@@ -32,9 +34,9 @@ export class ComplianceService {
       overdueDeletions: row.overdue,
       oldestPurgeDueAt: row.oldest_due,
       auditEntriesBeyondRetention: row.audit_beyond,
-      // Sharing agreements and breach notifications arrive with their features; none exist yet.
-      agreementsPendingConsent: 0,
-      suspendedAgreements: 0,
+      agreementsPendingConsent: row.pending_consent,
+      suspendedAgreements: row.suspended,
+      // Breach notifications arrive with the incidents feature; none exist yet.
       unacknowledgedBreachNotifications: 0,
       residencyViolations: row.residency,
     });

@@ -10,7 +10,9 @@ import { DataLoader } from "../../shared/loaders";
 import { keysetPage, type Connection, type PageArgs } from "../../shared/pagination";
 import { auditTarget } from "../audit/audit-draft";
 import { activeDeletion, type DeletionPlan } from "../personal-data/deletion-policy";
-import { RecordDeletion } from "../personal-data/record-deletion";
+import type { RecordDeletion } from "../personal-data/record-deletion";
+import type { RecipientNotices } from "../sharing/recipient-notices";
+import { NoticeKind } from "../sharing/sharing.types";
 import { requireActiveSubscription } from "../tenant/tenant.policy";
 import type { TenantService } from "../tenant/tenant.service";
 import { DataSubjectEntity } from "./data-subject.entity";
@@ -30,6 +32,7 @@ export class DataSubjectService {
   constructor(
     private readonly tenants: TenantService,
     private readonly deletion: RecordDeletion,
+    private readonly notices: RecipientNotices,
   ) {}
 
   /** Subjects the caller may reach: a data subject only itself; partners none. */
@@ -118,7 +121,8 @@ export class DataSubjectService {
       .where("id = :id", { id: subject.id })
       .execute();
     const recordsDeleted = await this.deletion.deleteOfSubject(ctx, subject.tenantId, subject.id, plan);
-    auditTarget(ctx, { details: { alreadyDeleted: false, recordsDeleted, purgeDueAt: plan.purgeDueAt.toISOString() } });
+    const recipientNotices = await this.notices.raiseForSubject(ctx, subject.tenantId, subject.id, NoticeKind.ERASURE);
+    auditTarget(ctx, { details: { alreadyDeleted: false, recordsDeleted, recipientNotices, purgeDueAt: plan.purgeDueAt.toISOString() } });
     return toDataSubject(Object.assign(subject, { status: DataSubjectStatus.DELETED, deletedAt: plan.requestedAt, purgeDueAt: plan.purgeDueAt }));
   }
 }

@@ -45,17 +45,17 @@ export interface RecordDraft {
 }
 
 /**
- * DOMAIN rules 11 and 19 for one record: a subject id, declared purposes, a value that fits.
- * Sources need the sharing feature's inbound agreements; until they exist, none is accepted.
+ * DOMAIN rule 11 for one record: a subject id, declared purposes, a value that fits. A named
+ * source is checked against the tenant's INBOUND agreements by the sharing feature (rule 19).
  */
 export function checkRecordDraft(draft: RecordDraft, prefix: string): RecordDraft {
   if (!isUuid(draft.dataSubjectId)) throw new BadUserInputError(`${prefix}dataSubjectId`, "dataSubjectId is not an id this API issued.");
   const purposes = declaredPurposes(draft.purposes, `${prefix}purposes`);
   checkValue(draft.value, `${prefix}value`);
-  if (draft.sourceThirdPartyId != null) {
-    throw new BadUserInputError(`${prefix}sourceThirdPartyId`, "Records from third parties need an INBOUND sharing agreement; none can be named yet.");
+  if (draft.sourceThirdPartyId != null && !isUuid(draft.sourceThirdPartyId)) {
+    throw new BadUserInputError(`${prefix}sourceThirdPartyId`, "sourceThirdPartyId is not an id this API issued.");
   }
-  return { ...draft, dataSubjectId: draft.dataSubjectId.toLowerCase(), purposes };
+  return { ...draft, dataSubjectId: draft.dataSubjectId.toLowerCase(), sourceThirdPartyId: draft.sourceThirdPartyId?.toLowerCase() ?? null, purposes };
 }
 
 export function checkBatchSize(count: number): void {

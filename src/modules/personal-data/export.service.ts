@@ -20,6 +20,29 @@ export class ExportService {
     private readonly audit: AuditService,
   ) {}
 
+  /** Every transfer of any of the subject's records: to whom, under what, why, what and when. */
+  private async transfersOf(ctx: RequestContext, tenantId: string, subjectId: string) {
+    const rows: Array<Record<string, any>> = await em(ctx).query(
+      `WITH mine AS (SELECT coalesce(array_agg(id), '{}') AS ids FROM personal_data_record WHERE tenant_id = $1 AND data_subject_id = $2)
+       SELECT t.id, t.agreement_id, a.feature, a.direction, p.id AS third_party_id, p.name AS third_party_name, p.country,
+              t.purpose, t.categories, t.created_at,
+              ARRAY(SELECT r FROM unnest(t.record_ids) AS r WHERE r = ANY(mine.ids)) AS record_ids
+         FROM mine, data_transfer t JOIN sharing_agreement a ON a.id = t.agreement_id JOIN third_party p ON p.id = a.third_party_id
+        WHERE t.tenant_id = $1 AND t.record_ids && mine.ids
+        ORDER BY t.created_at, t.id`,
+      [tenantId, subjectId],
+    );
+    return rows.map((t) => ({
+      id: t.id,
+      thirdParty: { id: t.third_party_id, name: t.third_party_name, country: t.country },
+      agreement: { id: t.agreement_id, feature: t.feature, direction: t.direction },
+      purpose: t.purpose,
+      categories: t.categories,
+      recordIds: t.record_ids,
+      transferredAt: (t.created_at as Date).toISOString(),
+    }));
+  }
+
   async export(ctx: RequestContext, dataSubjectId: string): Promise<DataSubjectExport> {
     auditTarget(ctx, { purpose: ProcessingPurpose.SUBJECT_ACCESS, targetType: "DataSubject", targetId: dataSubjectId });
     const subject = await this.subjects.findVisible(ctx, dataSubjectId);
@@ -54,8 +77,7 @@ export class ExportService {
         createdAt: (r.created_at as Date).toISOString(),
         updatedAt: (r.updated_at as Date).toISOString(),
       })),
-      // Filled by the sharing feature: every transfer of these records to a third party.
-      transfers: [],
+      transfers: await this.transfersOf(ctx, subject.tenantId, subject.id),
     };
     await this.audit.appendReads(ctx, [
       {

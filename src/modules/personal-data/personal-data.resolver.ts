@@ -26,6 +26,10 @@ import {
   RecordPersonalDataInput,
 } from "./personal-data.types";
 import type { ValueReader } from "./value-reader";
+import type { SharingService } from "../sharing/sharing.service";
+import { DataTransfer } from "../sharing/sharing.types";
+import type { ThirdPartyService } from "../third-party/third-party.service";
+import { ThirdParty } from "../third-party/third-party.types";
 
 /** Who writes records: the tenant's administrator and integrations. */
 const WRITERS = [Role.TENANT_ADMIN, Role.INTEGRATION] as const;
@@ -41,6 +45,8 @@ export class PersonalDataRecordResolver {
     private readonly subjects: DataSubjectService,
     private readonly tenants: TenantService,
     private readonly locations: StorageLocationService,
+    private readonly parties: ThirdPartyService,
+    private readonly sharing: SharingService,
   ) {}
 
   @Query(() => PersonalDataRecord, { nullable: true, description: "A record by id; null when it does not exist or is outside your scope." })
@@ -98,6 +104,16 @@ export class PersonalDataRecordResolver {
   @FieldResolver(() => DataSubject, { description: "The person the record is about." })
   async subject(@Ctx() ctx: RequestContext, @Root() record: PersonalDataRecord): Promise<DataSubject> {
     return (await this.subjects.byId(ctx, record.dataSubjectId))!;
+  }
+
+  @FieldResolver(() => ThirdParty, { nullable: true, description: "The third party the data came from; null when the service collected it itself." })
+  source(@Ctx() ctx: RequestContext, @Root() record: PersonalDataRecord): Promise<ThirdParty | null> | null {
+    return record.sourceThirdPartyId ? this.parties.byId(ctx, record.sourceThirdPartyId) : null;
+  }
+
+  @FieldResolver(() => [DataTransfer], { description: "The transfers that included this record." })
+  transfers(@Ctx() ctx: RequestContext, @Root() record: PersonalDataRecord): Promise<DataTransfer[]> {
+    return this.sharing.transfersOfRecord(ctx, record.id);
   }
 
   @FieldResolver(() => StorageLocation, { description: "Where the record is stored; always the tenant's storage location." })

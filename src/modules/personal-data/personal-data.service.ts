@@ -36,12 +36,15 @@ import {
   type RecordPersonalDataInput,
 } from "./personal-data.types";
 import type { RecordDeletion } from "./record-deletion";
+import type { InboundCheck } from "../sharing/inbound-check";
+import type { RecipientNotices } from "../sharing/recipient-notices";
+import { NoticeKind } from "../sharing/sharing.types";
 import { valueChanges } from "./value-changes";
 
 const INSERT_RECORDS = `
-  INSERT INTO personal_data_record (id, tenant_id, data_subject_id, category, purposes, storage_location_code, value, status, version, created_at, updated_at)
-  SELECT r.id, $1, r.subject_id, r.category, r.purposes::text[], $2, r.value, 'ACTIVE', 1, $3, $3
-    FROM unnest($4::uuid[], $5::uuid[], $6::text[], $7::text[], $8::jsonb[]) AS r (id, subject_id, category, purposes, value)`;
+  INSERT INTO personal_data_record (id, tenant_id, data_subject_id, category, purposes, storage_location_code, source_third_party_id, value, status, version, created_at, updated_at)
+  SELECT r.id, $1, r.subject_id, r.category, r.purposes::text[], $2, r.source_id, r.value, 'ACTIVE', 1, $3, $3
+    FROM unnest($4::uuid[], $5::uuid[], $6::text[], $7::text[], $8::uuid[], $9::jsonb[]) AS r (id, subject_id, category, purposes, source_id, value)`;
 
 /** A PostgreSQL array literal of enum names (they need no quoting). */
 const pgTextArray = (values: readonly string[]) => `{${values.join(",")}}`;
@@ -51,6 +54,8 @@ export class PersonalDataService {
     private readonly tenants: TenantService,
     private readonly deletion: RecordDeletion,
     private readonly keys: IdempotencyKeys,
+    private readonly inbound: InboundCheck,
+    private readonly notices: RecipientNotices,
   ) {}
 
   /** Records the caller may reach: operators all, tenant roles their tenant's, a data subject its own. */
@@ -134,6 +139,7 @@ export class PersonalDataService {
       drafts.map((d) => d.dataSubjectId),
       drafts.map((d) => d.category),
       drafts.map((d) => pgTextArray(d.purposes)),
+      drafts.map((d) => d.sourceThirdPartyId ?? null),
       drafts.map((d) => JSON.stringify(d.value)),
     ]);
     return now;
@@ -153,11 +159,12 @@ export class PersonalDataService {
     }
     requireActiveSubscription(tenant);
     await this.requireSubjects(ctx, tenant.id, [draft.dataSubjectId]);
+    await this.inbound.check(ctx, tenant.id, [draft], () => "sourceThirdPartyId", false);
     await this.insert(ctx, tenant, [id], [draft]);
     auditTarget(ctx, {
       targetType: "PersonalDataRecord",
       targetId: id,
-      details: { dataSubjectId: draft.dataSubjectId, category: draft.category, purposes: draft.purposes },
+      details: { dataSubjectId: draft.dataSubjectId, category: draft.category, purposes: draft.purposes, sourceThirdPartyId: draft.sourceThirdPartyId ?? null },
     });
     return toRecord((await this.findVisible(ctx, id))!);
   }
@@ -195,6 +202,7 @@ export class PersonalDataService {
     requireActiveSubscription(tenant);
     const subjectIds = drafts.map((d) => d.dataSubjectId);
     await this.requireSubjects(ctx, tenant.id, subjectIds, (id) => subjectIds.indexOf(id));
+    await this.inbound.check(ctx, tenant.id, drafts, (i) => `records.${i}.sourceThirdPartyId`, true);
     await this.insert(ctx, tenant, ids, drafts);
     auditTarget(ctx, { targetType: "RecordBatch", details: { count: ids.length, recordIds: ids } });
     return { count: ids.length, recordIds: ids };
@@ -231,7 +239,10 @@ export class PersonalDataService {
       });
     }
     const changes = valueChanges(updated.old_value, input.value);
-    auditTarget(ctx, { details: { changedFields: changes.changed ? ["value"] : [], ...changes.counts, fromVersion: input.expectedVersion, toVersion: input.expectedVersion + 1 } });
+    const notices = changes.changed ? await this.notices.raise(ctx, record.tenantId, [record.id], NoticeKind.RECTIFICATION) : 0;
+    auditTarget(ctx, {
+      details: { changedFields: changes.changed ? ["value"] : [], ...changes.counts, fromVersion: input.expectedVersion, toVersion: input.expectedVersion + 1, recipientNotices: notices },
+    });
     return toRecord(Object.assign(record, { version: input.expectedVersion + 1, updatedAt: now }));
   }
 
@@ -243,7 +254,8 @@ export class PersonalDataService {
     const tenant = await this.tenants.findVisible(ctx, record.tenantId, { lock: "share" });
     const plan = activeDeletion(ctx.clock.now(), tenant!.deletionGraceDays);
     const deleted = await this.deletion.deleteOne(ctx, record.id, plan);
-    auditTarget(ctx, { details: { alreadyDeleted: !deleted, purgeDueAt: (deleted ? plan.purgeDueAt : record.purgeDueAt)?.toISOString() ?? null } });
+    const notices = deleted ? await this.notices.raise(ctx, record.tenantId, [record.id], NoticeKind.ERASURE) : 0;
+    auditTarget(ctx, { details: { alreadyDeleted: !deleted, purgeDueAt: (deleted ? plan.purgeDueAt : record.purgeDueAt)?.toISOString() ?? null, recipientNotices: notices } });
     return toRecord((await this.findVisible(ctx, record.id))!);
   }
 }

@@ -1,0 +1,48 @@
+import type { RequestContext } from "../../context";
+import { em } from "../../shared/db/database";
+import { DomainError, ErrorCode } from "../../shared/errors";
+import type { DataCategory } from "../personal-data/personal-data.enums";
+import type { ProcessingPurpose } from "../purpose/processing-purpose";
+import type { ThirdPartyRole } from "../third-party/third-party.types";
+import { inboundRefusal, type AgreementFacts } from "./sharing-policy";
+import type { SharingAgreementStatus, SharingDirection } from "./sharing.types";
+
+export interface SourcedItem {
+  sourceThirdPartyId?: string | null;
+  category: string;
+}
+
+/**
+ * DOMAIN rule 19 for records being collected: each record naming a source needs an ACTIVE
+ * INBOUND agreement of the tenant with that party covering its category. The agreements are
+ * held shared until the write commits, so a revocation waits for it or is seen by it.
+ */
+export class InboundCheck {
+  async check(ctx: RequestContext, tenantId: string, items: readonly SourcedItem[], fieldOf: (index: number) => string, batch: boolean): Promise<void> {
+    const sources = [...new Set(items.map((i) => i.sourceThirdPartyId).filter((s): s is string => !!s))];
+    if (sources.length === 0) return;
+    const parties: Array<{ id: string; role: ThirdPartyRole; listed_as_subprocessor: boolean; data_sharing_prohibited: boolean }> = await em(ctx).query(
+      `SELECT id, role, listed_as_subprocessor, data_sharing_prohibited FROM third_party WHERE id = ANY($1::uuid[])`,
+      [sources],
+    );
+    const agreements: Array<{ third_party_id: string; status: SharingAgreementStatus; direction: SharingDirection; data_categories: DataCategory[]; purposes: ProcessingPurpose[]; consent_categories: DataCategory[] | null; consent_purposes: ProcessingPurpose[] | null }> =
+      await em(ctx).query(
+        `SELECT third_party_id, status, direction, data_categories, purposes, consent_categories, consent_purposes
+           FROM sharing_agreement WHERE tenant_id = $1 AND third_party_id = ANY($2::uuid[]) AND direction = 'INBOUND'
+           ORDER BY id FOR SHARE`,
+        [tenantId, sources],
+      );
+    const partyById = new Map(parties.map((p) => [p.id, { role: p.role, listedAsSubprocessor: p.listed_as_subprocessor, dataSharingProhibited: p.data_sharing_prohibited }]));
+    for (const [index, item] of items.entries()) {
+      if (!item.sourceThirdPartyId) continue;
+      const extra = batch ? { index } : {};
+      const party = partyById.get(item.sourceThirdPartyId);
+      if (!party) throw new DomainError(ErrorCode.NOT_FOUND, "No third party with that id is registered.", { field: fieldOf(index), ...extra });
+      const facts: AgreementFacts[] = agreements
+        .filter((a) => a.third_party_id === item.sourceThirdPartyId)
+        .map((a) => ({ status: a.status, direction: a.direction, dataCategories: a.data_categories, purposes: a.purposes, consentCategories: a.consent_categories, consentPurposes: a.consent_purposes }));
+      const refusal = inboundRefusal(facts, party, item.category as DataCategory);
+      if (refusal) throw new DomainError(refusal.code, refusal.reason, { field: fieldOf(index), ...extra });
+    }
+  }
+}

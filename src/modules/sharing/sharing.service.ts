@@ -1,0 +1,327 @@
+import { randomUUID } from "node:crypto";
+import type { SelectQueryBuilder } from "typeorm";
+import type { RequestContext } from "../../context";
+import { principalOf } from "../../context";
+import { dataScope } from "../../shared/auth/scope";
+import { em } from "../../shared/db/database";
+import { BadUserInputError, DomainError, ErrorCode, NotFoundError } from "../../shared/errors";
+import { isUuid } from "../../shared/ids";
+import { DataLoader } from "../../shared/loaders";
+import { keysetPage, type Connection, type PageArgs } from "../../shared/pagination";
+import { auditTarget } from "../audit/audit-draft";
+import type { DataCategory, RecordStatus } from "../personal-data/personal-data.enums";
+import type { ProcessingPurpose } from "../purpose/processing-purpose";
+import { declaredPurposes } from "../purpose/purpose-policy";
+import { SubscriptionStatus } from "../tenant/tenant.policy";
+import type { TenantService } from "../tenant/tenant.service";
+import { ThirdPartyEntity } from "../third-party/third-party.entity";
+import { ThirdPartyRole } from "../third-party/third-party.types";
+import { DataTransferEntity, SharingAgreementEntity } from "./sharing.entities";
+import { initialStatus, shareRefusal } from "./sharing-policy";
+import {
+  DataTransfer,
+  RecipientNotice,
+  SharingAgreement,
+  SharingAgreementStatus,
+  type CreateSharingAgreementInput,
+  type NoticeKind,
+  type ShareRecordsInput,
+} from "./sharing.types";
+
+export const MAX_SHARE_RECORDS = 1000;
+
+export function toAgreement(e: SharingAgreementEntity): SharingAgreement {
+  return Object.assign(new SharingAgreement(), {
+    id: e.id,
+    tenantId: e.tenantId,
+    thirdPartyId: e.thirdPartyId,
+    feature: e.feature,
+    direction: e.direction,
+    dataCategories: e.dataCategories,
+    purposes: e.purposes,
+    status: e.status,
+    tenantContractReference: e.tenantContractReference,
+    consent: e.consentGrantedBy
+      ? {
+          grantedBy: e.consentGrantedBy,
+          grantedAt: e.consentGrantedAt,
+          dataCategories: e.consentCategories ?? [],
+          purposes: e.consentPurposes ?? [],
+          revokedBy: e.revokedBy,
+          revokedAt: e.revokedAt,
+          revocationReason: e.revocationReason,
+        }
+      : null,
+    revokedAt: e.revokedAt,
+    createdAt: e.createdAt,
+  });
+}
+
+export function toTransfer(e: DataTransferEntity): DataTransfer {
+  return Object.assign(new DataTransfer(), {
+    id: e.id,
+    agreementId: e.agreementId,
+    purpose: e.purpose,
+    recordIds: e.recordIds,
+    recordCount: e.recordIds.length,
+    categories: e.categories,
+    transferredAt: e.createdAt,
+  });
+}
+
+/** Transfers that included each record (records already in the caller's scope). */
+export function transfersByRecordLoader(ctx: RequestContext) {
+  return new DataLoader<string, DataTransfer[]>(async (ids) => {
+    const rows = await em(ctx)
+      .getRepository(DataTransferEntity)
+      .createQueryBuilder("t")
+      .where("t.record_ids && CAST(:ids AS uuid[])", { ids: [...ids] })
+      .orderBy("t.created_at", "ASC")
+      .addOrderBy("t.id", "ASC")
+      .getMany();
+    return ids.map((id) => rows.filter((t) => t.recordIds.includes(id)).map(toTransfer));
+  });
+}
+
+export function agreementLoader(ctx: RequestContext) {
+  return new DataLoader<string, SharingAgreement | null>(async (ids) => {
+    const rows = await em(ctx).getRepository(SharingAgreementEntity).createQueryBuilder("a").where("a.id IN (:...ids)", { ids: [...ids] }).getMany();
+    const byId = new Map(rows.map((r) => [r.id, toAgreement(r)]));
+    return ids.map((id) => byId.get(id) ?? null);
+  });
+}
+
+/** Sharing agreements, consent, shares and notices (DOMAIN rules 15-18, 21). */
+export class SharingService {
+  constructor(private readonly tenants: TenantService) {}
+
+  private scoped(ctx: RequestContext): SelectQueryBuilder<SharingAgreementEntity> | null {
+    const scope = dataScope(principalOf(ctx));
+    if (scope.kind === "none") return null;
+    const query = em(ctx).getRepository(SharingAgreementEntity).createQueryBuilder("a");
+    if (scope.kind === "tenant") query.andWhere("a.tenant_id = :scopeTenant", { scopeTenant: scope.tenantId });
+    return query;
+  }
+
+  /** The agreement if in the caller's scope. Writers lock it: shares shared, consent changes exclusively. */
+  async findVisible(ctx: RequestContext, id: string, lock?: "share" | "update"): Promise<SharingAgreementEntity | null> {
+    const query = this.scoped(ctx);
+    if (!query || !isUuid(id)) return null;
+    query.andWhere("a.id = :id", { id: id.toLowerCase() });
+    if (lock === "share") query.setLock("pessimistic_read");
+    if (lock === "update") query.setLock("pessimistic_write");
+    return query.getOne();
+  }
+
+  async get(ctx: RequestContext, id: string): Promise<SharingAgreement | null> {
+    const agreement = await this.findVisible(ctx, id);
+    return agreement && toAgreement(agreement);
+  }
+
+  byId(ctx: RequestContext, id: string): Promise<SharingAgreement | null> {
+    return ctx.loaders.get(ctx, agreementLoader).load(id);
+  }
+
+  list(ctx: RequestContext, tenantId: string, args: PageArgs, status: SharingAgreementStatus | null | undefined): Promise<Connection<SharingAgreement>> {
+    const query = em(ctx).getRepository(SharingAgreementEntity).createQueryBuilder("a").where("a.tenant_id = :tenantId", { tenantId });
+    if (status) query.andWhere("a.status = :status", { status });
+    return keysetPage(query, args, { createdAt: "a.created_at", id: "a.id" }, (a) => [a.createdAt, a.id], toAgreement);
+  }
+
+  transfers(ctx: RequestContext, agreementId: string, args: PageArgs): Promise<Connection<DataTransfer>> {
+    const query = em(ctx).getRepository(DataTransferEntity).createQueryBuilder("t").where("t.agreement_id = :agreementId", { agreementId });
+    return keysetPage(query, args, { createdAt: "t.created_at", id: "t.id" }, (t) => [t.createdAt, t.id], toTransfer);
+  }
+
+  transfersOfRecord(ctx: RequestContext, recordId: string): Promise<DataTransfer[]> {
+    return ctx.loaders.get(ctx, transfersByRecordLoader).load(recordId);
+  }
+
+  /** DOMAIN rules 15-17: the tenant's administrator makes an agreement; where it starts depends on the party. */
+  async create(ctx: RequestContext, input: CreateSharingAgreementInput): Promise<SharingAgreement> {
+    const tenant = await this.tenants.findVisible(ctx, input.tenantId, { lock: "share" });
+    if (!tenant) throw new NotFoundError("tenant");
+    auditTarget(ctx, { tenantId: tenant.id });
+    const party = isUuid(input.thirdPartyId)
+      ? await em(ctx).getRepository(ThirdPartyEntity).createQueryBuilder("p").where("p.id = :id", { id: input.thirdPartyId.toLowerCase() }).setLock("pessimistic_read").getOne()
+      : null;
+    if (!party) throw new DomainError(ErrorCode.NOT_FOUND, "No third party with that id is registered.", { field: "thirdPartyId" });
+    const status = initialStatus(party);
+    if (!status) throw new DomainError(ErrorCode.SHARING_PROHIBITED, `${party.name} never receives data: no agreement can be made with it.`, { field: "thirdPartyId" });
+    const purposes = declaredPurposes(input.purposes, "purposes");
+    if (input.dataCategories.length === 0) throw new BadUserInputError("dataCategories", "Name at least one data category.");
+    if (tenant.subscriptionStatus !== SubscriptionStatus.ACTIVE) {
+      throw new DomainError(ErrorCode.SUBSCRIPTION_ENDED, "The tenant's subscription has ended: no new sharing.");
+    }
+    const now = ctx.clock.now();
+    const agreement = Object.assign(new SharingAgreementEntity(), {
+      id: randomUUID(),
+      tenantId: tenant.id,
+      thirdPartyId: party.id,
+      feature: input.feature.trim(),
+      direction: input.direction,
+      dataCategories: [...new Set(input.dataCategories)],
+      purposes,
+      status,
+      tenantContractReference: input.tenantContractReference ?? null,
+      consentGrantedBy: null,
+      consentGrantedAt: null,
+      consentCategories: null,
+      consentPurposes: null,
+      revokedBy: null,
+      revokedAt: null,
+      revocationReason: null,
+      createdAt: now,
+      updatedAt: now,
+    });
+    await em(ctx).getRepository(SharingAgreementEntity).insert(agreement);
+    auditTarget(ctx, {
+      targetType: "SharingAgreement",
+      targetId: agreement.id,
+      details: { thirdPartyId: party.id, direction: agreement.direction, status, dataCategories: agreement.dataCategories, purposes },
+    });
+    return toAgreement(agreement);
+  }
+
+  private async lockedForConsent(ctx: RequestContext, id: string): Promise<SharingAgreementEntity> {
+    const agreement = await this.findVisible(ctx, id, "update");
+    if (!agreement) throw new NotFoundError("sharing agreement");
+    auditTarget(ctx, { tenantId: agreement.tenantId, targetType: "SharingAgreement", targetId: agreement.id });
+    return agreement;
+  }
+
+  /** DOMAIN rule 17: the administrator's consent makes an INDEPENDENT party's agreement ACTIVE. */
+  async grant(ctx: RequestContext, id: string): Promise<SharingAgreement> {
+    const agreement = await this.lockedForConsent(ctx, id);
+    const [party] = await em(ctx).query(`SELECT role FROM third_party WHERE id = $1`, [agreement.thirdPartyId]);
+    if (party.role !== ThirdPartyRole.INDEPENDENT) {
+      throw new DomainError(ErrorCode.INVALID_STATE, "Agreements with agents follow the subprocessor list; they take no consent.");
+    }
+    if (agreement.status === SharingAgreementStatus.REVOKED) {
+      throw new DomainError(ErrorCode.CONSENT_REVOKED, "Consent to this agreement was revoked, which is final: make a new agreement.");
+    }
+    if (agreement.status === SharingAgreementStatus.ACTIVE) {
+      auditTarget(ctx, { details: { alreadyGranted: true } });
+      return toAgreement(agreement);
+    }
+    const now = ctx.clock.now();
+    const change = {
+      status: SharingAgreementStatus.ACTIVE,
+      consentGrantedBy: principalOf(ctx).subject,
+      consentGrantedAt: now,
+      consentCategories: agreement.dataCategories,
+      consentPurposes: agreement.purposes,
+      updatedAt: now,
+    };
+    await em(ctx).getRepository(SharingAgreementEntity).update({ id: agreement.id }, change);
+    auditTarget(ctx, { details: { dataCategories: agreement.dataCategories, purposes: agreement.purposes } });
+    return toAgreement(Object.assign(agreement, change));
+  }
+
+  /**
+   * DOMAIN rule 17: revocation is immediate and final. It takes the agreement's row exclusively,
+   * so it waits for shares in flight (they hold it shared) and every later share sees REVOKED.
+   */
+  async revoke(ctx: RequestContext, id: string, reason: string | null | undefined): Promise<SharingAgreement> {
+    const agreement = await this.lockedForConsent(ctx, id);
+    if (reason != null && reason.length > 500) throw new BadUserInputError("reason", "A reason has at most 500 characters.");
+    if (agreement.status === SharingAgreementStatus.REVOKED) {
+      auditTarget(ctx, { details: { alreadyRevoked: true } });
+      return toAgreement(agreement);
+    }
+    const now = ctx.clock.now();
+    const change = { status: SharingAgreementStatus.REVOKED, revokedBy: principalOf(ctx).subject, revokedAt: now, revocationReason: reason ?? null, updatedAt: now };
+    await em(ctx).getRepository(SharingAgreementEntity).update({ id: agreement.id }, change);
+    auditTarget(ctx, { details: { statusBefore: agreement.status } });
+    return toAgreement(Object.assign(agreement, change));
+  }
+
+  /**
+   * DOMAIN rule 18: all records or none, under an ACTIVE OUTBOUND agreement, for one purpose.
+   * The agreement and the tenant are held shared until commit: a revocation, a delisting or the
+   * end of the subscription happens entirely before or entirely after this share.
+   */
+  async share(ctx: RequestContext, input: ShareRecordsInput): Promise<DataTransfer> {
+    const agreement = await this.findVisible(ctx, input.agreementId, "share");
+    if (!agreement) throw new NotFoundError("sharing agreement");
+    auditTarget(ctx, { tenantId: agreement.tenantId, targetType: "SharingAgreement", targetId: agreement.id, purpose: input.purpose });
+    const ids = [...new Set(input.recordIds.map((id) => id.toLowerCase()))];
+    if (ids.length < 1 || ids.length > MAX_SHARE_RECORDS) {
+      throw new BadUserInputError("recordIds", `A share names 1..${MAX_SHARE_RECORDS} records; this one names ${ids.length}.`);
+    }
+    const tenant = (await this.tenants.findVisible(ctx, agreement.tenantId, { lock: "share" }))!;
+    const party = (await em(ctx).getRepository(ThirdPartyEntity).createQueryBuilder("p").where("p.id = :id", { id: agreement.thirdPartyId }).setLock("pessimistic_read").getOne())!;
+    const rows: Array<{ id: string; status: RecordStatus; category: DataCategory; purposes: ProcessingPurpose[] }> = await em(ctx).query(
+      `SELECT id, status, category, purposes FROM personal_data_record WHERE tenant_id = $1 AND id = ANY($2::uuid[]) FOR SHARE`,
+      [agreement.tenantId, ids.filter(isUuid)],
+    );
+    const byId = new Map(rows.map((r) => [r.id, r]));
+    const records = ids.map((id) => {
+      const r = byId.get(id);
+      return r ? { status: r.status, category: r.category, purposes: r.purposes } : { status: null, category: null, purposes: [] };
+    });
+    const refusal = shareRefusal({ purpose: input.purpose, subscriptionActive: tenant.subscriptionStatus === SubscriptionStatus.ACTIVE }, agreement, party, records);
+    if (refusal) {
+      const where =
+        refusal.index !== undefined
+          ? { field: "recordIds", index: input.recordIds.findIndex((id) => id.toLowerCase() === ids[refusal.index!]) }
+          : refusal.code === ErrorCode.BAD_USER_INPUT
+            ? { field: "agreementId" }
+            : {};
+      throw new DomainError(refusal.code, refusal.reason, where);
+    }
+    const transfer = Object.assign(new DataTransferEntity(), {
+      id: randomUUID(),
+      tenantId: agreement.tenantId,
+      agreementId: agreement.id,
+      purpose: input.purpose,
+      recordIds: ids,
+      categories: [...new Set(records.map((r) => r.category!))].sort(),
+      createdAt: ctx.clock.now(),
+    });
+    await em(ctx).getRepository(DataTransferEntity).insert(transfer);
+    auditTarget(ctx, {
+      targetType: "DataTransfer",
+      targetId: transfer.id,
+      details: { agreementId: agreement.id, thirdPartyId: party.id, recordCount: ids.length, recordIds: ids, categories: transfer.categories },
+    });
+    return toTransfer(transfer);
+  }
+
+  async openNotices(ctx: RequestContext, agreementId: string): Promise<RecipientNotice[]> {
+    const rows: Array<Record<string, any>> = await em(ctx).query(
+      `SELECT id, tenant_id, agreement_id, record_id, kind, created_at, confirmed_at, confirmed_by FROM recipient_notice
+        WHERE agreement_id = $1 AND confirmed_at IS NULL ORDER BY created_at, id`,
+      [agreementId],
+    );
+    return rows.map(toNotice);
+  }
+
+  /** Someone of the tenant confirms the recipient was told; twice changes nothing. */
+  async confirmNotice(ctx: RequestContext, id: string): Promise<RecipientNotice> {
+    const scope = dataScope(principalOf(ctx));
+    const [row]: Array<Record<string, any>> =
+      isUuid(id) && scope.kind === "tenant"
+        ? await em(ctx).query(`SELECT * FROM recipient_notice WHERE id = $1 AND tenant_id = $2 FOR UPDATE`, [id.toLowerCase(), scope.tenantId])
+        : [];
+    if (!row) throw new NotFoundError("recipient notice");
+    auditTarget(ctx, { tenantId: row.tenant_id, targetType: "RecipientNotice", targetId: row.id, details: { agreementId: row.agreement_id, recordId: row.record_id, kind: row.kind } });
+    if (row.confirmed_at) return toNotice(row);
+    const now = ctx.clock.now();
+    await em(ctx).query(`UPDATE recipient_notice SET confirmed_at = $2, confirmed_by = $3 WHERE id = $1`, [row.id, now, principalOf(ctx).subject]);
+    return toNotice({ ...row, confirmed_at: now, confirmed_by: principalOf(ctx).subject });
+  }
+}
+
+function toNotice(row: Record<string, any>): RecipientNotice {
+  return Object.assign(new RecipientNotice(), {
+    id: row.id,
+    tenantId: row.tenant_id,
+    agreementId: row.agreement_id,
+    recordId: row.record_id,
+    kind: row.kind as NoticeKind,
+    createdAt: row.created_at,
+    confirmedAt: row.confirmed_at,
+    confirmedBy: row.confirmed_by,
+  });
+}

@@ -1,0 +1,140 @@
+import { randomUUID } from "node:crypto";
+import type { RequestContext } from "../../context";
+import { principalOf } from "../../context";
+import { em, pgErrorCode, PG_UNIQUE_VIOLATION } from "../../shared/db/database";
+import { BadUserInputError, NotFoundError } from "../../shared/errors";
+import { isUuid } from "../../shared/ids";
+import { DataLoader } from "../../shared/loaders";
+import type { AuditService } from "../audit/audit.service";
+import { auditTarget } from "../audit/audit-draft";
+import { ThirdPartyEntity } from "./third-party.entity";
+import { ThirdParty, ThirdPartyRole, SubprocessorList, SubprocessorListChange, type RegisterThirdPartyInput } from "./third-party.types";
+
+export function toThirdParty(e: ThirdPartyEntity): ThirdParty {
+  return Object.assign(new ThirdParty(), {
+    id: e.id,
+    name: e.name,
+    role: e.role,
+    listedAsSubprocessor: e.listedAsSubprocessor,
+    dataSharingProhibited: e.dataSharingProhibited,
+    country: e.country,
+    description: e.description,
+  });
+}
+
+/** Third parties by id (reference data: every role may read them). */
+export function thirdPartyLoader(ctx: RequestContext) {
+  return new DataLoader<string, ThirdParty | null>(async (ids) => {
+    const rows = await em(ctx).getRepository(ThirdPartyEntity).createQueryBuilder("p").where("p.id IN (:...ids)", { ids: [...ids] }).getMany();
+    const byId = new Map(rows.map((r) => [r.id, toThirdParty(r)]));
+    return ids.map((id) => byId.get(id) ?? null);
+  });
+}
+
+/** The registry and the subprocessor list (DOMAIN rules 15 and 20). */
+export class ThirdPartyService {
+  constructor(private readonly audit: AuditService) {}
+
+  list(ctx: RequestContext, role: ThirdPartyRole | null | undefined): Promise<ThirdParty[]> {
+    const query = em(ctx).getRepository(ThirdPartyEntity).createQueryBuilder("p").orderBy("p.name", "ASC");
+    if (role) query.where("p.role = :role", { role });
+    return query.getMany().then((rows) => rows.map(toThirdParty));
+  }
+
+  byId(ctx: RequestContext, id: string): Promise<ThirdParty | null> {
+    return isUuid(id) ? ctx.loaders.get(ctx, thirdPartyLoader).load(id.toLowerCase()) : Promise.resolve(null);
+  }
+
+  async register(ctx: RequestContext, input: RegisterThirdPartyInput): Promise<ThirdParty> {
+    const now = ctx.clock.now();
+    const party = Object.assign(new ThirdPartyEntity(), {
+      id: randomUUID(),
+      name: input.name.trim(),
+      role: input.role,
+      listedAsSubprocessor: false,
+      dataSharingProhibited: input.dataSharingProhibited ?? false,
+      country: input.country ?? null,
+      description: input.description ?? null,
+      createdAt: now,
+      updatedAt: now,
+    });
+    try {
+      await em(ctx).getRepository(ThirdPartyEntity).insert(party);
+    } catch (error) {
+      if (pgErrorCode(error) === PG_UNIQUE_VIOLATION) throw new BadUserInputError("name", "A third party with this name is already registered.");
+      throw error;
+    }
+    auditTarget(ctx, { tenantId: null, targetType: "ThirdParty", targetId: party.id, details: { role: party.role, dataSharingProhibited: party.dataSharingProhibited } });
+    return toThirdParty(party);
+  }
+
+  async subprocessorList(ctx: RequestContext): Promise<SubprocessorList> {
+    const [head] = await em(ctx).query(`SELECT version, updated_at FROM subprocessor_list WHERE id = 1`);
+    const entries = await em(ctx)
+      .getRepository(ThirdPartyEntity)
+      .createQueryBuilder("p")
+      .where("p.role = 'AGENT' AND p.listed_as_subprocessor")
+      .orderBy("p.name", "ASC")
+      .getMany();
+    return Object.assign(new SubprocessorList(), { version: head.version, updatedAt: head.updated_at, entries: entries.map(toThirdParty) });
+  }
+
+  async history(ctx: RequestContext, sinceVersion: number | null | undefined): Promise<SubprocessorListChange[]> {
+    const rows: Array<{ version: number; third_party_id: string; listed: boolean; changed_at: Date }> = await em(ctx).query(
+      `SELECT version, third_party_id, listed, changed_at FROM subprocessor_list_change WHERE version > $1 ORDER BY version`,
+      [sinceVersion ?? 0],
+    );
+    return rows.map((r) => Object.assign(new SubprocessorListChange(), { version: r.version, thirdPartyId: r.third_party_id, listed: r.listed, changedAt: r.changed_at }));
+  }
+
+  /**
+   * DOMAIN rules 17 and 20: a listing change bumps the list's version and is kept; delisting
+   * suspends the agent's ACTIVE agreements, relisting re-activates its SUSPENDED ones (never
+   * REVOKED). The list's head row serialises changes; the agreement updates serialise with
+   * shares, which hold their agreement shared.
+   */
+  async setListing(ctx: RequestContext, thirdPartyId: string, listed: boolean): Promise<ThirdParty> {
+    const party = isUuid(thirdPartyId)
+      ? await em(ctx).getRepository(ThirdPartyEntity).createQueryBuilder("p").where("p.id = :id", { id: thirdPartyId.toLowerCase() }).setLock("pessimistic_write").getOne()
+      : null;
+    if (!party) throw new NotFoundError("third party");
+    auditTarget(ctx, { tenantId: null, targetType: "ThirdParty", targetId: party.id });
+    if (party.role !== ThirdPartyRole.AGENT) {
+      throw new BadUserInputError("thirdPartyId", "Only an AGENT can be on the subprocessor list; INDEPENDENT parties need consent instead.");
+    }
+    if (party.listedAsSubprocessor === listed) {
+      auditTarget(ctx, { details: { listed, changed: false } });
+      return toThirdParty(party);
+    }
+    const now = ctx.clock.now();
+    const [{ version }] = await em(ctx).query(`UPDATE subprocessor_list SET version = version + 1, updated_at = $1 WHERE id = 1 RETURNING version`, [now]);
+    await em(ctx).query(
+      `INSERT INTO subprocessor_list_change (version, third_party_id, listed, changed_at, changed_by) VALUES ($1, $2, $3, $4, $5)`,
+      [version, party.id, listed, now, principalOf(ctx).subject],
+    );
+    await em(ctx).query(`UPDATE third_party SET listed_as_subprocessor = $2, updated_at = $3 WHERE id = $1`, [party.id, listed, now]);
+    const [from, to] = listed ? ["SUSPENDED", "ACTIVE"] : ["ACTIVE", "SUSPENDED"];
+    const changed: Array<{ id: string; tenant_id: string }> = await em(ctx).query(
+      `WITH changed AS (
+         UPDATE sharing_agreement SET status = $3, updated_at = $4 WHERE third_party_id = $1 AND status = $2 RETURNING id, tenant_id)
+       SELECT id, tenant_id FROM changed ORDER BY tenant_id, id`,
+      [party.id, from, to, now],
+    );
+    // Each tenant's log shows its own agreements that changed, and why.
+    for (const agreement of changed) {
+      await this.audit.append(em(ctx), {
+        tenantId: agreement.tenant_id,
+        occurredAt: now,
+        actor: principalOf(ctx),
+        action: listed ? "AGREEMENT_REACTIVATED" : "AGREEMENT_SUSPENDED",
+        targetType: "SharingAgreement",
+        targetId: agreement.id,
+        outcome: "ALLOWED",
+        details: { thirdPartyId: party.id, subprocessorListVersion: version },
+        requestId: ctx.requestId,
+      });
+    }
+    auditTarget(ctx, { details: { listed, changed: true, subprocessorListVersion: version, agreementsChanged: changed.length } });
+    return toThirdParty(Object.assign(party, { listedAsSubprocessor: listed }));
+  }
+}
