@@ -2,6 +2,7 @@ import type { DataSource } from "typeorm";
 import type { Clock } from "./shared/clock";
 import { Role } from "./shared/auth/role";
 import { signToken } from "./shared/auth/jwt";
+import { returning } from "./shared/db/database";
 
 /** Fixed ids, so the printed development tokens stay valid across restarts. */
 export const DEMO = {
@@ -9,6 +10,15 @@ export const DEMO = {
   tenantB: { id: "7e4a0000-0000-4000-8000-00000000000b", name: "Fabrikam Mobile", location: "US", graceDays: 30, auditDays: 180 },
   dataSubjectId: "7e4a0000-0000-4000-8000-0000000000a1",
 } as const;
+
+/** The registry of a device-management service: platform vendors, one subprocessor, one product that never receives data. */
+const DEMO_THIRD_PARTIES = [
+  { id: "7e4a0000-0000-4000-8000-000000000301", name: "Apple", role: "INDEPENDENT", country: "US", description: "Apple Business Manager and the Device Enrollment Program.", prohibited: false },
+  { id: "7e4a0000-0000-4000-8000-000000000302", name: "Google", role: "INDEPENDENT", country: "US", description: "Android Enterprise and zero-touch enrolment.", prohibited: false },
+  { id: "7e4a0000-0000-4000-8000-000000000303", name: "Jamf", role: "INDEPENDENT", country: "US", description: "Jamf Pro, when a tenant connects it.", prohibited: false },
+  { id: "7e4a0000-0000-4000-8000-000000000304", name: "Northwind Support Desk", role: "AGENT", country: "NL", description: "Second-line support on the service's behalf (subprocessor).", prohibited: false },
+  { id: "7e4a0000-0000-4000-8000-000000000305", name: "Contoso On-Premises Connector", role: "INDEPENDENT", country: null, description: "Software the customer runs on its own servers; it never receives data.", prohibited: true },
+];
 
 /** Invented people and devices: demo values that look real enough to query. */
 const DEMO_SUBJECTS = [
@@ -26,7 +36,7 @@ const DEMO_RECORDS = [
 
 /**
  * A small demo for a fresh development database: two tenants in different geographies, with
- * a few data subjects and records (invented).
+ * a few data subjects and records (invented), and a third-party registry.
  * Runs only when the database holds no tenant at all, so it never mixes with real data.
  */
 export async function seedDemoIfEmpty(db: DataSource, clock: Clock): Promise<boolean> {
@@ -40,6 +50,18 @@ export async function seedDemoIfEmpty(db: DataSource, clock: Clock): Promise<boo
       [t.id, t.name, t.location, t.graceDays, t.auditDays, now],
     );
   }
+  for (const p of DEMO_THIRD_PARTIES) {
+    await db.query(
+      `INSERT INTO third_party (id, name, role, data_sharing_prohibited, country, description, created_at, updated_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $7) ON CONFLICT DO NOTHING`,
+      [p.id, p.name, p.role, p.prohibited, p.country, p.description, now],
+    );
+  }
+  // The subprocessor is listed the way an operator would list it: version 1 of the list.
+  const [agent] = DEMO_THIRD_PARTIES.filter((p) => p.role === "AGENT");
+  const [{ version }] = await returning<{ version: number }>(db.manager, `UPDATE subprocessor_list SET version = version + 1, updated_at = $1 WHERE id = 1 RETURNING version`, [now]);
+  await db.query(`INSERT INTO subprocessor_list_change (version, third_party_id, listed, changed_at, changed_by) VALUES ($1, $2, true, $3, 'demo')`, [version, agent.id, now]);
+  await db.query(`UPDATE third_party SET listed_as_subprocessor = true WHERE id = $1`, [agent.id]);
   for (const s of DEMO_SUBJECTS) {
     await db.query(
       `INSERT INTO data_subject (id, tenant_id, external_id, display_name, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5)`,

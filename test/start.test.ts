@@ -80,6 +80,9 @@ describe("npm start on an embedded PostgreSQL", () => {
     const mine = await gql(first.url, first.tokens.DATA_SUBJECT, `query($id: ID!) { dataSubject(id: $id) { displayName records { nodes { category value(purpose: SUBJECT_ACCESS) } } } }`, { id: DEMO.dataSubjectId });
     assert.equal(mine.data.dataSubject.records.nodes.length, 3);
     assert.deepEqual(mine.data.dataSubject.records.nodes[0], { category: "CONTACT", value: { email: "ada@contoso.example" } });
+    const registry = await gql(first.url, first.tokens.PARTNER, `{ thirdParties { name role dataSharingProhibited } subprocessorList { version entries { name } } }`);
+    assert.deepEqual(registry.data.thirdParties.map((p: any) => p.name), ["Apple", "Contoso On-Premises Connector", "Google", "Jamf", "Northwind Support Desk"]);
+    assert.deepEqual(registry.data.subprocessorList, { version: 1, entries: [{ name: "Northwind Support Desk" }] });
     const created = await gql(first.url, first.tokens.OPERATOR, `mutation { createTenant(input: { name: "Kept", storageLocationCode: "UK" }) { id } }`);
     const keptId = created.data.createTenant.id;
     assert.ok(processesUsing(dataDir).length > 0, "the embedded server runs");

@@ -61,7 +61,8 @@ export class SharingAgreementResolver {
   @Mutation(() => DataTransfer, { description: "Shares 1..1000 records under an ACTIVE OUTBOUND agreement for one purpose: all or none." })
   @Allow(Role.TENANT_ADMIN, Role.INTEGRATION)
   @Audited("RECORDS_SHARED")
-  shareRecords(@Ctx() ctx: RequestContext, @Arg("input", () => ShareRecordsInput) input: ShareRecordsInput) {
+  // Checked by the sharing policy, which names the refused record's index.
+  shareRecords(@Ctx() ctx: RequestContext, @Arg("input", () => ShareRecordsInput, { validate: false }) input: ShareRecordsInput) {
     return this.sharing.share(ctx, input);
   }
 

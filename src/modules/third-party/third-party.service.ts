@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { RequestContext } from "../../context";
 import { principalOf } from "../../context";
-import { em, pgErrorCode, PG_UNIQUE_VIOLATION } from "../../shared/db/database";
+import { em, pgErrorCode, PG_UNIQUE_VIOLATION, returning } from "../../shared/db/database";
 import { BadUserInputError, NotFoundError } from "../../shared/errors";
 import { isUuid } from "../../shared/ids";
 import { DataLoader } from "../../shared/loaders";
@@ -107,7 +107,7 @@ export class ThirdPartyService {
       return toThirdParty(party);
     }
     const now = ctx.clock.now();
-    const [{ version }] = await em(ctx).query(`UPDATE subprocessor_list SET version = version + 1, updated_at = $1 WHERE id = 1 RETURNING version`, [now]);
+    const [{ version }] = await returning<{ version: number }>(em(ctx), `UPDATE subprocessor_list SET version = version + 1, updated_at = $1 WHERE id = 1 RETURNING version`, [now]);
     await em(ctx).query(
       `INSERT INTO subprocessor_list_change (version, third_party_id, listed, changed_at, changed_by) VALUES ($1, $2, $3, $4, $5)`,
       [version, party.id, listed, now, principalOf(ctx).subject],
