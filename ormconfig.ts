@@ -5,10 +5,11 @@ import { DataSubjectEntity } from "./src/modules/data-subject/data-subject.entit
 import { PersonalDataRecordEntity } from "./src/modules/personal-data/personal-data-record.entity";
 import { DataTransferEntity, SharingAgreementEntity } from "./src/modules/sharing/sharing.entities";
 import { ThirdPartyEntity } from "./src/modules/third-party/third-party.entity";
+import { BreachIncidentEntity } from "./src/modules/incident/incident.entity";
 import { StorageLocation } from "./src/modules/storage-location/storage-location.entity";
 import { TenantEntity } from "./src/modules/tenant/tenant.entity";
 
-export const entities = [StorageLocation, TenantEntity, DataSubjectEntity, PersonalDataRecordEntity, ThirdPartyEntity, SharingAgreementEntity, DataTransferEntity];
+export const entities = [StorageLocation, TenantEntity, DataSubjectEntity, PersonalDataRecordEntity, ThirdPartyEntity, SharingAgreementEntity, DataTransferEntity, BreachIncidentEntity];
 
 export interface DataSourceOptions {
   /** Most connections the pool opens. */

@@ -7,6 +7,8 @@ import { AuditService } from "./modules/audit/audit.service";
 import { ComplianceResolver } from "./modules/compliance/compliance.resolver";
 import { ComplianceService } from "./modules/compliance/compliance.service";
 import { RetentionResolver } from "./modules/retention/retention.resolver";
+import { BreachNotificationResolver, IncidentResolver, TenantBreachNotificationsResolver } from "./modules/incident/incident.resolver";
+import { IncidentService } from "./modules/incident/incident.service";
 import { InboundCheck } from "./modules/sharing/inbound-check";
 import { RecipientNotices } from "./modules/sharing/recipient-notices";
 import { DataTransferResolver, RecipientNoticeResolver, SharingAgreementResolver, TenantAgreementsResolver } from "./modules/sharing/sharing.resolver";
@@ -46,6 +48,7 @@ function wire(options: SchemaOptions) {
   const notices = new RecipientNotices();
   const parties = new ThirdPartyService(audit);
   const sharing = new SharingService(tenants);
+  const incidents = new IncidentService(audit);
   const subjects = new DataSubjectService(tenants, deletion, notices);
   const records = new PersonalDataService(tenants, deletion, new IdempotencyKeys(), new InboundCheck(), notices);
   const instances = new Map<unknown, unknown>([
@@ -62,6 +65,9 @@ function wire(options: SchemaOptions) {
     [DataTransferResolver, new DataTransferResolver(sharing)],
     [RecipientNoticeResolver, new RecipientNoticeResolver(sharing)],
     [TenantAgreementsResolver, new TenantAgreementsResolver(sharing)],
+    [IncidentResolver, new IncidentResolver(incidents, tenants)],
+    [BreachNotificationResolver, new BreachNotificationResolver(incidents, tenants)],
+    [TenantBreachNotificationsResolver, new TenantBreachNotificationsResolver(incidents)],
     [SubscriptionResolver, new SubscriptionResolver(new SubscriptionService(tenants, deletion))],
     [RetentionResolver, new RetentionResolver(audit)],
     [ComplianceResolver, new ComplianceResolver(new ComplianceService())],

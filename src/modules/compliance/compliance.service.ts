@@ -24,7 +24,8 @@ export class ComplianceService {
            WHERE ${CHAIN_KEY_SQL} = $1 AND a.occurred_at < $2::timestamptz - make_interval(days => t.audit_log_retention_days))::int AS audit_beyond,
          (SELECT count(*) FROM r, t WHERE r.storage_location_code <> t.storage_location_code)::int AS residency,
          (SELECT count(*) FROM sharing_agreement WHERE tenant_id = $1 AND status = 'PENDING_CONSENT')::int AS pending_consent,
-         (SELECT count(*) FROM sharing_agreement WHERE tenant_id = $1 AND status = 'SUSPENDED')::int AS suspended`,
+         (SELECT count(*) FROM sharing_agreement WHERE tenant_id = $1 AND status = 'SUSPENDED')::int AS suspended,
+         (SELECT count(*) FROM breach_notification WHERE tenant_id = $1 AND acknowledged_at IS NULL)::int AS unacknowledged`,
       [tenantId, now],
     );
     return Object.assign(new ComplianceReport(), {
@@ -36,8 +37,7 @@ export class ComplianceService {
       auditEntriesBeyondRetention: row.audit_beyond,
       agreementsPendingConsent: row.pending_consent,
       suspendedAgreements: row.suspended,
-      // Breach notifications arrive with the incidents feature; none exist yet.
-      unacknowledgedBreachNotifications: 0,
+      unacknowledgedBreachNotifications: row.unacknowledged,
       residencyViolations: row.residency,
     });
   }

@@ -1,0 +1,275 @@
+import { randomUUID } from "node:crypto";
+import type { SelectQueryBuilder } from "typeorm";
+import type { RequestContext } from "../../context";
+import { principalOf } from "../../context";
+import { dataScope } from "../../shared/auth/scope";
+import { em } from "../../shared/db/database";
+import { BadUserInputError, DomainError, ErrorCode, NotFoundError } from "../../shared/errors";
+import { isUuid } from "../../shared/ids";
+import { keysetPage, type Connection, type PageArgs } from "../../shared/pagination";
+import { auditTarget } from "../audit/audit-draft";
+import type { AuditService } from "../audit/audit.service";
+import { isOverdue, notificationDeadline, requireStep, withinDeadline } from "./incident-policy";
+import { BreachIncidentEntity } from "./incident.entity";
+import { BreachIncident, BreachNotification, IncidentStatus, NotificationStatus, type ReportSecurityIncidentInput } from "./incident.types";
+
+function toIncident(e: BreachIncidentEntity): BreachIncident {
+  return Object.assign(new BreachIncident(), {
+    id: e.id,
+    title: e.title,
+    description: e.description,
+    severity: e.severity,
+    status: e.status,
+    detectedAt: e.detectedAt,
+    notificationDeadline: notificationDeadline(e.detectedAt),
+    dataCategories: e.dataCategories,
+    resolution: e.resolution,
+    resolvedAt: e.resolvedAt,
+    dismissalReason: e.dismissalReason,
+    createdAt: e.createdAt,
+  });
+}
+
+interface NotificationRow {
+  id: string;
+  incident_id: string;
+  tenant_id: string;
+  sent_at: Date;
+  acknowledged_at: Date | null;
+  acknowledged_by: string | null;
+  detected_at: Date;
+}
+
+function toNotification(r: NotificationRow): BreachNotification {
+  return Object.assign(new BreachNotification(), {
+    id: r.id,
+    incidentId: r.incident_id,
+    tenantId: r.tenant_id,
+    status: r.acknowledged_at ? NotificationStatus.ACKNOWLEDGED : NotificationStatus.SENT,
+    sentAt: r.sent_at,
+    withinDeadline: withinDeadline(r.sent_at, r.detected_at),
+    acknowledgedAt: r.acknowledged_at,
+    acknowledgedBy: r.acknowledged_by,
+  });
+}
+
+const NOTIFICATION_COLUMNS = `n.id, n.incident_id, n.tenant_id, n.sent_at, n.acknowledged_at, n.acknowledged_by, i.detected_at`;
+
+/**
+ * Security incidents (DOMAIN rules 22-25). Operators see everything. A tenant role sees an
+ * incident once its own tenant was notified of it, only its own notification, and never the
+ * other affected tenants: not who, not how many (even `overdue` is computed for its tenant alone).
+ */
+export class IncidentService {
+  constructor(private readonly audit: AuditService) {}
+
+  private scoped(ctx: RequestContext): SelectQueryBuilder<BreachIncidentEntity> {
+    const scope = dataScope(principalOf(ctx));
+    const query = em(ctx).getRepository(BreachIncidentEntity).createQueryBuilder("i");
+    if (scope.kind === "tenant") {
+      query.andWhere("EXISTS (SELECT 1 FROM breach_notification n WHERE n.incident_id = i.id AND n.tenant_id = :scopeTenant)", { scopeTenant: scope.tenantId });
+    } else if (scope.kind === "none") {
+      query.andWhere("false");
+    }
+    return query;
+  }
+
+  async get(ctx: RequestContext, id: string): Promise<BreachIncident | null> {
+    if (!isUuid(id)) return null;
+    const incident = await this.scoped(ctx).andWhere("i.id = :id", { id: id.toLowerCase() }).getOne();
+    return incident && toIncident(incident);
+  }
+
+  list(ctx: RequestContext, args: PageArgs, status: IncidentStatus | null | undefined): Promise<Connection<BreachIncident>> {
+    const query = this.scoped(ctx);
+    if (status) query.andWhere("i.status = :status", { status });
+    return keysetPage(query, args, { createdAt: "i.created_at", id: "i.id" }, (i) => [i.createdAt, i.id], toIncident);
+  }
+
+  /** `overdue` for the caller: all affected tenants for operators, its own tenant for a tenant role. */
+  async overdue(ctx: RequestContext, incident: BreachIncident): Promise<boolean> {
+    const scope = dataScope(principalOf(ctx));
+    const [{ missing }] = await em(ctx).query(
+      `SELECT count(*)::int AS missing FROM breach_affected_tenant a
+        WHERE a.incident_id = $1 AND ($2::uuid IS NULL OR a.tenant_id = $2)
+          AND NOT EXISTS (SELECT 1 FROM breach_notification n WHERE n.incident_id = a.incident_id AND n.tenant_id = a.tenant_id)`,
+      [incident.id, scope.kind === "tenant" ? scope.tenantId : null],
+    );
+    return isOverdue(ctx.clock.now(), incident.detectedAt, missing);
+  }
+
+  async affectedTenantIds(ctx: RequestContext, incidentId: string): Promise<string[]> {
+    const rows: Array<{ tenant_id: string }> = await em(ctx).query(`SELECT tenant_id FROM breach_affected_tenant WHERE incident_id = $1 ORDER BY added_at, tenant_id`, [incidentId]);
+    return rows.map((r) => r.tenant_id);
+  }
+
+  /** The incident's notifications the caller may see: all for operators, its own for a tenant role. */
+  async notificationsOf(ctx: RequestContext, incidentId: string): Promise<BreachNotification[]> {
+    const scope = dataScope(principalOf(ctx));
+    const rows: NotificationRow[] = await em(ctx).query(
+      `SELECT ${NOTIFICATION_COLUMNS} FROM breach_notification n JOIN breach_incident i ON i.id = n.incident_id
+        WHERE n.incident_id = $1 AND ($2::uuid IS NULL OR n.tenant_id = $2) ORDER BY n.sent_at, n.id`,
+      [incidentId, scope.kind === "tenant" ? scope.tenantId : null],
+    );
+    return rows.map(toNotification);
+  }
+
+  async notificationsOfTenant(ctx: RequestContext, tenantId: string): Promise<BreachNotification[]> {
+    const rows: NotificationRow[] = await em(ctx).query(
+      `SELECT ${NOTIFICATION_COLUMNS} FROM breach_notification n JOIN breach_incident i ON i.id = n.incident_id
+        WHERE n.tenant_id = $1 ORDER BY n.sent_at, n.id`,
+      [tenantId],
+    );
+    return rows.map(toNotification);
+  }
+
+  async report(ctx: RequestContext, input: ReportSecurityIncidentInput): Promise<BreachIncident> {
+    const now = ctx.clock.now();
+    if (Number.isNaN(input.detectedAt.getTime()) || input.detectedAt > now) {
+      throw new BadUserInputError("detectedAt", "detectedAt is when the incident was detected: it cannot be in the future.");
+    }
+    const tenantIds = await this.existingTenants(ctx, input.affectedTenantIds);
+    const incident = Object.assign(new BreachIncidentEntity(), {
+      id: randomUUID(),
+      title: input.title.trim(),
+      description: input.description,
+      severity: input.severity,
+      status: IncidentStatus.INVESTIGATING,
+      detectedAt: input.detectedAt,
+      dataCategories: [...new Set(input.dataCategories ?? [])],
+      declaredAt: null,
+      dismissalReason: null,
+      dismissedAt: null,
+      resolution: null,
+      resolvedAt: null,
+      createdAt: now,
+      updatedAt: now,
+    });
+    await em(ctx).getRepository(BreachIncidentEntity).insert(incident);
+    await this.addAffected(ctx, incident.id, tenantIds);
+    auditTarget(ctx, { tenantId: null, targetType: "BreachIncident", targetId: incident.id, details: { severity: incident.severity, affectedTenants: tenantIds.length } });
+    return toIncident(incident);
+  }
+
+  /** Every id must name a tenant (BAD_USER_INPUT with the index of the first that does not). */
+  private async existingTenants(ctx: RequestContext, ids: readonly string[]): Promise<string[]> {
+    const wanted = [...new Set(ids.map((id) => id.toLowerCase()))];
+    const found: Array<{ id: string }> = await em(ctx).query(`SELECT id FROM tenant WHERE id = ANY($1::uuid[])`, [wanted.filter(isUuid)]);
+    const known = new Set(found.map((r) => r.id));
+    const missing = ids.findIndex((id) => !known.has(id.toLowerCase()));
+    if (missing >= 0) throw new DomainError(ErrorCode.BAD_USER_INPUT, "Every affected tenant id must name an existing tenant.", { field: "affectedTenantIds", index: missing });
+    return wanted;
+  }
+
+  private async locked(ctx: RequestContext, id: string): Promise<BreachIncidentEntity> {
+    const incident = isUuid(id)
+      ? await em(ctx).getRepository(BreachIncidentEntity).createQueryBuilder("i").where("i.id = :id", { id: id.toLowerCase() }).setLock("pessimistic_write").getOne()
+      : null;
+    if (!incident) throw new NotFoundError("security incident");
+    auditTarget(ctx, { tenantId: null, targetType: "BreachIncident", targetId: incident.id });
+    return incident;
+  }
+
+  /** Records the tenants; returns the ones that were not affected before (adding twice changes nothing). */
+  private async addAffected(ctx: RequestContext, incidentId: string, tenantIds: string[]): Promise<string[]> {
+    if (tenantIds.length === 0) return [];
+    const rows: Array<{ tenant_id: string }> = await em(ctx).query(
+      `INSERT INTO breach_affected_tenant (incident_id, tenant_id, added_at) SELECT $1, t, $3 FROM unnest($2::uuid[]) AS t
+       ON CONFLICT DO NOTHING RETURNING tenant_id`,
+      [incidentId, tenantIds, ctx.clock.now()],
+    );
+    return rows.map((r) => r.tenant_id);
+  }
+
+  /**
+   * DOMAIN rule 23: notifies every affected tenant not yet notified, in the caller's transaction
+   * (the state change and the notifications commit together). Each tenant's own audit chain
+   * records its notification, naming only the incident.
+   */
+  private async notify(ctx: RequestContext, incident: BreachIncidentEntity): Promise<number> {
+    const now = ctx.clock.now();
+    const sent: Array<{ id: string; tenant_id: string }> = await em(ctx).query(
+      `INSERT INTO breach_notification (id, incident_id, tenant_id, sent_at)
+       SELECT gen_random_uuid(), a.incident_id, a.tenant_id, $2 FROM breach_affected_tenant a WHERE a.incident_id = $1
+       ON CONFLICT (incident_id, tenant_id) DO NOTHING RETURNING id, tenant_id`,
+      [incident.id, now],
+    );
+    for (const n of sent) {
+      await this.audit.append(em(ctx), {
+        tenantId: n.tenant_id,
+        occurredAt: now,
+        actor: principalOf(ctx),
+        action: "BREACH_NOTIFICATION_SENT",
+        targetType: "BreachNotification",
+        targetId: n.id,
+        outcome: "ALLOWED",
+        details: { incidentId: incident.id, withinDeadline: withinDeadline(now, incident.detectedAt) },
+        requestId: ctx.requestId,
+      });
+    }
+    return sent.length;
+  }
+
+  async addTenants(ctx: RequestContext, incidentId: string, tenantIds: string[]): Promise<BreachIncident> {
+    const incident = await this.locked(ctx, incidentId);
+    requireStep(incident.status, "addTenants");
+    const added = await this.addAffected(ctx, incident.id, await this.existingTenants(ctx, tenantIds));
+    const notified = incident.status === IncidentStatus.CUSTOMER_REPORTABLE ? await this.notify(ctx, incident) : 0;
+    auditTarget(ctx, { details: { tenantsAdded: added.length, notificationsSent: notified } });
+    return toIncident(incident);
+  }
+
+  async declare(ctx: RequestContext, id: string): Promise<BreachIncident> {
+    const incident = await this.locked(ctx, id);
+    requireStep(incident.status, "declare");
+    const now = ctx.clock.now();
+    await em(ctx).getRepository(BreachIncidentEntity).update({ id: incident.id }, { status: IncidentStatus.CUSTOMER_REPORTABLE, declaredAt: now, updatedAt: now });
+    Object.assign(incident, { status: IncidentStatus.CUSTOMER_REPORTABLE, declaredAt: now });
+    const notified = await this.notify(ctx, incident);
+    auditTarget(ctx, { details: { notificationsSent: notified, withinDeadline: withinDeadline(now, incident.detectedAt) } });
+    return toIncident(incident);
+  }
+
+  async dismiss(ctx: RequestContext, id: string, reason: string): Promise<BreachIncident> {
+    const incident = await this.locked(ctx, id);
+    if (!/\S/.test(reason) || reason.length > 2000) throw new BadUserInputError("reason", "Give the reason for dismissing the incident (1..2000 characters).");
+    requireStep(incident.status, "dismiss");
+    const now = ctx.clock.now();
+    const change = { status: IncidentStatus.DISMISSED, dismissalReason: reason, dismissedAt: now, updatedAt: now };
+    await em(ctx).getRepository(BreachIncidentEntity).update({ id: incident.id }, change);
+    return toIncident(Object.assign(incident, change));
+  }
+
+  async resolve(ctx: RequestContext, id: string, resolution: string): Promise<BreachIncident> {
+    const incident = await this.locked(ctx, id);
+    if (!/\S/.test(resolution) || resolution.length > 2000) throw new BadUserInputError("resolution", "Describe how the incident was resolved (1..2000 characters).");
+    requireStep(incident.status, "resolve");
+    const now = ctx.clock.now();
+    const change = { status: IncidentStatus.RESOLVED, resolution, resolvedAt: now, updatedAt: now };
+    await em(ctx).getRepository(BreachIncidentEntity).update({ id: incident.id }, change);
+    return toIncident(Object.assign(incident, change));
+  }
+
+  /** DOMAIN rule 24: the tenant's administrator acknowledges its own notification; twice changes nothing. */
+  async acknowledge(ctx: RequestContext, notificationId: string): Promise<BreachNotification> {
+    const scope = dataScope(principalOf(ctx));
+    const [row]: NotificationRow[] =
+      isUuid(notificationId) && scope.kind === "tenant"
+        ? await em(ctx).query(
+            `SELECT ${NOTIFICATION_COLUMNS} FROM breach_notification n JOIN breach_incident i ON i.id = n.incident_id
+              WHERE n.id = $1 AND n.tenant_id = $2 FOR UPDATE OF n`,
+            [notificationId.toLowerCase(), scope.tenantId],
+          )
+        : [];
+    if (!row) throw new NotFoundError("breach notification");
+    auditTarget(ctx, { tenantId: row.tenant_id, targetType: "BreachNotification", targetId: row.id, details: { incidentId: row.incident_id } });
+    if (row.acknowledged_at) {
+      auditTarget(ctx, { details: { incidentId: row.incident_id, alreadyAcknowledged: true } });
+      return toNotification(row);
+    }
+    const now = ctx.clock.now();
+    const by = principalOf(ctx).subject;
+    await em(ctx).query(`UPDATE breach_notification SET acknowledged_at = $2, acknowledged_by = $3 WHERE id = $1`, [row.id, now, by]);
+    return toNotification({ ...row, acknowledged_at: now, acknowledged_by: by });
+  }
+}
