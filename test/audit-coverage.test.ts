@@ -47,6 +47,16 @@ describe("audit coverage: no values, ever (rule 26), and a chain that holds unde
     await run(me, READ, { id: record.id, purpose: "SUBJECT_ACCESS" });
     await run(as.asOperator(), READ, { id: record.id, purpose: "SUPPORT" });
     await run(admin, `query($id: ID!) { tenant(id: $id) { personalDataRecords(first: 10) { nodes { value(purpose: SUPPORT) } } } }`, { id: tenant.id });
+    const party = assertOk(await run(as.asOperator(), `mutation { registerThirdParty(input: { name: "Marker party ${marker.slice(-8)}", role: INDEPENDENT }) { id } }`, {})).registerThirdParty;
+    const agreement = assertOk(
+      await run(admin, `mutation($input: CreateSharingAgreementInput!) { createSharingAgreement(input: $input) { id } }`, {
+        input: { tenantId: tenant.id, thirdPartyId: party.id, feature: "Support", direction: "OUTBOUND", dataCategories: ["CONTACT"], purposes: ["SUPPORT"] },
+      }),
+    ).createSharingAgreement;
+    assertOk(await run(admin, `mutation($id: ID!) { grantSharingConsent(agreementId: $id) { id } }`, { id: agreement.id }));
+    const share = `mutation($input: ShareRecordsInput!) { shareRecords(input: $input) { id } }`;
+    assertOk(await run(integration, share, { input: { agreementId: agreement.id, recordIds: [record.id], purpose: "SUPPORT" } }));
+    assertError(await run(integration, share, { input: { agreementId: agreement.id, recordIds: [record.id], purpose: "MARKETING" } }), "PURPOSE_PROHIBITED");
     assertOk(await run(integration, CORRECT, { input: { id: record.id, expectedVersion: 1, value: { email: `${marker}-corrected` } } }));
     assertError(await run(integration, CORRECT, { input: { id: record.id, expectedVersion: 1, value: { email: `${marker}-stale` } } }), "VERSION_CONFLICT");
     assertOk(await run(me, `query($id: ID!) { exportDataSubject(id: $id) { dataSubjectId } }`, { id: subject.id }));
@@ -54,6 +64,14 @@ describe("audit coverage: no values, ever (rule 26), and a chain that holds unde
     assertError(await run(admin, READ, { id: record.id, purpose: "SUPPORT" }), "RECORD_PENDING_DELETION");
     assertError(await run(integration, CORRECT, { input: { id: record.id, expectedVersion: 3, value: { email: marker } } }), "RECORD_PENDING_DELETION");
     assertOk(await run(admin, `mutation($id: ID!) { deleteDataSubject(id: $id) { id } }`, { id: subject.id }));
+    const notices = assertOk(await run(admin, `query($id: ID!) { sharingAgreement(id: $id) { openNotices { id kind } } }`, { id: agreement.id })).sharingAgreement.openNotices;
+    assert.deepEqual(notices.map((n: any) => n.kind).sort(), ["ERASURE", "RECTIFICATION"]);
+    for (const n of notices) assertOk(await run(integration, `mutation($id: ID!) { confirmRecipientNotice(noticeId: $id) { id } }`, { id: n.id }));
+    const leaked: Array<{ n: number }> = await app.db.query(
+      `SELECT (SELECT count(*) FROM data_transfer t WHERE to_jsonb(t)::text LIKE '%' || $1 || '%') + (SELECT count(*) FROM recipient_notice r WHERE to_jsonb(r)::text LIKE '%' || $1 || '%') AS n`,
+      [marker],
+    );
+    assert.equal(Number(leaked[0].n), 0, "transfers and notices hold no value");
 
     const audited: Array<{ n: number; with_marker: number }> = await app.db.query(
       `SELECT count(*)::int AS n, count(*) FILTER (WHERE to_jsonb(a)::text LIKE '%' || $2 || '%')::int AS with_marker FROM audit_log a WHERE tenant_id = $1`,
