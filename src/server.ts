@@ -5,19 +5,21 @@ import { ApolloServer, type ApolloServerPlugin } from "@apollo/server";
 import { ApolloServerPluginDrainHttpServer } from "@apollo/server/plugin/drainHttpServer";
 import { expressMiddleware } from "@as-integrations/express5";
 import express, { type ErrorRequestHandler } from "express";
-import type { GraphQLSchema } from "graphql";
+import { visit, type GraphQLSchema } from "graphql";
+import { ApolloServerPluginLandingPageDisabled } from "@apollo/server/plugin/disabled";
 import { pinoHttp } from "pino-http";
 import type { DataSource } from "typeorm";
 import type { Config } from "./config";
 import { createRequestContext, type RequestContext } from "./context";
 import { principalFromHeader } from "./shared/auth/jwt";
 import type { Clock } from "./shared/clock";
-import { ErrorCode } from "./shared/errors";
+import { ErrorCode, UnauthenticatedError } from "./shared/errors";
+import { armor, costLimit } from "./shared/graphql/query-limits";
 import { formatError, isClientError } from "./shared/graphql/format-error";
 import { loggableError, type Logger } from "./shared/logging";
 
 export interface ServerDeps {
-  config: Pick<Config, "port" | "host" | "jwtSecret" | "debugErrors" | "bodyLimitBytes">;
+  config: Pick<Config, "port" | "host" | "jwtSecret" | "debugErrors" | "bodyLimitBytes" | "production">;
   db: DataSource;
   clock: Clock;
   log: Logger;
@@ -53,6 +55,29 @@ function errorLogging(log: Logger): ApolloServerPlugin<RequestContext> {
   };
 }
 
+/**
+ * Partners depend on introspection, so every authenticated role may introspect; in production an
+ * anonymous request may not (it learns nothing about the API before it has a token).
+ */
+function introspectionForAuthenticated(production: boolean): ApolloServerPlugin<RequestContext> {
+  return {
+    async requestDidStart() {
+      return {
+        async didResolveOperation({ document, contextValue }) {
+          if (!production || contextValue.principal) return;
+          let introspects = false;
+          visit(document, {
+            Field(node) {
+              if (node.name.value === "__schema" || node.name.value === "__type") introspects = true;
+            },
+          });
+          if (introspects) throw new UnauthenticatedError("Introspection needs a valid bearer token.");
+        },
+      };
+    },
+  };
+}
+
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
 
 export async function startServer(deps: ServerDeps): Promise<CustodianServer> {
@@ -61,16 +86,26 @@ export async function startServer(deps: ServerDeps): Promise<CustodianServer> {
   app.disable("x-powered-by");
   const http = createServer(app);
 
+  const limits = armor(config.production);
   const apollo = new ApolloServer<RequestContext>({
     schema: deps.schema,
     csrfPrevention: true,
     introspection: true,
     allowBatchedHttpRequests: false,
+    validationRules: limits.validationRules,
+    parseOptions: limits.parseOptions,
     // main.ts owns shutdown: drain, then the pool, then the embedded server.
     stopOnTerminationSignals: false,
     includeStacktraceInErrorResponses: false,
     formatError: (formatted, error) => formatError(formatted, error, { debug: config.debugErrors }),
-    plugins: [ApolloServerPluginDrainHttpServer({ httpServer: http }), errorLogging(log)],
+    plugins: [
+      ApolloServerPluginDrainHttpServer({ httpServer: http }),
+      errorLogging(log),
+      ...(limits.plugins as ApolloServerPlugin<RequestContext>[]),
+      costLimit(deps.schema) as ApolloServerPlugin<RequestContext>,
+      introspectionForAuthenticated(config.production),
+      ...(config.production ? [ApolloServerPluginLandingPageDisabled()] : []),
+    ],
   });
   await apollo.start();
 

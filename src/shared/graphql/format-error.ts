@@ -3,6 +3,7 @@ import type { ValidationError } from "class-validator";
 import { GraphQLError, type GraphQLFormattedError } from "graphql";
 import { ArgumentValidationError } from "type-graphql";
 import { ErrorCode, isContractCode } from "../errors";
+import { queryLimitMessage } from "./query-limits";
 
 /** Codes graphql-js and Apollo give to malformed requests: to clients these are BAD_USER_INPUT. */
 const REQUEST_ERROR_CODES = new Set([
@@ -90,6 +91,10 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown, op
   }
 
   const code = original instanceof GraphQLError ? original.extensions?.code : formatted.extensions?.code;
+
+  // A query limit (depth, aliases, directives, tokens) refused the document before execution.
+  const limit = queryLimitMessage(formatted.message);
+  if (limit) return shaped(ErrorCode.QUERY_TOO_COMPLEX, limit);
 
   if (code === "UNAUTHORIZED") return shaped(ErrorCode.FORBIDDEN, "Your role may not perform this operation.");
 

@@ -1,0 +1,94 @@
+import type { ApolloServerPlugin } from "@apollo/server";
+import { ApolloArmor } from "@escape.tech/graphql-armor";
+import { GraphQLError, type GraphQLField, type GraphQLSchema, type ValidationRule } from "graphql";
+import { getComplexity, simpleEstimator, type ComplexityEstimator } from "graphql-query-complexity";
+import { ErrorCode } from "../errors";
+
+/**
+ * The limits every operation must fit, checked before execution (QUERY_TOO_COMPLEX). Chosen so
+ * every query of the tests, the README and the benchmarks passes with room: the deepest
+ * legitimate one (a record's subject's tenant) has depth 6, the largest a page of 500 values.
+ */
+export const QUERY_LIMITS = {
+  /** Nesting of fields; introspection is exempt (its type chains are deep by design). */
+  depth: 10,
+  /** Aliased fields per operation. */
+  aliases: 15,
+  /** Directives per operation. */
+  directives: 20,
+  /** Lexical tokens per document (variables do not count). */
+  tokens: 3000,
+  /** Estimated work: 1 per field, times `first` for paged fields (their default when omitted). */
+  cost: 10_000,
+} as const;
+
+/**
+ * Depth, aliases and directives (graphql-armor validation rules), suggestions hidden in
+ * production; tokens are counted by graphql-js's own parser (`parseOptions`), whose refusal is
+ * an ordinary parse error (armor's token plugin throws outside Apollo's error handling).
+ */
+export function armor(production: boolean): { plugins: ApolloServerPlugin[]; validationRules: ValidationRule[]; parseOptions: { maxTokens: number } } {
+  const { plugins, validationRules } = new ApolloArmor({
+    maxDepth: { n: QUERY_LIMITS.depth, ignoreIntrospection: true },
+    maxAliases: { n: QUERY_LIMITS.aliases },
+    maxDirectives: { n: QUERY_LIMITS.directives },
+    maxTokens: { enabled: false },
+    costLimit: { enabled: false },
+    blockFieldSuggestion: { enabled: production },
+  }).protect();
+  return { plugins, validationRules, parseOptions: { maxTokens: QUERY_LIMITS.tokens } };
+}
+
+/** The refusals of the limits above, as graphql-armor and graphql-js word them. */
+const LIMIT_MESSAGES = [
+  /^Syntax Error: (Query depth|Aliases|Directives) limit of \d+ exceeded, found \d+\.?$/,
+  /^Syntax Error: Document contains more th(?:at|an) \d+ tokens\. Parsing aborted\.$/,
+];
+
+/** The client-facing text of a query-limit refusal, or null when the message is something else. */
+export function queryLimitMessage(message: string): string | null {
+  if (!LIMIT_MESSAGES.some((re) => re.test(message))) return null;
+  return message.replace(/^Syntax Error: /, "Query too complex: ").replace("more that", "more than");
+}
+
+/** Paged fields cost their page size times what each item costs. */
+const pageSizeEstimator: ComplexityEstimator = ({ field, args, childComplexity }) => {
+  const first = (field as GraphQLField<unknown, unknown>).args.find((a) => a.name === "first");
+  if (!first) return undefined;
+  const size = typeof args.first === "number" ? args.first : typeof first.defaultValue === "number" ? first.defaultValue : 1;
+  return 1 + Math.max(size, 1) * Math.max(childComplexity, 1);
+};
+
+export class QueryTooComplexError extends GraphQLError {
+  constructor(message: string) {
+    super(message, { extensions: { code: ErrorCode.QUERY_TOO_COMPLEX } });
+  }
+}
+
+/** The cost budget (graphql-query-complexity), with the request's variables, before execution. */
+export function costLimit(schema: GraphQLSchema): ApolloServerPlugin {
+  return {
+    async requestDidStart() {
+      return {
+        async didResolveOperation({ request, document, operationName }) {
+          let cost: number;
+          try {
+            cost = getComplexity({
+              schema,
+              query: document,
+              operationName: operationName ?? undefined,
+              variables: request.variables ?? {},
+              estimators: [pageSizeEstimator, simpleEstimator({ defaultComplexity: 1 })],
+            });
+          } catch {
+            // Variables that do not fit their types: execution refuses them, naming the field.
+            return;
+          }
+          if (cost > QUERY_LIMITS.cost) {
+            throw new QueryTooComplexError(`The operation's estimated cost ${cost} exceeds the cost limit of ${QUERY_LIMITS.cost}; ask for smaller pages or fewer fields.`);
+          }
+        },
+      };
+    },
+  };
+}

@@ -1,0 +1,122 @@
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { QUERY_LIMITS } from "../src/shared/graphql/query-limits";
+import { type TestApp, roles, startTestApp } from "./helpers/app";
+import { assertError, assertOk } from "./helpers/assertions";
+import { createTenant } from "./helpers/factories";
+
+/** `{ tenant { personalDataRecords(first: 1) { nodes { subject { tenant { … id } } } } } }` nested to `depth` fields. */
+function deepQuery(depth: number): string {
+  const chain = ["personalDataRecords(first: 1)", "nodes", "subject", "tenant"];
+  let open = "tenant(id: $id) {";
+  let close = "}";
+  for (let d = 2; d < depth; d++) {
+    open += ` ${chain[(d - 2) % 4]} {`;
+    close += "}";
+  }
+  return `query($id: ID!) { ${open} id ${close} }`;
+}
+
+const introspection = `{ __schema { queryType { name } types { name fields { name type { name kind ofType { name kind ofType { name kind ofType { name kind ofType { name kind } } } } } } } } }`;
+
+describe("query limits (issue 8, point 1)", () => {
+  let app: TestApp;
+  let as: ReturnType<typeof roles>;
+  let tenantId: string;
+
+  before(async () => {
+    app = await startTestApp();
+    as = roles(app);
+    tenantId = (await createTenant(app)).id;
+  });
+  after(() => app.close());
+
+  const refusedFor = async (query: string, variables: Record<string, unknown> = {}) => {
+    const result = await as.asOperator().gql(query, variables);
+    return result.errors?.find((e) => e.extensions.code === "QUERY_TOO_COMPLEX") ?? null;
+  };
+
+  it(`refuses depth above ${QUERY_LIMITS.depth}, naming the limit; introspection is exempt`, async () => {
+    assertOk(await as.asOperator().gql(deepQuery(QUERY_LIMITS.depth), { id: tenantId }));
+    const refused = await refusedFor(deepQuery(QUERY_LIMITS.depth + 1), { id: tenantId });
+    assert.match(refused?.message ?? "", /Query too complex: Query depth limit of 10 exceeded/);
+    assertOk(await as.asPartner().gql(introspection));
+  });
+
+  it(`refuses more than ${QUERY_LIMITS.aliases} aliases`, async () => {
+    const aliases = (n: number) => `{ ${Array.from({ length: n }, (_, i) => `a${i}: viewer { role }`).join(" ")} }`;
+    assertOk(await as.asOperator().gql(aliases(QUERY_LIMITS.aliases)));
+    assert.match((await refusedFor(aliases(QUERY_LIMITS.aliases + 1)))?.message ?? "", /Aliases limit of 15/i);
+  });
+
+  it(`refuses more than ${QUERY_LIMITS.directives} directives`, async () => {
+    const directives = (n: number) => `{ viewer { ${Array.from({ length: n }, () => "role @include(if: true)").join(" ")} } }`;
+    assertOk(await as.asOperator().gql(directives(QUERY_LIMITS.directives)));
+    assert.match((await refusedFor(directives(QUERY_LIMITS.directives + 1)))?.message ?? "", /Directives limit of 20/i);
+  });
+
+  it(`refuses documents of more than ${QUERY_LIMITS.tokens} tokens`, async () => {
+    // 16 tokens of operation, field and arguments, plus one per list item.
+    const tokens = (n: number) =>
+      `mutation { addAffectedTenants(incidentId: "00000000-0000-4000-8000-000000000000", tenantIds: [${Array(n - 16).fill('"x"').join(" ")}]) { id } }`;
+    const atLimit = await as.asOperator().gql(tokens(QUERY_LIMITS.tokens));
+    assert.notEqual(atLimit.errors?.[0].extensions.code, "QUERY_TOO_COMPLEX");
+    assert.match((await refusedFor(tokens(QUERY_LIMITS.tokens + 1)))?.message ?? "", /more than 3000 tokens/);
+  });
+
+  it(`refuses an estimated cost above ${QUERY_LIMITS.cost}, counting page sizes from first`, async () => {
+    // tenants(first: F) { nodes { id name } } costs 1 + F × 3.
+    assert.equal(await refusedFor(`{ tenants(first: 3333) { nodes { id name } } }`), null, "cost 10000: within the budget");
+    assert.match((await refusedFor(`{ tenants(first: 3334) { nodes { id name } } }`))?.message ?? "", /cost 10003 exceeds the cost limit of 10000/);
+    assert.match((await refusedFor(`query($f: Int) { tenants(first: $f) { nodes { id name } } }`, { f: 3334 }))?.message ?? "", /cost limit/, "variables count too");
+    // A page of 500 with a nested page of 6: large but legitimate.
+    assertOk(await as.asOperator().gql(`{ tenants(first: 500) { nodes { id dataSubjects(first: 6) { nodes { id } } } } }`));
+    // Nested default pages (50 × 50) add up.
+    assert.ok(await refusedFor(`{ tenants { nodes { dataSubjects { nodes { records { nodes { id } } } } } } }`));
+  });
+
+  it("refuses before execution: nothing is written", async () => {
+    const mutation = `mutation { ${Array.from({ length: 16 }, (_, i) => `t${i}: createTenant(input: { name: "Alias ${i}", storageLocationCode: "EU" }) { id }`).join(" ")} }`;
+    assertError(await as.asOperator().gql(mutation), "QUERY_TOO_COMPLEX");
+    const [{ n }] = await app.db.query("SELECT count(*)::int AS n FROM tenant WHERE name LIKE 'Alias %'");
+    assert.equal(n, 0);
+  });
+});
+
+describe("introspection, suggestions and the landing page in production (issue 8, point 2)", () => {
+  let app: TestApp;
+  let dev: TestApp;
+
+  before(async () => {
+    app = await startTestApp({ production: true });
+    dev = await startTestApp();
+  });
+  after(async () => {
+    await app.close();
+    await dev.close();
+  });
+
+  it("allows introspection to every authenticated role and refuses it anonymously", async () => {
+    const t = await createTenant(app);
+    const r = roles(app);
+    for (const who of [r.asPartner(), r.asOperator(), r.asTenantAdmin(t.id), r.asIntegration(t.id), r.asAuditor(t.id), r.asSubject(t.id, t.id)]) {
+      assert.equal(assertOk(await who.gql(introspection)).__schema.queryType.name, "Query");
+    }
+    assertError(await r.anonymous().gql(introspection), "UNAUTHENTICATED");
+    assertError(await r.anonymous().gql(`{ __type(name: "Tenant") { name } }`), "UNAUTHENTICATED");
+    assert.ok(assertOk(await roles(dev).anonymous().gql(`{ __type(name: "Tenant") { name } }`)).__type, "outside production anonymous introspection works");
+  });
+
+  it("hides 'did you mean' suggestions", async () => {
+    const prod = await roles(app).asPartner().gql(`{ viewr { role } }`);
+    assert.doesNotMatch(JSON.stringify(prod.errors), /Did you mean/);
+    const development = await roles(dev).asPartner().gql(`{ viewr { role } }`);
+    assert.match(JSON.stringify(development.errors), /Did you mean/);
+  });
+
+  it("serves no landing page", async () => {
+    const page = (url: string) => fetch(url, { headers: { accept: "text/html" } }).then(async (r) => ({ status: r.status, html: (await r.text()).includes("<html") }));
+    assert.equal((await page(dev.server.url)).html, true);
+    assert.equal((await page(app.server.url)).html, false);
+  });
+});
