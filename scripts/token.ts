@@ -23,9 +23,14 @@ async function main(): Promise<void> {
     console.error(`Cannot mint that token: ${(error as Error).message}. Roles: ${Object.values(Role).join(", ")}.`);
     process.exit(2);
   }
+  const config = loadConfig();
+  if (config.jwtPublicKey) {
+    console.error("JWT_PUBLIC_KEY is set: tokens are RS256 and come from your identity provider, not from this script.");
+    process.exit(2);
+  }
   const token = await signToken(
     { subject: claims.sub, role, tenantId: values.tenant, dataSubjectId: values.subject, expiresIn: values.expires },
-    loadConfig().jwtSecret,
+    { secret: config.jwtSecret, issuer: config.jwtIssuer, audience: config.jwtAudience },
   );
   console.log(token);
 }

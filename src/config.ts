@@ -1,3 +1,4 @@
+import { createPublicKey, type KeyObject } from "node:crypto";
 /**
  * Configuration, read once from the environment and validated before anything starts.
  * A bad value stops the process with a message that names the variable (never a secret's value).
@@ -17,6 +18,13 @@ export interface Config {
   jwtSecret: string;
   /** True when JWT_SECRET was not set and the development default is used. */
   jwtSecretIsDefault: boolean;
+  /** JWT_PUBLIC_KEY (PEM): tokens are then RS256, verified with this key only. */
+  jwtPublicKey: KeyObject | null;
+  /** JWT_ISSUER / JWT_AUDIENCE: checked in every token when set. */
+  jwtIssuer: string | null;
+  jwtAudience: string | null;
+  /** Requests per principal (or client address, anonymously) per minute; null: no limit. */
+  rateLimitPerMinute: number | null;
   logLevel: LogLevel;
   /** Adds the OPERATOR-only `setTestClock` mutation; never in production. */
   testClock: boolean;
@@ -104,8 +112,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (jwtSecretIsDefault) {
     if (production) throw new ConfigError("JWT_SECRET", "is required when NODE_ENV=production");
     jwtSecret = DEVELOPMENT_JWT_SECRET;
-  } else if (jwtSecret.length < MIN_SECRET_LENGTH) {
-    throw new ConfigError("JWT_SECRET", `must be at least ${MIN_SECRET_LENGTH} characters long`);
+  } else if (Buffer.byteLength(jwtSecret, "utf8") < MIN_SECRET_LENGTH) {
+    throw new ConfigError("JWT_SECRET", `must be at least ${MIN_SECRET_LENGTH} bytes long`);
+  }
+  let jwtPublicKey: KeyObject | null = null;
+  if (env.JWT_PUBLIC_KEY) {
+    try {
+      jwtPublicKey = createPublicKey(env.JWT_PUBLIC_KEY.replace(/\\n/g, "\n"));
+    } catch {
+      throw new ConfigError("JWT_PUBLIC_KEY", "must be an RSA public key in PEM (SPKI) form");
+    }
+    if (jwtPublicKey.asymmetricKeyType !== "rsa") throw new ConfigError("JWT_PUBLIC_KEY", "must be an RSA public key (tokens are RS256)");
   }
 
   const testClock = parseFlag(env, "TEST_CLOCK");
@@ -127,5 +144,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     debugErrors,
     bodyLimitBytes: parseInteger(env, "BODY_LIMIT_BYTES", 8 * 1024 * 1024, 1024, 64 * 1024 * 1024),
     retentionIntervalMs: parseDuration(env, "RETENTION_INTERVAL", 3_600_000, 1000),
+    jwtPublicKey,
+    jwtIssuer: env.JWT_ISSUER || null,
+    jwtAudience: env.JWT_AUDIENCE || null,
+    rateLimitPerMinute: env.RATE_LIMIT_PER_MINUTE === "off" ? null : parseInteger(env, "RATE_LIMIT_PER_MINUTE", 600, 1, 1_000_000),
   };
 }

@@ -1,7 +1,7 @@
 import type { DataSource } from "typeorm";
 import type { Clock } from "./shared/clock";
 import { Role } from "./shared/auth/role";
-import { signToken } from "./shared/auth/jwt";
+import { signToken, type TokenKeys } from "./shared/auth/jwt";
 import { returning } from "./shared/db/database";
 
 /** Fixed ids, so the printed development tokens stay valid across restarts. */
@@ -81,7 +81,7 @@ export async function seedDemoIfEmpty(db: DataSource, clock: Clock): Promise<boo
 }
 
 /** One development token per role, for the demo tenant when it exists (else the oldest tenant). */
-export async function developmentTokens(db: DataSource, secret: string): Promise<Array<{ role: Role; token: string; tenantId?: string }>> {
+export async function developmentTokens(db: DataSource, keys: TokenKeys): Promise<Array<{ role: Role; token: string; tenantId?: string }>> {
   const rows: Array<{ id: string }> = await db.query(
     "SELECT id FROM tenant ORDER BY (id = $1) DESC, created_at, id LIMIT 1",
     [DEMO.tenantA.id],
@@ -99,7 +99,7 @@ export async function developmentTokens(db: DataSource, secret: string): Promise
         dataSubjectId: role === Role.DATA_SUBJECT ? DEMO.dataSubjectId : undefined,
         expiresIn: "24h",
       },
-      secret,
+      keys,
     );
     tokens.push({ role, token, tenantId: tenantRole ? tenantId : undefined });
   }

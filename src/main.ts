@@ -67,8 +67,8 @@ async function main(): Promise<void> {
     }
 
     log.info({ url: server.url }, "Custodian is ready");
-    if (!config.production) {
-      const tokens = await developmentTokens(db, config.jwtSecret);
+    if (!config.production && !config.jwtPublicKey) {
+      const tokens = await developmentTokens(db, { secret: config.jwtSecret, issuer: config.jwtIssuer, audience: config.jwtAudience });
       const lines = tokens.map((t) => `  ${t.role.padEnd(13)} ${t.token}`);
       process.stdout.write(
         `\nCustodian GraphQL API: ${server.url}\n\nDevelopment tokens (24 h, tenant roles for tenant ${tokens.find((t) => t.tenantId)?.tenantId ?? "-"}):\n${lines.join("\n")}\n\n` +

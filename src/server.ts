@@ -11,7 +11,8 @@ import { pinoHttp } from "pino-http";
 import type { DataSource } from "typeorm";
 import type { Config } from "./config";
 import { createRequestContext, type RequestContext } from "./context";
-import { principalFromHeader } from "./shared/auth/jwt";
+import { principalFromHeader, type TokenKeys } from "./shared/auth/jwt";
+import { RequestRateLimiter } from "./shared/rate-limit";
 import type { Clock } from "./shared/clock";
 import { ErrorCode, UnauthenticatedError } from "./shared/errors";
 import { armor, costLimit } from "./shared/graphql/query-limits";
@@ -19,7 +20,8 @@ import { formatError, isClientError } from "./shared/graphql/format-error";
 import { loggableError, type Logger } from "./shared/logging";
 
 export interface ServerDeps {
-  config: Pick<Config, "port" | "host" | "jwtSecret" | "debugErrors" | "bodyLimitBytes" | "production">;
+  config: Pick<Config, "port" | "host" | "jwtSecret" | "debugErrors" | "bodyLimitBytes" | "production"> &
+    Partial<Pick<Config, "jwtPublicKey" | "jwtIssuer" | "jwtAudience" | "rateLimitPerMinute">>;
   db: DataSource;
   clock: Clock;
   log: Logger;
@@ -135,12 +137,17 @@ export async function startServer(deps: ServerDeps): Promise<CustodianServer> {
     }
   });
 
+  const keys: TokenKeys = { secret: config.jwtSecret, publicKey: config.jwtPublicKey, issuer: config.jwtIssuer, audience: config.jwtAudience };
+  const limiter = config.rateLimitPerMinute ? new RequestRateLimiter(config.rateLimitPerMinute) : null;
   app.use(
     "/graphql",
     express.json({ limit: config.bodyLimitBytes }),
     expressMiddleware(apollo, {
-      context: async ({ req }) =>
-        createRequestContext(deps, await principalFromHeader(req.headers.authorization, config.jwtSecret), String(req.id)),
+      context: async ({ req }) => {
+        const principal = await principalFromHeader(req.headers.authorization, keys);
+        await limiter?.consume(RequestRateLimiter.keyOf(principal, req.ip));
+        return createRequestContext(deps, principal, String(req.id));
+      },
     }),
   );
 

@@ -24,6 +24,8 @@ export const ErrorCode = {
   INVALID_STATE: "INVALID_STATE",
   QUERY_TOO_COMPLEX: "QUERY_TOO_COMPLEX",
   INTERNAL_SERVER_ERROR: "INTERNAL_SERVER_ERROR",
+  /** Not in the partner contract's list: too many requests from one principal (HTTP 429, Retry-After). */
+  RATE_LIMITED: "RATE_LIMITED",
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

@@ -43,7 +43,9 @@ export interface TestApp {
  * The app as it runs, on the suite's database (DATABASE_URL, set by the test runner), with a
  * settable clock and an HTTP listener on a free port. `as(...)` runs operations in-process.
  */
-export async function startTestApp(options: { databaseUrl?: string; poolSize?: number; production?: boolean } = {}): Promise<TestApp> {
+export async function startTestApp(
+  options: { databaseUrl?: string; poolSize?: number; production?: boolean; config?: Partial<Parameters<typeof startServer>[0]["config"]> } = {},
+): Promise<TestApp> {
   const url = options.databaseUrl ?? process.env.DATABASE_URL;
   if (!url) throw new Error("DATABASE_URL is not set: run the suite with `npm test`");
   const logs: string[] = [];
@@ -52,7 +54,7 @@ export async function startTestApp(options: { databaseUrl?: string; poolSize?: n
   const db = createDataSource(url, { poolSize: options.poolSize ?? 5 });
   await db.initialize();
   const schema = await createSchema({ testClock: clock });
-  const config = { port: 0, host: "127.0.0.1", jwtSecret: TEST_SECRET, debugErrors: false, bodyLimitBytes: 64 * 1024, production: options.production ?? false };
+  const config = { port: 0, host: "127.0.0.1", jwtSecret: TEST_SECRET, debugErrors: false, bodyLimitBytes: 64 * 1024, production: options.production ?? false, ...options.config };
   const server = await startServer({ config, db, clock, log, schema });
 
   const as = (principal: Principal | null): Caller => ({

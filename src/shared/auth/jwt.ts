@@ -1,3 +1,4 @@
+import type { KeyObject } from "node:crypto";
 import { SignJWT, errors, jwtVerify } from "jose";
 import { UnauthenticatedError } from "../errors";
 import { InvalidClaimsError, type Principal, principalFromClaims } from "./principal";
@@ -9,16 +10,40 @@ function key(secret: string): Uint8Array {
 }
 
 /**
- * Verifies a bearer token (HS256, signature and `exp` required) and returns its principal.
+ * How tokens are checked: HS256 with the shared secret, or, when a public key is configured,
+ * RS256 with it (and only it). Issuer and audience are checked when configured.
+ */
+export interface TokenKeys {
+  secret: string;
+  publicKey?: KeyObject | null;
+  issuer?: string | null;
+  audience?: string | null;
+}
+
+function asKeys(keys: string | TokenKeys): TokenKeys {
+  return typeof keys === "string" ? { secret: keys } : keys;
+}
+
+/**
+ * Verifies a bearer token (signature and `exp` required) and returns its principal.
  * Token expiry uses real time, not the service clock: moving the test clock must not
  * make tokens valid again.
  */
-export async function verifyToken(token: string, secret: string): Promise<Principal> {
+export async function verifyToken(token: string, keysOrSecret: string | TokenKeys): Promise<Principal> {
+  const keys = asKeys(keysOrSecret);
   let payload: Record<string, unknown>;
   try {
-    ({ payload } = await jwtVerify(token, key(secret), { algorithms: [ALGORITHM], requiredClaims: ["exp", "sub"] }));
+    ({ payload } = await jwtVerify(token, keys.publicKey ?? key(keys.secret), {
+      algorithms: [keys.publicKey ? "RS256" : ALGORITHM],
+      requiredClaims: ["exp", "sub"],
+      issuer: keys.issuer ?? undefined,
+      audience: keys.audience ?? undefined,
+    }));
   } catch (error) {
     if (error instanceof errors.JWTExpired) throw new UnauthenticatedError("The bearer token has expired; get a new one.");
+    if (error instanceof errors.JWTClaimValidationFailed && (error.claim === "iss" || error.claim === "aud")) {
+      throw new UnauthenticatedError(`The bearer token was not issued for this service (claim ${error.claim}).`);
+    }
     throw new UnauthenticatedError("The bearer token is malformed or its signature is not valid.");
   }
   try {
@@ -30,11 +55,11 @@ export async function verifyToken(token: string, secret: string): Promise<Princi
 }
 
 /** Reads `Authorization: Bearer <token>`; no header means an anonymous request. */
-export async function principalFromHeader(header: string | undefined, secret: string): Promise<Principal | null> {
+export async function principalFromHeader(header: string | undefined, keys: string | TokenKeys): Promise<Principal | null> {
   if (header === undefined || header === "") return null;
   const match = /^Bearer ([A-Za-z0-9_\-.]+)$/.exec(header.trim());
   if (!match) throw new UnauthenticatedError("The Authorization header must be `Bearer <JWT>`.");
-  return verifyToken(match[1], secret);
+  return verifyToken(match[1], keys);
 }
 
 export interface TokenRequest {
@@ -46,14 +71,18 @@ export interface TokenRequest {
   expiresIn?: string;
 }
 
-export async function signToken(request: TokenRequest, secret: string): Promise<string> {
+/** HS256 tokens for development and tests (with the configured issuer and audience, if any). */
+export async function signToken(request: TokenRequest, keysOrSecret: string | TokenKeys): Promise<string> {
+  const keys = asKeys(keysOrSecret);
   const claims: Record<string, unknown> = { role: request.role };
   if (request.tenantId) claims.tenantId = request.tenantId;
   if (request.dataSubjectId) claims.dataSubjectId = request.dataSubjectId;
-  return new SignJWT(claims)
+  const jwt = new SignJWT(claims)
     .setProtectedHeader({ alg: ALGORITHM })
     .setSubject(request.subject)
     .setIssuedAt()
-    .setExpirationTime(request.expiresIn ?? "12h")
-    .sign(key(secret));
+    .setExpirationTime(request.expiresIn ?? "12h");
+  if (keys.issuer) jwt.setIssuer(keys.issuer);
+  if (keys.audience) jwt.setAudience(keys.audience);
+  return jwt.sign(key(keys.secret));
 }
