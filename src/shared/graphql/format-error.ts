@@ -92,6 +92,11 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown, op
 
   const code = original instanceof GraphQLError ? original.extensions?.code : formatted.extensions?.code;
 
+  // graphql-js stops coercing variables after 50 problems; the request was still the client's fault.
+  if (/^Too many errors processing variables/.test(formatted.message)) {
+    return shaped(ErrorCode.BAD_USER_INPUT, "The variables have too many invalid values; fix the ones reported and retry.");
+  }
+
   // A query limit (depth, aliases, directives, tokens) refused the document before execution.
   const limit = queryLimitMessage(formatted.message);
   if (limit) return shaped(ErrorCode.QUERY_TOO_COMPLEX, limit);
