@@ -16,7 +16,16 @@ export interface DataSourceOptions {
   poolSize?: number;
   /** Called for errors of idle pooled connections (e.g. the server went away); they must not crash us. */
   onPoolError?: (error: Error) => void;
+  /**
+   * The role every connection switches to at start, e.g. APP_ROLE for the service's queries (a
+   * role that owns no table and cannot bypass row-level security). Unset: the login role, for
+   * migrations and maintenance.
+   */
+  role?: string;
 }
+
+/** The role the service's request queries run as (created by the row-level security migration). */
+export const APP_ROLE = "custodian_app";
 
 /**
  * The one DataSource definition. Schema changes come only from the reviewed migrations:
@@ -36,7 +45,7 @@ export function createDataSource(url: string, options: DataSourceOptions = {}): 
     poolSize: options.poolSize ?? 10,
     connectTimeoutMS: 3000,
     poolErrorHandler: options.onPoolError ?? (() => undefined),
-    extra: { idleTimeoutMillis: 30_000, statement_timeout: 30_000, query_timeout: 35_000 },
+    extra: { idleTimeoutMillis: 30_000, statement_timeout: 30_000, query_timeout: 35_000, ...(options.role ? { options: `-c role=${options.role}` } : {}) },
   });
 }
 

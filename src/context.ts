@@ -3,6 +3,8 @@ import type { AuditDraft } from "./modules/audit/audit-draft";
 import type { Principal } from "./shared/auth/principal";
 import type { Clock } from "./shared/clock";
 import type { DbContext } from "./shared/db/database";
+import { dataScope } from "./shared/auth/scope";
+import { ALL_TENANTS, RequestSession, type RowScope } from "./shared/db/session";
 import { LoaderCache } from "./shared/loaders";
 import type { Logger } from "./shared/logging";
 
@@ -13,6 +15,8 @@ import type { Logger } from "./shared/logging";
  */
 export interface RequestContext extends DbContext {
   requestId: string;
+  /** The request's connection and transaction, scoped for row-level security; closed when the response is ready. */
+  session: RequestSession;
   principal: Principal | null;
   clock: Clock;
   loaders: LoaderCache;
@@ -27,13 +31,23 @@ export interface ContextDeps {
   log: Logger;
 }
 
-export function createRequestContext(deps: ContextDeps, principal: Principal | null, requestId: string): RequestContext {
+/** The row scope a caller's requests run under: what the resolvers' own filters allow, as a second wall. */
+export function rowScopeOf(principal: Principal | null): RowScope {
+  if (!principal) return { all: false, tenantId: null };
+  const scope = dataScope(principal);
+  if (scope.kind === "all") return ALL_TENANTS;
+  return { all: false, tenantId: scope.kind === "tenant" ? scope.tenantId : null };
+}
+
+export async function createRequestContext(deps: ContextDeps, principal: Principal | null, requestId: string): Promise<RequestContext> {
+  const session = await RequestSession.open(deps.db, rowScopeOf(principal));
   return {
     requestId,
+    session,
     principal,
     clock: deps.clock,
     db: deps.db,
-    tx: null as EntityManager | null,
+    tx: session.manager as EntityManager | null,
     loaders: new LoaderCache(),
     log: deps.log.child({ requestId }),
     audit: {},

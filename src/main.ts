@@ -1,5 +1,5 @@
 import "reflect-metadata";
-import { createDataSource } from "../ormconfig";
+import { APP_ROLE, createDataSource } from "../ormconfig";
 import { ConfigError, loadConfig } from "./config";
 import { developmentTokens, seedDemoIfEmpty } from "./demo";
 import { AuditService } from "./modules/audit/audit.service";
@@ -52,13 +52,18 @@ async function main(): Promise<void> {
     const applied = await migrate(db);
     if (applied.length) log.info({ migrations: applied }, "migrations applied");
 
+    // Requests run as the application role, under row-level security; maintenance as the owner.
+    const appDb = createDataSource(url, { role: APP_ROLE, onPoolError: (e) => log.warn({ error: loggableError(e) }, "an idle database connection failed") });
+    await appDb.initialize();
+    cleanup.push({ step: "application pool", run: () => appDb.destroy() });
+
     const testClock = config.testClock ? new SettableClock() : undefined;
     const clock = testClock ?? systemClock;
     await seedStorageLocations(db, clock.now());
     if (!config.production && (await seedDemoIfEmpty(db, clock))) log.info("demo data seeded (two tenants)");
 
     const schema = await createSchema({ testClock });
-    const server = await startServer({ config, db, clock, log, schema });
+    const server = await startServer({ config, db: appDb, clock, log, schema });
     cleanup.push({ step: "HTTP server", run: () => server.stop() });
     if (config.retentionIntervalMs !== null) {
       const scheduler = new RetentionScheduler(db, new RetentionService(db, clock, new AuditService()), log, config.retentionIntervalMs);

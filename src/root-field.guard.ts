@@ -5,6 +5,7 @@ import type { AuditService } from "./modules/audit/audit.service";
 import { auditActionOf } from "./modules/audit/audited";
 import { allowedRoles, authorize } from "./shared/auth/allow";
 import { ErrorCode, errorCodeOf, UnauthenticatedError } from "./shared/errors";
+import { em } from "./shared/db/database";
 import { loggableError } from "./shared/logging";
 
 function isRoot(info: GraphQLResolveInfo): boolean {
@@ -73,23 +74,22 @@ export function rootFieldGuard(audit: AuditService): MiddlewareFn<RequestContext
 
     try {
       authorize(principal, roles);
-      const result = await ctx.db.transaction(async (manager) => {
-        ctx.tx = manager;
-        try {
-          const value: unknown = await next();
-          await audit.append(manager, entry("ALLOWED", value));
-          return value;
-        } finally {
-          ctx.tx = null;
-        }
+      // A savepoint in the request's transaction: the mutation and its entry, or neither.
+      const result = await em(ctx).transaction(async (manager) => {
+        const value: unknown = await next();
+        await audit.append(manager, entry("ALLOWED", value));
+        return value;
       });
+      // Committed before the result is returned: an acknowledged write is durable.
+      await ctx.session.checkpoint();
       ctx.loaders.clear();
       return result;
     } catch (error) {
       const code = errorCodeOf(error);
       if (code !== ErrorCode.INTERNAL_SERVER_ERROR) {
         try {
-          await ctx.db.transaction((manager) => audit.append(manager, entry("DENIED", undefined, code)));
+          await audit.append(em(ctx), entry("DENIED", undefined, code));
+          await ctx.session.checkpoint();
         } catch (auditError) {
           ctx.log.error({ error: loggableError(auditError), action }, "could not write the audit entry of a refused mutation");
         }

@@ -58,6 +58,22 @@ function errorLogging(log: Logger): ApolloServerPlugin<RequestContext> {
 }
 
 /**
+ * Commits the request's transaction before the response leaves: what the client is told
+ * happened has happened.
+ */
+function sessionClosing(): ApolloServerPlugin<RequestContext> {
+  return {
+    async requestDidStart() {
+      return {
+        async willSendResponse({ contextValue }) {
+          await contextValue.session?.close();
+        },
+      };
+    },
+  };
+}
+
+/**
  * Partners depend on introspection, so every authenticated role may introspect; in production an
  * anonymous request may not (it learns nothing about the API before it has a token).
  */
@@ -106,6 +122,7 @@ export async function startServer(deps: ServerDeps): Promise<CustodianServer> {
       ...(limits.plugins as ApolloServerPlugin<RequestContext>[]),
       costLimit(deps.schema) as ApolloServerPlugin<RequestContext>,
       introspectionForAuthenticated(config.production),
+      sessionClosing(),
       ...(config.production ? [ApolloServerPluginLandingPageDisabled()] : []),
     ],
   });
@@ -143,10 +160,13 @@ export async function startServer(deps: ServerDeps): Promise<CustodianServer> {
     "/graphql",
     express.json({ limit: config.bodyLimitBytes }),
     expressMiddleware(apollo, {
-      context: async ({ req }) => {
+      context: async ({ req, res }) => {
         const principal = await principalFromHeader(req.headers.authorization, keys);
         await limiter?.consume(RequestRateLimiter.keyOf(principal, req.ip));
-        return createRequestContext(deps, principal, String(req.id));
+        const ctx = await createRequestContext(deps, principal, String(req.id));
+        // Normally closed before the response is sent (sessionClosing); this is the backstop.
+        res.once("close", () => void ctx.session.close().catch((error) => ctx.log.error({ error: loggableError(error) }, "closing the request session failed")));
+        return ctx;
       },
     }),
   );

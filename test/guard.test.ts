@@ -5,7 +5,9 @@ import { describe, it } from "node:test";
 import { graphql } from "graphql";
 import { buildSchema, Mutation, Query, Resolver } from "type-graphql";
 import { DataSource } from "typeorm";
-import { createRequestContext } from "../src/context";
+import type { RequestContext } from "../src/context";
+import type { RequestSession } from "../src/shared/db/session";
+import { LoaderCache } from "../src/shared/loaders";
 import { AuditService } from "../src/modules/audit/audit.service";
 import { Audited } from "../src/modules/audit/audited";
 import { rootFieldGuard } from "../src/root-field.guard";
@@ -36,8 +38,18 @@ class Careless {
 }
 
 describe("root-field guard (fails closed)", () => {
-  const context = (principal = principals.operator()) =>
-    createRequestContext({ db: new DataSource({ type: "postgres" }), clock: systemClock, log: createLogger("silent") }, principal, randomUUID());
+  // A context that never reaches a database: these checks refuse before any query.
+  const context = (principal = principals.operator()): RequestContext => ({
+    requestId: randomUUID(),
+    session: { checkpoint: async () => undefined, close: async () => undefined } as unknown as RequestSession,
+    principal,
+    clock: systemClock,
+    db: new DataSource({ type: "postgres" }),
+    tx: null,
+    loaders: new LoaderCache(),
+    log: createLogger("silent"),
+    audit: {},
+  });
 
   it("refuses to resolve a Query field that declares no roles, and a Mutation without an audit action", async () => {
     const schema = await buildSchema({ resolvers: [Careless], globalMiddlewares: [rootFieldGuard(new AuditService())] });

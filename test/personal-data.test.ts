@@ -474,7 +474,8 @@ describe("personal data (rules 1-4, 6, 11-14)", () => {
       const small = await count(5);
       const large = await count(50);
       assert.equal(large, small, `a page of 50 took ${large} statements, a page of 5 took ${small}`);
-      assert.ok(large <= 6, `${large} statements`);
+      // 6 for the data, plus the request session's BEGIN, scope settings and COMMIT.
+      assert.ok(large <= 9, `${large} statements`);
     });
   });
 });

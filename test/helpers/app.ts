@@ -1,8 +1,10 @@
 import { randomUUID } from "node:crypto";
 import { Writable } from "node:stream";
 import type { DataSource } from "typeorm";
-import { createDataSource } from "../../ormconfig";
+import { APP_ROLE, createDataSource } from "../../ormconfig";
+import { GraphQLError } from "graphql";
 import { createRequestContext } from "../../src/context";
+import { formatError } from "../../src/shared/graphql/format-error";
 import { createSchema } from "../../src/schema";
 import { startServer, type CustodianServer } from "../../src/server";
 import type { Principal } from "../../src/shared/auth/principal";
@@ -29,7 +31,10 @@ export interface Caller {
 }
 
 export interface TestApp {
+  /** The owner's connection, for assertions and tampering: it sees every row. */
   db: DataSource;
+  /** The service's connection (the application role, under row-level security). */
+  appDb: DataSource;
   clock: SettableClock;
   server: CustodianServer;
   /** Every log line the app wrote, for tests that check what never reaches a log. */
@@ -51,19 +56,26 @@ export async function startTestApp(
   const logs: string[] = [];
   const log = createLogger("debug", new Writable({ write: (chunk, _enc, done) => (logs.push(String(chunk)), done()) }));
   const clock = new SettableClock();
-  const db = createDataSource(url, { poolSize: options.poolSize ?? 5 });
+  const db = createDataSource(url, { poolSize: 3 });
   await db.initialize();
+  const appDb = createDataSource(url, { poolSize: options.poolSize ?? 5, role: APP_ROLE });
+  await appDb.initialize();
   const schema = await createSchema({ testClock: clock });
   const config = { port: 0, host: "127.0.0.1", jwtSecret: TEST_SECRET, debugErrors: false, bodyLimitBytes: 64 * 1024, production: options.production ?? false, ...options.config };
-  const server = await startServer({ config, db, clock, log, schema });
+  const server = await startServer({ config, db: appDb, clock, log, schema });
 
   const as = (principal: Principal | null): Caller => ({
     principal,
     async gql(query, variables) {
-      const response = await server.apollo.executeOperation(
-        { query, variables },
-        { contextValue: createRequestContext({ db, clock, log }, principal, randomUUID()) },
-      );
+      let contextValue;
+      try {
+        contextValue = await createRequestContext({ db: appDb, clock, log }, principal, randomUUID());
+      } catch (error) {
+        // What Apollo answers over HTTP when the context cannot be made (e.g. the database is down).
+        const graphqlError = error instanceof GraphQLError ? error : new GraphQLError(String((error as Error).message), { originalError: error as Error });
+        return JSON.parse(JSON.stringify({ errors: [formatError(graphqlError.toJSON(), error, { debug: false })] }));
+      }
+      const response = await server.apollo.executeOperation({ query, variables }, { contextValue });
       if (response.body.kind !== "single") throw new Error("incremental delivery is not used");
       // GraphQL results are null-prototype objects: make them plain for deepStrictEqual.
       return JSON.parse(JSON.stringify(response.body.singleResult));
@@ -72,6 +84,7 @@ export async function startTestApp(
 
   return {
     db,
+    appDb,
     clock,
     server,
     logs,
@@ -79,6 +92,7 @@ export async function startTestApp(
     token: (p) => signToken({ subject: p.subject, role: p.role, tenantId: p.tenantId ?? undefined, dataSubjectId: p.dataSubjectId ?? undefined }, TEST_SECRET),
     async close() {
       await server.stop();
+      await appDb.destroy();
       await db.destroy();
     },
   };

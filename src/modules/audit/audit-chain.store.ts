@@ -5,9 +5,9 @@ import { GENESIS_HASH, type ChainHead } from "./audit-chain";
 export const CHAIN_KEY_SQL = "coalesce(a.tenant_id, '00000000-0000-0000-0000-000000000000'::uuid)";
 
 /** The chain's head row; a chain nothing was ever written to is empty and starts at genesis. */
-export async function readHead(manager: EntityManager, chainKey: string, lock = false): Promise<ChainHead> {
+export async function readHead(manager: EntityManager, chainKey: string, lock?: "update" | "share"): Promise<ChainHead> {
   const rows: Array<{ anchor_seq: string; anchor_hash: string; last_seq: string; last_hash: string }> = await manager.query(
-    `SELECT anchor_seq, anchor_hash, last_seq, last_hash FROM audit_chain WHERE chain_key = $1${lock ? " FOR UPDATE" : ""}`,
+    `SELECT anchor_seq, anchor_hash, last_seq, last_hash FROM audit_chain WHERE chain_key = $1${lock === "update" ? " FOR UPDATE" : lock === "share" ? " FOR SHARE" : ""}`,
     [chainKey],
   );
   if (!rows.length) return { anchorSeq: 0, anchorHash: GENESIS_HASH, lastSeq: 0, lastHash: GENESIS_HASH };

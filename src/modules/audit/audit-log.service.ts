@@ -1,4 +1,5 @@
 import type { RequestContext } from "../../context";
+import { em } from "../../shared/db/database";
 import { BadUserInputError } from "../../shared/errors";
 import { decodeCursor, DEFAULT_PAGE_SIZE, encodeCursor, type Connection, type PageArgs } from "../../shared/pagination";
 import type { AuditDetails } from "./audit-draft";
@@ -68,7 +69,7 @@ export class AuditLogService {
       throw new BadUserInputError("filter.until", "`until` is before `since`: the time range is empty.");
     }
     const matching = where.join(" AND ");
-    const [{ count }] = await ctx.db.query(`SELECT count(*)::int AS count FROM audit_log a WHERE ${matching}`, params);
+    const [{ count }] = await em(ctx).query(`SELECT count(*)::int AS count FROM audit_log a WHERE ${matching}`, params);
 
     const first = args.first ?? DEFAULT_PAGE_SIZE;
     const pageParams = [...params];
@@ -80,7 +81,7 @@ export class AuditLogService {
       pageWhere += ` AND a.chain_seq < $${pageParams.length}`;
     }
     pageParams.push(first + 1);
-    const rows: EntryRow[] = await ctx.db.query(
+    const rows: EntryRow[] = await em(ctx).query(
       `SELECT a.id, a.tenant_id, a.chain_seq, a.occurred_at, a.actor, a.actor_role, a.action, a.target_type, a.target_id,
               a.purpose, a.outcome, a.error_code, a.details, a.hash
          FROM audit_log a WHERE ${pageWhere} ORDER BY ${CHAIN_KEY_SQL} DESC, a.chain_seq DESC LIMIT $${pageParams.length}`,
@@ -99,39 +100,40 @@ export class AuditLogService {
    * Recomputes every retained entry's hash and link, in one snapshot, page by page so memory
    * stays flat however long the chain is.
    */
-  verify(ctx: RequestContext, chainKey: string): Promise<AuditVerification> {
-    return ctx.db.transaction("REPEATABLE READ", async (manager) => {
-      const head = await readHead(manager, chainKey);
-      const verifier = new ChainVerifier(head);
-      let after = head.anchorSeq;
-      for (;;) {
-        const rows: Array<{ id: string; chain_seq: string; prev_hash: string; hash: string; recomputed: string; purge: AuditDetails | null }> =
-          await manager.query(
-            `SELECT a.id, a.chain_seq, a.prev_hash, a.hash, audit_log_hash(a.prev_hash, a) AS recomputed,
-                    CASE WHEN a.action = 'AUDIT_LOG_PURGED' THEN a.details END AS purge
-               FROM audit_log a
-              WHERE ${CHAIN_KEY_SQL} = $1 AND a.chain_seq > $2
-              ORDER BY ${CHAIN_KEY_SQL}, a.chain_seq LIMIT $3`,
-            [chainKey, after, VERIFY_PAGE],
-          );
-        const links: ChainLink[] = rows.map((r) => ({
-          id: r.id,
-          seq: Number(r.chain_seq),
-          prevHash: r.prev_hash,
-          hash: r.hash,
-          recomputedHash: r.recomputed,
-          purgeAnchor: r.purge ? { seq: Number(r.purge.anchorSeq), hash: String(r.purge.anchorHash) } : null,
-        }));
-        if (!verifier.feed(links) || rows.length < VERIFY_PAGE) break;
-        after = links[links.length - 1].seq;
-      }
-      const problem = verifier.finish();
-      return Object.assign(new AuditVerification(), {
-        valid: !problem,
-        entriesChecked: verifier.checked,
-        firstInvalidEntryId: problem?.entryId ?? null,
-        problem: problem?.reason ?? null,
-      });
+  async verify(ctx: RequestContext, chainKey: string): Promise<AuditVerification> {
+    // The head, held shared until the request's transaction ends: writers and the purge of this
+    // chain wait, so the chain checked is exactly the one the head describes.
+    const manager = em(ctx);
+    const head = await readHead(manager, chainKey, "share");
+    const verifier = new ChainVerifier(head);
+    let after = head.anchorSeq;
+    for (;;) {
+      const rows: Array<{ id: string; chain_seq: string; prev_hash: string; hash: string; recomputed: string; purge: AuditDetails | null }> =
+        await manager.query(
+          `SELECT a.id, a.chain_seq, a.prev_hash, a.hash, audit_log_hash(a.prev_hash, a) AS recomputed,
+                  CASE WHEN a.action = 'AUDIT_LOG_PURGED' THEN a.details END AS purge
+             FROM audit_log a
+            WHERE ${CHAIN_KEY_SQL} = $1 AND a.chain_seq > $2
+            ORDER BY ${CHAIN_KEY_SQL}, a.chain_seq LIMIT $3`,
+          [chainKey, after, VERIFY_PAGE],
+        );
+      const links: ChainLink[] = rows.map((r) => ({
+        id: r.id,
+        seq: Number(r.chain_seq),
+        prevHash: r.prev_hash,
+        hash: r.hash,
+        recomputedHash: r.recomputed,
+        purgeAnchor: r.purge ? { seq: Number(r.purge.anchorSeq), hash: String(r.purge.anchorHash) } : null,
+      }));
+      if (!verifier.feed(links) || rows.length < VERIFY_PAGE) break;
+      after = links[links.length - 1].seq;
+    }
+    const problem = verifier.finish();
+    return Object.assign(new AuditVerification(), {
+      valid: !problem,
+      entriesChecked: verifier.checked,
+      firstInvalidEntryId: problem?.entryId ?? null,
+      problem: problem?.reason ?? null,
     });
   }
 }

@@ -1,6 +1,7 @@
 import type { DataSource } from "typeorm";
 import { Role } from "../../shared/auth/role";
 import { OPERATOR_CHAIN } from "./audit-chain";
+import { ALL_TENANTS, inScope } from "../../shared/db/session";
 import { CHAIN_KEY_SQL, readHead } from "./audit-chain.store";
 import type { AuditService } from "./audit.service";
 import { AUDIT_LOG_RETENTION_DAYS } from "../tenant/tenant.policy";
@@ -37,7 +38,7 @@ export class AuditRetention {
   ) {}
 
   async purge(now: Date, options: { dryRun: boolean }): Promise<number> {
-    const chains: Array<{ chain_key: string; cutoff: Date; anchor_seq: string }> = await this.db.query(DUE_CHAINS, [now]);
+    const chains: Array<{ chain_key: string; cutoff: Date; anchor_seq: string }> = await inScope(this.db, ALL_TENANTS, (m) => m.query(DUE_CHAINS, [now]));
     let purged = 0;
     for (const chain of chains) {
       purged += options.dryRun ? await this.countExpired(chain.chain_key, chain.cutoff, chain.anchor_seq) : await this.purgeChain(chain.chain_key, chain.cutoff, now);
@@ -46,22 +47,22 @@ export class AuditRetention {
   }
 
   private async countExpired(chainKey: string, cutoff: Date, anchorSeq: string): Promise<number> {
-    const [{ n }] = await this.db.query(
+    const [{ n }] = await inScope(this.db, ALL_TENANTS, (m) => m.query(
       `SELECT count(*)::int AS n FROM audit_log a
         WHERE ${CHAIN_KEY_SQL} = $1 AND a.chain_seq > $2
           AND a.chain_seq < coalesce((SELECT min(a.chain_seq) FROM audit_log a
                                        WHERE ${CHAIN_KEY_SQL} = $1 AND a.chain_seq > $2 AND a.occurred_at >= $3), 9223372036854775807)`,
       [chainKey, anchorSeq, cutoff],
-    );
+    ));
     return n;
   }
 
   private async purgeChain(chainKey: string, cutoff: Date, now: Date): Promise<number> {
     let total = 0;
     for (;;) {
-      const purged = await this.db.transaction(async (manager) => {
+      const purged = await inScope(this.db, ALL_TENANTS, async (manager) => {
         // Waits for a writer or another purger of this chain; the next statement sees their work.
-        const head = await readHead(manager, chainKey, true);
+        const head = await readHead(manager, chainKey, "update");
         await manager.query(`SELECT set_config('custodian.audit_purge', 'on', true)`);
         const [result]: Array<{ purged: number; anchor_seq: string | null; anchor_hash: string | null }> = await manager.query(
           `WITH batch AS (

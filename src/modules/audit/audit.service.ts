@@ -2,6 +2,7 @@ import type { EntityManager } from "typeorm";
 import type { Principal } from "../../shared/auth/principal";
 import type { ErrorCode } from "../../shared/errors";
 import type { RequestContext } from "../../context";
+import { em } from "../../shared/db/database";
 import type { AuditDetails, ReadAuditDraft } from "./audit-draft";
 import type { AuditOutcome } from "./audit-log.types";
 
@@ -57,7 +58,7 @@ export class AuditService {
     if (!actor) throw new Error("reads are audited for authenticated callers only");
     for (const draft of drafts) {
       const code = draft.errorCode ?? null;
-      await this.append(ctx.tx ?? ctx.db.manager, {
+      await this.append(em(ctx), {
         tenantId: draft.tenantId,
         occurredAt: ctx.clock.now(),
         actor,
@@ -71,5 +72,7 @@ export class AuditService {
         requestId: ctx.requestId,
       });
     }
+    // Committed before any value leaves.
+    await ctx.session.checkpoint();
   }
 }

@@ -1,4 +1,5 @@
 import type { RequestContext } from "../../context";
+import { em } from "../../shared/db/database";
 import { CHAIN_KEY_SQL } from "../audit/audit-chain.store";
 import { ComplianceReport } from "./compliance.types";
 
@@ -10,7 +11,7 @@ import { ComplianceReport } from "./compliance.types";
 export class ComplianceService {
   async report(ctx: RequestContext, tenantId: string): Promise<ComplianceReport> {
     const now = ctx.clock.now();
-    const [row] = await (ctx.tx ?? ctx.db.manager).query(
+    const [row] = await em(ctx).query(
       `WITH t AS (SELECT * FROM tenant WHERE id = $1),
             r AS (SELECT status, purge_due_at, storage_location_code FROM personal_data_record WHERE tenant_id = $1)
        SELECT
