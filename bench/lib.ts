@@ -14,7 +14,7 @@ export interface ApiProcess {
 export async function startApi(databaseUrl: string): Promise<ApiProcess> {
   const port = await freePort();
   const child = spawn(process.execPath, [join(__dirname, "..", "src", "main.js")], {
-    env: { ...process.env, DATABASE_URL: databaseUrl, PORT: String(port), JWT_SECRET: BENCH_SECRET, LOG_LEVEL: "warn", NODE_ENV: "production" },
+    env: { ...process.env, DATABASE_URL: databaseUrl, PORT: String(port), JWT_SECRET: BENCH_SECRET, LOG_LEVEL: "warn", NODE_ENV: "production", RATE_LIMIT_PER_MINUTE: "off" },
     stdio: ["ignore", "pipe", "inherit"],
   });
   const url = `http://127.0.0.1:${port}/graphql`;
