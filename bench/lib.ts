@@ -10,12 +10,24 @@ export interface ApiProcess {
   stop(): Promise<void>;
 }
 
-/** The API as it runs in production: its own process, on the given database. */
-export async function startApi(databaseUrl: string): Promise<ApiProcess> {
-  const port = await freePort();
+/**
+ * The API as it runs in production: its own process, on the given database (null: its own
+ * embedded server, in EMBEDDED_PG_DIR of `env`).
+ */
+export async function startApi(databaseUrl: string | null, env: Record<string, string> = {}, port?: number): Promise<ApiProcess> {
+  port ??= await freePort();
   const child = spawn(process.execPath, [join(__dirname, "..", "src", "main.js")], {
-    env: { ...process.env, DATABASE_URL: databaseUrl, PORT: String(port), JWT_SECRET: BENCH_SECRET, LOG_LEVEL: "warn", NODE_ENV: "production", RATE_LIMIT_PER_MINUTE: "off" },
-    stdio: ["ignore", "pipe", "inherit"],
+    env: {
+      ...process.env,
+      ...(databaseUrl ? { DATABASE_URL: databaseUrl } : { DATABASE_URL: "" }),
+      PORT: String(port),
+      JWT_SECRET: BENCH_SECRET,
+      LOG_LEVEL: "warn",
+      NODE_ENV: "production",
+      RATE_LIMIT_PER_MINUTE: "off",
+      ...env,
+    },
+    stdio: ["ignore", "ignore", "inherit"],
   });
   const url = `http://127.0.0.1:${port}/graphql`;
   const exited = new Promise<void>((ok) => child.once("exit", () => ok()));

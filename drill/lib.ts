@@ -1,0 +1,194 @@
+import { randomUUID } from "node:crypto";
+import { readFileSync, readdirSync } from "node:fs";
+import { join } from "node:path";
+import { Pool } from "pg";
+import { startApi, type ApiProcess, BENCH_SECRET } from "../bench/lib";
+import { Role } from "../src/shared/auth/role";
+import { signToken } from "../src/shared/auth/jwt";
+import { startEmbeddedPostgres, type EmbeddedServer } from "../src/shared/db/embedded";
+import { createLogger } from "../src/shared/logging";
+
+export { startApi, type ApiProcess };
+export const log = createLogger("warn");
+export const sleep = (ms: number) => new Promise((ok) => setTimeout(ok, ms));
+
+export interface DrillResult {
+  drill: string;
+  operations: number;
+  acknowledged: number;
+  lost: number;
+  duplicated: number;
+  errors: number;
+  recoverySeconds: number | null;
+  /** Guarantees other than loss and duplication that did not hold. */
+  failures: string[];
+}
+
+/** A PostgreSQL the drill may kill: embedded, in its own directory, on a port that survives restarts. */
+export class DrillDatabase {
+  server!: EmbeddedServer;
+  pool!: Pool;
+  constructor(readonly dataDir: string, readonly port?: number) {}
+
+  async start(): Promise<void> {
+    this.server = await startEmbeddedPostgres({ dataDir: this.dataDir, database: "custodian_drill", log, port: this.port });
+    this.pool = new Pool({ connectionString: this.server.url, max: 3 });
+    this.pool.on("error", () => undefined);
+  }
+
+  get url(): string {
+    return this.server.url;
+  }
+
+  get portInUse(): number {
+    return Number(new URL(this.server.url).port);
+  }
+
+  /** kill -9 of the postmaster (its backends follow). */
+  kill9(): void {
+    const pid = Number(readFileSync(join(this.dataDir, "postmaster.pid"), "utf8").split("\n")[0]);
+    process.kill(pid, "SIGKILL");
+  }
+
+  async stop(): Promise<void> {
+    await this.pool?.end().catch(() => undefined);
+    await this.server?.stop().catch(() => undefined);
+  }
+}
+
+/** PIDs of processes whose command line names this data directory. */
+export function postgresProcesses(dataDir: string): number[] {
+  const found: number[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/cmdline`, "utf8").includes(dataDir)) found.push(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return found;
+}
+
+export function rssOf(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) * 1024;
+}
+
+/** A tenant with one subject, made directly in the database (as the owner), and an integration token. */
+export async function drillTenant(pool: Pool, name = "Drill") {
+  const tenantId = randomUUID();
+  const subjectId = randomUUID();
+  await pool.query(`INSERT INTO tenant (id, name, storage_location_code, created_at, updated_at) VALUES ($1, $2, 'EU', now(), now())`, [tenantId, `${name} ${tenantId.slice(0, 8)}`]);
+  await pool.query(`INSERT INTO data_subject (id, tenant_id, external_id, created_at, updated_at) VALUES ($1, $2, 'drill-person', now(), now())`, [subjectId, tenantId]);
+  return {
+    tenantId,
+    subjectId,
+    token: await signToken({ subject: "drill-integration", role: Role.INTEGRATION, tenantId, expiresIn: "2h" }, BENCH_SECRET),
+    admin: await signToken({ subject: "drill-admin", role: Role.TENANT_ADMIN, tenantId, expiresIn: "2h" }, BENCH_SECRET),
+  };
+}
+
+export const operatorToken = () => signToken({ subject: "drill-operator", role: Role.OPERATOR, expiresIn: "2h" }, BENCH_SECRET);
+
+export async function post(url: string, token: string, query: string, variables: Record<string, unknown> = {}, timeoutMs = 15_000): Promise<{ ok: boolean; status: number; body: any; ms: number }> {
+  const started = performance.now();
+  try {
+    const response = await fetch(url, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
+      body: JSON.stringify({ query, variables }),
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    const body: any = await response.json().catch(() => null);
+    return { ok: response.ok && !!body && !body.errors, status: response.status, body, ms: performance.now() - started };
+  } catch (error) {
+    return { ok: false, status: 0, body: { transport: String((error as Error).cause ?? error) }, ms: performance.now() - started };
+  }
+}
+
+const BATCH = `mutation($input: RecordPersonalDataBatchInput!) { recordPersonalDataBatch(input: $input) { count } }`;
+
+/**
+ * A stream of batch ingests with idempotency keys, as an integration would send it: each batch
+ * is retried with its key until acknowledged. `verify` checks what the database holds.
+ */
+export class BatchStream {
+  readonly acknowledged = new Set<number>();
+  operations = 0;
+  errors = 0;
+  firstAckAfter: number | null = null;
+  private marker = 0;
+  private readonly run = randomUUID().slice(0, 8);
+
+  constructor(
+    private url: () => string,
+    private readonly tenant: { tenantId: string; subjectId: string; token: string },
+    readonly batches: number,
+    readonly size = 10,
+  ) {}
+
+  /** Mark a moment (a kill); the first acknowledgement after it gives the recovery time. */
+  markOutage(): void {
+    this.marker = performance.now();
+    this.firstAckAfter = null;
+  }
+
+  get recoverySeconds(): number | null {
+    return this.firstAckAfter === null ? null : (this.firstAckAfter - this.marker) / 1000;
+  }
+
+  async send(i: number): Promise<boolean> {
+    this.operations += 1;
+    const records = Array.from({ length: this.size }, (_, k) => ({ dataSubjectId: this.tenant.subjectId, category: "DEVICE", purposes: ["SERVICE_OPERATION"], value: { batch: i, item: k } }));
+    const result = await post(this.url(), this.tenant.token, BATCH, { input: { tenantId: this.tenant.tenantId, records, idempotencyKey: `drill-${this.run}-${i}` } });
+    if (result.ok && result.body.data.recordPersonalDataBatch.count === this.size) {
+      this.acknowledged.add(i);
+      if (this.marker && this.firstAckAfter === null) this.firstAckAfter = performance.now();
+      return true;
+    }
+    this.errors += 1;
+    return false;
+  }
+
+  /** Sends every batch once, `concurrency` at a time, pausing `pauseMs` between sends. */
+  async pass(concurrency: number, pauseMs = 0): Promise<void> {
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: concurrency }, async () => {
+        while (next < this.batches) {
+          const i = next++;
+          await this.send(i);
+          if (pauseMs) await sleep(pauseMs);
+        }
+      }),
+    );
+  }
+
+  /** Retries every unacknowledged batch with its key until acknowledged (bounded). */
+  async retryUntilAcknowledged(deadlineMs: number): Promise<void> {
+    const until = Date.now() + deadlineMs;
+    while (this.acknowledged.size < this.batches && Date.now() < until) {
+      for (let i = 0; i < this.batches; i++) if (!this.acknowledged.has(i)) await this.send(i);
+      if (this.acknowledged.size < this.batches) await sleep(250);
+    }
+  }
+
+  /** Lost: acknowledged but absent; duplicated: more rows than items; partial: a batch half written. */
+  async verify(pool: Pool): Promise<{ lost: number; duplicated: number; partial: number }> {
+    const { rows } = await pool.query(
+      `SELECT (value->>'batch')::int AS batch, count(*)::int AS n FROM personal_data_record WHERE tenant_id = $1 GROUP BY 1`,
+      [this.tenant.tenantId],
+    );
+    const counts = new Map<number, number>(rows.map((r: { batch: number; n: number }) => [r.batch, r.n]));
+    let lost = 0;
+    let duplicated = 0;
+    let partial = 0;
+    for (const i of this.acknowledged) if (!counts.get(i)) lost += 1;
+    for (const n of counts.values()) {
+      if (n > this.size) duplicated += 1;
+      else if (n !== this.size) partial += 1;
+    }
+    return { lost, duplicated, partial };
+  }
+}
