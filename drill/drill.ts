@@ -100,7 +100,7 @@ async function gracefulStop(): Promise<DrillResult> {
   try {
     // The API with its own embedded PostgreSQL, as `npm start` runs it.
     const api = await startApi(null, { EMBEDDED_PG_DIR: dataDir });
-    const db = new DrillDatabase(dataDir);
+    const db = new DrillDatabase(dataDir, undefined, "custodian");
     // The API owns its embedded server while it runs: set up through the API itself.
     const operator = await operatorToken();
     const created = await post(api.url, operator, `mutation { createTenant(input: { name: "Drill stop", storageLocationCode: "EU" }) { id } }`);

@@ -28,20 +28,22 @@ export interface DrillResult {
 export class DrillDatabase {
   server!: EmbeddedServer;
   pool!: Pool;
-  constructor(readonly dataDir: string, readonly port?: number) {}
+  constructor(
+    readonly dataDir: string,
+    private port?: number,
+    private readonly database = "custodian_drill",
+  ) {}
 
+  /** Starts (or restarts, on the same port, so clients' URLs stay valid) the server. */
   async start(): Promise<void> {
-    this.server = await startEmbeddedPostgres({ dataDir: this.dataDir, database: "custodian_drill", log, port: this.port });
+    this.server = await startEmbeddedPostgres({ dataDir: this.dataDir, database: this.database, log, port: this.port });
+    this.port ??= Number(new URL(this.server.url).port);
     this.pool = new Pool({ connectionString: this.server.url, max: 3 });
     this.pool.on("error", () => undefined);
   }
 
   get url(): string {
     return this.server.url;
-  }
-
-  get portInUse(): number {
-    return Number(new URL(this.server.url).port);
   }
 
   /** kill -9 of the postmaster (its backends follow). */
