@@ -24,12 +24,21 @@ export function isClientError(code: unknown): boolean {
 const DATABASE_UNAVAILABLE_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "57P01", "57P02", "57P03", "08000", "08001", "08003", "08004", "08006"]);
 
 /** True when the error says the database cannot be reached right now (a passing condition). */
-export function isDatabaseUnavailable(error: unknown): boolean {
-  const e = error as { code?: unknown; driverError?: { code?: unknown }; message?: unknown };
-  const code = e?.driverError?.code ?? e?.code;
+export function isDatabaseUnavailable(error: unknown, depth = 0): boolean {
+  const e = error as { code?: unknown; driverError?: unknown; originalError?: unknown; cause?: unknown; message?: unknown };
+  if (!e || depth > 4) return false;
+  const code = (e.driverError as { code?: unknown } | undefined)?.code ?? e.code;
   if (typeof code === "string" && DATABASE_UNAVAILABLE_CODES.has(code)) return true;
-  const message = typeof e?.message === "string" ? e.message : "";
-  return /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|connect ECONNREFUSED/.test(message);
+  const message = typeof e.message === "string" ? e.message : "";
+  if (
+    /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|connect ECONNREFUSED|terminating connection|the database system is (shutting down|starting up|in recovery mode)|Client was closed|not queryable|Connection ended/.test(
+      message,
+    )
+  ) {
+    return true;
+  }
+  // Apollo wraps what the context function threw; TypeORM wraps the driver's error.
+  return [e.originalError, e.driverError, e.cause].some((inner) => inner && inner !== error && isDatabaseUnavailable(inner, depth + 1));
 }
 
 /** The first failing input path of a class-validator result, e.g. "retentionPolicy.deletionGraceDays". */
