@@ -15,8 +15,9 @@ function isRoot(info: GraphQLResolveInfo): boolean {
 /**
  * Runs around every field. It fails closed: a Query or Mutation field that declares no roles
  * cannot be called. Fields that declare roles are authorized here. Each mutation runs as one
- * unit of work: one transaction, in which its ALLOWED audit entry is written; a refused mutation
- * leaves a DENIED entry with its error code, written in a transaction of its own.
+ * unit of work: a savepoint in the request's transaction, holding the change and its ALLOWED
+ * audit entry, committed before the result is returned; a refused mutation is rolled back to the
+ * savepoint and leaves a DENIED entry with its error code, committed the same way.
  */
 export function rootFieldGuard(audit: AuditService): MiddlewareFn<RequestContext> {
   return async ({ context: ctx, info }, next) => {
