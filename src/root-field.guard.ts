@@ -5,6 +5,7 @@ import type { AuditService } from "./modules/audit/audit.service";
 import { auditActionOf } from "./modules/audit/audited";
 import { allowedRoles, authorize } from "./shared/auth/allow";
 import { ErrorCode, errorCodeOf, UnauthenticatedError } from "./shared/errors";
+import type { Principal } from "./shared/auth/principal";
 import { em } from "./shared/db/database";
 import { loggableError } from "./shared/logging";
 
@@ -28,42 +29,23 @@ export function rootFieldGuard(audit: AuditService): MiddlewareFn<RequestContext
       return next();
     }
     const action = auditActionOf(field);
-    if (info.parentType !== info.schema.getMutationType()) {
-      if (!action) {
-        authorize(ctx.principal, roles);
-        return next();
-      }
-      // An audited read (an export): the service writes its ALLOWED entry, knowing what it read;
-      // a refusal is written here, whoever refused it.
-      try {
-        authorize(ctx.principal, roles);
-        return await next();
-      } catch (error) {
-        const code = errorCodeOf(error);
-        const principal = ctx.principal;
-        if (principal && code !== ErrorCode.INTERNAL_SERVER_ERROR) {
-          await audit
-            .appendReads(ctx, [{ tenantId: ctx.audit.tenantId !== undefined ? ctx.audit.tenantId : principal.tenantId, action, purpose: ctx.audit.purpose ?? null, errorCode: code, targetType: ctx.audit.targetType ?? info.returnType.toString().replace(/[[\]!]/g, ""), targetId: ctx.audit.targetId ?? null }])
-            .catch((auditError) => ctx.log.error({ error: loggableError(auditError), action }, "could not write the audit entry of a refused read"));
-        }
-        throw error;
-      }
+    const isMutation = info.parentType === info.schema.getMutationType();
+    if (!action) {
+      if (isMutation) throw new Error(`Mutation.${info.fieldName} declares no audit action`);
+      authorize(ctx.principal, roles);
+      return next();
     }
-
-    if (!action) throw new Error(`Mutation.${info.fieldName} declares no audit action`);
     const principal = ctx.principal;
-    // An anonymous caller names no actor to audit: refused before anything else.
-    if (!principal) throw new UnauthenticatedError();
-    ctx.audit = {};
-    const entry = (outcome: "ALLOWED" | "DENIED", result?: unknown, errorCode?: ErrorCode) => {
+    const returnTypeName = info.returnType.toString().replace(/[[\]!]/g, "");
+    const entry = (actor: Principal, outcome: "ALLOWED" | "DENIED", targetType: string | null, result?: unknown, errorCode?: ErrorCode) => {
       const draft = ctx.audit;
       const resultId = (result as { id?: unknown } | null)?.id;
       return {
-        tenantId: draft.tenantId !== undefined ? draft.tenantId : principal.tenantId,
+        tenantId: draft.tenantId !== undefined ? draft.tenantId : actor.tenantId,
         occurredAt: ctx.clock.now(),
-        actor: principal,
+        actor,
         action,
-        targetType: draft.targetType ?? (typeof resultId === "string" ? info.returnType.toString().replace(/[[\]!]/g, "") : null),
+        targetType: draft.targetType ?? (typeof resultId === "string" ? returnTypeName : targetType),
         targetId: draft.targetId ?? (typeof resultId === "string" ? resultId : null),
         purpose: draft.purpose ?? null,
         outcome,
@@ -72,13 +54,39 @@ export function rootFieldGuard(audit: AuditService): MiddlewareFn<RequestContext
         requestId: ctx.requestId,
       };
     };
+    /** A refusal leaves a DENIED entry with its code, committed on its own; an unexpected failure does not. */
+    const recordRefusal = async (error: unknown, targetType: string | null) => {
+      const code = errorCodeOf(error);
+      if (!principal || code === ErrorCode.INTERNAL_SERVER_ERROR) return;
+      try {
+        await audit.append(em(ctx), entry(principal, "DENIED", targetType, undefined, code));
+        await ctx.session.checkpoint();
+      } catch (auditError) {
+        ctx.log.error({ error: loggableError(auditError), action }, "could not write the audit entry of a refusal");
+      }
+    };
 
+    if (!isMutation) {
+      // An audited read (an export): the service writes its ALLOWED entry, knowing what it read;
+      // a refusal is written here, whoever refused it.
+      try {
+        authorize(principal, roles);
+        return await next();
+      } catch (error) {
+        await recordRefusal(error, returnTypeName);
+        throw error;
+      }
+    }
+
+    // An anonymous caller names no actor to audit: refused before anything else.
+    if (!principal) throw new UnauthenticatedError();
+    ctx.audit = {};
     try {
       authorize(principal, roles);
       // A savepoint in the request's transaction: the mutation and its entry, or neither.
       const result = await em(ctx).transaction(async (manager) => {
         const value: unknown = await next();
-        await audit.append(manager, entry("ALLOWED", value));
+        await audit.append(manager, entry(principal, "ALLOWED", null, value));
         return value;
       });
       // Committed before the result is returned: an acknowledged write is durable.
@@ -86,15 +94,7 @@ export function rootFieldGuard(audit: AuditService): MiddlewareFn<RequestContext
       ctx.loaders.clear();
       return result;
     } catch (error) {
-      const code = errorCodeOf(error);
-      if (code !== ErrorCode.INTERNAL_SERVER_ERROR) {
-        try {
-          await audit.append(em(ctx), entry("DENIED", undefined, code));
-          await ctx.session.checkpoint();
-        } catch (auditError) {
-          ctx.log.error({ error: loggableError(auditError), action }, "could not write the audit entry of a refused mutation");
-        }
-      }
+      await recordRefusal(error, null);
       throw error;
     }
   };
