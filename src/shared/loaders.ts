@@ -25,3 +25,15 @@ export class LoaderCache {
 }
 
 export { DataLoader };
+
+/**
+ * A loader of rows by a unique key: one query per batch (`load` gets the distinct keys), each key
+ * answered with its row or null.
+ */
+export function byKeyLoader<R, V>(load: (keys: string[]) => Promise<R[]>, keyOf: (row: R) => string, map: (row: R) => V): DataLoader<string, V | null> {
+  return new DataLoader<string, V | null>(async (keys) => {
+    const rows = await load([...keys]);
+    const byKey = new Map(rows.map((row) => [keyOf(row), map(row)]));
+    return keys.map((key) => byKey.get(key) ?? null);
+  });
+}

@@ -6,7 +6,7 @@ import { dataScope } from "../../shared/auth/scope";
 import { em, pgErrorCode, PG_UNIQUE_VIOLATION } from "../../shared/db/database";
 import { BadUserInputError, NotFoundError } from "../../shared/errors";
 import { isUuid } from "../../shared/ids";
-import { DataLoader } from "../../shared/loaders";
+import { byKeyLoader } from "../../shared/loaders";
 import { keysetPage, type Connection, type PageArgs } from "../../shared/pagination";
 import { auditTarget } from "../audit/audit-draft";
 import { activeDeletion, type DeletionPlan } from "../personal-data/deletion-policy";
@@ -21,11 +21,11 @@ import { toDataSubject, type DataSubject, type RegisterDataSubjectInput } from "
 
 /** Subjects by id, for records already in the caller's scope (a record's subject is in its tenant). */
 export function dataSubjectLoader(ctx: RequestContext) {
-  return new DataLoader<string, DataSubject | null>(async (ids) => {
-    const rows = await em(ctx).getRepository(DataSubjectEntity).createQueryBuilder("s").where("s.id IN (:...ids)", { ids: [...ids] }).getMany();
-    const byId = new Map(rows.map((r) => [r.id, toDataSubject(r)]));
-    return ids.map((id) => byId.get(id) ?? null);
-  });
+  return byKeyLoader(
+    (ids) => em(ctx).getRepository(DataSubjectEntity).createQueryBuilder("s").where("s.id IN (:...ids)", { ids }).getMany(),
+    (s) => s.id,
+    toDataSubject,
+  );
 }
 
 export class DataSubjectService {

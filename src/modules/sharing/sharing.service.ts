@@ -6,7 +6,7 @@ import { dataScope } from "../../shared/auth/scope";
 import { em } from "../../shared/db/database";
 import { BadUserInputError, DomainError, ErrorCode, NotFoundError } from "../../shared/errors";
 import { isUuid } from "../../shared/ids";
-import { DataLoader } from "../../shared/loaders";
+import { byKeyLoader, DataLoader } from "../../shared/loaders";
 import { keysetPage, type Connection, type PageArgs } from "../../shared/pagination";
 import { auditTarget } from "../audit/audit-draft";
 import type { DataCategory, RecordStatus } from "../personal-data/personal-data.enums";
@@ -84,11 +84,11 @@ export function transfersByRecordLoader(ctx: RequestContext) {
 }
 
 export function agreementLoader(ctx: RequestContext) {
-  return new DataLoader<string, SharingAgreement | null>(async (ids) => {
-    const rows = await em(ctx).getRepository(SharingAgreementEntity).createQueryBuilder("a").where("a.id IN (:...ids)", { ids: [...ids] }).getMany();
-    const byId = new Map(rows.map((r) => [r.id, toAgreement(r)]));
-    return ids.map((id) => byId.get(id) ?? null);
-  });
+  return byKeyLoader(
+    (ids) => em(ctx).getRepository(SharingAgreementEntity).createQueryBuilder("a").where("a.id IN (:...ids)", { ids }).getMany(),
+    (a) => a.id,
+    toAgreement,
+  );
 }
 
 /** Sharing agreements, consent, shares and notices (DOMAIN rules 15-18, 21). */

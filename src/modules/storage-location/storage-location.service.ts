@@ -1,7 +1,7 @@
 import type { DataSource } from "typeorm";
 import type { RequestContext } from "../../context";
 import { BadUserInputError } from "../../shared/errors";
-import { DataLoader } from "../../shared/loaders";
+import { byKeyLoader } from "../../shared/loaders";
 import { em, pgErrorCode, PG_UNIQUE_VIOLATION } from "../../shared/db/database";
 import { auditTarget } from "../audit/audit-draft";
 import { StorageLocation } from "./storage-location.entity";
@@ -10,11 +10,11 @@ import { STORAGE_LOCATIONS } from "./storage-location.seed";
 
 /** Per-request loader of locations by code (keys are global reference data, not tenant data). */
 export function storageLocationLoader(ctx: RequestContext) {
-  return new DataLoader<string, StorageLocation | null>(async (codes) => {
-    const rows = await em(ctx).getRepository(StorageLocation).createQueryBuilder("l").where("l.code IN (:...codes)", { codes: [...codes] }).getMany();
-    const byCode = new Map(rows.map((r) => [r.code, r]));
-    return codes.map((c) => byCode.get(c) ?? null);
-  });
+  return byKeyLoader(
+    (codes) => em(ctx).getRepository(StorageLocation).createQueryBuilder("l").where("l.code IN (:...codes)", { codes }).getMany(),
+    (l) => l.code,
+    (l) => l,
+  );
 }
 
 export class StorageLocationService {

@@ -5,7 +5,7 @@ import { canSeeTenant } from "../../shared/auth/scope";
 import { em } from "../../shared/db/database";
 import { BadUserInputError, NotFoundError } from "../../shared/errors";
 import { isUuid } from "../../shared/ids";
-import { DataLoader } from "../../shared/loaders";
+import { byKeyLoader } from "../../shared/loaders";
 import { keysetPage, type Connection, type PageArgs } from "../../shared/pagination";
 import { auditTarget } from "../audit/audit-draft";
 import type { StorageLocationService } from "../storage-location/storage-location.service";
@@ -16,11 +16,11 @@ import { toTenant, type Tenant } from "./tenant.types";
 
 /** Per-request loader of tenants by id, for objects already known to be in the caller's scope. */
 export function tenantLoader(ctx: RequestContext) {
-  return new DataLoader<string, Tenant | null>(async (ids) => {
-    const rows = await em(ctx).getRepository(TenantEntity).createQueryBuilder("t").where("t.id IN (:...ids)", { ids: [...ids] }).getMany();
-    const byId = new Map(rows.map((r) => [r.id, toTenant(r)]));
-    return ids.map((id) => byId.get(id) ?? null);
-  });
+  return byKeyLoader(
+    (ids) => em(ctx).getRepository(TenantEntity).createQueryBuilder("t").where("t.id IN (:...ids)", { ids }).getMany(),
+    (t) => t.id,
+    toTenant,
+  );
 }
 
 export class TenantService {

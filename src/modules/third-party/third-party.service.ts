@@ -4,7 +4,7 @@ import { principalOf } from "../../context";
 import { em, pgErrorCode, PG_UNIQUE_VIOLATION, returning } from "../../shared/db/database";
 import { BadUserInputError, NotFoundError } from "../../shared/errors";
 import { isUuid } from "../../shared/ids";
-import { DataLoader } from "../../shared/loaders";
+import { byKeyLoader } from "../../shared/loaders";
 import type { AuditService } from "../audit/audit.service";
 import { auditTarget } from "../audit/audit-draft";
 import { ThirdPartyEntity } from "./third-party.entity";
@@ -24,11 +24,11 @@ export function toThirdParty(e: ThirdPartyEntity): ThirdParty {
 
 /** Third parties by id (reference data: every role may read them). */
 export function thirdPartyLoader(ctx: RequestContext) {
-  return new DataLoader<string, ThirdParty | null>(async (ids) => {
-    const rows = await em(ctx).getRepository(ThirdPartyEntity).createQueryBuilder("p").where("p.id IN (:...ids)", { ids: [...ids] }).getMany();
-    const byId = new Map(rows.map((r) => [r.id, toThirdParty(r)]));
-    return ids.map((id) => byId.get(id) ?? null);
-  });
+  return byKeyLoader(
+    (ids) => em(ctx).getRepository(ThirdPartyEntity).createQueryBuilder("p").where("p.id IN (:...ids)", { ids }).getMany(),
+    (p) => p.id,
+    toThirdParty,
+  );
 }
 
 /** The registry and the subprocessor list (DOMAIN rules 15 and 20). */
