@@ -1,8 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { SelectQueryBuilder } from "typeorm";
 import type { RequestContext } from "../../context";
-import { principalOf } from "../../context";
-import { dataScope } from "../../shared/auth/scope";
+import { scopedQuery } from "../../shared/db/scoped-query";
 import { em, pgErrorCode, PG_UNIQUE_VIOLATION } from "../../shared/db/database";
 import { BadUserInputError, NotFoundError } from "../../shared/errors";
 import { isUuid } from "../../shared/ids";
@@ -37,14 +36,7 @@ export class DataSubjectService {
 
   /** Subjects the caller may reach: a data subject only itself; partners none. */
   private scoped(ctx: RequestContext): SelectQueryBuilder<DataSubjectEntity> | null {
-    const scope = dataScope(principalOf(ctx));
-    if (scope.kind === "none") return null;
-    const query = em(ctx).getRepository(DataSubjectEntity).createQueryBuilder("s");
-    if (scope.kind === "tenant") {
-      query.andWhere("s.tenant_id = :scopeTenant", { scopeTenant: scope.tenantId });
-      if (scope.dataSubjectId) query.andWhere("s.id = :scopeSubject", { scopeSubject: scope.dataSubjectId });
-    }
-    return query;
+    return scopedQuery(ctx, DataSubjectEntity, "s", { tenant: "tenant_id", subject: "id" });
   }
 
   async findVisible(ctx: RequestContext, id: string, options: { lock?: boolean } = {}): Promise<DataSubjectEntity | null> {

@@ -1,9 +1,8 @@
 import { randomUUID } from "node:crypto";
 import type { SelectQueryBuilder } from "typeorm";
 import type { RequestContext } from "../../context";
-import { principalOf } from "../../context";
-import { dataScope } from "../../shared/auth/scope";
 import { em, returning } from "../../shared/db/database";
+import { scopedQuery } from "../../shared/db/scoped-query";
 import { BadUserInputError, DomainError, ErrorCode, NotFoundError } from "../../shared/errors";
 import { isUuid } from "../../shared/ids";
 import { keysetPage, type Connection, type PageArgs } from "../../shared/pagination";
@@ -60,14 +59,7 @@ export class PersonalDataService {
 
   /** Records the caller may reach: operators all, tenant roles their tenant's, a data subject its own. */
   private scoped(ctx: RequestContext): SelectQueryBuilder<PersonalDataRecordEntity> | null {
-    const scope = dataScope(principalOf(ctx));
-    if (scope.kind === "none") return null;
-    const query = em(ctx).getRepository(PersonalDataRecordEntity).createQueryBuilder("r");
-    if (scope.kind === "tenant") {
-      query.andWhere("r.tenant_id = :scopeTenant", { scopeTenant: scope.tenantId });
-      if (scope.dataSubjectId) query.andWhere("r.data_subject_id = :scopeSubject", { scopeSubject: scope.dataSubjectId });
-    }
-    return query;
+    return scopedQuery(ctx, PersonalDataRecordEntity, "r", { tenant: "tenant_id", subject: "data_subject_id" });
   }
 
   async findVisible(ctx: RequestContext, id: string, options: { lock?: boolean } = {}): Promise<PersonalDataRecordEntity | null> {

@@ -4,6 +4,7 @@ import type { RequestContext } from "../../context";
 import { principalOf } from "../../context";
 import { dataScope } from "../../shared/auth/scope";
 import { em } from "../../shared/db/database";
+import { scopedQuery } from "../../shared/db/scoped-query";
 import { BadUserInputError, DomainError, ErrorCode, NotFoundError } from "../../shared/errors";
 import { isUuid } from "../../shared/ids";
 import { byKeyLoader, DataLoader } from "../../shared/loaders";
@@ -96,11 +97,7 @@ export class SharingService {
   constructor(private readonly tenants: TenantService) {}
 
   private scoped(ctx: RequestContext): SelectQueryBuilder<SharingAgreementEntity> | null {
-    const scope = dataScope(principalOf(ctx));
-    if (scope.kind === "none") return null;
-    const query = em(ctx).getRepository(SharingAgreementEntity).createQueryBuilder("a");
-    if (scope.kind === "tenant") query.andWhere("a.tenant_id = :scopeTenant", { scopeTenant: scope.tenantId });
-    return query;
+    return scopedQuery(ctx, SharingAgreementEntity, "a", { tenant: "tenant_id" });
   }
 
   /** The agreement if in the caller's scope. Writers lock it: shares shared, consent changes exclusively. */
