@@ -9,7 +9,6 @@ import type { RequestContext } from "../src/context";
 import type { RequestSession } from "../src/shared/db/session";
 import { LoaderCache } from "../src/shared/loaders";
 import { AuditService } from "../src/modules/audit/audit.service";
-import { Audited } from "../src/modules/audit/audited";
 import { rootFieldGuard } from "../src/root-field.guard";
 import { Allow } from "../src/shared/auth/allow";
 import { Role } from "../src/shared/auth/role";

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import { Role } from "../src/shared/auth/role";
-import { type TestApp, otherRoles, principals, roles, startTestApp } from "./helpers/app";
+import { type TestApp, otherRoles, roles, startTestApp } from "./helpers/app";
 import { assertError, assertOk } from "./helpers/assertions";
 import { RECORD, createTenant, recordData, registerSubject } from "./helpers/factories";
 import { countStatements } from "./helpers/statements";

@@ -1,4 +1,4 @@
-import { Field, ID, Int, ObjectType, registerEnumType } from "type-graphql";
+import { Field, Int, ObjectType, registerEnumType } from "type-graphql";
 import { Node } from "../../shared/graphql/node";
 import { connectionTypes } from "../../shared/pagination";
 import type { TenantEntity } from "./tenant.entity";
