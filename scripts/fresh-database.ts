@@ -16,6 +16,37 @@ export interface FreshDatabase {
   drop(): Promise<void>;
 }
 
+/** A new, empty database on the server `serverUrl` names; `drop` removes it (open connections too). */
+export async function createDatabaseOn(serverUrl: string, name: string): Promise<{ url: string; drop(): Promise<void> }> {
+  const admin = new Client({ connectionString: serverUrl });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const url = new URL(serverUrl);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    async drop() {
+      const c = new Client({ connectionString: serverUrl });
+      await c.connect();
+      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await c.end();
+    },
+  };
+}
+
+/** Applies the migrations and seeds the storage locations. */
+export async function migrateAndSeed(url: string): Promise<void> {
+  const db = createDataSource(url, { poolSize: 2 }); // migrate holds one connection for its lock
+  await db.initialize();
+  try {
+    await migrate(db);
+    await seedStorageLocations(db, new Date());
+  } finally {
+    await db.destroy();
+  }
+}
+
 /**
  * A migrated, seeded PostgreSQL database that exists only for one run: with DATABASE_URL, a new
  * database on that server (dropped by `drop`); without, an embedded server in a fresh
@@ -30,22 +61,11 @@ export async function freshDatabase(prefix: string, log: Logger): Promise<FreshD
   let description: string;
   try {
     if (process.env.DATABASE_URL) {
-      const adminUrl = process.env.DATABASE_URL;
       const name = `${prefix}_${Date.now()}_${randomBytes(3).toString("hex")}`;
-      const admin = new Client({ connectionString: adminUrl });
-      await admin.connect();
-      await admin.query(`CREATE DATABASE ${name}`);
-      await admin.end();
-      cleanup.push(async () => {
-        const c = new Client({ connectionString: adminUrl });
-        await c.connect();
-        await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-        await c.end();
-      });
-      const dbUrl = new URL(adminUrl);
-      dbUrl.pathname = `/${name}`;
-      url = dbUrl.toString();
-      description = `database ${name} on ${dbUrl.host}`;
+      const created = await createDatabaseOn(process.env.DATABASE_URL, name);
+      cleanup.push(created.drop);
+      url = created.url;
+      description = `database ${name} on ${new URL(url).host}`;
     } else {
       const dir = await mkdtemp(join(tmpdir(), `${prefix.replace(/_/g, "-")}-`));
       cleanup.push(() => rm(dir, { recursive: true, force: true }));
@@ -54,11 +74,7 @@ export async function freshDatabase(prefix: string, log: Logger): Promise<FreshD
       url = embedded.url;
       description = `embedded PostgreSQL in ${dir}`;
     }
-    const db = createDataSource(url, { poolSize: 2 });
-    await db.initialize();
-    await migrate(db);
-    await seedStorageLocations(db, new Date());
-    await db.destroy();
+    await migrateAndSeed(url);
   } catch (error) {
     await drop();
     throw error;
