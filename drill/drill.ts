@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { BENCH_SECRET } from "../bench/lib";
 import { signToken } from "../src/shared/auth/jwt";
 import { Role } from "../src/shared/auth/role";
-import { BatchStream, DrillDatabase, type DrillResult, drillTenant, operatorToken, post, postgresProcesses, rssOf, sleep, startApi } from "./lib";
+import { BATCH, batchVariables, BatchStream, DrillDatabase, type DrillResult, drillTenant, operatorToken, post, postgresProcesses, rssOf, sleep, startApi } from "./lib";
 
 /**
  * `npm run drill [-- --full]`: crashes, database outages, shutdowns, two instances and a soak,
@@ -163,11 +163,7 @@ async function gracefulStop(): Promise<DrillResult> {
 
 /** One batch on a connection of its own: acknowledged, refused (never accepted) or dropped. */
 function sendOnFreshConnection(url: string, tenant: { tenantId: string; subjectId: string; token: string }, i: number, size: number): Promise<"acknowledged" | "refused" | "dropped"> {
-  const records = Array.from({ length: size }, (_, k) => ({ dataSubjectId: tenant.subjectId, category: "DEVICE", purposes: ["SERVICE_OPERATION"], value: { batch: i, item: k } }));
-  const body = JSON.stringify({
-    query: `mutation($input: RecordPersonalDataBatchInput!) { recordPersonalDataBatch(input: $input) { count } }`,
-    variables: { input: { tenantId: tenant.tenantId, records, idempotencyKey: `stop-${i}` } },
-  });
+  const body = JSON.stringify({ query: BATCH, variables: batchVariables(tenant, i, size, `stop-${i}`) });
   return new Promise((ok) => {
     const request = httpRequest(url, { method: "POST", agent: false, headers: { "content-type": "application/json", authorization: `Bearer ${tenant.token}`, "content-length": Buffer.byteLength(body) } }, (response) => {
       let text = "";

@@ -109,7 +109,13 @@ export async function post(url: string, token: string, query: string, variables:
   }
 }
 
-const BATCH = `mutation($input: RecordPersonalDataBatchInput!) { recordPersonalDataBatch(input: $input) { count } }`;
+export const BATCH = `mutation($input: RecordPersonalDataBatchInput!) { recordPersonalDataBatch(input: $input) { count } }`;
+
+/** The variables of batch `i`: `size` records marked with their batch and item, sent with `key`. */
+export function batchVariables(tenant: { tenantId: string; subjectId: string }, i: number, size: number, key: string) {
+  const records = Array.from({ length: size }, (_, k) => ({ dataSubjectId: tenant.subjectId, category: "DEVICE", purposes: ["SERVICE_OPERATION"], value: { batch: i, item: k } }));
+  return { input: { tenantId: tenant.tenantId, records, idempotencyKey: key } };
+}
 
 /**
  * A stream of batch ingests with idempotency keys, as an integration would send it: each batch
@@ -142,8 +148,7 @@ export class BatchStream {
 
   async send(i: number): Promise<boolean> {
     this.operations += 1;
-    const records = Array.from({ length: this.size }, (_, k) => ({ dataSubjectId: this.tenant.subjectId, category: "DEVICE", purposes: ["SERVICE_OPERATION"], value: { batch: i, item: k } }));
-    const result = await post(this.url(), this.tenant.token, BATCH, { input: { tenantId: this.tenant.tenantId, records, idempotencyKey: `drill-${this.run}-${i}` } });
+    const result = await post(this.url(), this.tenant.token, BATCH, batchVariables(this.tenant, i, this.size, `drill-${this.run}-${i}`));
     if (result.ok && result.body.data.recordPersonalDataBatch.count === this.size) {
       this.acknowledged.add(i);
       if (this.marker && this.firstAckAfter === null) this.firstAckAfter = performance.now();
