@@ -6,11 +6,11 @@ import type { DataSource, EntityManager } from "typeorm";
  */
 export interface DbContext {
   db: DataSource;
-  /** The open transaction of the current mutation, if any. */
+  /** The request session's manager (its connection and transaction); null outside a request. */
   tx: EntityManager | null;
 }
 
-/** The manager to query with: the current mutation's transaction, else the pool. */
+/** The manager to query with: the request's session, else (outside a request) the pool. */
 export function em(ctx: DbContext): EntityManager {
   return ctx.tx ?? ctx.db.manager;
 }
