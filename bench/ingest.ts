@@ -85,6 +85,7 @@ async function main() {
     console.log(`API recordPersonalDataBatch   ${String(records).padEnd(9)} ${apiSeconds.toFixed(2).padEnd(9)} ${apiRate.toFixed(0)}`);
     console.log(`pg multi-row INSERT           ${String(records).padEnd(9)} ${directSeconds.toFixed(2).padEnd(9)} ${directRate.toFixed(0)}`);
     console.log(`ratio ${(apiRate / directRate).toFixed(3)}`);
+    if (process.argv.includes("--json")) console.log(JSON.stringify({ records, apiRowsPerSecond: apiRate, directRowsPerSecond: directRate, ratio: apiRate / directRate }));
   } finally {
     await api.stop();
     await pool.end();

@@ -16,7 +16,9 @@ export interface ApiProcess {
  */
 export async function startApi(databaseUrl: string | null, env: Record<string, string> = {}, port?: number): Promise<ApiProcess> {
   port ??= await freePort();
-  const child = spawn(process.execPath, [join(__dirname, "..", "src", "main.js")], {
+  // API_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof", profiles the API under load.
+  const nodeArgs = (process.env.API_NODE_ARGS ?? "").split(" ").filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, join(__dirname, "..", "src", "main.js")], {
     env: {
       ...process.env,
       ...(databaseUrl ? { DATABASE_URL: databaseUrl } : { DATABASE_URL: "" }),

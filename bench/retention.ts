@@ -71,6 +71,10 @@ async function main() {
     console.log(`one plain DELETE on a copy         ${String(records).padEnd(10)} ${directSeconds.toFixed(2).padEnd(9)} ${directRate.toFixed(0)}`);
     console.log(`RSS idle ${mb(idleRss)}, peak while purging ${mb(peakRss)} (+${mb(peakRss - idleRss)})`);
     console.log(`ratio ${(engineRate / directRate).toFixed(3)}`);
+    if (process.argv.includes("--json")) {
+      const figures = { records, engineRowsPerSecond: engineRate, directRowsPerSecond: directRate, ratio: engineRate / directRate };
+      console.log(JSON.stringify({ ...figures, idleRssMb: idleRss / 1048576, peakRssMb: peakRss / 1048576 }));
+    }
   } finally {
     await db.destroy();
     await database.drop();

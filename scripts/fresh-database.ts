@@ -50,9 +50,9 @@ export async function migrateAndSeed(url: string): Promise<void> {
 /**
  * A migrated, seeded PostgreSQL database that exists only for one run: with DATABASE_URL, a new
  * database on that server (dropped by `drop`); without, an embedded server in a fresh
- * temporary directory (stopped and removed by `drop`).
+ * temporary directory (stopped and removed by `drop`), started with `settings`.
  */
-export async function freshDatabase(prefix: string, log: Logger): Promise<FreshDatabase> {
+export async function freshDatabase(prefix: string, log: Logger, settings?: Record<string, string>): Promise<FreshDatabase> {
   const cleanup: Array<() => Promise<void>> = [];
   const drop = async () => {
     for (const task of cleanup.reverse()) await task().catch((e) => console.error("cleanup failed:", e));
@@ -69,7 +69,7 @@ export async function freshDatabase(prefix: string, log: Logger): Promise<FreshD
     } else {
       const dir = await mkdtemp(join(tmpdir(), `${prefix.replace(/_/g, "-")}-`));
       cleanup.push(() => rm(dir, { recursive: true, force: true }));
-      const embedded = await startEmbeddedPostgres({ dataDir: join(dir, "pg"), database: prefix, log });
+      const embedded = await startEmbeddedPostgres({ dataDir: join(dir, "pg"), database: prefix, log, settings });
       cleanup.push(() => embedded.stop());
       url = embedded.url;
       description = `embedded PostgreSQL in ${dir}`;

@@ -11,7 +11,7 @@ import { freshDatabase } from "./fresh-database";
  */
 async function main(): Promise<number> {
   const database = await freshDatabase("custodian_test", createLogger(process.env.LOG_LEVEL ?? "warn"));
-  console.log(`# test ${database.description}`);
+  console.log(`# test ${database.description}, Node ${process.version}`);
   try {
     // Decorator metadata must exist before any decorated class loads, whichever a test file imports first.
     const child = spawn(process.execPath, ["--require", "reflect-metadata", "--test", ...process.argv.slice(2), join(__dirname, "..", "test")], {

@@ -6,7 +6,7 @@ import { ApolloServerPluginDrainHttpServer } from "@apollo/server/plugin/drainHt
 import { expressMiddleware } from "@as-integrations/express5";
 import express, { type ErrorRequestHandler } from "express";
 import { visit, type GraphQLSchema } from "graphql";
-import { ApolloServerPluginLandingPageDisabled } from "@apollo/server/plugin/disabled";
+import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from "@apollo/server/plugin/disabled";
 import { pinoHttp } from "pino-http";
 import type { DataSource } from "typeorm";
 import type { Config } from "./config";
@@ -123,6 +123,8 @@ export async function startServer(deps: ServerDeps): Promise<CustodianServer> {
       costLimit(deps.schema) as ApolloServerPlugin<RequestContext>,
       introspectionForAuthenticated(config.production),
       sessionClosing(),
+      // Answers are per caller and never cached; the cache-control plugin would wrap every field.
+      ApolloServerPluginCacheControlDisabled(),
       ...(config.production ? [ApolloServerPluginLandingPageDisabled()] : []),
     ],
   });

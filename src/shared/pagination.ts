@@ -21,7 +21,7 @@ export class PageArgs {
   after?: string | null;
 }
 
-@ObjectType({ description: "Where a page ends and whether another follows." })
+@ObjectType({ simpleResolvers: true, description: "Where a page ends and whether another follows." })
 export class PageInfo {
   @Field({ description: "True when more items follow this page." })
   hasNextPage!: boolean;
@@ -46,7 +46,7 @@ type ClassOf<T> = new (...args: never[]) => T;
 
 /** Declares `<Name>Connection` and `<Name>Edge` for a node type, Relay style. */
 export function connectionTypes<T>(node: ClassOf<T>, name: string) {
-  @ObjectType(`${name}Edge`, { description: `One ${name} in a page, with its cursor.` })
+  @ObjectType(`${name}Edge`, { simpleResolvers: true, description: `One ${name} in a page, with its cursor.` })
   class EdgeType {
     @Field({ description: "Opaque position of this item; pass as `after` to continue from it." })
     cursor!: string;
@@ -55,7 +55,7 @@ export function connectionTypes<T>(node: ClassOf<T>, name: string) {
     node!: T;
   }
 
-  @ObjectType(`${name}Connection`, { description: `A page of ${name} items in a stable order.` })
+  @ObjectType(`${name}Connection`, { simpleResolvers: true, description: `A page of ${name} items in a stable order.` })
   class ConnectionType {
     @Field(() => [EdgeType], { description: "The items of this page, each with its cursor." })
     edges!: EdgeType[];
@@ -112,13 +112,22 @@ export async function keysetPage<E extends ObjectLiteral, T>(
   const totalCount = await query.clone().getCount();
   const page = query.clone().orderBy(columns.createdAt, "ASC").addOrderBy(columns.id, "ASC").limit(first + 1);
   if (args.after) {
-    const [createdAt, id] = decodeCursor(args.after, 2);
-    const at = new Date(createdAt);
-    if (Number.isNaN(at.getTime()) || !isUuid(id)) throw new BadUserInputError("after", "`after` is not a cursor this API issued.");
+    const [at, id] = afterPosition(args.after);
     page.andWhere(`(${columns.createdAt}, ${columns.id}) > (:cursorAt, :cursorId)`, { cursorAt: at, cursorId: id });
   }
-  const rows = await page.getMany();
-  const hasNextPage = rows.length > first;
+  return pageOf(await page.getMany(), first, totalCount, positionOf, map);
+}
+
+/** The keyset position an `after` cursor names; BAD_USER_INPUT when this API did not issue it. */
+export function afterPosition(after: string): [Date, string] {
+  const [createdAt, id] = decodeCursor(after, 2);
+  const at = new Date(createdAt);
+  if (Number.isNaN(at.getTime()) || !isUuid(id)) throw new BadUserInputError("after", "`after` is not a cursor this API issued.");
+  return [at, id];
+}
+
+/** A page from up to `first + 1` rows in keyset order (the extra row tells that more follow). */
+export function pageOf<E, T>(rows: E[], first: number, totalCount: number, positionOf: (row: E) => [Date, string], map: (row: E) => T): Connection<T> {
   const edges = rows.slice(0, first).map((row) => {
     const [createdAt, id] = positionOf(row);
     return { cursor: encodeCursor([createdAt.toISOString(), id]), node: map(row) };
@@ -126,7 +135,7 @@ export async function keysetPage<E extends ObjectLiteral, T>(
   return {
     edges,
     nodes: edges.map((e) => e.node),
-    pageInfo: { hasNextPage, endCursor: edges.length ? edges[edges.length - 1].cursor : null },
+    pageInfo: { hasNextPage: rows.length > first, endCursor: edges.length ? edges[edges.length - 1].cursor : null },
     totalCount,
   };
 }

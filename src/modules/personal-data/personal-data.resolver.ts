@@ -1,9 +1,11 @@
-import { Arg, Args, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from "type-graphql";
+import type { GraphQLResolveInfo } from "graphql";
+import { Arg, Args, Ctx, FieldResolver, ID, Info, Mutation, Query, Resolver, Root } from "type-graphql";
 import type { RequestContext } from "../../context";
 import { Allow } from "../../shared/auth/allow";
 import { Role } from "../../shared/auth/role";
 import { JSONObject } from "../../shared/graphql/json-object";
-import { PageArgs } from "../../shared/pagination";
+import { leftFor } from "../../shared/graphql/lookahead";
+import { PageArgs, type Connection } from "../../shared/pagination";
 import { Audited } from "../audit/audited";
 import { DATA_VIEWERS } from "../data-subject/data-subject.resolver";
 import type { DataSubjectService } from "../data-subject/data-subject.service";
@@ -25,6 +27,7 @@ import {
   RecordPersonalDataBatchInput,
   RecordPersonalDataInput,
 } from "./personal-data.types";
+import "./tenant-record-pages"; // registers the tenants page's join of Tenant.personalDataRecords
 import type { ValueReader } from "./value-reader";
 import type { SharingService } from "../sharing/sharing.service";
 import { DataTransfer } from "../sharing/sharing.types";
@@ -102,8 +105,8 @@ export class PersonalDataRecordResolver {
   }
 
   @FieldResolver(() => DataSubject, { description: "The person the record is about." })
-  async subject(@Ctx() ctx: RequestContext, @Root() record: PersonalDataRecord): Promise<DataSubject> {
-    return (await this.subjects.byId(ctx, record.dataSubjectId))!;
+  async subject(@Ctx() ctx: RequestContext, @Root() record: PersonalDataRecord, @Info() info: GraphQLResolveInfo): Promise<DataSubject> {
+    return leftFor<DataSubject>(record, info) ?? (await this.subjects.byId(ctx, record.dataSubjectId))!;
   }
 
   @FieldResolver(() => ThirdParty, { nullable: true, description: "The third party the data came from; null when the service collected it itself." })
@@ -133,7 +136,9 @@ export class TenantRecordsResolver {
     @Root() tenant: Tenant,
     @Args() page: PageArgs,
     @Arg("filter", () => PersonalDataRecordFilter, { nullable: true, validate: false }) filter: PersonalDataRecordFilter | null,
+    @Info() info: GraphQLResolveInfo,
   ) {
-    return this.records.list(ctx, { tenantId: tenant.id }, page, filter);
+    // The tenants page may have fetched it already (tenant-record-pages: one statement for all).
+    return leftFor<Connection<PersonalDataRecord>>(tenant, info) ?? this.records.list(ctx, { tenantId: tenant.id }, page, filter);
   }
 }

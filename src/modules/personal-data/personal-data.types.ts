@@ -8,7 +8,7 @@ import type { PersonalDataRecordEntity } from "./personal-data-record.entity";
 
 export type JsonObject = Record<string, unknown>;
 
-@ObjectType("PersonalDataRecord", { implements: Node, description: "One piece of personal data, with the purposes it was collected for." })
+@ObjectType("PersonalDataRecord", { implements: Node, simpleResolvers: true, description: "One piece of personal data, with the purposes it was collected for." })
 export class PersonalDataRecord extends Node {
   @Field(() => DataCategory, { description: "What kind of personal data this is." })
   category!: DataCategory;

@@ -3,7 +3,7 @@ import { Column, Entity, PrimaryColumn } from "typeorm";
 
 /** Reference data without personal data: one class serves as entity and GraphQL type. */
 @Entity("storage_location")
-@ObjectType("StorageLocation", { description: "A geography where a tenant's personal data is stored, and nowhere else." })
+@ObjectType("StorageLocation", { simpleResolvers: true, description: "A geography where a tenant's personal data is stored, and nowhere else." })
 export class StorageLocation {
   @PrimaryColumn("text")
   @Field(() => ID, { description: "Short code of the geography, e.g. EU, US, UK, APAC." })

@@ -22,6 +22,11 @@ export class StorageLocationService {
     return em(ctx).getRepository(StorageLocation).find({ order: { code: "ASC" } });
   }
 
+  /** This request's loader, e.g. to prime it with locations a joined query brought along. */
+  loader(ctx: RequestContext) {
+    return ctx.loaders.get(ctx, storageLocationLoader);
+  }
+
   byCode(ctx: RequestContext, code: string): Promise<StorageLocation | null> {
     return ctx.loaders.get(ctx, storageLocationLoader).load(code);
   }

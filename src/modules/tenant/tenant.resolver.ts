@@ -1,4 +1,5 @@
-import { Arg, Args, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from "type-graphql";
+import type { GraphQLResolveInfo } from "graphql";
+import { Arg, Args, Ctx, FieldResolver, ID, Info, Mutation, Query, Resolver, Root } from "type-graphql";
 import type { RequestContext } from "../../context";
 import { Allow } from "../../shared/auth/allow";
 import { Role, TENANT_ROLES } from "../../shared/auth/role";
@@ -7,6 +8,7 @@ import { Audited } from "../audit/audited";
 import { StorageLocation } from "../storage-location/storage-location.entity";
 import { StorageLocationService } from "../storage-location/storage-location.service";
 import { CreateTenantInput, RetentionPolicyInput } from "./tenant.inputs";
+import { planTenantPage } from "./tenant-joins";
 import { TenantService } from "./tenant.service";
 import { Tenant, TenantConnection } from "./tenant.types";
 
@@ -19,8 +21,8 @@ export class TenantResolver {
 
   @Query(() => TenantConnection, { description: "Every tenant, oldest first (operators only)." })
   @Allow(Role.OPERATOR)
-  tenants(@Ctx() ctx: RequestContext, @Args() page: PageArgs) {
-    return this.tenantService.list(ctx, page);
+  tenants(@Ctx() ctx: RequestContext, @Args() page: PageArgs, @Info() info: GraphQLResolveInfo) {
+    return this.tenantService.list(ctx, page, planTenantPage(ctx, info));
   }
 
   @Query(() => Tenant, { nullable: true, description: "A tenant by id; null when it does not exist or is outside your scope." })

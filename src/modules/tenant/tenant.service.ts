@@ -6,9 +6,12 @@ import { em } from "../../shared/db/database";
 import { BadUserInputError, NotFoundError } from "../../shared/errors";
 import { isUuid } from "../../shared/ids";
 import { byKeyLoader } from "../../shared/loaders";
-import { keysetPage, type Connection, type PageArgs } from "../../shared/pagination";
+import { entityFromJson, jsonObjectOf } from "../../shared/db/json-rows";
+import { afterPosition, DEFAULT_PAGE_SIZE, pageOf, type Connection, type PageArgs } from "../../shared/pagination";
 import { auditTarget } from "../audit/audit-draft";
+import { StorageLocation } from "../storage-location/storage-location.entity";
 import type { StorageLocationService } from "../storage-location/storage-location.service";
+import { PLAIN_TENANT_PAGE, type TenantPagePlan } from "./tenant-joins";
 import { TenantEntity } from "./tenant.entity";
 import type { CreateTenantInput, RetentionPolicyInput } from "./tenant.inputs";
 import { applyRetentionPolicy, SubscriptionStatus } from "./tenant.policy";
@@ -50,12 +53,52 @@ export class TenantService {
     return tenant && toTenant(tenant);
   }
 
-  /** Every tenant the caller may see, oldest first. */
-  list(ctx: RequestContext, args: PageArgs): Promise<Connection<Tenant>> {
+  /**
+   * Every tenant the caller may see, oldest first, in one statement with what `plan` says the
+   * query selects below: the storage locations (primed into their loader) and the joined fields.
+   */
+  async list(ctx: RequestContext, args: PageArgs, plan: TenantPagePlan = PLAIN_TENANT_PAGE): Promise<Connection<Tenant>> {
     const principal = principalOf(ctx);
-    const query = em(ctx).getRepository(TenantEntity).createQueryBuilder("t");
-    if (principal.role !== "OPERATOR") query.where("t.id = :own", { own: principal.tenantId });
-    return keysetPage(query, args, { createdAt: "t.created_at", id: "t.id" }, (t) => [t.createdAt, t.id], toTenant);
+    const params: unknown[] = [];
+    const bind = (value: unknown) => `$${params.push(value)}`;
+    const visible = principal.role === "OPERATOR" ? "true" : `id = ${bind(principal.tenantId)}`;
+    let cursor = "true";
+    if (args.after) {
+      const [at, id] = afterPosition(args.after);
+      cursor = `(created_at, id) > (${bind(at)}, ${bind(id)})`;
+    }
+    const first = args.first ?? DEFAULT_PAGE_SIZE;
+    const connection = em(ctx).connection;
+    const columns = [`${jsonObjectOf(connection.getMetadata(TenantEntity), "t")} AS tenant`];
+    if (plan.storageLocation) columns.push(`(SELECT ${jsonObjectOf(connection.getMetadata(StorageLocation), "l")} FROM storage_location l WHERE l.code = t.storage_location_code) AS location`);
+    if (plan.totalCount) columns.push(`(SELECT count(*)::int FROM tenant WHERE ${visible}) AS total_count`);
+    // The extra row only tells whether more follow: its joined fields are not computed.
+    plan.joins.forEach(({ join }, i) => columns.push(`CASE WHEN t.position <= ${bind(first)} THEN ${join.sql(bind)} END AS join_${i}`));
+    const rows: Array<Record<string, any>> = await em(ctx).query(
+      `SELECT ${columns.join(", ")}
+         FROM (SELECT *, row_number() OVER (ORDER BY created_at, id) AS position FROM tenant
+                WHERE ${visible} AND ${cursor} ORDER BY created_at, id LIMIT ${bind(first + 1)}) t
+        ORDER BY t.created_at, t.id`,
+      params,
+    );
+    const tenantMeta = connection.getMetadata(TenantEntity);
+    const locationMeta = connection.getMetadata(StorageLocation);
+    const locations = this.locations.loader(ctx);
+    const page = pageOf(rows, first, rows[0]?.total_count ?? 0, (row) => [new Date(row.tenant.created_at), row.tenant.id], (row) => {
+      const tenant = toTenant(entityFromJson<TenantEntity>(tenantMeta, row.tenant));
+      if (row.location) locations.prime(row.location.code, entityFromJson<StorageLocation>(locationMeta, row.location));
+      plan.joins.forEach(({ join }, i) => join.attach(ctx, tenant, row[`join_${i}`]));
+      return tenant;
+    });
+    if (plan.totalCount && rows.length === 0) page.totalCount = await this.count(ctx, visible, params);
+    return page;
+  }
+
+  /** The count when the page itself is empty (past the last cursor): no row carried it. */
+  private async count(ctx: RequestContext, visible: string, params: unknown[]): Promise<number> {
+    const owner = visible === "true" ? [] : [params[0]];
+    const [{ n }] = await em(ctx).query(`SELECT count(*)::int AS n FROM tenant WHERE ${visible}`, owner);
+    return n;
   }
 
   /** DOMAIN rule 2: the tenant's storage location is chosen at creation and must exist. */

@@ -14,7 +14,7 @@ registerEnumType(SubscriptionStatus, {
   },
 });
 
-@ObjectType("RetentionPolicy", { description: "How long a tenant's deleted data and audit entries are kept." })
+@ObjectType("RetentionPolicy", { simpleResolvers: true, description: "How long a tenant's deleted data and audit entries are kept." })
 export class RetentionPolicyType {
   @Field(() => Int, { description: "Days between a deletion and the purge of the data: 1..30, default 30." })
   deletionGraceDays!: number;
@@ -24,7 +24,7 @@ export class RetentionPolicyType {
 }
 
 /** The GraphQL view of a tenant; kept apart from the entity so a new column never leaks. */
-@ObjectType("Tenant", { implements: Node, description: "A customer of the service, whose personal data Custodian holds." })
+@ObjectType("Tenant", { implements: Node, simpleResolvers: true, description: "A customer of the service, whose personal data Custodian holds." })
 export class Tenant extends Node {
   @Field({ description: "The tenant's name." })
   name!: string;

@@ -20,6 +20,8 @@ export interface EmbeddedOptions {
   log: Logger;
   /** A fixed port (e.g. to restart a server where its clients expect it); default: a free one. */
   port?: number;
+  /** Extra server settings (e.g. the bench's pg_stat_statements), passed as `-c name=value`. */
+  settings?: Record<string, string>;
 }
 
 /** A port nobody listens on right now (5432 belongs to the machine's own server). */
@@ -91,7 +93,10 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
     password,
     persistent: true,
     createPostgresUser: runsAsRoot,
-    postgresFlags: ["-c", `unix_socket_directories=${dataDir}`, "-c", "listen_addresses=127.0.0.1"],
+    postgresFlags: [
+      ...["-c", `unix_socket_directories=${dataDir}`, "-c", "listen_addresses=127.0.0.1"],
+      ...Object.entries(options.settings ?? {}).flatMap(([name, value]) => ["-c", `${name}=${value}`]),
+    ],
     onLog: (message: unknown) => options.log.debug({ embeddedPostgres: String(message).trim() }),
     onError: (error: unknown) => options.log.error({ embeddedPostgres: String(error) }),
   });

@@ -1,0 +1,324 @@
+import autocannon from "autocannon";
+import { fork, spawn, type ChildProcess } from "node:child_process";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { Pool } from "pg";
+import { freshDatabase } from "../scripts/fresh-database";
+import { signToken } from "../src/shared/auth/jwt";
+import { Role } from "../src/shared/auth/role";
+import { freePort } from "../src/shared/db/embedded";
+import { createLogger } from "../src/shared/logging";
+import { datasetSize, seedDataset, tenantIds } from "./dataset";
+import { BENCH_SECRET, intFromEnv, startApi } from "./lib";
+
+/**
+ * `npm run bench`: the read path of Custodian against PostGraphile 5 and hand-written SQL on one
+ * fresh, fixed dataset, then the ingest and retention benches. One table on the console, the same
+ * figures in bench/results/latest.json; the last line reads `ratio R`, R = Custodian's dashboard
+ * req/s / PostGraphile's. Settings: BENCH_SCALE (1: 200 tenants, 20,000 subjects, 200,000
+ * records), BENCH_SECONDS (10), BENCH_RUNS (3), BENCH_CONNECTIONS (20), DASHBOARD_TENANTS and
+ * DASHBOARD_RECORDS (20 and 20), VALUES_PER_REQUEST (100).
+ */
+const ROOT = join(__dirname, "..", "..");
+
+/** The dashboard through Custodian, as an operator (the one role that lists tenants). */
+const CUSTODIAN_DASHBOARD = `query($tenants: Int!, $records: Int!) {
+  tenants(first: $tenants) { nodes { id name storageLocation { code name }
+    personalDataRecords(first: $records) { totalCount nodes { id category status subject { id status } } } } } }`;
+
+/** The same question in PostGraphile's schema (Amber preset, ordered as Custodian orders). */
+const POSTGRAPHILE_DASHBOARD = `query($tenants: Int!, $records: Int!) {
+  allTenants(first: $tenants, orderBy: [CREATED_AT_ASC, PRIMARY_KEY_ASC]) { nodes { rowId name storageLocationByStorageLocationCode { code name }
+    personalDataRecords(first: $records, orderBy: [CREATED_AT_ASC, PRIMARY_KEY_ASC]) { totalCount nodes { rowId category status
+      dataSubjectByTenantIdAndDataSubjectId { rowId status } } } } } }`;
+
+/** An integration reading values for one purpose (the purpose check and the audit write included). */
+const VALUES = `query($id: ID!, $first: Int!) { tenant(id: $id) { personalDataRecords(first: $first) { nodes { id value(purpose: SERVICE_OPERATION) } } } }`;
+
+interface Run {
+  rps: number;
+  p50: number;
+  p99: number;
+  errors: number;
+}
+
+interface CaseFigures {
+  runs: Run[];
+  median: Run;
+  statementsPerRequest: number | null;
+}
+
+interface Target {
+  name: string;
+  url: string;
+  request: (i: number) => { headers: Record<string, string>; body: string };
+  /** The rows of one answer, in a form all three targets share: for the equivalence check. */
+  rows?: (body: any) => unknown;
+}
+
+function median(runs: Run[]): Run {
+  const sorted = [...runs].sort((a, b) => a.rps - b.rps);
+  return sorted[Math.floor(sorted.length / 2)];
+}
+
+/** autocannon at `connections` for `seconds`; a non-2xx answer, a GraphQL error or a socket error counts as an error. */
+async function load(target: Target, connections: number, seconds: number): Promise<Run> {
+  let n = 0;
+  let graphqlErrors = 0;
+  const result = await autocannon({
+    url: target.url,
+    method: "POST",
+    connections,
+    duration: seconds,
+    requests: [
+      {
+        setupRequest: (request: any) => ({ ...request, ...target.request(n++) }),
+        onResponse: (status: number, body: string) => {
+          if (status === 200 && body.includes('"errors"')) graphqlErrors += 1;
+        },
+      } as any,
+    ],
+  });
+  const run = {
+    rps: result.requests.total / seconds,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    errors: result.errors + result.non2xx + graphqlErrors + result.timeouts,
+  };
+  console.log(`#   ${target.name}: ${run.rps.toFixed(0)} req/s, p50 ${run.p50} ms, p99 ${run.p99} ms, ${run.errors} errors (${seconds} s)`);
+  return run;
+}
+
+async function post(target: Target, i: number): Promise<any> {
+  const { headers, body } = target.request(i);
+  const response = await fetch(target.url, { method: "POST", headers, body });
+  const text = await response.text();
+  if (!response.ok || text.includes('"errors"')) throw new Error(`${target.name} answered ${response.status}: ${text.slice(0, 300)}`);
+  return JSON.parse(text);
+}
+
+/** SQL statements per request, from pg_stat_statements (null when the server has not loaded it). */
+async function statementsPerRequest(pool: Pool, target: Target, requests: number): Promise<number | null> {
+  try {
+    await pool.query(`SELECT pg_stat_statements_reset()`);
+  } catch {
+    return null;
+  }
+  for (let i = 0; i < requests; i++) await post(target, i);
+  const { rows } = await pool.query(
+    `SELECT coalesce(sum(calls), 0)::int AS calls FROM pg_stat_statements
+      WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) AND query NOT LIKE '%pg_stat_statements%'`,
+  );
+  return rows[0].calls / requests;
+}
+
+function startProcess(command: string, args: string[], env: Record<string, string>): Promise<ChildProcess> {
+  const child = spawn(command, args, { env: { ...process.env, ...env }, stdio: ["ignore", "ignore", "inherit", "ipc"] });
+  return new Promise((ok, fail) => {
+    child.once("message", () => ok(child));
+    child.once("exit", (code) => fail(new Error(`${command} ${args.join(" ")} exited with ${code} during start`)));
+  });
+}
+
+async function stopProcess(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return;
+  const exited = new Promise((ok) => child.once("exit", ok));
+  child.kill("SIGTERM");
+  await exited;
+}
+
+/** The kernel's high-water mark of the process's resident memory: its peak RSS since it started. */
+function peakRssMb(pid: number): number {
+  const line = readFileSync(`/proc/${pid}/status`, "utf8").split("\n").find((l) => l.startsWith("VmHWM:"));
+  return Number(line?.match(/(\d+)/)?.[1] ?? NaN) / 1024;
+}
+
+/** Runs one of the existing benches in its own process and reads the figures it prints last. */
+function childBench(script: string): Promise<Record<string, number>> {
+  return new Promise((ok, fail) => {
+    const child = fork(join(__dirname, script), ["--json"], { stdio: ["ignore", "pipe", "inherit", "ipc"] });
+    let out = "";
+    child.stdout!.on("data", (d) => (out += d));
+    child.once("exit", (code) => {
+      const last = out.trim().split("\n").pop() ?? "";
+      if (code !== 0 || !last.startsWith("{")) return fail(new Error(`${script} failed (${code}): ${out.slice(-500)}`));
+      ok(JSON.parse(last));
+    });
+  });
+}
+
+async function main() {
+  const scale = Number(process.env.BENCH_SCALE ?? 1);
+  if (!(scale > 0)) throw new Error("BENCH_SCALE must be a positive number");
+  const seconds = intFromEnv("BENCH_SECONDS", 10);
+  const runs = intFromEnv("BENCH_RUNS", 3);
+  const connections = intFromEnv("BENCH_CONNECTIONS", 20);
+  const dashTenants = intFromEnv("DASHBOARD_TENANTS", 20);
+  const dashRecords = intFromEnv("DASHBOARD_RECORDS", 20);
+  const valuesPerRequest = intFromEnv("VALUES_PER_REQUEST", 100);
+  const size = datasetSize(scale);
+
+  const database = await freshDatabase("custodian_bench", createLogger("warn"), { shared_preload_libraries: "pg_stat_statements" });
+  const pool = new Pool({ connectionString: database.url, max: 2 });
+  pool.on("error", () => undefined);
+  const children: ChildProcess[] = [];
+  let api: Awaited<ReturnType<typeof startApi>> | undefined;
+  let dropped = false;
+  try {
+    console.log(`# bench on ${database.description}: ${size.tenants} tenants, ${size.subjects} subjects, ${size.records} records`);
+    let started = Date.now();
+    await seedDataset(pool, size);
+    await pool.query(`CREATE EXTENSION IF NOT EXISTS pg_stat_statements`).catch(() => undefined);
+    console.log(`# seeded in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    const tenants = await tenantIds(pool);
+
+    api = await startApi(database.url, { RETENTION_INTERVAL: "off" });
+    const pgPort = await freePort();
+    children.push(
+      await startProcess(join(ROOT, "node_modules", "node", "bin", "node"), [join(ROOT, "bench", "postgraphile", "server.mjs")], {
+        DATABASE_URL: database.url,
+        PORT: String(pgPort),
+        GRAPHILE_ENV: "production",
+      }),
+    );
+    const floorPort = await freePort();
+    children.push(
+      await startProcess(process.execPath, [join(__dirname, "floor.js")], {
+        DATABASE_URL: database.url,
+        PORT: String(floorPort),
+        DASHBOARD_TENANTS: String(dashTenants),
+        DASHBOARD_RECORDS: String(dashRecords),
+      }),
+    );
+
+    const operator = await signToken({ subject: "bench-operator", role: Role.OPERATOR }, BENCH_SECRET);
+    const json = { "content-type": "application/json" };
+    const variables = { tenants: dashTenants, records: dashRecords };
+    const custodian: Target = {
+      name: "Custodian",
+      url: api.url,
+      request: () => ({ headers: { ...json, authorization: `Bearer ${operator}` }, body: JSON.stringify({ query: CUSTODIAN_DASHBOARD, variables }) }),
+      rows: (b) =>
+        b.data.tenants.nodes.map((t: any) => [t.id, t.name, t.storageLocation.code, t.storageLocation.name, t.personalDataRecords.totalCount,
+          t.personalDataRecords.nodes.map((r: any) => [r.id, r.category, r.status, r.subject.id, r.subject.status])]),
+    };
+    const postgraphile: Target = {
+      name: "PostGraphile 5",
+      url: `http://127.0.0.1:${pgPort}/graphql`,
+      request: () => ({ headers: json, body: JSON.stringify({ query: POSTGRAPHILE_DASHBOARD, variables }) }),
+      rows: (b) =>
+        b.data.allTenants.nodes.map((t: any) => [t.rowId, t.name, t.storageLocationByStorageLocationCode.code, t.storageLocationByStorageLocationCode.name,
+          t.personalDataRecords.totalCount,
+          t.personalDataRecords.nodes.map((r: any) => [r.rowId, r.category, r.status, r.dataSubjectByTenantIdAndDataSubjectId.rowId, r.dataSubjectByTenantIdAndDataSubjectId.status])]),
+    };
+    const floor: Target = {
+      name: "SQL floor (pg)",
+      url: `http://127.0.0.1:${floorPort}/`,
+      request: () => ({ headers: json, body: "{}" }),
+      rows: (b) => b.data.map((t: any) => [t.id, t.name, t.code, t.location_name, t.total, t.records]),
+    };
+    const dashboard = [custodian, postgraphile, floor];
+
+    // The three must answer with the same rows, or the comparison means nothing.
+    const reference = JSON.stringify(floor.rows!(await post(floor, 0)));
+    for (const target of dashboard) {
+      if (JSON.stringify(target.rows!(await post(target, 0))) !== reference) throw new Error(`${target.name} does not answer with the floor's rows`);
+    }
+    console.log(`# the three dashboards answer with the same ${dashTenants} tenants x ${dashRecords} records`);
+
+    const figures = new Map<Target, Run[]>(dashboard.map((t) => [t, []]));
+    for (const target of dashboard) await load(target, connections, 3); // warm-up
+    for (let run = 0; run < runs; run++) {
+      // Interleaved, so a slow spell of the machine falls on all three alike.
+      for (const target of dashboard) figures.get(target)!.push(await load(target, connections, seconds));
+    }
+    const dashboardCases = new Map<Target, CaseFigures>();
+    for (const target of dashboard) {
+      dashboardCases.set(target, { runs: figures.get(target)!, median: median(figures.get(target)!), statementsPerRequest: await statementsPerRequest(pool, target, 20) });
+    }
+
+    const integrationTokens = await Promise.all(tenants.map((tenantId) => signToken({ subject: "bench-integration", role: Role.INTEGRATION, tenantId }, BENCH_SECRET)));
+    const values: Target = {
+      name: "Custodian values",
+      url: api.url,
+      request: (i) => ({
+        headers: { ...json, authorization: `Bearer ${integrationTokens[i % tenants.length]}` },
+        body: JSON.stringify({ query: VALUES, variables: { id: tenants[i % tenants.length], first: valuesPerRequest } }),
+      }),
+    };
+    const sample = await post(values, 0);
+    if (sample.data.tenant.personalDataRecords.nodes.filter((r: any) => r.value).length !== valuesPerRequest) throw new Error("the values case did not read every value");
+    await load(values, connections, 3);
+    const valueRuns: Run[] = [];
+    for (let run = 0; run < runs; run++) valueRuns.push(await load(values, connections, seconds));
+    const valuesCase: CaseFigures = { runs: valueRuns, median: median(valueRuns), statementsPerRequest: await statementsPerRequest(pool, values, 20) };
+    const rssMb = peakRssMb(api.child.pid!);
+
+    await api.stop();
+    api = undefined;
+    for (const child of children.splice(0)) await stopProcess(child);
+    await pool.end();
+    await database.drop();
+    dropped = true;
+
+    console.log("# ingest and retention benches (each on a database of its own)");
+    const ingest = await childBench("ingest.js");
+    const retention = await childBench("retention.js");
+
+    const c = dashboardCases.get(custodian)!;
+    const p = dashboardCases.get(postgraphile)!;
+    const f = dashboardCases.get(floor)!;
+    const ratio = c.median.rps / p.median.rps;
+    const ofFloor = c.median.rps / f.median.rps;
+    const range = (rs: Run[]) => `${Math.min(...rs.map((r) => r.rps)).toFixed(0)}-${Math.max(...rs.map((r) => r.rps)).toFixed(0)}`;
+    const row = (label: string, k: CaseFigures) =>
+      `${label.padEnd(28)} ${k.median.rps.toFixed(0).padStart(7)} ${range(k.runs).padStart(11)} ${String(k.median.p50).padStart(7)} ${String(k.median.p99).padStart(7)} ${(k.statementsPerRequest ?? "n/a").toString().padStart(6)} ${String(k.runs.reduce((s, r) => s + r.errors, 0)).padStart(6)}`;
+    console.log("");
+    console.log(`case / target                  req/s  min-max(3)  p50 ms  p99 ms  stmts  errors   (median of ${runs} runs of ${seconds} s at ${connections} connections)`);
+    console.log(row("dashboard: Custodian", c));
+    console.log(row("dashboard: PostGraphile 5", p));
+    console.log(row("dashboard: SQL floor (pg)", f));
+    console.log(row(`values: ${valuesPerRequest} for one purpose`, valuesCase));
+    console.log(`dashboard ratios: Custodian / PostGraphile ${ratio.toFixed(2)}, Custodian / floor ${(ofFloor * 100).toFixed(0)}%`);
+    console.log(`ingest: API ${ingest.apiRowsPerSecond.toFixed(0)} rows/s, direct ${ingest.directRowsPerSecond.toFixed(0)} rows/s, ratio ${ingest.ratio.toFixed(3)}`);
+    console.log(`retention: engine ${retention.engineRowsPerSecond.toFixed(0)} rows/s, plain DELETE ${retention.directRowsPerSecond.toFixed(0)} rows/s, ratio ${retention.ratio.toFixed(3)}`);
+    console.log(`peak RSS of the API process: ${rssMb.toFixed(0)} MB`);
+    const checks = [
+      ["dashboard >= 0.8x PostGraphile", ratio >= 0.8],
+      ["dashboard >= 45% of the floor", ofFloor >= 0.45],
+      ["dashboard p99 <= 200 ms", c.median.p99 <= 200],
+      ["dashboard <= 4 SQL statements per request", c.statementsPerRequest !== null && c.statementsPerRequest <= 4],
+      ["values p99 <= 100 ms", valuesCase.median.p99 <= 100],
+      ["API peak RSS <= 300 MB", rssMb <= 300],
+      ["no errors", [c, p, f, valuesCase].every((k) => k.runs.every((r) => r.errors === 0))],
+    ] as const;
+    for (const [label, ok] of checks) console.log(`${ok ? "ok  " : "MISS"} ${label}`);
+
+    const report = {
+      at: new Date().toISOString(),
+      machine: { cpus: (await import("node:os")).cpus().length, node: process.version, database: database.description.replace(/ in \/.*$/, "") },
+      settings: { scale, dataset: size, seconds, runs, connections, dashTenants, dashRecords, valuesPerRequest },
+      dashboard: { custodian: c, postgraphile: p, floor: f, ratioToPostgraphile: ratio, fractionOfFloor: ofFloor },
+      values: valuesCase,
+      ingest,
+      retention,
+      apiPeakRssMb: rssMb,
+      checks: Object.fromEntries(checks),
+    };
+    mkdirSync(join(ROOT, "bench", "results"), { recursive: true });
+    writeFileSync(join(ROOT, "bench", "results", "latest.json"), JSON.stringify(report, null, 2) + "\n");
+    console.log(`ratio ${ratio.toFixed(2)}`);
+  } finally {
+    if (api) await api.stop();
+    for (const child of children) await stopProcess(child);
+    if (!dropped) {
+      await pool.end().catch(() => undefined);
+      await database.drop();
+    }
+  }
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});

@@ -1,0 +1,96 @@
+import type { RequestContext } from "../../context";
+import { principalOf } from "../../context";
+import { dataScope } from "../../shared/auth/scope";
+import { em } from "../../shared/db/database";
+import { columnsFor, entityFromJson, jsonObjectOf } from "../../shared/db/json-rows";
+import { connectionNodeFields, leaveFor, selects, type ResolveTree } from "../../shared/graphql/lookahead";
+import { isUuid } from "../../shared/ids";
+import { afterPosition, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, pageOf } from "../../shared/pagination";
+import { DataSubjectEntity } from "../data-subject/data-subject.entity";
+import { toDataSubject } from "../data-subject/data-subject.types";
+import { joinTenantField, type TenantJoin } from "../tenant/tenant-joins";
+import { PersonalDataRecordEntity } from "./personal-data-record.entity";
+import { toRecord } from "./personal-data.types";
+
+/** Fields of a record resolved from its columns rather than being one. */
+const RECORD_FIELDS_FROM_COLUMNS: Record<string, string[]> = {
+  subject: ["dataSubjectId"],
+  tenant: ["tenantId"],
+  storageLocation: ["storageLocationCode"],
+  source: ["sourceThirdPartyId"],
+  transfers: [],
+  value: [],
+};
+
+/**
+ * `Tenant.personalDataRecords` fetched by the tenants page itself: each tenant's count and page
+ * of records (with their subjects when the query asks for them) as JSON in the tenant's row.
+ * The conditions are those of PersonalDataService.list: the caller's data scope, the filter, the
+ * cursor, (created_at, id) order. Arguments that list would refuse are left to it, so its error
+ * is the one the caller sees.
+ */
+export function planTenantRecordPages(ctx: RequestContext, field: ResolveTree): TenantJoin | null {
+  const scope = dataScope(principalOf(ctx));
+  const first = field.args.first ?? DEFAULT_PAGE_SIZE;
+  if (scope.kind === "none" || !Number.isInteger(first) || (first as number) < 1 || (first as number) > MAX_PAGE_SIZE) return null;
+  let after: [Date, string] | null = null;
+  try {
+    after = typeof field.args.after === "string" ? afterPosition(field.args.after) : null;
+  } catch {
+    return null;
+  }
+  const filter = (field.args.filter ?? {}) as { dataSubjectId?: string | null; category?: string | null; status?: string | null };
+  const nodeFields = connectionNodeFields(field, "PersonalDataRecordConnection", "PersonalDataRecordEdge", "PersonalDataRecord");
+  if (!nodeFields) return null;
+  // Only the columns the selection needs: fewer values to build as JSON and to parse back.
+  const meta = em(ctx).connection.getMetadata(PersonalDataRecordEntity);
+  const subjectMeta = em(ctx).connection.getMetadata(DataSubjectEntity);
+  const recordColumns = columnsFor(meta, Object.values(nodeFields).map((f) => f.name), ["id", "createdAt", "tenantId", "dataSubjectId"], RECORD_FIELDS_FROM_COLUMNS);
+  const subjectFields = Object.values(nodeFields).filter((f) => f.name === "subject");
+  const subjectColumns = columnsFor(
+    subjectMeta,
+    subjectFields.flatMap((f) => Object.values(f.fieldsByTypeName.DataSubject ?? {}).map((g) => g.name)),
+    ["id", "tenantId"],
+    { tenant: [], records: [] },
+  );
+  const withSubjects = subjectFields.length > 0;
+  const withCount = selects(field, "PersonalDataRecordConnection", "totalCount");
+  const withPage = selects(field, "PersonalDataRecordConnection", "nodes", "edges", "pageInfo");
+
+  return {
+    sql(bind) {
+      const where = ["r.tenant_id = t.id"];
+      if (scope.kind === "tenant") where.push(`r.tenant_id = ${bind(scope.tenantId)}`);
+      if (scope.kind === "tenant" && scope.dataSubjectId) where.push(`r.data_subject_id = ${bind(scope.dataSubjectId)}`);
+      if (filter.dataSubjectId != null) where.push(`r.data_subject_id = ${bind(isUuid(filter.dataSubjectId) ? filter.dataSubjectId.toLowerCase() : null)}`);
+      if (filter.category != null) where.push(`r.category = ${bind(filter.category)}`);
+      if (filter.status != null) where.push(`r.status = ${bind(filter.status)}`);
+      const conditions = where.join(" AND ");
+      const count = withCount ? `(SELECT count(*)::int FROM personal_data_record r WHERE ${conditions})` : "NULL";
+      const cursor = after ? ` AND (r.created_at, r.id) > (${bind(after[0])}, ${bind(after[1])})` : "";
+      const columns = recordColumns.map((c) => `r.${c.databaseName}`);
+      const page = withPage
+        ? `(SELECT coalesce(json_agg(json_build_array(${jsonObjectOf(meta, "p", recordColumns)}, ${withSubjects ? jsonObjectOf(subjectMeta, "s", subjectColumns) : "NULL"}) ORDER BY p.created_at, p.id), '[]')
+              FROM (SELECT ${columns.join(", ")} FROM personal_data_record r WHERE ${conditions}${cursor}
+                     ORDER BY r.created_at, r.id LIMIT ${bind((first as number) + 1)}) p
+              ${withSubjects ? "JOIN data_subject s ON s.tenant_id = p.tenant_id AND s.id = p.data_subject_id" : ""})`
+        : "'[]'::json";
+      return `json_build_object('count', ${count}, 'page', ${page})`;
+    },
+    attach(ctx, tenant, value) {
+      const { count, page } = value as { count: number | null; page: Array<[Record<string, unknown>, Record<string, unknown> | null]> };
+      const records = page.map(([row, subjectRow]) => {
+        const record = toRecord(entityFromJson(meta, row));
+        // Left on the record, not primed into the subjects' loader: it holds only the selected columns.
+        if (subjectRow) {
+          const subject = toDataSubject(entityFromJson(subjectMeta, subjectRow));
+          for (const f of subjectFields) leaveFor(record, f.alias, subject);
+        }
+        return record;
+      });
+      leaveFor(tenant, field.alias, pageOf(records, first as number, count ?? 0, (r) => [r.createdAt, r.id], (r) => r));
+    },
+  };
+}
+
+joinTenantField("personalDataRecords", planTenantRecordPages);

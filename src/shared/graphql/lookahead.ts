@@ -1,0 +1,69 @@
+import type { GraphQLResolveInfo } from "graphql";
+import { parseResolveInfo, type ResolveTree } from "graphql-parse-resolve-info";
+
+export type { ResolveTree };
+
+/**
+ * Look-ahead on the selection set: a resolver that sees what its children will ask for can
+ * fetch them in its own statement and leave the results on the parent objects, where the
+ * children's resolvers take them instead of querying. Every child resolver still runs (its
+ * authorization included); only the fetching moves up.
+ */
+export function selectionOf(info: GraphQLResolveInfo): ResolveTree | null {
+  const tree = parseResolveInfo(info);
+  return tree && "fieldsByTypeName" in tree ? (tree as ResolveTree) : null;
+}
+
+/** The fields selected on `typeName` under `tree`, by response key (alias). */
+export function fieldsOn(tree: ResolveTree | undefined, typeName: string): Record<string, ResolveTree> {
+  return tree?.fieldsByTypeName[typeName] ?? {};
+}
+
+/**
+ * The fields selected on the nodes of a connection field (through `nodes` and `edges.node`),
+ * by response key; null when one key is used twice with different arguments.
+ */
+export function connectionNodeFields(connection: ResolveTree, connectionType: string, edgeType: string, nodeType: string): Record<string, ResolveTree> | null {
+  const fields = fieldsOn(connection, connectionType);
+  const selected: ResolveTree[] = [];
+  for (const field of Object.values(fields)) {
+    if (field.name === "nodes") selected.push(...Object.values(fieldsOn(field, nodeType)));
+    if (field.name === "edges") {
+      for (const edgeField of Object.values(fieldsOn(field, edgeType))) {
+        if (edgeField.name === "node") selected.push(...Object.values(fieldsOn(edgeField, nodeType)));
+      }
+    }
+  }
+  const byKey: Record<string, ResolveTree> = {};
+  for (const field of selected) {
+    const seen = byKey[field.alias];
+    if (seen && (seen.name !== field.name || JSON.stringify(seen.args) !== JSON.stringify(field.args))) return null;
+    byKey[field.alias] = seen ? mergeTrees(seen, field) : field;
+  }
+  return byKey;
+}
+
+/** Whether any of `names` is selected directly on `typeName` under `tree`. */
+export function selects(tree: ResolveTree, typeName: string, ...names: string[]): boolean {
+  return Object.values(fieldsOn(tree, typeName)).some((f) => names.includes(f.name));
+}
+
+function mergeTrees(a: ResolveTree, b: ResolveTree): ResolveTree {
+  const fieldsByTypeName: ResolveTree["fieldsByTypeName"] = { ...a.fieldsByTypeName };
+  for (const [type, fields] of Object.entries(b.fieldsByTypeName)) fieldsByTypeName[type] = { ...fieldsByTypeName[type], ...fields };
+  return { ...a, fieldsByTypeName };
+}
+
+const left = new WeakMap<object, Map<string, unknown>>();
+
+/** Leaves what the field `responseKey` of `parent` will answer, fetched ahead by a parent's resolver. */
+export function leaveFor(parent: object, responseKey: string, value: unknown): void {
+  let values = left.get(parent);
+  if (!values) left.set(parent, (values = new Map()));
+  values.set(responseKey, value);
+}
+
+/** What a parent's resolver left for this field, if anything (the field then need not query). */
+export function leftFor<T>(parent: object, info: GraphQLResolveInfo): T | undefined {
+  return left.get(parent)?.get(String(info.path.key)) as T | undefined;
+}
