@@ -1,6 +1,7 @@
 import autocannon from "autocannon";
 import { fork, spawn, type ChildProcess } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { request } from "node:http";
 import { join } from "node:path";
 import { Pool } from "pg";
 import { freshDatabase } from "../scripts/fresh-database";
@@ -89,12 +90,22 @@ async function load(target: Target, connections: number, seconds: number): Promi
   return run;
 }
 
-async function post(target: Target, i: number): Promise<any> {
+/** One request on a connection of its own (a keep-alive socket left from before a load run was seen to hang). */
+function post(target: Target, i: number): Promise<any> {
   const { headers, body } = target.request(i);
-  const response = await fetch(target.url, { method: "POST", headers, body });
-  const text = await response.text();
-  if (!response.ok || text.includes('"errors"')) throw new Error(`${target.name} answered ${response.status}: ${text.slice(0, 300)}`);
-  return JSON.parse(text);
+  return new Promise((ok, fail) => {
+    const req = request(target.url, { method: "POST", headers: { ...headers, "content-length": Buffer.byteLength(body) }, agent: false }, (res) => {
+      let text = "";
+      res.setEncoding("utf8");
+      res.on("data", (chunk) => (text += chunk));
+      res.on("end", () => {
+        if (res.statusCode !== 200 || text.includes('"errors"')) return fail(new Error(`${target.name} answered ${res.statusCode}: ${text.slice(0, 300)}`));
+        ok(JSON.parse(text));
+      });
+    });
+    req.on("error", fail);
+    req.end(body);
+  });
 }
 
 /** SQL statements per request, from pg_stat_statements (null when the server has not loaded it). */

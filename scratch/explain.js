@@ -6,7 +6,7 @@ const { DASHBOARD_SQL } = require("/work/main/dist/bench/floor");
   const c = new Client({ connectionString: url.toString() });
   await c.connect();
   const sql = process.argv[2] || DASHBOARD_SQL;
-  const r = await c.query("EXPLAIN (ANALYZE, BUFFERS) " + sql, process.argv[2] ? [] : [20, 20]);
+  const r = await c.query("EXPLAIN (ANALYZE, TIMING OFF, SUMMARY ON) " + sql, process.argv[2] ? [] : [20, 20]);
   console.log(r.rows.map((x) => x["QUERY PLAN"]).join("\n"));
   await c.end();
 })();

@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { RequestContext } from "../../context";
 import { principalOf } from "../../context";
 import { canSeeTenant } from "../../shared/auth/scope";
-import { em } from "../../shared/db/database";
+import { em, preparedQuery } from "../../shared/db/database";
 import { BadUserInputError, NotFoundError } from "../../shared/errors";
 import { isUuid } from "../../shared/ids";
 import { byKeyLoader } from "../../shared/loaders";
@@ -74,7 +74,8 @@ export class TenantService {
     if (plan.totalCount) columns.push(`(SELECT count(*)::int FROM tenant WHERE ${visible}) AS total_count`);
     // The extra row only tells whether more follow: its joined fields are not computed.
     plan.joins.forEach(({ join }, i) => columns.push(`CASE WHEN t.position <= ${bind(first)} THEN ${join.sql(bind)} END AS join_${i}`));
-    const rows: Array<Record<string, any>> = await em(ctx).query(
+    const rows = await preparedQuery<Record<string, any>>(
+      em(ctx),
       `SELECT ${columns.join(", ")}
          FROM (SELECT *, row_number() OVER (ORDER BY created_at, id) AS position FROM tenant
                 WHERE ${visible} AND ${cursor} ORDER BY created_at, id LIMIT ${bind(first + 1)}) t

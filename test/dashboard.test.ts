@@ -1,0 +1,86 @@
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { type TestApp, roles, startTestApp } from "./helpers/app";
+import { assertError, assertOk } from "./helpers/assertions";
+import { createTenant, recordData, registerSubject } from "./helpers/factories";
+import { countStatements } from "./helpers/statements";
+
+const RECORDS = (args: string) => `personalDataRecords(${args}) { totalCount pageInfo { hasNextPage endCursor }
+  edges { cursor node { id category status createdAt storageLocation { code } subject { id status } } } }`;
+const DASHBOARD = (tenants: number | string, args: string) => `{ tenants(${typeof tenants === "number" ? `first: ${tenants}` : tenants}) { totalCount nodes { id name storageLocation { code name } ${RECORDS(args)} } } }`;
+const ONE_TENANT = (args: string) => `query($id: ID!) { tenant(id: $id) { id name storageLocation { code name } ${RECORDS(args)} } }`;
+
+/**
+ * Issue 9: the tenants page fetches its tenants' locations, record pages and subjects in one
+ * statement (look-ahead), and answers exactly what each field's own resolver answers.
+ */
+describe("dashboard: the tenants page in one statement", () => {
+  let app: TestApp;
+  let as: ReturnType<typeof roles>;
+  const tenantIds: string[] = [];
+
+  before(async () => {
+    app = await startTestApp();
+    as = roles(app);
+    for (let t = 0; t < 3; t++) {
+      const tenant = await createTenant(app, { storageLocationCode: t === 1 ? "US" : "EU" });
+      tenantIds.push(tenant.id);
+      for (let s = 0; s < 2; s++) {
+        const subject = await registerSubject(app, tenant.id);
+        for (let r = 0; r < 3; r++) await recordData(app, tenant.id, subject.id, { category: r === 0 ? "DEVICE" : "CONTACT" });
+      }
+    }
+  });
+  after(() => app.close());
+
+  /** Page arguments whose page starts at this file's first tenant (other files add tenants too). */
+  async function fromOurTenants(): Promise<string> {
+    const edges = assertOk(await as.asOperator().gql(`{ tenants(first: 500) { edges { cursor node { id } } } }`)).tenants.edges;
+    const at = edges.findIndex((e: any) => e.node.id === tenantIds[0]);
+    return at === 0 ? "first: 10" : `first: 10, after: "${edges[at - 1].cursor}"`;
+  }
+
+  it("takes at most 4 SQL statements (the session's 3 and one), whatever the page sizes", async () => {
+    for (const [tenants, records] of [[2, 1], [3, 50], [20, 20]]) {
+      const query = DASHBOARD(tenants, `first: ${records}`);
+      const { result, statements } = await countStatements(() => as.asOperator().gql(query));
+      const nodes = assertOk(result).tenants.nodes;
+      assert.ok(nodes.length >= Math.min(tenants, 3));
+      assert.ok(statements.length <= 4, `${statements.length} statements for ${tenants} x ${records}: ${statements.map((s) => s.slice(0, 40)).join(" | ")}`);
+    }
+  });
+
+  it("answers as each tenant's own resolvers do: counts, pages, cursors, filters and subjects", async () => {
+    const asAdmin = () => as.asOperator();
+    for (const args of ["first: 2", "first: 50", "first: 2, filter: { category: CONTACT }", "first: 1, filter: { status: ACTIVE, category: DEVICE }"]) {
+      const page = assertOk(await asAdmin().gql(DASHBOARD(await fromOurTenants(), args))).tenants;
+      for (const id of tenantIds) {
+        const joined = page.nodes.find((t: any) => t.id === id);
+        const own = assertOk(await asAdmin().gql(ONE_TENANT(args), { id })).tenant;
+        assert.deepEqual(JSON.parse(JSON.stringify(joined)), JSON.parse(JSON.stringify(own)), args);
+      }
+    }
+    // A cursor taken from the tenant's own page continues the joined page at the same place.
+    const first = assertOk(await asAdmin().gql(ONE_TENANT("first: 2"), { id: tenantIds[0] })).tenant.personalDataRecords;
+    const args = `first: 3, after: "${first.pageInfo.endCursor}"`;
+    const joined = assertOk(await asAdmin().gql(DASHBOARD(await fromOurTenants(), args))).tenants.nodes.find((t: any) => t.id === tenantIds[0]).personalDataRecords;
+    const own = assertOk(await asAdmin().gql(ONE_TENANT(args), { id: tenantIds[0] })).tenant.personalDataRecords;
+    assert.deepEqual(JSON.parse(JSON.stringify(joined)), JSON.parse(JSON.stringify(own)));
+    assert.equal(joined.edges.length, 3);
+  });
+
+  it("keeps every field's rules: an operator's dashboard still may not read who a subject is", async () => {
+    assertError(await as.asOperator().gql(DASHBOARD(10, "first: 5").replace("subject { id status }", "subject { id externalId }")), "FORBIDDEN");
+    const listed = assertOk(await as.asOperator().gql(`{ tenants(${await fromOurTenants()}) { nodes { id personalDataRecords(first: 5) { totalCount nodes { id subject { id status } } } } } }`)).tenants.nodes;
+    for (const id of tenantIds) {
+      const tenant = listed.find((t: any) => t.id === id);
+      assert.equal(tenant.personalDataRecords.totalCount, 6);
+      assert.equal(tenant.personalDataRecords.nodes.length, 5);
+    }
+  });
+
+  it("leaves arguments the field would refuse to the field: a bad cursor or page size is still BAD_USER_INPUT", async () => {
+    assertError(await as.asOperator().gql(DASHBOARD(2, `first: 2, after: "not-a-cursor"`)), "BAD_USER_INPUT");
+    assertError(await as.asOperator().gql(`{ tenants(first: 1) { nodes { personalDataRecords(first: 501) { totalCount } } } }`), "BAD_USER_INPUT");
+  });
+});
