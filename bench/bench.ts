@@ -34,7 +34,7 @@ const POSTGRAPHILE_DASHBOARD = `query($tenants: Int!, $records: Int!) {
       dataSubjectByTenantIdAndDataSubjectId { rowId status } } } } } }`;
 
 /** An integration reading values for one purpose (the purpose check and the audit write included). */
-const VALUES = `query($id: ID!, $first: Int!) { tenant(id: $id) { personalDataRecords(first: $first) { nodes { id value(purpose: SERVICE_OPERATION) } } } }`;
+const VALUES = `query($id: ID!, $first: Int!) { tenant(id: $id) { personalDataRecords(first: $first, filter: { status: ACTIVE }) { nodes { id value(purpose: SERVICE_OPERATION) } } } }`;
 
 interface Run {
   rps: number;
