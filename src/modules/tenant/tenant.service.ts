@@ -59,18 +59,20 @@ export class TenantService {
    */
   async list(ctx: RequestContext, args: PageArgs, plan: TenantPagePlan = PLAIN_TENANT_PAGE): Promise<Connection<Tenant>> {
     const principal = principalOf(ctx);
+    const visibleTo = (bind: (value: unknown) => string) => (principal.role === "OPERATOR" ? "true" : `id = ${bind(principal.tenantId)}`);
     const params: unknown[] = [];
     const bind = (value: unknown) => `$${params.push(value)}`;
-    const visible = principal.role === "OPERATOR" ? "true" : `id = ${bind(principal.tenantId)}`;
+    const visible = visibleTo(bind);
     let cursor = "true";
     if (args.after) {
       const [at, id] = afterPosition(args.after);
       cursor = `(created_at, id) > (${bind(at)}, ${bind(id)})`;
     }
     const first = args.first ?? DEFAULT_PAGE_SIZE;
-    const connection = em(ctx).connection;
-    const columns = [`${jsonObjectOf(connection.getMetadata(TenantEntity), "t")} AS tenant`];
-    if (plan.storageLocation) columns.push(`(SELECT ${jsonObjectOf(connection.getMetadata(StorageLocation), "l")} FROM storage_location l WHERE l.code = t.storage_location_code) AS location`);
+    const tenantMeta = em(ctx).connection.getMetadata(TenantEntity);
+    const locationMeta = em(ctx).connection.getMetadata(StorageLocation);
+    const columns = [`${jsonObjectOf(tenantMeta, "t")} AS tenant`];
+    if (plan.storageLocation) columns.push(`(SELECT ${jsonObjectOf(locationMeta, "l")} FROM storage_location l WHERE l.code = t.storage_location_code) AS location`);
     if (plan.totalCount) columns.push(`(SELECT count(*)::int FROM tenant WHERE ${visible}) AS total_count`);
     // The extra row only tells whether more follow: its joined fields are not computed.
     plan.joins.forEach(({ join }, i) => columns.push(`CASE WHEN t.position <= ${bind(first)} THEN ${join.sql(bind)} END AS join_${i}`));
@@ -82,8 +84,6 @@ export class TenantService {
         ORDER BY t.created_at, t.id`,
       params,
     );
-    const tenantMeta = connection.getMetadata(TenantEntity);
-    const locationMeta = connection.getMetadata(StorageLocation);
     const locations = this.locations.loader(ctx);
     const page = pageOf(rows, first, rows[0]?.total_count ?? 0, (row) => [new Date(row.tenant.created_at), row.tenant.id], (row) => {
       const tenant = toTenant(entityFromJson<TenantEntity>(tenantMeta, row.tenant));
@@ -91,15 +91,13 @@ export class TenantService {
       plan.joins.forEach(({ join }, i) => join.attach(ctx, tenant, row[`join_${i}`]));
       return tenant;
     });
-    if (plan.totalCount && rows.length === 0) page.totalCount = await this.count(ctx, visible, params);
+    if (plan.totalCount && rows.length === 0) {
+      // Past the last cursor no row carried the count: ask for it alone.
+      const countParams: unknown[] = [];
+      const [{ n }] = await em(ctx).query(`SELECT count(*)::int AS n FROM tenant WHERE ${visibleTo((v) => `$${countParams.push(v)}`)}`, countParams);
+      page.totalCount = n;
+    }
     return page;
-  }
-
-  /** The count when the page itself is empty (past the last cursor): no row carried it. */
-  private async count(ctx: RequestContext, visible: string, params: unknown[]): Promise<number> {
-    const owner = visible === "true" ? [] : [params[0]];
-    const [{ n }] = await em(ctx).query(`SELECT count(*)::int AS n FROM tenant WHERE ${visible}`, owner);
-    return n;
   }
 
   /** DOMAIN rule 2: the tenant's storage location is chosen at creation and must exist. */
