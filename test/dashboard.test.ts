@@ -52,7 +52,7 @@ describe("dashboard: the tenants page in one statement", () => {
 
   it("answers as each tenant's own resolvers do: counts, pages, cursors, filters and subjects", async () => {
     const asAdmin = () => as.asOperator();
-    for (const args of ["first: 2", "first: 50", "first: 2, filter: { category: CONTACT }", "first: 1, filter: { status: ACTIVE, category: DEVICE }"]) {
+    for (const args of ["first: 2", "first: 50", "first: 2, filter: { category: CONTACT }", "first: 1, filter: { status: ACTIVE, category: DEVICE }", `first: 5, filter: { dataSubjectId: "" }`, `first: 5, filter: { dataSubjectId: "not-a-uuid" }`]) {
       const page = assertOk(await asAdmin().gql(DASHBOARD(await fromOurTenants(), args))).tenants;
       for (const id of tenantIds) {
         const joined = page.nodes.find((t: any) => t.id === id);

@@ -39,6 +39,7 @@ import type { InboundCheck } from "../sharing/inbound-check";
 import type { RecipientNotices } from "../sharing/recipient-notices";
 import { NoticeKind } from "../sharing/sharing.types";
 import { valueChanges } from "./value-changes";
+import { recordFilterConditions } from "./record-filter";
 
 const INSERT_RECORDS = `
   INSERT INTO personal_data_record (id, tenant_id, data_subject_id, category, purposes, storage_location_code, source_third_party_id, value, status, version, created_at, updated_at)
@@ -86,12 +87,13 @@ export class PersonalDataService {
     if (!query) throw new Error("list called for a caller without a data scope");
     if (where.tenantId) query.andWhere("r.tenant_id = :tenantId", { tenantId: where.tenantId });
     if (where.dataSubjectId) query.andWhere("r.data_subject_id = :dataSubjectId", { dataSubjectId: where.dataSubjectId });
-    if (filter?.dataSubjectId) {
-      // An id that is not a uuid names no subject: an empty page, like any other unknown id.
-      query.andWhere("r.data_subject_id = :filterSubject", { filterSubject: isUuid(filter.dataSubjectId) ? filter.dataSubjectId.toLowerCase() : null });
-    }
-    if (filter?.category) query.andWhere("r.category = :category", { category: filter.category });
-    if (filter?.status) query.andWhere("r.status = :status", { status: filter.status });
+    const params: Record<string, unknown> = {};
+    const conditions = recordFilterConditions(filter, (value) => {
+      const name = `filter${Object.keys(params).length}`;
+      params[name] = value;
+      return `:${name}`;
+    });
+    if (conditions.length) query.andWhere(conditions.join(" AND "), params);
     return keysetPage(query, args, { createdAt: "r.created_at", id: "r.id" }, (r) => [r.createdAt, r.id], toRecord);
   }
 

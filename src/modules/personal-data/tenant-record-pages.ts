@@ -4,13 +4,13 @@ import { dataScope } from "../../shared/auth/scope";
 import { em } from "../../shared/db/database";
 import { columnsFor, entityFromJson, jsonObjectOf } from "../../shared/db/json-rows";
 import { connectionNodeFields, leaveFor, selects, type ResolveTree } from "../../shared/graphql/lookahead";
-import { isUuid } from "../../shared/ids";
 import { afterPosition, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, pageOf } from "../../shared/pagination";
 import { DataSubjectEntity } from "../data-subject/data-subject.entity";
 import { toDataSubject } from "../data-subject/data-subject.types";
 import { joinTenantField, type TenantJoin } from "../tenant/tenant-joins";
 import { PersonalDataRecordEntity } from "./personal-data-record.entity";
-import { toRecord } from "./personal-data.types";
+import { toRecord, type PersonalDataRecordFilter } from "./personal-data.types";
+import { recordFilterConditions } from "./record-filter";
 
 /** Fields of a record resolved from its columns rather than being one. */
 const RECORD_FIELDS_FROM_COLUMNS: Record<string, string[]> = {
@@ -39,7 +39,7 @@ export function planTenantRecordPages(ctx: RequestContext, field: ResolveTree): 
   } catch {
     return null;
   }
-  const filter = (field.args.filter ?? {}) as { dataSubjectId?: string | null; category?: string | null; status?: string | null };
+  const filter = field.args.filter as PersonalDataRecordFilter | null | undefined;
   const nodeFields = connectionNodeFields(field, "PersonalDataRecordConnection", "PersonalDataRecordEdge", "PersonalDataRecord");
   if (!nodeFields) return null;
   // Only the columns the selection needs: fewer values to build as JSON and to parse back.
@@ -62,9 +62,7 @@ export function planTenantRecordPages(ctx: RequestContext, field: ResolveTree): 
       const where = ["r.tenant_id = t.id"];
       if (scope.kind === "tenant") where.push(`r.tenant_id = ${bind(scope.tenantId)}`);
       if (scope.kind === "tenant" && scope.dataSubjectId) where.push(`r.data_subject_id = ${bind(scope.dataSubjectId)}`);
-      if (filter.dataSubjectId != null) where.push(`r.data_subject_id = ${bind(isUuid(filter.dataSubjectId) ? filter.dataSubjectId.toLowerCase() : null)}`);
-      if (filter.category != null) where.push(`r.category = ${bind(filter.category)}`);
-      if (filter.status != null) where.push(`r.status = ${bind(filter.status)}`);
+      where.push(...recordFilterConditions(filter, bind));
       const conditions = where.join(" AND ");
       const count = withCount ? `(SELECT count(*)::int FROM personal_data_record r WHERE ${conditions})` : "NULL";
       const cursor = after ? ` AND (r.created_at, r.id) > (${bind(after[0])}, ${bind(after[1])})` : "";

@@ -1,0 +1,18 @@
+import { isUuid } from "../../shared/ids";
+import type { PersonalDataRecordFilter } from "./personal-data.types";
+
+/**
+ * The conditions a record filter puts on records aliased `r`; `bind` takes each value and returns
+ * its placeholder. One definition for a tenant's own page (TypeORM) and the tenants page's join
+ * (raw SQL), so both always narrow alike.
+ */
+export function recordFilterConditions(filter: PersonalDataRecordFilter | null | undefined, bind: (value: unknown) => string): string[] {
+  const conditions: string[] = [];
+  if (filter?.dataSubjectId) {
+    // An id that is not a uuid names no subject: an empty page, like any other unknown id.
+    conditions.push(`r.data_subject_id = ${bind(isUuid(filter.dataSubjectId) ? filter.dataSubjectId.toLowerCase() : null)}`);
+  }
+  if (filter?.category) conditions.push(`r.category = ${bind(filter.category)}`);
+  if (filter?.status) conditions.push(`r.status = ${bind(filter.status)}`);
+  return conditions;
+}
