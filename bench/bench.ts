@@ -1,6 +1,6 @@
 import autocannon from "autocannon";
 import { fork, spawn, type ChildProcess } from "node:child_process";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { request } from "node:http";
 import { join } from "node:path";
 import { Pool } from "pg";
@@ -10,7 +10,7 @@ import { Role } from "../src/shared/auth/role";
 import { freePort } from "../src/shared/db/embedded";
 import { createLogger } from "../src/shared/logging";
 import { datasetSize, seedDataset, tenantIds } from "./dataset";
-import { BENCH_SECRET, intFromEnv, startApi } from "./lib";
+import { BENCH_SECRET, intFromEnv, procStatusBytes, startApi } from "./lib";
 
 /**
  * `npm run bench`: the read path of Custodian against PostGraphile 5 and hand-written SQL on one
@@ -108,6 +108,23 @@ function post(target: Target, i: number): Promise<any> {
   });
 }
 
+/**
+ * Each target warmed up (3 s), then `runs` runs of `seconds`, interleaved so a slow spell of the
+ * machine falls on all alike; the median run, and statements per request counted afterwards.
+ */
+async function measure(pool: Pool, targets: Target[], settings: { connections: number; seconds: number; runs: number }): Promise<Map<Target, CaseFigures>> {
+  const runs = new Map<Target, Run[]>(targets.map((t) => [t, []]));
+  for (const target of targets) await load(target, settings.connections, 3);
+  for (let run = 0; run < settings.runs; run++) {
+    for (const target of targets) runs.get(target)!.push(await load(target, settings.connections, settings.seconds));
+  }
+  const figures = new Map<Target, CaseFigures>();
+  for (const target of targets) {
+    figures.set(target, { runs: runs.get(target)!, median: median(runs.get(target)!), statementsPerRequest: await statementsPerRequest(pool, target, 20) });
+  }
+  return figures;
+}
+
 /** SQL statements per request, from pg_stat_statements (null when the server has not loaded it). */
 async function statementsPerRequest(pool: Pool, target: Target, requests: number): Promise<number | null> {
   try {
@@ -136,12 +153,6 @@ async function stopProcess(child: ChildProcess): Promise<void> {
   const exited = new Promise((ok) => child.once("exit", ok));
   child.kill("SIGTERM");
   await exited;
-}
-
-/** The kernel's high-water mark of the process's resident memory: its peak RSS since it started. */
-function peakRssMb(pid: number): number {
-  const line = readFileSync(`/proc/${pid}/status`, "utf8").split("\n").find((l) => l.startsWith("VmHWM:"));
-  return Number(line?.match(/(\d+)/)?.[1] ?? NaN) / 1024;
 }
 
 /** Runs one of the existing benches in its own process and reads the figures it prints last. */
@@ -237,16 +248,7 @@ async function main() {
     }
     console.log(`# the three dashboards answer with the same ${dashTenants} tenants x ${dashRecords} records`);
 
-    const figures = new Map<Target, Run[]>(dashboard.map((t) => [t, []]));
-    for (const target of dashboard) await load(target, connections, 3); // warm-up
-    for (let run = 0; run < runs; run++) {
-      // Interleaved, so a slow spell of the machine falls on all three alike.
-      for (const target of dashboard) figures.get(target)!.push(await load(target, connections, seconds));
-    }
-    const dashboardCases = new Map<Target, CaseFigures>();
-    for (const target of dashboard) {
-      dashboardCases.set(target, { runs: figures.get(target)!, median: median(figures.get(target)!), statementsPerRequest: await statementsPerRequest(pool, target, 20) });
-    }
+    const dashboardCases = await measure(pool, dashboard, { connections, seconds, runs });
 
     const integrationTokens = await Promise.all(tenants.map((tenantId) => signToken({ subject: "bench-integration", role: Role.INTEGRATION, tenantId }, BENCH_SECRET)));
     const values: Target = {
@@ -259,11 +261,8 @@ async function main() {
     };
     const sample = await post(values, 0);
     if (sample.data.tenant.personalDataRecords.nodes.filter((r: any) => r.value).length !== valuesPerRequest) throw new Error("the values case did not read every value");
-    await load(values, connections, 3);
-    const valueRuns: Run[] = [];
-    for (let run = 0; run < runs; run++) valueRuns.push(await load(values, connections, seconds));
-    const valuesCase: CaseFigures = { runs: valueRuns, median: median(valueRuns), statementsPerRequest: await statementsPerRequest(pool, values, 20) };
-    const rssMb = peakRssMb(api.child.pid!);
+    const valuesCase = (await measure(pool, [values], { connections, seconds, runs })).get(values)!;
+    const rssMb = procStatusBytes(api.child.pid!, "VmHWM") / 1048576;
 
     await api.stop();
     api = undefined;
@@ -285,7 +284,7 @@ async function main() {
     const row = (label: string, k: CaseFigures) =>
       `${label.padEnd(28)} ${k.median.rps.toFixed(0).padStart(7)} ${range(k.runs).padStart(11)} ${String(k.median.p50).padStart(7)} ${String(k.median.p99).padStart(7)} ${(k.statementsPerRequest ?? "n/a").toString().padStart(6)} ${String(k.runs.reduce((s, r) => s + r.errors, 0)).padStart(6)}`;
     console.log("");
-    console.log(`case / target                  req/s  min-max(3)  p50 ms  p99 ms  stmts  errors   (median of ${runs} runs of ${seconds} s at ${connections} connections)`);
+    console.log(`case / target                  req/s  min-max(${runs})  p50 ms  p99 ms  stmts  errors   (median of ${runs} runs of ${seconds} s at ${connections} connections)`);
     console.log(row("dashboard: Custodian", c));
     console.log(row("dashboard: PostGraphile 5", p));
     console.log(row("dashboard: SQL floor (pg)", f));

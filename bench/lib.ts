@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { freePort } from "../src/shared/db/embedded";
 
@@ -77,4 +78,10 @@ export function intFromEnv(name: string, fallback: number): number {
   const value = raw ? Number(raw) : fallback;
   if (!Number.isInteger(value) || value < 1) throw new Error(`${name} must be a positive whole number`);
   return value;
+}
+
+/** A memory figure of /proc/<pid>/status in bytes: VmRSS (resident now) or VmHWM (the peak since start). */
+export function procStatusBytes(pid: number, field: "VmRSS" | "VmHWM"): number {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  return Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? 0) * 1024;
 }

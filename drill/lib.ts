@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { Pool } from "pg";
-import { startApi, type ApiProcess, BENCH_SECRET } from "../bench/lib";
+import { procStatusBytes, startApi, type ApiProcess, BENCH_SECRET } from "../bench/lib";
 import { Role } from "../src/shared/auth/role";
 import { signToken } from "../src/shared/auth/jwt";
 import { startEmbeddedPostgres, type EmbeddedServer } from "../src/shared/db/embedded";
@@ -73,8 +73,7 @@ export function postgresProcesses(dataDir: string): number[] {
 }
 
 export function rssOf(pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, "utf8");
-  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) * 1024;
+  return procStatusBytes(pid, "VmRSS");
 }
 
 /** A tenant with one subject, made directly in the database (as the owner), and an integration token. */
