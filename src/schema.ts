@@ -1,7 +1,6 @@
 import "reflect-metadata";
-import { isObjectType, lexicographicSortSchema, printSchema, type GraphQLSchema } from "graphql";
+import { lexicographicSortSchema, printSchema, type GraphQLSchema } from "graphql";
 import { buildSchema, type ContainerType, type NonEmptyArray } from "type-graphql";
-import { allowedRoles } from "./shared/auth/allow";
 import { AuditLogResolver } from "./modules/audit/audit-log.resolver";
 import { AuditLogService } from "./modules/audit/audit-log.service";
 import { AuditService } from "./modules/audit/audit.service";
@@ -32,7 +31,7 @@ import { TenantResolver } from "./modules/tenant/tenant.resolver";
 import { TenantService } from "./modules/tenant/tenant.service";
 import { TestClockResolver } from "./modules/test-clock/test-clock.resolver";
 import { ViewerResolver } from "./modules/viewer/viewer.resolver";
-import { rootFieldGuard } from "./root-field.guard";
+import { guardFields } from "./root-field.guard";
 import type { SettableClock } from "./shared/clock";
 
 export interface SchemaOptions {
@@ -89,30 +88,16 @@ export async function createSchema(options: SchemaOptions = {}): Promise<GraphQL
   const schema = await buildSchema({
     resolvers,
     container,
-    globalMiddlewares: [rootFieldGuard(audit)],
     // Never echo rejected values back (they may be personal data).
     validate: { forbidUnknownValues: true, validationError: { target: false, value: false } },
   });
-  assertGuardedRoles(schema);
+  // The guard goes around root fields and fields that declare roles only, after the build: a
+  // type-graphql global middleware would run around every field, as a promise each.
+  guardFields(schema, audit);
   // type-graphql has no decorator for the root types; partners read these in introspection.
   schema.getQueryType()!.description = "Reads. Every field names the roles that may call it.";
   schema.getMutationType()!.description = "Writes. Every mutation is audited, refused attempts included.";
   return schema;
-}
-
-/**
- * Plain fields of the busiest types are simple (graphql's default resolver, no middleware): the
- * guard has nothing to do there, and skipping it on every record field is a large part of a
- * dashboard's time (issue 9). A field that declares roles must never be simple, or nothing would
- * check them: refuse to start instead.
- */
-function assertGuardedRoles(schema: GraphQLSchema): void {
-  for (const type of Object.values(schema.getTypeMap())) {
-    if (!isObjectType(type)) continue;
-    for (const field of Object.values(type.getFields())) {
-      if (allowedRoles(field) && !field.resolve) throw new Error(`${type.name}.${field.name} declares roles but is a simple field: nothing would check them`);
-    }
-  }
 }
 
 /** The schema as committed in schema/schema.graphql: sorted, without test-only fields. */

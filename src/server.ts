@@ -11,7 +11,7 @@ import { pinoHttp } from "pino-http";
 import type { DataSource } from "typeorm";
 import type { Config } from "./config";
 import { createRequestContext, type RequestContext } from "./context";
-import { principalFromHeader, type TokenKeys } from "./shared/auth/jwt";
+import { TokenVerifier } from "./shared/auth/jwt";
 import { RequestRateLimiter } from "./shared/rate-limit";
 import type { Clock } from "./shared/clock";
 import { ErrorCode, UnauthenticatedError } from "./shared/errors";
@@ -156,14 +156,14 @@ export async function startServer(deps: ServerDeps): Promise<CustodianServer> {
     }
   });
 
-  const keys: TokenKeys = { secret: config.jwtSecret, publicKey: config.jwtPublicKey, issuer: config.jwtIssuer, audience: config.jwtAudience };
+  const tokens = new TokenVerifier({ secret: config.jwtSecret, publicKey: config.jwtPublicKey, issuer: config.jwtIssuer, audience: config.jwtAudience });
   const limiter = config.rateLimitPerMinute ? new RequestRateLimiter(config.rateLimitPerMinute) : null;
   app.use(
     "/graphql",
     express.json({ limit: config.bodyLimitBytes }),
     expressMiddleware(apollo, {
       context: async ({ req, res }) => {
-        const principal = await principalFromHeader(req.headers.authorization, keys);
+        const principal = await tokens.principalOf(req.headers.authorization);
         await limiter?.consume(RequestRateLimiter.keyOf(principal, req.ip));
         const ctx = await createRequestContext(deps, principal, String(req.id));
         // Normally closed before the response is sent (sessionClosing); this is the backstop.

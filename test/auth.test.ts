@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import { SignJWT, UnsecuredJWT } from "jose";
-import { principalFromHeader, signToken, verifyToken } from "../src/shared/auth/jwt";
+import { signToken, TokenVerifier, verifyToken } from "../src/shared/auth/jwt";
 import { InvalidClaimsError, principalFromClaims } from "../src/shared/auth/principal";
 import { Role } from "../src/shared/auth/role";
 import { canSeeTenant } from "../src/shared/auth/scope";
@@ -66,8 +66,49 @@ describe("verifyToken (HS256 with JWT_SECRET)", () => {
   });
 
   it("reads only `Bearer <token>`; no header is anonymous", async () => {
-    assert.equal(await principalFromHeader(undefined, TEST_SECRET), null);
-    await assert.rejects(principalFromHeader("Basic dXNlcjpwYXNz", TEST_SECRET), (e: { extensions?: { code?: string } }) => e.extensions?.code === "UNAUTHENTICATED");
+    const tokens = new TokenVerifier({ secret: TEST_SECRET });
+    assert.equal(await tokens.principalOf(undefined), null);
+    await assert.rejects(tokens.principalOf("Basic dXNlcjpwYXNz"), (e: { extensions?: { code?: string } }) => e.extensions?.code === "UNAUTHENTICATED");
+  });
+});
+
+describe("TokenVerifier (remembers verified tokens)", () => {
+  const unauthenticated = (e: { extensions?: { code?: string } }) => e.extensions?.code === "UNAUTHENTICATED";
+
+  it("accepts only the same bytes: a remembered token does not vouch for a tampered copy", async () => {
+    const tokens = new TokenVerifier({ secret: TEST_SECRET });
+    const token = await signToken({ subject: "op", role: Role.OPERATOR }, TEST_SECRET);
+    assert.equal((await tokens.principalOf(`Bearer ${token}`))?.role, Role.OPERATOR);
+    const [header, , signature] = token.split(".");
+    const payload = Buffer.from(JSON.stringify({ sub: "op", role: "AUDITOR", tenantId, exp: Math.floor(Date.now() / 1000) + 3600 })).toString("base64url");
+    await assert.rejects(tokens.principalOf(`Bearer ${header}.${payload}.${signature}`), unauthenticated);
+    const flipped = signature.startsWith("A") ? `B${signature.slice(1)}` : `A${signature.slice(1)}`;
+    await assert.rejects(tokens.principalOf(`Bearer ${header}.${token.split(".")[1]}.${flipped}`), unauthenticated);
+  });
+
+  it("stops accepting a remembered token at its expiry, and does not remember refusals", async () => {
+    let now = Date.now();
+    const tokens = new TokenVerifier({ secret: TEST_SECRET }, { ttlMs: 10 * 60_000, now: () => now });
+    const token = await signToken({ subject: "op", role: Role.OPERATOR, expiresIn: "2m" }, TEST_SECRET);
+    assert.equal((await tokens.principalOf(`Bearer ${token}`))?.role, Role.OPERATOR);
+    now += 60_000;
+    assert.equal((await tokens.principalOf(`Bearer ${token}`))?.role, Role.OPERATOR);
+    now += 61_000;
+    await assert.rejects(tokens.principalOf(`Bearer ${token}`), unauthenticated);
+    await assert.rejects(tokens.principalOf(`Bearer ${token}`), unauthenticated);
+  });
+
+  it("forgets the oldest token beyond its size, and a principal it hands out cannot be changed", async () => {
+    const tokens = new TokenVerifier({ secret: TEST_SECRET }, { maxEntries: 2 });
+    const [a, b, c] = await Promise.all(["a", "b", "c"].map((subject) => signToken({ subject, role: Role.OPERATOR }, TEST_SECRET)));
+    const first = await tokens.principalOf(`Bearer ${a}`);
+    await tokens.principalOf(`Bearer ${b}`);
+    await tokens.principalOf(`Bearer ${c}`);
+    assert.equal((tokens as unknown as { verified: Map<string, unknown> }).verified.size, 2);
+    assert.notEqual(await tokens.principalOf(`Bearer ${a}`), first);
+    assert.throws(() => {
+      (first as { role: string }).role = "OPERATOR_X";
+    }, TypeError);
   });
 });
 

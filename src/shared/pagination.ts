@@ -126,16 +126,24 @@ export function afterPosition(after: string): [Date, string] {
   return [at, id];
 }
 
-/** A page from up to `first + 1` rows in keyset order (the extra row tells that more follow). */
+/**
+ * A page from up to `first + 1` rows in keyset order (the extra row tells that more follow).
+ * Edges and their cursors are built only when a query asks for them: most ask for `nodes`.
+ */
 export function pageOf<E, T>(rows: E[], first: number, totalCount: number, positionOf: (row: E) => [Date, string], map: (row: E) => T): Connection<T> {
-  const edges = rows.slice(0, first).map((row) => {
-    const [createdAt, id] = positionOf(row);
-    return { cursor: encodeCursor([createdAt.toISOString(), id]), node: map(row) };
-  });
+  const kept = rows.slice(0, first);
+  const nodes = kept.map(map);
+  const cursorAt = (i: number) => {
+    const [createdAt, id] = positionOf(kept[i]);
+    return encodeCursor([createdAt.toISOString(), id]);
+  };
+  let edges: Edge<T>[] | undefined;
   return {
-    edges,
-    nodes: edges.map((e) => e.node),
-    pageInfo: { hasNextPage: rows.length > first, endCursor: edges.length ? edges[edges.length - 1].cursor : null },
+    get edges() {
+      return (edges ??= nodes.map((node, i) => ({ cursor: cursorAt(i), node })));
+    },
+    nodes,
+    pageInfo: { hasNextPage: rows.length > first, endCursor: kept.length ? cursorAt(kept.length - 1) : null },
     totalCount,
   };
 }

@@ -2,7 +2,7 @@ import type { RequestContext } from "../../context";
 import { principalOf } from "../../context";
 import { dataScope } from "../../shared/auth/scope";
 import { em } from "../../shared/db/database";
-import { columnsFor, entityFromJson, jsonObjectOf } from "../../shared/db/json-rows";
+import { columnsFor, jsonRow } from "../../shared/db/json-rows";
 import { connectionNodeFields, leaveFor, selects, type ResolveTree } from "../../shared/graphql/lookahead";
 import { afterPosition, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, pageOf } from "../../shared/pagination";
 import { DataSubjectEntity } from "../data-subject/data-subject.entity";
@@ -45,13 +45,14 @@ export function planTenantRecordPages(ctx: RequestContext, field: ResolveTree): 
   // Only the columns the selection needs: fewer values to build as JSON and to parse back.
   const meta = em(ctx).connection.getMetadata(PersonalDataRecordEntity);
   const subjectMeta = em(ctx).connection.getMetadata(DataSubjectEntity);
-  const recordColumns = columnsFor(meta, Object.values(nodeFields).map((f) => f.name), ["id", "createdAt", "tenantId", "dataSubjectId"], RECORD_FIELDS_FROM_COLUMNS);
+  const recordRow = jsonRow<PersonalDataRecordEntity>(
+    meta,
+    columnsFor(meta, Object.values(nodeFields).map((f) => f.name), ["id", "createdAt", "tenantId", "dataSubjectId"], RECORD_FIELDS_FROM_COLUMNS),
+  );
   const subjectFields = Object.values(nodeFields).filter((f) => f.name === "subject");
-  const subjectColumns = columnsFor(
+  const subjectRow = jsonRow<DataSubjectEntity>(
     subjectMeta,
-    subjectFields.flatMap((f) => Object.values(f.fieldsByTypeName.DataSubject ?? {}).map((g) => g.name)),
-    ["id", "tenantId"],
-    { tenant: [], records: [] },
+    columnsFor(subjectMeta, subjectFields.flatMap((f) => Object.values(f.fieldsByTypeName.DataSubject ?? {}).map((g) => g.name)), ["id", "tenantId"], { tenant: [], records: [] }),
   );
   const withSubjects = subjectFields.length > 0;
   const withCount = selects(field, "PersonalDataRecordConnection", "totalCount");
@@ -66,9 +67,9 @@ export function planTenantRecordPages(ctx: RequestContext, field: ResolveTree): 
       const conditions = where.join(" AND ");
       const count = withCount ? `(SELECT count(*)::int FROM personal_data_record r WHERE ${conditions})` : "NULL";
       const cursor = after ? ` AND (r.created_at, r.id) > (${bind(after[0])}, ${bind(after[1])})` : "";
-      const columns = recordColumns.map((c) => `r.${c.databaseName}`);
+      const columns = recordRow.columns.map((c) => `r.${c.databaseName}`);
       const page = withPage
-        ? `(SELECT coalesce(json_agg(json_build_array(${jsonObjectOf(meta, "p", recordColumns)}, ${withSubjects ? jsonObjectOf(subjectMeta, "s", subjectColumns) : "NULL"}) ORDER BY p.created_at, p.id), '[]')
+        ? `(SELECT coalesce(json_agg(json_build_array(${recordRow.sql("p")}, ${withSubjects ? subjectRow.sql("s") : "NULL"}) ORDER BY p.created_at, p.id), '[]')
               FROM (SELECT ${columns.join(", ")} FROM personal_data_record r WHERE ${conditions}${cursor}
                      ORDER BY r.created_at, r.id LIMIT ${bind((first as number) + 1)}) p
               ${withSubjects ? "JOIN data_subject s ON s.tenant_id = p.tenant_id AND s.id = p.data_subject_id" : ""})`
@@ -76,12 +77,12 @@ export function planTenantRecordPages(ctx: RequestContext, field: ResolveTree): 
       return `json_build_object('count', ${count}, 'page', ${page})`;
     },
     attach(ctx, tenant, value) {
-      const { count, page } = value as { count: number | null; page: Array<[Record<string, unknown>, Record<string, unknown> | null]> };
-      const records = page.map(([row, subjectRow]) => {
-        const record = toRecord(entityFromJson(meta, row));
+      const { count, page } = value as { count: number | null; page: Array<[unknown[], unknown[] | null]> };
+      const records = page.map(([row, subjectValues]) => {
+        const record = toRecord(recordRow.read(row));
         // Left on the record, not primed into the subjects' loader: it holds only the selected columns.
-        if (subjectRow) {
-          const subject = toDataSubject(entityFromJson(subjectMeta, subjectRow));
+        if (subjectValues) {
+          const subject = toDataSubject(subjectRow.read(subjectValues));
           for (const f of subjectFields) leaveFor(record, f.alias, subject);
         }
         return record;

@@ -6,7 +6,7 @@ import { em, preparedQuery } from "../../shared/db/database";
 import { BadUserInputError, NotFoundError } from "../../shared/errors";
 import { isUuid } from "../../shared/ids";
 import { byKeyLoader } from "../../shared/loaders";
-import { entityFromJson, jsonObjectOf } from "../../shared/db/json-rows";
+import { jsonRow } from "../../shared/db/json-rows";
 import { afterPosition, DEFAULT_PAGE_SIZE, pageOf, type Connection, type PageArgs } from "../../shared/pagination";
 import { auditTarget } from "../audit/audit-draft";
 import { StorageLocation } from "../storage-location/storage-location.entity";
@@ -69,10 +69,11 @@ export class TenantService {
       cursor = `(created_at, id) > (${bind(at)}, ${bind(id)})`;
     }
     const first = args.first ?? DEFAULT_PAGE_SIZE;
-    const tenantMeta = em(ctx).connection.getMetadata(TenantEntity);
+    const tenantRow = jsonRow<TenantEntity>(em(ctx).connection.getMetadata(TenantEntity));
     const locationMeta = em(ctx).connection.getMetadata(StorageLocation);
-    const columns = [`${jsonObjectOf(tenantMeta, "t")} AS tenant`];
-    if (plan.storageLocation) columns.push(`(SELECT ${jsonObjectOf(locationMeta, "l")} FROM storage_location l WHERE l.code = t.storage_location_code) AS location`);
+    const locationRow = jsonRow<StorageLocation>(locationMeta);
+    const columns = [`${tenantRow.sql("t")} AS tenant`];
+    if (plan.storageLocation) columns.push(`(SELECT ${locationRow.sql("l")} FROM storage_location l WHERE l.code = t.storage_location_code) AS location`);
     if (plan.totalCount) columns.push(`(SELECT count(*)::int FROM tenant WHERE ${visible}) AS total_count`);
     // The extra row only tells whether more follow: its joined fields are not computed.
     plan.joins.forEach(({ join }, i) => columns.push(`CASE WHEN t.position <= ${bind(first)} THEN ${join.sql(bind)} END AS join_${i}`));
@@ -85,9 +86,13 @@ export class TenantService {
       params,
     );
     const locations = this.locations.loader(ctx);
-    const page = pageOf(rows, first, rows[0]?.total_count ?? 0, (row) => [new Date(row.tenant.created_at), row.tenant.id], (row) => {
-      const tenant = toTenant(entityFromJson<TenantEntity>(tenantMeta, row.tenant));
-      if (row.location) locations.prime(row.location.code, entityFromJson<StorageLocation>(locationMeta, row.location));
+    const tenants = rows.map((row) => ({ row, entity: tenantRow.read(row.tenant) }));
+    const page = pageOf(tenants, first, rows[0]?.total_count ?? 0, ({ entity }) => [entity.createdAt, entity.id], ({ row, entity }) => {
+      const tenant = toTenant(entity);
+      if (row.location) {
+        const location = Object.assign(locationMeta.create() as StorageLocation, locationRow.read(row.location));
+        locations.prime(location.code, location);
+      }
       plan.joins.forEach(({ join }, i) => join.attach(ctx, tenant, row[`join_${i}`]));
       return tenant;
     });

@@ -2,13 +2,37 @@ import type { EntityMetadata } from "typeorm";
 import type { ColumnMetadata } from "typeorm/metadata/ColumnMetadata";
 
 /**
- * Rows of a joined level travel as JSON inside their parent's row (one statement for both).
- * These helpers build that JSON from an entity's readable columns and turn it back into the
- * entity, so the mapping stays the entity's own. Columns marked `select: false` (a record's
- * value) are never included.
+ * Rows of a joined level travel as JSON inside their parent's row (one statement for both), as
+ * arrays of column values: cheaper to build and to parse back than objects (issue 9). A JsonRow
+ * writes that array for some of an entity's readable columns and reads it back into the entity,
+ * so the mapping stays the entity's own. Columns marked `select: false` (a record's value) are
+ * never included.
  */
-export function jsonObjectOf(meta: EntityMetadata, alias: string, columns: ColumnMetadata[] = readableColumns(meta)): string {
-  return `json_build_object(${columns.map((c) => `'${c.databaseName}', ${alias}.${c.databaseName}`).join(", ")})`;
+export interface JsonRow<E> {
+  readonly columns: readonly ColumnMetadata[];
+  /** The SQL expression of the array over the table alias `alias`. */
+  sql(alias: string): string;
+  /** The entity from such an array; columns left out stay undefined (no resolver reads them). */
+  read(values: unknown[]): E;
+}
+
+const TIMESTAMP_TYPES = new Set<unknown>(["timestamptz", "timestamp with time zone", "timestamp", Date]);
+
+export function jsonRow<E>(meta: EntityMetadata, columns: ColumnMetadata[] = readableColumns(meta)): JsonRow<E> {
+  const properties = columns.map((c) => c.propertyName);
+  const timestamps = columns.map((c) => TIMESTAMP_TYPES.has(c.type));
+  return {
+    columns,
+    sql: (alias) => `json_build_array(${columns.map((c) => `${alias}.${c.databaseName}`).join(", ")})`,
+    read(values) {
+      const entity: Record<string, unknown> = {};
+      for (let i = 0; i < properties.length; i++) {
+        const value = values[i];
+        entity[properties[i]] = value != null && timestamps[i] ? new Date(value as string) : value;
+      }
+      return entity as E;
+    },
+  };
 }
 
 export function readableColumns(meta: EntityMetadata): ColumnMetadata[] {
@@ -30,17 +54,4 @@ export function columnsFor(meta: EntityMetadata, fieldNames: string[], always: s
     else return readableColumns(meta);
   }
   return readableColumns(meta).filter((c) => wanted.has(c.propertyName));
-}
-
-const TIMESTAMP_TYPES = new Set<unknown>(["timestamptz", "timestamp with time zone", "timestamp", Date]);
-
-/** The entity from such JSON; columns the JSON leaves out stay undefined (no resolver reads them). */
-export function entityFromJson<E>(meta: EntityMetadata, json: Record<string, unknown>): E {
-  const entity = meta.create() as Record<string, unknown>;
-  for (const column of meta.columns) {
-    if (!column.isSelect || !(column.databaseName in json)) continue;
-    const value = json[column.databaseName];
-    entity[column.propertyName] = value != null && TIMESTAMP_TYPES.has(column.type) ? new Date(value as string) : value;
-  }
-  return entity as E;
 }

@@ -54,16 +54,17 @@ function mergeTrees(a: ResolveTree, b: ResolveTree): ResolveTree {
   return { ...a, fieldsByTypeName };
 }
 
-const left = new WeakMap<object, Map<string, unknown>>();
+/** Where a parent's resolver leaves values for its fields: a symbol, so no resolver or JSON sees it. */
+const LEFT = Symbol("left for fields");
+
+type Parent = { [LEFT]?: Record<string, unknown> };
 
 /** Leaves what the field `responseKey` of `parent` will answer, fetched ahead by a parent's resolver. */
 export function leaveFor(parent: object, responseKey: string, value: unknown): void {
-  let values = left.get(parent);
-  if (!values) left.set(parent, (values = new Map()));
-  values.set(responseKey, value);
+  ((parent as Parent)[LEFT] ??= Object.create(null) as Record<string, unknown>)[responseKey] = value;
 }
 
 /** What a parent's resolver left for this field, if anything (the field then need not query). */
 export function leftFor<T>(parent: object, info: GraphQLResolveInfo): T | undefined {
-  return left.get(parent)?.get(String(info.path.key)) as T | undefined;
+  return (parent as Parent)[LEFT]?.[String(info.path.key)] as T | undefined;
 }
