@@ -128,7 +128,7 @@ export function afterPosition(after: string): [Date, string] {
 
 /**
  * A page from up to `first + 1` rows in keyset order (the extra row tells that more follow).
- * Edges and their cursors are built only when a query asks for them: most ask for `nodes`.
+ * Edges and cursors are built only when a query asks for them: most ask for `nodes` alone.
  */
 export function pageOf<E, T>(rows: E[], first: number, totalCount: number, positionOf: (row: E) => [Date, string], map: (row: E) => T): Connection<T> {
   const kept = rows.slice(0, first);
@@ -143,7 +143,12 @@ export function pageOf<E, T>(rows: E[], first: number, totalCount: number, posit
       return (edges ??= nodes.map((node, i) => ({ cursor: cursorAt(i), node })));
     },
     nodes,
-    pageInfo: { hasNextPage: rows.length > first, endCursor: kept.length ? cursorAt(kept.length - 1) : null },
+    pageInfo: {
+      hasNextPage: rows.length > first,
+      get endCursor() {
+        return kept.length ? cursorAt(kept.length - 1) : null;
+      },
+    },
     totalCount,
   };
 }

@@ -12,10 +12,13 @@ import { PersonalDataRecordEntity } from "./personal-data-record.entity";
 import { toRecord, type PersonalDataRecordFilter } from "./personal-data.types";
 import { recordFilterConditions } from "./record-filter";
 
-/** Fields of a record resolved from its columns rather than being one. */
+/**
+ * Fields of a record resolved from its columns rather than being one. Its tenant is the row's
+ * own, and its subject comes joined, so neither needs its id column in the JSON.
+ */
 const RECORD_FIELDS_FROM_COLUMNS: Record<string, string[]> = {
-  subject: ["dataSubjectId"],
-  tenant: ["tenantId"],
+  subject: [],
+  tenant: [],
   storageLocation: ["storageLocationCode"],
   source: ["sourceThirdPartyId"],
   transfers: [],
@@ -42,21 +45,24 @@ export function planTenantRecordPages(ctx: RequestContext, field: ResolveTree): 
   const filter = field.args.filter as PersonalDataRecordFilter | null | undefined;
   const nodeFields = connectionNodeFields(field, "PersonalDataRecordConnection", "PersonalDataRecordEdge", "PersonalDataRecord");
   if (!nodeFields) return null;
-  // Only the columns the selection needs: fewer values to build as JSON and to parse back.
+  const withCount = selects(field, "PersonalDataRecordConnection", "totalCount");
+  const withPage = selects(field, "PersonalDataRecordConnection", "nodes", "edges", "pageInfo");
+  // Cursors (edges, endCursor) need each record's position; whether more follow needs one more row.
+  const withCursors = selects(field, "PersonalDataRecordConnection", "edges", "pageInfo");
+  const withNextPage = selects(field, "PersonalDataRecordConnection", "pageInfo");
+  // Only the columns the selection needs: the JSON was half ids the response never showed.
   const meta = em(ctx).connection.getMetadata(PersonalDataRecordEntity);
   const subjectMeta = em(ctx).connection.getMetadata(DataSubjectEntity);
   const recordRow = jsonRow<PersonalDataRecordEntity>(
     meta,
-    columnsFor(meta, Object.values(nodeFields).map((f) => f.name), ["id", "createdAt", "tenantId", "dataSubjectId"], RECORD_FIELDS_FROM_COLUMNS),
+    columnsFor(meta, Object.values(nodeFields).map((f) => f.name), withCursors ? ["id", "createdAt"] : ["id"], RECORD_FIELDS_FROM_COLUMNS),
   );
   const subjectFields = Object.values(nodeFields).filter((f) => f.name === "subject");
   const subjectRow = jsonRow<DataSubjectEntity>(
     subjectMeta,
-    columnsFor(subjectMeta, subjectFields.flatMap((f) => Object.values(f.fieldsByTypeName.DataSubject ?? {}).map((g) => g.name)), ["id", "tenantId"], { tenant: [], records: [] }),
+    columnsFor(subjectMeta, subjectFields.flatMap((f) => Object.values(f.fieldsByTypeName.DataSubject ?? {}).map((g) => g.name)), ["id"], { tenant: [], records: [] }),
   );
   const withSubjects = subjectFields.length > 0;
-  const withCount = selects(field, "PersonalDataRecordConnection", "totalCount");
-  const withPage = selects(field, "PersonalDataRecordConnection", "nodes", "edges", "pageInfo");
 
   return {
     sql(bind) {
@@ -67,11 +73,11 @@ export function planTenantRecordPages(ctx: RequestContext, field: ResolveTree): 
       const conditions = where.join(" AND ");
       const count = withCount ? `(SELECT count(*)::int FROM personal_data_record r WHERE ${conditions})` : "NULL";
       const cursor = after ? ` AND (r.created_at, r.id) > (${bind(after[0])}, ${bind(after[1])})` : "";
-      const columns = recordRow.columns.map((c) => `r.${c.databaseName}`);
+      const columns = [...new Set(["tenant_id", "data_subject_id", "created_at", ...recordRow.columns.map((c) => c.databaseName)])].map((c) => `r.${c}`);
       const page = withPage
         ? `(SELECT coalesce(json_agg(json_build_array(${recordRow.sql("p")}, ${withSubjects ? subjectRow.sql("s") : "NULL"}) ORDER BY p.created_at, p.id), '[]')
               FROM (SELECT ${columns.join(", ")} FROM personal_data_record r WHERE ${conditions}${cursor}
-                     ORDER BY r.created_at, r.id LIMIT ${bind((first as number) + 1)}) p
+                     ORDER BY r.created_at, r.id LIMIT ${bind((first as number) + (withNextPage ? 1 : 0))}) p
               ${withSubjects ? "JOIN data_subject s ON s.tenant_id = p.tenant_id AND s.id = p.data_subject_id" : ""})`
         : "'[]'::json";
       return `json_build_object('count', ${count}, 'page', ${page})`;
@@ -79,10 +85,15 @@ export function planTenantRecordPages(ctx: RequestContext, field: ResolveTree): 
     attach(ctx, tenant, value) {
       const { count, page } = value as { count: number | null; page: Array<[unknown[], unknown[] | null]> };
       const records = page.map(([row, subjectValues]) => {
-        const record = toRecord(recordRow.read(row));
+        const entity = recordRow.read(row);
+        entity.tenantId = tenant.id;
+        const record = toRecord(entity);
         // Left on the record, not primed into the subjects' loader: it holds only the selected columns.
         if (subjectValues) {
-          const subject = toDataSubject(subjectRow.read(subjectValues));
+          const subjectEntity = subjectRow.read(subjectValues);
+          subjectEntity.tenantId = tenant.id;
+          const subject = toDataSubject(subjectEntity);
+          record.dataSubjectId = subject.id;
           for (const f of subjectFields) leaveFor(record, f.alias, subject);
         }
         return record;
