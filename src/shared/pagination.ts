@@ -39,7 +39,8 @@ export interface Connection<T> {
   edges: Edge<T>[];
   nodes: T[];
   pageInfo: PageInfo;
-  totalCount: number;
+  /** A promise where counting waits until a query asks for it (keysetPage). */
+  totalCount: number | Promise<number>;
 }
 
 type ClassOf<T> = new (...args: never[]) => T;
@@ -109,13 +110,17 @@ export async function keysetPage<E extends ObjectLiteral, T>(
   map: (row: E) => T,
 ): Promise<Connection<T>> {
   const first = args.first ?? DEFAULT_PAGE_SIZE;
-  const totalCount = await query.clone().getCount();
   const page = query.clone().orderBy(columns.createdAt, "ASC").addOrderBy(columns.id, "ASC").limit(first + 1);
   if (args.after) {
     const [at, id] = afterPosition(args.after);
     page.andWhere(`(${columns.createdAt}, ${columns.id}) > (:cursorAt, :cursorId)`, { cursorAt: at, cursorId: id });
   }
-  return pageOf(await page.getMany(), first, totalCount, positionOf, map);
+  const connection = pageOf(await page.getMany(), first, 0, positionOf, map);
+  // Counted only when the query asks for totalCount (its field resolves the promise): a count
+  // scans every matching row, and a page of 100 values does not need it (issue 9).
+  let count: Promise<number> | undefined;
+  Object.defineProperty(connection, "totalCount", { enumerable: true, get: () => (count ??= query.clone().getCount()) });
+  return connection;
 }
 
 /** The keyset position an `after` cursor names; BAD_USER_INPUT when this API did not issue it. */

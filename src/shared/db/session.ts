@@ -42,7 +42,15 @@ export class RequestSession {
     // Resolvers run concurrently but share this one connection: their statements take turns.
     const query = runner.query.bind(runner);
     let turn: Promise<unknown> = Promise.resolve();
+    // The transaction's first statement carries the scope with it: one round trip, not two (a
+    // dashboard request makes three in all). Should TypeORM ever begin with another text, the
+    // scope is set on its own below; until it is set, the policies show no rows.
+    let scoped = false;
     runner.query = ((...args: Parameters<QueryRunner["query"]>) => {
+      if (!scoped && args[0] === "START TRANSACTION") {
+        scoped = true;
+        args[0] = `START TRANSACTION; ${scopeStatement(scope)}`;
+      }
       const result = turn.then(() => query(...args));
       turn = result.catch(() => undefined);
       return result;
@@ -50,7 +58,10 @@ export class RequestSession {
     try {
       await runner.connect();
       await runner.startTransaction();
-      await runner.query(scopeStatement(scope));
+      if (!scoped) {
+        scoped = true;
+        await runner.query(scopeStatement(scope));
+      }
     } catch (error) {
       await runner.release().catch(() => undefined);
       throw error;
