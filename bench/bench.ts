@@ -127,6 +127,15 @@ async function measure(pool: Pool, targets: Target[], settings: { connections: n
 
 /** SQL statements per request, from pg_stat_statements (null when the server has not loaded it). */
 async function statementsPerRequest(pool: Pool, target: Target, requests: number): Promise<number | null> {
+  // Requests still in flight from the load run would be counted too: wait until every other
+  // session of the database is idle (at most 5 s).
+  for (let waited = 0; waited < 5000; waited += 50) {
+    const { rows } = await pool.query(
+      `SELECT count(*)::int AS busy FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND state <> 'idle'`,
+    );
+    if (rows[0].busy === 0) break;
+    await new Promise((ok) => setTimeout(ok, 50));
+  }
   try {
     await pool.query(`SELECT pg_stat_statements_reset()`);
   } catch {

@@ -4,7 +4,7 @@ import type { RequestContext } from "../../context";
 import { Allow } from "../../shared/auth/allow";
 import { Role } from "../../shared/auth/role";
 import { JSONObject } from "../../shared/graphql/json-object";
-import { leftFor } from "../../shared/graphql/lookahead";
+import { leftFor, selectionOf } from "../../shared/graphql/lookahead";
 import { PageArgs, type Connection } from "../../shared/pagination";
 import { Audited } from "../audit/audited";
 import { DATA_VIEWERS } from "../data-subject/data-subject.resolver";
@@ -27,6 +27,7 @@ import {
   RecordPersonalDataBatchInput,
   RecordPersonalDataInput,
 } from "./personal-data.types";
+import { recordSelectionOf } from "./record-columns";
 import "./tenant-record-pages"; // registers the tenants page's join of Tenant.personalDataRecords
 import type { ValueReader } from "./value-reader";
 import type { SharingService } from "../sharing/sharing.service";
@@ -140,6 +141,6 @@ export class TenantRecordsResolver {
     @Info() info: GraphQLResolveInfo,
   ) {
     // The tenants page may have fetched it already (tenant-record-pages: one statement for all).
-    return leftFor<Connection<PersonalDataRecord>>(tenant, info) ?? this.records.list(ctx, { tenantId: tenant.id }, page, filter);
+    return leftFor<Connection<PersonalDataRecord>>(tenant, info) ?? this.records.list(ctx, { tenantId: tenant.id }, page, filter, recordSelectionOf(selectionOf(info)));
   }
 }

@@ -39,6 +39,7 @@ import type { InboundCheck } from "../sharing/inbound-check";
 import type { RecipientNotices } from "../sharing/recipient-notices";
 import { NoticeKind } from "../sharing/sharing.types";
 import { valueChanges } from "./value-changes";
+import { recordColumnsFor, type RecordSelection } from "./record-columns";
 import { recordFilterConditions } from "./record-filter";
 
 const INSERT_RECORDS = `
@@ -82,9 +83,12 @@ export class PersonalDataService {
     where: { tenantId?: string; dataSubjectId?: string },
     args: PageArgs,
     filter?: PersonalDataRecordFilter | null,
+    selection?: RecordSelection | null,
   ): Promise<Connection<PersonalDataRecord>> {
     const query = this.scoped(ctx);
     if (!query) throw new Error("list called for a caller without a data scope");
+    // Only the columns the query's selection needs (a page of 100 values needs the ids alone).
+    if (selection) query.select(recordColumnsFor(em(ctx).connection.getMetadata(PersonalDataRecordEntity), selection, false).map((c) => `r.${c.propertyName}`));
     if (where.tenantId) query.andWhere("r.tenant_id = :tenantId", { tenantId: where.tenantId });
     if (where.dataSubjectId) query.andWhere("r.data_subject_id = :dataSubjectId", { dataSubjectId: where.dataSubjectId });
     const params: Record<string, unknown> = {};

@@ -3,27 +3,15 @@ import { principalOf } from "../../context";
 import { dataScope } from "../../shared/auth/scope";
 import { em } from "../../shared/db/database";
 import { columnsFor, jsonRow } from "../../shared/db/json-rows";
-import { connectionNodeFields, leaveFor, selects, type ResolveTree } from "../../shared/graphql/lookahead";
+import { leaveFor, selects, type ResolveTree } from "../../shared/graphql/lookahead";
 import { afterPosition, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, pageOf } from "../../shared/pagination";
 import { DataSubjectEntity } from "../data-subject/data-subject.entity";
 import { toDataSubject } from "../data-subject/data-subject.types";
 import { joinTenantField, type TenantJoin } from "../tenant/tenant-joins";
 import { PersonalDataRecordEntity } from "./personal-data-record.entity";
 import { toRecord, type PersonalDataRecordFilter } from "./personal-data.types";
+import { recordColumnsFor, recordSelectionOf } from "./record-columns";
 import { recordFilterConditions } from "./record-filter";
-
-/**
- * Fields of a record resolved from its columns rather than being one. Its tenant is the row's
- * own, and its subject comes joined, so neither needs its id column in the JSON.
- */
-const RECORD_FIELDS_FROM_COLUMNS: Record<string, string[]> = {
-  subject: [],
-  tenant: [],
-  storageLocation: ["storageLocationCode"],
-  source: ["sourceThirdPartyId"],
-  transfers: [],
-  value: [],
-};
 
 /**
  * `Tenant.personalDataRecords` fetched by the tenants page itself: each tenant's count and page
@@ -43,21 +31,17 @@ export function planTenantRecordPages(ctx: RequestContext, field: ResolveTree): 
     return null;
   }
   const filter = field.args.filter as PersonalDataRecordFilter | null | undefined;
-  const nodeFields = connectionNodeFields(field, "PersonalDataRecordConnection", "PersonalDataRecordEdge", "PersonalDataRecord");
-  if (!nodeFields) return null;
+  const selection = recordSelectionOf(field);
+  if (!selection) return null;
   const withCount = selects(field, "PersonalDataRecordConnection", "totalCount");
   const withPage = selects(field, "PersonalDataRecordConnection", "nodes", "edges", "pageInfo");
-  // Cursors (edges, endCursor) need each record's position; whether more follow needs one more row.
-  const withCursors = selects(field, "PersonalDataRecordConnection", "edges", "pageInfo");
+  // Whether more follow needs one more row.
   const withNextPage = selects(field, "PersonalDataRecordConnection", "pageInfo");
   // Only the columns the selection needs: the JSON was half ids the response never showed.
   const meta = em(ctx).connection.getMetadata(PersonalDataRecordEntity);
   const subjectMeta = em(ctx).connection.getMetadata(DataSubjectEntity);
-  const recordRow = jsonRow<PersonalDataRecordEntity>(
-    meta,
-    columnsFor(meta, Object.values(nodeFields).map((f) => f.name), withCursors ? ["id", "createdAt"] : ["id"], RECORD_FIELDS_FROM_COLUMNS),
-  );
-  const subjectFields = Object.values(nodeFields).filter((f) => f.name === "subject");
+  const recordRow = jsonRow<PersonalDataRecordEntity>(meta, recordColumnsFor(meta, selection, true));
+  const subjectFields = Object.values(selection.nodeFields).filter((f) => f.name === "subject");
   const subjectRow = jsonRow<DataSubjectEntity>(
     subjectMeta,
     columnsFor(subjectMeta, subjectFields.flatMap((f) => Object.values(f.fieldsByTypeName.DataSubject ?? {}).map((g) => g.name)), ["id"], { tenant: [], records: [] }),
