@@ -3,8 +3,9 @@ import type { ProcessingPurpose } from "../purpose/processing-purpose";
 import type { DataCategory, DeletionReason, RecordStatus } from "./personal-data.enums";
 
 /**
- * One piece of personal data. `value` is never selected by list queries: only the purpose-bound
- * value reader loads it (select: false), so no other path can hand it out by accident.
+ * One piece of personal data. `value` is never selected by list queries (select: false): only
+ * the purpose-bound value reader loads it, by id or read ahead with the record's page (its
+ * READ_AHEAD columns), so no other path can hand it out by accident.
  */
 @Entity("personal_data_record")
 export class PersonalDataRecordEntity {

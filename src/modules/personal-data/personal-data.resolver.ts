@@ -97,7 +97,7 @@ export class PersonalDataRecordResolver {
 
   @FieldResolver(() => JSONObject, { description: "The personal data itself. Every read states its purpose and is written to the audit log." })
   value(@Ctx() ctx: RequestContext, @Root() record: PersonalDataRecord, @Arg("purpose", () => ProcessingPurpose) purpose: ProcessingPurpose) {
-    return this.values.read(ctx, record.id, purpose);
+    return this.values.read(ctx, record, purpose);
   }
 
   @FieldResolver(() => Tenant, { description: "The tenant that holds the record." })

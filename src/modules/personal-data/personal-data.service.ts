@@ -40,6 +40,7 @@ import type { RecipientNotices } from "../sharing/recipient-notices";
 import { NoticeKind } from "../sharing/sharing.types";
 import { valueChanges } from "./value-changes";
 import { recordColumnsFor, type RecordSelection } from "./record-columns";
+import { READ_AHEAD_COLUMNS, READ_AHEAD_VALUE, readAhead } from "./value-reader";
 import { recordFilterConditions } from "./record-filter";
 
 const INSERT_RECORDS = `
@@ -87,8 +88,14 @@ export class PersonalDataService {
   ): Promise<Connection<PersonalDataRecord>> {
     const query = this.scoped(ctx);
     if (!query) throw new Error("list called for a caller without a data scope");
-    // Only the columns the query's selection needs (a page of 100 values needs the ids alone).
-    if (selection) query.select(recordColumnsFor(em(ctx).connection.getMetadata(PersonalDataRecordEntity), selection, false).map((c) => `r.${c.propertyName}`));
+    // Only the columns the query's selection needs; with the values' rows when it reads values,
+    // so that reading them takes no statement of its own (value-reader.ts).
+    const withValues = !!selection && Object.values(selection.nodeFields).some((f) => f.name === "value");
+    if (selection) {
+      const columns = recordColumnsFor(em(ctx).connection.getMetadata(PersonalDataRecordEntity), selection, false).map((c) => c.propertyName);
+      if (withValues) columns.push(...READ_AHEAD_COLUMNS, READ_AHEAD_VALUE);
+      query.select([...new Set(columns)].map((c) => `r.${c}`));
+    }
     if (where.tenantId) query.andWhere("r.tenant_id = :tenantId", { tenantId: where.tenantId });
     if (where.dataSubjectId) query.andWhere("r.data_subject_id = :dataSubjectId", { dataSubjectId: where.dataSubjectId });
     const params: Record<string, unknown> = {};
@@ -98,7 +105,11 @@ export class PersonalDataService {
       return `:${name}`;
     });
     if (conditions.length) query.andWhere(conditions.join(" AND "), params);
-    return keysetPage(query, args, { createdAt: "r.created_at", id: "r.id" }, (r) => [r.createdAt, r.id], toRecord);
+    return keysetPage(query, args, { createdAt: "r.created_at", id: "r.id" }, (r) => [r.createdAt, r.id], (entity) => {
+      const record = toRecord(entity);
+      if (withValues) readAhead(record, entity);
+      return record;
+    });
   }
 
   /** The tenant a write names, held shared until commit so the subscription cannot end mid-write. */

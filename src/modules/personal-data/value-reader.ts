@@ -7,6 +7,7 @@ import type { ReadAuditDraft } from "../audit/audit-draft";
 import type { AuditService } from "../audit/audit.service";
 import type { ProcessingPurpose } from "../purpose/processing-purpose";
 import type { RecordStatus } from "./personal-data.enums";
+import type { PersonalDataRecordEntity } from "./personal-data-record.entity";
 import type { JsonObject } from "./personal-data.types";
 import { valueReadRefusal } from "./read-policy";
 
@@ -29,32 +30,75 @@ interface Row {
   value: JsonObject;
 }
 
+/** A record as the value reader takes it: its id, and the row its page may have read ahead. */
+export type ValueKey = { id: string };
+
+const READ_AHEAD = Symbol("the value row read with the record's page");
+
+type ReadAhead = ValueKey & { [READ_AHEAD]?: Row };
+
+/**
+ * What a page of records selects so that their value reads need no statement of their own: the
+ * columns the decision reads, and the value. Only this reader uses them (readAhead below); a
+ * record's value never reaches the schema but through `read`.
+ */
+export const READ_AHEAD_COLUMNS = ["tenantId", "dataSubjectId", "purposes", "status"] as const;
+export const READ_AHEAD_VALUE = "value";
+
+/**
+ * Keeps on `record` the row its value read needs, taken from the page's entity (which then no
+ * longer holds the value). The read still decides and audits exactly as for a read by id, on
+ * data the same request read a statement earlier.
+ */
+export function readAhead(record: ValueKey, entity: PersonalDataRecordEntity): void {
+  (record as ReadAhead)[READ_AHEAD] = {
+    id: entity.id,
+    tenant_id: entity.tenantId,
+    data_subject_id: entity.dataSubjectId,
+    purposes: entity.purposes,
+    status: entity.status,
+    value: entity.value as JsonObject,
+  };
+  delete entity.value;
+}
+
 /**
  * Purpose-bound value reads (DOMAIN rules 11, 12, 26). Every value field of a request that
- * asks for the same purpose is batched into one load: one query, then one audit entry per
- * tenant and outcome listing the record ids, written before any value is handed out. A page of
- * 500 values read for one purpose writes one audit row.
+ * asks for the same purpose is batched into one load: one query (none when every record's page
+ * read its row ahead), then one audit entry per tenant and outcome listing the record ids,
+ * written before any value is handed out. A page of 500 values read for one purpose writes one
+ * audit row.
  */
 export class ValueReader {
-  private readonly factories = new Map<ProcessingPurpose, (ctx: RequestContext) => DataLoader<string, JsonObject>>();
+  private readonly factories = new Map<ProcessingPurpose, (ctx: RequestContext) => DataLoader<ValueKey, JsonObject, string>>();
 
   constructor(private readonly audit: AuditService) {}
 
-  read(ctx: RequestContext, recordId: string, purpose: ProcessingPurpose): Promise<JsonObject> {
+  read(ctx: RequestContext, record: ValueKey, purpose: ProcessingPurpose): Promise<JsonObject> {
     let factory = this.factories.get(purpose);
     if (!factory) {
-      factory = (c: RequestContext) => new DataLoader<string, JsonObject>((ids) => this.load(c, purpose, ids), { maxBatchSize: 1000 });
+      factory = (c: RequestContext) =>
+        new DataLoader<ValueKey, JsonObject, string>((keys) => this.load(c, purpose, keys), { maxBatchSize: 1000, cacheKeyFn: (key) => key.id });
       this.factories.set(purpose, factory);
     }
-    return ctx.loaders.get(ctx, factory).load(recordId);
+    return ctx.loaders.get(ctx, factory).load(record);
   }
 
-  private async load(ctx: RequestContext, purpose: ProcessingPurpose, ids: readonly string[]): Promise<Array<JsonObject | Error>> {
+  private async load(ctx: RequestContext, purpose: ProcessingPurpose, keys: readonly ValueKey[]): Promise<Array<JsonObject | Error>> {
     const principal = principalOf(ctx);
-    const rows: Row[] = await em(ctx).query(
-      `SELECT id, tenant_id, data_subject_id, purposes, status, value FROM personal_data_record WHERE id = ANY($1::uuid[])`,
-      [ids],
-    );
+    const ids = keys.map((key) => key.id);
+    const ahead = keys.flatMap((key) => (key as ReadAhead)[READ_AHEAD] ?? []);
+    const readAheadIds = new Set(ahead.map((row) => row.id));
+    const missing = ids.filter((id) => !readAheadIds.has(id));
+    // Purposes as JSON: pg parses a json column natively, an enum array in JavaScript (a third of
+    // this statement's client time for 100 rows).
+    const rows: Row[] = missing.length
+      ? await em(ctx).query(
+          `SELECT id, tenant_id, data_subject_id, to_json(purposes) AS purposes, status, value FROM personal_data_record WHERE id = ANY($1::uuid[])`,
+          [missing],
+        )
+      : [];
+    rows.push(...ahead);
     const byId = new Map(rows.map((r) => [r.id, r]));
     const decisions = ids.map((id) => {
       const row = byId.get(id);
