@@ -23,35 +23,55 @@ export function inScope<T>(db: DataSource, scope: RowScope, work: (manager: Enti
   });
 }
 
+/** The checkpoint's COMMIT, told apart from TypeORM's own by its text. */
+const CHECKPOINT = "COMMIT /* checkpoint */";
+
 /**
  * One request's connection to the database: every query of the request runs on it, inside a
  * transaction whose settings carry the caller's scope to the row-level security policies.
- * `checkpoint` commits what the request did so far (an acknowledged write, an audited read)
- * and continues in a new transaction with the same scope; `close` commits and releases.
+ * `checkpoint` commits what the request did so far (an acknowledged write, an audited read);
+ * the request's next statement runs in a new transaction with the same scope. `close` commits
+ * and releases.
  */
 export class RequestSession {
   private closed = false;
 
-  private constructor(
-    private readonly runner: QueryRunner,
-    private readonly scope: RowScope,
-  ) {}
+  private constructor(private readonly runner: QueryRunner) {}
 
   static async open(db: DataSource, scope: RowScope): Promise<RequestSession> {
     const runner = db.createQueryRunner();
     // Resolvers run concurrently but share this one connection: their statements take turns.
     const query = runner.query.bind(runner);
     let turn: Promise<unknown> = Promise.resolve();
+    const begin = `START TRANSACTION; ${scopeStatement(scope)}`;
     // The transaction's first statement carries the scope with it: one round trip, not two (a
     // dashboard request makes three in all). Should TypeORM ever begin with another text, the
     // scope is set on its own below; until it is set, the policies show no rows.
     let scoped = false;
-    runner.query = ((...args: Parameters<QueryRunner["query"]>) => {
+    // After a checkpoint no transaction is open until a statement needs one: it then begins one,
+    // with the scope, first. A request that ends at its checkpoint (a read of values, most
+    // mutations) has nothing left to commit at close.
+    let between = false;
+    const run = async (args: Parameters<QueryRunner["query"]>) => {
+      if (args[0] === CHECKPOINT) {
+        if (between) return [];
+        const result = await query("COMMIT");
+        between = true;
+        return result;
+      }
+      if (between) {
+        if (args[0] === "COMMIT" || args[0] === "ROLLBACK") return [];
+        await query(begin);
+        between = false;
+      }
       if (!scoped && args[0] === "START TRANSACTION") {
         scoped = true;
-        args[0] = `START TRANSACTION; ${scopeStatement(scope)}`;
+        args[0] = begin;
       }
-      const result = turn.then(() => query(...args));
+      return query(...args);
+    };
+    runner.query = ((...args: Parameters<QueryRunner["query"]>) => {
+      const result = turn.then(() => run(args));
       turn = result.catch(() => undefined);
       return result;
     }) as QueryRunner["query"];
@@ -66,7 +86,7 @@ export class RequestSession {
       await runner.release().catch(() => undefined);
       throw error;
     }
-    return new RequestSession(runner, scope);
+    return new RequestSession(runner);
   }
 
   get manager(): EntityManager {
@@ -79,12 +99,12 @@ export class RequestSession {
   }
 
   /**
-   * Commits and begins again in one round trip, so no query of a concurrent resolver of this
-   * request can slip in between and run without the scope.
+   * Commits what the request did so far. Its next statement begins a new transaction with the
+   * same scope first (see open): no query of a concurrent resolver can run without the scope.
    */
   async checkpoint(): Promise<void> {
     if (this.closed || this.nested) return;
-    await this.runner.query(`COMMIT; BEGIN; ${scopeStatement(this.scope)}`);
+    await this.runner.query(CHECKPOINT);
   }
 
   async close(): Promise<void> {
