@@ -12,6 +12,7 @@ import type { DataSource } from "typeorm";
 import type { Config } from "./config";
 import { createRequestContext, type RequestContext } from "./context";
 import { TokenVerifier } from "./shared/auth/jwt";
+import { refuseNulCharacters } from "./shared/graphql/nul-characters";
 import { RequestRateLimiter } from "./shared/rate-limit";
 import type { Clock } from "./shared/clock";
 import { ErrorCode, UnauthenticatedError } from "./shared/errors";
@@ -121,6 +122,7 @@ export async function startServer(deps: ServerDeps): Promise<CustodianServer> {
       errorLogging(log),
       ...(limits.plugins as ApolloServerPlugin<RequestContext>[]),
       costLimit(deps.schema) as ApolloServerPlugin<RequestContext>,
+      refuseNulCharacters() as ApolloServerPlugin<RequestContext>,
       introspectionForAuthenticated(config.production),
       sessionClosing(),
       // Answers are per caller and never cached; the cache-control plugin would wrap every field.
