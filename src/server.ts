@@ -17,7 +17,7 @@ import { RequestRateLimiter } from "./shared/rate-limit";
 import type { Clock } from "./shared/clock";
 import { ErrorCode, UnauthenticatedError } from "./shared/errors";
 import { armor, costLimit } from "./shared/graphql/query-limits";
-import { formatError, isClientError } from "./shared/graphql/format-error";
+import { formatError, isClientError, isDatabaseUnavailable } from "./shared/graphql/format-error";
 import { loggableError, type Logger } from "./shared/logging";
 
 export interface ServerDeps {
@@ -66,8 +66,15 @@ function sessionClosing(): ApolloServerPlugin<RequestContext> {
   return {
     async requestDidStart() {
       return {
-        async willSendResponse({ contextValue }) {
-          await contextValue.session?.close();
+        async willSendResponse({ contextValue, response }) {
+          try {
+            await contextValue.session?.close();
+          } catch (error) {
+            // An outage the answer already reports (its failed statements): keep that answer
+            // rather than Apollo's opaque "unexpected error".
+            const reported = response.body.kind === "single" && (response.body.singleResult.errors?.length ?? 0) > 0;
+            if (!(reported && isDatabaseUnavailable(error))) throw error;
+          }
         },
       };
     },

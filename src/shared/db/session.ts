@@ -35,34 +35,35 @@ const CHECKPOINT = "COMMIT /* checkpoint */";
  */
 export class RequestSession {
   private closed = false;
+  /**
+   * After a checkpoint no transaction is open until a statement needs one: it then begins one,
+   * with the scope, first. A request that ends at its checkpoint (a read of values, most
+   * mutations) has nothing left to commit at close.
+   */
+  private between = false;
 
   private constructor(private readonly runner: QueryRunner) {}
 
   static async open(db: DataSource, scope: RowScope): Promise<RequestSession> {
     const runner = db.createQueryRunner();
-    // Resolvers run concurrently but share this one connection: their statements take turns.
+    const session = new RequestSession(runner);
     const query = runner.query.bind(runner);
-    let turn: Promise<unknown> = Promise.resolve();
     const begin = `START TRANSACTION; ${scopeStatement(scope)}`;
     // The transaction's first statement carries the scope with it: one round trip, not two (a
     // dashboard request makes three in all). Should TypeORM ever begin with another text, the
     // scope is set on its own below; until it is set, the policies show no rows.
     let scoped = false;
-    // After a checkpoint no transaction is open until a statement needs one: it then begins one,
-    // with the scope, first. A request that ends at its checkpoint (a read of values, most
-    // mutations) has nothing left to commit at close.
-    let between = false;
     const run = async (args: Parameters<QueryRunner["query"]>) => {
       if (args[0] === CHECKPOINT) {
-        if (between) return [];
+        if (session.between) return [];
         const result = await query("COMMIT");
-        between = true;
+        session.between = true;
         return result;
       }
-      if (between) {
+      if (session.between) {
         if (args[0] === "COMMIT" || args[0] === "ROLLBACK") return [];
         await query(begin);
-        between = false;
+        session.between = false;
       }
       if (!scoped && args[0] === "START TRANSACTION") {
         scoped = true;
@@ -70,6 +71,8 @@ export class RequestSession {
       }
       return query(...args);
     };
+    // Resolvers run concurrently but share this one connection: their statements take turns.
+    let turn: Promise<unknown> = Promise.resolve();
     runner.query = ((...args: Parameters<QueryRunner["query"]>) => {
       const result = turn.then(() => run(args));
       turn = result.catch(() => undefined);
@@ -86,7 +89,7 @@ export class RequestSession {
       await runner.release().catch(() => undefined);
       throw error;
     }
-    return new RequestSession(runner);
+    return session;
   }
 
   get manager(): EntityManager {
@@ -110,6 +113,11 @@ export class RequestSession {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    // The connection was lost (TypeORM then releases the runner) and the server rolled back what
+    // was open. That held no acknowledged write: every write is committed at a checkpoint before
+    // it is acknowledged (the mutation guard, audited reads). The statements that failed answer
+    // for themselves; what the request read before stays true.
+    if (this.runner.isReleased) return;
     try {
       if (this.runner.isTransactionActive) await this.runner.commitTransaction();
     } finally {

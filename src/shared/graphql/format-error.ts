@@ -2,6 +2,7 @@ import { unwrapResolverError } from "@apollo/server/errors";
 import type { ValidationError } from "class-validator";
 import { GraphQLError, type GraphQLFormattedError } from "graphql";
 import { ArgumentValidationError } from "type-graphql";
+import { QueryRunnerAlreadyReleasedError, QueryRunnerProviderAlreadyReleasedError } from "typeorm";
 import { ErrorCode, isContractCode } from "../errors";
 import { queryLimitMessage } from "./query-limits";
 
@@ -29,6 +30,9 @@ export function isDatabaseUnavailable(error: unknown, depth = 0): boolean {
   if (!e || depth > 4) return false;
   const code = (e.driverError as { code?: unknown } | undefined)?.code ?? e.code;
   if (typeof code === "string" && DATABASE_UNAVAILABLE_CODES.has(code)) return true;
+  // TypeORM releases a runner whose connection reported an error, then refuses its queries. A
+  // request's session is otherwise released only at its end, when nothing queries any more.
+  if (error instanceof QueryRunnerAlreadyReleasedError || error instanceof QueryRunnerProviderAlreadyReleasedError) return true;
   const message = typeof e.message === "string" ? e.message : "";
   if (
     /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|connect ECONNREFUSED|terminating connection|the database system is (shutting down|starting up|in recovery mode)|Client was closed|not queryable|Connection ended/.test(
