@@ -10,8 +10,8 @@ import type { ColumnMetadata } from "typeorm/metadata/ColumnMetadata";
  */
 export interface JsonRow<E> {
   readonly columns: readonly ColumnMetadata[];
-  /** The SQL expression of the array over the table alias `alias`. */
-  sql(alias: string): string;
+  /** The SQL expression of the array over the table alias `alias` (its columns named `prefix` + column). */
+  sql(alias: string, prefix?: string): string;
   /** The entity from such an array; columns left out stay undefined (no resolver reads them). */
   read(values: unknown[]): E;
 }
@@ -23,7 +23,7 @@ export function jsonRow<E>(meta: EntityMetadata, columns: ColumnMetadata[] = rea
   const timestamps = columns.map((c) => TIMESTAMP_TYPES.has(c.type));
   return {
     columns,
-    sql: (alias) => `json_build_array(${columns.map((c) => `${alias}.${c.databaseName}`).join(", ")})`,
+    sql: (alias, prefix = "") => `json_build_array(${columns.map((c) => `${alias}.${prefix}${c.databaseName}`).join(", ")})`,
     read(values) {
       const entity: Record<string, unknown> = {};
       for (let i = 0; i < properties.length; i++) {
