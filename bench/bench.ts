@@ -10,7 +10,7 @@ import { Role } from "../src/shared/auth/role";
 import { freePort } from "../src/shared/db/embedded";
 import { createLogger } from "../src/shared/logging";
 import { datasetSize, seedDataset, tenantIds } from "./dataset";
-import { BENCH_SECRET, intFromEnv, procStatusBytes, startApi } from "./lib";
+import { BENCH_SECRET, intFromEnv, postgresCpuMs, processCpuMs, procStatusBytes, startApi } from "./lib";
 
 /**
  * `npm run bench`: the read path of Custodian against PostGraphile 5 and hand-written SQL on one
@@ -41,6 +41,9 @@ interface Run {
   p50: number;
   p99: number;
   errors: number;
+  /** CPU per request of the target's server process and of PostgreSQL, in ms (where the bench knows the process). */
+  serverCpuMs: number | null;
+  databaseCpuMs: number;
 }
 
 interface CaseFigures {
@@ -53,9 +56,13 @@ interface Target {
   name: string;
   url: string;
   request: (i: number) => { headers: Record<string, string>; body: string };
+  /** The process that answers (its CPU time is read around each run). */
+  pid?: number;
   /** The rows of one answer, in a form all three targets share: for the equivalence check. */
   rows?: (body: any) => unknown;
 }
+
+const round1 = (x: number) => Math.round(x * 10) / 10;
 
 function median(runs: Run[]): Run {
   const sorted = [...runs].sort((a, b) => a.rps - b.rps);
@@ -66,6 +73,7 @@ function median(runs: Run[]): Run {
 async function load(target: Target, connections: number, seconds: number): Promise<Run> {
   let n = 0;
   let graphqlErrors = 0;
+  const cpuBefore = { server: target.pid ? processCpuMs(target.pid) : 0, database: postgresCpuMs() };
   const result = await autocannon({
     url: target.url,
     method: "POST",
@@ -80,13 +88,17 @@ async function load(target: Target, connections: number, seconds: number): Promi
       } as any,
     ],
   });
+  const requests = Math.max(1, result.requests.total);
   const run = {
     rps: result.requests.total / seconds,
     p50: result.latency.p50,
     p99: result.latency.p99,
     errors: result.errors + result.non2xx + graphqlErrors + result.timeouts,
+    serverCpuMs: target.pid ? round1((processCpuMs(target.pid) - cpuBefore.server) / requests) : null,
+    databaseCpuMs: round1((postgresCpuMs() - cpuBefore.database) / requests),
   };
-  console.log(`#   ${target.name}: ${run.rps.toFixed(0)} req/s, p50 ${run.p50} ms, p99 ${run.p99} ms, ${run.errors} errors (${seconds} s)`);
+  const cpu = `CPU per request: server ${run.serverCpuMs ?? "n/a"} ms, PostgreSQL ${run.databaseCpuMs} ms`;
+  console.log(`#   ${target.name}: ${run.rps.toFixed(0)} req/s, p50 ${run.p50} ms, p99 ${run.p99} ms, ${run.errors} errors, ${cpu} (${seconds} s)`);
   return run;
 }
 
@@ -205,22 +217,20 @@ async function main() {
 
     api = await startApi(database.url, { RETENTION_INTERVAL: "off" });
     const pgPort = await freePort();
-    children.push(
-      await startProcess(join(ROOT, "node_modules", "node", "bin", "node"), [join(ROOT, "bench", "postgraphile", "server.mjs")], {
+    const postgraphileProcess = await startProcess(join(ROOT, "node_modules", "node", "bin", "node"), [join(ROOT, "bench", "postgraphile", "server.mjs")], {
         DATABASE_URL: database.url,
         PORT: String(pgPort),
         GRAPHILE_ENV: "production",
-      }),
-    );
+    });
+    children.push(postgraphileProcess);
     const floorPort = await freePort();
-    children.push(
-      await startProcess(process.execPath, [join(__dirname, "floor.js")], {
-        DATABASE_URL: database.url,
-        PORT: String(floorPort),
-        DASHBOARD_TENANTS: String(dashTenants),
-        DASHBOARD_RECORDS: String(dashRecords),
-      }),
-    );
+    const floorProcess = await startProcess(process.execPath, [join(__dirname, "floor.js")], {
+      DATABASE_URL: database.url,
+      PORT: String(floorPort),
+      DASHBOARD_TENANTS: String(dashTenants),
+      DASHBOARD_RECORDS: String(dashRecords),
+    });
+    children.push(floorProcess);
 
     const operator = await signToken({ subject: "bench-operator", role: Role.OPERATOR }, BENCH_SECRET);
     const json = { "content-type": "application/json" };
@@ -228,6 +238,7 @@ async function main() {
     const custodian: Target = {
       name: "Custodian",
       url: api.url,
+      pid: api.child.pid,
       request: () => ({ headers: { ...json, authorization: `Bearer ${operator}` }, body: JSON.stringify({ query: CUSTODIAN_DASHBOARD, variables }) }),
       rows: (b) =>
         b.data.tenants.nodes.map((t: any) => [t.id, t.name, t.storageLocation.code, t.storageLocation.name, t.personalDataRecords.totalCount,
@@ -236,6 +247,7 @@ async function main() {
     const postgraphile: Target = {
       name: "PostGraphile 5",
       url: `http://127.0.0.1:${pgPort}/graphql`,
+      pid: postgraphileProcess.pid,
       request: () => ({ headers: json, body: JSON.stringify({ query: POSTGRAPHILE_DASHBOARD, variables }) }),
       rows: (b) =>
         b.data.allTenants.nodes.map((t: any) => [t.rowId, t.name, t.storageLocationByStorageLocationCode.code, t.storageLocationByStorageLocationCode.name,
@@ -245,6 +257,7 @@ async function main() {
     const floor: Target = {
       name: "SQL floor (pg)",
       url: `http://127.0.0.1:${floorPort}/`,
+      pid: floorProcess.pid,
       request: () => ({ headers: json, body: "{}" }),
       rows: (b) => b.data.map((t: any) => [t.id, t.name, t.code, t.location_name, t.total, t.records]),
     };
@@ -263,6 +276,7 @@ async function main() {
     const values: Target = {
       name: "Custodian values",
       url: api.url,
+      pid: api.child.pid,
       request: (i) => ({
         headers: { ...json, authorization: `Bearer ${integrationTokens[i % tenants.length]}` },
         body: JSON.stringify({ query: VALUES, variables: { id: tenants[i % tenants.length], first: valuesPerRequest } }),
@@ -291,9 +305,9 @@ async function main() {
     const ofFloor = c.median.rps / f.median.rps;
     const range = (rs: Run[]) => `${Math.min(...rs.map((r) => r.rps)).toFixed(0)}-${Math.max(...rs.map((r) => r.rps)).toFixed(0)}`;
     const row = (label: string, k: CaseFigures) =>
-      `${label.padEnd(28)} ${k.median.rps.toFixed(0).padStart(7)} ${range(k.runs).padStart(11)} ${String(k.median.p50).padStart(7)} ${String(k.median.p99).padStart(7)} ${(k.statementsPerRequest ?? "n/a").toString().padStart(6)} ${String(k.runs.reduce((s, r) => s + r.errors, 0)).padStart(6)}`;
+      `${label.padEnd(28)} ${k.median.rps.toFixed(0).padStart(7)} ${range(k.runs).padStart(11)} ${String(k.median.p50).padStart(7)} ${String(k.median.p99).padStart(7)} ${(k.statementsPerRequest ?? "n/a").toString().padStart(6)} ${String(k.runs.reduce((s, r) => s + r.errors, 0)).padStart(6)} ${String(k.median.serverCpuMs ?? "n/a").padStart(10)} ${String(k.median.databaseCpuMs).padStart(6)}`;
     console.log("");
-    console.log(`case / target                  req/s  min-max(${runs})  p50 ms  p99 ms  stmts  errors   (median of ${runs} runs of ${seconds} s at ${connections} connections)`);
+    console.log(`case / target                  req/s  min-max(${runs})  p50 ms  p99 ms  stmts  errors  server CPU  DB CPU   (median of ${runs} runs of ${seconds} s at ${connections} connections; CPU in ms per request)`);
     console.log(row("dashboard: Custodian", c));
     console.log(row("dashboard: PostGraphile 5", p));
     console.log(row("dashboard: SQL floor (pg)", f));
