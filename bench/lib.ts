@@ -86,27 +86,42 @@ export function procStatusBytes(pid: number, field: "VmRSS" | "VmHWM"): number {
   return Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? 0) * 1024;
 }
 
-/** CPU time (user + system) a process has used, in ms; 0 once it is gone. /proc counts in ticks of 10 ms. */
-export function processCpuMs(pid: number): number {
+/** A process's /proc stat fields after its name: [state, ppid, ...]; null once it is gone. */
+function statFields(pid: number | string): string[] | null {
   try {
-    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
-    return (Number(fields[11]) + Number(fields[12])) * 10;
+    return readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
   } catch {
-    return 0;
+    return null;
   }
 }
 
-/** CPU time of every PostgreSQL process on the machine (the bench's own server does nearly all of it), in ms. */
+/** CPU time (user + system) a process has used, in ms; 0 once it is gone. /proc counts in ticks of 10 ms. */
+export function processCpuMs(pid: number): number {
+  const fields = statFields(pid);
+  return fields ? (Number(fields[11]) + Number(fields[12])) * 10 : 0;
+}
+
+function isPostgres(pid: number | string): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, "utf8").trim() === "postgres";
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * CPU time of PostgreSQL on the machine (the bench's own server does nearly all of it), in ms:
+ * each server process, and for a postmaster also its exited children's (their time is added to
+ * the parent's when it reaps them), so a connection closed during a run still counts.
+ */
 export function postgresCpuMs(): number {
   let total = 0;
   for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      if (readFileSync(`/proc/${entry}/comm`, "utf8").trim() === "postgres") total += processCpuMs(Number(entry));
-    } catch {
-      // gone meanwhile
-    }
+    if (!/^\d+$/.test(entry) || !isPostgres(entry)) continue;
+    const fields = statFields(entry);
+    if (!fields) continue;
+    total += (Number(fields[11]) + Number(fields[12])) * 10;
+    if (!isPostgres(fields[1])) total += (Number(fields[13]) + Number(fields[14])) * 10;
   }
   return total;
 }
-
