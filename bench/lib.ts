@@ -101,6 +101,25 @@ export function processCpuMs(pid: number): number {
   return fields ? (Number(fields[11]) + Number(fields[12])) * 10 : 0;
 }
 
+/** PIDs of the processes on this machine that `matches` accepts; a process gone meanwhile is left out. */
+export function processIds(matches: (pid: string) => boolean): number[] {
+  const found: number[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (matches(entry)) found.push(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return found;
+}
+
+/** PIDs of processes whose command line names `text`, e.g. an embedded server's data directory. */
+export function processesNaming(text: string): number[] {
+  return processIds((pid) => readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(text));
+}
+
 function isPostgres(pid: number | string): boolean {
   try {
     return readFileSync(`/proc/${pid}/comm`, "utf8").trim() === "postgres";
@@ -116,9 +135,8 @@ function isPostgres(pid: number | string): boolean {
  */
 export function postgresCpuMs(): number {
   let total = 0;
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry) || !isPostgres(entry)) continue;
-    const fields = statFields(entry);
+  for (const pid of processIds(isPostgres)) {
+    const fields = statFields(pid);
     if (!fields) continue;
     total += (Number(fields[11]) + Number(fields[12])) * 10;
     if (!isPostgres(fields[1])) total += (Number(fields[13]) + Number(fields[14])) * 10;

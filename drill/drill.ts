@@ -4,10 +4,10 @@ import { request as httpRequest } from "node:http";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { BENCH_SECRET } from "../bench/lib";
+import { BENCH_SECRET, processesNaming } from "../bench/lib";
 import { signToken } from "../src/shared/auth/jwt";
 import { Role } from "../src/shared/auth/role";
-import { BATCH, batchVariables, BatchStream, DrillDatabase, type DrillResult, drillTenant, operatorToken, post, postgresProcesses, rssOf, sleep, startApi } from "./lib";
+import { BATCH, batchVariables, BatchStream, DrillDatabase, type DrillResult, drillTenant, operatorToken, post, rssOf, sleep, startApi } from "./lib";
 
 /**
  * `npm run drill [-- --full]`: crashes, database outages, shutdowns, two instances and a soak,
@@ -79,7 +79,7 @@ async function databaseKilled(): Promise<DrillResult> {
       if (during.ok) failures.push("a request succeeded with the database down");
       else if (!/database is unavailable/.test(JSON.stringify(during.body))) failures.push(`unclear outage error: ${JSON.stringify(during.body).slice(0, 200)}`);
       await sleep(1500);
-      while (postgresProcesses(db.dataDir).length) await sleep(100);
+      while (processesNaming(db.dataDir).length) await sleep(100);
       await db.start();
     })();
     await stream.pass(4, 5);
@@ -142,7 +142,7 @@ async function gracefulStop(): Promise<DrillResult> {
     const exitSeconds = (performance.now() - signalled) / 1000;
     if (exitCode !== 0) failures.push(`exit code ${exitCode}`);
     if (exitSeconds > 15) failures.push(`took ${exitSeconds.toFixed(1)} s to exit`);
-    const leftovers = postgresProcesses(dataDir);
+    const leftovers = processesNaming(dataDir);
     if (leftovers.length) failures.push(`${leftovers.length} postgres processes left behind`);
     // What was acknowledged is there: reopen the API's database and look.
     await db.start();

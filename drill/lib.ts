@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { readFileSync, readdirSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Pool } from "pg";
 import { procStatusBytes, startApi, type ApiProcess, BENCH_SECRET } from "../bench/lib";
@@ -56,20 +56,6 @@ export class DrillDatabase {
     await this.pool?.end().catch(() => undefined);
     await this.server?.stop().catch(() => undefined);
   }
-}
-
-/** PIDs of processes whose command line names this data directory. */
-export function postgresProcesses(dataDir: string): number[] {
-  const found: number[] = [];
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      if (readFileSync(`/proc/${entry}/cmdline`, "utf8").includes(dataDir)) found.push(Number(entry));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return found;
 }
 
 export function rssOf(pid: number): number {

@@ -1,27 +1,13 @@
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
-import { readdirSync, readFileSync } from "node:fs";
 import { chmod, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
+import { processesNaming } from "../bench/lib";
 import { DEMO } from "../src/demo";
 
 const MAIN = join(__dirname, "..", "src", "main.js");
-
-/** Processes whose command line names the data dir: the embedded postgres and its workers. */
-function processesUsing(dir: string): number[] {
-  const pids: number[] = [];
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      if (readFileSync(`/proc/${entry}/cmdline`, "utf8").includes(dir)) pids.push(Number(entry));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return pids;
-}
 
 interface Started {
   child: ChildProcess;
@@ -85,11 +71,11 @@ describe("npm start on an embedded PostgreSQL", () => {
     assert.deepEqual(registry.data.subprocessorList, { version: 1, entries: [{ name: "Northwind Support Desk" }] });
     const created = await gql(first.url, first.tokens.OPERATOR, `mutation { createTenant(input: { name: "Kept", storageLocationCode: "UK" }) { id } }`);
     const keptId = created.data.createTenant.id;
-    assert.ok(processesUsing(dataDir).length > 0, "the embedded server runs");
+    assert.ok(processesNaming(dataDir).length > 0, "the embedded server runs");
 
     first.child.kill("SIGINT");
     assert.equal(await first.exited, 0);
-    assert.deepEqual(processesUsing(dataDir), [], "no postgres process remains after Ctrl-C");
+    assert.deepEqual(processesNaming(dataDir), [], "no postgres process remains after Ctrl-C");
 
     const second = await start(dataDir);
     const again = await gql(second.url, second.tokens.OPERATOR, `{ tenants { totalCount } tenant(id: "${keptId}") { name } }`);
@@ -97,6 +83,6 @@ describe("npm start on an embedded PostgreSQL", () => {
     assert.equal(again.data.tenants.totalCount, 3, "the demo is not seeded twice");
     second.child.kill("SIGTERM");
     assert.equal(await second.exited, 0);
-    assert.deepEqual(processesUsing(dataDir), [], "no postgres process remains after SIGTERM");
+    assert.deepEqual(processesNaming(dataDir), [], "no postgres process remains after SIGTERM");
   });
 });
