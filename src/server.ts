@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { ApolloServer, type ApolloServerPlugin } from "@apollo/server";
+import { compiledExecution } from "./shared/graphql/compiled-execution";
 import { ApolloServerPluginDrainHttpServer } from "@apollo/server/plugin/drainHttpServer";
 import { expressMiddleware } from "@as-integrations/express5";
 import express, { type ErrorRequestHandler } from "express";
@@ -114,7 +115,7 @@ export async function startServer(deps: ServerDeps): Promise<CustodianServer> {
 
   const limits = armor(config.production);
   const apollo = new ApolloServer<RequestContext>({
-    schema: deps.schema,
+    gateway: compiledExecution(deps.schema),
     csrfPrevention: true,
     introspection: true,
     allowBatchedHttpRequests: false,

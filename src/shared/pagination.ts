@@ -67,7 +67,9 @@ export function connectionTypes<T>(node: ClassOf<T>, name: string) {
     @Field(() => PageInfo, { description: "Where this page ends." })
     pageInfo!: PageInfo;
 
-    @Field(() => Int, { description: "How many items there are in all, over every page." })
+    // Not simple: the count may be a promise (keysetPage), and graphql-jit awaits only what a
+    // resolver returns, not a plain property's value.
+    @Field(() => Int, { simple: false, description: "How many items there are in all, over every page." })
     totalCount!: number;
   }
 
