@@ -32,6 +32,7 @@ import { TenantService } from "./modules/tenant/tenant.service";
 import { TestClockResolver } from "./modules/test-clock/test-clock.resolver";
 import { ViewerResolver } from "./modules/viewer/viewer.resolver";
 import { guardFields } from "./root-field.guard";
+import { answerLeftValuesFirst } from "./shared/graphql/lookahead";
 import type { SettableClock } from "./shared/clock";
 
 export interface SchemaOptions {
@@ -91,6 +92,12 @@ export async function createSchema(options: SchemaOptions = {}): Promise<GraphQL
     // Never echo rejected values back (they may be personal data).
     validate: { forbidUnknownValues: true, validationError: { target: false, value: false } },
   });
+  // Fields a parent's look-ahead may answer (tenant-record-pages) take that answer without
+  // their type-graphql resolver; before the guard, which must run around them.
+  answerLeftValuesFirst(schema, [
+    ["Tenant", "personalDataRecords"],
+    ["PersonalDataRecord", "subject"],
+  ]);
   // The guard goes around root fields and fields that declare roles only, after the build: a
   // type-graphql global middleware would run around every field, as a promise each.
   guardFields(schema, audit);

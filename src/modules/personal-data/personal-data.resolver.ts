@@ -4,8 +4,8 @@ import type { RequestContext } from "../../context";
 import { Allow } from "../../shared/auth/allow";
 import { Role } from "../../shared/auth/role";
 import { JSONObject } from "../../shared/graphql/json-object";
-import { leftFor, selectionOf } from "../../shared/graphql/lookahead";
-import { PageArgs, type Connection } from "../../shared/pagination";
+import { selectionOf } from "../../shared/graphql/lookahead";
+import { PageArgs } from "../../shared/pagination";
 import { Audited } from "../audit/audited";
 import { DATA_VIEWERS } from "../data-subject/data-subject.resolver";
 import type { DataSubjectService } from "../data-subject/data-subject.service";
@@ -106,9 +106,9 @@ export class PersonalDataRecordResolver {
   }
 
   @FieldResolver(() => DataSubject, { description: "The person the record is about." })
-  subject(@Ctx() ctx: RequestContext, @Root() record: PersonalDataRecord, @Info() info: GraphQLResolveInfo): DataSubject | Promise<DataSubject> {
-    // Synchronous when the page left it: no promise per record on a dashboard.
-    return leftFor<DataSubject>(record, info) ?? this.subjects.byId(ctx, record.dataSubjectId).then((subject) => subject!);
+  async subject(@Ctx() ctx: RequestContext, @Root() record: PersonalDataRecord): Promise<DataSubject> {
+    // A page that joined the subjects left them on the records: the schema answers those first (answerLeftValuesFirst).
+    return (await this.subjects.byId(ctx, record.dataSubjectId))!;
   }
 
   @FieldResolver(() => ThirdParty, { nullable: true, description: "The third party the data came from; null when the service collected it itself." })
@@ -140,7 +140,8 @@ export class TenantRecordsResolver {
     @Arg("filter", () => PersonalDataRecordFilter, { nullable: true, validate: false }) filter: PersonalDataRecordFilter | null,
     @Info() info: GraphQLResolveInfo,
   ) {
-    // The tenants page may have fetched it already (tenant-record-pages: one statement for all).
-    return leftFor<Connection<PersonalDataRecord>>(tenant, info) ?? this.records.list(ctx, { tenantId: tenant.id }, page, filter, recordSelectionOf(selectionOf(info)));
+    // The tenants page may have fetched it already (tenant-record-pages: one statement for all):
+    // the schema answers that first (answerLeftValuesFirst).
+    return this.records.list(ctx, { tenantId: tenant.id }, page, filter, recordSelectionOf(selectionOf(info)));
   }
 }
