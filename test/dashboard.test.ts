@@ -11,7 +11,12 @@ const PARTIAL = [`nodes { id tenant { id } subject { id tenant { id } } }`, `edg
 const RECORDS = (args: string, selection = FULL) => `personalDataRecords(${args}) { ${selection} }`;
 const DASHBOARD = (tenants: number | string, args: string, selection = FULL) =>
   `{ tenants(${typeof tenants === "number" ? `first: ${tenants}` : tenants}) { totalCount nodes { id name storageLocation { code name } ${RECORDS(args, selection)} } } }`;
-const ONE_TENANT = (args: string, selection = FULL) => `query($id: ID!) { tenant(id: $id) { id name storageLocation { code name } ${RECORDS(args, selection)} } }`;
+/**
+ * The reference: a tenant reached through one of its records, whose page its own resolver reads
+ * (tenant(id) joins the page into its statement as the tenants page does).
+ */
+const ONE_TENANT = (args: string, selection = FULL) =>
+  `query($rid: ID!) { personalDataRecord(id: $rid) { tenant { id name storageLocation { code name } ${RECORDS(args, selection)} } } }`;
 
 /**
  * Issue 9: the tenants page fetches its tenants' locations, record pages and subjects in one
@@ -21,6 +26,10 @@ describe("dashboard: the tenants page in one statement", () => {
   let app: TestApp;
   let as: ReturnType<typeof roles>;
   const tenantIds: string[] = [];
+  /** One record id of each tenant, to reach the tenant through (ONE_TENANT). */
+  const recordOf = new Map<string, string>();
+  const ownTenant = async (args: string, id: string, selection = FULL) =>
+    assertOk(await as.asOperator().gql(ONE_TENANT(args, selection), { rid: recordOf.get(id) })).personalDataRecord.tenant;
 
   before(async () => {
     app = await startTestApp();
@@ -30,7 +39,7 @@ describe("dashboard: the tenants page in one statement", () => {
       tenantIds.push(tenant.id);
       for (let s = 0; s < 2; s++) {
         const subject = await registerSubject(app, tenant.id);
-        for (let r = 0; r < 3; r++) await recordData(app, tenant.id, subject.id, { category: r === 0 ? "DEVICE" : "CONTACT" });
+        for (let r = 0; r < 3; r++) recordOf.set(tenant.id, (await recordData(app, tenant.id, subject.id, { category: r === 0 ? "DEVICE" : "CONTACT" })).id);
       }
     }
   });
@@ -53,15 +62,30 @@ describe("dashboard: the tenants page in one statement", () => {
     }
   });
 
-  it("counts a tenant's records only when the query asks for totalCount", async () => {
+  it("reads one tenant with its record page, values included, in one statement (then only the audit and its commit)", async () => {
+    const query = `query($id: ID!) { tenant(id: $id) { id personalDataRecords(first: 50) { totalCount nodes { id subject { id } value(purpose: SUPPORT) } } } }`;
+    const { result, statements } = await countStatements(() => as.asTenantAdmin(tenantIds[0]).gql(query, { id: tenantIds[0] }));
+    const page = assertOk(result).tenant.personalDataRecords;
+    assert.equal(page.nodes.length, 6);
+    assert.deepEqual(page.nodes[0].value, { email: "person@example.test" });
+    // Begin with the scope, the tenant with its page, and the audit of the values with its commit.
+    assert.equal(statements.length, 4, statements.map((s) => s.slice(0, 40)).join(" | "));
+  });
+
+  it("counts a tenant's records only when the query asks for totalCount, joined or not", async () => {
     const counts = (statements: string[]) => statements.filter((s) => /\bcount\(/i.test(s)).length;
-    const query = (fields: string) => `query($id: ID!) { tenant(id: $id) { personalDataRecords(first: 2) { ${fields} } } }`;
-    const without = await countStatements(() => as.asOperator().gql(query("nodes { id }"), { id: tenantIds[0] }));
-    assert.equal(assertOk(without.result).tenant.personalDataRecords.nodes.length, 2);
-    assert.equal(counts(without.statements), 0);
-    const withCount = await countStatements(() => as.asOperator().gql(query("totalCount nodes { id }"), { id: tenantIds[0] }));
-    assert.equal(assertOk(withCount.result).tenant.personalDataRecords.totalCount, 6);
-    assert.equal(counts(withCount.statements), 1);
+    const joined = (fields: string) => `query($id: ID!) { tenant(id: $id) { personalDataRecords(first: 2) { ${fields} } } }`;
+    const own = (fields: string) => `query($rid: ID!) { personalDataRecord(id: $rid) { tenant { personalDataRecords(first: 2) { ${fields} } } } }`;
+    const variables = { id: tenantIds[0], rid: recordOf.get(tenantIds[0]) };
+    const pageOf = (data: any) => (data.tenant ?? data.personalDataRecord.tenant).personalDataRecords;
+    for (const query of [joined, own]) {
+      const without = await countStatements(() => as.asOperator().gql(query("nodes { id }"), variables));
+      assert.equal(pageOf(assertOk(without.result)).nodes.length, 2);
+      assert.equal(counts(without.statements), 0);
+      const withCount = await countStatements(() => as.asOperator().gql(query("totalCount nodes { id }"), variables));
+      assert.equal(pageOf(assertOk(withCount.result)).totalCount, 6);
+      assert.equal(counts(withCount.statements), 1);
+    }
   });
 
   it("answers as each tenant's own resolvers do: counts, pages, cursors, filters and subjects", async () => {
@@ -70,7 +94,7 @@ describe("dashboard: the tenants page in one statement", () => {
       const page = assertOk(await asAdmin().gql(DASHBOARD(await fromOurTenants(), args))).tenants;
       for (const id of tenantIds) {
         const joined = page.nodes.find((t: any) => t.id === id);
-        const own = assertOk(await asAdmin().gql(ONE_TENANT(args), { id })).tenant;
+        const own = await ownTenant(args, id);
         assert.deepEqual(JSON.parse(JSON.stringify(joined)), JSON.parse(JSON.stringify(own)), args);
       }
     }
@@ -78,16 +102,16 @@ describe("dashboard: the tenants page in one statement", () => {
       for (const args of ["first: 2", "first: 6", "first: 50"]) {
         const page = assertOk(await asAdmin().gql(DASHBOARD(await fromOurTenants(), args, selection))).tenants;
         for (const id of tenantIds) {
-          const own = assertOk(await asAdmin().gql(ONE_TENANT(args, selection), { id })).tenant;
+          const own = await ownTenant(args, id, selection);
           assert.deepEqual(JSON.parse(JSON.stringify(page.nodes.find((t: any) => t.id === id))), JSON.parse(JSON.stringify(own)), `${args} ${selection}`);
         }
       }
     }
     // A cursor taken from the tenant's own page continues the joined page at the same place.
-    const first = assertOk(await asAdmin().gql(ONE_TENANT("first: 2"), { id: tenantIds[0] })).tenant.personalDataRecords;
+    const first = (await ownTenant("first: 2", tenantIds[0])).personalDataRecords;
     const args = `first: 3, after: "${first.pageInfo.endCursor}"`;
     const joined = assertOk(await asAdmin().gql(DASHBOARD(await fromOurTenants(), args))).tenants.nodes.find((t: any) => t.id === tenantIds[0]).personalDataRecords;
-    const own = assertOk(await asAdmin().gql(ONE_TENANT(args), { id: tenantIds[0] })).tenant.personalDataRecords;
+    const own = (await ownTenant(args, tenantIds[0])).personalDataRecords;
     assert.deepEqual(JSON.parse(JSON.stringify(joined)), JSON.parse(JSON.stringify(own)));
     assert.equal(joined.edges.length, 3);
   });

@@ -180,41 +180,49 @@ describe("personal data (rules 1-4, 6, 11-14)", () => {
       assertError(await as.asSubject(tenant.id, subject.id).gql(READ, { id: record.id, purpose: "SUBJECT_ACCESS" }), "RECORD_PENDING_DELETION");
     });
 
-    it("decides and audits a page's values as each record's own read does, with no statement of their own", async () => {
-      const { tenant, subject } = await setup();
-      const records = [
-        await recordData(app, tenant.id, subject.id, { purposes: ["SUPPORT"], value: { email: "page@example.test" } }),
-        await recordData(app, tenant.id, subject.id, { purposes: ["SECURITY"], category: "DEVICE" }),
-        await recordData(app, tenant.id, subject.id, { purposes: ["SUPPORT"], category: "DEVICE" }),
-      ];
-      assertOk(await as.asIntegration(tenant.id).gql(DELETE, { id: records[2].id }));
-      const page = (fields: string) => `query($id: ID!) { tenant(id: $id) { personalDataRecords(first: 10) { nodes { ${fields} } } } }`;
-      const ids: string[] = assertOk(await as.asIntegration(tenant.id).gql(page("id"), { id: tenant.id })).tenant.personalDataRecords.nodes.map((n: any) => n.id);
-      assert.deepEqual(new Set(ids), new Set(records.map((r) => r.id)));
-      const audited = async (from: number) =>
-        (await auditOf(tenant.id, "RECORD_VALUE_READ"))
-          .slice(from)
-          .flatMap((e) => e.details.recordIds.map((id: string) => `${id}:${e.actor_role}:${e.outcome}:${e.error_code}:${e.purpose}`))
-          .sort();
-      for (const caller of [as.asIntegration(tenant.id), as.asTenantAdmin(tenant.id), as.asAuditor(tenant.id)]) {
-        const before = (await auditOf(tenant.id, "RECORD_VALUE_READ")).length;
-        const viaPage = await countStatements(() => caller.gql(page("id value(purpose: SUPPORT)"), { id: tenant.id }));
-        assert.equal(viaPage.statements.filter((s) => /id = ANY/.test(s)).length, 0, "the page read the values' rows itself");
-        const pageAudit = await audited(before);
-        const middle = (await auditOf(tenant.id, "RECORD_VALUE_READ")).length;
-        const own = [];
-        for (const id of ids) own.push(await caller.gql(READ, { id, purpose: "SUPPORT" }));
-        // The audit names every record's decision (graphql reports only some errors of a page
-        // it had to null): the page decided each record as its own read does.
-        assert.deepEqual(pageAudit, await audited(middle));
-        assert.equal(pageAudit.length, ids.length);
-        const ownCodes = new Set(own.map((result) => (result as any).errors?.[0]?.extensions.code));
-        for (const error of (viaPage.result as any).errors ?? []) assert.ok(ownCodes.has(error.extensions.code), error.extensions.code);
-      }
-      // The value itself comes through the page, from the row it read ahead.
-      const only = assertOk(await as.asIntegration(tenant.id).gql(page("id value(purpose: SUPPORT)").replace("first: 10", "first: 10, filter: { status: ACTIVE, category: CONTACT }"), { id: tenant.id }));
-      assert.deepEqual(JSON.parse(JSON.stringify(only.tenant.personalDataRecords.nodes)), [{ id: records[0].id, value: { email: "page@example.test" } }]);
-    });
+    // Two ways to a page: the tenant's own statement reads it (tenant(id): look-ahead), and the
+    // records' own resolver reads it (a tenant reached through a record).
+    const PAGES = [
+      { name: "joined into tenant(id)", query: (fields: string, args = "first: 10") => `query($id: ID!) { tenant(id: $id) { personalDataRecords(${args}) { nodes { ${fields} } } } }`, nodes: (data: any) => data.tenant.personalDataRecords.nodes },
+      { name: "the records' own resolver", query: (fields: string, args = "first: 10") => `query($rid: ID!) { personalDataRecord(id: $rid) { tenant { personalDataRecords(${args}) { nodes { ${fields} } } } } }`, nodes: (data: any) => data.personalDataRecord.tenant.personalDataRecords.nodes },
+    ];
+    for (const via of PAGES) {
+      it(`decides and audits a page's values as each record's own read does, with no statement of their own (${via.name})`, async () => {
+        const { tenant, subject } = await setup();
+        const records = [
+          await recordData(app, tenant.id, subject.id, { purposes: ["SUPPORT"], value: { email: "page@example.test" } }),
+          await recordData(app, tenant.id, subject.id, { purposes: ["SECURITY"], category: "DEVICE" }),
+          await recordData(app, tenant.id, subject.id, { purposes: ["SUPPORT"], category: "DEVICE" }),
+        ];
+        assertOk(await as.asIntegration(tenant.id).gql(DELETE, { id: records[2].id }));
+        const variables = { id: tenant.id, rid: records[0].id };
+        const ids: string[] = via.nodes(assertOk(await as.asIntegration(tenant.id).gql(via.query("id"), variables))).map((n: any) => n.id);
+        assert.deepEqual(new Set(ids), new Set(records.map((r) => r.id)));
+        const audited = async (from: number) =>
+          (await auditOf(tenant.id, "RECORD_VALUE_READ"))
+            .slice(from)
+            .flatMap((e) => e.details.recordIds.map((id: string) => `${id}:${e.actor_role}:${e.outcome}:${e.error_code}:${e.purpose}`))
+            .sort();
+        for (const caller of [as.asIntegration(tenant.id), as.asTenantAdmin(tenant.id), as.asAuditor(tenant.id)]) {
+          const before = (await auditOf(tenant.id, "RECORD_VALUE_READ")).length;
+          const viaPage = await countStatements(() => caller.gql(via.query("id value(purpose: SUPPORT)"), variables));
+          assert.equal(viaPage.statements.filter((s) => /id = ANY/.test(s)).length, 0, "the page read the values' rows itself");
+          const pageAudit = await audited(before);
+          const middle = (await auditOf(tenant.id, "RECORD_VALUE_READ")).length;
+          const own = [];
+          for (const id of ids) own.push(await caller.gql(READ, { id, purpose: "SUPPORT" }));
+          // The audit names every record's decision (graphql reports only some errors of a page
+          // it had to null): the page decided each record as its own read does.
+          assert.deepEqual(pageAudit, await audited(middle));
+          assert.equal(pageAudit.length, ids.length);
+          const ownCodes = new Set(own.map((result) => (result as any).errors?.[0]?.extensions.code));
+          for (const error of (viaPage.result as any).errors ?? []) assert.ok(ownCodes.has(error.extensions.code), error.extensions.code);
+        }
+        // The value itself comes through the page, from the row it read ahead.
+        const only = assertOk(await as.asIntegration(tenant.id).gql(via.query("id value(purpose: SUPPORT)", "first: 10, filter: { status: ACTIVE, category: CONTACT }"), variables));
+        assert.deepEqual(JSON.parse(JSON.stringify(via.nodes(only))), [{ id: records[0].id, value: { email: "page@example.test" } }]);
+      });
+    }
 
     it("writes one audit row for 500 values read for one purpose in one request", async () => {
       const { tenant, subject } = await setup();

@@ -12,6 +12,7 @@ import { PersonalDataRecordEntity } from "./personal-data-record.entity";
 import { toRecord, type PersonalDataRecordFilter } from "./personal-data.types";
 import { recordColumnsFor, recordSelectionOf } from "./record-columns";
 import { recordFilterConditions } from "./record-filter";
+import { READ_AHEAD_COLUMNS, READ_AHEAD_VALUE, readAhead } from "./value-reader";
 
 /**
  * `Tenant.personalDataRecords` fetched by the tenants page itself: each tenant's count and page
@@ -40,7 +41,13 @@ export function planTenantRecordPages(ctx: RequestContext, field: ResolveTree): 
   // Only the columns the selection needs: the JSON was half ids the response never showed.
   const meta = em(ctx).connection.getMetadata(PersonalDataRecordEntity);
   const subjectMeta = em(ctx).connection.getMetadata(DataSubjectEntity);
-  const recordRow = jsonRow<PersonalDataRecordEntity>(meta, recordColumnsFor(meta, selection, true));
+  // A page that reads values reads with it the rows their reads need (value-reader.ts): the tenant
+  // id it has from the tenant.
+  const withValues = Object.values(selection.nodeFields).some((f) => f.name === "value");
+  const readAheadColumns = withValues
+    ? [...READ_AHEAD_COLUMNS.filter((c) => c !== "tenantId"), READ_AHEAD_VALUE].map((c) => meta.findColumnWithPropertyName(c)!)
+    : [];
+  const recordRow = jsonRow<PersonalDataRecordEntity>(meta, [...new Set([...recordColumnsFor(meta, selection, true), ...readAheadColumns])]);
   const subjectFields = Object.values(selection.nodeFields).filter((f) => f.name === "subject");
   const subjectRow = jsonRow<DataSubjectEntity>(
     subjectMeta,
@@ -77,6 +84,7 @@ export function planTenantRecordPages(ctx: RequestContext, field: ResolveTree): 
         const entity = recordRow.read(row);
         entity.tenantId = tenant.id;
         const record = toRecord(entity);
+        if (withValues) readAhead(record, entity);
         // Left on the record, not primed into the subjects' loader: it holds only the selected columns.
         if (subjectValues) {
           const subjectEntity = subjectRow.read(subjectValues);

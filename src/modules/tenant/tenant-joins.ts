@@ -1,6 +1,8 @@
-import type { GraphQLResolveInfo } from "graphql";
+import type { GraphQLObjectType, GraphQLResolveInfo, GraphQLSchema } from "graphql";
 import type { RequestContext } from "../../context";
-import { connectionNodeFields, selectionOf, selects, type ResolveTree } from "../../shared/graphql/lookahead";
+import { principalOf } from "../../context";
+import { allowedRoles } from "../../shared/auth/allow";
+import { connectionNodeFields, fieldsOn, selectionOf, selects, type ResolveTree } from "../../shared/graphql/lookahead";
 import type { Tenant } from "./tenant.types";
 
 /**
@@ -37,14 +39,25 @@ export function planTenantPage(ctx: RequestContext, info: GraphQLResolveInfo): T
   const tree = selectionOf(info);
   if (!tree) return PLAIN_TENANT_PAGE;
   const fields = connectionNodeFields(tree, "TenantConnection", "TenantEdge", "Tenant") ?? {};
+  return { totalCount: selects(tree, "TenantConnection", "totalCount"), ...planTenantFields(ctx, info.schema, fields) };
+}
+
+/** What a query for one tenant selects on it, as far as the tenant's statement can fetch it. */
+export function planTenant(ctx: RequestContext, info: GraphQLResolveInfo): TenantPagePlan {
+  const tree = selectionOf(info);
+  return { totalCount: false, ...planTenantFields(ctx, info.schema, tree ? fieldsOn(tree, "Tenant") : {}) };
+}
+
+function planTenantFields(ctx: RequestContext, schema: GraphQLSchema, fields: Record<string, ResolveTree>): Omit<TenantPagePlan, "totalCount"> {
+  const tenantFields = (schema.getType("Tenant") as GraphQLObjectType).getFields();
+  const role = principalOf(ctx).role;
   const joins: TenantPagePlan["joins"] = [];
   for (const [responseKey, field] of Object.entries(fields)) {
+    // Nothing is fetched for a field the caller's role may not read: its guard refuses it anyway.
+    const roles = allowedRoles(tenantFields[field.name]);
+    if (roles && !roles.includes(role)) continue;
     const join = planners.get(field.name)?.(ctx, field);
     if (join) joins.push({ responseKey, join });
   }
-  return {
-    totalCount: selects(tree, "TenantConnection", "totalCount"),
-    storageLocation: Object.values(fields).some((f) => f.name === "storageLocation"),
-    joins,
-  };
+  return { storageLocation: Object.values(fields).some((f) => f.name === "storageLocation"), joins };
 }

@@ -8,7 +8,7 @@ import { Audited } from "../audit/audited";
 import { StorageLocation } from "../storage-location/storage-location.entity";
 import { StorageLocationService } from "../storage-location/storage-location.service";
 import { CreateTenantInput, RetentionPolicyInput } from "./tenant.inputs";
-import { planTenantPage } from "./tenant-joins";
+import { planTenant, planTenantPage } from "./tenant-joins";
 import { TenantService } from "./tenant.service";
 import { Tenant, TenantConnection } from "./tenant.types";
 
@@ -27,8 +27,8 @@ export class TenantResolver {
 
   @Query(() => Tenant, { nullable: true, description: "A tenant by id; null when it does not exist or is outside your scope." })
   @Allow(Role.OPERATOR, ...TENANT_ROLES)
-  tenant(@Ctx() ctx: RequestContext, @Arg("id", () => ID) id: string) {
-    return this.tenantService.get(ctx, id);
+  tenant(@Ctx() ctx: RequestContext, @Arg("id", () => ID) id: string, @Info() info: GraphQLResolveInfo) {
+    return this.tenantService.get(ctx, id, planTenant(ctx, info));
   }
 
   @Mutation(() => Tenant, { description: "Creates a tenant in the storage location its administrator chose." })

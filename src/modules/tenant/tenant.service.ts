@@ -26,6 +26,10 @@ export function tenantLoader(ctx: RequestContext) {
   );
 }
 
+function tenantRowOf(ctx: RequestContext) {
+  return jsonRow<TenantEntity>(em(ctx).connection.getMetadata(TenantEntity));
+}
+
 export class TenantService {
   constructor(private readonly locations: StorageLocationService) {}
 
@@ -48,9 +52,18 @@ export class TenantService {
     return ctx.loaders.get(ctx, tenantLoader).load(id);
   }
 
-  async get(ctx: RequestContext, id: string): Promise<Tenant | null> {
-    const tenant = await this.findVisible(ctx, id);
-    return tenant && toTenant(tenant);
+  /** A tenant by id, if the caller may see it, in one statement with what `plan` says the query selects on it. */
+  async get(ctx: RequestContext, id: string, plan?: TenantPagePlan): Promise<Tenant | null> {
+    if (!plan?.joins.length) {
+      const tenant = await this.findVisible(ctx, id);
+      return tenant && toTenant(tenant);
+    }
+    if (!isUuid(id) || !canSeeTenant(principalOf(ctx), id)) return null;
+    const params: unknown[] = [];
+    const bind = (value: unknown) => `$${params.push(value)}`;
+    const rows = await this.select(ctx, `SELECT *, 1 AS position FROM tenant WHERE id = ${bind(id.toLowerCase())}`, plan, 1, bind, params);
+    const read = this.reader(ctx, plan);
+    return rows.length ? read(rows[0], tenantRowOf(ctx).read(rows[0].tenant)) : null;
   }
 
   /**
@@ -69,33 +82,20 @@ export class TenantService {
       cursor = `(created_at, id) > (${bind(at)}, ${bind(id)})`;
     }
     const first = args.first ?? DEFAULT_PAGE_SIZE;
-    const tenantRow = jsonRow<TenantEntity>(em(ctx).connection.getMetadata(TenantEntity));
-    const locationMeta = em(ctx).connection.getMetadata(StorageLocation);
-    const locationRow = jsonRow<StorageLocation>(locationMeta);
-    const columns = [`${tenantRow.sql("t")} AS tenant`];
-    if (plan.storageLocation) columns.push(`(SELECT ${locationRow.sql("l")} FROM storage_location l WHERE l.code = t.storage_location_code) AS location`);
-    if (plan.totalCount) columns.push(`(SELECT count(*)::int FROM tenant WHERE ${visible}) AS total_count`);
-    // The extra row only tells whether more follow: its joined fields are not computed.
-    plan.joins.forEach(({ join }, i) => columns.push(`CASE WHEN t.position <= ${bind(first)} THEN ${join.sql(bind)} END AS join_${i}`));
-    const rows = await preparedQuery<Record<string, any>>(
-      em(ctx),
-      `SELECT ${columns.join(", ")}
-         FROM (SELECT *, row_number() OVER (ORDER BY created_at, id) AS position FROM tenant
-                WHERE ${visible} AND ${cursor} ORDER BY created_at, id LIMIT ${bind(first + 1)}) t
-        ORDER BY t.created_at, t.id`,
+    const columns = plan.totalCount ? [`(SELECT count(*)::int FROM tenant WHERE ${visible}) AS total_count`] : [];
+    const rows = await this.select(
+      ctx,
+      `SELECT *, row_number() OVER (ORDER BY created_at, id) AS position FROM tenant WHERE ${visible} AND ${cursor} ORDER BY created_at, id LIMIT ${bind(first + 1)}`,
+      plan,
+      first,
+      bind,
       params,
+      columns,
     );
-    const locations = this.locations.loader(ctx);
+    const tenantRow = tenantRowOf(ctx);
     const tenants = rows.map((row) => ({ row, entity: tenantRow.read(row.tenant) }));
-    const page = pageOf(tenants, first, rows[0]?.total_count ?? 0, ({ entity }) => [entity.createdAt, entity.id], ({ row, entity }) => {
-      const tenant = toTenant(entity);
-      if (row.location) {
-        const location = Object.assign(locationMeta.create() as StorageLocation, locationRow.read(row.location));
-        locations.prime(location.code, location);
-      }
-      plan.joins.forEach(({ join }, i) => join.attach(ctx, tenant, row[`join_${i}`]));
-      return tenant;
-    });
+    const read = this.reader(ctx, plan);
+    const page = pageOf(tenants, first, rows[0]?.total_count ?? 0, ({ entity }) => [entity.createdAt, entity.id], ({ row, entity }) => read(row, entity));
     if (plan.totalCount && rows.length === 0) {
       // Past the last cursor no row carried the count: ask for it alone.
       const countParams: unknown[] = [];
@@ -103,6 +103,43 @@ export class TenantService {
       page.totalCount = n;
     }
     return page;
+  }
+
+  /**
+   * The tenants `from` selects (with a `position`, 1 for the first), each with what `plan` fetches
+   * for it: its storage location and the joined fields, these only for the first `first` (a page's
+   * extra row only tells whether more follow). One prepared statement.
+   */
+  private select(
+    ctx: RequestContext,
+    from: string,
+    plan: TenantPagePlan,
+    first: number,
+    bind: (value: unknown) => string,
+    params: unknown[],
+    extraColumns: string[] = [],
+  ): Promise<Array<Record<string, any>>> {
+    const locationRow = jsonRow<StorageLocation>(em(ctx).connection.getMetadata(StorageLocation));
+    const columns = [`${tenantRowOf(ctx).sql("t")} AS tenant`, ...extraColumns];
+    if (plan.storageLocation) columns.push(`(SELECT ${locationRow.sql("l")} FROM storage_location l WHERE l.code = t.storage_location_code) AS location`);
+    plan.joins.forEach(({ join }, i) => columns.push(`CASE WHEN t.position <= ${bind(first)} THEN ${join.sql(bind)} END AS join_${i}`));
+    return preparedQuery(em(ctx), `SELECT ${columns.join(", ")} FROM (${from}) t ORDER BY t.created_at, t.id`, params);
+  }
+
+  /** Reads a tenant from its row of `select`: its location primed into the loader, its joined fields left for them. */
+  private reader(ctx: RequestContext, plan: TenantPagePlan): (row: Record<string, any>, entity: TenantEntity) => Tenant {
+    const locationMeta = em(ctx).connection.getMetadata(StorageLocation);
+    const locationRow = jsonRow<StorageLocation>(locationMeta);
+    const locations = this.locations.loader(ctx);
+    return (row, entity) => {
+      const tenant = toTenant(entity);
+      if (row.location) {
+        const location = Object.assign(locationMeta.create() as StorageLocation, locationRow.read(row.location));
+        locations.prime(location.code, location);
+      }
+      plan.joins.forEach(({ join }, i) => join.attach(ctx, tenant, row[`join_${i}`]));
+      return tenant;
+    };
   }
 
   /** DOMAIN rule 2: the tenant's storage location is chosen at creation and must exist. */
