@@ -115,6 +115,7 @@ export async function startServer(deps: ServerDeps): Promise<CustodianServer> {
 
   const limits = armor(config.production);
   const apollo = new ApolloServer<RequestContext>({
+    // The schema, executed by graphql-jit; Apollo still parses, validates and shapes errors.
     gateway: compiledExecution(deps.schema),
     csrfPrevention: true,
     introspection: true,

@@ -70,7 +70,7 @@ export function planTenantRecordPages(ctx: RequestContext, field: ResolveTree): 
       // of the tenant instead: 2.5x the statement time on the bench at BENCH_SCALE=0.1.
       if (withSubjects) columns.push(...subjectRow.columns.map((c) => `s.${c.databaseName} AS s_${c.databaseName}`));
       const page = withPage
-        ? `(SELECT coalesce(json_agg(json_build_array(${recordRow.sql("p")}, ${withSubjects ? subjectRow.sql("p", "s_") : "NULL"}) ORDER BY p.created_at, p.id), '[]')
+        ? `(SELECT coalesce(json_agg(json_build_array(${recordRow.elements("p")}${withSubjects ? `, ${subjectRow.elements("p", "s_")}` : ""}) ORDER BY p.created_at, p.id), '[]')
               FROM (SELECT ${columns.join(", ")} FROM personal_data_record r
                       ${withSubjects ? "JOIN data_subject s ON s.tenant_id = r.tenant_id AND s.id = r.data_subject_id" : ""}
                      WHERE ${conditions}${cursor}
@@ -79,15 +79,18 @@ export function planTenantRecordPages(ctx: RequestContext, field: ResolveTree): 
       return `json_build_object('count', ${count}, 'page', ${page})`;
     },
     attach(ctx, tenant, value) {
-      const { count, page } = value as { count: number | null; page: Array<[unknown[], unknown[] | null]> };
-      const records = page.map(([row, subjectValues]) => {
+      // Each record's columns, then (when joined) its subject's, in one array: a dashboard's 400
+      // records parse into 400 arrays, not 1,200.
+      const { count, page } = value as { count: number | null; page: unknown[][] };
+      const subjectAt = recordRow.columns.length;
+      const records = page.map((row) => {
         const entity = recordRow.read(row);
         entity.tenantId = tenant.id;
         const record = toRecord(entity);
         if (withValues) readAhead(record, entity);
         // Left on the record, not primed into the subjects' loader: it holds only the selected columns.
-        if (subjectValues) {
-          const subjectEntity = subjectRow.read(subjectValues);
+        if (withSubjects) {
+          const subjectEntity = subjectRow.read(row, subjectAt);
           subjectEntity.tenantId = tenant.id;
           const subject = toDataSubject(subjectEntity);
           record.dataSubjectId = subject.id;

@@ -12,8 +12,10 @@ export interface JsonRow<E> {
   readonly columns: readonly ColumnMetadata[];
   /** The SQL expression of the array over the table alias `alias` (its columns named `prefix` + column). */
   sql(alias: string, prefix?: string): string;
-  /** The entity from such an array; columns left out stay undefined (no resolver reads them). */
-  read(values: unknown[]): E;
+  /** The array's elements alone, to put in an array shared with other rows (read them at an offset). */
+  elements(alias: string, prefix?: string): string;
+  /** The entity from such an array, from `offset` on; columns left out stay undefined (no resolver reads them). */
+  read(values: unknown[], offset?: number): E;
 }
 
 const TIMESTAMP_TYPES = new Set<unknown>(["timestamptz", "timestamp with time zone", "timestamp", Date]);
@@ -21,13 +23,15 @@ const TIMESTAMP_TYPES = new Set<unknown>(["timestamptz", "timestamp with time zo
 export function jsonRow<E>(meta: EntityMetadata, columns: ColumnMetadata[] = readableColumns(meta)): JsonRow<E> {
   const properties = columns.map((c) => c.propertyName);
   const timestamps = columns.map((c) => TIMESTAMP_TYPES.has(c.type));
+  const elements = (alias: string, prefix = "") => columns.map((c) => `${alias}.${prefix}${c.databaseName}`).join(", ");
   return {
     columns,
-    sql: (alias, prefix = "") => `json_build_array(${columns.map((c) => `${alias}.${prefix}${c.databaseName}`).join(", ")})`,
-    read(values) {
+    sql: (alias, prefix = "") => `json_build_array(${elements(alias, prefix)})`,
+    elements,
+    read(values, offset = 0) {
       const entity: Record<string, unknown> = {};
       for (let i = 0; i < properties.length; i++) {
-        const value = values[i];
+        const value = values[offset + i];
         entity[properties[i]] = value != null && timestamps[i] ? new Date(value as string) : value;
       }
       return entity as E;
