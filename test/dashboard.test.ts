@@ -126,6 +126,15 @@ describe("dashboard: the tenants page in one statement", () => {
     }
   });
 
+  it("answers __typename next to joined pages, on the tenants page and on one tenant", async () => {
+    const page = `personalDataRecords(first: 1) { __typename nodes { __typename id } }`;
+    const listed = assertOk(await as.asOperator().gql(`{ tenants(${await fromOurTenants()}) { nodes { __typename id ${page} } } }`)).tenants.nodes;
+    assert.equal(listed.find((t: any) => t.id === tenantIds[0]).personalDataRecords.nodes[0].__typename, "PersonalDataRecord");
+    const one = assertOk(await as.asTenantAdmin(tenantIds[0]).gql(`query($id: ID!) { tenant(id: $id) { __typename ${page} } }`, { id: tenantIds[0] })).tenant;
+    assert.equal(one.__typename, "Tenant");
+    assert.equal(one.personalDataRecords.nodes.length, 1);
+  });
+
   it("leaves arguments the field would refuse to the field: a bad cursor or page size is still BAD_USER_INPUT", async () => {
     assertError(await as.asOperator().gql(DASHBOARD(2, `first: 2, after: "not-a-cursor"`)), "BAD_USER_INPUT");
     assertError(await as.asOperator().gql(`{ tenants(first: 1) { nodes { personalDataRecords(first: 501) { totalCount } } } }`), "BAD_USER_INPUT");

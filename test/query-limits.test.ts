@@ -69,6 +69,11 @@ describe("query limits (issue 8, point 1)", () => {
     assert.equal(await refusedFor(`{ tenants(first: 3333) { nodes { id name } } }`), null, "cost 10000: within the budget");
     assert.match((await refusedFor(`{ tenants(first: 3334) { nodes { id name } } }`))?.message ?? "", /cost 10003 exceeds the cost limit of 10000/);
     assert.match((await refusedFor(`query($f: Int) { tenants(first: $f) { nodes { id name } } }`, { f: 3334 }))?.message ?? "", /cost limit/, "variables count too");
+    // A cost is remembered per document and variables: the same document, other variables, is costed again.
+    const byVariable = `query($f: Int) { tenants(first: $f) { nodes { id } } }`;
+    for (const [f, refused] of [[10, false], [5000, true], [10, false], [5000, true]] as const) {
+      assert.equal((await refusedFor(byVariable, { f })) !== null, refused, `first: ${f}`);
+    }
     // A page of 500 with a nested page of 6: large but legitimate.
     assertOk(await as.asOperator().gql(`{ tenants(first: 500) { nodes { id dataSubjects(first: 6) { nodes { id } } } } }`));
     // Nested default pages (50 × 50) add up.

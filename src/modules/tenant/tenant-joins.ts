@@ -53,10 +53,12 @@ function planTenantFields(ctx: RequestContext, schema: GraphQLSchema, fields: Re
   const role = principalOf(ctx).role;
   const joins: TenantPagePlan["joins"] = [];
   for (const [responseKey, field] of Object.entries(fields)) {
+    const planner = planners.get(field.name);
+    if (!planner) continue;
     // Nothing is fetched for a field the caller's role may not read: its guard refuses it anyway.
     const roles = allowedRoles(tenantFields[field.name]);
     if (roles && !roles.includes(role)) continue;
-    const join = planners.get(field.name)?.(ctx, field);
+    const join = planner(ctx, field);
     if (join) joins.push({ responseKey, join });
   }
   return { storageLocation: Object.values(fields).some((f) => f.name === "storageLocation"), joins };

@@ -1,6 +1,6 @@
 import type { ApolloServerPlugin } from "@apollo/server";
 import { ApolloArmor } from "@escape.tech/graphql-armor";
-import { GraphQLError, type GraphQLField, type GraphQLSchema, type ValidationRule } from "graphql";
+import { GraphQLError, type DocumentNode, type GraphQLField, type GraphQLSchema, type ValidationRule } from "graphql";
 import { getComplexity, simpleEstimator, type ComplexityEstimator } from "graphql-query-complexity";
 import { ErrorCode } from "../errors";
 
@@ -65,25 +65,49 @@ export class QueryTooComplexError extends GraphQLError {
   }
 }
 
-/** The cost budget (graphql-query-complexity), with the request's variables, before execution. */
+/** Costs remembered per parsed document (Apollo reuses it for the same text) and variables. */
+const COSTS_PER_DOCUMENT = 100;
+
+/** The key a cost is remembered by; null for large variables or ones with objects or lists (a batch of records is costed afresh). */
+function costKey(operationName: string | null | undefined, variables: Record<string, unknown>): string | null {
+  const values = Object.values(variables);
+  if (values.some((v) => v !== null && typeof v === "object") || values.length > 20) return null;
+  const key = `${operationName ?? ""}:${JSON.stringify(variables)}`;
+  return key.length <= 1024 ? key : null;
+}
+
+/**
+ * The cost budget (graphql-query-complexity), with the request's variables, before execution.
+ * The cost of the same operation with the same variables is remembered: walking a dashboard's
+ * selection cost 3% of the API's time per request (issue 9).
+ */
 export function costLimit(schema: GraphQLSchema): ApolloServerPlugin {
+  const costs = new WeakMap<DocumentNode, Map<string, number | null>>();
+  const costOf = (document: DocumentNode, operationName: string | undefined, variables: Record<string, unknown>): number | null => {
+    try {
+      return getComplexity({ schema, query: document, operationName, variables, estimators: [pageSizeEstimator, simpleEstimator({ defaultComplexity: 1 })] });
+    } catch {
+      // Variables that do not fit their types: execution refuses them, naming the field.
+      return null;
+    }
+  };
   return {
     async requestDidStart() {
       return {
         async didResolveOperation({ request, document, operationName }) {
-          let cost: number;
-          try {
-            cost = getComplexity({
-              schema,
-              query: document,
-              operationName: operationName ?? undefined,
-              variables: request.variables ?? {},
-              estimators: [pageSizeEstimator, simpleEstimator({ defaultComplexity: 1 })],
-            });
-          } catch {
-            // Variables that do not fit their types: execution refuses them, naming the field.
-            return;
+          const variables = request.variables ?? {};
+          const key = costKey(operationName, variables);
+          let known = costs.get(document);
+          let cost = key === null ? undefined : known?.get(key);
+          if (cost === undefined) {
+            cost = costOf(document, operationName ?? undefined, variables);
+            if (key !== null) {
+              if (!known) costs.set(document, (known = new Map()));
+              if (known.size >= COSTS_PER_DOCUMENT) known.clear();
+              known.set(key, cost);
+            }
           }
+          if (cost === null) return;
           if (cost > QUERY_LIMITS.cost) {
             throw new QueryTooComplexError(`The operation's estimated cost ${cost} exceeds the cost limit of ${QUERY_LIMITS.cost}; ask for smaller pages or fewer fields.`);
           }
