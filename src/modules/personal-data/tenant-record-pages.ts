@@ -15,8 +15,9 @@ import { recordFilterConditions } from "./record-filter";
 import { READ_AHEAD_COLUMNS, READ_AHEAD_VALUE, readAhead } from "./value-reader";
 
 /**
- * `Tenant.personalDataRecords` fetched by the tenants page itself: each tenant's count and page
- * of records (with their subjects when the query asks for them) as JSON in the tenant's row.
+ * `Tenant.personalDataRecords` fetched by the tenant's own statement (the tenants page, or
+ * `tenant(id)`): each tenant's count and page of records (with their subjects, and the rows their
+ * values' reads need, when the query asks for them) as JSON in the tenant's row.
  * The conditions are those of PersonalDataService.list: the caller's data scope, the filter, the
  * cursor, (created_at, id) order. Arguments that list would refuse are left to it, so its error
  * is the one the caller sees.

@@ -6,8 +6,9 @@ import { connectionNodeFields, fieldsOn, selectionOf, selects, type ResolveTree 
 import type { Tenant } from "./tenant.types";
 
 /**
- * A field of Tenant whose data the tenants page fetches in its own statement (look-ahead), so a
- * dashboard of N tenants with their records is one SQL statement whatever N and the page sizes.
+ * A field of Tenant whose data the tenants page (and `tenant(id)`) fetches in its own statement
+ * (look-ahead), so a dashboard of N tenants with their records is one SQL statement whatever N
+ * and the page sizes.
  */
 export interface TenantJoin {
   /** A scalar SQL expression over the tenant row `t` (JSON); `bind` adds a parameter and returns its placeholder. */
