@@ -39,8 +39,8 @@ import type { InboundCheck } from "../sharing/inbound-check";
 import type { RecipientNotices } from "../sharing/recipient-notices";
 import { NoticeKind } from "../sharing/sharing.types";
 import { valueChanges } from "./value-changes";
-import { recordColumnsFor, type RecordSelection } from "./record-columns";
-import { READ_AHEAD_COLUMNS, READ_AHEAD_VALUE, readAhead } from "./value-reader";
+import { readsValues, recordColumnsFor, type RecordSelection } from "./record-columns";
+import { readAhead } from "./value-reader";
 import { recordFilterConditions } from "./record-filter";
 
 const INSERT_RECORDS = `
@@ -90,11 +90,9 @@ export class PersonalDataService {
     if (!query) throw new Error("list called for a caller without a data scope");
     // Only the columns the query's selection needs; with the values' rows when it reads values,
     // so that reading them takes no statement of its own (value-reader.ts).
-    const withValues = !!selection && Object.values(selection.nodeFields).some((f) => f.name === "value");
+    const withValues = !!selection && readsValues(selection);
     if (selection) {
-      const columns = recordColumnsFor(em(ctx).connection.getMetadata(PersonalDataRecordEntity), selection, false).map((c) => c.propertyName);
-      if (withValues) columns.push(...READ_AHEAD_COLUMNS, READ_AHEAD_VALUE);
-      query.select([...new Set(columns)].map((c) => `r.${c}`));
+      query.select(recordColumnsFor(em(ctx).connection.getMetadata(PersonalDataRecordEntity), selection, false).map((c) => `r.${c.propertyName}`));
     }
     if (where.tenantId) query.andWhere("r.tenant_id = :tenantId", { tenantId: where.tenantId });
     if (where.dataSubjectId) query.andWhere("r.data_subject_id = :dataSubjectId", { dataSubjectId: where.dataSubjectId });

@@ -2,6 +2,7 @@ import type { EntityMetadata } from "typeorm";
 import type { ColumnMetadata } from "typeorm/metadata/ColumnMetadata";
 import { columnsFor } from "../../shared/db/json-rows";
 import { connectionNodeFields, selects, type ResolveTree } from "../../shared/graphql/lookahead";
+import { READ_AHEAD_COLUMNS, READ_AHEAD_VALUE } from "./value-reader";
 
 /** What a query selects on a page of records, as far as the columns to read depend on it. */
 export interface RecordSelection {
@@ -17,13 +18,19 @@ export function recordSelectionOf(connection: ResolveTree | null): RecordSelecti
   return nodeFields ? { nodeFields, cursors: selects(connection, "PersonalDataRecordConnection", "edges", "pageInfo") } : null;
 }
 
+/** Whether a page's selection reads values: the page then reads their rows ahead (value-reader.ts). */
+export function readsValues(selection: RecordSelection): boolean {
+  return Object.values(selection.nodeFields).some((f) => f.name === "value");
+}
+
 /**
  * The record columns a selection needs: the id, created_at for cursors, and the columns behind
- * each selected field. `joined`: the statement brings the record's tenant and subject itself
- * (the tenants page), so their ids need no column. A field known to neither takes every column.
+ * each selected field; for `value`, the rows its reads need, value included (READ_AHEAD).
+ * `joined`: the statement brings the record's tenant and subject itself (the tenant's own
+ * statement), so their ids need no column. A field known to neither takes every column.
  */
 export function recordColumnsFor(meta: EntityMetadata, selection: RecordSelection, joined: boolean): ColumnMetadata[] {
-  return columnsFor(
+  const columns = columnsFor(
     meta,
     Object.values(selection.nodeFields).map((f) => f.name),
     selection.cursors ? ["id", "createdAt"] : ["id"],
@@ -33,7 +40,9 @@ export function recordColumnsFor(meta: EntityMetadata, selection: RecordSelectio
       storageLocation: ["storageLocationCode"],
       source: ["sourceThirdPartyId"],
       transfers: [],
-      value: [],
+      value: READ_AHEAD_COLUMNS.filter((c) => !joined || c !== "tenantId"),
     },
   );
+  // The value is never a readable column (select: false): only a page that reads values adds it.
+  return readsValues(selection) ? [...columns, meta.findColumnWithPropertyName(READ_AHEAD_VALUE)!] : columns;
 }

@@ -10,9 +10,9 @@ import { toDataSubject } from "../data-subject/data-subject.types";
 import { joinTenantField, type TenantJoin } from "../tenant/tenant-joins";
 import { PersonalDataRecordEntity } from "./personal-data-record.entity";
 import { toRecord, type PersonalDataRecordFilter } from "./personal-data.types";
-import { recordColumnsFor, recordSelectionOf } from "./record-columns";
+import { readsValues, recordColumnsFor, recordSelectionOf } from "./record-columns";
 import { recordFilterConditions } from "./record-filter";
-import { READ_AHEAD_COLUMNS, READ_AHEAD_VALUE, readAhead } from "./value-reader";
+import { readAhead } from "./value-reader";
 
 /**
  * `Tenant.personalDataRecords` fetched by the tenant's own statement (the tenants page, or
@@ -42,13 +42,9 @@ export function planTenantRecordPages(ctx: RequestContext, field: ResolveTree): 
   // Only the columns the selection needs: the JSON was half ids the response never showed.
   const meta = em(ctx).connection.getMetadata(PersonalDataRecordEntity);
   const subjectMeta = em(ctx).connection.getMetadata(DataSubjectEntity);
-  // A page that reads values reads with it the rows their reads need (value-reader.ts): the tenant
-  // id it has from the tenant.
-  const withValues = Object.values(selection.nodeFields).some((f) => f.name === "value");
-  const readAheadColumns = withValues
-    ? [...READ_AHEAD_COLUMNS.filter((c) => c !== "tenantId"), READ_AHEAD_VALUE].map((c) => meta.findColumnWithPropertyName(c)!)
-    : [];
-  const recordRow = jsonRow<PersonalDataRecordEntity>(meta, [...new Set([...recordColumnsFor(meta, selection, true), ...readAheadColumns])]);
+  // With the rows the values' reads need when the page reads values (value-reader.ts).
+  const withValues = readsValues(selection);
+  const recordRow = jsonRow<PersonalDataRecordEntity>(meta, recordColumnsFor(meta, selection, true));
   const subjectFields = Object.values(selection.nodeFields).filter((f) => f.name === "subject");
   const subjectRow = jsonRow<DataSubjectEntity>(
     subjectMeta,

@@ -64,7 +64,6 @@ export function leaveFor(parent: object, responseKey: string, value: unknown): v
   ((parent as Parent)[LEFT] ??= Object.create(null) as Record<string, unknown>)[responseKey] = value;
 }
 
-
 /**
  * Makes the given fields answer what a parent's resolver left for them (leaveFor) before their
  * own resolver runs; the schema is changed in place. type-graphql's handling of a resolver's
