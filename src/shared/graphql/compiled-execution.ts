@@ -2,6 +2,7 @@ import type { GatewayExecutor, GatewayInterface } from "@apollo/server-gateway-i
 import { getVariableValues } from "graphql/execution/values";
 import { GraphQLError, printSchema, type DocumentNode, type ExecutionResult, type GraphQLSchema, type SourceLocation } from "graphql";
 import { compileQuery, isCompiledQuery, type CompiledQuery } from "graphql-jit";
+import { LRUCache } from "lru-cache";
 
 /** Distinct operations kept compiled; the least recently used goes first beyond this. */
 const MAX_COMPILED = 500;
@@ -14,19 +15,12 @@ const MAX_COMPILED = 500;
  * moves. It plugs in through Apollo's one interface for another executor, the gateway's.
  */
 export function compiledExecution(schema: GraphQLSchema): GatewayInterface {
-  const compiled = new Map<string, CompiledQuery | ExecutionResult>();
+  const compiled = new LRUCache<string, CompiledQuery | ExecutionResult>({ max: MAX_COMPILED });
 
   function compile(queryHash: string, document: DocumentNode, operationName: string | null): CompiledQuery | ExecutionResult {
     const key = `${operationName ?? ""}:${queryHash}`;
     let entry = compiled.get(key);
-    if (entry) {
-      // Most recently used last (a Map keeps insertion order).
-      compiled.delete(key);
-    } else {
-      entry = compileQuery(schema, document, operationName ?? undefined);
-      if (compiled.size >= MAX_COMPILED) compiled.delete(compiled.keys().next().value!);
-    }
-    compiled.set(key, entry);
+    if (!entry) compiled.set(key, (entry = compileQuery(schema, document, operationName ?? undefined)));
     return entry;
   }
 
