@@ -95,10 +95,15 @@ function statFields(pid: number | string): string[] | null {
   }
 }
 
-/** CPU time (user + system) a process has used, in ms; 0 once it is gone. /proc counts in ticks of 10 ms. */
+/** User + system time in ms from stat fields at `at` and `at + 1`: /proc counts in ticks of 10 ms. */
+function cpuMs(fields: string[], at: number): number {
+  return (Number(fields[at]) + Number(fields[at + 1])) * 10;
+}
+
+/** CPU time (user + system) a process has used, in ms; 0 once it is gone. */
 export function processCpuMs(pid: number): number {
   const fields = statFields(pid);
-  return fields ? (Number(fields[11]) + Number(fields[12])) * 10 : 0;
+  return fields ? cpuMs(fields, 11) : 0;
 }
 
 /** PIDs of the processes on this machine that `matches` accepts; a process gone meanwhile is left out. */
@@ -138,8 +143,9 @@ export function postgresCpuMs(): number {
   for (const pid of processIds(isPostgres)) {
     const fields = statFields(pid);
     if (!fields) continue;
-    total += (Number(fields[11]) + Number(fields[12])) * 10;
-    if (!isPostgres(fields[1])) total += (Number(fields[13]) + Number(fields[14])) * 10;
+    total += cpuMs(fields, 11);
+    // A postmaster: its reaped children's time too.
+    if (!isPostgres(fields[1])) total += cpuMs(fields, 13);
   }
   return total;
 }
