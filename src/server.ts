@@ -5,7 +5,7 @@ import { ApolloServer, type ApolloServerPlugin } from "@apollo/server";
 import { compiledExecution } from "./shared/graphql/compiled-execution";
 import { ApolloServerPluginDrainHttpServer } from "@apollo/server/plugin/drainHttpServer";
 import { expressMiddleware } from "@as-integrations/express5";
-import express, { type ErrorRequestHandler } from "express";
+import express, { type RequestHandler } from "express";
 import { visit, type GraphQLSchema } from "graphql";
 import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from "@apollo/server/plugin/disabled";
 import { pinoHttp } from "pino-http";
@@ -13,10 +13,11 @@ import type { DataSource } from "typeorm";
 import type { Config } from "./config";
 import { createRequestContext, type RequestContext } from "./context";
 import { TokenVerifier } from "./shared/auth/jwt";
-import { refuseNulCharacters } from "./shared/graphql/nul-characters";
-import { RequestRateLimiter } from "./shared/rate-limit";
+import { variableLimits } from "./shared/graphql/variable-limits";
+import { ANONYMOUS_BODY_LIMIT_BYTES, errorsAsJson, notFoundAsJson, sendGraphQLError, wwwAuthenticate } from "./shared/http-errors";
+import { RateLimitedError, RequestRateLimiter } from "./shared/rate-limit";
 import type { Clock } from "./shared/clock";
-import { ErrorCode, UnauthenticatedError } from "./shared/errors";
+import { ErrorCode, isContractCode, UnauthenticatedError } from "./shared/errors";
 import { armor, costLimit } from "./shared/graphql/query-limits";
 import { formatError, isClientError, isDatabaseUnavailable } from "./shared/graphql/format-error";
 import { loggableError, type Logger } from "./shared/logging";
@@ -83,6 +84,32 @@ function sessionClosing(): ApolloServerPlugin<RequestContext> {
 }
 
 /**
+ * One HTTP status per kind of answer: UNAUTHENTICATED is always 401 with `WWW-Authenticate:
+ * Bearer` (a missing token and a refused one alike), and a request refused before execution for
+ * the client's fault (a cost, a NUL, a variable limit) is 400 like graphql-js's own refusals;
+ * Apollo made refusals thrown from a plugin 500.
+ */
+function httpStatusOfRefusals(): ApolloServerPlugin<RequestContext> {
+  return {
+    async requestDidStart() {
+      return {
+        async willSendResponse({ response }) {
+          if (response.body.kind !== "single") return;
+          const { errors, data } = response.body.singleResult;
+          const codes = (errors ?? []).map((e) => e.extensions?.code);
+          if (codes.includes(ErrorCode.UNAUTHENTICATED)) {
+            response.http.status = 401;
+            response.http.headers.set("www-authenticate", wwwAuthenticate(false));
+          } else if (data === undefined && codes.length > 0 && codes.every((c) => isClientError(c) && c !== ErrorCode.RATE_LIMITED) && (response.http.status ?? 500) >= 500) {
+            response.http.status = 400;
+          }
+        },
+      };
+    },
+  };
+}
+
+/**
  * Partners depend on introspection, so every authenticated role may introspect; in production an
  * anonymous request may not (it learns nothing about the API before it has a token).
  */
@@ -113,7 +140,7 @@ export async function startServer(deps: ServerDeps): Promise<CustodianServer> {
   app.disable("x-powered-by");
   const http = createServer(app);
 
-  const limits = armor(config.production);
+  const limits = armor();
   const apollo = new ApolloServer<RequestContext>({
     // The schema, executed by graphql-jit; Apollo still parses, validates and shapes errors.
     gateway: compiledExecution(deps.schema),
@@ -125,15 +152,17 @@ export async function startServer(deps: ServerDeps): Promise<CustodianServer> {
     // main.ts owns shutdown: drain, then the pool, then the embedded server.
     stopOnTerminationSignals: false,
     includeStacktraceInErrorResponses: false,
-    formatError: (formatted, error) => formatError(formatted, error, { debug: config.debugErrors }),
+    formatError: (formatted, error) => formatError(formatted, error, { debug: config.debugErrors, production: config.production }),
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer: http }),
       errorLogging(log),
       ...(limits.plugins as ApolloServerPlugin<RequestContext>[]),
+      // Variables are bounded before the cost check walks them.
+      variableLimits() as ApolloServerPlugin<RequestContext>,
       costLimit(deps.schema) as ApolloServerPlugin<RequestContext>,
-      refuseNulCharacters() as ApolloServerPlugin<RequestContext>,
       introspectionForAuthenticated(config.production),
       sessionClosing(),
+      httpStatusOfRefusals(),
       // Answers are per caller and never cached; the cache-control plugin would wrap every field.
       ApolloServerPluginCacheControlDisabled(),
       ...(config.production ? [ApolloServerPluginLandingPageDisabled()] : []),
@@ -169,32 +198,54 @@ export async function startServer(deps: ServerDeps): Promise<CustodianServer> {
 
   const tokens = new TokenVerifier({ secret: config.jwtSecret, publicKey: config.jwtPublicKey, issuer: config.jwtIssuer, audience: config.jwtAudience });
   const limiter = config.rateLimitPerMinute ? new RequestRateLimiter(config.rateLimitPerMinute) : null;
-  app.use(
-    "/graphql",
-    express.json({ limit: config.bodyLimitBytes }),
-    expressMiddleware(apollo, {
-      context: async ({ req, res }) => {
-        const principal = await tokens.principalOf(req.headers.authorization);
-        await limiter?.consume(RequestRateLimiter.keyOf(principal, req.ip));
-        const ctx = await createRequestContext(deps, principal, String(req.id));
-        // Normally closed before the response is sent (sessionClosing); this is the backstop.
-        res.once("close", () => void ctx.session.close().catch((error) => ctx.log.error({ error: loggableError(error) }, "closing the request session failed")));
-        return ctx;
-      },
-    }),
-  );
 
-  const bodyErrors: ErrorRequestHandler = (error, _req, res, next) => {
-    const status = (error as { status?: number }).status;
-    if (status === 413) {
-      res.status(413).json({ errors: [{ message: `The request body is larger than ${config.bodyLimitBytes} bytes.`, extensions: { code: ErrorCode.BAD_USER_INPUT } }] });
-    } else if (status === 400) {
-      res.status(400).json({ errors: [{ message: "The request body is not valid JSON.", extensions: { code: ErrorCode.BAD_USER_INPUT } }] });
-    } else {
-      next(error);
+  // Who calls, and whether they may call now, is known before the body is read: a refused token or
+  // an exhausted rate limit costs no parsing, and a caller without a token may send only a small body.
+  const authenticate: RequestHandler = async (req, res, next) => {
+    try {
+      const principal = await tokens.principalOf(req.headers.authorization);
+      await limiter?.consume(RequestRateLimiter.keyOf(principal, req.ip));
+      res.locals.principal = principal;
+      next();
+    } catch (error) {
+      if (error instanceof UnauthenticatedError) {
+        res.setHeader("www-authenticate", wwwAuthenticate(true));
+        sendGraphQLError(res, error);
+      } else if (error instanceof RateLimitedError) {
+        sendGraphQLError(res, error);
+      } else {
+        next(error);
+      }
     }
   };
-  app.use(bodyErrors);
+  const parseAuthenticated = express.json({ limit: config.bodyLimitBytes });
+  const parseAnonymous = express.json({ limit: Math.min(config.bodyLimitBytes, ANONYMOUS_BODY_LIMIT_BYTES) });
+  const parseBody: RequestHandler = (req, res, next) => (res.locals.principal ? parseAuthenticated : parseAnonymous)(req, res, next);
+
+  const graphql = expressMiddleware(apollo, {
+    context: async ({ req, res }) => {
+      const ctx = await createRequestContext(deps, (res.locals.principal as RequestContext["principal"]) ?? null, String(req.id));
+      res.locals.context = ctx;
+      return ctx;
+    },
+  });
+  // The request's session closes when Apollo has finished with it (sessionClosing commits it
+  // before the response is sent), never while an operation still runs: a client that goes away
+  // mid-mutation changes nothing about what is committed. This is the backstop for answers that
+  // never reached that hook.
+  const execute: RequestHandler = async (req, res, next) => {
+    try {
+      await graphql(req, res, next);
+    } catch (error) {
+      next(error);
+    } finally {
+      const ctx = res.locals.context as RequestContext | undefined;
+      await ctx?.session.close().catch((error: unknown) => ctx.log.error({ error: loggableError(error) }, "closing the request session failed"));
+    }
+  };
+  app.use("/graphql", authenticate, parseBody, execute);
+  app.use(notFoundAsJson());
+  app.use(errorsAsJson(log));
 
   await new Promise<void>((ok, fail) => {
     http.once("error", fail);

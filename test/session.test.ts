@@ -51,4 +51,25 @@ describe("request session", () => {
     // The server rolled back what was open, which held nothing acknowledged: closing just ends.
     await ctx.session.close();
   });
+
+  it("closed while an operation is inside its savepoint, keeps none of it and runs nothing after", async () => {
+    const ctx = await contextOf(principals.operator());
+    const name = `Unfinished ${randomUUID()}`;
+    let release!: () => void;
+    const paused = new Promise<void>((ok) => (release = ok));
+    const operation = em(ctx).transaction(async (manager) => {
+      await manager.query(`UPDATE tenant SET name = $1 WHERE id = $2`, [name, tenant.id]);
+      await paused;
+      await manager.query(`UPDATE tenant SET updated_at = now() WHERE id = $1`, [tenant.id]);
+    });
+    while (!ctx.session.nested) await new Promise((ok) => setTimeout(ok, 5));
+    await new Promise((ok) => setTimeout(ok, 50));
+    await ctx.session.close();
+    release();
+    await assert.rejects(operation, "the operation's statements after the close are refused");
+    const [row] = await app.db.query(`SELECT name FROM tenant WHERE id = $1`, [tenant.id]);
+    assert.notEqual(row.name, name, "nothing of the unfinished operation was committed");
+    const open = await app.db.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND state LIKE 'idle in transaction%'`);
+    assert.equal(open[0].n, 0, "the connection went back to the pool without a transaction");
+  });
 });

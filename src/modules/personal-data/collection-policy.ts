@@ -1,10 +1,13 @@
 import { BadUserInputError, DomainError, ErrorCode } from "../../shared/errors";
+import { jsonProblem } from "../../shared/graphql/variable-limits";
 import { isUuid } from "../../shared/ids";
 import type { ProcessingPurpose } from "../purpose/processing-purpose";
 import { declaredPurposes } from "../purpose/purpose-policy";
 import type { JsonObject } from "./personal-data.types";
 
 export const MAX_VALUE_BYTES = 64 * 1024;
+/** Nesting of a value (`{}` is 1): deeper JSON is no record anyone reads, and it overflowed stacks on its way to jsonb. */
+export const MAX_VALUE_DEPTH = 32;
 export const MAX_BATCH_ITEMS = 1000;
 export const MAX_IDEMPOTENCY_KEY_LENGTH = 255;
 
@@ -19,8 +22,11 @@ export function checkResidency(requested: string | null | undefined, tenantLocat
   }
 }
 
-/** A value is a JSON object of at most 64 KiB serialized. Returns its serialized size. */
+/** A value is a JSON object of at most 64 KiB serialized, nested at most 32 levels. Returns its serialized size. */
 export function checkValue(value: JsonObject, field: string): number {
+  if (jsonProblem(value, MAX_VALUE_DEPTH) === "TOO_DEEP") {
+    throw new BadUserInputError(field, `A value may be nested at most ${MAX_VALUE_DEPTH} levels deep.`);
+  }
   const bytes = Buffer.byteLength(JSON.stringify(value), "utf8");
   if (bytes > MAX_VALUE_BYTES) {
     throw new BadUserInputError(field, `A value may be at most ${MAX_VALUE_BYTES} bytes serialized; this one is ${bytes}.`);

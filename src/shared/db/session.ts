@@ -35,6 +35,8 @@ const CHECKPOINT = "COMMIT /* checkpoint */";
  */
 export class RequestSession {
   private closed = false;
+  /** While close commits or rolls back: statements queued before it still run, later ones are refused. */
+  private finishing = false;
   /**
    * After a checkpoint no transaction is open until a statement needs one: it then begins one,
    * with the scope, first. A request that ends at its checkpoint (a read of values, most
@@ -54,6 +56,9 @@ export class RequestSession {
     // scope is set on its own below; until it is set, the policies show no rows.
     let scoped = false;
     const run = async (args: Parameters<QueryRunner["query"]>) => {
+      // Nothing runs on the connection once the session is closed: a statement would otherwise run
+      // outside any transaction, or on a connection already back in the pool.
+      if (session.closed && !session.finishing) throw new Error("the request session is closed");
       if (args[0] === CHECKPOINT) {
         if (session.between) return [];
         const result = await query("COMMIT");
@@ -110,6 +115,12 @@ export class RequestSession {
     await this.runner.query(CHECKPOINT);
   }
 
+  /**
+   * Ends the request: commits what is open, or, when an operation is still inside its savepoint
+   * (it has not finished, so nothing of it was acknowledged), rolls all of it back. Either way
+   * the connection returns to the pool with no transaction open, and nothing of this request
+   * runs on it afterwards.
+   */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
@@ -118,9 +129,13 @@ export class RequestSession {
     // it is acknowledged (the mutation guard, audited reads). The statements that failed answer
     // for themselves; what the request read before stays true.
     if (this.runner.isReleased) return;
+    this.finishing = true;
     try {
-      if (this.runner.isTransactionActive) await this.runner.commitTransaction();
+      if (this.nested) await this.runner.query("ROLLBACK");
+      else if (this.runner.isTransactionActive) await this.runner.commitTransaction();
     } finally {
+      this.finishing = false;
+      // A COMMIT that fails ends the transaction too (PostgreSQL rolls it back).
       await this.runner.release();
     }
   }

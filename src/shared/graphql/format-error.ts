@@ -77,17 +77,45 @@ export function sanitizeRequestErrorMessage(message: string): { message: string;
   return { message };
 }
 
+/**
+ * graphql-js's own words for a document it cannot parse, with the position, and token values
+ * dropped ("found String \"...\"" becomes "found String"): a string token can be personal data.
+ */
+export function syntaxErrorMessage(message: string, location: { line: number; column: number } | undefined): string {
+  const what = message.replace(/^Syntax Error: /, "").replace(/\b(Name|String|BlockString|Int|Float|Comment) ".*"(\.?)$/s, "$1$2");
+  return location ? `Syntax error at line ${location.line}, column ${location.column}: ${what}` : `Syntax error: ${what}`;
+}
+
+/** graphql-js's "Did you mean ...?" and graphql-armor's "[Suggestion hidden]" remnants. */
+const SUGGESTION = /\s*(Did you mean [^?]*\?|\[Suggestion hidden\]\??)/g;
+
+/** A message without suggestions: in production they would tell an anonymous caller the schema's names. */
+export function withoutSuggestions(message: string): string {
+  return message.replace(SUGGESTION, "");
+}
+
 export interface FormatErrorOptions {
   /** Keep stack traces in responses (DEBUG_ERRORS, never in production). */
   debug: boolean;
+  /** Production: no "did you mean" suggestion in any message. */
+  production?: boolean;
 }
 
 /**
- * The one place errors are shaped for clients: every error leaves with a contract code;
+ * The one place errors are shaped for clients (see shapeError); in production every message
+ * leaves without suggestions, whichever path shaped it.
+ */
+export function formatError(formatted: GraphQLFormattedError, error: unknown, options: FormatErrorOptions): GraphQLFormattedError {
+  const shaped = shapeError(formatted, error, options);
+  return options.production ? { ...shaped, message: withoutSuggestions(shaped.message) } : shaped;
+}
+
+/**
+ * Every error leaves with a contract code;
  * validation failures name the field but never echo the value; type-graphql's UNAUTHORIZED
  * becomes FORBIDDEN; anything unexpected becomes INTERNAL_SERVER_ERROR without stack, SQL or value.
  */
-export function formatError(formatted: GraphQLFormattedError, error: unknown, options: FormatErrorOptions): GraphQLFormattedError {
+function shapeError(formatted: GraphQLFormattedError, error: unknown, options: FormatErrorOptions): GraphQLFormattedError {
   const original = unwrapResolverError(error);
   const base = { locations: formatted.locations, path: formatted.path };
   const stack = options.debug && original instanceof Error ? { stacktrace: original.stack?.split("\n") } : {};
@@ -125,9 +153,14 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown, op
     const index = typeof original.extensions.index === "number" ? { index: original.extensions.index } : {};
     return shaped(ErrorCode.BAD_USER_INPUT, formatted.message, { field: original.extensions.field, ...index });
   }
+  // graphql-js's stage (a parse or a validation failure) stays visible as `reason`.
+  const reason = code !== ErrorCode.BAD_USER_INPUT ? { reason: code } : {};
+  if (code === "GRAPHQL_PARSE_FAILED" && /^Syntax Error: /.test(formatted.message)) {
+    return shaped(ErrorCode.BAD_USER_INPUT, syntaxErrorMessage(formatted.message, formatted.locations?.[0]), reason);
+  }
   if (typeof code === "string" && REQUEST_ERROR_CODES.has(code)) {
     const { message, field } = sanitizeRequestErrorMessage(formatted.message);
-    return shaped(ErrorCode.BAD_USER_INPUT, message, field ? { field } : {});
+    return shaped(ErrorCode.BAD_USER_INPUT, message, { ...(field ? { field } : {}), ...reason });
   }
   if (isDatabaseUnavailable(original)) {
     return shaped(ErrorCode.INTERNAL_SERVER_ERROR, "The database is unavailable at the moment; nothing was changed. Retry shortly.", { retryable: true });

@@ -23,18 +23,19 @@ export const QUERY_LIMITS = {
 } as const;
 
 /**
- * Depth, aliases and directives (graphql-armor validation rules), suggestions hidden in
- * production; tokens are counted by graphql-js's own parser (`parseOptions`), whose refusal is
+ * Depth, aliases and directives (graphql-armor validation rules); tokens are counted by graphql-js's own parser (`parseOptions`), whose refusal is
  * an ordinary parse error (armor's token plugin throws outside Apollo's error handling).
  */
-export function armor(production: boolean): { plugins: ApolloServerPlugin[]; validationRules: ValidationRule[]; parseOptions: { maxTokens: number } } {
+export function armor(): { plugins: ApolloServerPlugin[]; validationRules: ValidationRule[]; parseOptions: { maxTokens: number } } {
   const { plugins, validationRules } = new ApolloArmor({
     maxDepth: { n: QUERY_LIMITS.depth, ignoreIntrospection: true },
     maxAliases: { n: QUERY_LIMITS.aliases },
     maxDirectives: { n: QUERY_LIMITS.directives },
     maxTokens: { enabled: false },
     costLimit: { enabled: false },
-    blockFieldSuggestion: { enabled: production },
+    // Suggestions are dropped from every message in production by format-error: armor's
+    // masking covered field suggestions only and left a stray "?".
+    blockFieldSuggestion: { enabled: false },
   }).protect();
   return { plugins, validationRules, parseOptions: { maxTokens: QUERY_LIMITS.tokens } };
 }
@@ -78,17 +79,21 @@ function costKey(operationName: string | null | undefined, variables: Record<str
 
 /**
  * The cost budget (graphql-query-complexity), with the request's variables, before execution.
+ * An operation whose cost cannot be computed is refused, never let through: a directive given
+ * null (`@skip(if: $s)` with `{"s": null}`) made the estimator throw and let a selection of
+ * millions run. Variables that do not fit their types are refused here too, as graphql-js words
+ * it (format-error drops the values from the message).
  * The cost of the same operation with the same variables is remembered: walking a dashboard's
- * selection cost 3% of the API's time per request (issue 9).
+ * selection cost 3% of the API's time per request.
  */
 export function costLimit(schema: GraphQLSchema): ApolloServerPlugin {
-  const costs = new WeakMap<DocumentNode, Map<string, number | null>>();
-  const costOf = (document: DocumentNode, operationName: string | undefined, variables: Record<string, unknown>): number | null => {
+  const costs = new WeakMap<DocumentNode, Map<string, number>>();
+  const costOf = (document: DocumentNode, operationName: string | undefined, variables: Record<string, unknown>): number => {
     try {
       return getComplexity({ schema, query: document, operationName, variables, estimators: [pageSizeEstimator, simpleEstimator({ defaultComplexity: 1 })] });
-    } catch {
-      // Variables that do not fit their types: execution refuses them, naming the field.
-      return null;
+    } catch (error) {
+      if (error instanceof GraphQLError) throw new GraphQLError(error.message, { extensions: { code: ErrorCode.BAD_USER_INPUT } });
+      throw new QueryTooComplexError("The operation's cost cannot be computed, so it is refused.");
     }
   };
   return {
@@ -107,7 +112,6 @@ export function costLimit(schema: GraphQLSchema): ApolloServerPlugin {
               known.set(key, cost);
             }
           }
-          if (cost === null) return;
           if (cost > QUERY_LIMITS.cost) {
             throw new QueryTooComplexError(`The operation's estimated cost ${cost} exceeds the cost limit of ${QUERY_LIMITS.cost}; ask for smaller pages or fewer fields.`);
           }

@@ -1,17 +1,39 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { containsNul } from "../src/shared/graphql/nul-characters";
+import { hasMoreKeysThan, jsonProblem } from "../src/shared/graphql/variable-limits";
 import { type TestApp, principals, startTestApp } from "./helpers/app";
 import { assertError } from "./helpers/assertions";
 import { RECORD, createTenant, registerSubject } from "./helpers/factories";
 
-describe("containsNul", () => {
+/** `levels` arrays (or objects) inside each other, built without recursion. */
+export function nested(levels: number, as: "array" | "object" = "array"): unknown {
+  let value: unknown = "leaf";
+  for (let i = 0; i < levels; i++) value = as === "array" ? [value] : { a: value };
+  return value;
+}
+
+describe("jsonProblem", () => {
   it("finds U+0000 in any string of a value, keys included, and nowhere else", () => {
-    assert.equal(containsNul("a\u0000b"), true);
-    assert.equal(containsNul({ input: { list: ["ok", { deep: "x\u0000" }] } }), true);
-    assert.equal(containsNul({ ["k\u0000"]: 1 }), true);
-    assert.equal(containsNul({ input: { name: "plain", n: 0, none: null, flag: false, list: ["\u0001"] } }), false);
-    assert.equal(containsNul(undefined), false);
+    assert.equal(jsonProblem("a\u0000b", 40), "NUL");
+    assert.equal(jsonProblem({ input: { list: ["ok", { deep: "x\u0000" }] } }, 40), "NUL");
+    assert.equal(jsonProblem({ ["k\u0000"]: 1 }, 40), "NUL");
+    assert.equal(jsonProblem({ input: { name: "plain", n: 0, none: null, flag: false, list: ["\u0001"] } }, 40), null);
+    assert.equal(jsonProblem(undefined, 40), null);
+  });
+
+  it("counts nesting exactly ({} is one level) and walks 100,000 levels without overflowing the stack", () => {
+    assert.equal(jsonProblem(nested(32, "object"), 32), null);
+    assert.equal(jsonProblem(nested(33, "object"), 32), "TOO_DEEP");
+    assert.equal(jsonProblem(nested(32), 32), null);
+    assert.equal(jsonProblem(nested(33), 32), "TOO_DEEP");
+    assert.equal(jsonProblem(nested(100_000), 40), "TOO_DEEP");
+    assert.equal(jsonProblem(nested(100_000, "object"), 200_000), null);
+  });
+
+  it("counts keys only up to the limit", () => {
+    assert.equal(hasMoreKeysThan({ a: 1, b: 2 }, 2), false);
+    assert.equal(hasMoreKeysThan({ a: 1, b: 2, c: 3 }, 2), true);
+    assert.equal(hasMoreKeysThan(Object.create({ inherited: 1 }), 0), false);
   });
 });
 
