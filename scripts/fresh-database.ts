@@ -37,7 +37,8 @@ export async function createDatabaseOn(serverUrl: string, name: string): Promise
 
 /** Applies the migrations and seeds the storage locations. */
 export async function migrateAndSeed(url: string): Promise<void> {
-  const db = createDataSource(url, { poolSize: 2 }); // migrate holds one connection for its lock
+  // Set-up, not a request: no statement timeouts (migrate holds one connection for its lock).
+  const db = createDataSource(url, { poolSize: 2, timeouts: false });
   await db.initialize();
   try {
     await migrate(db);

@@ -136,7 +136,40 @@ describe("error hygiene, fuzzed (issue 8, point 5)", () => {
       const response = await fetch(app.server.url, { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${token}` }, body: JSON.stringify({ query }) });
       const body = (await response.json()) as { errors?: Array<{ message: string; extensions: Record<string, unknown> }> };
       check(`HTTP ${query}`, body);
+      assert.equal(response.status, 400, `${query}: HTTP ${response.status}`);
       assert.ok(body.errors?.every((e) => e.extensions.code === "BAD_USER_INPUT"), `${query}: ${JSON.stringify(body.errors)}`);
     }
+  });
+
+  it("answers hostile bodies (deep nesting, huge variable counts, unreadable bodies) with a 4xx and a code, anonymous or not", async () => {
+    const token = await app.token(principals.operator());
+    const nesting = fc.record({ levels: fc.integer({ min: 41, max: 20_000 }), shape: fc.constantFrom("array", "object") }).map(({ levels, shape }) => {
+      const inner = shape === "array" ? `${"[".repeat(levels)}"${MARK}"${"]".repeat(levels)}` : `${'{"a":'.repeat(levels)}"${MARK}"${"}".repeat(levels)}`;
+      return { label: `${shape} ${levels} deep`, headers: {}, body: `{"query":"query($v: JSONObject) { __typename }","variables":{"v":${inner}}}` };
+    });
+    const counts = fc.integer({ min: 101, max: 200_000 }).map((n) => ({
+      label: `${n} variables`,
+      headers: {},
+      body: JSON.stringify({ query: "{ __typename }", variables: Object.fromEntries(Array.from({ length: n }, (_, i) => [`${MARK}${i}`, MARK])) }),
+    }));
+    const unreadable = fc.oneof(
+      fc.constantFrom("latin1", "utf-16", "klingon", "us-ascii").map((charset) => ({ label: `charset ${charset}`, headers: { "content-type": `application/json; charset=${charset}` }, body: `{"query":"{ __typename }"}` })),
+      fc.constantFrom("compress", "x-unknown", "gzip", "br", "deflate").map((encoding) => ({ label: `encoding ${encoding}`, headers: { "content-encoding": encoding }, body: `{"query":"${MARK}` })),
+      fc.string({ maxLength: 60 }).map((text) => ({ label: "broken JSON", headers: {}, body: `{${text}${MARK}` })),
+    );
+    await fc.assert(
+      fc.asyncProperty(fc.oneof(nesting, counts, unreadable), fc.boolean(), async (probe, authenticated) => {
+        const headers: Record<string, string> = { "content-type": "application/json", ...(authenticated ? { authorization: `Bearer ${token}` } : {}), ...probe.headers };
+        const response = await fetch(app.server.url, { method: "POST", headers, body: probe.body });
+        const text = await response.text();
+        const label = `${probe.label}, ${authenticated ? "authenticated" : "anonymous"}`;
+        assert.ok([400, 413, 415].includes(response.status), `${label}: HTTP ${response.status} ${text.slice(0, 200)}`);
+        assert.match(response.headers.get("content-type") ?? "", /^application\/json/, label);
+        const body = JSON.parse(text) as { errors: Array<{ message: string; extensions: Record<string, unknown> }> };
+        assert.ok(body.errors.length > 0 && body.errors.every((e) => e.extensions.code === "BAD_USER_INPUT"), `${label}: ${text.slice(0, 200)}`);
+        check(label, body);
+      }),
+      { numRuns: Math.max(30, Math.floor(RUNS / 10)), seed: process.env.FC_SEED ? Number(process.env.FC_SEED) : undefined },
+    );
   });
 });
