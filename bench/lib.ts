@@ -15,10 +15,15 @@ export interface ApiProcess {
  * The API as it runs in production: its own process, on the given database (null: its own
  * embedded server, in EMBEDDED_PG_DIR of `env`).
  */
-export async function startApi(databaseUrl: string | null, env: Record<string, string> = {}, port?: number): Promise<ApiProcess> {
+export async function startApi(
+  databaseUrl: string | null,
+  env: Record<string, string> = {},
+  port?: number,
+  options: { nodeArgs?: string[]; onStdout?: (chunk: string) => void } = {},
+): Promise<ApiProcess> {
   port ??= await freePort();
   // API_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof", profiles the API under load.
-  const nodeArgs = (process.env.API_NODE_ARGS ?? "").split(" ").filter(Boolean);
+  const nodeArgs = [...(options.nodeArgs ?? []), ...(process.env.API_NODE_ARGS ?? "").split(" ").filter(Boolean)];
   const child = spawn(process.execPath, [...nodeArgs, join(__dirname, "..", "src", "main.js")], {
     env: {
       ...process.env,
@@ -30,8 +35,9 @@ export async function startApi(databaseUrl: string | null, env: Record<string, s
       RATE_LIMIT_PER_MINUTE: "off",
       ...env,
     },
-    stdio: ["ignore", "ignore", "inherit"],
+    stdio: ["ignore", options.onStdout ? "pipe" : "ignore", "inherit"],
   });
+  if (options.onStdout) child.stdout!.setEncoding("utf8").on("data", options.onStdout);
   const url = `http://127.0.0.1:${port}/graphql`;
   const exited = new Promise<void>((ok) => child.once("exit", () => ok()));
   for (let i = 0; i < 300; i++) {
