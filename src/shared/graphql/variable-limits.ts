@@ -15,6 +15,8 @@ export const VARIABLE_LIMITS = {
   depth: 40,
 } as const;
 
+export const TOO_MANY_VARIABLES = `A request may carry at most ${VARIABLE_LIMITS.count} variables.`;
+
 export type JsonProblem = "TOO_DEEP" | "NUL";
 
 /**
@@ -78,7 +80,7 @@ export function variableLimits(): ApolloServerPlugin {
         async didResolveOperation({ request, document, operation }) {
           const variables = request.variables ?? {};
           if (hasMoreKeysThan(variables, VARIABLE_LIMITS.count)) {
-            throw new BadUserInputError("variables", `A request may carry at most ${VARIABLE_LIMITS.count} variables.`);
+            throw new BadUserInputError("variables", TOO_MANY_VARIABLES);
           }
           // A variable the operation declares is named; any other key is the client's text, never echoed.
           const declared = new Set(operation?.variableDefinitions?.map((d) => d.variable.name.value));
