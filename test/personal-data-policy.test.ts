@@ -103,4 +103,12 @@ describe("deletion, idempotency and corrections (pure)", () => {
     assert.deepEqual(valueChanges({ a: 1, b: 2, c: { x: 1 } }, { a: 1, b: 3, c: { x: 1 }, d: 4 }), { changed: true, counts: { keysAdded: 1, keysRemoved: 0, keysChanged: 1 } });
     assert.deepEqual(valueChanges({ a: { y: 1, x: 2 } }, { a: { x: 2, y: 1 } }).changed, false);
   });
+
+  it("counts keys named like Object's own members as keys (removing `constructor` is a change)", () => {
+    for (const key of ["constructor", "toString", "__proto__", "hasOwnProperty"]) {
+      const before = JSON.parse(`{"${key}": "x", "a": 1}`);
+      assert.deepEqual(valueChanges(before, { a: 1 }), { changed: true, counts: { keysAdded: 0, keysRemoved: 1, keysChanged: 0 } }, key);
+      assert.deepEqual(valueChanges({ a: 1 }, before), { changed: true, counts: { keysAdded: 1, keysRemoved: 0, keysChanged: 0 } }, key);
+    }
+  });
 });

@@ -5,21 +5,24 @@ import { ComplianceReport } from "./compliance.types";
 
 /**
  * The compliance report (issue 5, point 6): counts in one statement, with the service clock as
- * the reference time. A record of an ended tenant past its data purge date is overdue whatever
- * its own due date says, because the tenant purge takes it.
+ * the reference time. A record of an ended tenant past its data purge date, or of a deleted
+ * subject past the subject's, is overdue whatever its own due date says: that purge takes it
+ * (and a record still ACTIVE there is one a purge is stuck on).
  */
 export class ComplianceService {
   async report(ctx: RequestContext, tenantId: string): Promise<ComplianceReport> {
     const now = ctx.clock.now();
     const [row] = await em(ctx).query(
       `WITH t AS (SELECT * FROM tenant WHERE id = $1),
-            r AS (SELECT status, purge_due_at, storage_location_code FROM personal_data_record WHERE tenant_id = $1)
+            r AS (SELECT status, purge_due_at, storage_location_code, data_subject_id FROM personal_data_record WHERE tenant_id = $1),
+            gone AS (SELECT id FROM data_subject WHERE tenant_id = $1 AND status = 'DELETED' AND purge_due_at <= $2)
        SELECT
          (SELECT count(*) FROM r WHERE status = 'ACTIVE')::int AS active,
          (SELECT count(*) FROM r WHERE status = 'PENDING_DELETION')::int AS pending,
          (SELECT count(*) FROM r, t
            WHERE (r.status = 'PENDING_DELETION' AND r.purge_due_at <= $2)
-              OR (t.subscription_status = 'ENDED' AND t.data_purge_due_at <= $2))::int AS overdue,
+              OR (t.subscription_status = 'ENDED' AND t.data_purge_due_at <= $2)
+              OR r.data_subject_id IN (SELECT id FROM gone))::int AS overdue,
          (SELECT min(purge_due_at) FROM r WHERE status = 'PENDING_DELETION') AS oldest_due,
          (SELECT count(*) FROM audit_log a, t
            WHERE ${CHAIN_KEY_SQL} = $1 AND a.occurred_at < $2::timestamptz - make_interval(days => t.audit_log_retention_days))::int AS audit_beyond,

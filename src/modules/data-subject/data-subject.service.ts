@@ -101,7 +101,11 @@ export class DataSubjectService {
     if (!subject) throw new NotFoundError("data subject");
     auditTarget(ctx, { tenantId: subject.tenantId, targetType: "DataSubject", targetId: subject.id });
     if (subject.status === DataSubjectStatus.DELETED) {
-      auditTarget(ctx, { details: { alreadyDeleted: true, recordsDeleted: 0 } });
+      // Normally nothing is left to take. Records a write race left ACTIVE under the deleted
+      // subject (before writes locked the subject) are taken now, due with the subject itself.
+      const plan = { requestedAt: subject.deletedAt!, purgeDueAt: subject.purgeDueAt! };
+      const recordsDeleted = await this.deletion.deleteOfSubject(ctx, subject.tenantId, subject.id, plan);
+      auditTarget(ctx, { details: { alreadyDeleted: true, recordsDeleted } });
       return toDataSubject(subject);
     }
     const tenant = await this.tenants.findVisible(ctx, subject.tenantId, { lock: "share" });

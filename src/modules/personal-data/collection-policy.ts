@@ -1,5 +1,5 @@
 import { BadUserInputError, DomainError, ErrorCode } from "../../shared/errors";
-import { jsonProblem } from "../../shared/graphql/variable-limits";
+import { JSON_PROBLEM_MESSAGES, jsonProblem } from "../../shared/graphql/variable-limits";
 import { isUuid } from "../../shared/ids";
 import type { ProcessingPurpose } from "../purpose/processing-purpose";
 import { declaredPurposes } from "../purpose/purpose-policy";
@@ -22,11 +22,13 @@ export function checkResidency(requested: string | null | undefined, tenantLocat
   }
 }
 
-/** A value is a JSON object of at most 64 KiB serialized, nested at most 32 levels. Returns its serialized size. */
+/** A value is a JSON object of at most 64 KiB serialized, nested at most 32 levels, stored exactly as sent. Returns its serialized size. */
 export function checkValue(value: JsonObject, field: string): number {
-  if (jsonProblem(value, MAX_VALUE_DEPTH) === "TOO_DEEP") {
-    throw new BadUserInputError(field, `A value may be nested at most ${MAX_VALUE_DEPTH} levels deep.`);
-  }
+  // The value is stored as sent or refused, never changed on the way (a literal in the document
+  // reaches here without the variables' check).
+  const problem = jsonProblem(value, MAX_VALUE_DEPTH);
+  if (problem === "TOO_DEEP") throw new BadUserInputError(field, `A value may be nested at most ${MAX_VALUE_DEPTH} levels deep.`);
+  if (problem) throw new BadUserInputError(field, `A value ${JSON_PROBLEM_MESSAGES[problem]}.`);
   const bytes = Buffer.byteLength(JSON.stringify(value), "utf8");
   if (bytes > MAX_VALUE_BYTES) {
     throw new BadUserInputError(field, `A value may be at most ${MAX_VALUE_BYTES} bytes serialized; this one is ${bytes}.`);

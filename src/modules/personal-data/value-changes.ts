@@ -9,9 +9,10 @@ export function valueChanges(before: Record<string, unknown>, after: Record<stri
   let removed = 0;
   let changed = 0;
   for (const key of Object.keys(after)) {
-    if (!(key in before)) added += 1;
+    // Own keys only: `"constructor" in {}` is true, and removing such a key counted as no change.
+    if (!Object.hasOwn(before, key)) added += 1;
     else if (canonicalJson(before[key]) !== canonicalJson(after[key])) changed += 1;
   }
-  for (const key of Object.keys(before)) if (!(key in after)) removed += 1;
+  for (const key of Object.keys(before)) if (!Object.hasOwn(after, key)) removed += 1;
   return { changed: added + removed + changed > 0, counts: { keysAdded: added, keysRemoved: removed, keysChanged: changed } };
 }

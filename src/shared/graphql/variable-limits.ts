@@ -17,19 +17,35 @@ export const VARIABLE_LIMITS = {
 
 export const TOO_MANY_VARIABLES = `A request may carry at most ${VARIABLE_LIMITS.count} variables.`;
 
-export type JsonProblem = "TOO_DEEP" | "NUL";
+export type JsonProblem = "TOO_DEEP" | "NUL" | "LONE_SURROGATE" | "INEXACT_NUMBER";
+
+/** A high surrogate without a low one after it, or a low one without a high one before it (in code units). */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/** What is wrong with a text PostgreSQL would not store as sent (no NUL; UTF-8 has no lone surrogates). */
+export function textProblem(text: string): "NUL" | "LONE_SURROGATE" | null {
+  if (text.includes("\u0000")) return "NUL";
+  return LONE_SURROGATE.test(text) ? "LONE_SURROGATE" : null;
+}
 
 /**
- * The first problem of a JSON value: nested deeper than `maxDepth` (a scalar at the top is
- * depth 0, `{}` and `[]` are 1) or U+0000 in a string or key, which PostgreSQL stores in neither
- * text nor jsonb. Null when there is none. Iterative, so no depth can overflow the stack.
+ * The first problem of a JSON value, or null: nested deeper than `maxDepth` (a scalar at the top
+ * is depth 0, `{}` and `[]` are 1); a string or key that cannot be stored as sent (U+0000, a lone
+ * surrogate, which would come back as U+FFFD); a number that would not come back as sent (1e400
+ * parses to Infinity and is stored as null; whole numbers beyond 2^53 have already lost digits).
+ * Iterative, so no depth can overflow the stack.
  */
 export function jsonProblem(value: unknown, maxDepth: number): JsonProblem | null {
   const stack: Array<[unknown, number]> = [[value, 0]];
   while (stack.length > 0) {
     const [item, depth] = stack.pop()!;
     if (typeof item === "string") {
-      if (item.includes("\u0000")) return "NUL";
+      const problem = textProblem(item);
+      if (problem) return problem;
+      continue;
+    }
+    if (typeof item === "number") {
+      if (!Number.isFinite(item) || (Number.isInteger(item) && !Number.isSafeInteger(item))) return "INEXACT_NUMBER";
       continue;
     }
     if (item === null || typeof item !== "object") continue;
@@ -38,13 +54,22 @@ export function jsonProblem(value: unknown, maxDepth: number): JsonProblem | nul
       for (const element of item) stack.push([element, depth + 1]);
     } else {
       for (const [key, element] of Object.entries(item)) {
-        if (key.includes("\u0000")) return "NUL";
+        const problem = textProblem(key);
+        if (problem) return problem;
         stack.push([element, depth + 1]);
       }
     }
   }
   return null;
 }
+
+/** What each problem means to the client; no message repeats the value. */
+export const JSON_PROBLEM_MESSAGES: Record<JsonProblem, string> = {
+  TOO_DEEP: "is nested too deeply",
+  NUL: "may not contain the NUL character (U+0000)",
+  LONE_SURROGATE: "must be well-formed Unicode: a lone surrogate (U+D800 to U+DFFF without its pair) cannot be stored as sent",
+  INEXACT_NUMBER: "may hold only finite numbers, whole ones within ±9007199254740991 (2^53 - 1), so they are stored exactly; send larger ones as strings",
+};
 
 /** Whether an object has more than `limit` own keys, without listing them all. */
 export function hasMoreKeysThan(object: object, limit: number): boolean {
@@ -55,23 +80,23 @@ export function hasMoreKeysThan(object: object, limit: number): boolean {
   return false;
 }
 
-function documentContainsNul(document: DocumentNode): boolean {
-  let found = false;
+/** The first problem of the document's string literals (its numbers are parsed by the fields that take them). */
+function documentTextProblem(document: DocumentNode): "NUL" | "LONE_SURROGATE" | null {
+  let found: "NUL" | "LONE_SURROGATE" | null = null;
   visit(document, {
     StringValue(node) {
-      if (!node.value.includes("\u0000")) return undefined;
-      found = true;
-      return BREAK;
+      found = textProblem(node.value);
+      return found ? BREAK : undefined;
     },
   });
   return found;
 }
 
-const NUL_MESSAGE = "Text may not contain the NUL character (U+0000).";
-
 /**
- * Refuses, with BAD_USER_INPUT and before execution, variables beyond VARIABLE_LIMITS and text
- * with U+0000 (it failed at the database as an INTERNAL_SERVER_ERROR). Nothing is written.
+ * Refuses, with BAD_USER_INPUT and before execution, variables beyond VARIABLE_LIMITS and input
+ * that would not be stored as sent (see jsonProblem): U+0000 failed at the database as an
+ * INTERNAL_SERVER_ERROR, a lone surrogate became U+FFFD (two idempotency keys could collide),
+ * 1e400 became null. Nothing is written.
  */
 export function variableLimits(): ApolloServerPlugin {
   return {
@@ -89,9 +114,11 @@ export function variableLimits(): ApolloServerPlugin {
             if (!problem) continue;
             const field = declared.has(name) ? name : "variables";
             const which = declared.has(name) ? `Variable "$${name}"` : "A variable the operation does not declare";
-            throw new BadUserInputError(field, problem === "NUL" ? `${which}: ${NUL_MESSAGE}` : `${which} is nested deeper than ${VARIABLE_LIMITS.depth} levels.`);
+            const what = problem === "TOO_DEEP" ? `is nested deeper than ${VARIABLE_LIMITS.depth} levels` : JSON_PROBLEM_MESSAGES[problem];
+            throw new BadUserInputError(field, `${which} ${what}.`);
           }
-          if (documentContainsNul(document)) throw new BadUserInputError("query", NUL_MESSAGE);
+          const literal = documentTextProblem(document);
+          if (literal) throw new BadUserInputError("query", `A string in the document ${JSON_PROBLEM_MESSAGES[literal]}.`);
         },
       };
     },
