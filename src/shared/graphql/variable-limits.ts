@@ -1,5 +1,5 @@
 import type { ApolloServerPlugin } from "@apollo/server";
-import { BREAK, visit, type DocumentNode } from "graphql";
+import { BREAK, coerceInputValue, isInputType, typeFromAST, visit, type DocumentNode, type OperationDefinitionNode, type GraphQLSchema } from "graphql";
 import { BadUserInputError } from "../errors";
 
 /**
@@ -93,6 +93,28 @@ function documentTextProblem(document: DocumentNode): "NUL" | "LONE_SURROGATE" |
 }
 
 /**
+ * The path of the first part of a variable that does not fit its declared type, as graphql-js
+ * writes it ("input.records[0].category"), or null. Found by coercing, not read back from
+ * graphql-js's message: that message prints the value first, and a value key shaped like
+ * ` at "…"; ` once steered the message's reader into naming it as the field.
+ */
+export function firstInvalidPath(schema: GraphQLSchema, operation: OperationDefinitionNode | undefined, variables: Record<string, unknown>): string | null {
+  for (const definition of operation?.variableDefinitions ?? []) {
+    const name = definition.variable.name.value;
+    // A variable not sent is graphql-js's to report (its message names no value).
+    if (!Object.hasOwn(variables, name)) continue;
+    const type = typeFromAST(schema, definition.type);
+    if (!type || !isInputType(type)) continue;
+    let invalid: string | null = null;
+    coerceInputValue(variables[name], type, (path) => {
+      invalid ??= name + path.map((step) => (typeof step === "number" ? `[${step}]` : `.${step}`)).join("");
+    });
+    if (invalid) return invalid;
+  }
+  return null;
+}
+
+/**
  * Refuses, with BAD_USER_INPUT and before execution, variables beyond VARIABLE_LIMITS and input
  * that would not be stored as sent (see jsonProblem): U+0000 failed at the database as an
  * INTERNAL_SERVER_ERROR, a lone surrogate became U+FFFD (two idempotency keys could collide),
@@ -102,7 +124,7 @@ export function variableLimits(): ApolloServerPlugin {
   return {
     async requestDidStart() {
       return {
-        async didResolveOperation({ request, document, operation }) {
+        async didResolveOperation({ request, document, operation, schema }) {
           const variables = request.variables ?? {};
           if (hasMoreKeysThan(variables, VARIABLE_LIMITS.count)) {
             throw new BadUserInputError("variables", TOO_MANY_VARIABLES);
@@ -116,6 +138,11 @@ export function variableLimits(): ApolloServerPlugin {
             const which = declared.has(name) ? `Variable "$${name}"` : "A variable the operation does not declare";
             const what = problem === "TOO_DEEP" ? `is nested deeper than ${VARIABLE_LIMITS.depth} levels` : JSON_PROBLEM_MESSAGES[problem];
             throw new BadUserInputError(field, `${which} ${what}.`);
+          }
+          const invalid = firstInvalidPath(schema, operation, variables);
+          if (invalid) {
+            const name = invalid.split(/[.[]/)[0];
+            throw new BadUserInputError(invalid, `Variable "$${name}" has an invalid value${invalid === name ? "" : ` at "${invalid}"`}.`);
           }
           const literal = documentTextProblem(document);
           if (literal) throw new BadUserInputError("query", `A string in the document ${JSON_PROBLEM_MESSAGES[literal]}.`);
