@@ -274,6 +274,32 @@ describe("third parties and sharing (rules 15-21)", () => {
       assert.equal(assertOk(await as.asTenantAdmin(tenant.id).gql(AGREEMENT, { id: second.agreement.id })).sharingAgreement.openNotices.length, 2);
     });
 
+    it("shows a data subject only its own records in a transfer, and none of the agreement's other business", async () => {
+      const { tenant, subject, record } = await tenantWithRecord();
+      const other = await registerSubject(app, tenant.id);
+      const theirs = await recordData(app, tenant.id, other.id, { category: "DEVICE", purposes: ["SUPPORT"], value: { serial: "OTHER" } });
+      const { agreement: a } = await consented(tenant.id);
+      assertOk(await as.asIntegration(tenant.id).gql(SHARE, { input: { agreementId: a.id, recordIds: [record.id, theirs.id], purpose: "SUPPORT" } }));
+      assertOk(await as.asIntegration(tenant.id).gql(`mutation($input: CorrectPersonalDataInput!) { correctPersonalData(input: $input) { id } }`, { input: { id: theirs.id, expectedVersion: 1, value: { serial: "OTHER-2" } } }));
+
+      const seen = await as.asSubject(tenant.id, subject.id).gql(
+        `query($id: ID!) { personalDataRecord(id: $id) { transfers { recordIds recordCount categories agreement { id purposes thirdParty { name } } } } }`,
+        { id: record.id },
+      );
+      assert.deepEqual(assertOk(seen).personalDataRecord.transfers, [
+        { recordIds: [record.id], recordCount: 1, categories: ["DEVICE"], agreement: { id: a.id, purposes: ["SUPPORT"], thirdParty: { name: (seen.data as any).personalDataRecord.transfers[0].agreement.thirdParty.name } } },
+      ]);
+      for (const field of ["transfers { nodes { recordIds } }", "openNotices { recordId kind }", "tenantContractReference", "consent { grantedBy }"]) {
+        const probe = await as.asSubject(tenant.id, subject.id).gql(`query($id: ID!) { personalDataRecord(id: $id) { transfers { agreement { ${field} } } } }`, { id: record.id });
+        assert.equal(probe.errors?.[0].extensions.code, "FORBIDDEN", `${field}: ${JSON.stringify(probe)}`);
+        assert.doesNotMatch(JSON.stringify(probe), new RegExp(theirs.id), field);
+      }
+      // The tenant's own roles still see the transfer whole (the probe finds the other record where it belongs).
+      const whole = assertOk(await as.asTenantAdmin(tenant.id).gql(`query($id: ID!) { personalDataRecord(id: $id) { transfers { recordIds agreement { openNotices { recordId } } } } }`, { id: record.id }));
+      assert.deepEqual(whole.personalDataRecord.transfers[0].recordIds.sort(), [record.id, theirs.id].sort());
+      assert.deepEqual(whole.personalDataRecord.transfers[0].agreement.openNotices.map((n: any) => n.recordId), [theirs.id]);
+    });
+
     it("counts agreements pending consent and suspended in the compliance report", async () => {
       const t = await createTenant(app);
       await agreement(t.id, (await party("INDEPENDENT")).id);

@@ -26,11 +26,12 @@ export interface AuditEntry {
  * tenant's hash chain; the writer only inserts, in the caller's transaction.
  */
 export class AuditService {
-  async append(manager: EntityManager, entry: AuditEntry): Promise<{ id: string; hash: string }> {
-    const rows: Array<{ id: string; hash: string }> = await manager.query(
+  async append(manager: EntityManager, entry: AuditEntry): Promise<void> {
+    // No RETURNING: it would need the caller to be able to read the entry, and a partner (who
+    // reads no chain) could then not be audited at all; its refusals failed under the read policy.
+    await manager.query(
       `INSERT INTO audit_log (tenant_id, occurred_at, actor, actor_role, action, target_type, target_id, purpose, outcome, error_code, details, request_id)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
-       RETURNING id, hash`,
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
       [
         entry.tenantId,
         entry.occurredAt,
@@ -46,7 +47,6 @@ export class AuditService {
         entry.requestId ?? null,
       ],
     );
-    return rows[0];
   }
 
   /**

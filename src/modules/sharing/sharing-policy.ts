@@ -111,3 +111,18 @@ export function inboundRefusal(agreements: ReadonlyArray<AgreementFacts>, party:
 }
 
 export const ALL_CATEGORIES: readonly DataCategory[] = Object.values(DataCategory);
+
+/** A transfer as its facts: which records went, of which categories. */
+export interface TransferFacts {
+  recordIds: readonly string[];
+  categories: readonly DataCategory[];
+}
+
+/**
+ * What a data subject sees of a transfer of its own record: its own records in it, their count
+ * and categories; never the ids of other people's records that went with them.
+ */
+export function transferSeenBySubject(transfer: TransferFacts, ownCategories: ReadonlyMap<string, DataCategory>): TransferFacts {
+  const recordIds = transfer.recordIds.filter((id) => ownCategories.has(id));
+  return { recordIds, categories: [...new Set(recordIds.map((id) => ownCategories.get(id)!))].sort() };
+}

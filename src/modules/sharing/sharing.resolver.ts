@@ -10,6 +10,7 @@ import type { ThirdPartyService } from "../third-party/third-party.service";
 import { ThirdParty } from "../third-party/third-party.types";
 import type { SharingService } from "./sharing.service";
 import {
+  AGREEMENT_VIEWERS,
   CreateSharingAgreementInput,
   DataTransfer,
   DataTransferConnection,
@@ -20,8 +21,6 @@ import {
   SharingAgreementStatus,
 } from "./sharing.types";
 
-/** Who sees a tenant's agreements and transfers (metadata only, never values). */
-const AGREEMENT_VIEWERS = [Role.OPERATOR, Role.TENANT_ADMIN, Role.INTEGRATION, Role.AUDITOR] as const;
 
 @Resolver(() => SharingAgreement)
 export class SharingAgreementResolver {
@@ -84,11 +83,13 @@ export class SharingAgreementResolver {
   }
 
   @FieldResolver(() => DataTransferConnection, { description: "What was shared under the agreement, oldest first." })
+  @Allow(...AGREEMENT_VIEWERS)
   transfers(@Ctx() ctx: RequestContext, @Root() agreement: SharingAgreement, @Args() page: PageArgs) {
     return this.sharing.transfers(ctx, agreement.id, page);
   }
 
   @FieldResolver(() => [RecipientNotice], { description: "Erasures and rectifications its recipient must still be told of (DOMAIN rule 21)." })
+  @Allow(...AGREEMENT_VIEWERS)
   openNotices(@Ctx() ctx: RequestContext, @Root() agreement: SharingAgreement) {
     return this.sharing.openNotices(ctx, agreement.id);
   }

@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { SelectQueryBuilder } from "typeorm";
 import type { RequestContext } from "../../context";
 import { principalOf } from "../../context";
+import { Role } from "../../shared/auth/role";
 import { dataScope } from "../../shared/auth/scope";
 import { em } from "../../shared/db/database";
 import { scopedQuery } from "../../shared/db/scoped-query";
@@ -18,7 +19,7 @@ import type { TenantService } from "../tenant/tenant.service";
 import { ThirdPartyEntity } from "../third-party/third-party.entity";
 import { ThirdPartyRole } from "../third-party/third-party.types";
 import { DataTransferEntity, SharingAgreementEntity } from "./sharing.entities";
-import { initialStatus, shareRefusal } from "./sharing-policy";
+import { initialStatus, shareRefusal, transferSeenBySubject } from "./sharing-policy";
 import {
   DataTransfer,
   RecipientNotice,
@@ -70,7 +71,10 @@ export function toTransfer(e: DataTransferEntity): DataTransfer {
   });
 }
 
-/** Transfers that included each record (records already in the caller's scope). */
+/**
+ * Transfers that included each record (records already in the caller's scope). A data subject
+ * sees in each only its own records (transferSeenBySubject).
+ */
 export function transfersByRecordLoader(ctx: RequestContext) {
   return new DataLoader<string, DataTransfer[]>(async (ids) => {
     const rows = await em(ctx)
@@ -80,7 +84,17 @@ export function transfersByRecordLoader(ctx: RequestContext) {
       .orderBy("t.created_at", "ASC")
       .addOrderBy("t.id", "ASC")
       .getMany();
-    return ids.map((id) => rows.filter((t) => t.recordIds.includes(id)).map(toTransfer));
+    const subjectId = ctx.principal?.role === Role.DATA_SUBJECT ? ctx.principal.dataSubjectId : undefined;
+    let seen = (t: DataTransferEntity) => toTransfer(t);
+    if (subjectId !== undefined) {
+      const own: Array<{ id: string; category: DataCategory }> = await em(ctx).query(
+        `SELECT id, category FROM personal_data_record WHERE data_subject_id = $1 AND id = ANY($2::uuid[])`,
+        [subjectId, [...new Set(rows.flatMap((t) => t.recordIds))]],
+      );
+      const categories = new Map(own.map((r) => [r.id, r.category]));
+      seen = (t) => toTransfer(Object.assign(new DataTransferEntity(), t, transferSeenBySubject(t, categories)));
+    }
+    return ids.map((id) => rows.filter((t) => t.recordIds.includes(id)).map(seen));
   });
 }
 

@@ -1,3 +1,5 @@
+import { Allow } from "../../shared/auth/allow";
+import { Role } from "../../shared/auth/role";
 import { IsOptional, IsString, Length, Matches } from "class-validator";
 import { Field, ID, InputType, Int, ObjectType, registerEnumType } from "type-graphql";
 import { Node } from "../../shared/graphql/node";
@@ -75,6 +77,13 @@ export class Consent {
   revocationReason!: string | null;
 }
 
+/**
+ * Who may see an agreement whole: the tenant's roles and the operator. A data subject reaches an
+ * agreement through a transfer of its own record and sees who received it and on what terms,
+ * never the tenant's contract, consent or what else went out under it (other people's records).
+ */
+export const AGREEMENT_VIEWERS = [Role.OPERATOR, Role.TENANT_ADMIN, Role.INTEGRATION, Role.AUDITOR] as const;
+
 @ObjectType("SharingAgreement", { implements: Node, description: "The terms under which one tenant's data may flow to or from one third party." })
 export class SharingAgreement extends Node {
   @Field({ description: "The feature whose enabling needs the sharing, e.g. 'Apple Device Enrollment Program'." })
@@ -93,9 +102,11 @@ export class SharingAgreement extends Node {
   status!: SharingAgreementStatus;
 
   @Field(() => String, { nullable: true, description: "The tenant's own contract with the third party, which governs the data once there." })
+  @Allow(...AGREEMENT_VIEWERS)
   tenantContractReference!: string | null;
 
   @Field(() => Consent, { nullable: true, description: "The administrator's consent (INDEPENDENT parties); null until granted." })
+  @Allow(...AGREEMENT_VIEWERS)
   consent!: Consent | null;
 
   @Field(() => Date, { nullable: true, description: "When the agreement was revoked (with or without consent granted before)." })
@@ -116,13 +127,13 @@ export class DataTransfer extends Node {
   @Field(() => ProcessingPurpose, { description: "Why they were shared." })
   purpose!: ProcessingPurpose;
 
-  @Field(() => [ID], { description: "The records shared." })
+  @Field(() => [ID], { description: "The records shared (to a data subject: its own only)." })
   recordIds!: string[];
 
-  @Field(() => Int, { description: "How many records were shared." })
+  @Field(() => Int, { description: "How many records were shared (to a data subject: of its own)." })
   recordCount!: number;
 
-  @Field(() => [DataCategory], { description: "The categories of the records shared." })
+  @Field(() => [DataCategory], { description: "The categories of the records shared (to a data subject: of its own)." })
   categories!: DataCategory[];
 
   @Field({ description: "When they were shared." })
