@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from "node:async_hooks";
 import type { DataSource, EntityManager, QueryRunner } from "typeorm";
 import { isUuid } from "../ids";
 
@@ -78,10 +79,14 @@ export class RequestSession {
     };
     // Resolvers run concurrently but share this one connection: their statements take turns.
     let turn: Promise<unknown> = Promise.resolve();
-    runner.query = ((...args: Parameters<QueryRunner["query"]>) => {
+    const enqueue = (args: Parameters<QueryRunner["query"]>) => {
       const result = turn.then(() => run(args));
       turn = result.catch(() => undefined);
       return result;
+    };
+    runner.query = ((...args: Parameters<QueryRunner["query"]>) => {
+      const gate = session.gateFor();
+      return gate ? gate.then(() => runner.query(...args)) : enqueue(args);
     }) as QueryRunner["query"];
     try {
       await runner.connect();
@@ -113,6 +118,35 @@ export class RequestSession {
   async checkpoint(): Promise<void> {
     if (this.closed || this.nested) return;
     await this.runner.query(CHECKPOINT);
+  }
+
+  /** Which `exclusively` call the running code belongs to (AsyncLocalStorage follows awaits). */
+  private static readonly holder = new AsyncLocalStorage<object>();
+  private exclusive: { token: object; released: Promise<void> } | null = null;
+
+  /** Statements from outside the running `exclusively` call wait for its end; null when none runs. */
+  private gateFor(): Promise<void> | null {
+    return this.exclusive && RequestSession.holder.getStore() !== this.exclusive.token ? this.exclusive.released : null;
+  }
+
+  /**
+   * Runs `work` alone on the connection: the statements of the request's other resolvers (their
+   * writes, their checkpoints' commits) wait until it ends, so what `work` reads over several
+   * statements is one transaction at one moment, with the locks it took still held. A chain's
+   * verification needs this: a value read in the same document committed its audit entry in the
+   * middle of it, and the verification compared a head and entries of two moments.
+   */
+  async exclusively<T>(work: () => Promise<T>): Promise<T> {
+    while (this.exclusive) await this.exclusive.released;
+    let release!: () => void;
+    const token = {};
+    this.exclusive = { token, released: new Promise((ok) => (release = ok)) };
+    try {
+      return await RequestSession.holder.run(token, work);
+    } finally {
+      this.exclusive = null;
+      release();
+    }
   }
 
   /**
