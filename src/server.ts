@@ -157,7 +157,7 @@ export async function startServer(deps: ServerDeps): Promise<CustodianServer> {
       ApolloServerPluginDrainHttpServer({ httpServer: http }),
       errorLogging(log),
       ...(limits.plugins as ApolloServerPlugin<RequestContext>[]),
-      // Variables are bounded before the cost check walks them.
+      // Apollo starts these checks side by side; their count is bounded before either runs (countVariables).
       variableLimits() as ApolloServerPlugin<RequestContext>,
       costLimit(deps.schema) as ApolloServerPlugin<RequestContext>,
       introspectionForAuthenticated(config.production),
