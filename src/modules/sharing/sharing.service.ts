@@ -5,6 +5,7 @@ import { principalOf } from "../../context";
 import { Role } from "../../shared/auth/role";
 import { dataScope } from "../../shared/auth/scope";
 import { em } from "../../shared/db/database";
+import { FAIR_LOCK_CLASS, queueFairly } from "../../shared/db/fair-lock";
 import { scopedQuery } from "../../shared/db/scoped-query";
 import { BadUserInputError, DomainError, ErrorCode, NotFoundError } from "../../shared/errors";
 import { isUuid } from "../../shared/ids";
@@ -119,6 +120,9 @@ export class SharingService {
     const query = this.scoped(ctx);
     if (!query || !isUuid(id)) return null;
     query.andWhere("a.id = :id", { id: id.toLowerCase() });
+    // Queued first (queueFairly): a revocation waits only for the shares already in, not for
+    // every share that starts while it waits.
+    if (lock) await queueFairly(em(ctx), FAIR_LOCK_CLASS.agreement, id, lock);
     if (lock === "share") query.setLock("pessimistic_read");
     if (lock === "update") query.setLock("pessimistic_write");
     return query.getOne();

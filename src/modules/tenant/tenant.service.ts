@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { RequestContext } from "../../context";
 import { principalOf } from "../../context";
 import { canSeeTenant } from "../../shared/auth/scope";
+import { FAIR_LOCK_CLASS, queueFairly } from "../../shared/db/fair-lock";
 import { em, preparedQuery } from "../../shared/db/database";
 import { BadUserInputError, NotFoundError } from "../../shared/errors";
 import { isUuid } from "../../shared/ids";
@@ -41,7 +42,9 @@ export class TenantService {
     if (!isUuid(id) || !canSeeTenant(principalOf(ctx), id)) return null;
     const query = em(ctx).getRepository(TenantEntity).createQueryBuilder("t").where("t.id = :id", { id: id.toLowerCase() });
     // Changes to the tenant lock its row ("update") and apply one after another; writes of the
-    // tenant's data hold it shared, so a subscription change never interleaves with them.
+    // tenant's data hold it shared, so a subscription change never interleaves with them. Both
+    // queue first (queueFairly), so a change waits only for the writes already in.
+    if (options.lock) await queueFairly(em(ctx), FAIR_LOCK_CLASS.tenant, id, options.lock);
     if (options.lock === "update") query.setLock("pessimistic_write");
     if (options.lock === "share") query.setLock("pessimistic_read");
     return query.getOne();
