@@ -1,9 +1,14 @@
 import assert from "node:assert/strict";
+import { randomUUID } from "node:crypto";
 import { after, before, describe, it } from "node:test";
+import type { RequestContext } from "../src/context";
+import { AuditService } from "../src/modules/audit/audit.service";
+import type { DataSubjectService } from "../src/modules/data-subject/data-subject.service";
+import { ExportService, MAX_CONCURRENT_EXPORTS } from "../src/modules/personal-data/export.service";
 import { QUERY_LIMITS } from "../src/shared/graphql/query-limits";
-import { type TestApp, roles, startTestApp } from "./helpers/app";
+import { type TestApp, principals, roles, startTestApp } from "./helpers/app";
 import { assertError, assertOk } from "./helpers/assertions";
-import { createTenant } from "./helpers/factories";
+import { createTenant, registerSubject } from "./helpers/factories";
 
 /** `{ tenant { personalDataRecords(first: 1) { nodes { subject { tenant { … id } } } } } }` nested to `depth` fields. */
 function deepQuery(depth: number): string {
@@ -123,5 +128,49 @@ describe("introspection, suggestions and the landing page in production (issue 8
     const page = (url: string) => fetch(url, { headers: { accept: "text/html" } }).then(async (r) => ({ status: r.status, html: (await r.text()).includes("<html") }));
     assert.equal((await page(dev.server.url)).html, true);
     assert.equal((await page(app.server.url)).html, false);
+  });
+});
+
+describe("what values and exports cost", () => {
+  let app: TestApp;
+  before(async () => {
+    app = await startTestApp();
+  });
+  after(() => app.close());
+
+  it("prices a value by the bytes it may carry: one page of 500 values fits, two do not, nor nine aliased", async () => {
+    const tenant = await createTenant(app);
+    const admin = app.as(principals.tenantAdmin(tenant.id));
+    const page = (alias: string) => `${alias}: personalDataRecords(first: 500) { nodes { id value(purpose: SUPPORT) } }`;
+    assert.equal((await admin.gql(`query($t: ID!) { tenant(id: $t) { ${page("a")} } }`, { t: tenant.id })).errors, undefined);
+    for (const n of [2, 9]) {
+      const pages = Array.from({ length: n }, (_, i) => page(`p${i}`)).join(" ");
+      assertError(await admin.gql(`query($t: ID!) { tenant(id: $t) { ${pages} } }`, { t: tenant.id }), "QUERY_TOO_COMPLEX");
+    }
+  });
+
+  it("allows one export per request", async () => {
+    const tenant = await createTenant(app);
+    const subject = await registerSubject(app, tenant.id);
+    const admin = app.as(principals.tenantAdmin(tenant.id));
+    assert.equal((await admin.gql(`query($s: ID!) { exportDataSubject(id: $s) { generatedAt } }`, { s: subject.id })).errors, undefined);
+    assertError(await admin.gql(`query($s: ID!) { a: exportDataSubject(id: $s) { generatedAt } b: exportDataSubject(id: $s) { generatedAt } }`, { s: subject.id }), "QUERY_TOO_COMPLEX");
+  });
+});
+
+describe("exports at once", () => {
+  it(`are at most ${MAX_CONCURRENT_EXPORTS} per process; more are refused, retryable, and the limit frees as they end`, async () => {
+    const waiting: Array<() => void> = [];
+    // A subject lookup that waits until released: the exports stay in flight as long as the test wants.
+    const subjects = { findVisible: () => new Promise<null>((ok) => waiting.push(() => ok(null))) } as unknown as DataSubjectService;
+    const exports = new ExportService(subjects, new AuditService());
+    const ctx = { audit: {} } as unknown as RequestContext;
+    const inFlight = Array.from({ length: MAX_CONCURRENT_EXPORTS }, () => exports.export(ctx, randomUUID()).catch((e: unknown) => e));
+    await assert.rejects(exports.export(ctx, randomUUID()), (e: { extensions?: { code?: string; retryAfterSeconds?: number } }) => e.extensions?.code === "RATE_LIMITED" && e.extensions.retryAfterSeconds === 5);
+    for (const release of waiting.splice(0)) release();
+    await Promise.all(inFlight);
+    const next = exports.export(ctx, randomUUID()).catch((e: { extensions?: { code?: string } }) => e.extensions?.code);
+    for (const release of waiting.splice(0)) release();
+    assert.equal(await next, "NOT_FOUND", "a slot is free again (the stub finds no subject)");
   });
 });

@@ -9,6 +9,15 @@ export const MAX_VALUE_BYTES = 64 * 1024;
 /** Nesting of a value (`{}` is 1): deeper JSON is no record anyone reads, and it overflowed stacks on its way to jsonb. */
 export const MAX_VALUE_DEPTH = 32;
 export const MAX_BATCH_ITEMS = 1000;
+
+/**
+ * What reading a value costs against the query cost limit: 1, plus 1 per 4 KiB a value may
+ * hold. Nine aliased pages of 500 values cost 9,000 at 1 apiece and answered 166 MB; now a page of
+ * 500 values (9,500) is the most one request may read.
+ */
+export const VALUE_READ_COST = 1 + MAX_VALUE_BYTES / 4096;
+/** An export carries every value of a person: at most one per request, beside little else. */
+export const EXPORT_COST = 6000;
 export const MAX_IDEMPOTENCY_KEY_LENGTH = 255;
 
 /** DOMAIN rule 3: a record is stored in its tenant's location and nowhere else. */

@@ -1,3 +1,4 @@
+import { EXPORT_COST, VALUE_READ_COST } from "./collection-policy";
 import type { GraphQLResolveInfo } from "graphql";
 import { Arg, Args, Ctx, FieldResolver, ID, Info, Mutation, Query, Resolver, Root } from "type-graphql";
 import type { RequestContext } from "../../context";
@@ -59,7 +60,10 @@ export class PersonalDataRecordResolver {
     return this.records.get(ctx, id);
   }
 
-  @Query(() => DataSubjectExport, { description: "Everything held about a person, as one document (the person, or the tenant's administrator). Audited as a SUBJECT_ACCESS read." })
+  @Query(() => DataSubjectExport, {
+    description: "Everything held about a person, as one document (the person, or the tenant's administrator). Audited as a SUBJECT_ACCESS read.",
+    complexity: EXPORT_COST,
+  })
   @Allow(Role.TENANT_ADMIN, Role.DATA_SUBJECT)
   @Audited(EXPORT_ACTION)
   exportDataSubject(@Ctx() ctx: RequestContext, @Arg("id", () => ID) id: string) {
@@ -95,7 +99,7 @@ export class PersonalDataRecordResolver {
     return this.records.delete(ctx, id);
   }
 
-  @FieldResolver(() => JSONObject, { description: "The personal data itself. Every read states its purpose and is written to the audit log." })
+  @FieldResolver(() => JSONObject, { description: "The personal data itself. Every read states its purpose and is written to the audit log.", complexity: VALUE_READ_COST })
   value(@Ctx() ctx: RequestContext, @Root() record: PersonalDataRecord, @Arg("purpose", () => ProcessingPurpose) purpose: ProcessingPurpose) {
     return this.values.read(ctx, record, purpose);
   }

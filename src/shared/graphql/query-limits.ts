@@ -1,7 +1,7 @@
 import type { ApolloServerPlugin } from "@apollo/server";
 import { ApolloArmor } from "@escape.tech/graphql-armor";
 import { GraphQLError, type DocumentNode, type GraphQLField, type GraphQLSchema, type ValidationRule } from "graphql";
-import { getComplexity, simpleEstimator, type ComplexityEstimator } from "graphql-query-complexity";
+import { fieldExtensionsEstimator, getComplexity, simpleEstimator, type ComplexityEstimator } from "graphql-query-complexity";
 import { ErrorCode } from "../errors";
 import { hasMoreKeysThan } from "./variable-limits";
 
@@ -19,7 +19,10 @@ export const QUERY_LIMITS = {
   directives: 20,
   /** Lexical tokens per document (variables do not count). */
   tokens: 3000,
-  /** Estimated work: 1 per field, times `first` for paged fields (their default when omitted). */
+  /**
+   * Estimated work: 1 per field, or what a field declares it carries (`complexity`: a value, an
+   * export), times `first` for paged fields (their default when omitted).
+   */
   cost: 10_000,
 } as const;
 
@@ -94,7 +97,7 @@ export function costLimit(schema: GraphQLSchema): ApolloServerPlugin {
   const costs = new WeakMap<DocumentNode, Map<string, number>>();
   const costOf = (document: DocumentNode, operationName: string | undefined, variables: Record<string, unknown>): number => {
     try {
-      return getComplexity({ schema, query: document, operationName, variables, estimators: [pageSizeEstimator, simpleEstimator({ defaultComplexity: 1 })] });
+      return getComplexity({ schema, query: document, operationName, variables, estimators: [pageSizeEstimator, fieldExtensionsEstimator(), simpleEstimator({ defaultComplexity: 1 })] });
     } catch (error) {
       if (error instanceof GraphQLError) throw new GraphQLError(error.message, { extensions: { code: ErrorCode.BAD_USER_INPUT } });
       throw new QueryTooComplexError("The operation's cost cannot be computed, so it is refused.");
