@@ -170,6 +170,17 @@ export async function startServer(deps: ServerDeps): Promise<CustodianServer> {
   });
   await apollo.start();
 
+  // A request that arrives on a connection the shutdown has already closed for writing (it was
+  // idle when the drain began) can never be answered, so it is not run: it would be processed and
+  // its client told nothing. Its client sees the connection close and retries elsewhere.
+  app.use((req, _res, next) => {
+    if (req.socket.writableEnded || req.socket.destroyed) {
+      req.socket.destroy();
+      return;
+    }
+    next();
+  });
+
   app.use(
     pinoHttp({
       logger: log,

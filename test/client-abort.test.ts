@@ -1,4 +1,6 @@
 import assert from "node:assert/strict";
+import { randomUUID } from "node:crypto";
+import { createConnection } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { type TestApp, principals, startTestApp } from "./helpers/app";
 import { createTenant, registerSubject } from "./helpers/factories";
@@ -95,4 +97,37 @@ describe("a client that aborts mid-mutation", () => {
       assert.equal(verified.data?.verifyAuditLog.valid, true, JSON.stringify(verified));
     });
   }
+});
+
+/**
+ * A graceful stop ends the connections that are idle when it begins; a request that arrives on
+ * one afterwards can never be answered, so it must not be run (the drill saw one committed and
+ * never answered).
+ */
+describe("a request arriving on a connection the shutdown has closed", () => {
+  it("is not run", async () => {
+    const app = await startTestApp();
+    const name = `Arrived late ${randomUUID()}`;
+    const token = await app.token(principals.operator());
+    const { hostname, port } = new URL(app.server.url);
+    const socket = createConnection({ host: hostname, port: Number(port), allowHalfOpen: true });
+    await new Promise<void>((ok) => socket.once("connect", () => ok()));
+    let answer = "";
+    socket.on("data", (chunk) => (answer += chunk));
+    const closed = new Promise<void>((ok) => socket.once("close", () => ok()));
+    socket.on("error", () => undefined);
+    const stopping = app.server.stop();
+    // The drain ends idle connections on its next turn; the request comes after.
+    await new Promise((ok) => setTimeout(ok, 50));
+    const body = JSON.stringify({ query: `mutation($n: String!) { createTenant(input: { name: $n, storageLocationCode: "EU" }) { id } }`, variables: { n: name } });
+    socket.write(`POST /graphql HTTP/1.1\r\nHost: ${hostname}\r\ncontent-type: application/json\r\nauthorization: Bearer ${token}\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+    await Promise.race([closed, new Promise((ok) => setTimeout(ok, 2000))]);
+    socket.destroy();
+    await stopping;
+    await new Promise((ok) => setTimeout(ok, 200));
+    const created = await app.db.query(`SELECT count(*)::int AS n FROM tenant WHERE name = $1`, [name]);
+    await app.close();
+    assert.equal(answer, "", "no answer could be sent");
+    assert.equal(created[0].n, 0, "so nothing was done");
+  });
 });

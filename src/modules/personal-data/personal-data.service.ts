@@ -120,15 +120,16 @@ export class PersonalDataService {
 
   /** The subjects of new records must be ACTIVE subjects of the tenant; `indexOf` names a batch item. */
   /**
-   * The subjects are ACTIVE, and stay so until this write commits: FOR SHARE conflicts with the
-   * deletion's FOR UPDATE, so a deletion either waits for the write and then takes its records,
-   * or goes first and the write sees the subject DELETED. A plain read let a record written during
-   * a deletion stay ACTIVE under a DELETED subject, never purged. Locked in id order, so two
-   * batches naming the same subjects cannot deadlock against a deletion.
+   * The subjects are ACTIVE, and stay so until this write commits: FOR KEY SHARE conflicts with
+   * the deletion's FOR UPDATE, so a deletion either waits for the write and then takes its
+   * records, or goes first and the write sees the subject DELETED. A plain read let a record
+   * written during a deletion stay ACTIVE under a DELETED subject, never purged. KEY SHARE is the
+   * lock the records' foreign-key checks take on the subjects anyway, so it costs them nothing
+   * more. Locked in id order, so two batches naming the same subjects cannot deadlock.
    */
   private async requireSubjects(ctx: RequestContext, tenantId: string, subjectIds: string[], indexOf?: (id: string) => number): Promise<void> {
     const rows: Array<{ id: string; status: DataSubjectStatus }> = await em(ctx).query(
-      `SELECT id, status FROM data_subject WHERE tenant_id = $1 AND id = ANY($2::uuid[]) ORDER BY id FOR SHARE`,
+      `SELECT id, status FROM data_subject WHERE tenant_id = $1 AND id = ANY($2::uuid[]) ORDER BY id FOR KEY SHARE`,
       [tenantId, [...new Set(subjectIds)]],
     );
     const status = new Map(rows.map((r) => [r.id, r.status]));

@@ -1,9 +1,9 @@
 import type { ApolloServerPlugin } from "@apollo/server";
 import { ApolloArmor } from "@escape.tech/graphql-armor";
-import { GraphQLError, type DocumentNode, type GraphQLField, type GraphQLSchema, type ValidationRule } from "graphql";
+import { GraphQLError, type DocumentNode, type GraphQLField, type GraphQLSchema, type OperationDefinitionNode, type ValidationRule } from "graphql";
 import { fieldExtensionsEstimator, getComplexity, simpleEstimator, type ComplexityEstimator } from "graphql-query-complexity";
 import { ErrorCode } from "../errors";
-import { hasMoreKeysThan } from "./variable-limits";
+import { firstInvalidPath, hasMoreKeysThan, invalidVariableError } from "./variable-limits";
 
 /**
  * The limits every operation must fit, checked before execution (QUERY_TOO_COMPLEX). Chosen so
@@ -95,24 +95,28 @@ function costKey(operationName: string | null | undefined, variables: Record<str
  */
 export function costLimit(schema: GraphQLSchema): ApolloServerPlugin {
   const costs = new WeakMap<DocumentNode, Map<string, number>>();
-  const costOf = (document: DocumentNode, operationName: string | undefined, variables: Record<string, unknown>): number => {
+  const costOf = (document: DocumentNode, operation: OperationDefinitionNode | undefined, variables: Record<string, unknown>): number => {
     try {
+      const operationName = operation?.name?.value;
       return getComplexity({ schema, query: document, operationName, variables, estimators: [pageSizeEstimator, fieldExtensionsEstimator(), simpleEstimator({ defaultComplexity: 1 })] });
     } catch (error) {
-      if (error instanceof GraphQLError) throw new GraphQLError(error.message, { extensions: { code: ErrorCode.BAD_USER_INPUT } });
-      throw new QueryTooComplexError("The operation's cost cannot be computed, so it is refused.");
+      if (!(error instanceof GraphQLError)) throw new QueryTooComplexError("The operation's cost cannot be computed, so it is refused.");
+      // Only now, on the refusal's path, is the offending variable coerced again for its path.
+      const path = firstInvalidPath(schema, operation, variables);
+      if (path) throw invalidVariableError(path);
+      throw new GraphQLError(error.message, { extensions: { code: ErrorCode.BAD_USER_INPUT } });
     }
   };
   return {
     async requestDidStart() {
       return {
-        async didResolveOperation({ request, document, operationName }) {
+        async didResolveOperation({ request, document, operationName, operation }) {
           const variables = request.variables ?? {};
           const key = costKey(operationName, variables);
           let known = costs.get(document);
           let cost = key === null ? undefined : known?.get(key);
           if (cost === undefined) {
-            cost = costOf(document, operationName ?? undefined, variables);
+            cost = costOf(document, operation, variables);
             if (key !== null) {
               if (!known) costs.set(document, (known = new Map()));
               if (known.size >= COSTS_PER_DOCUMENT) known.clear();

@@ -114,6 +114,12 @@ export function firstInvalidPath(schema: GraphQLSchema, operation: OperationDefi
   return null;
 }
 
+/** The refusal of a variable that does not fit its type, naming the path coercion found. */
+export function invalidVariableError(path: string): BadUserInputError {
+  const name = path.split(/[.[]/)[0];
+  return new BadUserInputError(path, `Variable "$${name}" has an invalid value${path === name ? "" : ` at "${path}"`}.`);
+}
+
 /**
  * Refuses, with BAD_USER_INPUT and before execution, variables beyond VARIABLE_LIMITS and input
  * that would not be stored as sent (see jsonProblem): U+0000 failed at the database as an
@@ -124,7 +130,7 @@ export function variableLimits(): ApolloServerPlugin {
   return {
     async requestDidStart() {
       return {
-        async didResolveOperation({ request, document, operation, schema }) {
+        async didResolveOperation({ request, document, operation }) {
           const variables = request.variables ?? {};
           if (hasMoreKeysThan(variables, VARIABLE_LIMITS.count)) {
             throw new BadUserInputError("variables", TOO_MANY_VARIABLES);
@@ -138,11 +144,6 @@ export function variableLimits(): ApolloServerPlugin {
             const which = declared.has(name) ? `Variable "$${name}"` : "A variable the operation does not declare";
             const what = problem === "TOO_DEEP" ? `is nested deeper than ${VARIABLE_LIMITS.depth} levels` : JSON_PROBLEM_MESSAGES[problem];
             throw new BadUserInputError(field, `${which} ${what}.`);
-          }
-          const invalid = firstInvalidPath(schema, operation, variables);
-          if (invalid) {
-            const name = invalid.split(/[.[]/)[0];
-            throw new BadUserInputError(invalid, `Variable "$${name}" has an invalid value${invalid === name ? "" : ` at "${invalid}"`}.`);
           }
           const literal = documentTextProblem(document);
           if (literal) throw new BadUserInputError("query", `A string in the document ${JSON_PROBLEM_MESSAGES[literal]}.`);
