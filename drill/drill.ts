@@ -270,17 +270,13 @@ async function soak(): Promise<DrillResult> {
     const tenant = await drillTenant(db.pool);
     const stream = new BatchStream(() => api.url, tenant, 1_000_000, 5);
     const failures: string[] = [];
-    const samples: number[] = [];
     const rssSamples: Sample[] = [];
     const started = Date.now();
     const end = started + SIZE.soakSeconds * 1000;
     let operations = 0;
     let errors = 0;
     let exhausted = 0;
-    const sampler = setInterval(() => {
-      samples.push(rssOf(api.child.pid!));
-      rssSamples.push([(Date.now() - started) / 1000, samples[samples.length - 1]]);
-    }, 1000);
+    const sampler = setInterval(() => rssSamples.push([(Date.now() - started) / 1000, rssOf(api.child.pid!)]), 1000);
     let batch = 0;
     await Promise.all(
       Array.from({ length: SIZE.soakConcurrency }, async (_, worker) => {
@@ -319,7 +315,8 @@ async function soak(): Promise<DrillResult> {
     if (exhausted) failures.push(`${exhausted} requests found no database connection`);
     const outcome = await stream.verify(db.pool);
     await api.stop();
-    const rss = [0.2, 0.4, 0.6, 0.8, 1].map((q) => Math.round((samples[Math.min(samples.length - 1, Math.floor(q * samples.length) - 1)] ?? 0) / 1048576)).join("→") + " MB";
+    const rssAt = (q: number) => rssSamples[Math.min(rssSamples.length - 1, Math.floor(q * rssSamples.length) - 1)]?.[1] ?? 0;
+    const rss = [0.2, 0.4, 0.6, 0.8, 1].map((q) => Math.round(rssAt(q) / 1048576)).join("→") + " MB";
     const lastHeap = heap.samples[heap.samples.length - 1]?.[1];
     const percent = (t: { growth: number; minutes: number }) => (t.minutes > 0 ? `${t.growth >= 0 ? "+" : ""}${(100 * t.growth).toFixed(1)}%` : "n/a");
     const trendText = `heap after GC ${lastHeap ?? "?"} MB, trend ${percent(heapTrend)}, RSS trend ${percent(rssTrend)}${gated ? "" : `; not judged under ${MEMORY_GATE_SECONDS} s`}`;

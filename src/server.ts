@@ -219,14 +219,9 @@ export async function startServer(deps: ServerDeps): Promise<CustodianServer> {
       res.locals.principal = principal;
       next();
     } catch (error) {
-      if (error instanceof UnauthenticatedError) {
-        res.setHeader("www-authenticate", wwwAuthenticate(true));
-        sendGraphQLError(res, error);
-      } else if (error instanceof RateLimitedError) {
-        sendGraphQLError(res, error);
-      } else {
-        next(error);
-      }
+      if (!(error instanceof UnauthenticatedError || error instanceof RateLimitedError)) return next(error);
+      if (error instanceof UnauthenticatedError) res.setHeader("www-authenticate", wwwAuthenticate(true));
+      sendGraphQLError(res, error);
     }
   };
   const parseAuthenticated = express.json({ limit: config.bodyLimitBytes });

@@ -98,10 +98,7 @@ export class AuditLogService {
 
   /**
    * Recomputes every retained entry's hash and link, in one snapshot, page by page so memory
-   * stays flat however long the chain is.
-   */
-  /**
-   * The head, held shared until the request's transaction ends: writers and the purge of this
+   * stays flat however long the chain is. The head, held shared until the request's transaction ends: writers and the purge of this
    * chain wait, so the chain checked is exactly the one the head describes. The request's other
    * resolvers wait too (session.exclusively): a value read in the same document used to append
    * and commit its audit entry mid-way, releasing the head, and the verification then compared a

@@ -1,4 +1,3 @@
-import { EXPORT_COST, VALUE_READ_COST } from "./collection-policy";
 import type { GraphQLResolveInfo } from "graphql";
 import { Arg, Args, Ctx, FieldResolver, ID, Info, Mutation, Query, Resolver, Root } from "type-graphql";
 import type { RequestContext } from "../../context";
@@ -16,6 +15,7 @@ import { StorageLocation } from "../storage-location/storage-location.entity";
 import type { StorageLocationService } from "../storage-location/storage-location.service";
 import type { TenantService } from "../tenant/tenant.service";
 import { Tenant } from "../tenant/tenant.types";
+import { EXPORT_COST, VALUE_READ_COST } from "./collection-policy";
 import { EXPORT_ACTION, type ExportService } from "./export.service";
 import type { PersonalDataService } from "./personal-data.service";
 import {

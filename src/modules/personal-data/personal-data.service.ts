@@ -118,11 +118,11 @@ export class PersonalDataService {
     return tenant;
   }
 
-  /** The subjects of new records must be ACTIVE subjects of the tenant; `indexOf` names a batch item. */
   /**
-   * The subjects are ACTIVE, and stay so until this write commits: FOR KEY SHARE conflicts with
-   * the deletion's FOR UPDATE, so a deletion either waits for the write and then takes its
-   * records, or goes first and the write sees the subject DELETED. A plain read let a record
+   * The subjects of new records must be ACTIVE subjects of the tenant; `indexOf` names a batch
+   * item. They stay ACTIVE until this write commits: FOR KEY SHARE conflicts with the deletion's
+   * FOR UPDATE, so a deletion either waits for the write and then takes its records, or goes
+   * first and the write sees the subject DELETED. A plain read let a record
    * written during a deletion stay ACTIVE under a DELETED subject, never purged. KEY SHARE is the
    * lock the records' foreign-key checks take on the subjects anyway, so it costs them nothing
    * more. Locked in id order, so two batches naming the same subjects cannot deadlock.

@@ -21,7 +21,6 @@ import {
   SharingAgreementStatus,
 } from "./sharing.types";
 
-
 @Resolver(() => SharingAgreement)
 export class SharingAgreementResolver {
   constructor(
