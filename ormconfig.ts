@@ -29,8 +29,10 @@ export interface DataSourceOptions {
   timeouts?: boolean;
 }
 
-/** The role the service's request queries run as (created by the row-level security migration). */
+/** The role the service's requests log in as (created by the row-level security migration). */
 export const APP_ROLE = "custodian_app";
+/** The role retention and the audit purge run as (the owner switches to it; the app role cannot). */
+export const MAINTENANCE_ROLE = "custodian_maintenance";
 
 /**
  * The one DataSource definition. Schema changes come only from the reviewed migrations:

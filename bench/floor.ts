@@ -1,10 +1,13 @@
 import { createServer } from "node:http";
-import { Pool } from "pg";
+import { Client, Pool } from "pg";
+import { appLoginUrl } from "../src/shared/db/pools";
+import { scopeClaim } from "../src/shared/db/scope-claim";
+import { ALL_TENANTS } from "../src/shared/db/session";
 
 /**
  * The floor of the dashboard: the same rows as Custodian's and PostGraphile's answers, fetched by
  * one hand-written statement through pg and sent as JSON over plain node:http. It connects as
- * custodian_app with the operator's scope in its connection settings, so the same row-level
+ * custodian_app with the operator's signed scope set once per connection, so the same row-level
  * security applies, without a transaction per request. Started by bench.ts in its own process.
  */
 export const DASHBOARD_SQL = `
@@ -18,10 +21,18 @@ export const DASHBOARD_SQL = `
     JOIN storage_location sl ON sl.code = t.storage_location_code
    ORDER BY t.created_at, t.id`;
 
-function main() {
-  const url = new URL(process.env.DATABASE_URL!);
-  url.searchParams.set("options", "-c role=custodian_app -c custodian.scope=all");
-  const pool = new Pool({ connectionString: url.toString(), max: 10 });
+async function main() {
+  const ownerUrl = process.env.DATABASE_URL!;
+  const owner = new Client({ connectionString: ownerUrl });
+  await owner.connect();
+  const [{ value: key }] = (await owner.query(`SELECT value FROM custodian_secret WHERE name = 'scope'`)).rows;
+  await owner.end();
+  const pool = new Pool({ connectionString: appLoginUrl(ownerUrl), max: 10 });
+  // The operator's signed scope, once per connection (Custodian sets it per transaction).
+  pool.on("connect", (client) => {
+    const pid = (client as unknown as { processID: number }).processID;
+    void client.query("SELECT set_config('custodian.scope', $1, false)", [scopeClaim(key, ALL_TENANTS, pid)]);
+  });
   const tenants = Number(process.env.DASHBOARD_TENANTS ?? 20);
   const records = Number(process.env.DASHBOARD_RECORDS ?? 20);
   const server = createServer((req, res) => {
@@ -41,4 +52,4 @@ function main() {
   process.on("SIGINT", stop);
 }
 
-if (require.main === module) main();
+if (require.main === module) void main();

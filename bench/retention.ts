@@ -2,6 +2,7 @@ import "reflect-metadata";
 import { randomUUID } from "node:crypto";
 import { createDataSource } from "../ormconfig";
 import { freshDatabase } from "../scripts/fresh-database";
+import { openMaintenancePool } from "../src/shared/db/pools";
 import { AuditService } from "../src/modules/audit/audit.service";
 import { RetentionService } from "../src/modules/retention/retention.service";
 import { systemClock } from "../src/shared/clock";
@@ -24,8 +25,7 @@ async function main() {
   // cancelled its foreign-key checks). The engine runs as the service does, with them.
   const setup = createDataSource(database.url, { poolSize: 2, timeouts: false });
   await setup.initialize();
-  const db = createDataSource(database.url, { poolSize: 4 });
-  await db.initialize();
+  const db = await openMaintenancePool(database.url, { poolSize: 4 });
   try {
     const perTenant = Math.ceil(records / tenants);
     for (let t = 0; t < tenants; t++) {

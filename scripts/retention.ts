@@ -6,6 +6,8 @@ import { RetentionService } from "../src/modules/retention/retention.service";
 import { systemClock } from "../src/shared/clock";
 import { startEmbeddedPostgres, type EmbeddedServer } from "../src/shared/db/embedded";
 import { migrate } from "../src/shared/db/migrate";
+import { openMaintenancePool } from "../src/shared/db/pools";
+import type { DataSource } from "typeorm";
 import { createLogger } from "../src/shared/logging";
 
 /**
@@ -29,13 +31,16 @@ async function main(): Promise<number> {
     url = embedded.url;
   }
   const db = createDataSource(url, { poolSize: 2 });
+  let maintenance: DataSource | undefined;
   try {
     await db.initialize();
     await migrate(db);
-    const run = await new RetentionService(db, systemClock, new AuditService()).run({ dryRun: args.includes("--dry-run") });
+    maintenance = await openMaintenancePool(url, { poolSize: 2 });
+    const run = await new RetentionService(maintenance, systemClock, new AuditService()).run({ dryRun: args.includes("--dry-run") });
     console.log(JSON.stringify(run, null, 2));
     return 0;
   } finally {
+    await maintenance?.destroy();
     if (db.isInitialized) await db.destroy();
     await embedded?.stop();
   }

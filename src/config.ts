@@ -14,6 +14,11 @@ export interface Config {
   host: string;
   /** Unset: an embedded PostgreSQL is started with its data in `embeddedDataDir`. */
   databaseUrl: string | undefined;
+  /**
+   * APP_DATABASE_URL: how the request pool logs in (as custodian_app). Unset: DATABASE_URL's
+   * server and database as custodian_app, with a password derived from the owner's.
+   */
+  appDatabaseUrl: string | undefined;
   embeddedDataDir: string;
   jwtSecret: string;
   /** True when JWT_SECRET was not set and the development default is used. */
@@ -79,18 +84,18 @@ function parseInteger(env: NodeJS.ProcessEnv, name: string, fallback: number, mi
   return Number(raw);
 }
 
-function parseDatabaseUrl(env: NodeJS.ProcessEnv): string | undefined {
-  const raw = env.DATABASE_URL;
+function parseDatabaseUrl(env: NodeJS.ProcessEnv, name = "DATABASE_URL"): string | undefined {
+  const raw = env[name];
   if (raw === undefined || raw === "") return undefined;
   let url: URL;
   try {
     url = new URL(raw);
   } catch {
     // The URL may hold a password: never echo it.
-    throw new ConfigError("DATABASE_URL", "is not a valid URL (expected postgres://user@host:port/database)");
+    throw new ConfigError(name, "is not a valid URL (expected postgres://user@host:port/database)");
   }
   if (url.protocol !== "postgres:" && url.protocol !== "postgresql:") {
-    throw new ConfigError("DATABASE_URL", "must start with postgres:// or postgresql://");
+    throw new ConfigError(name, "must start with postgres:// or postgresql://");
   }
   return raw;
 }
@@ -136,6 +141,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     port: parseInteger(env, "PORT", 4000, 0, 65535),
     host,
     databaseUrl: parseDatabaseUrl(env),
+    appDatabaseUrl: parseDatabaseUrl(env, "APP_DATABASE_URL"),
     embeddedDataDir: env.EMBEDDED_PG_DIR || ".data/postgres",
     jwtSecret,
     jwtSecretIsDefault,

@@ -15,6 +15,7 @@ import type { Logger } from "./shared/logging";
  */
 export interface RequestContext extends DbContext {
   requestId: string;
+  maintenance: DataSource;
   /** The request's connection and transaction, scoped for row-level security; closed when the response is ready. */
   session: RequestSession;
   principal: Principal | null;
@@ -26,7 +27,10 @@ export interface RequestContext extends DbContext {
 }
 
 export interface ContextDeps {
+  /** The request pool (custodian_app). */
   db: DataSource;
+  /** The maintenance pool (custodian_maintenance), for work an operator starts on demand (a retention run). */
+  maintenance: DataSource;
   clock: Clock;
   log: Logger;
 }
@@ -47,6 +51,7 @@ export async function createRequestContext(deps: ContextDeps, principal: Princip
     principal,
     clock: deps.clock,
     db: deps.db,
+    maintenance: deps.maintenance,
     tx: session.manager as EntityManager | null,
     loaders: new LoaderCache(),
     log: deps.log.child({ requestId }),

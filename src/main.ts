@@ -1,5 +1,6 @@
 import "reflect-metadata";
-import { APP_ROLE, createDataSource } from "../ormconfig";
+import { createDataSource } from "../ormconfig";
+import { openMaintenancePool, openRequestPool } from "./shared/db/pools";
 import { ConfigError, loadConfig } from "./config";
 import { developmentTokens, seedDemoIfEmpty } from "./demo";
 import { AuditService } from "./modules/audit/audit.service";
@@ -52,10 +53,12 @@ async function main(): Promise<void> {
     const applied = await migrate(db);
     if (applied.length) log.info({ migrations: applied }, "migrations applied");
 
-    // Requests run as the application role, under row-level security; maintenance as the owner.
-    const appDb = createDataSource(url, { role: APP_ROLE, onPoolError: (e) => log.warn({ error: loggableError(e) }, "an idle database connection failed") });
-    await appDb.initialize();
+    // Requests log in as the application role, under row-level security; maintenance switches to its own role.
+    const onPoolError = (e: Error) => log.warn({ error: loggableError(e) }, "an idle database connection failed");
+    const appDb = await openRequestPool(db, url, { appUrl: config.appDatabaseUrl, onPoolError });
     cleanup.push({ step: "application pool", run: () => appDb.destroy() });
+    const maintenance = await openMaintenancePool(url, { onPoolError });
+    cleanup.push({ step: "maintenance pool", run: () => maintenance.destroy() });
 
     const testClock = config.testClock ? new SettableClock() : undefined;
     const clock = testClock ?? systemClock;
@@ -63,10 +66,10 @@ async function main(): Promise<void> {
     if (!config.production && (await seedDemoIfEmpty(db, clock))) log.info("demo data seeded (two tenants)");
 
     const schema = await createSchema({ testClock });
-    const server = await startServer({ config, db: appDb, clock, log, schema });
+    const server = await startServer({ config, db: appDb, maintenance, clock, log, schema });
     cleanup.push({ step: "HTTP server", run: () => server.stop() });
     if (config.retentionIntervalMs !== null) {
-      const scheduler = new RetentionScheduler(db, new RetentionService(db, clock, new AuditService()), log, config.retentionIntervalMs);
+      const scheduler = new RetentionScheduler(maintenance, new RetentionService(maintenance, clock, new AuditService()), log, config.retentionIntervalMs);
       scheduler.start();
       cleanup.push({ step: "retention schedule", run: () => scheduler.stop() });
     }

@@ -26,6 +26,7 @@ export interface ServerDeps {
   config: Pick<Config, "port" | "host" | "jwtSecret" | "debugErrors" | "bodyLimitBytes" | "production"> &
     Partial<Pick<Config, "jwtPublicKey" | "jwtIssuer" | "jwtAudience" | "rateLimitPerMinute">>;
   db: DataSource;
+  maintenance: DataSource;
   clock: Clock;
   log: Logger;
   schema: GraphQLSchema;

@@ -188,7 +188,7 @@ describe("audit log: verification, read API and retention (rules 8, 26, 27)", ()
   });
 
   describe("retention of the log itself", () => {
-    const retention = (batchSize = 3) => new AuditRetention(app.db, new AuditService(), batchSize);
+    const retention = (batchSize = 3) => new AuditRetention(app.maintenance, new AuditService(), batchSize);
     /** A tenant whose entries were written `era` (a date long ago), 10-day audit retention. */
     async function oldTenant(era: string, n: number) {
       app.clock.set(new Date(era));

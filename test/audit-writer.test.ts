@@ -121,17 +121,25 @@ describe("audit writer (rule 26) and its table (rule 27)", () => {
     assert.equal((await entries(t.id))[0].actor, entry.actor);
   });
 
-  it("allows DELETE only inside a transaction that set the purge flag", async () => {
+  it("allows DELETE only to the maintenance role, inside a transaction that set the purge flag", async () => {
     const t = await createTenant(app);
     const [entry] = await entries(t.id);
-    await app.db.transaction(async (m) => {
+    // The flag alone is not enough: the owner (and so any role but maintenance) is refused.
+    await assert.rejects(
+      app.db.transaction(async (m) => {
+        await m.query("SELECT set_config('custodian.audit_purge', 'on', true)");
+        await m.query("DELETE FROM audit_log WHERE id = $1", [entry.id]);
+      }),
+      /append-only/,
+    );
+    await app.maintenance.transaction(async (m) => {
       await m.query("SELECT set_config('custodian.audit_purge', 'on', true)");
       await m.query("DELETE FROM audit_log WHERE id = $1", [entry.id]);
     });
     assert.equal((await entries(t.id)).length, 0);
-    // The flag was transaction-local: outside it, DELETE is refused again.
+    // The flag was transaction-local: outside it, DELETE is refused again, to maintenance too.
     const t2 = await createTenant(app);
-    await assert.rejects(app.db.query("DELETE FROM audit_log WHERE tenant_id = $1", [t2.id]), /append-only/);
+    await assert.rejects(app.maintenance.query("DELETE FROM audit_log WHERE tenant_id = $1", [t2.id]), /append-only/);
   });
 
   it("setTestClock is for operators only, audited, and moves every rule's time", async () => {

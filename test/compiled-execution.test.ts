@@ -36,7 +36,7 @@ describe("compiled execution (issue 9)", () => {
   it("runs the operation a document's operationName names, each compiled on its own", async () => {
     const document = `query Who { viewer { role } } query What { storageLocations { code } }`;
     const run = async (operationName: string) => {
-      const contextValue = await createRequestContext({ db: app.appDb, clock: app.clock, log: createLogger("silent") }, as.asOperator().principal as Principal, randomUUID());
+      const contextValue = await createRequestContext({ db: app.appDb, maintenance: app.maintenance, clock: app.clock, log: createLogger("silent") }, as.asOperator().principal as Principal, randomUUID());
       const response = await app.server.apollo.executeOperation({ query: document, operationName }, { contextValue });
       const body = response.body as { kind: "single"; singleResult: { data?: Record<string, unknown>; errors?: unknown } };
       assert.equal(body.singleResult.errors, undefined, JSON.stringify(body.singleResult.errors));

@@ -60,6 +60,7 @@ describe("root-field guard (fails closed)", () => {
     principal,
     clock: systemClock,
     db: new DataSource({ type: "postgres" }),
+    maintenance: new DataSource({ type: "postgres" }),
     tx: null,
     loaders: new LoaderCache(),
     log: createLogger("silent"),

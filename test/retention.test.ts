@@ -29,7 +29,7 @@ describe("subscription lifecycle and retention (rules 5-10)", () => {
   let as: ReturnType<typeof roles>;
   let drop: () => Promise<void>;
   let databaseUrl: string;
-  const engine = (batchSize = 1000, db: DataSource = app.db) => new RetentionService(db, app.clock, new AuditService(), batchSize);
+  const engine = (batchSize = 1000, db: DataSource = app.maintenance) => new RetentionService(db, app.clock, new AuditService(), batchSize);
   const record = async (id: string): Promise<Record<string, any> | undefined> => (await app.db.query("SELECT * FROM personal_data_record WHERE id = $1", [id]))[0];
   const count = async (table: string, tenantId: string): Promise<number> => (await app.db.query(`SELECT count(*)::int AS n FROM ${table} WHERE tenant_id = $1`, [tenantId]))[0].n;
   /** A tenant made on day 0 with the given grace, one subject and `n` records. */

@@ -4,6 +4,7 @@ import { after, before, describe, it } from "node:test";
 import { createRequestContext, type RequestContext } from "../src/context";
 import { PersonalDataRecordEntity } from "../src/modules/personal-data/personal-data-record.entity";
 import { em } from "../src/shared/db/database";
+import { openRequestPool } from "../src/shared/db/pools";
 import { createLogger } from "../src/shared/logging";
 import { type TestApp, principals, startTestApp } from "./helpers/app";
 import { createTenant, recordData, registerSubject } from "./helpers/factories";
@@ -15,7 +16,7 @@ describe("row-level security (issue 8, point 3)", () => {
   let b: { id: string };
   const open: RequestContext[] = [];
   const contextOf = async (principal: ReturnType<typeof principals.operator>) => {
-    const ctx = await createRequestContext({ db: app.appDb, clock: app.clock, log: createLogger("silent") }, principal, randomUUID());
+    const ctx = await createRequestContext({ db: app.appDb, maintenance: app.maintenance, clock: app.clock, log: createLogger("silent") }, principal, randomUUID());
     open.push(ctx);
     return ctx;
   };
@@ -80,5 +81,119 @@ describe("row-level security (issue 8, point 3)", () => {
     const seen = new Set((await em(operator).query(`SELECT tenant_id FROM personal_data_record`)).map((r: { tenant_id: string }) => r.tenant_id));
     assert.ok(seen.has(a.id) && seen.has(b.id), "operators span tenants, explicitly");
     await operator.session.close();
+  });
+
+  describe("what a request's session cannot do, whatever SQL it runs", () => {
+    /** Runs `sql` in a fresh session of `principal`; the session is closed (rolled back if it failed). */
+    const inSession = async <T>(principal: ReturnType<typeof principals.operator>, work: (ctx: RequestContext) => Promise<T>): Promise<T> => {
+      const ctx = await contextOf(principal);
+      try {
+        return await work(ctx);
+      } finally {
+        await ctx.session.close().catch(() => undefined);
+      }
+    };
+    const count = async (ctx: RequestContext, table: string) => (await em(ctx).query(`SELECT count(*)::int AS n FROM ${table}`))[0].n as number;
+
+    it("logs in as custodian_app, a member of no role: it cannot become the owner or maintenance", async () => {
+      await inSession(principals.operator(), async (ctx) => {
+        const [who] = await em(ctx).query(
+          `SELECT session_user AS login, (SELECT count(*)::int FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.member WHERE r.rolname = session_user) AS memberships`,
+        );
+        assert.deepEqual(who, { login: "custodian_app", memberships: 0 });
+        await em(ctx).query("RESET ROLE");
+        assert.equal((await em(ctx).query("SELECT current_user AS u"))[0].u, "custodian_app", "RESET ROLE gives nothing back");
+      });
+      for (const role of ["postgres", "custodian_maintenance"]) {
+        await assert.rejects(inSession(principals.operator(), (ctx) => em(ctx).query(`SET ROLE ${role}`)), /permission denied/, role);
+      }
+    });
+
+    it("cannot widen its scope by writing the setting: a forged or copied claim shows no rows", async () => {
+      // The probe: the operator's own claim, in its own session, shows both tenants' subjects.
+      const operatorClaim = await inSession(principals.operator(), async (ctx) => {
+        assert.ok((await count(ctx, "data_subject")) >= 2);
+        return (await em(ctx).query(`SELECT current_setting('custodian.scope') AS c`))[0].c as string;
+      });
+      const [kind, , proof] = operatorClaim.split(":");
+      assert.equal(kind, "all");
+      const forgeries = ["all", `all::${"0".repeat(64)}`, `tenant:${b.id}:${proof}`, operatorClaim];
+      // The operator's exact claim is its connection's: this pool's one connection made it, so the
+      // forgeries run on a connection of a second pool.
+      const other = await openRequestPool(app.db, process.env.DATABASE_URL!, { poolSize: 1 });
+      try {
+        for (const principal of [principals.partner(), principals.tenantAdmin(a.id)]) {
+          for (const forged of forgeries) {
+            const ctx = await createRequestContext({ db: other, maintenance: app.maintenance, clock: app.clock, log: createLogger("silent") }, principal, randomUUID());
+            try {
+              await em(ctx).query(`SELECT set_config('custodian.scope', $1, true), set_config('custodian.tenant_id', $2, true)`, [forged, b.id]);
+              assert.equal(await count(ctx, "personal_data_record"), 0, `${principal.role} with ${forged.slice(0, 12)}…`);
+              assert.equal(await count(ctx, "tenant"), 0);
+            } finally {
+              await ctx.session.close();
+            }
+          }
+        }
+      } finally {
+        await other.destroy();
+      }
+    });
+
+    it("cannot put an entry into another tenant's chain, or anything but a refusal into the operators' chain", async () => {
+      const insert = (tenantId: string | null, outcome: "ALLOWED" | "DENIED") => (ctx: RequestContext) =>
+        em(ctx).query(
+          `INSERT INTO audit_log (tenant_id, occurred_at, actor, actor_role, action, outcome, error_code) VALUES ($1, now(), 'forger', 'TENANT_ADMIN', 'CONSENT_GRANTED', $2, $3)`,
+          [tenantId, outcome, outcome === "DENIED" ? "FORBIDDEN" : null],
+        );
+      const refused = /row-level security/;
+      await assert.rejects(inSession(principals.partner(), insert(b.id, "ALLOWED")), refused);
+      await assert.rejects(inSession(principals.partner(), insert(b.id, "DENIED")), refused);
+      await assert.rejects(inSession(principals.tenantAdmin(a.id), insert(b.id, "ALLOWED")), refused);
+      await assert.rejects(inSession(principals.partner(), insert(null, "ALLOWED")), refused);
+      // What the policy is for: a partner's refusal in the operators' chain, a tenant's in its own.
+      await inSession(principals.partner(), insert(null, "DENIED"));
+      await inSession(principals.tenantAdmin(a.id), insert(a.id, "ALLOWED"));
+    });
+
+    it("cannot delete audit entries, move a chain's head, or write reference data and incidents", async () => {
+      const [entry] = await app.db.query(`SELECT id FROM audit_log WHERE tenant_id = $1 LIMIT 1`, [a.id]);
+      const party = randomUUID();
+      await app.db.query(`INSERT INTO third_party (id, name, role, created_at, updated_at) VALUES ($1, $2, 'INDEPENDENT', now(), now())`, [party, `Probe ${party}`]);
+      // The probe: an operator may change it (one row).
+      await inSession(principals.operator(), async (ctx) => {
+        const result = await em(ctx).query(`UPDATE third_party SET description = description WHERE id = $1`, [party]);
+        assert.equal(result[1], 1);
+      });
+      await assert.rejects(
+        inSession(principals.operator(), async (ctx) => {
+          await em(ctx).query(`SELECT set_config('custodian.audit_purge', 'on', true)`);
+          await em(ctx).query(`DELETE FROM audit_log WHERE id = $1`, [entry.id]);
+        }),
+        /permission denied/,
+      );
+      await assert.rejects(inSession(principals.operator(), (ctx) => em(ctx).query(`UPDATE audit_chain SET last_seq = 1`)), /permission denied/);
+      await assert.rejects(inSession(principals.operator(), (ctx) => em(ctx).query(`SELECT * FROM custodian_secret`)), /permission denied/);
+      const [{ n }] = await app.db.query(`SELECT count(*)::int AS n FROM audit_log WHERE id = $1`, [entry.id]);
+      assert.equal(n, 1);
+
+      const writes = [
+        `INSERT INTO breach_incident (id, title, description, severity, status, detected_at, created_at, updated_at) VALUES (gen_random_uuid(), 'x', 'x', 'LOW', 'INVESTIGATING', now(), now(), now())`,
+        `INSERT INTO storage_location (code, name, data_center_countries, created_at) VALUES ('ZZFORGED', 'x', '{NL}', now())`,
+        `UPDATE third_party SET description = description WHERE id = '${party}'`,
+      ];
+      for (const sql of writes) {
+        for (const principal of [principals.tenantAdmin(a.id), principals.partner()]) {
+          await assert.rejects(
+            inSession(principal, async (ctx) => {
+              const result = await em(ctx).query(sql);
+              // An UPDATE that sees no row to change is as good as refused; say so to reject.
+              if (Array.isArray(result) && result[1] === 0) throw new Error("row-level security: no row");
+            }),
+            /row-level security/,
+            `${principal.role}: ${sql.slice(0, 30)}`,
+          );
+        }
+      }
+    });
   });
 });

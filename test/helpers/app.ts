@@ -1,7 +1,8 @@
 import { randomUUID } from "node:crypto";
 import { Writable } from "node:stream";
 import type { DataSource } from "typeorm";
-import { APP_ROLE, createDataSource } from "../../ormconfig";
+import { createDataSource } from "../../ormconfig";
+import { openMaintenancePool, openRequestPool } from "../../src/shared/db/pools";
 import { GraphQLError } from "graphql";
 import { createRequestContext } from "../../src/context";
 import { formatError } from "../../src/shared/graphql/format-error";
@@ -35,6 +36,8 @@ export interface TestApp {
   db: DataSource;
   /** The service's connection (the application role, under row-level security). */
   appDb: DataSource;
+  /** The maintenance pool (custodian_maintenance): retention and the audit purge run on it. */
+  maintenance: DataSource;
   clock: SettableClock;
   server: CustodianServer;
   /** Every log line the app wrote, for tests that check what never reaches a log. */
@@ -58,18 +61,18 @@ export async function startTestApp(
   const clock = new SettableClock();
   const db = createDataSource(url, { poolSize: 3 });
   await db.initialize();
-  const appDb = createDataSource(url, { poolSize: options.poolSize ?? 5, role: APP_ROLE });
-  await appDb.initialize();
+  const appDb = await openRequestPool(db, url, { poolSize: options.poolSize ?? 5 });
+  const maintenance = await openMaintenancePool(url);
   const schema = await createSchema({ testClock: clock });
   const config = { port: 0, host: "127.0.0.1", jwtSecret: TEST_SECRET, debugErrors: false, bodyLimitBytes: 64 * 1024, production: options.production ?? false, ...options.config };
-  const server = await startServer({ config, db: appDb, clock, log, schema });
+  const server = await startServer({ config, db: appDb, maintenance, clock, log, schema });
 
   const as = (principal: Principal | null): Caller => ({
     principal,
     async gql(query, variables) {
       let contextValue;
       try {
-        contextValue = await createRequestContext({ db: appDb, clock, log }, principal, randomUUID());
+        contextValue = await createRequestContext({ db: appDb, maintenance, clock, log }, principal, randomUUID());
       } catch (error) {
         // What Apollo answers over HTTP when the context cannot be made (e.g. the database is down).
         const graphqlError = error instanceof GraphQLError ? error : new GraphQLError(String((error as Error).message), { originalError: error as Error });
@@ -85,6 +88,7 @@ export async function startTestApp(
   return {
     db,
     appDb,
+    maintenance,
     clock,
     server,
     logs,
@@ -93,6 +97,7 @@ export async function startTestApp(
     async close() {
       await server.stop();
       await appDb.destroy();
+      await maintenance.destroy();
       await db.destroy();
     },
   };

@@ -1,7 +1,7 @@
 import type { DataSource } from "typeorm";
 import { Role } from "../../shared/auth/role";
 import { OPERATOR_CHAIN } from "./audit-chain";
-import { ALL_TENANTS, inScope } from "../../shared/db/session";
+import { inMaintenance } from "../../shared/db/session";
 import { CHAIN_KEY_SQL, readHead } from "./audit-chain.store";
 import type { AuditService } from "./audit.service";
 import { AUDIT_LOG_RETENTION_DAYS } from "../tenant/tenant.policy";
@@ -38,7 +38,7 @@ export class AuditRetention {
   ) {}
 
   async purge(now: Date, options: { dryRun: boolean }): Promise<number> {
-    const chains: Array<{ chain_key: string; cutoff: Date; anchor_seq: string }> = await inScope(this.db, ALL_TENANTS, (m) => m.query(DUE_CHAINS, [now]));
+    const chains: Array<{ chain_key: string; cutoff: Date; anchor_seq: string }> = await inMaintenance(this.db, (m) => m.query(DUE_CHAINS, [now]));
     let purged = 0;
     for (const chain of chains) {
       purged += options.dryRun ? await this.countExpired(chain.chain_key, chain.cutoff, chain.anchor_seq) : await this.purgeChain(chain.chain_key, chain.cutoff, now);
@@ -47,7 +47,7 @@ export class AuditRetention {
   }
 
   private async countExpired(chainKey: string, cutoff: Date, anchorSeq: string): Promise<number> {
-    const [{ n }] = await inScope(this.db, ALL_TENANTS, (m) => m.query(
+    const [{ n }] = await inMaintenance(this.db, (m) => m.query(
       `SELECT count(*)::int AS n FROM audit_log a
         WHERE ${CHAIN_KEY_SQL} = $1 AND a.chain_seq > $2
           AND a.chain_seq < coalesce((SELECT min(a.chain_seq) FROM audit_log a
@@ -60,7 +60,7 @@ export class AuditRetention {
   private async purgeChain(chainKey: string, cutoff: Date, now: Date): Promise<number> {
     let total = 0;
     for (;;) {
-      const purged = await inScope(this.db, ALL_TENANTS, async (manager) => {
+      const purged = await inMaintenance(this.db, async (manager) => {
         // Waits for a writer or another purger of this chain; the next statement sees their work.
         const head = await readHead(manager, chainKey, "update");
         await manager.query(`SELECT set_config('custodian.audit_purge', 'on', true)`);

@@ -18,7 +18,7 @@ export class RetentionResolver {
   async runRetention(@Ctx() ctx: RequestContext, @Arg("dryRun", () => Boolean, { nullable: true, defaultValue: false, description: "Count only; change nothing." }) dryRunArg: boolean | null) {
     const dryRun = dryRunArg === true;
     auditTarget(ctx, { tenantId: null, targetType: "RetentionRun" });
-    const run = await new RetentionService(ctx.db, ctx.clock, this.audit).run({ dryRun });
+    const run = await new RetentionService(ctx.maintenance, ctx.clock, this.audit).run({ dryRun });
     auditTarget(ctx, {
       details: {
         dryRun,

@@ -3,7 +3,7 @@ import type { Clock } from "../../shared/clock";
 import type { AuditDetails } from "../audit/audit-draft";
 import { AuditRetention, RETENTION_ACTOR } from "../audit/audit-retention";
 import type { AuditService } from "../audit/audit.service";
-import { ALL_TENANTS, inScope } from "../../shared/db/session";
+import { inMaintenance } from "../../shared/db/session";
 import { RetentionRun } from "./retention.types";
 
 /** Rows a batch deletes; each batch is a transaction of its own. */
@@ -78,7 +78,7 @@ export class RetentionService {
 
     // 4. Idempotency keys past their 24 hours (they name no values, but need not stay).
     for (;;) {
-      const [{ n }] = await inScope(this.db, ALL_TENANTS, (m) => m.query(
+      const [{ n }] = await inMaintenance(this.db, (m) => m.query(
         `WITH gone AS (
            DELETE FROM idempotency_key WHERE ctid = ANY(ARRAY(
              SELECT ctid FROM idempotency_key WHERE expires_at <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED))
@@ -94,7 +94,7 @@ export class RetentionService {
 
   /** Tenants for which `exists` (a subquery over `t`) finds due work. */
   private async tenantsWith(now: Date, exists: string): Promise<string[]> {
-    const rows: Array<{ id: string }> = await inScope(this.db, ALL_TENANTS, (m) => m.query(`SELECT t.id FROM tenant t WHERE EXISTS (${exists}) ORDER BY t.id`, [now]));
+    const rows: Array<{ id: string }> = await inMaintenance(this.db, (m) => m.query(`SELECT t.id FROM tenant t WHERE EXISTS (${exists}) ORDER BY t.id`, [now]));
     return rows.map((r) => r.id);
   }
 
@@ -107,7 +107,7 @@ export class RetentionService {
   private async drain(now: Date, tenantId: string, action: string, deleteSql: string): Promise<number> {
     let total = 0;
     for (;;) {
-      const n = await inScope(this.db, ALL_TENANTS, async (manager) => {
+      const n = await inMaintenance(this.db, async (manager) => {
         await manager.query(`SELECT pg_advisory_xact_lock(${RETENTION_LOCK_CLASS}, hashtext($1))`, [tenantId]);
         const [{ n }] = await manager.query(`WITH gone AS (${deleteSql} RETURNING 1) SELECT count(*)::int AS n FROM gone`, [now, this.batchSize, tenantId]);
         if (n > 0) await this.record(manager, now, tenantId, action, { count: n });
@@ -124,7 +124,7 @@ export class RetentionService {
    * tenant becomes PURGED. Returns null when no tenant is due.
    */
   private purgeOneDueTenant(now: Date) {
-    return inScope(this.db, ALL_TENANTS, async (manager) => {
+    return inMaintenance(this.db, async (manager) => {
       const [tenant]: Array<{ id: string }> = await manager.query(
         `SELECT id FROM tenant WHERE ${DUE_TENANTS} ORDER BY data_purge_due_at, id LIMIT 1 FOR UPDATE SKIP LOCKED`,
         [now],
@@ -164,7 +164,7 @@ export class RetentionService {
 
   /** What `purge` would delete now, counted with the same conditions, changing nothing. */
   private async count(now: Date) {
-    const [row] = await inScope(this.db, ALL_TENANTS, (m) => m.query(
+    const [row] = await inMaintenance(this.db, (m) => m.query(
       `SELECT
          (SELECT count(*) FROM personal_data_record r
            WHERE (r.status = 'PENDING_DELETION' AND r.purge_due_at <= $1)

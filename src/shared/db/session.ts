@@ -1,6 +1,6 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import type { DataSource, EntityManager, QueryRunner } from "typeorm";
-import { isUuid } from "../ids";
+import { scopeClaim, scopeKeyOf } from "./scope-claim";
 
 /**
  * Whose rows a transaction may see under row-level security: every tenant's (operators, the
@@ -10,19 +10,16 @@ export type RowScope = { all: true } | { all: false; tenantId: string | null };
 
 export const ALL_TENANTS: RowScope = { all: true };
 
-/** The transaction-local settings the policies read (values checked, so they can be inlined). */
-export function scopeStatement(scope: RowScope): string {
-  const tenant = !scope.all && scope.tenantId && isUuid(scope.tenantId) ? scope.tenantId.toLowerCase() : "";
-  return `SELECT set_config('custodian.scope', '${scope.all ? "all" : ""}', true), set_config('custodian.tenant_id', '${tenant}', true)`;
+/**
+ * A transaction of its own on the maintenance pool (custodian_maintenance sees every tenant's
+ * rows; see the roles migration). For work outside a request: retention, the audit purge.
+ */
+export function inMaintenance<T>(db: DataSource, work: (manager: EntityManager) => Promise<T>): Promise<T> {
+  return db.transaction(work);
 }
 
-/** A transaction of its own on the pool, under the given scope (for work outside a request). */
-export function inScope<T>(db: DataSource, scope: RowScope, work: (manager: EntityManager) => Promise<T>): Promise<T> {
-  return db.transaction(async (manager) => {
-    await manager.query(scopeStatement(scope));
-    return work(manager);
-  });
-}
+/** Sets the signed scope claim for the open transaction; the claim travels as a parameter, never in a statement's text. */
+const SET_SCOPE = "SELECT set_config('custodian.scope', $1, true)";
 
 /** The checkpoint's COMMIT, told apart from TypeORM's own by its text. */
 const CHECKPOINT = "COMMIT /* checkpoint */";
@@ -51,11 +48,14 @@ export class RequestSession {
     const runner = db.createQueryRunner();
     const session = new RequestSession(runner);
     const query = runner.query.bind(runner);
-    const begin = `START TRANSACTION; ${scopeStatement(scope)}`;
-    // The transaction's first statement carries the scope with it: one round trip, not two (a
-    // dashboard request makes three in all). Should TypeORM ever begin with another text, the
-    // scope is set on its own below; until it is set, the policies show no rows.
-    let scoped = false;
+    const key = scopeKeyOf(db);
+    // The claim is bound to the connection's backend, known once connected. It is sent as a
+    // parameter: a statement's text is visible to every session of the role (pg_stat_activity).
+    let claim = "";
+    const begin = async () => {
+      await query("START TRANSACTION");
+      await query(SET_SCOPE, [claim]);
+    };
     const run = async (args: Parameters<QueryRunner["query"]>) => {
       // Nothing runs on the connection once the session is closed: a statement would otherwise run
       // outside any transaction, or on a connection already back in the pool.
@@ -68,12 +68,14 @@ export class RequestSession {
       }
       if (session.between) {
         if (args[0] === "COMMIT" || args[0] === "ROLLBACK") return [];
-        await query(begin);
+        await begin();
         session.between = false;
       }
-      if (!scoped && args[0] === "START TRANSACTION") {
-        scoped = true;
-        args[0] = begin;
+      if (args[0] === "START TRANSACTION") {
+        // TypeORM's own begin (the session's first transaction): the scope follows at once.
+        const result = await query(...args);
+        await query(SET_SCOPE, [claim]);
+        return result;
       }
       return query(...args);
     };
@@ -90,11 +92,10 @@ export class RequestSession {
     }) as QueryRunner["query"];
     try {
       await runner.connect();
+      const pid = (runner as unknown as { databaseConnection: { processID?: number } }).databaseConnection.processID;
+      if (typeof pid !== "number") throw new Error("the connection did not say its backend pid");
+      claim = scopeClaim(key, scope, pid);
       await runner.startTransaction();
-      if (!scoped) {
-        scoped = true;
-        await runner.query(scopeStatement(scope));
-      }
     } catch (error) {
       await runner.release().catch(() => undefined);
       throw error;
