@@ -1,3 +1,4 @@
+import { generateKeyPairSync } from "node:crypto";
 import { spawn, type ChildProcess } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -32,6 +33,7 @@ export async function startApi(
       JWT_SECRET: BENCH_SECRET,
       LOG_LEVEL: "warn",
       NODE_ENV: "production",
+      AUDIT_SIGNING_KEY: String(generateKeyPairSync("ed25519").privateKey.export({ type: "pkcs8", format: "pem" })),
       RATE_LIMIT_PER_MINUTE: "off",
       ...env,
     },

@@ -1,6 +1,7 @@
 import "reflect-metadata";
 import { randomUUID } from "node:crypto";
 import { createDataSource } from "../ormconfig";
+import { AuditSigner } from "../src/modules/audit/audit-signer";
 import { freshDatabase } from "../scripts/fresh-database";
 import { openMaintenancePool } from "../src/shared/db/pools";
 import { AuditService } from "../src/modules/audit/audit.service";
@@ -57,7 +58,7 @@ async function main() {
     let peakRss = idleRss;
     const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 20);
     let started = process.hrtime.bigint();
-    const run = await new RetentionService(db, systemClock, new AuditService()).run({ dryRun: false });
+    const run = await new RetentionService(db, systemClock, new AuditService(), AuditSigner.development("bench")).run({ dryRun: false });
     const engineSeconds = Number(process.hrtime.bigint() - started) / 1e9;
     clearInterval(sampler);
     peakRss = Math.max(peakRss, process.memoryUsage().rss);

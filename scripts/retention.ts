@@ -36,7 +36,7 @@ async function main(): Promise<number> {
     await db.initialize();
     await migrate(db);
     maintenance = await openMaintenancePool(url, { poolSize: 2 });
-    const run = await new RetentionService(maintenance, systemClock, new AuditService()).run({ dryRun: args.includes("--dry-run") });
+    const run = await new RetentionService(maintenance, systemClock, new AuditService(), config.auditSigner).run({ dryRun: args.includes("--dry-run") });
     console.log(JSON.stringify(run, null, 2));
     return 0;
   } finally {

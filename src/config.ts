@@ -1,4 +1,5 @@
 import { createPublicKey, type KeyObject } from "node:crypto";
+import { AuditSigner } from "./modules/audit/audit-signer";
 /**
  * Configuration, read once from the environment and validated before anything starts.
  * A bad value stops the process with a message that names the variable (never a secret's value).
@@ -37,6 +38,11 @@ export interface Config {
   debugErrors: boolean;
   /** Largest accepted request body, in bytes. */
   bodyLimitBytes: number;
+  /**
+   * Signs audit checkpoints: AUDIT_SIGNING_KEY (an Ed25519 private key, PEM), required in
+   * production; elsewhere a development key derived from the JWT secret.
+   */
+  auditSigner: AuditSigner;
   /** Milliseconds between scheduled retention runs; null when the schedule is off. */
   retentionIntervalMs: number | null;
 }
@@ -130,6 +136,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     if (jwtPublicKey.asymmetricKeyType !== "rsa") throw new ConfigError("JWT_PUBLIC_KEY", "must be an RSA public key (tokens are RS256)");
   }
 
+  let auditSigner: AuditSigner;
+  if (env.AUDIT_SIGNING_KEY) {
+    try {
+      auditSigner = AuditSigner.fromPem(env.AUDIT_SIGNING_KEY.replace(/\\n/g, "\n"));
+    } catch {
+      throw new ConfigError("AUDIT_SIGNING_KEY", "must be an Ed25519 private key in PEM (PKCS#8) form");
+    }
+  } else if (production) {
+    throw new ConfigError("AUDIT_SIGNING_KEY", "is required when NODE_ENV=production");
+  } else {
+    auditSigner = AuditSigner.development(jwtSecret);
+  }
+
   const testClock = parseFlag(env, "TEST_CLOCK");
   if (testClock && production) throw new ConfigError("TEST_CLOCK", "must not be set when NODE_ENV=production");
   const debugErrors = parseFlag(env, "DEBUG_ERRORS");
@@ -140,6 +159,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     production,
     port: parseInteger(env, "PORT", 4000, 0, 65535),
     host,
+    auditSigner,
     databaseUrl: parseDatabaseUrl(env),
     appDatabaseUrl: parseDatabaseUrl(env, "APP_DATABASE_URL"),
     embeddedDataDir: env.EMBEDDED_PG_DIR || ".data/postgres",

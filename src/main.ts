@@ -65,11 +65,11 @@ async function main(): Promise<void> {
     await seedStorageLocations(db, clock.now());
     if (!config.production && (await seedDemoIfEmpty(db, clock))) log.info("demo data seeded (two tenants)");
 
-    const schema = await createSchema({ testClock });
+    const schema = await createSchema({ testClock, auditSigner: config.auditSigner });
     const server = await startServer({ config, db: appDb, maintenance, clock, log, schema });
     cleanup.push({ step: "HTTP server", run: () => server.stop() });
     if (config.retentionIntervalMs !== null) {
-      const scheduler = new RetentionScheduler(maintenance, new RetentionService(maintenance, clock, new AuditService()), log, config.retentionIntervalMs);
+      const scheduler = new RetentionScheduler(maintenance, new RetentionService(maintenance, clock, new AuditService(), config.auditSigner), log, config.retentionIntervalMs);
       scheduler.start();
       cleanup.push({ step: "retention schedule", run: () => scheduler.stop() });
     }

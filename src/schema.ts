@@ -4,6 +4,7 @@ import { buildSchema, type ContainerType, type NonEmptyArray } from "type-graphq
 import { AuditLogResolver } from "./modules/audit/audit-log.resolver";
 import { AuditLogService } from "./modules/audit/audit-log.service";
 import { AuditService } from "./modules/audit/audit.service";
+import { AuditSigner } from "./modules/audit/audit-signer";
 import { ComplianceResolver } from "./modules/compliance/compliance.resolver";
 import { ComplianceService } from "./modules/compliance/compliance.service";
 import { RetentionResolver } from "./modules/retention/retention.resolver";
@@ -38,6 +39,8 @@ import type { SettableClock } from "./shared/clock";
 export interface SchemaOptions {
   /** When set, the schema has `setTestClock`, driving this clock. */
   testClock?: SettableClock;
+  /** Signs and checks audit checkpoints. */
+  auditSigner: AuditSigner;
 }
 
 /** The services, wired once; all request state travels in the context instead. */
@@ -56,7 +59,7 @@ function wire(options: SchemaOptions) {
     [ViewerResolver, new ViewerResolver()],
     [StorageLocationResolver, new StorageLocationResolver(locations)],
     [TenantResolver, new TenantResolver(tenants, locations)],
-    [AuditLogResolver, new AuditLogResolver(new AuditLogService(), tenants)],
+    [AuditLogResolver, new AuditLogResolver(new AuditLogService(options.auditSigner), tenants, options.auditSigner)],
     [DataSubjectResolver, new DataSubjectResolver(subjects, records, tenants)],
     [TenantDataSubjectsResolver, new TenantDataSubjectsResolver(subjects)],
     [PersonalDataRecordResolver, new PersonalDataRecordResolver(records, new ValueReader(audit), new ExportService(subjects, audit), subjects, tenants, locations, parties, sharing)],
@@ -70,7 +73,7 @@ function wire(options: SchemaOptions) {
     [BreachNotificationResolver, new BreachNotificationResolver(incidents, tenants)],
     [TenantBreachNotificationsResolver, new TenantBreachNotificationsResolver(incidents)],
     [SubscriptionResolver, new SubscriptionResolver(new SubscriptionService(tenants, deletion))],
-    [RetentionResolver, new RetentionResolver(audit)],
+    [RetentionResolver, new RetentionResolver(audit, options.auditSigner)],
     [ComplianceResolver, new ComplianceResolver(new ComplianceService())],
   ]);
   if (options.testClock) instances.set(TestClockResolver, new TestClockResolver(options.testClock));
@@ -84,7 +87,7 @@ function wire(options: SchemaOptions) {
   return { audit, container, resolvers: [...instances.keys()] as unknown as NonEmptyArray<Function> };
 }
 
-export async function createSchema(options: SchemaOptions = {}): Promise<GraphQLSchema> {
+export async function createSchema(options: SchemaOptions): Promise<GraphQLSchema> {
   const { audit, container, resolvers } = wire(options);
   const schema = await buildSchema({
     resolvers,
@@ -109,5 +112,5 @@ export async function createSchema(options: SchemaOptions = {}): Promise<GraphQL
 
 /** The schema as committed in schema/schema.graphql: sorted, without test-only fields. */
 export async function printContractSchema(): Promise<string> {
-  return `${printSchema(lexicographicSortSchema(await createSchema()))}\n`;
+  return `${printSchema(lexicographicSortSchema(await createSchema({ auditSigner: AuditSigner.development("schema printing only") })))}\n`;
 }

@@ -7,7 +7,7 @@ import { createSchema } from "../src/schema";
 import type { Principal } from "../src/shared/auth/principal";
 import { SettableClock } from "../src/shared/clock";
 import { createLogger } from "../src/shared/logging";
-import { type TestApp, roles, startTestApp } from "./helpers/app";
+import { type TestApp, roles, startTestApp, TEST_AUDIT_SIGNER } from "./helpers/app";
 import { assertError, assertOk } from "./helpers/assertions";
 import { createTenant, recordData, registerSubject } from "./helpers/factories";
 
@@ -28,7 +28,7 @@ describe("compiled execution (issue 9)", () => {
   after(() => app.close());
 
   it("answers introspection exactly as graphql-js executes it on the same schema", async () => {
-    const reference = await graphql({ schema: await createSchema({ testClock: new SettableClock() }), source: getIntrospectionQuery({ descriptions: true }) });
+    const reference = await graphql({ schema: await createSchema({ testClock: new SettableClock(), auditSigner: TEST_AUDIT_SIGNER }), source: getIntrospectionQuery({ descriptions: true }) });
     assert.equal(reference.errors, undefined);
     assert.deepEqual(assertOk(await as.asOperator().gql(getIntrospectionQuery({ descriptions: true }))), plain(reference.data));
   });

@@ -1,8 +1,10 @@
+import { createPublicKey, generateKeyPairSync } from "node:crypto";
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { ConfigError, DEVELOPMENT_JWT_SECRET, loadConfig } from "../src/config";
 
 const SECRET = "x".repeat(32);
+const SIGNING_KEY = String(generateKeyPairSync("ed25519").privateKey.export({ type: "pkcs8", format: "pem" }));
 
 describe("loadConfig", () => {
   it("has working defaults for development", () => {
@@ -55,9 +57,22 @@ describe("loadConfig", () => {
 
   it("requires JWT_SECRET in production and refuses the test clock and debug errors there", () => {
     assert.throws(() => loadConfig({ NODE_ENV: "production" }), /JWT_SECRET is required/);
-    assert.equal(loadConfig({ NODE_ENV: "production", JWT_SECRET: SECRET }).jwtSecretIsDefault, false);
-    assert.throws(() => loadConfig({ NODE_ENV: "production", JWT_SECRET: SECRET, TEST_CLOCK: "1" }), /TEST_CLOCK/);
-    assert.throws(() => loadConfig({ NODE_ENV: "production", JWT_SECRET: SECRET, DEBUG_ERRORS: "1" }), /DEBUG_ERRORS/);
+    const production = { NODE_ENV: "production", JWT_SECRET: SECRET, AUDIT_SIGNING_KEY: SIGNING_KEY };
+    assert.equal(loadConfig(production).jwtSecretIsDefault, false);
+    assert.throws(() => loadConfig({ ...production, TEST_CLOCK: "1" }), /TEST_CLOCK/);
+    assert.throws(() => loadConfig({ ...production, DEBUG_ERRORS: "1" }), /DEBUG_ERRORS/);
     assert.equal(loadConfig({ TEST_CLOCK: "1" }).testClock, true);
+  });
+
+  it("signs audit checkpoints with AUDIT_SIGNING_KEY, required in production, and never echoes a bad one", () => {
+    assert.throws(() => loadConfig({ NODE_ENV: "production", JWT_SECRET: SECRET }), /AUDIT_SIGNING_KEY is required/);
+    const signer = loadConfig({ AUDIT_SIGNING_KEY: SIGNING_KEY.replace(/\n/g, "\\n") }).auditSigner;
+    assert.equal(signer.publicKeyPem, String(createPublicKey(SIGNING_KEY).export({ type: "spki", format: "pem" })), "escaped newlines are accepted");
+    const rsa = String(generateKeyPairSync("rsa", { modulusLength: 1024 }).privateKey.export({ type: "pkcs8", format: "pem" }));
+    for (const bad of ["not-a-key-hunter2", rsa]) {
+      assert.throws(() => loadConfig({ AUDIT_SIGNING_KEY: bad }), (e: Error) => e instanceof ConfigError && /Ed25519/.test(e.message) && !e.message.includes(bad.slice(0, 20)));
+    }
+    // Development: derived from the JWT secret, so every process of one setup agrees.
+    assert.equal(loadConfig({ JWT_SECRET: SECRET }).auditSigner.keyId, loadConfig({ JWT_SECRET: SECRET }).auditSigner.keyId);
   });
 });

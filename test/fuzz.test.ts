@@ -13,7 +13,7 @@ import {
   type GraphQLInputType,
 } from "graphql";
 import { createSchema } from "../src/schema";
-import { type TestApp, principals, startTestApp } from "./helpers/app";
+import { type TestApp, principals, startTestApp, TEST_AUDIT_SIGNER } from "./helpers/app";
 import { createTenant } from "./helpers/factories";
 import { isolatedDatabase } from "./helpers/isolated-db";
 
@@ -89,7 +89,7 @@ describe("error hygiene, fuzzed (issue 8, point 5)", () => {
     drop = db.drop;
     app = await startTestApp({ databaseUrl: db.url });
     // The test clock and retention run are left out: they act on the whole database by design.
-    mutations = Object.values((await createSchema()).getMutationType()!.getFields()).filter((f) => !["runRetention", "setTestClock"].includes(f.name));
+    mutations = Object.values((await createSchema({ auditSigner: TEST_AUDIT_SIGNER })).getMutationType()!.getFields()).filter((f) => !["runRetention", "setTestClock"].includes(f.name));
     const tenant = await createTenant(app);
     callers = [principals.operator(), principals.tenantAdmin(tenant.id), principals.integration(tenant.id), principals.subject(tenant.id, randomUUID())];
   });

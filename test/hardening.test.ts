@@ -44,10 +44,12 @@ describe("rate limiting per principal (issue 8, point 6)", () => {
   });
 });
 
+const SIGNING_KEY = String(generateKeyPairSync("ed25519").privateKey.export({ type: "pkcs8", format: "pem" }));
+
 describe("tokens (issue 8, point 7)", () => {
   it("needs a secret of at least 32 bytes", () => {
-    assert.throws(() => loadConfig({ NODE_ENV: "production", JWT_SECRET: "x".repeat(31) }), (e: unknown) => e instanceof ConfigError && /32 bytes/.test(e.message));
-    assert.equal(loadConfig({ NODE_ENV: "production", JWT_SECRET: "é".repeat(16) }).jwtSecret.length, 16, "16 two-byte characters are 32 bytes");
+    assert.throws(() => loadConfig({ NODE_ENV: "production", JWT_SECRET: "x".repeat(31), AUDIT_SIGNING_KEY: SIGNING_KEY }), (e: unknown) => e instanceof ConfigError && /32 bytes/.test(e.message));
+    assert.equal(loadConfig({ NODE_ENV: "production", JWT_SECRET: "é".repeat(16), AUDIT_SIGNING_KEY: SIGNING_KEY }).jwtSecret.length, 16, "16 two-byte characters are 32 bytes");
   });
 
   it("checks issuer and audience when configured", async () => {

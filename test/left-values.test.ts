@@ -3,7 +3,7 @@ import { describe, it } from "node:test";
 import { GraphQLObjectType, GraphQLSchema, GraphQLString, type GraphQLResolveInfo } from "graphql";
 import { createSchema } from "../src/schema";
 import { answerLeftValuesFirst, leaveFor } from "../src/shared/graphql/lookahead";
-import { principals } from "./helpers/app";
+import { principals, TEST_AUDIT_SIGNER } from "./helpers/app";
 
 const infoAt = (key: string) => ({ path: { key, prev: undefined, typename: undefined } }) as unknown as GraphQLResolveInfo;
 
@@ -29,7 +29,7 @@ describe("left values (look-ahead, issue 9)", () => {
   });
 
   it("still authorizes a field whose value a parent left: the guard runs first", async () => {
-    const schema = await createSchema();
+    const schema = await createSchema({ auditSigner: TEST_AUDIT_SIGNER });
     const resolve = (schema.getType("Tenant") as GraphQLObjectType).getFields().personalDataRecords.resolve!;
     const page = { nodes: [], totalCount: 0 };
     const tenant = {};

@@ -4,11 +4,12 @@ import { describe, it } from "node:test";
 import { buildSchema, printSchema, lexicographicSortSchema } from "graphql";
 import { createSchema, printContractSchema } from "../src/schema";
 import { SettableClock } from "../src/shared/clock";
+import { TEST_AUDIT_SIGNER } from "./helpers/app";
 import { CONTRACT_PATH, contractBreaks, loadContract, UPSTREAM_CONTRACT_PATH, pendingButPresent, SCHEMA_PATH, undescribed, unguardedRootFields } from "./helpers/schema-checks";
 
 describe("authorization coverage", () => {
   it("every Query and Mutation field declares its roles, and every Mutation its audit action", async () => {
-    const schema = await createSchema({ testClock: new SettableClock() });
+    const schema = await createSchema({ testClock: new SettableClock(), auditSigner: TEST_AUDIT_SIGNER });
     assert.deepEqual(unguardedRootFields(schema), []);
   });
 
@@ -27,7 +28,7 @@ describe("schema/schema.graphql", () => {
     const sdl = await printContractSchema();
     assert.equal(sdl, `${printSchema(lexicographicSortSchema(buildSchema(sdl)))}\n`);
     assert.doesNotMatch(sdl, /setTestClock/);
-    const withClock = await createSchema({ testClock: new SettableClock() });
+    const withClock = await createSchema({ testClock: new SettableClock(), auditSigner: TEST_AUDIT_SIGNER });
     assert.ok(withClock.getMutationType()?.getFields().setTestClock, "TEST_CLOCK schemas have setTestClock");
   });
 

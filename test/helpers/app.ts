@@ -3,6 +3,7 @@ import { Writable } from "node:stream";
 import type { DataSource } from "typeorm";
 import { createDataSource } from "../../ormconfig";
 import { openMaintenancePool, openRequestPool } from "../../src/shared/db/pools";
+import { AuditSigner } from "../../src/modules/audit/audit-signer";
 import { GraphQLError } from "graphql";
 import { createRequestContext } from "../../src/context";
 import { formatError } from "../../src/shared/graphql/format-error";
@@ -15,6 +16,8 @@ import { SettableClock } from "../../src/shared/clock";
 import { createLogger } from "../../src/shared/logging";
 
 export const TEST_SECRET = "test-secret-that-is-long-enough-for-hs256-0123456789";
+/** Every test process signs audit checkpoints with the same key, so each can check the others'. */
+export const TEST_AUDIT_SIGNER = AuditSigner.development(TEST_SECRET);
 
 export interface GqlError {
   message: string;
@@ -63,7 +66,7 @@ export async function startTestApp(
   await db.initialize();
   const appDb = await openRequestPool(db, url, { poolSize: options.poolSize ?? 5 });
   const maintenance = await openMaintenancePool(url);
-  const schema = await createSchema({ testClock: clock });
+  const schema = await createSchema({ testClock: clock, auditSigner: TEST_AUDIT_SIGNER });
   const config = { port: 0, host: "127.0.0.1", jwtSecret: TEST_SECRET, debugErrors: false, bodyLimitBytes: 64 * 1024, production: options.production ?? false, ...options.config };
   const server = await startServer({ config, db: appDb, maintenance, clock, log, schema });
 

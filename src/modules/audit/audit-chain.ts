@@ -29,6 +29,12 @@ export interface ChainLink {
   purgeAnchor?: { seq: number; hash: string } | null;
 }
 
+/** A signed checkpoint's claim: the entry at `seq` has `hash` (its signature already checked). */
+export interface CheckpointClaim {
+  seq: number;
+  hash: string;
+}
+
 export interface ChainProblem {
   /** The first entry that does not fit; null when entries are missing at the end. */
   entryId: string | null;
@@ -42,10 +48,21 @@ export class ChainVerifier {
   checked = 0;
   problem: ChainProblem | null = null;
   private lastPurgeAnchor: { seq: number; hash: string } | null = null;
+  /** True when the walk starts at the anchor (every retained entry), false when at a checkpoint. */
+  private readonly fromAnchor: boolean;
 
-  constructor(private readonly head: ChainHead) {
-    this.seq = head.anchorSeq;
-    this.hash = head.anchorHash;
+  /**
+   * `start`: where the walk begins when not at the anchor, i.e. just before a checkpoint's entry
+   * (its seq minus one, and the hash that entry links to); `checkpoint`: the newest signed one.
+   */
+  constructor(
+    private readonly head: ChainHead,
+    private readonly checkpoint: CheckpointClaim | null = null,
+    start: { seq: number; hash: string } | null = null,
+  ) {
+    this.fromAnchor = !start;
+    this.seq = start?.seq ?? head.anchorSeq;
+    this.hash = start?.hash ?? head.anchorHash;
   }
 
   /** Feeds the next links in chain order; returns false once a problem is found. */
@@ -57,6 +74,9 @@ export class ChainVerifier {
         this.problem = { entryId: link.id, reason: "the entry's content does not match its hash (edited)" };
       } else if (link.seq !== this.seq + 1 || link.prevHash !== this.hash) {
         this.problem = { entryId: link.id, reason: "the entry does not follow the one before it (an entry was removed, inserted or moved)" };
+      }
+      if (!this.problem && this.checkpoint?.seq === link.seq && link.hash !== this.checkpoint.hash) {
+        this.problem = { entryId: link.id, reason: "the entry differs from the signed checkpoint of its position (the chain was rewritten)" };
       }
       if (link.purgeAnchor) this.lastPurgeAnchor = link.purgeAnchor;
       this.seq = link.seq;
@@ -72,9 +92,15 @@ export class ChainVerifier {
    */
   finish(): ChainProblem | null {
     if (this.problem) return this.problem;
-    if (this.seq !== this.head.lastSeq || this.hash !== this.head.lastHash) {
+    const checkpoint = this.checkpoint;
+    if (checkpoint && checkpoint.seq > this.head.lastSeq) {
+      this.problem = { entryId: null, reason: "the chain ends before its newest signed checkpoint (the newest entries were removed)" };
+    } else if (checkpoint && checkpoint.seq === this.head.anchorSeq && checkpoint.hash !== this.head.anchorHash) {
+      this.problem = { entryId: null, reason: "the chain's start differs from the signed checkpoint of its position (the chain was rewritten)" };
+    } else if (this.seq !== this.head.lastSeq || this.hash !== this.head.lastHash) {
       this.problem = { entryId: null, reason: "the newest entries are missing (the chain ends before its head)" };
     } else if (
+      this.fromAnchor &&
       this.head.anchorSeq > 0 &&
       (this.lastPurgeAnchor?.seq !== this.head.anchorSeq || this.lastPurgeAnchor?.hash !== this.head.anchorHash)
     ) {

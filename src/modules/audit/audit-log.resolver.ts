@@ -1,23 +1,36 @@
-import { Arg, Args, Ctx, FieldResolver, ID, Query, Resolver, Root } from "type-graphql";
+import { Arg, Args, Ctx, FieldResolver, ID, Int, Query, Resolver, Root } from "type-graphql";
+import { Concurrency } from "../../shared/concurrency";
 import type { RequestContext } from "../../context";
 import { Allow } from "../../shared/auth/allow";
 import { Role } from "../../shared/auth/role";
-import { NotFoundError } from "../../shared/errors";
+import { BadUserInputError, NotFoundError } from "../../shared/errors";
 import { PageArgs } from "../../shared/pagination";
 import type { TenantService } from "../tenant/tenant.service";
 import { Tenant } from "../tenant/tenant.types";
 import { OPERATOR_CHAIN } from "./audit-chain";
 import type { AuditLogService } from "./audit-log.service";
-import { AuditLogEntryConnection, AuditLogFilter, AuditVerification } from "./audit-log.types";
+import { AuditCheckpoint, AuditLogEntryConnection, AuditLogFilter, AuditSigningKey, AuditVerification } from "./audit-log.types";
+import type { AuditSigner } from "./audit-signer";
+
+/**
+ * A verification holds a connection for as long as it reads, so it is priced as one per request
+ * (the cost limit is 10,000) and a process runs at most two at once; more are RATE_LIMITED,
+ * retryable. Twelve requests of fifteen aliased verifications once held every connection.
+ */
+export const VERIFY_COST = 6000;
+export const MAX_CONCURRENT_VERIFICATIONS = 2;
 
 /** Who may read a tenant's audit log: its administrator and auditor, and operators. */
 const AUDIT_READERS = [Role.OPERATOR, Role.TENANT_ADMIN, Role.AUDITOR] as const;
 
 @Resolver(() => Tenant)
 export class AuditLogResolver {
+  private readonly verifications = new Concurrency(MAX_CONCURRENT_VERIFICATIONS, "audit verifications");
+
   constructor(
     private readonly log: AuditLogService,
     private readonly tenants: TenantService,
+    private readonly signer: AuditSigner,
   ) {}
 
   @FieldResolver(() => AuditLogEntryConnection, { description: "The tenant's audit log, newest first (tenant admin, auditor, operator)." })
@@ -31,12 +44,30 @@ export class AuditLogResolver {
     return this.log.page(ctx, tenant.id, page, filter);
   }
 
-  @Query(() => AuditVerification, { description: "Recomputes the tenant's audit hash chain and says whether any entry was edited, removed or reordered." })
+  @FieldResolver(() => [AuditCheckpoint], { description: "The tenant's signed audit checkpoints, newest first (tenant admin, auditor, operator)." })
   @Allow(...AUDIT_READERS)
-  async verifyAuditLog(@Ctx() ctx: RequestContext, @Arg("tenantId", () => ID) tenantId: string) {
+  auditCheckpoints(@Ctx() ctx: RequestContext, @Root() tenant: Tenant, @Arg("first", () => Int, { defaultValue: 20 }) first: number) {
+    if (!Number.isInteger(first) || first < 1 || first > 100) throw new BadUserInputError("first", "`first` is from 1 to 100.");
+    return this.log.checkpoints(ctx, tenant.id, first);
+  }
+
+  @Query(() => AuditVerification, {
+    description:
+      "Checks the tenant's audit hash chain against its head and newest signed checkpoint, and says whether any entry was edited, removed or reordered. " +
+      "From the newest checkpoint by default (bounded by what was written since); `full` recomputes every retained entry.",
+    complexity: VERIFY_COST,
+  })
+  @Allow(...AUDIT_READERS)
+  async verifyAuditLog(@Ctx() ctx: RequestContext, @Arg("tenantId", () => ID) tenantId: string, @Arg("full", { defaultValue: false }) full: boolean) {
     const tenant = await this.tenants.findVisible(ctx, tenantId);
     if (!tenant) throw new NotFoundError("tenant");
-    return this.log.verify(ctx, tenant.id);
+    return this.verifications.run(() => this.log.verify(ctx, tenant.id, full));
+  }
+
+  @Query(() => AuditSigningKey, { description: "The public key of the audit checkpoints' signatures." })
+  @Allow(...AUDIT_READERS)
+  auditSigningKey(): AuditSigningKey {
+    return Object.assign(new AuditSigningKey(), { keyId: this.signer.keyId, algorithm: "Ed25519", publicKeyPem: this.signer.publicKeyPem });
   }
 
   @Query(() => AuditLogEntryConnection, { description: "The audit log of operator actions on reference data (entries without a tenant), newest first." })
@@ -45,9 +76,9 @@ export class AuditLogResolver {
     return this.log.page(ctx, OPERATOR_CHAIN, page, filter);
   }
 
-  @Query(() => AuditVerification, { description: "Recomputes the hash chain of operator actions on reference data." })
+  @Query(() => AuditVerification, { description: "Checks the hash chain of operator actions on reference data, as verifyAuditLog does.", complexity: VERIFY_COST })
   @Allow(Role.OPERATOR)
-  verifyOperatorAuditLog(@Ctx() ctx: RequestContext) {
-    return this.log.verify(ctx, OPERATOR_CHAIN);
+  verifyOperatorAuditLog(@Ctx() ctx: RequestContext, @Arg("full", { defaultValue: false }) full: boolean) {
+    return this.verifications.run(() => this.log.verify(ctx, OPERATOR_CHAIN, full));
   }
 }

@@ -3,13 +3,12 @@ import { em } from "../../shared/db/database";
 import { BadUserInputError } from "../../shared/errors";
 import { decodeCursor, DEFAULT_PAGE_SIZE, encodeCursor, type Connection, type PageArgs } from "../../shared/pagination";
 import type { AuditDetails } from "./audit-draft";
-import { ChainVerifier, type ChainLink } from "./audit-chain";
-import { CHAIN_KEY_SQL, readHead } from "./audit-chain.store";
-import { AuditLogEntry, type AuditLogFilter, type AuditOutcome, AuditVerification } from "./audit-log.types";
+import { CHAIN_KEY_SQL, readHead, type StoredCheckpoint } from "./audit-chain.store";
+import { AuditCheckpoint, AuditLogEntry, type AuditLogFilter, type AuditOutcome, AuditVerification } from "./audit-log.types";
+import { checkpointMessage, type AuditSigner } from "./audit-signer";
+import { verifyChain } from "./audit-verification";
 import type { Role } from "../../shared/auth/role";
 import type { ProcessingPurpose } from "../purpose/processing-purpose";
-
-const VERIFY_PAGE = 5000;
 
 interface EntryRow {
   id: string;
@@ -96,50 +95,49 @@ export class AuditLogService {
     };
   }
 
-  /**
-   * Recomputes every retained entry's hash and link, in one snapshot, page by page so memory
-   * stays flat however long the chain is. The head, held shared until the request's transaction ends: writers and the purge of this
-   * chain wait, so the chain checked is exactly the one the head describes. The request's other
-   * resolvers wait too (session.exclusively): a value read in the same document used to append
-   * and commit its audit entry mid-way, releasing the head, and the verification then compared a
-   * head and entries of two moments ("the newest entries are missing", every time).
-   */
-  async verify(ctx: RequestContext, chainKey: string): Promise<AuditVerification> {
-    return ctx.session.exclusively(() => this.verifyHeld(ctx, chainKey));
-  }
+  constructor(private readonly signer: AuditSigner) {}
 
-  private async verifyHeld(ctx: RequestContext, chainKey: string): Promise<AuditVerification> {
-    const manager = em(ctx);
-    const head = await readHead(manager, chainKey, "share");
-    const verifier = new ChainVerifier(head);
-    let after = head.anchorSeq;
-    for (;;) {
-      const rows: Array<{ id: string; chain_seq: string; prev_hash: string; hash: string; recomputed: string; purge: AuditDetails | null }> =
-        await manager.query(
-          `SELECT a.id, a.chain_seq, a.prev_hash, a.hash, audit_log_hash(a.prev_hash, a) AS recomputed,
-                  CASE WHEN a.action = 'AUDIT_LOG_PURGED' THEN a.details END AS purge
-             FROM audit_log a
-            WHERE ${CHAIN_KEY_SQL} = $1 AND a.chain_seq > $2
-            ORDER BY ${CHAIN_KEY_SQL}, a.chain_seq LIMIT $3`,
-          [chainKey, after, VERIFY_PAGE],
-        );
-      const links: ChainLink[] = rows.map((r) => ({
-        id: r.id,
-        seq: Number(r.chain_seq),
-        prevHash: r.prev_hash,
-        hash: r.hash,
-        recomputedHash: r.recomputed,
-        purgeAnchor: r.purge ? { seq: Number(r.purge.anchorSeq), hash: String(r.purge.anchorHash) } : null,
-      }));
-      if (!verifier.feed(links) || rows.length < VERIFY_PAGE) break;
-      after = links[links.length - 1].seq;
-    }
-    const problem = verifier.finish();
-    return Object.assign(new AuditVerification(), {
-      valid: !problem,
-      entriesChecked: verifier.checked,
-      firstInvalidEntryId: problem?.entryId ?? null,
-      problem: problem?.reason ?? null,
+  /**
+   * Verifies the chain against its head and newest signed checkpoint (see verifyChain), from
+   * that checkpoint or, `full`, from the oldest retained entry. The head is held shared until
+   * the request's transaction ends: writers and the purge of this chain wait, so the chain
+   * checked is exactly the one the head describes. The request's other resolvers wait too
+   * (session.exclusively): a value read in the same document used to append and commit its
+   * audit entry mid-way, releasing the head ("the newest entries are missing", every time).
+   */
+  async verify(ctx: RequestContext, chainKey: string, full: boolean): Promise<AuditVerification> {
+    return ctx.session.exclusively(async () => {
+      const manager = em(ctx);
+      const head = await readHead(manager, chainKey, true);
+      const result = await verifyChain(manager, this.signer, chainKey, head, full ? "anchor" : "checkpoint");
+      return Object.assign(new AuditVerification(), {
+        valid: !result.problem,
+        entriesChecked: result.checked,
+        firstInvalidEntryId: result.problem?.entryId ?? null,
+        problem: result.problem?.reason ?? null,
+        checkpoint: result.checkpoint && toCheckpoint(result.checkpoint),
+        full,
+      });
     });
   }
+
+  /** The chain's signed checkpoints, newest first. */
+  async checkpoints(ctx: RequestContext, chainKey: string, first: number): Promise<AuditCheckpoint[]> {
+    const rows: Array<{ chain_seq: string; hash: string; signed_at: Date; key_id: string; signature: string }> = await em(ctx).query(
+      `SELECT chain_seq, hash, signed_at, key_id, signature FROM audit_checkpoint WHERE chain_key = $1 ORDER BY chain_seq DESC LIMIT $2`,
+      [chainKey, first],
+    );
+    return rows.map((r) => toCheckpoint({ chainKey, seq: Number(r.chain_seq), hash: r.hash, signedAt: r.signed_at, keyId: r.key_id, signature: r.signature }));
+  }
+}
+
+function toCheckpoint(c: StoredCheckpoint): AuditCheckpoint {
+  return Object.assign(new AuditCheckpoint(), {
+    chainSeq: String(c.seq),
+    hash: c.hash,
+    signedAt: c.signedAt,
+    keyId: c.keyId,
+    signature: c.signature,
+    message: checkpointMessage(c),
+  });
 }

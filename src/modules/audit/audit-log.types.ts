@@ -92,6 +92,43 @@ export class AuditLogFilter {
   until?: Date | null;
 }
 
+@ObjectType("AuditCheckpoint", {
+  description:
+    "A signed statement that the chain, verified up to this position, had this hash there. Keep your own copies: " +
+    "a chain that ends before one, or differs from one, was tampered with. Check the signature with the auditSigningKey (Ed25519 over `message`).",
+})
+export class AuditCheckpoint {
+  @Field({ description: "The entry's position in its chain, in decimal (it may exceed 32 bits)." })
+  chainSeq!: string;
+
+  @Field({ description: "The entry's hash (SHA-256, hex)." })
+  hash!: string;
+
+  @Field({ description: "When it was signed, by the service clock." })
+  signedAt!: Date;
+
+  @Field({ description: "Which key signed it (see auditSigningKey)." })
+  keyId!: string;
+
+  @Field({ description: "Ed25519 signature over `message`, base64url." })
+  signature!: string;
+
+  @Field({ description: "Exactly the text that was signed: the chain, position, hash and time." })
+  message!: string;
+}
+
+@ObjectType("AuditSigningKey", { description: "The public key that signs audit checkpoints." })
+export class AuditSigningKey {
+  @Field({ description: "What each checkpoint's keyId names: the first 16 hex digits of the SHA-256 of the public key (SPKI DER)." })
+  keyId!: string;
+
+  @Field({ description: "Always Ed25519." })
+  algorithm!: string;
+
+  @Field({ description: "The public key, PEM (SPKI)." })
+  publicKeyPem!: string;
+}
+
 @ObjectType("AuditVerification", { description: "The result of recomputing a tenant's audit chain." })
 export class AuditVerification {
   @Field({ description: "True when every entry is intact, in place and none is missing." })
@@ -105,4 +142,10 @@ export class AuditVerification {
 
   @Field(() => String, { nullable: true, description: "What was found wrong first, in words; null when valid." })
   problem!: string | null;
+
+  @Field(() => AuditCheckpoint, { nullable: true, description: "The newest signed checkpoint, which the chain was compared with; null when none was signed yet." })
+  checkpoint!: AuditCheckpoint | null;
+
+  @Field({ description: "True when every retained entry was recomputed; false when the check started at the newest checkpoint's entry." })
+  full!: boolean;
 }

@@ -2,7 +2,7 @@ import type { DataSource } from "typeorm";
 import { Role } from "../../shared/auth/role";
 import { OPERATOR_CHAIN } from "./audit-chain";
 import { inMaintenance } from "../../shared/db/session";
-import { CHAIN_KEY_SQL, readHead } from "./audit-chain.store";
+import { CHAIN_KEY_SQL, readHeadAsMaintenance } from "./audit-chain.store";
 import type { AuditService } from "./audit.service";
 import { AUDIT_LOG_RETENTION_DAYS } from "../tenant/tenant.policy";
 
@@ -62,7 +62,7 @@ export class AuditRetention {
     for (;;) {
       const purged = await inMaintenance(this.db, async (manager) => {
         // Waits for a writer or another purger of this chain; the next statement sees their work.
-        const head = await readHead(manager, chainKey, "update");
+        const head = await readHeadAsMaintenance(manager, chainKey, true);
         await manager.query(`SELECT set_config('custodian.audit_purge', 'on', true)`);
         const [result]: Array<{ purged: number; anchor_seq: string | null; anchor_hash: string | null }> = await manager.query(
           `WITH batch AS (

@@ -1,6 +1,7 @@
 import type { RequestContext } from "../../context";
 import { em } from "../../shared/db/database";
-import { DomainError, ErrorCode, NotFoundError } from "../../shared/errors";
+import { Concurrency } from "../../shared/concurrency";
+import { NotFoundError } from "../../shared/errors";
 import { auditTarget } from "../audit/audit-draft";
 import type { AuditService } from "../audit/audit.service";
 import type { DataSubjectService } from "../data-subject/data-subject.service";
@@ -21,7 +22,7 @@ export const MAX_CONCURRENT_EXPORTS = 2;
  * lists the records it handed out.
  */
 export class ExportService {
-  private running = 0;
+  private readonly running = new Concurrency(MAX_CONCURRENT_EXPORTS, "exports");
 
   constructor(
     private readonly subjects: DataSubjectService,
@@ -52,15 +53,7 @@ export class ExportService {
   }
 
   async export(ctx: RequestContext, dataSubjectId: string): Promise<DataSubjectExport> {
-    if (this.running >= MAX_CONCURRENT_EXPORTS) {
-      throw new DomainError(ErrorCode.RATE_LIMITED, `${MAX_CONCURRENT_EXPORTS} exports are being produced; retry in a few seconds.`, { retryAfterSeconds: 5 });
-    }
-    this.running += 1;
-    try {
-      return await this.build(ctx, dataSubjectId);
-    } finally {
-      this.running -= 1;
-    }
+    return this.running.run(() => this.build(ctx, dataSubjectId));
   }
 
   private async build(ctx: RequestContext, dataSubjectId: string): Promise<DataSubjectExport> {

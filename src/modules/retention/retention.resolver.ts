@@ -5,12 +5,16 @@ import { Role } from "../../shared/auth/role";
 import { auditTarget } from "../audit/audit-draft";
 import { Audited } from "../audit/audited";
 import type { AuditService } from "../audit/audit.service";
+import type { AuditSigner } from "../audit/audit-signer";
 import { RetentionService } from "./retention.service";
 import { RetentionRun } from "./retention.types";
 
 @Resolver()
 export class RetentionResolver {
-  constructor(private readonly audit: AuditService) {}
+  constructor(
+    private readonly audit: AuditService,
+    private readonly signer: AuditSigner,
+  ) {}
 
   @Mutation(() => RetentionRun, { description: "Runs retention now (each batch commits on its own); a dry run only counts what a real run would purge." })
   @Allow(Role.OPERATOR)
@@ -18,7 +22,7 @@ export class RetentionResolver {
   async runRetention(@Ctx() ctx: RequestContext, @Arg("dryRun", () => Boolean, { nullable: true, defaultValue: false, description: "Count only; change nothing." }) dryRunArg: boolean | null) {
     const dryRun = dryRunArg === true;
     auditTarget(ctx, { tenantId: null, targetType: "RetentionRun" });
-    const run = await new RetentionService(ctx.maintenance, ctx.clock, this.audit).run({ dryRun });
+    const run = await new RetentionService(ctx.maintenance, ctx.clock, this.audit, this.signer).run({ dryRun });
     auditTarget(ctx, {
       details: {
         dryRun,
@@ -27,6 +31,8 @@ export class RetentionResolver {
         tenantsPurged: run.tenantsPurged,
         auditEntriesPurged: run.auditEntriesPurged,
         idempotencyKeysPurged: run.idempotencyKeysPurged,
+        auditCheckpointsSigned: run.auditCheckpointsSigned,
+        auditChainsInvalid: run.auditChainsInvalid.length,
       },
     });
     return run;

@@ -52,6 +52,9 @@ export class RetentionScheduler {
       try {
         const run = await this.retention.run({ dryRun: false });
         this.log.info({ retention: { ...run } }, "retention run finished");
+        if (run.auditChainsInvalid.length) {
+          this.log.error({ chains: run.auditChainsInvalid }, "audit chains failed verification: no checkpoint was signed for them");
+        }
         return run;
       } finally {
         await runner.query("SELECT pg_advisory_unlock($1)", [RETENTION_LOCK_KEY]);

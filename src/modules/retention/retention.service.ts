@@ -3,6 +3,8 @@ import type { Clock } from "../../shared/clock";
 import type { AuditDetails } from "../audit/audit-draft";
 import { AuditRetention, RETENTION_ACTOR } from "../audit/audit-retention";
 import type { AuditService } from "../audit/audit.service";
+import { AuditCheckpointer } from "../audit/audit-checkpoints";
+import type { AuditSigner } from "../audit/audit-signer";
 import { inMaintenance } from "../../shared/db/session";
 import { RetentionRun } from "./retention.types";
 
@@ -27,14 +29,18 @@ const DUE_TENANTS = `subscription_status = 'ENDED' AND data_purge_due_at <= $1`;
  */
 export class RetentionService {
   private readonly auditRetention: AuditRetention;
+  private readonly checkpointer: AuditCheckpointer;
 
+  /** `db` is the maintenance pool (custodian_maintenance). */
   constructor(
     private readonly db: DataSource,
     private readonly clock: Clock,
     private readonly audit: AuditService,
+    signer: AuditSigner,
     private readonly batchSize = DEFAULT_BATCH_SIZE,
   ) {
     this.auditRetention = new AuditRetention(db, audit, batchSize);
+    this.checkpointer = new AuditCheckpointer(db, signer);
   }
 
   async run(options: { dryRun: boolean }): Promise<RetentionRun> {
@@ -42,7 +48,17 @@ export class RetentionService {
     const counts = options.dryRun ? await this.count(startedAt) : await this.purge(startedAt);
     // Audit entries last: the entries this run wrote are new and never expire in the same run.
     const auditEntriesPurged = await this.auditRetention.purge(startedAt, options);
-    return Object.assign(new RetentionRun(), { dryRun: options.dryRun, startedAt, finishedAt: this.clock.now(), ...counts, auditEntriesPurged });
+    // Then the chains, as the run left them, are verified and signed.
+    const checkpoints = options.dryRun ? { signed: 0, invalidChains: [] } : await this.checkpointer.sign(this.clock.now());
+    return Object.assign(new RetentionRun(), {
+      dryRun: options.dryRun,
+      startedAt,
+      finishedAt: this.clock.now(),
+      ...counts,
+      auditEntriesPurged,
+      auditCheckpointsSigned: checkpoints.signed,
+      auditChainsInvalid: checkpoints.invalidChains,
+    });
   }
 
   private async purge(now: Date) {

@@ -1,4 +1,4 @@
-import { Field, Int, ObjectType } from "type-graphql";
+import { Field, ID, Int, ObjectType } from "type-graphql";
 
 @ObjectType("RetentionRun", { description: "What one retention run purged (or, as a dry run, would purge)." })
 export class RetentionRun {
@@ -25,4 +25,10 @@ export class RetentionRun {
 
   @Field(() => Int, { description: "Idempotency keys past their 24 hours (and every key of a purged tenant)." })
   idempotencyKeysPurged!: number;
+
+  @Field(() => Int, { description: "Audit checkpoints signed: each chain verified from its newest checkpoint, and signed where it got to (0 in a dry run)." })
+  auditCheckpointsSigned!: number;
+
+  @Field(() => [ID], { description: "Chains that failed verification, so nothing was signed for them: a tenant's id, or the nil uuid for the operators' chain. Look at once." })
+  auditChainsInvalid!: string[];
 }
