@@ -43,8 +43,13 @@ export function rowScopeOf(principal: Principal | null): RowScope {
   return { all: false, tenantId: scope.kind === "tenant" ? scope.tenantId : null };
 }
 
+/** Who a request's connection counts against: the principal (token subject, role and tenant), or all anonymous callers together. */
+function holderOf(principal: Principal | null): string {
+  return principal ? `${principal.role}|${principal.tenantId ?? ""}|${principal.subject}` : "anonymous";
+}
+
 export async function createRequestContext(deps: ContextDeps, principal: Principal | null, requestId: string): Promise<RequestContext> {
-  const session = await RequestSession.open(deps.db, rowScopeOf(principal));
+  const session = await RequestSession.open(deps.db, rowScopeOf(principal), holderOf(principal));
   return {
     requestId,
     session,

@@ -1,6 +1,7 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import type { DataSource, EntityManager, QueryRunner } from "typeorm";
 import { scopeClaim, scopeKeyOf } from "./scope-claim";
+import { shareOf } from "./connection-share";
 
 /**
  * Whose rows a transaction may see under row-level security: every tenant's (operators, the
@@ -42,11 +43,17 @@ export class RequestSession {
    */
   private between = false;
 
-  private constructor(private readonly runner: QueryRunner) {}
+  private constructor(
+    private readonly runner: QueryRunner,
+    /** Gives the principal's connection share back (see ConnectionShare). */
+    private readonly releaseShare: () => void,
+  ) {}
 
-  static async open(db: DataSource, scope: RowScope): Promise<RequestSession> {
+  /** `holder`: who the connection counts against (one principal holds at most its share). */
+  static async open(db: DataSource, scope: RowScope, holder: string): Promise<RequestSession> {
+    const releaseShare = await shareOf(db).acquire(holder);
     const runner = db.createQueryRunner();
-    const session = new RequestSession(runner);
+    const session = new RequestSession(runner, releaseShare);
     const query = runner.query.bind(runner);
     const key = scopeKeyOf(db);
     // The claim is bound to the connection's backend, known once connected. It is sent as a
@@ -97,6 +104,7 @@ export class RequestSession {
       claim = scopeClaim(key, scope, pid);
       await runner.startTransaction();
     } catch (error) {
+      releaseShare();
       await runner.release().catch(() => undefined);
       throw error;
     }
@@ -159,6 +167,14 @@ export class RequestSession {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    try {
+      await this.end();
+    } finally {
+      this.releaseShare();
+    }
+  }
+
+  private async end(): Promise<void> {
     // The connection was lost (TypeORM then releases the runner) and the server rolled back what
     // was open. That held no acknowledged write: every write is committed at a checkpoint before
     // it is acknowledged (the mutation guard, audited reads). The statements that failed answer
