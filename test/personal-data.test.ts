@@ -16,7 +16,7 @@ const BATCH = `mutation($input: RecordPersonalDataBatchInput!) { recordPersonalD
 const CORRECT = `mutation($input: CorrectPersonalDataInput!) { correctPersonalData(input: $input) { id version updatedAt } }`;
 const DELETE = `mutation($id: ID!) { deletePersonalData(id: $id) { id status deletionReason deletionRequestedAt purgeDueAt } }`;
 const DELETE_SUBJECT = `mutation($id: ID!) { deleteDataSubject(id: $id) { id status deletedAt purgeDueAt } }`;
-const EXPORT = `query($id: ID!) { exportDataSubject(id: $id) { dataSubjectId generatedAt document } }`;
+const EXPORT = `query($id: ID!, $onRequest: String) { exportDataSubject(id: $id, onRequest: $onRequest) { dataSubjectId generatedAt document } }`;
 
 describe("personal data (rules 1-4, 6, 11-14)", () => {
   let app: TestApp;
@@ -460,7 +460,7 @@ describe("personal data (rules 1-4, 6, 11-14)", () => {
       const kept = await recordData(app, tenant.id, subject.id, { category: "DEVICE", purposes: ["SUPPORT", "SECURITY"], value: { serial: "S1" } });
       const gone = await recordData(app, tenant.id, subject.id);
       assertOk(await as.asIntegration(tenant.id).gql(DELETE, { id: gone.id }));
-      const exported = assertOk(await as.asTenantAdmin(tenant.id).gql(EXPORT, { id: subject.id })).exportDataSubject;
+      const exported = assertOk(await as.asTenantAdmin(tenant.id).gql(EXPORT, { id: subject.id, onRequest: "TICKET-4711" })).exportDataSubject;
       assert.equal(exported.dataSubjectId, subject.id);
       const doc = exported.document;
       assert.equal(doc.subject.id, subject.id);
@@ -471,7 +471,7 @@ describe("personal data (rules 1-4, 6, 11-14)", () => {
       assert.ok(doc.records[0].createdAt);
       assert.deepEqual(doc.transfers, []);
       const [entry] = await auditOf(tenant.id, "DATA_SUBJECT_EXPORTED");
-      assert.deepEqual([entry.outcome, entry.purpose, entry.target_id, entry.details.recordIds], ["ALLOWED", "SUBJECT_ACCESS", subject.id, [kept.id]]);
+      assert.deepEqual([entry.outcome, entry.purpose, entry.target_id, entry.details.recordIds, entry.details.onRequest], ["ALLOWED", "SUBJECT_ACCESS", subject.id, [kept.id], "TICKET-4711"]);
     });
 
     it("is refused to other roles, and the refusal is audited", async () => {
@@ -479,6 +479,27 @@ describe("personal data (rules 1-4, 6, 11-14)", () => {
       for (const p of otherRoles(tenant.id, [Role.TENANT_ADMIN, Role.DATA_SUBJECT])) assertError(await app.as(p).gql(EXPORT, { id: subject.id }), "FORBIDDEN");
       const denied = await auditOf(tenant.id, "DATA_SUBJECT_EXPORTED");
       assert.deepEqual(denied.map((e) => `${e.actor_role}:${e.error_code}`).sort(), ["AUDITOR:FORBIDDEN", "INTEGRATION:FORBIDDEN"]);
+    });
+
+    it("is the person's own request, or an administrator's on the person's request, whose reference is audited", async () => {
+      const { tenant, subject } = await setup();
+      await recordData(app, tenant.id, subject.id);
+      // An administrator without a request: refused, nothing handed out, the refusal audited.
+      const refused = await as.asTenantAdmin(tenant.id).gql(EXPORT, { id: subject.id });
+      assertError(refused, "BAD_USER_INPUT");
+      assert.equal(refused.errors?.[0].extensions?.field, "onRequest");
+      const hostile = "Request from Jan de Vries, jan@example.test";
+      const prose = await as.asTenantAdmin(tenant.id).gql(EXPORT, { id: subject.id, onRequest: hostile });
+      assertError(prose, "BAD_USER_INPUT");
+      assert.ok(!JSON.stringify(prose).includes("Jan de Vries"), "the reference is not echoed");
+      const entries = await auditOf(tenant.id, "DATA_SUBJECT_EXPORTED");
+      assert.deepEqual(entries.map((e) => [e.outcome, e.error_code]), [["DENIED", "BAD_USER_INPUT"], ["DENIED", "BAD_USER_INPUT"]]);
+      assert.ok(!JSON.stringify(entries).includes("Jan de Vries"), "nor audited");
+      // The person's own export is their request; a reference is not theirs to give.
+      assertOk(await as.asSubject(tenant.id, subject.id).gql(EXPORT, { id: subject.id }));
+      assertError(await as.asSubject(tenant.id, subject.id).gql(EXPORT, { id: subject.id, onRequest: "T-1" }), "BAD_USER_INPUT");
+      const [own] = (await auditOf(tenant.id, "DATA_SUBJECT_EXPORTED")).filter((e) => e.outcome === "ALLOWED");
+      assert.deepEqual([own.actor_role, own.purpose, own.details.onRequest], ["DATA_SUBJECT", "SUBJECT_ACCESS", undefined]);
     });
   });
 

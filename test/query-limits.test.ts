@@ -153,8 +153,8 @@ describe("what values and exports cost", () => {
     const tenant = await createTenant(app);
     const subject = await registerSubject(app, tenant.id);
     const admin = app.as(principals.tenantAdmin(tenant.id));
-    assert.equal((await admin.gql(`query($s: ID!) { exportDataSubject(id: $s) { generatedAt } }`, { s: subject.id })).errors, undefined);
-    assertError(await admin.gql(`query($s: ID!) { a: exportDataSubject(id: $s) { generatedAt } b: exportDataSubject(id: $s) { generatedAt } }`, { s: subject.id }), "QUERY_TOO_COMPLEX");
+    assert.equal((await admin.gql(`query($s: ID!) { exportDataSubject(id: $s, onRequest: "T-1") { generatedAt } }`, { s: subject.id })).errors, undefined);
+    assertError(await admin.gql(`query($s: ID!) { a: exportDataSubject(id: $s, onRequest: "T-1") { generatedAt } b: exportDataSubject(id: $s, onRequest: "T-1") { generatedAt } }`, { s: subject.id }), "QUERY_TOO_COMPLEX");
   });
 });
 
@@ -164,12 +164,12 @@ describe("exports at once", () => {
     // A subject lookup that waits until released: the exports stay in flight as long as the test wants.
     const subjects = { findVisible: () => new Promise<null>((ok) => waiting.push(() => ok(null))) } as unknown as DataSubjectService;
     const exports = new ExportService(subjects, new AuditService());
-    const ctx = { audit: {} } as unknown as RequestContext;
-    const inFlight = Array.from({ length: MAX_CONCURRENT_EXPORTS }, () => exports.export(ctx, randomUUID()).catch((e: unknown) => e));
-    await assert.rejects(exports.export(ctx, randomUUID()), (e: { extensions?: { code?: string; retryAfterSeconds?: number } }) => e.extensions?.code === "RATE_LIMITED" && e.extensions.retryAfterSeconds === 5);
+    const ctx = { audit: {}, principal: principals.subject(randomUUID(), randomUUID()) } as unknown as RequestContext;
+    const inFlight = Array.from({ length: MAX_CONCURRENT_EXPORTS }, () => exports.export(ctx, randomUUID(), null).catch((e: unknown) => e));
+    await assert.rejects(exports.export(ctx, randomUUID(), null), (e: { extensions?: { code?: string; retryAfterSeconds?: number } }) => e.extensions?.code === "RATE_LIMITED" && e.extensions.retryAfterSeconds === 5);
     for (const release of waiting.splice(0)) release();
     await Promise.all(inFlight);
-    const next = exports.export(ctx, randomUUID()).catch((e: { extensions?: { code?: string } }) => e.extensions?.code);
+    const next = exports.export(ctx, randomUUID(), null).catch((e: { extensions?: { code?: string } }) => e.extensions?.code);
     for (const release of waiting.splice(0)) release();
     assert.equal(await next, "NOT_FOUND", "a slot is free again (the stub finds no subject)");
   });

@@ -1,4 +1,5 @@
-import type { RequestContext } from "../../context";
+import { principalOf, type RequestContext } from "../../context";
+import { exportRequest } from "./export-policy";
 import { em } from "../../shared/db/database";
 import { Concurrency } from "../../shared/concurrency";
 import { NotFoundError } from "../../shared/errors";
@@ -17,9 +18,9 @@ export const EXPORT_ACTION = "DATA_SUBJECT_EXPORTED";
 export const MAX_CONCURRENT_EXPORTS = 2;
 
 /**
- * DOMAIN rule 14: everything held about a person as one document, for the person themselves
- * (or their tenant's administrator acting on a request). Audited as a SUBJECT_ACCESS read that
- * lists the records it handed out.
+ * DOMAIN rule 14: everything held about a person as one document, for the person themselves, or
+ * for their tenant's administrator on the person's request (see exportRequest). Audited as a
+ * SUBJECT_ACCESS read that lists the records it handed out and the request it answered.
  */
 export class ExportService {
   private readonly running = new Concurrency(MAX_CONCURRENT_EXPORTS, "exports");
@@ -52,12 +53,13 @@ export class ExportService {
     }));
   }
 
-  async export(ctx: RequestContext, dataSubjectId: string): Promise<DataSubjectExport> {
-    return this.running.run(() => this.build(ctx, dataSubjectId));
+  async export(ctx: RequestContext, dataSubjectId: string, onRequest: string | null): Promise<DataSubjectExport> {
+    auditTarget(ctx, { purpose: ProcessingPurpose.SUBJECT_ACCESS, targetType: "DataSubject", targetId: dataSubjectId });
+    const reference = exportRequest(principalOf(ctx).role, onRequest);
+    return this.running.run(() => this.build(ctx, dataSubjectId, reference));
   }
 
-  private async build(ctx: RequestContext, dataSubjectId: string): Promise<DataSubjectExport> {
-    auditTarget(ctx, { purpose: ProcessingPurpose.SUBJECT_ACCESS, targetType: "DataSubject", targetId: dataSubjectId });
+  private async build(ctx: RequestContext, dataSubjectId: string, onRequest: string | null): Promise<DataSubjectExport> {
     const subject = await this.subjects.findVisible(ctx, dataSubjectId);
     if (!subject) throw new NotFoundError("data subject");
     const generatedAt = ctx.clock.now();
@@ -99,7 +101,7 @@ export class ExportService {
         purpose: ProcessingPurpose.SUBJECT_ACCESS,
         targetType: "DataSubject",
         targetId: subject.id,
-        details: { recordIds: records.map((r) => r.id as string) },
+        details: { recordIds: records.map((r) => r.id as string), ...(onRequest ? { onRequest } : {}) },
       },
     ]);
     return { dataSubjectId: subject.id, generatedAt, document };

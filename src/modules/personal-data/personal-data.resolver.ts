@@ -61,13 +61,23 @@ export class PersonalDataRecordResolver {
   }
 
   @Query(() => DataSubjectExport, {
-    description: "Everything held about a person, as one document (the person, or the tenant's administrator). Audited as a SUBJECT_ACCESS read.",
+    description:
+      "Everything held about a person, as one document: for the person, or for the tenant's administrator on the person's request (`onRequest`). " +
+      "Audited as a SUBJECT_ACCESS read, with the request's reference.",
     complexity: EXPORT_COST,
   })
   @Allow(Role.TENANT_ADMIN, Role.DATA_SUBJECT)
   @Audited(EXPORT_ACTION)
-  exportDataSubject(@Ctx() ctx: RequestContext, @Arg("id", () => ID) id: string) {
-    return this.exports.export(ctx, id);
+  exportDataSubject(
+    @Ctx() ctx: RequestContext,
+    @Arg("id", () => ID) id: string,
+    @Arg("onRequest", () => String, {
+      nullable: true,
+      description: "TENANT_ADMIN, required: the reference of the person's request this export answers (a ticket number, a request id; 1-100 of A-Z a-z 0-9 . _ : / # -). Kept in the audit entry. Not for the person themselves.",
+    })
+    onRequest: string | null,
+  ) {
+    return this.exports.export(ctx, id, onRequest);
   }
 
   // Record inputs are checked by the collection policy, which names the field and batch index.
