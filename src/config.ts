@@ -43,6 +43,8 @@ export interface Config {
    * production; elsewhere a development key derived from the JWT secret.
    */
   auditSigner: AuditSigner;
+  /** MEMORY_LIMIT_MB: new requests are refused (503) while the process holds this much; unset: three quarters of its heap limit. */
+  memoryLimitBytes: number | undefined;
   /** Milliseconds between scheduled retention runs; null when the schedule is off. */
   retentionIntervalMs: number | null;
 }
@@ -160,6 +162,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     port: parseInteger(env, "PORT", 4000, 0, 65535),
     host,
     auditSigner,
+    memoryLimitBytes: env.MEMORY_LIMIT_MB ? parseInteger(env, "MEMORY_LIMIT_MB", 0, 64, 1_048_576) * 1024 * 1024 : undefined,
     databaseUrl: parseDatabaseUrl(env),
     appDatabaseUrl: parseDatabaseUrl(env, "APP_DATABASE_URL"),
     embeddedDataDir: env.EMBEDDED_PG_DIR || ".data/postgres",

@@ -21,10 +21,14 @@ import { ErrorCode, isContractCode, UnauthenticatedError } from "./shared/errors
 import { armor, costLimit } from "./shared/graphql/query-limits";
 import { formatError, isClientError, isDatabaseUnavailable } from "./shared/graphql/format-error";
 import { loggableError, type Logger } from "./shared/logging";
+import { currentMemory, defaultMemoryLimitBytes, memoryExhausted } from "./shared/memory-guard";
 
 export interface ServerDeps {
   config: Pick<Config, "port" | "host" | "jwtSecret" | "debugErrors" | "bodyLimitBytes" | "production"> &
-    Partial<Pick<Config, "jwtPublicKey" | "jwtIssuer" | "jwtAudience" | "rateLimitPerMinute">>;
+    Partial<Pick<Config, "jwtPublicKey" | "jwtIssuer" | "jwtAudience" | "rateLimitPerMinute">> & {
+      /** New requests are refused (503, retryable) while the process uses this much; default three quarters of its heap limit. */
+      memoryLimitBytes?: number;
+    };
   db: DataSource;
   maintenance: DataSource;
   clock: Clock;
@@ -259,7 +263,16 @@ export async function startServer(deps: ServerDeps): Promise<CustodianServer> {
       await ctx?.session.close().catch((error: unknown) => ctx.log.error({ error: loggableError(error) }, "closing the request session failed"));
     }
   };
-  app.use("/graphql", authenticate, parseBody, countVariables, execute);
+  // Before the body is read: a process near its memory limit takes on no new work (requests in
+  // flight finish), and says so, retryable, instead of risking every request it holds.
+  const memoryLimit = config.memoryLimitBytes ?? defaultMemoryLimitBytes();
+  const guardMemory: RequestHandler = (_req, res, next) => {
+    if (!memoryExhausted(currentMemory(), memoryLimit)) return next();
+    log.warn("memory near its limit: a request was refused");
+    res.setHeader("retry-after", "5");
+    sendError(res, 503, ErrorCode.RATE_LIMITED, "The service is busy: retry in a few seconds.", { retryAfterSeconds: 5 });
+  };
+  app.use("/graphql", authenticate, guardMemory, parseBody, countVariables, execute);
   app.use(notFoundAsJson());
   app.use(errorsAsJson(log));
 

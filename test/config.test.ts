@@ -72,6 +72,9 @@ describe("loadConfig", () => {
     for (const bad of ["not-a-key-hunter2", rsa]) {
       assert.throws(() => loadConfig({ AUDIT_SIGNING_KEY: bad }), (e: Error) => e instanceof ConfigError && /Ed25519/.test(e.message) && !e.message.includes(bad.slice(0, 20)));
     }
+    assert.equal(loadConfig({ MEMORY_LIMIT_MB: "512" }).memoryLimitBytes, 512 * 1024 * 1024);
+    assert.equal(loadConfig({}).memoryLimitBytes, undefined);
+    assert.throws(() => loadConfig({ MEMORY_LIMIT_MB: "12" }), /MEMORY_LIMIT_MB must be an integer from 64/);
     // Development: derived from the JWT secret, so every process of one setup agrees.
     assert.equal(loadConfig({ JWT_SECRET: SECRET }).auditSigner.keyId, loadConfig({ JWT_SECRET: SECRET }).auditSigner.keyId);
   });

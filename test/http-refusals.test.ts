@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { VARIABLE_LIMITS } from "../src/shared/graphql/variable-limits";
+import { currentMemory, defaultMemoryLimitBytes, memoryExhausted } from "../src/shared/memory-guard";
 import { type TestApp, principals, startTestApp } from "./helpers/app";
 import { createTenant, registerSubject } from "./helpers/factories";
 
@@ -181,6 +182,37 @@ describe("suggestions in production", () => {
       assert.match(answer.body!.errors![0].message, /Did you mean "viewer"\?/);
     } finally {
       await dev.close();
+    }
+  });
+});
+
+describe("memory guard", () => {
+  it("refuses new work at its limit, by what the process holds in and outside its heap (pure)", () => {
+    assert.equal(memoryExhausted({ usedBytes: 99 }, 100), false);
+    assert.equal(memoryExhausted({ usedBytes: 100 }, 100), true);
+    assert.ok(currentMemory().usedBytes > 0);
+    assert.ok(defaultMemoryLimitBytes() > 256 * 1024 * 1024, "three quarters of the heap limit");
+  });
+
+  it("answers 503 RATE_LIMITED with Retry-After before reading the body while the process is past its limit, and serves again below it", async () => {
+    // A limit the process is already past: every request is refused; the probe beside it is not.
+    const low = await startTestApp({ config: { memoryLimitBytes: 1 } });
+    const high = await startTestApp({ config: { memoryLimitBytes: Number.MAX_SAFE_INTEGER } });
+    try {
+      for (const app of [low, high]) {
+        const token = await app.token(principals.operator());
+        const answer = await postRaw(app.server.url, JSON.stringify({ query: "{ viewer { role } }" }), { authorization: `Bearer ${token}` });
+        if (app === low) {
+          assertRefused(answer, 503, "RATE_LIMITED", "past the limit");
+          assert.equal(answer.headers.get("retry-after"), "5");
+        } else {
+          assert.equal(answer.status, 200, answer.text);
+        }
+      }
+      assert.equal((await fetch(low.server.url.replace("/graphql", "/healthz"))).status, 200, "liveness still answers");
+    } finally {
+      await low.close();
+      await high.close();
     }
   });
 });
