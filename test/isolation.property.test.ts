@@ -151,3 +151,134 @@ describe("tenant isolation, property-based (issue 8, point 4)", () => {
     assert.equal(await fingerprint(), before, "nothing of B changed");
   });
 });
+
+/**
+ * Within one tenant: a data subject sees only what concerns them (another subject's ids, values
+ * and corrections never, even where a transfer or an agreement holds both), and an auditor sees
+ * metadata but never a value, an external id or a display name; neither changes anything.
+ */
+describe("isolation within a tenant, property-based: another subject, and the auditor", () => {
+  const runs = Math.max(1, Math.floor(RUNS / 2));
+  let app: TestApp;
+  let drop: () => Promise<void>;
+  let ids: Record<string, string>;
+  let marker: string;
+  let me: Principal;
+  let fingerprint: () => Promise<string>;
+
+  before(async () => {
+    const db = await isolatedDatabase();
+    drop = db.drop;
+    app = await startTestApp({ databaseUrl: db.url });
+    const as = roles(app);
+    marker = `PERSONAL-${randomUUID()}`;
+    // The agreement's own business (not personal data: an auditor may read it, a subject not).
+    const contract = `DPA-${randomUUID()}`;
+    // My own value: mine to read, never the auditor's.
+    const ownValue = `own-${randomUUID()}@a.example`;
+    const tenant = await createTenant(app);
+    const mine = await registerSubject(app, tenant.id);
+    const other = assertOk(
+      await as.asTenantAdmin(tenant.id).gql(`mutation($input: RegisterDataSubjectInput!) { registerDataSubject(input: $input) { id } }`, {
+        input: { tenantId: tenant.id, externalId: `ext-${marker}`, displayName: `Name ${marker}` },
+      }),
+    ).registerDataSubject;
+    const myRecord = await recordData(app, tenant.id, mine.id, { value: { email: ownValue } });
+    const theirs = await recordData(app, tenant.id, other.id, { value: { email: `${marker}@a.example` } });
+    const corrected = await recordData(app, tenant.id, other.id, { value: { phone: `${marker}-old` } });
+    const party = assertOk(await as.asOperator().gql(`mutation { registerThirdParty(input: { name: "Vendor ${randomUUID()}", role: INDEPENDENT }) { id } }`)).registerThirdParty;
+    const agreement = assertOk(
+      await as.asTenantAdmin(tenant.id).gql(`mutation($input: CreateSharingAgreementInput!) { createSharingAgreement(input: $input) { id } }`, {
+        input: { tenantId: tenant.id, thirdPartyId: party.id, feature: "Support", direction: "OUTBOUND", dataCategories: ["CONTACT"], purposes: ["SUPPORT"], tenantContractReference: contract },
+      }),
+    ).createSharingAgreement;
+    assertOk(await as.asTenantAdmin(tenant.id).gql(`mutation($id: ID!) { grantSharingConsent(agreementId: $id) { id } }`, { id: agreement.id }));
+    const share = `mutation($input: ShareRecordsInput!) { shareRecords(input: $input) { id } }`;
+    // One transfer holds my record and theirs; another only theirs, then corrected (a notice).
+    const both = assertOk(await as.asIntegration(tenant.id).gql(share, { input: { agreementId: agreement.id, recordIds: [myRecord.id, theirs.id], purpose: "SUPPORT" } })).shareRecords;
+    assertOk(await as.asIntegration(tenant.id).gql(share, { input: { agreementId: agreement.id, recordIds: [corrected.id], purpose: "SUPPORT" } }));
+    assertOk(await as.asIntegration(tenant.id).gql(`mutation($input: CorrectPersonalDataInput!) { correctPersonalData(input: $input) { id } }`, { input: { id: corrected.id, expectedVersion: 1, value: { phone: `${marker}-new` } } }));
+    const [notice] = await app.db.query("SELECT id FROM recipient_notice WHERE agreement_id = $1", [agreement.id]);
+    ids = { contract, ownValue, tenant: tenant.id, mine: mine.id, other: other.id, myRecord: myRecord.id, theirs: theirs.id, corrected: corrected.id, agreement: agreement.id, transfer: both.id, notice: notice.id };
+    me = principals.subject(tenant.id, mine.id);
+    fingerprint = async () =>
+      JSON.stringify(
+        await app.db.query(
+          `SELECT (SELECT jsonb_agg(to_jsonb(s) ORDER BY id) FROM data_subject s WHERE tenant_id = $1) AS subjects,
+                  (SELECT jsonb_agg(to_jsonb(r) ORDER BY id) FROM personal_data_record r WHERE tenant_id = $1) AS records,
+                  (SELECT jsonb_agg(to_jsonb(a) ORDER BY id) FROM sharing_agreement a WHERE tenant_id = $1) AS agreements,
+                  (SELECT jsonb_agg(to_jsonb(n) ORDER BY id) FROM recipient_notice n WHERE tenant_id = $1) AS notices,
+                  (SELECT count(*) FROM data_transfer WHERE tenant_id = $1) AS transfers`,
+          [tenant.id],
+        ),
+      );
+  });
+  after(async () => {
+    await app.close();
+    await drop();
+  });
+
+  const AGREEMENT = `id feature tenantContractReference consent { grantedBy } transfers { nodes { id recordIds } } openNotices { id recordId kind }`;
+  const operations: Array<{ name: string; query: string; variables: (id: string) => Record<string, unknown> }> = [
+    { name: "subject", query: `query($id: ID!) { dataSubject(id: $id) { id externalId displayName status records { nodes { id value(purpose: SUBJECT_ACCESS) } } } }`, variables: (id) => ({ id }) },
+    { name: "record", query: `query($id: ID!) { personalDataRecord(id: $id) { id category value(purpose: SUBJECT_ACCESS) transfers { id recordIds agreement { ${AGREEMENT} } } } }`, variables: (id) => ({ id }) },
+    { name: "record for support", query: `query($id: ID!) { personalDataRecord(id: $id) { id value(purpose: SUPPORT) subject { id externalId displayName } } }`, variables: (id) => ({ id }) },
+    { name: "tenant", query: `query($id: ID!) { tenant(id: $id) { id dataSubjects { nodes { id externalId displayName } } personalDataRecords { nodes { id value(purpose: SUPPORT) } } sharingAgreements { nodes { ${AGREEMENT} } } auditLog { nodes { id targetId details } } } }`, variables: (id) => ({ id }) },
+    { name: "agreement", query: `query($id: ID!) { sharingAgreement(id: $id) { ${AGREEMENT} } }`, variables: (id) => ({ id }) },
+    { name: "export", query: `query($id: ID!) { exportDataSubject(id: $id) { document } }`, variables: (id) => ({ id }) },
+    { name: "delete record", query: `mutation($id: ID!) { deletePersonalData(id: $id) { id } }`, variables: (id) => ({ id }) },
+    { name: "correct record", query: `mutation($id: ID!) { correctPersonalData(input: { id: $id, expectedVersion: 1, value: { x: 1 } }) { id } }`, variables: (id) => ({ id }) },
+    { name: "delete subject", query: `mutation($id: ID!) { deleteDataSubject(id: $id) { id } }`, variables: (id) => ({ id }) },
+    { name: "confirm notice", query: `mutation($id: ID!) { confirmRecipientNotice(noticeId: $id) { id recordId } }`, variables: (id) => ({ id }) },
+    { name: "share", query: `mutation($a: ID!) { shareRecords(input: { agreementId: $a, recordIds: [] , purpose: SUPPORT }) { id } }`, variables: (id) => ({ a: id }) },
+  ];
+  const keys = ["tenant", "mine", "other", "myRecord", "theirs", "corrected", "agreement", "transfer", "notice"];
+  const leaks = (text: string, secrets: string[]) => secrets.filter((s) => text.toLowerCase().includes(s.toLowerCase()));
+
+  // The auditor first: it changes nothing, and the subject below may delete its own data.
+  it(`an auditor's ${runs} operations never carry a value, an external id or a display name, and change nothing`, async () => {
+    const auditor = principals.auditor(ids.tenant);
+    const before = await fingerprint();
+    // Every personal-data marker: values of both subjects, the other's external id and name.
+    const secrets = [marker, ids.ownValue];
+    const seenByAdmin = JSON.stringify(await app.as(principals.tenantAdmin(ids.tenant)).gql(operations[3].query, { id: ids.tenant }));
+    assert.deepEqual(leaks(seenByAdmin, secrets), secrets, `the probe: the administrator's answer holds them: ${seenByAdmin.slice(0, 600)}`);
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom(...operations), fc.constantFrom(...keys), async (op, key) => {
+        const result = await app.as(auditor).gql(op.query, op.variables(ids[key]));
+        const text = JSON.stringify(result);
+        assert.deepEqual(leaks(text, secrets), [], `${op.name} on ${key}: ${text.slice(0, 400)}`);
+        assert.ok(!text.includes("INTERNAL_SERVER_ERROR"), `${op.name}: ${text.slice(0, 300)}`);
+      }),
+      { numRuns: runs, seed: process.env.FC_SEED ? Number(process.env.FC_SEED) : undefined },
+    );
+    assert.equal(await fingerprint(), before, "the auditor changed nothing");
+  });
+
+  it(`a data subject's ${runs} operations never carry another subject's ids, values or corrections, nor the agreement's own business, and change nothing of theirs`, async () => {
+    const before = await fingerprint();
+    // The other subject's ids and personal data, and what of the agreement concerns the tenant only.
+    const secrets = [ids.other, ids.theirs, ids.corrected, ids.notice, ids.contract, marker];
+    // The probe: the tenant's administrator, asking the same, finds them.
+    const seenByAdmin = JSON.stringify(await app.as(principals.tenantAdmin(ids.tenant)).gql(operations[4].query, { id: ids.agreement }));
+    assert.deepEqual(leaks(seenByAdmin, secrets).sort(), [ids.theirs, ids.corrected, ids.notice, ids.contract].sort());
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom(...operations), fc.constantFrom(...keys), async (op, key) => {
+        const result = await app.as(me).gql(op.query, op.variables(ids[key]));
+        const text = JSON.stringify(result);
+        assert.deepEqual(leaks(text, secrets), [], `${op.name} on ${key}: ${text.slice(0, 400)}`);
+        assert.ok(!text.includes("INTERNAL_SERVER_ERROR"), `${op.name}: ${text.slice(0, 300)}`);
+      }),
+      { numRuns: runs, seed: process.env.FC_SEED ? Number(process.env.FC_SEED) : undefined },
+    );
+    // Only what is mine may have changed (I may delete or correct my own record).
+    const [after] = JSON.parse(await fingerprint());
+    const theirsOnly = (f: any) =>
+      JSON.stringify([
+        f.subjects.filter((s: any) => s.id === ids.other),
+        f.records.filter((r: any) => r.data_subject_id === ids.other),
+        f.notices.filter((n: any) => [ids.theirs, ids.corrected].includes(n.record_id)),
+      ]);
+    assert.equal(theirsOnly(after), theirsOnly(JSON.parse(before)[0]), "nothing of the other subject changed");
+  });
+});
