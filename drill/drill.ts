@@ -8,6 +8,7 @@ import { BENCH_SECRET, processesNaming } from "../bench/lib";
 import { signToken } from "../src/shared/auth/jwt";
 import { Role } from "../src/shared/auth/role";
 import { HeapAfterFullGc, memoryTrend, type Sample } from "./memory-trend";
+import { races } from "./races";
 import { BATCH, batchVariables, BatchStream, DrillDatabase, type DrillResult, drillTenant, operatorToken, post, rssOf, sleep, startApi } from "./lib";
 
 /**
@@ -324,6 +325,18 @@ async function soak(): Promise<DrillResult> {
   });
 }
 
+/** Deletion, revocation and end of subscription racing writes, at scale with --full. */
+async function racesDrill(): Promise<DrillResult> {
+  return withDatabase(async (db) => {
+    const api = await startApi(db.url);
+    try {
+      return await races(api.url, db.pool, FULL ? { deletionRounds: 200, recordsPerWrite: 1000, writers: 4, judgeLatency: true } : { deletionRounds: 20, recordsPerWrite: 50, writers: 4, judgeLatency: false });
+    } finally {
+      await api.stop();
+    }
+  });
+}
+
 async function main(): Promise<number> {
   const drills: Array<[string, () => Promise<DrillResult>]> = [
     ["api", apiKilled],
@@ -331,6 +344,7 @@ async function main(): Promise<number> {
     ["stop", gracefulStop],
     ["two", twoInstances],
     ["soak", soak],
+    ["races", racesDrill],
   ];
   const results: DrillResult[] = [];
   for (const [name, drill] of drills) {
