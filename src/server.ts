@@ -17,7 +17,7 @@ import { hasMoreKeysThan, TOO_MANY_VARIABLES, VARIABLE_LIMITS, variableLimits } 
 import { ANONYMOUS_BODY_LIMIT_BYTES, errorsAsJson, notFoundAsJson, sendError, sendGraphQLError, wwwAuthenticate } from "./shared/http-errors";
 import { RateLimitedError, RequestRateLimiter } from "./shared/rate-limit";
 import type { Clock } from "./shared/clock";
-import { ErrorCode, isContractCode, UnauthenticatedError } from "./shared/errors";
+import { ErrorCode, UnauthenticatedError } from "./shared/errors";
 import { armor, costLimit } from "./shared/graphql/query-limits";
 import { formatError, isClientError, isDatabaseUnavailable } from "./shared/graphql/format-error";
 import { loggableError, type Logger } from "./shared/logging";

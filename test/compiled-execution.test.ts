@@ -1,13 +1,10 @@
 import assert from "node:assert/strict";
-import { randomUUID } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import { getIntrospectionQuery, graphql } from "graphql";
-import { createRequestContext } from "../src/context";
 import { createSchema } from "../src/schema";
 import type { Principal } from "../src/shared/auth/principal";
 import { SettableClock } from "../src/shared/clock";
-import { createLogger } from "../src/shared/logging";
-import { type TestApp, roles, startTestApp, TEST_AUDIT_SIGNER } from "./helpers/app";
+import { type TestApp, roles, startTestApp, TEST_AUDIT_SIGNER, requestContext } from "./helpers/app";
 import { assertError, assertOk } from "./helpers/assertions";
 import { createTenant, recordData, registerSubject } from "./helpers/factories";
 
@@ -36,7 +33,7 @@ describe("compiled execution (issue 9)", () => {
   it("runs the operation a document's operationName names, each compiled on its own", async () => {
     const document = `query Who { viewer { role } } query What { storageLocations { code } }`;
     const run = async (operationName: string) => {
-      const contextValue = await createRequestContext({ db: app.appDb, maintenance: app.maintenance, clock: app.clock, log: createLogger("silent") }, as.asOperator().principal as Principal, randomUUID());
+      const contextValue = await requestContext(app, as.asOperator().principal as Principal);
       const response = await app.server.apollo.executeOperation({ query: document, operationName }, { contextValue });
       const body = response.body as { kind: "single"; singleResult: { data?: Record<string, unknown>; errors?: unknown } };
       assert.equal(body.singleResult.errors, undefined, JSON.stringify(body.singleResult.errors));

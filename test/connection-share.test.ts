@@ -1,12 +1,10 @@
 import assert from "node:assert/strict";
-import { randomUUID } from "node:crypto";
 import { after, before, describe, it } from "node:test";
-import { createRequestContext, type RequestContext } from "../src/context";
+import type { RequestContext } from "../src/context";
 import { ConnectionShare } from "../src/shared/db/connection-share";
 import { shareOf } from "../src/shared/db/connection-share";
 import { em } from "../src/shared/db/database";
-import { createLogger } from "../src/shared/logging";
-import { type TestApp, principals, startTestApp } from "./helpers/app";
+import { type TestApp, principals, startTestApp, requestContext } from "./helpers/app";
 import { createTenant } from "./helpers/factories";
 
 const rateLimited = (e: unknown) => (e as { extensions?: { code?: string } }).extensions?.code === "RATE_LIMITED";
@@ -48,7 +46,7 @@ describe("connection share of the request pool", () => {
   let tenant: { id: string };
   const open: RequestContext[] = [];
   const contextOf = async (principal: ReturnType<typeof principals.operator>) => {
-    const ctx = await createRequestContext({ db: app.appDb, maintenance: app.maintenance, clock: app.clock, log: createLogger("silent") }, principal, randomUUID());
+    const ctx = await requestContext(app, principal);
     open.push(ctx);
     return ctx;
   };

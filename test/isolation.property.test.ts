@@ -10,6 +10,22 @@ import { isolatedDatabase } from "./helpers/isolated-db";
 
 const RUNS = Number(process.env.ISOLATION_RUNS ?? 1000);
 
+/** Everything of a tenant's a caller could change, as the owner sees it, as one text. */
+async function tenantFingerprint(app: TestApp, tenantId: string): Promise<string> {
+  return JSON.stringify(
+    await app.db.query(
+      `SELECT (SELECT jsonb_agg(to_jsonb(t) ORDER BY id) FROM tenant t WHERE id = $1) AS tenant,
+              (SELECT jsonb_agg(to_jsonb(s) ORDER BY id) FROM data_subject s WHERE tenant_id = $1) AS subjects,
+              (SELECT jsonb_agg(to_jsonb(r) ORDER BY id) FROM personal_data_record r WHERE tenant_id = $1) AS records,
+              (SELECT jsonb_agg(to_jsonb(a) ORDER BY id) FROM sharing_agreement a WHERE tenant_id = $1) AS agreements,
+              (SELECT jsonb_agg(to_jsonb(n) ORDER BY id) FROM recipient_notice n WHERE tenant_id = $1) AS notices,
+              (SELECT jsonb_agg(to_jsonb(n) ORDER BY id) FROM breach_notification n WHERE tenant_id = $1) AS notifications,
+              (SELECT count(*) FROM data_transfer WHERE tenant_id = $1) AS transfers`,
+      [tenantId],
+    ),
+  );
+}
+
 /**
  * Issue 8, point 4: whatever a principal of tenant A asks about tenant B's objects, no answer
  * carries anything of B (its ids, names, values) and nothing of B changes.
@@ -82,19 +98,7 @@ describe("tenant isolation, property-based (issue 8, point 4)", () => {
       principals.auditor(tenantA.id),
       principals.subject(tenantA.id, subjectA.id),
     ];
-    fingerprint = async () =>
-      JSON.stringify(
-        await app.db.query(
-          `SELECT (SELECT jsonb_agg(to_jsonb(t) ORDER BY id) FROM tenant t WHERE id = $1) AS tenant,
-                  (SELECT jsonb_agg(to_jsonb(s) ORDER BY id) FROM data_subject s WHERE tenant_id = $1) AS subjects,
-                  (SELECT jsonb_agg(to_jsonb(r) ORDER BY id) FROM personal_data_record r WHERE tenant_id = $1) AS records,
-                  (SELECT jsonb_agg(to_jsonb(a) ORDER BY id) FROM sharing_agreement a WHERE tenant_id = $1) AS agreements,
-                  (SELECT jsonb_agg(to_jsonb(n) ORDER BY id) FROM recipient_notice n WHERE tenant_id = $1) AS notices,
-                  (SELECT jsonb_agg(to_jsonb(n) ORDER BY id) FROM breach_notification n WHERE tenant_id = $1) AS notifications,
-                  (SELECT count(*) FROM data_transfer WHERE tenant_id = $1) AS transfers`,
-          [tenantB.id],
-        ),
-      );
+    fingerprint = () => tenantFingerprint(app, tenantB.id);
   });
   after(async () => {
     await app.close();
@@ -201,17 +205,7 @@ describe("isolation within a tenant, property-based: another subject, and the au
     const [notice] = await app.db.query("SELECT id FROM recipient_notice WHERE agreement_id = $1", [agreement.id]);
     ids = { contract, ownValue, tenant: tenant.id, mine: mine.id, other: other.id, myRecord: myRecord.id, theirs: theirs.id, corrected: corrected.id, agreement: agreement.id, transfer: both.id, notice: notice.id };
     me = principals.subject(tenant.id, mine.id);
-    fingerprint = async () =>
-      JSON.stringify(
-        await app.db.query(
-          `SELECT (SELECT jsonb_agg(to_jsonb(s) ORDER BY id) FROM data_subject s WHERE tenant_id = $1) AS subjects,
-                  (SELECT jsonb_agg(to_jsonb(r) ORDER BY id) FROM personal_data_record r WHERE tenant_id = $1) AS records,
-                  (SELECT jsonb_agg(to_jsonb(a) ORDER BY id) FROM sharing_agreement a WHERE tenant_id = $1) AS agreements,
-                  (SELECT jsonb_agg(to_jsonb(n) ORDER BY id) FROM recipient_notice n WHERE tenant_id = $1) AS notices,
-                  (SELECT count(*) FROM data_transfer WHERE tenant_id = $1) AS transfers`,
-          [tenant.id],
-        ),
-      );
+    fingerprint = () => tenantFingerprint(app, tenant.id);
   });
   after(async () => {
     await app.close();

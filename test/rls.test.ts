@@ -1,12 +1,11 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { after, before, describe, it } from "node:test";
-import { createRequestContext, type RequestContext } from "../src/context";
+import type { RequestContext } from "../src/context";
 import { PersonalDataRecordEntity } from "../src/modules/personal-data/personal-data-record.entity";
 import { em } from "../src/shared/db/database";
 import { openRequestPool } from "../src/shared/db/pools";
-import { createLogger } from "../src/shared/logging";
-import { type TestApp, principals, startTestApp } from "./helpers/app";
+import { type TestApp, principals, startTestApp, requestContext } from "./helpers/app";
 import { createTenant, recordData, registerSubject } from "./helpers/factories";
 
 /** Issue 8, point 3: row-level security holds even where the application's own filter is missing. */
@@ -16,7 +15,7 @@ describe("row-level security (issue 8, point 3)", () => {
   let b: { id: string };
   const open: RequestContext[] = [];
   const contextOf = async (principal: ReturnType<typeof principals.operator>) => {
-    const ctx = await createRequestContext({ db: app.appDb, maintenance: app.maintenance, clock: app.clock, log: createLogger("silent") }, principal, randomUUID());
+    const ctx = await requestContext(app, principal);
     open.push(ctx);
     return ctx;
   };
@@ -124,7 +123,7 @@ describe("row-level security (issue 8, point 3)", () => {
       try {
         for (const principal of [principals.partner(), principals.tenantAdmin(a.id)]) {
           for (const forged of forgeries) {
-            const ctx = await createRequestContext({ db: other, maintenance: app.maintenance, clock: app.clock, log: createLogger("silent") }, principal, randomUUID());
+            const ctx = await requestContext(app, principal, other);
             try {
               await em(ctx).query(`SELECT set_config('custodian.scope', $1, true), set_config('custodian.tenant_id', $2, true)`, [forged, b.id]);
               assert.equal(await count(ctx, "personal_data_record"), 0, `${principal.role} with ${forged.slice(0, 12)}…`);

@@ -1,11 +1,9 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { after, before, describe, it } from "node:test";
-import { createRequestContext } from "../src/context";
 import { em } from "../src/shared/db/database";
 import { isDatabaseUnavailable } from "../src/shared/graphql/format-error";
-import { createLogger } from "../src/shared/logging";
-import { type TestApp, principals, startTestApp } from "./helpers/app";
+import { type TestApp, principals, startTestApp, requestContext } from "./helpers/app";
 import { createTenant, recordData, registerSubject } from "./helpers/factories";
 import { countStatements } from "./helpers/statements";
 
@@ -14,7 +12,7 @@ describe("request session", () => {
   let app: TestApp;
   let tenant: { id: string };
   const contextOf = (principal: ReturnType<typeof principals.operator>) =>
-    createRequestContext({ db: app.appDb, maintenance: app.maintenance, clock: app.clock, log: createLogger("silent") }, principal, randomUUID());
+    requestContext(app, principal);
   const tenantsSeen = async (ctx: Awaited<ReturnType<typeof contextOf>>) =>
     (await em(ctx).query(`SELECT DISTINCT tenant_id FROM personal_data_record`)).map((r: { tenant_id: string }) => r.tenant_id);
 

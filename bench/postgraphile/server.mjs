@@ -1,8 +1,11 @@
 // PostGraphile 5 over the bench database, for `npm run bench` only. It needs Node 22 or later:
 // the bench starts it with the `node` devDependency (node_modules/node/bin/node), never with
-// the Node that runs Custodian. Every request runs as custodian_app with the operator's scope,
-// in a transaction with those settings: the same row-level security Custodian works under.
+// the Node that runs Custodian. It logs in as custodian_app, and each connection carries the
+// operator's signed scope (made with Custodian's own scopeClaim, from dist/): the same row-level
+// security Custodian works under.
 import { createServer } from "node:http";
+import { createRequire } from "node:module";
+import pg from "pg";
 import { postgraphile } from "postgraphile";
 import { makePgService } from "postgraphile/adaptors/pg";
 import { grafserv } from "postgraphile/grafserv/node";
@@ -22,15 +25,24 @@ const RecordsOfTenant = jsonPgSmartTags({
   },
 });
 
+const require = createRequire(import.meta.url);
+const { scopeClaim } = require("../../dist/src/shared/db/scope-claim.js");
+const { appLoginUrl } = require("../../dist/src/shared/db/pools.js");
+const owner = new pg.Client({ connectionString: process.env.DATABASE_URL });
+await owner.connect();
+const { rows: [{ value: key }] } = await owner.query(`SELECT value FROM custodian_secret WHERE name = 'scope'`);
+await owner.end();
+const pool = new pg.Pool({ connectionString: appLoginUrl(process.env.DATABASE_URL), max: 10 });
+pool.on("connect", (client) => {
+  void client.query("SELECT set_config('custodian.scope', $1, false)", [scopeClaim(key, { all: true }, client.processID)]);
+});
+
 const port = Number(process.env.PORT);
 const preset = {
   extends: [PostGraphileAmberPreset],
   plugins: [RecordsOfTenant],
-  pgServices: [makePgService({ connectionString: process.env.DATABASE_URL, schemas: ["public"], poolConfig: { max: 10 } })],
-  grafast: {
-    explain: false,
-    context: () => ({ pgSettings: { role: "custodian_app", "custodian.scope": "all" } }),
-  },
+  pgServices: [makePgService({ pool, schemas: ["public"] })],
+  grafast: { explain: false },
   grafserv: { graphiql: false, watch: false },
 };
 

@@ -5,7 +5,7 @@ import { createDataSource } from "../../ormconfig";
 import { openMaintenancePool, openRequestPool } from "../../src/shared/db/pools";
 import { AuditSigner } from "../../src/modules/audit/audit-signer";
 import { GraphQLError } from "graphql";
-import { createRequestContext } from "../../src/context";
+import { createRequestContext, type RequestContext } from "../../src/context";
 import { formatError } from "../../src/shared/graphql/format-error";
 import { createSchema } from "../../src/schema";
 import { startServer, type CustodianServer } from "../../src/server";
@@ -104,6 +104,14 @@ export async function startTestApp(
       await db.destroy();
     },
   };
+}
+
+/**
+ * A request's context for `principal`, as the server makes one, outside any HTTP request (for
+ * raw SQL in a request's session); `db` is another request pool when given. Close its session.
+ */
+export function requestContext(app: TestApp, principal: Principal | null, db: DataSource = app.appDb): Promise<RequestContext> {
+  return createRequestContext({ db, maintenance: app.maintenance, clock: app.clock, log: createLogger("silent") }, principal, randomUUID());
 }
 
 export const principals = {
