@@ -1,8 +1,5 @@
 import { createServer } from "node:http";
-import { Client, Pool } from "pg";
-import { appLoginUrl } from "../src/shared/db/pools";
-import { scopeClaim } from "../src/shared/db/scope-claim";
-import { ALL_TENANTS } from "../src/shared/db/session";
+import { OperatorPool } from "./operator-pool";
 
 /**
  * The floor of the dashboard: the same rows as Custodian's and PostGraphile's answers, fetched by
@@ -22,17 +19,7 @@ export const DASHBOARD_SQL = `
    ORDER BY t.created_at, t.id`;
 
 async function main() {
-  const ownerUrl = process.env.DATABASE_URL!;
-  const owner = new Client({ connectionString: ownerUrl });
-  await owner.connect();
-  const [{ value: key }] = (await owner.query(`SELECT value FROM custodian_secret WHERE name = 'scope'`)).rows;
-  await owner.end();
-  const pool = new Pool({ connectionString: appLoginUrl(ownerUrl), max: 10 });
-  // The operator's signed scope, once per connection (Custodian sets it per transaction).
-  pool.on("connect", (client) => {
-    const pid = (client as unknown as { processID: number }).processID;
-    void client.query("SELECT set_config('custodian.scope', $1, false)", [scopeClaim(key, ALL_TENANTS, pid)]);
-  });
+  const pool = await OperatorPool.open(process.env.DATABASE_URL!);
   const tenants = Number(process.env.DASHBOARD_TENANTS ?? 20);
   const records = Number(process.env.DASHBOARD_RECORDS ?? 20);
   const server = createServer((req, res) => {

@@ -1,7 +1,7 @@
 import type { MigrationInterface, QueryRunner } from "typeorm";
 
-/** Tables under row-level security before this migration (tenant-scoped, the tenant row, the audit log). */
-const RLS_TABLES = [
+/** Tables that hold one tenant's rows, each with a tenant_id column. */
+const TENANT_TABLES = [
   "data_subject",
   "personal_data_record",
   "idempotency_key",
@@ -10,9 +10,9 @@ const RLS_TABLES = [
   "recipient_notice",
   "breach_affected_tenant",
   "breach_notification",
-  "tenant",
-  "audit_log",
 ];
+/** Tables under row-level security before this migration. */
+const RLS_TABLES = [...TENANT_TABLES, "tenant", "audit_log"];
 /** Shared by every tenant, written by operators only. */
 const REFERENCE_TABLES = ["storage_location", "third_party", "subprocessor_list", "subprocessor_list_change"];
 
@@ -64,30 +64,29 @@ export class DatabaseRoles1764300000000 implements MigrationInterface {
       INSERT INTO custodian_secret (name, value)
       VALUES ('scope', encode(sha256(convert_to(gen_random_uuid()::text || gen_random_uuid()::text || gen_random_uuid()::text, 'UTF8')), 'hex'))`);
 
-    // The verified claim: {kind, tenant} when the proof is right for this connection, else null.
-    // The proof is sha256(key || sha256(key || message)), a keyed hash without pgcrypto.
+    // The verified claim, as the policies read it. The proof is sha256(key || sha256(key ||
+    // message)), a keyed hash without pgcrypto. Each function verifies on its own, as a plain SQL
+    // function run with the owner's rights (it reads the key): a wrapper around a shared one cost
+    // three times as much, and the policies call them once per statement (InitPlans).
+    const proofHolds = `s.c[3] = pg_catalog.encode(pg_catalog.sha256(pg_catalog.convert_to(k.value || pg_catalog.encode(pg_catalog.sha256(
+        pg_catalog.convert_to(k.value || s.c[1] || ':' || s.c[2] || ':' || pg_catalog.pg_backend_pid(), 'UTF8')), 'hex'), 'UTF8')), 'hex')`;
+    const claim = `FROM (SELECT pg_catalog.string_to_array(coalesce(pg_catalog.current_setting('custodian.scope', true), ''), ':') AS c) s
+        JOIN public.custodian_secret k ON k.name = 'scope'
+       WHERE pg_catalog.array_length(s.c, 1) = 3`;
     await q.query(`
-      CREATE FUNCTION custodian_scope_claim() RETURNS text[] LANGUAGE plpgsql STABLE SECURITY DEFINER
-      SET search_path = pg_catalog, public, pg_temp AS $$
-      DECLARE
-        claim text[] := string_to_array(coalesce(current_setting('custodian.scope', true), ''), ':');
-        k text;
-      BEGIN
-        IF coalesce(array_length(claim, 1), 0) <> 3 OR claim[1] NOT IN ('all', 'tenant') THEN RETURN NULL; END IF;
-        SELECT value INTO k FROM custodian_secret WHERE name = 'scope';
-        IF claim[3] = encode(sha256(convert_to(k || encode(sha256(convert_to(k || claim[1] || ':' || claim[2] || ':' || pg_backend_pid(), 'UTF8')), 'hex'), 'UTF8')), 'hex') THEN
-          RETURN claim[1:2];
-        END IF;
-        RETURN NULL;
-      END $$`);
-    await q.query(`
-      CREATE OR REPLACE FUNCTION custodian_scope_all() RETURNS boolean LANGUAGE sql STABLE AS $$
-        SELECT coalesce((custodian_scope_claim())[1] = 'all', false)
+      CREATE OR REPLACE FUNCTION custodian_scope_all() RETURNS boolean LANGUAGE sql STABLE SECURITY DEFINER AS $$
+        SELECT coalesce((SELECT s.c[1] = 'all' AND ${proofHolds} ${claim}), false)
       $$`);
     await q.query(`
-      CREATE OR REPLACE FUNCTION custodian_tenant() RETURNS uuid LANGUAGE sql STABLE AS $$
-        SELECT CASE WHEN c[1] = 'tenant' AND c[2] ~ '^[0-9a-f-]{36}$' THEN c[2]::uuid END FROM (SELECT custodian_scope_claim() AS c) s
+      CREATE OR REPLACE FUNCTION custodian_tenant() RETURNS uuid LANGUAGE sql STABLE SECURITY DEFINER AS $$
+        SELECT CASE WHEN s.c[1] = 'tenant' AND ${proofHolds} THEN s.c[2]::uuid END ${claim}
       $$`);
+    // The tenant first: a tenant's request, whose rows all match it, never evaluates the other.
+    for (const table of TENANT_TABLES) {
+      await q.query(`ALTER POLICY tenant_isolation ON ${table} USING (tenant_id = (SELECT custodian_tenant()) OR (SELECT custodian_scope_all()))`);
+    }
+    await q.query(`ALTER POLICY tenant_isolation ON tenant USING (id = (SELECT custodian_tenant()) OR (SELECT custodian_scope_all()))`);
+    await q.query(`ALTER POLICY audit_read ON audit_log USING (tenant_id = (SELECT custodian_tenant()) OR (SELECT custodian_scope_all()))`);
 
     // Maintenance sees and changes every row; what it may do to the audit log the triggers decide.
     for (const table of [...RLS_TABLES, ...REFERENCE_TABLES, "breach_incident"]) {
@@ -112,7 +111,7 @@ export class DatabaseRoles1764300000000 implements MigrationInterface {
     // The audit log: appended by requests within their scope, or as a refusal in the operators' chain.
     await q.query(`
       ALTER POLICY audit_append ON audit_log WITH CHECK (
-        (SELECT custodian_scope_all()) OR tenant_id = (SELECT custodian_tenant()) OR (tenant_id IS NULL AND outcome = 'DENIED'))`);
+        tenant_id = (SELECT custodian_tenant()) OR (SELECT custodian_scope_all()) OR (tenant_id IS NULL AND outcome = 'DENIED'))`);
     await q.query(`DROP POLICY audit_purge ON audit_log`);
     await q.query(`REVOKE UPDATE, DELETE, TRUNCATE ON audit_log FROM custodian_app`);
     await q.query(`
@@ -171,14 +170,18 @@ export class DatabaseRoles1764300000000 implements MigrationInterface {
       }
     }
     await q.query(`
-      CREATE OR REPLACE FUNCTION custodian_scope_all() RETURNS boolean LANGUAGE sql STABLE AS $$
+      CREATE OR REPLACE FUNCTION custodian_scope_all() RETURNS boolean LANGUAGE sql STABLE SECURITY INVOKER AS $$
         SELECT coalesce(current_setting('custodian.scope', true), '') = 'all'
       $$`);
     await q.query(`
-      CREATE OR REPLACE FUNCTION custodian_tenant() RETURNS uuid LANGUAGE sql STABLE AS $$
+      CREATE OR REPLACE FUNCTION custodian_tenant() RETURNS uuid LANGUAGE sql STABLE SECURITY INVOKER AS $$
         SELECT nullif(current_setting('custodian.tenant_id', true), '')::uuid
       $$`);
-    await q.query(`DROP FUNCTION custodian_scope_claim()`);
+    for (const table of TENANT_TABLES) {
+      await q.query(`ALTER POLICY tenant_isolation ON ${table} USING ((SELECT custodian_scope_all()) OR tenant_id = (SELECT custodian_tenant()))`);
+    }
+    await q.query(`ALTER POLICY tenant_isolation ON tenant USING ((SELECT custodian_scope_all()) OR id = (SELECT custodian_tenant()))`);
+    await q.query(`ALTER POLICY audit_read ON audit_log USING ((SELECT custodian_scope_all()) OR tenant_id = (SELECT custodian_tenant()))`);
     await q.query(`DROP TABLE custodian_secret`);
     await q.query(`REVOKE ALL ON ALL TABLES IN SCHEMA public FROM custodian_maintenance`);
     await q.query(`ALTER DEFAULT PRIVILEGES IN SCHEMA public REVOKE SELECT, INSERT, UPDATE, DELETE ON TABLES FROM custodian_maintenance`);

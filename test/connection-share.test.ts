@@ -10,25 +10,46 @@ import { createTenant } from "./helpers/factories";
 const rateLimited = (e: unknown) => (e as { extensions?: { code?: string } }).extensions?.code === "RATE_LIMITED";
 
 describe("connection share (pure)", () => {
-  it("gives a holder at most its limit, queues the rest in order, and hands a freed slot to its next waiter", async () => {
-    const share = new ConnectionShare(2);
-    const first = await share.acquire("a");
-    await share.acquire("a");
-    const order: string[] = [];
-    const third = share.acquire("a").then((release) => (order.push("third"), release));
-    const fourth = share.acquire("a").then((release) => (order.push("fourth"), release));
-    await share.acquire("b"); // another holder is never held up
-    assert.equal(share.holding("a"), 2);
-    first();
-    first(); // a second release is a no-op
-    (await third)();
-    await fourth;
-    assert.deepEqual(order, ["third", "fourth"]);
-    assert.equal(share.holding("a"), 2);
+  it("lets a principal use a quiet pool beyond its share, but never the reserve", async () => {
+    const share = new ConnectionShare(4, 10, 2);
+    for (let i = 0; i < 8; i++) await share.acquire("hog", 10);
+    await assert.rejects(share.acquire("hog", 10), rateLimited, "the last two are the reserve");
+    // Others still get in at once, up to their own share, out of the reserve.
+    await share.acquire("a", 10);
+    await share.acquire("b", 10);
+    assert.equal(share.holding("hog"), 8);
   });
 
-  it("refuses a waiter as RATE_LIMITED when none of its own is freed in time, and forgets it", async () => {
-    const share = new ConnectionShare(1);
+  it("makes a principal over its share wait while the pool is busy, and lets it go once it is quiet", async () => {
+    const share = new ConnectionShare(2, 5, 1);
+    const hog = [await share.acquire("hog"), await share.acquire("hog"), await share.acquire("hog"), await share.acquire("hog")];
+    let hogServed = false;
+    const hogNext = share.acquire("hog").then((release) => ((hogServed = true), release));
+    const other = await share.acquire("other"); // under its share: at once, out of the reserve
+    hog[0](); // 4 of 5 still held: busy
+    await new Promise((ok) => setImmediate(ok));
+    assert.equal(hogServed, false, "over its share, the hog waits while the pool is busy");
+    other(); // 3 of 5: quiet again
+    await hogNext;
+    assert.equal(share.holding("hog"), 4);
+    hog[0](); // a second release is a no-op
+    assert.equal(share.holding("hog"), 4);
+  });
+
+  it("serves one principal's waiters in their arrival order", async () => {
+    const share = new ConnectionShare(1, 1, 1);
+    const first = await share.acquire("a");
+    const order: number[] = [];
+    const waiters = [1, 2, 3].map((n) => share.acquire("a").then((release) => (order.push(n), release)));
+    first();
+    (await waiters[0])();
+    (await waiters[1])();
+    await waiters[2];
+    assert.deepEqual(order, [1, 2, 3]);
+  });
+
+  it("refuses a waiter as RATE_LIMITED when nothing frees in time, and forgets it", async () => {
+    const share = new ConnectionShare(1, 1, 1);
     const release = await share.acquire("a");
     await assert.rejects(share.acquire("a", 30), rateLimited);
     release();
@@ -36,8 +57,8 @@ describe("connection share (pure)", () => {
     (await share.acquire("a", 30))();
   });
 
-  it("is 40% of the pool, at least one", () => {
-    assert.deepEqual([1, 3, 10, 20].map((n) => ConnectionShare.forPool(n).limit), [1, 1, 4, 8]);
+  it("is 40% of the pool with a 20% reserve, at least one each", () => {
+    assert.deepEqual([1, 3, 5, 10, 20].map((n) => [ConnectionShare.forPool(n).share, ConnectionShare.forPool(n).reserve]), [[1, 1], [1, 1], [2, 1], [4, 2], [8, 4]]);
   });
 });
 
@@ -62,9 +83,10 @@ describe("connection share of the request pool", () => {
 
   it("keeps one principal's held connections from starving another principal", async () => {
     const auditor = principals.auditor(tenant.id);
-    const limit = shareOf(app.appDb).limit;
-    assert.equal(limit, 2);
-    const held = await Promise.all(Array.from({ length: limit }, () => contextOf(auditor)));
+    const share = shareOf(app.appDb);
+    // A pool of 5: the auditor may hold 4 while it is quiet, never the last one.
+    assert.deepEqual([share.share, share.reserve], [2, 1]);
+    const held = await Promise.all(Array.from({ length: 4 }, () => contextOf(auditor)));
     // The same principal's next request waits for one of its own, and is refused when none ends.
     await assert.rejects(contextOf(auditor), rateLimited);
     // Everyone else still gets a connection at once (the pool has 5).

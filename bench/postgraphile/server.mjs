@@ -1,11 +1,10 @@
 // PostGraphile 5 over the bench database, for `npm run bench` only. It needs Node 22 or later:
 // the bench starts it with the `node` devDependency (node_modules/node/bin/node), never with
 // the Node that runs Custodian. It logs in as custodian_app, and each connection carries the
-// operator's signed scope (made with Custodian's own scopeClaim, from dist/): the same row-level
-// security Custodian works under.
+// operator's signed scope (OperatorPool, from dist/): the same row-level security Custodian
+// works under.
 import { createServer } from "node:http";
 import { createRequire } from "node:module";
-import pg from "pg";
 import { postgraphile } from "postgraphile";
 import { makePgService } from "postgraphile/adaptors/pg";
 import { grafserv } from "postgraphile/grafserv/node";
@@ -26,16 +25,8 @@ const RecordsOfTenant = jsonPgSmartTags({
 });
 
 const require = createRequire(import.meta.url);
-const { scopeClaim } = require("../../dist/src/shared/db/scope-claim.js");
-const { appLoginUrl } = require("../../dist/src/shared/db/pools.js");
-const owner = new pg.Client({ connectionString: process.env.DATABASE_URL });
-await owner.connect();
-const { rows: [{ value: key }] } = await owner.query(`SELECT value FROM custodian_secret WHERE name = 'scope'`);
-await owner.end();
-const pool = new pg.Pool({ connectionString: appLoginUrl(process.env.DATABASE_URL), max: 10 });
-pool.on("connect", (client) => {
-  void client.query("SELECT set_config('custodian.scope', $1, false)", [scopeClaim(key, { all: true }, client.processID)]);
-});
+const { OperatorPool } = require("../../dist/bench/operator-pool.js");
+const pool = await OperatorPool.open(process.env.DATABASE_URL);
 
 const port = Number(process.env.PORT);
 const preset = {

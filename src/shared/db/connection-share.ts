@@ -1,69 +1,100 @@
 import type { DataSource } from "typeorm";
 import { DomainError, ErrorCode } from "../errors";
 
-/** How long a request waits for one of its principal's own connections before it is refused. */
+/** How long a request waits for a connection it may take before it is refused. */
 export const SHARE_WAIT_MS = 3000;
 
 /**
- * No principal holds more than its share of a pool's connections (40%, at least one): its extra
- * requests wait for one of its own to end, in arrival order, while everyone else's go ahead.
- * One auditor's twelve concurrent verifications once held every connection for two minutes and
- * every other caller, in every tenant, was told the database was unavailable. Anonymous callers
- * share one key between them.
+ * How a request pool's connections are shared between principals. Each principal may always
+ * hold its share (40% of the pool, at least one). It may hold more while the pool is quiet, but
+ * never the reserve (20%, at least one): that much is always left for other principals, and once
+ * the pool is busy a principal over its share waits until it is under it again, or the pool is
+ * quiet, while everyone else's requests go first. One auditor's twelve concurrent verifications
+ * once held every connection for two minutes, and every other caller in every tenant was told the
+ * database was unavailable; a single busy integration still gets most of an idle pool. Waiters
+ * are served in arrival order, and refused (RATE_LIMITED, retryable) after SHARE_WAIT_MS.
+ * Anonymous callers share one holder key.
  */
 export class ConnectionShare {
   private readonly held = new Map<string, number>();
-  private readonly waiting = new Map<string, Array<() => void>>();
+  private total = 0;
+  private readonly waiting: Array<{ holder: string; wake: () => void }> = [];
 
-  constructor(readonly limit: number) {}
+  constructor(
+    readonly share: number,
+    readonly poolSize: number,
+    readonly reserve: number,
+  ) {}
 
   static forPool(poolSize: number): ConnectionShare {
-    return new ConnectionShare(Math.max(1, Math.floor(poolSize * 0.4)));
+    return new ConnectionShare(Math.max(1, Math.floor(poolSize * 0.4)), poolSize, Math.max(1, Math.floor(poolSize * 0.2)));
+  }
+
+  /** Whether `holder` may take one more connection now. */
+  private mayTake(holder: string): boolean {
+    return (this.held.get(holder) ?? 0) < this.share || this.total < this.poolSize - this.reserve;
+  }
+
+  private take(holder: string): void {
+    this.held.set(holder, (this.held.get(holder) ?? 0) + 1);
+    this.total += 1;
   }
 
   /** Resolves with the release function once `holder` may take a connection. */
   async acquire(holder: string, waitMs = SHARE_WAIT_MS): Promise<() => void> {
-    if ((this.held.get(holder) ?? 0) >= this.limit) {
+    // Behind earlier waiters of the same holder, never ahead of them.
+    if (this.mayTake(holder) && !this.waiting.some((w) => w.holder === holder)) {
+      this.take(holder);
+    } else {
       await new Promise<void>((ok, fail) => {
-        const queue = this.waiting.get(holder) ?? [];
-        this.waiting.set(holder, queue);
-        const wake = () => {
-          clearTimeout(timer);
-          ok();
+        const waiter = {
+          holder,
+          wake: () => {
+            clearTimeout(timer);
+            ok();
+          },
         };
         const timer = setTimeout(() => {
-          queue.splice(queue.indexOf(wake), 1);
-          if (!queue.length) this.waiting.delete(holder);
+          this.waiting.splice(this.waiting.indexOf(waiter), 1);
           fail(
-            new DomainError(ErrorCode.RATE_LIMITED, `Your requests already hold ${this.limit} database connections; retry when one has finished.`, {
+            new DomainError(ErrorCode.RATE_LIMITED, "Your requests already hold their share of the database connections; retry when one has finished.", {
               retryAfterSeconds: 1,
               http: { status: 429, headers: new Map([["retry-after", "1"]]) },
             }),
           );
         }, waitMs);
-        queue.push(wake);
+        this.waiting.push(waiter);
       });
-    } else {
-      this.held.set(holder, (this.held.get(holder) ?? 0) + 1);
     }
     let released = false;
     return () => {
       if (released) return;
       released = true;
-      // Hand the slot straight to the next waiter of the same holder, or give it back.
-      const next = this.waiting.get(holder)?.shift();
-      if (next) {
-        if (!this.waiting.get(holder)!.length) this.waiting.delete(holder);
-        next();
-        return;
-      }
       const count = (this.held.get(holder) ?? 1) - 1;
       if (count > 0) this.held.set(holder, count);
       else this.held.delete(holder);
+      this.total -= 1;
+      this.wakeWaiters();
     };
   }
 
-  /** Connections held per holder right now (for tests and metrics). */
+  /** Wakes, in arrival order, each waiter that may now take a connection (a holder's first waiter only). */
+  private wakeWaiters(): void {
+    const passed = new Set<string>();
+    for (let i = 0; i < this.waiting.length; ) {
+      const { holder, wake } = this.waiting[i];
+      if (!passed.has(holder) && this.mayTake(holder)) {
+        this.waiting.splice(i, 1);
+        this.take(holder);
+        wake();
+        continue;
+      }
+      passed.add(holder);
+      i += 1;
+    }
+  }
+
+  /** Connections `holder` holds right now. */
   holding(holder: string): number {
     return this.held.get(holder) ?? 0;
   }

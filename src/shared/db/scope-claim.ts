@@ -7,7 +7,7 @@ import type { RowScope } from "./session";
  * A request's row scope as the database checks it: `kind:tenant:proof` in `custodian.scope`,
  * where the proof is sha256(key || sha256(key || "kind:tenant:pid")) with the key from
  * `custodian_secret` and the pid of the connection it is set on. The policies recompute it
- * (custodian_scope_claim); a session that writes the setting without the key gets no rows, and
+ * (custodian_tenant, custodian_scope_all); a session that writes the setting without the key gets no rows, and
  * a claim copied from another connection does not verify on this one. A caller with no scope
  * (partners, anonymous) sends an empty claim.
  */

@@ -19,8 +19,11 @@ export function inMaintenance<T>(db: DataSource, work: (manager: EntityManager) 
   return db.transaction(work);
 }
 
-/** Sets the signed scope claim for the open transaction; the claim travels as a parameter, never in a statement's text. */
-const SET_SCOPE = "SELECT set_config('custodian.scope', $1, true)";
+/**
+ * Sets the signed scope claim for the open transaction; the claim travels as a parameter, never
+ * in a statement's text. Prepared once per connection (pg takes `{ name, text }`).
+ */
+const SET_SCOPE = { name: "custodian_set_scope", text: "SELECT set_config('custodian.scope', $1, true)" } as unknown as string;
 
 /** The checkpoint's COMMIT, told apart from TypeORM's own by its text. */
 const CHECKPOINT = "COMMIT /* checkpoint */";
