@@ -12,6 +12,9 @@ export interface ApiProcess {
   stop(): Promise<void>;
 }
 
+/** One signing key for every API this process starts: instances of one deployment share it. */
+const AUDIT_SIGNING_KEY = String(generateKeyPairSync("ed25519").privateKey.export({ type: "pkcs8", format: "pem" }));
+
 /**
  * The API as it runs in production: its own process, on the given database (null: its own
  * embedded server, in EMBEDDED_PG_DIR of `env`).
@@ -33,7 +36,7 @@ export async function startApi(
       JWT_SECRET: BENCH_SECRET,
       LOG_LEVEL: "warn",
       NODE_ENV: "production",
-      AUDIT_SIGNING_KEY: String(generateKeyPairSync("ed25519").privateKey.export({ type: "pkcs8", format: "pem" })),
+      AUDIT_SIGNING_KEY,
       RATE_LIMIT_PER_MINUTE: "off",
       ...env,
     },

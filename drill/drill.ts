@@ -237,8 +237,8 @@ async function twoInstances(): Promise<DrillResult> {
     const counted = (await db.pool.query(`SELECT coalesce(sum((details->>'count')::int), 0)::int AS n FROM audit_log WHERE action = 'RECORDS_PURGED' AND tenant_id = ANY($1::uuid[])`, [tenants.map((t) => t.tenantId)])).rows[0].n;
     if (counted !== due) failures.push(`purges counted ${counted} records for ${due} due`);
     for (const t of tenants) {
-      const v = await post(one.url, operator, `query($id: ID!) { verifyAuditLog(tenantId: $id) { valid } }`, { id: t.tenantId });
-      if (!v.ok || !v.body.data.verifyAuditLog.valid) failures.push(`tenant ${t.tenantId.slice(0, 8)}: audit chain does not verify`);
+      const v = await post(one.url, operator, `query($id: ID!) { verifyAuditLog(tenantId: $id) { valid problem entriesChecked } }`, { id: t.tenantId });
+      if (!v.ok || !v.body.data.verifyAuditLog.valid) failures.push(`tenant ${t.tenantId.slice(0, 8)}: audit chain does not verify: ${JSON.stringify(v.body).slice(0, 300)}`);
     }
     const notes = (await db.pool.query(`SELECT tenant_id, count(*)::int AS n FROM breach_notification WHERE incident_id = $1 GROUP BY 1`, [incidentId])).rows;
     if (notes.length !== tenants.length || notes.some((n: { n: number }) => n.n !== 1)) failures.push(`notifications per tenant: ${JSON.stringify(notes.map((n: { n: number }) => n.n))}`);
