@@ -9,7 +9,16 @@ import { BreachIncidentEntity } from "./src/modules/incident/incident.entity";
 import { StorageLocation } from "./src/modules/storage-location/storage-location.entity";
 import { TenantEntity } from "./src/modules/tenant/tenant.entity";
 
-export const entities = [StorageLocation, TenantEntity, DataSubjectEntity, PersonalDataRecordEntity, ThirdPartyEntity, SharingAgreementEntity, DataTransferEntity, BreachIncidentEntity];
+export const entities = [
+  StorageLocation,
+  TenantEntity,
+  DataSubjectEntity,
+  PersonalDataRecordEntity,
+  ThirdPartyEntity,
+  SharingAgreementEntity,
+  DataTransferEntity,
+  BreachIncidentEntity,
+];
 
 export interface DataSourceOptions {
   /** Most connections the pool opens. */

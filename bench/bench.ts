@@ -127,7 +127,11 @@ function post(target: Target, i: number): Promise<any> {
  * 3.4 and 3.0 ms of CPU per dashboard request in its runs after a 10 s warm-up, and the floor
  * 440, 470 and 476 req/s; both steady after about 20 s of load.
  */
-async function measure(pool: Pool, targets: Target[], settings: { connections: number; seconds: number; runs: number; warmup: number }): Promise<Map<Target, CaseFigures>> {
+async function measure(
+  pool: Pool,
+  targets: Target[],
+  settings: { connections: number; seconds: number; runs: number; warmup: number },
+): Promise<Map<Target, CaseFigures>> {
   const runs = new Map<Target, Run[]>(targets.map((t) => [t, []]));
   for (const target of targets) await load(target, settings.connections, settings.warmup);
   for (let run = 0; run < settings.runs; run++) {
@@ -213,7 +217,7 @@ async function main() {
   let dropped = false;
   try {
     console.log(`# bench on ${database.description}: ${size.tenants} tenants, ${size.subjects} subjects, ${size.records} records`);
-    let started = Date.now();
+    const started = Date.now();
     await seedDataset(pool, size);
     await pool.query(`CREATE EXTENSION IF NOT EXISTS pg_stat_statements`).catch(() => undefined);
     console.log(`# seeded in ${((Date.now() - started) / 1000).toFixed(1)} s`);
@@ -222,9 +226,9 @@ async function main() {
     api = await startApi(database.url, { RETENTION_INTERVAL: "off" });
     const pgPort = await freePort();
     const postgraphileProcess = await startProcess(join(ROOT, "node_modules", "node", "bin", "node"), [join(ROOT, "bench", "postgraphile", "server.mjs")], {
-        DATABASE_URL: database.url,
-        PORT: String(pgPort),
-        GRAPHILE_ENV: "production",
+      DATABASE_URL: database.url,
+      PORT: String(pgPort),
+      GRAPHILE_ENV: "production",
     });
     children.push(postgraphileProcess);
     const floorPort = await freePort();
@@ -245,8 +249,14 @@ async function main() {
       pid: api.child.pid,
       request: () => ({ headers: { ...json, authorization: `Bearer ${operator}` }, body: JSON.stringify({ query: CUSTODIAN_DASHBOARD, variables }) }),
       rows: (b) =>
-        b.data.tenants.nodes.map((t: any) => [t.id, t.name, t.storageLocation.code, t.storageLocation.name, t.personalDataRecords.totalCount,
-          t.personalDataRecords.nodes.map((r: any) => [r.id, r.category, r.status, r.subject.id, r.subject.status])]),
+        b.data.tenants.nodes.map((t: any) => [
+          t.id,
+          t.name,
+          t.storageLocation.code,
+          t.storageLocation.name,
+          t.personalDataRecords.totalCount,
+          t.personalDataRecords.nodes.map((r: any) => [r.id, r.category, r.status, r.subject.id, r.subject.status]),
+        ]),
     };
     const postgraphile: Target = {
       name: "PostGraphile 5",
@@ -254,9 +264,20 @@ async function main() {
       pid: postgraphileProcess.pid,
       request: () => ({ headers: json, body: JSON.stringify({ query: POSTGRAPHILE_DASHBOARD, variables }) }),
       rows: (b) =>
-        b.data.allTenants.nodes.map((t: any) => [t.rowId, t.name, t.storageLocationByStorageLocationCode.code, t.storageLocationByStorageLocationCode.name,
+        b.data.allTenants.nodes.map((t: any) => [
+          t.rowId,
+          t.name,
+          t.storageLocationByStorageLocationCode.code,
+          t.storageLocationByStorageLocationCode.name,
           t.personalDataRecords.totalCount,
-          t.personalDataRecords.nodes.map((r: any) => [r.rowId, r.category, r.status, r.dataSubjectByTenantIdAndDataSubjectId.rowId, r.dataSubjectByTenantIdAndDataSubjectId.status])]),
+          t.personalDataRecords.nodes.map((r: any) => [
+            r.rowId,
+            r.category,
+            r.status,
+            r.dataSubjectByTenantIdAndDataSubjectId.rowId,
+            r.dataSubjectByTenantIdAndDataSubjectId.status,
+          ]),
+        ]),
     };
     const floor: Target = {
       name: "SQL floor (pg)",
@@ -276,7 +297,9 @@ async function main() {
 
     const dashboardCases = await measure(pool, dashboard, { connections, seconds, runs, warmup });
 
-    const integrationTokens = await Promise.all(tenants.map((tenantId) => signToken({ subject: "bench-integration", role: Role.INTEGRATION, tenantId }, BENCH_SECRET)));
+    const integrationTokens = await Promise.all(
+      tenants.map((tenantId) => signToken({ subject: "bench-integration", role: Role.INTEGRATION, tenantId }, BENCH_SECRET)),
+    );
     const values: Target = {
       name: "Custodian values",
       url: api.url,
@@ -287,7 +310,8 @@ async function main() {
       }),
     };
     const sample = await post(values, 0);
-    if (sample.data.tenant.personalDataRecords.nodes.filter((r: any) => r.value).length !== valuesPerRequest) throw new Error("the values case did not read every value");
+    if (sample.data.tenant.personalDataRecords.nodes.filter((r: any) => r.value).length !== valuesPerRequest)
+      throw new Error("the values case did not read every value");
     const valuesCase = (await measure(pool, [values], { connections, seconds, runs, warmup })).get(values)!;
     const rssMb = procStatusBytes(api.child.pid!, "VmHWM") / 1048576;
 
@@ -311,14 +335,20 @@ async function main() {
     const row = (label: string, k: CaseFigures) =>
       `${label.padEnd(28)} ${k.median.rps.toFixed(0).padStart(7)} ${range(k.runs).padStart(11)} ${String(k.median.p50).padStart(7)} ${String(k.median.p99).padStart(7)} ${(k.statementsPerRequest ?? "n/a").toString().padStart(6)} ${String(k.runs.reduce((s, r) => s + r.errors, 0)).padStart(6)} ${String(k.median.serverCpuMs ?? "n/a").padStart(10)} ${String(k.median.databaseCpuMs).padStart(6)}`;
     console.log("");
-    console.log(`case / target                  req/s  min-max(${runs})  p50 ms  p99 ms  stmts  errors  server CPU  DB CPU   (median of ${runs} runs of ${seconds} s at ${connections} connections; CPU in ms per request)`);
+    console.log(
+      `case / target                  req/s  min-max(${runs})  p50 ms  p99 ms  stmts  errors  server CPU  DB CPU   (median of ${runs} runs of ${seconds} s at ${connections} connections; CPU in ms per request)`,
+    );
     console.log(row("dashboard: Custodian", c));
     console.log(row("dashboard: PostGraphile 5", p));
     console.log(row("dashboard: SQL floor (pg)", f));
     console.log(row(`values: ${valuesPerRequest} for one purpose`, valuesCase));
     console.log(`dashboard ratios: Custodian / PostGraphile ${ratio.toFixed(2)}, Custodian / floor ${(ofFloor * 100).toFixed(0)}%`);
-    console.log(`ingest: API ${ingest.apiRowsPerSecond.toFixed(0)} rows/s, direct ${ingest.directRowsPerSecond.toFixed(0)} rows/s, ratio ${ingest.ratio.toFixed(3)}`);
-    console.log(`retention: engine ${retention.engineRowsPerSecond.toFixed(0)} rows/s, plain DELETE ${retention.directRowsPerSecond.toFixed(0)} rows/s, ratio ${retention.ratio.toFixed(3)}`);
+    console.log(
+      `ingest: API ${ingest.apiRowsPerSecond.toFixed(0)} rows/s, direct ${ingest.directRowsPerSecond.toFixed(0)} rows/s, ratio ${ingest.ratio.toFixed(3)}`,
+    );
+    console.log(
+      `retention: engine ${retention.engineRowsPerSecond.toFixed(0)} rows/s, plain DELETE ${retention.directRowsPerSecond.toFixed(0)} rows/s, ratio ${retention.ratio.toFixed(3)}`,
+    );
     console.log(`peak RSS of the API process: ${rssMb.toFixed(0)} MB`);
     const checks = [
       ["dashboard >= 0.8x PostGraphile", ratio >= 0.8],

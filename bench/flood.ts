@@ -22,7 +22,10 @@ async function main() {
   await owner.connect();
   const [flooded, probed] = [randomUUID(), randomUUID()];
   for (const id of [flooded, probed]) {
-    await owner.query(`INSERT INTO tenant (id, name, storage_location_code, created_at, updated_at) VALUES ($1, $2, 'EU', now(), now())`, [id, `Flood ${id.slice(0, 8)}`]);
+    await owner.query(`INSERT INTO tenant (id, name, storage_location_code, created_at, updated_at) VALUES ($1, $2, 'EU', now(), now())`, [
+      id,
+      `Flood ${id.slice(0, 8)}`,
+    ]);
   }
   // The trigger links each entry into the chain, as the service's own appends are; 1,000 per
   // transaction (one transaction updating the head row 31,000 times slows down quadratically).
@@ -39,7 +42,11 @@ async function main() {
     const auditor = await signToken({ subject: "bench-auditor", role: Role.AUDITOR, tenantId: flooded }, BENCH_SECRET);
     const admin = await signToken({ subject: "bench-admin", role: Role.TENANT_ADMIN, tenantId: probed }, BENCH_SECRET);
     const post = async (token: string, query: string, variables: Record<string, unknown>) => {
-      const response = await fetch(api.url, { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${token}` }, body: JSON.stringify({ query, variables }) });
+      const response = await fetch(api.url, {
+        method: "POST",
+        headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
+        body: JSON.stringify({ query, variables }),
+      });
       const body = (await response.json().catch(() => null)) as { errors?: Array<{ extensions?: { code?: string } }> } | null;
       return { status: response.status, code: body?.errors?.[0]?.extensions?.code ?? "ok" };
     };
@@ -65,7 +72,10 @@ async function main() {
     console.log(`quiet:                          ${summary(await probe(Date.now() + seconds * 1000))}`);
     const aliased = `query($id: ID!) { ${Array.from({ length: 15 }, (_, i) => `v${i}: verifyAuditLog(tenantId: $id, full: true) { valid entriesChecked }`).join(" ")} }`;
     const single = `query($id: ID!) { verifyAuditLog(tenantId: $id, full: true) { valid entriesChecked } }`;
-    for (const [name, query] of [["12 × 15 aliased verifications", aliased], ["12 × one full verification", single]] as const) {
+    for (const [name, query] of [
+      ["12 × 15 aliased verifications", aliased],
+      ["12 × one full verification", single],
+    ] as const) {
       const until = Date.now() + seconds * 1000;
       const answers = new Map<string, number>();
       const flood = Array.from({ length: 12 }, async () => {

@@ -28,7 +28,11 @@ async function main() {
       { name: "10,000 levels, with a token", body: deep, token },
     ];
     const post = async (body: string, bearer: string | null) => {
-      const response = await fetch(api.url, { method: "POST", headers: { "content-type": "application/json", ...(bearer ? { authorization: `Bearer ${bearer}` } : {}) }, body });
+      const response = await fetch(api.url, {
+        method: "POST",
+        headers: { "content-type": "application/json", ...(bearer ? { authorization: `Bearer ${bearer}` } : {}) },
+        body,
+      });
       await response.arrayBuffer();
       return response.status;
     };

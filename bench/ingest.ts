@@ -13,7 +13,19 @@ import { BENCH_SECRET, gql, intFromEnv, startApi, timed } from "./lib";
  * The last line reads `ratio R`, R = API rows/s / direct rows/s.
  */
 const BATCH = `mutation($input: RecordPersonalDataBatchInput!) { recordPersonalDataBatch(input: $input) { count } }`;
-const COLUMNS = ["id", "tenant_id", "data_subject_id", "category", "purposes", "storage_location_code", "value", "status", "version", "created_at", "updated_at"];
+const COLUMNS = [
+  "id",
+  "tenant_id",
+  "data_subject_id",
+  "category",
+  "purposes",
+  "storage_location_code",
+  "value",
+  "status",
+  "version",
+  "created_at",
+  "updated_at",
+];
 
 function item(i: number, subjects: string[]) {
   return {
@@ -40,7 +52,10 @@ async function main() {
     const tenants = [randomUUID(), randomUUID()];
     const subjects: string[][] = [[], []];
     for (const [t, tenantId] of tenants.entries()) {
-      await pool.query(`INSERT INTO tenant (id, name, storage_location_code, created_at, updated_at) VALUES ($1, $2, 'EU', now(), now())`, [tenantId, `Bench ${t}`]);
+      await pool.query(`INSERT INTO tenant (id, name, storage_location_code, created_at, updated_at) VALUES ($1, $2, 'EU', now(), now())`, [
+        tenantId,
+        `Bench ${t}`,
+      ]);
       const ids = Array.from({ length: 1000 }, () => randomUUID());
       await pool.query(
         `INSERT INTO data_subject (id, tenant_id, external_id, created_at, updated_at) SELECT id, $1, 'ext-' || id, now(), now() FROM unnest($2::uuid[]) AS id`,
@@ -51,7 +66,10 @@ async function main() {
     const token = await signToken({ subject: "bench-integration", role: Role.INTEGRATION, tenantId: tenants[0] }, BENCH_SECRET);
     const apiBatch = (b: number) => () =>
       gql(api.url, token, BATCH, {
-        input: { tenantId: tenants[0], records: Array.from({ length: Math.min(batchSize, records - b * batchSize) }, (_, k) => item(b * batchSize + k, subjects[0])) },
+        input: {
+          tenantId: tenants[0],
+          records: Array.from({ length: Math.min(batchSize, records - b * batchSize) }, (_, k) => item(b * batchSize + k, subjects[0])),
+        },
       });
     const directBatch = (b: number) => () => {
       const count = Math.min(batchSize, records - b * batchSize);
@@ -70,8 +88,14 @@ async function main() {
     // Warm-up of both paths (not counted): JIT, plans, connections.
     await gql(api.url, token, BATCH, { input: { tenantId: tenants[0], records: [item(0, subjects[0])] } });
     await pool.query("DELETE FROM personal_data_record");
-    const apiSeconds = await timed(Array.from({ length: batches }, (_, b) => apiBatch(b)), concurrency);
-    const directSeconds = await timed(Array.from({ length: batches }, (_, b) => directBatch(b)), concurrency);
+    const apiSeconds = await timed(
+      Array.from({ length: batches }, (_, b) => apiBatch(b)),
+      concurrency,
+    );
+    const directSeconds = await timed(
+      Array.from({ length: batches }, (_, b) => directBatch(b)),
+      concurrency,
+    );
     const [{ api: apiRows, direct: directRows }] = (
       await pool.query(
         `SELECT count(*) FILTER (WHERE tenant_id = $1)::int AS api, count(*) FILTER (WHERE tenant_id = $2)::int AS direct FROM personal_data_record`,
@@ -85,7 +109,8 @@ async function main() {
     console.log(`API recordPersonalDataBatch   ${String(records).padEnd(9)} ${apiSeconds.toFixed(2).padEnd(9)} ${apiRate.toFixed(0)}`);
     console.log(`pg multi-row INSERT           ${String(records).padEnd(9)} ${directSeconds.toFixed(2).padEnd(9)} ${directRate.toFixed(0)}`);
     console.log(`ratio ${(apiRate / directRate).toFixed(3)}`);
-    if (process.argv.includes("--json")) console.log(JSON.stringify({ records, apiRowsPerSecond: apiRate, directRowsPerSecond: directRate, ratio: apiRate / directRate }));
+    if (process.argv.includes("--json"))
+      console.log(JSON.stringify({ records, apiRowsPerSecond: apiRate, directRowsPerSecond: directRate, ratio: apiRate / directRate }));
   } finally {
     await api.stop();
     await pool.end();

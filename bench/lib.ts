@@ -47,7 +47,10 @@ export async function startApi(
   const exited = new Promise<void>((ok) => child.once("exit", () => ok()));
   for (let i = 0; i < 300; i++) {
     if (child.exitCode !== null) throw new Error("the API exited during start");
-    const ready = await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.ok, () => false);
+    const ready = await fetch(`http://127.0.0.1:${port}/readyz`).then(
+      (r) => r.ok,
+      () => false,
+    );
     if (ready) break;
     await new Promise((ok) => setTimeout(ok, 100));
   }

@@ -24,7 +24,10 @@ async function main() {
     const tenantId = randomUUID();
     const subjectId = randomUUID();
     await pool.query(`INSERT INTO tenant (id, name, storage_location_code, created_at, updated_at) VALUES ($1, 'Memory', 'EU', now(), now())`, [tenantId]);
-    await pool.query(`INSERT INTO data_subject (id, tenant_id, external_id, created_at, updated_at) VALUES ($1, $2, 'memory', now(), now())`, [subjectId, tenantId]);
+    await pool.query(`INSERT INTO data_subject (id, tenant_id, external_id, created_at, updated_at) VALUES ($1, $2, 'memory', now(), now())`, [
+      subjectId,
+      tenantId,
+    ]);
     // 64 KiB of JSON per value: the largest a record may hold.
     const value = JSON.stringify({ blob: "x".repeat(64 * 1024 - 20) });
     await pool.query(
@@ -34,7 +37,11 @@ async function main() {
     );
     const admin = await signToken({ subject: "bench-admin", role: Role.TENANT_ADMIN, tenantId }, BENCH_SECRET);
     const post = async (query: string, variables: Record<string, unknown>) => {
-      const response = await fetch(api.url, { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${admin}` }, body: JSON.stringify({ query, variables }) });
+      const response = await fetch(api.url, {
+        method: "POST",
+        headers: { "content-type": "application/json", authorization: `Bearer ${admin}` },
+        body: JSON.stringify({ query, variables }),
+      });
       const text = await response.text();
       let code = "ok";
       try {

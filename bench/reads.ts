@@ -25,7 +25,10 @@ async function main() {
       const id = randomUUID();
       tenants.push(id);
       await pool.query(`INSERT INTO tenant (id, name, storage_location_code, created_at, updated_at) VALUES ($1, $2, 'EU', now(), now())`, [id, `Bench ${t}`]);
-      await pool.query(`INSERT INTO data_subject (id, tenant_id, external_id, created_at, updated_at) SELECT gen_random_uuid(), $1, 'ext-' || g, now(), now() FROM generate_series(1, 100) g`, [id]);
+      await pool.query(
+        `INSERT INTO data_subject (id, tenant_id, external_id, created_at, updated_at) SELECT gen_random_uuid(), $1, 'ext-' || g, now(), now() FROM generate_series(1, 100) g`,
+        [id],
+      );
       await pool.query(
         `WITH s AS (SELECT array_agg(id) AS ids FROM data_subject WHERE tenant_id = $1)
          INSERT INTO personal_data_record (id, tenant_id, data_subject_id, category, purposes, storage_location_code, value, created_at, updated_at)
@@ -54,7 +57,9 @@ async function main() {
     );
     latencies.sort((a, b) => a - b);
     const p = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))].toFixed(1);
-    console.log(`reads: ${(latencies.length / seconds).toFixed(0)} req/s, p50 ${p(0.5)} ms, p99 ${p(0.99)} ms, ${errors} errors (${latencies.length} requests, concurrency ${concurrency})`);
+    console.log(
+      `reads: ${(latencies.length / seconds).toFixed(0)} req/s, p50 ${p(0.5)} ms, p99 ${p(0.99)} ms, ${errors} errors (${latencies.length} requests, concurrency ${concurrency})`,
+    );
   } finally {
     await api.stop();
     await pool.end();

@@ -31,7 +31,10 @@ async function main() {
     const perTenant = Math.ceil(records / tenants);
     for (let t = 0; t < tenants; t++) {
       const tenantId = randomUUID();
-      await setup.query(`INSERT INTO tenant (id, name, storage_location_code, created_at, updated_at) VALUES ($1, $2, 'EU', now(), now())`, [tenantId, `Bench ${t}`]);
+      await setup.query(`INSERT INTO tenant (id, name, storage_location_code, created_at, updated_at) VALUES ($1, $2, 'EU', now(), now())`, [
+        tenantId,
+        `Bench ${t}`,
+      ]);
       await setup.query(
         `INSERT INTO data_subject (id, tenant_id, external_id, created_at, updated_at)
          SELECT gen_random_uuid(), $1, 'ext-' || g, now(), now() FROM generate_series(1, 1000) g`,

@@ -19,7 +19,11 @@ import { BATCH, batchVariables, BatchStream, DrillDatabase, type DrillResult, dr
  */
 const FULL = process.argv.includes("--full");
 const ONLY = process.argv.find((a) => a.startsWith("--only="))?.slice(7);
-const SIZE = { batches: FULL ? 300 : 60, soakSeconds: Number(process.env.SOAK_SECONDS ?? (FULL ? 300 : 20)), soakConcurrency: Number(process.env.SOAK_CONCURRENCY ?? 20) };
+const SIZE = {
+  batches: FULL ? 300 : 60,
+  soakSeconds: Number(process.env.SOAK_SECONDS ?? (FULL ? 300 : 20)),
+  soakConcurrency: Number(process.env.SOAK_CONCURRENCY ?? 20),
+};
 
 async function withDatabase<T>(work: (db: DrillDatabase, dir: string) => Promise<T>): Promise<T> {
   const dir = await mkdtemp(join(tmpdir(), "custodian-drill-"));
@@ -36,7 +40,16 @@ async function withDatabase<T>(work: (db: DrillDatabase, dir: string) => Promise
 function result(drill: string, stream: BatchStream, outcome: { lost: number; duplicated: number; partial: number }, failures: string[] = []): DrillResult {
   if (outcome.partial) failures.push(`${outcome.partial} batches partly written`);
   if (stream.acknowledged.size < stream.batches) failures.push(`${stream.batches - stream.acknowledged.size} batches never acknowledged`);
-  return { drill, operations: stream.operations, acknowledged: stream.acknowledged.size, lost: outcome.lost, duplicated: outcome.duplicated, errors: stream.errors, recoverySeconds: stream.recoverySeconds, failures };
+  return {
+    drill,
+    operations: stream.operations,
+    acknowledged: stream.acknowledged.size,
+    lost: outcome.lost,
+    duplicated: outcome.duplicated,
+    errors: stream.errors,
+    recoverySeconds: stream.recoverySeconds,
+    failures,
+  };
 }
 
 /** kill -9 of the API mid-stream; a new process takes over; the client retries with its keys. */
@@ -79,7 +92,8 @@ async function databaseKilled(): Promise<DrillResult> {
       const during = await post(api.url, tenant.token, `{ viewer { role } dataSubject(id: "${tenant.subjectId}") { id } }`);
       slowest = during.ms;
       if (during.ok) failures.push("a request succeeded with the database down");
-      else if (!/database is unavailable/.test(JSON.stringify(during.body))) failures.push(`unclear outage error: ${JSON.stringify(during.body).slice(0, 200)}`);
+      else if (!/database is unavailable/.test(JSON.stringify(during.body)))
+        failures.push(`unclear outage error: ${JSON.stringify(during.body).slice(0, 200)}`);
       await sleep(1500);
       while (processesNaming(db.dataDir).length) await sleep(100);
       await db.start();
@@ -140,7 +154,9 @@ async function gracefulStop(): Promise<DrillResult> {
     const signalled = performance.now();
     api.child.kill("SIGTERM");
     await Promise.all(workers);
-    const exitCode = await new Promise<number | null>((ok) => (api.child.exitCode !== null ? ok(api.child.exitCode) : api.child.once("exit", (code) => ok(code))));
+    const exitCode = await new Promise<number | null>((ok) =>
+      api.child.exitCode !== null ? ok(api.child.exitCode) : api.child.once("exit", (code) => ok(code)),
+    );
     const exitSeconds = (performance.now() - signalled) / 1000;
     if (exitCode !== 0) failures.push(`exit code ${exitCode}`);
     if (exitSeconds > 15) failures.push(`took ${exitSeconds.toFixed(1)} s to exit`);
@@ -151,10 +167,14 @@ async function gracefulStop(): Promise<DrillResult> {
     const outcome = await stream.verify(db.pool);
     // A connection reset before any response is ambiguous: it was accepted only if the server
     // processed it. A processed request that got no answer did not complete: that fails the drill.
-    const processed = (await db.pool.query(`SELECT DISTINCT (value->>'batch')::int AS b FROM personal_data_record WHERE (value->>'batch')::int = ANY($1::int[])`, [droppedBatches])).rows.length;
+    const processed = (
+      await db.pool.query(`SELECT DISTINCT (value->>'batch')::int AS b FROM personal_data_record WHERE (value->>'batch')::int = ANY($1::int[])`, [
+        droppedBatches,
+      ])
+    ).rows.length;
     if (processed) failures.push(`${processed} accepted requests were processed but never answered`);
     await db.stop();
-    const r = result("graceful stop (SIGTERM under load)", stream, outcome, failures);
+    const r = result(`graceful stop (SIGTERM under load; ${refused} refused, ${dropped} dropped)`, stream, outcome, failures);
     r.failures = r.failures.filter((f) => !f.includes("never acknowledged")); // the refused ones were never accepted
     r.recoverySeconds = Number(exitSeconds.toFixed(2));
     return r;
@@ -164,15 +184,28 @@ async function gracefulStop(): Promise<DrillResult> {
 }
 
 /** One batch on a connection of its own: acknowledged, refused (never accepted) or dropped. */
-function sendOnFreshConnection(url: string, tenant: { tenantId: string; subjectId: string; token: string }, i: number, size: number): Promise<"acknowledged" | "refused" | "dropped"> {
+function sendOnFreshConnection(
+  url: string,
+  tenant: { tenantId: string; subjectId: string; token: string },
+  i: number,
+  size: number,
+): Promise<"acknowledged" | "refused" | "dropped"> {
   const body = JSON.stringify({ query: BATCH, variables: batchVariables(tenant, i, size, `stop-${i}`) });
   return new Promise((ok) => {
-    const request = httpRequest(url, { method: "POST", agent: false, headers: { "content-type": "application/json", authorization: `Bearer ${tenant.token}`, "content-length": Buffer.byteLength(body) } }, (response) => {
-      let text = "";
-      response.on("data", (chunk) => (text += chunk));
-      response.on("end", () => ok(response.statusCode === 200 && !JSON.parse(text).errors ? "acknowledged" : "dropped"));
-      response.on("error", () => ok("dropped"));
-    });
+    const request = httpRequest(
+      url,
+      {
+        method: "POST",
+        agent: false,
+        headers: { "content-type": "application/json", authorization: `Bearer ${tenant.token}`, "content-length": Buffer.byteLength(body) },
+      },
+      (response) => {
+        let text = "";
+        response.on("data", (chunk) => (text += chunk));
+        response.on("end", () => ok(response.statusCode === 200 && !JSON.parse(text).errors ? "acknowledged" : "dropped"));
+        response.on("error", () => ok("dropped"));
+      },
+    );
     request.on("error", (error: NodeJS.ErrnoException) => ok(error.code === "ECONNREFUSED" ? "refused" : "dropped"));
     request.end(body);
   });
@@ -197,17 +230,39 @@ async function twoInstances(): Promise<DrillResult> {
       due += rowCount ?? 0;
     }
     // Sharing: an INDEPENDENT party with consent; records to share.
-    const party = await post(one.url, operator, `mutation { registerThirdParty(input: { name: "Drill vendor ${randomUUID().slice(0, 8)}", role: INDEPENDENT }) { id } }`);
+    const party = await post(
+      one.url,
+      operator,
+      `mutation { registerThirdParty(input: { name: "Drill vendor ${randomUUID().slice(0, 8)}", role: INDEPENDENT }) { id } }`,
+    );
     const a = tenants[0];
     const agreement = await post(one.url, a.admin, `mutation($input: CreateSharingAgreementInput!) { createSharingAgreement(input: $input) { id } }`, {
-      input: { tenantId: a.tenantId, thirdPartyId: party.body.data.registerThirdParty.id, feature: "Drill", direction: "OUTBOUND", dataCategories: ["DEVICE"], purposes: ["SUPPORT"] },
+      input: {
+        tenantId: a.tenantId,
+        thirdPartyId: party.body.data.registerThirdParty.id,
+        feature: "Drill",
+        direction: "OUTBOUND",
+        dataCategories: ["DEVICE"],
+        purposes: ["SUPPORT"],
+      },
     });
     const agreementId = agreement.body.data.createSharingAgreement.id as string;
     await post(one.url, a.admin, `mutation($id: ID!) { grantSharingConsent(agreementId: $id) { id } }`, { id: agreementId });
-    const rec = await post(one.url, a.token, `mutation($t: ID!, $s: ID!) { recordPersonalData(input: { tenantId: $t, dataSubjectId: $s, category: DEVICE, purposes: [SUPPORT], value: { x: 1 } }) { id } }`, { t: a.tenantId, s: a.subjectId });
+    const rec = await post(
+      one.url,
+      a.token,
+      `mutation($t: ID!, $s: ID!) { recordPersonalData(input: { tenantId: $t, dataSubjectId: $s, category: DEVICE, purposes: [SUPPORT], value: { x: 1 } }) { id } }`,
+      { t: a.tenantId, s: a.subjectId },
+    );
     const recordId = rec.body.data.recordPersonalData.id as string;
     const incident = await post(one.url, operator, `mutation($input: ReportSecurityIncidentInput!) { reportSecurityIncident(input: $input) { id } }`, {
-      input: { title: "Drill", description: "Two instances", severity: "LOW", detectedAt: new Date(Date.now() - 60_000).toISOString(), affectedTenantIds: [tenants[0].tenantId] },
+      input: {
+        title: "Drill",
+        description: "Two instances",
+        severity: "LOW",
+        detectedAt: new Date(Date.now() - 60_000).toISOString(),
+        affectedTenantIds: [tenants[0].tenantId],
+      },
     });
     const incidentId = incident.body.data.reportSecurityIncident.id as string;
 
@@ -223,26 +278,59 @@ async function twoInstances(): Promise<DrillResult> {
       ...streams.map((s) => s.pass(2)),
       ...Array.from({ length: 6 }, (_, i) => post(apis[i % 2].url, operator, `mutation { runRetention { recordsPurged } }`).then((r) => count(r))),
       ...Array.from({ length: 16 }, (_, i) =>
-        sleep(i * 3).then(() => post(apis[i % 2].url, a.token, `mutation($a: ID!, $r: ID!) { shareRecords(input: { agreementId: $a, recordIds: [$r], purpose: SUPPORT }) { id } }`, { a: agreementId, r: recordId })).then((r) => count(r, ["CONSENT_REVOKED"])),
+        sleep(i * 3)
+          .then(() =>
+            post(
+              apis[i % 2].url,
+              a.token,
+              `mutation($a: ID!, $r: ID!) { shareRecords(input: { agreementId: $a, recordIds: [$r], purpose: SUPPORT }) { id } }`,
+              { a: agreementId, r: recordId },
+            ),
+          )
+          .then((r) => count(r, ["CONSENT_REVOKED"])),
       ),
-      sleep(20).then(() => post(two.url, a.admin, `mutation($id: ID!) { revokeSharingConsent(agreementId: $id) { id } }`, { id: agreementId }).then((r) => count(r))),
-      ...apis.map((api) => post(api.url, operator, `mutation($id: ID!) { declareCustomerReportable(incidentId: $id) { id } }`, { id: incidentId }).then((r) => count(r, ["INVALID_STATE"]))),
-      ...apis.map((api) => post(api.url, operator, `mutation($id: ID!, $t: [ID!]!) { addAffectedTenants(incidentId: $id, tenantIds: $t) { id } }`, { id: incidentId, t: tenants.map((t) => t.tenantId) }).then((r) => count(r))),
+      sleep(20).then(() =>
+        post(two.url, a.admin, `mutation($id: ID!) { revokeSharingConsent(agreementId: $id) { id } }`, { id: agreementId }).then((r) => count(r)),
+      ),
+      ...apis.map((api) =>
+        post(api.url, operator, `mutation($id: ID!) { declareCustomerReportable(incidentId: $id) { id } }`, { id: incidentId }).then((r) =>
+          count(r, ["INVALID_STATE"]),
+        ),
+      ),
+      ...apis.map((api) =>
+        post(api.url, operator, `mutation($id: ID!, $t: [ID!]!) { addAffectedTenants(incidentId: $id, tenantIds: $t) { id } }`, {
+          id: incidentId,
+          t: tenants.map((t) => t.tenantId),
+        }).then((r) => count(r)),
+      ),
     ]);
     await sleep(4500); // both schedules run at least once more
     for (const s of streams) await s.retryUntilAcknowledged(30_000);
 
-    const left = (await db.pool.query(`SELECT count(*)::int AS n FROM personal_data_record WHERE status = 'PENDING_DELETION' AND purge_due_at <= now()`)).rows[0].n;
+    const left = (await db.pool.query(`SELECT count(*)::int AS n FROM personal_data_record WHERE status = 'PENDING_DELETION' AND purge_due_at <= now()`))
+      .rows[0].n;
     if (left) failures.push(`${left} due records not purged`);
-    const counted = (await db.pool.query(`SELECT coalesce(sum((details->>'count')::int), 0)::int AS n FROM audit_log WHERE action = 'RECORDS_PURGED' AND tenant_id = ANY($1::uuid[])`, [tenants.map((t) => t.tenantId)])).rows[0].n;
+    const counted = (
+      await db.pool.query(
+        `SELECT coalesce(sum((details->>'count')::int), 0)::int AS n FROM audit_log WHERE action = 'RECORDS_PURGED' AND tenant_id = ANY($1::uuid[])`,
+        [tenants.map((t) => t.tenantId)],
+      )
+    ).rows[0].n;
     if (counted !== due) failures.push(`purges counted ${counted} records for ${due} due`);
     for (const t of tenants) {
       const v = await post(one.url, operator, `query($id: ID!) { verifyAuditLog(tenantId: $id) { valid problem entriesChecked } }`, { id: t.tenantId });
-      if (!v.ok || !v.body.data.verifyAuditLog.valid) failures.push(`tenant ${t.tenantId.slice(0, 8)}: audit chain does not verify: ${JSON.stringify(v.body).slice(0, 300)}`);
+      if (!v.ok || !v.body.data.verifyAuditLog.valid)
+        failures.push(`tenant ${t.tenantId.slice(0, 8)}: audit chain does not verify: ${JSON.stringify(v.body).slice(0, 300)}`);
     }
     const notes = (await db.pool.query(`SELECT tenant_id, count(*)::int AS n FROM breach_notification WHERE incident_id = $1 GROUP BY 1`, [incidentId])).rows;
-    if (notes.length !== tenants.length || notes.some((n: { n: number }) => n.n !== 1)) failures.push(`notifications per tenant: ${JSON.stringify(notes.map((n: { n: number }) => n.n))}`);
-    const late = (await db.pool.query(`SELECT count(*)::int AS n FROM data_transfer t JOIN sharing_agreement a ON a.id = t.agreement_id WHERE a.id = $1 AND t.created_at > a.revoked_at`, [agreementId])).rows[0].n;
+    if (notes.length !== tenants.length || notes.some((n: { n: number }) => n.n !== 1))
+      failures.push(`notifications per tenant: ${JSON.stringify(notes.map((n: { n: number }) => n.n))}`);
+    const late = (
+      await db.pool.query(
+        `SELECT count(*)::int AS n FROM data_transfer t JOIN sharing_agreement a ON a.id = t.agreement_id WHERE a.id = $1 AND t.created_at > a.revoked_at`,
+        [agreementId],
+      )
+    ).rows[0].n;
     if (late) failures.push(`${late} transfers after the revocation`);
     let lost = 0;
     let duplicated = 0;
@@ -256,7 +344,16 @@ async function twoInstances(): Promise<DrillResult> {
     }
     await one.stop();
     await two.stop();
-    return { drill: "two instances", operations, acknowledged: streams.reduce((n, s) => n + s.acknowledged.size, 0), lost, duplicated, errors, recoverySeconds: null, failures };
+    return {
+      drill: "two instances",
+      operations,
+      acknowledged: streams.reduce((n, s) => n + s.acknowledged.size, 0),
+      lost,
+      duplicated,
+      errors,
+      recoverySeconds: null,
+      failures,
+    };
   });
 }
 
@@ -288,9 +385,19 @@ async function soak(): Promise<DrillResult> {
             if (!(await stream.send(batch++))) errors += 1;
             continue;
           } else if (i % 10 < 7) {
-            r = await post(api.url, tenant.token, `query($id: ID!) { tenant(id: $id) { personalDataRecords(first: 20) { totalCount nodes { id category subject { id } } } } }`, { id: tenant.tenantId });
+            r = await post(
+              api.url,
+              tenant.token,
+              `query($id: ID!) { tenant(id: $id) { personalDataRecords(first: 20) { totalCount nodes { id category subject { id } } } } }`,
+              { id: tenant.tenantId },
+            );
           } else {
-            r = await post(api.url, tenant.token, `query($id: ID!) { dataSubject(id: $id) { records(first: 10) { nodes { id value(purpose: SERVICE_OPERATION) } } } }`, { id: tenant.subjectId });
+            r = await post(
+              api.url,
+              tenant.token,
+              `query($id: ID!) { dataSubject(id: $id) { records(first: 10) { nodes { id value(purpose: SERVICE_OPERATION) } } } }`,
+              { id: tenant.subjectId },
+            );
           }
           operations += 1;
           if (!r.ok) {
@@ -311,7 +418,9 @@ async function soak(): Promise<DrillResult> {
     const gated = SIZE.soakSeconds >= MEMORY_GATE_SECONDS;
     if (gated && heap.samples.length < 10) failures.push(`only ${heap.samples.length} full collections seen: the heap trend cannot be judged`);
     if (gated && heapTrend.growth >= 0.1) {
-      failures.push(`heap after full collections grew ${(100 * heapTrend.growth).toFixed(1)}% over ${heapTrend.minutes.toFixed(1)} min after warm-up (bound 10%)`);
+      failures.push(
+        `heap after full collections grew ${(100 * heapTrend.growth).toFixed(1)}% over ${heapTrend.minutes.toFixed(1)} min after warm-up (bound 10%)`,
+      );
     }
     if (exhausted) failures.push(`${exhausted} requests found no database connection`);
     const outcome = await stream.verify(db.pool);
@@ -321,7 +430,16 @@ async function soak(): Promise<DrillResult> {
     const lastHeap = heap.samples[heap.samples.length - 1]?.[1];
     const percent = (t: { growth: number; minutes: number }) => (t.minutes > 0 ? `${t.growth >= 0 ? "+" : ""}${(100 * t.growth).toFixed(1)}%` : "n/a");
     const trendText = `heap after GC ${lastHeap ?? "?"} MB, trend ${percent(heapTrend)}, RSS trend ${percent(rssTrend)}${gated ? "" : `; not judged under ${MEMORY_GATE_SECONDS} s`}`;
-    return { drill: `soak ${SIZE.soakSeconds}s ×${SIZE.soakConcurrency} (RSS ${rss}, ${trendText})`, operations, acknowledged: stream.acknowledged.size, lost: outcome.lost, duplicated: outcome.duplicated, errors, recoverySeconds: null, failures };
+    return {
+      drill: `soak ${SIZE.soakSeconds}s ×${SIZE.soakConcurrency} (RSS ${rss}, ${trendText})`,
+      operations,
+      acknowledged: stream.acknowledged.size,
+      lost: outcome.lost,
+      duplicated: outcome.duplicated,
+      errors,
+      recoverySeconds: null,
+      failures,
+    };
   });
 }
 
@@ -330,7 +448,13 @@ async function racesDrill(): Promise<DrillResult> {
   return withDatabase(async (db) => {
     const api = await startApi(db.url);
     try {
-      return await races(api.url, db.pool, FULL ? { deletionRounds: 200, recordsPerWrite: 1000, writers: 4, judgeLatency: true } : { deletionRounds: 20, recordsPerWrite: 50, writers: 4, judgeLatency: false });
+      return await races(
+        api.url,
+        db.pool,
+        FULL
+          ? { deletionRounds: 200, recordsPerWrite: 1000, writers: 4, judgeLatency: true }
+          : { deletionRounds: 20, recordsPerWrite: 50, writers: 4, judgeLatency: false },
+      );
     } finally {
       await api.stop();
     }
@@ -353,7 +477,16 @@ async function main(): Promise<number> {
     try {
       results.push(await drill());
     } catch (error) {
-      results.push({ drill: name, operations: 0, acknowledged: 0, lost: 0, duplicated: 0, errors: 1, recoverySeconds: null, failures: [`crashed: ${(error as Error).message}`] });
+      results.push({
+        drill: name,
+        operations: 0,
+        acknowledged: 0,
+        lost: 0,
+        duplicated: 0,
+        errors: 1,
+        recoverySeconds: null,
+        failures: [`crashed: ${(error as Error).message}`],
+      });
     }
     console.log(`# ${name}: ${((Date.now() - started) / 1000).toFixed(1)} s`);
   }

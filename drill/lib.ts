@@ -66,8 +66,14 @@ export function rssOf(pid: number): number {
 export async function drillTenant(pool: Pool, name = "Drill") {
   const tenantId = randomUUID();
   const subjectId = randomUUID();
-  await pool.query(`INSERT INTO tenant (id, name, storage_location_code, created_at, updated_at) VALUES ($1, $2, 'EU', now(), now())`, [tenantId, `${name} ${tenantId.slice(0, 8)}`]);
-  await pool.query(`INSERT INTO data_subject (id, tenant_id, external_id, created_at, updated_at) VALUES ($1, $2, 'drill-person', now(), now())`, [subjectId, tenantId]);
+  await pool.query(`INSERT INTO tenant (id, name, storage_location_code, created_at, updated_at) VALUES ($1, $2, 'EU', now(), now())`, [
+    tenantId,
+    `${name} ${tenantId.slice(0, 8)}`,
+  ]);
+  await pool.query(`INSERT INTO data_subject (id, tenant_id, external_id, created_at, updated_at) VALUES ($1, $2, 'drill-person', now(), now())`, [
+    subjectId,
+    tenantId,
+  ]);
   return {
     tenantId,
     subjectId,
@@ -78,7 +84,13 @@ export async function drillTenant(pool: Pool, name = "Drill") {
 
 export const operatorToken = () => signToken({ subject: "drill-operator", role: Role.OPERATOR, expiresIn: "2h" }, BENCH_SECRET);
 
-export async function post(url: string, token: string, query: string, variables: Record<string, unknown> = {}, timeoutMs = 15_000): Promise<{ ok: boolean; status: number; body: any; ms: number }> {
+export async function post(
+  url: string,
+  token: string,
+  query: string,
+  variables: Record<string, unknown> = {},
+  timeoutMs = 15_000,
+): Promise<{ ok: boolean; status: number; body: any; ms: number }> {
   const started = performance.now();
   try {
     const response = await fetch(url, {
@@ -98,7 +110,12 @@ export const BATCH = `mutation($input: RecordPersonalDataBatchInput!) { recordPe
 
 /** The variables of batch `i`: `size` records marked with their batch and item, sent with `key`. */
 export function batchVariables(tenant: { tenantId: string; subjectId: string }, i: number, size: number, key: string) {
-  const records = Array.from({ length: size }, (_, k) => ({ dataSubjectId: tenant.subjectId, category: "DEVICE", purposes: ["SERVICE_OPERATION"], value: { batch: i, item: k } }));
+  const records = Array.from({ length: size }, (_, k) => ({
+    dataSubjectId: tenant.subjectId,
+    category: "DEVICE",
+    purposes: ["SERVICE_OPERATION"],
+    value: { batch: i, item: k },
+  }));
   return { input: { tenantId: tenant.tenantId, records, idempotencyKey: key } };
 }
 
@@ -168,10 +185,9 @@ export class BatchStream {
 
   /** Lost: acknowledged but absent; duplicated: more rows than items; partial: a batch half written. */
   async verify(pool: Pool): Promise<{ lost: number; duplicated: number; partial: number }> {
-    const { rows } = await pool.query(
-      `SELECT (value->>'batch')::int AS batch, count(*)::int AS n FROM personal_data_record WHERE tenant_id = $1 GROUP BY 1`,
-      [this.tenant.tenantId],
-    );
+    const { rows } = await pool.query(`SELECT (value->>'batch')::int AS batch, count(*)::int AS n FROM personal_data_record WHERE tenant_id = $1 GROUP BY 1`, [
+      this.tenant.tenantId,
+    ]);
     const counts = new Map<number, number>(rows.map((r: { batch: number; n: number }) => [r.batch, r.n]));
     let lost = 0;
     let duplicated = 0;

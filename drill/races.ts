@@ -89,9 +89,20 @@ export async function races(url: string, pool: Pool, size: RaceSize): Promise<Dr
 
   // 2. Revocation under shares of many records each.
   const sharing = await drillTenant(pool, "Races sharing");
-  const party = await post(url, operator, `mutation { registerThirdParty(input: { name: "Race vendor ${randomUUID().slice(0, 8)}", role: INDEPENDENT }) { id } }`);
+  const party = await post(
+    url,
+    operator,
+    `mutation { registerThirdParty(input: { name: "Race vendor ${randomUUID().slice(0, 8)}", role: INDEPENDENT }) { id } }`,
+  );
   const agreement = await post(url, sharing.admin, `mutation($input: CreateSharingAgreementInput!) { createSharingAgreement(input: $input) { id } }`, {
-    input: { tenantId: sharing.tenantId, thirdPartyId: party.body.data.registerThirdParty.id, feature: "Race", direction: "OUTBOUND", dataCategories: ["DEVICE"], purposes: ["SERVICE_OPERATION"] },
+    input: {
+      tenantId: sharing.tenantId,
+      thirdPartyId: party.body.data.registerThirdParty.id,
+      feature: "Race",
+      direction: "OUTBOUND",
+      dataCategories: ["DEVICE"],
+      purposes: ["SERVICE_OPERATION"],
+    },
   });
   const agreementId = agreement.body.data.createSharingAgreement.id;
   await post(url, sharing.admin, `mutation($id: ID!) { grantSharingConsent(agreementId: $id) { id } }`, { id: agreementId });
@@ -124,12 +135,16 @@ export async function races(url: string, pool: Pool, size: RaceSize): Promise<Dr
   operations += end.writes + 1;
   if (!end.ok) failures.push(`the end of subscription failed: ${JSON.stringify(end.body).slice(0, 200)}`);
   if (end.afterAcknowledged) failures.push(`${end.afterAcknowledged} batches acknowledged after the end answered`);
-  const { rows: active } = await pool.query(`SELECT count(*)::int AS n FROM personal_data_record WHERE tenant_id = $1 AND status = 'ACTIVE'`, [ending.tenantId]);
+  const { rows: active } = await pool.query(`SELECT count(*)::int AS n FROM personal_data_record WHERE tenant_id = $1 AND status = 'ACTIVE'`, [
+    ending.tenantId,
+  ]);
   if (active[0].n) failures.push(`${active[0].n} records still ACTIVE after the end`);
 
   if (size.judgeLatency) {
-    if (revoke.ms > STOP_BOUND_MS) failures.push(`the revocation took ${Math.round(revoke.ms)} ms under ${size.writers} share loops (bound ${STOP_BOUND_MS} ms)`);
-    if (end.ms > STOP_BOUND_MS) failures.push(`the end of subscription took ${Math.round(end.ms)} ms under ${size.writers} batch loops (bound ${STOP_BOUND_MS} ms)`);
+    if (revoke.ms > STOP_BOUND_MS)
+      failures.push(`the revocation took ${Math.round(revoke.ms)} ms under ${size.writers} share loops (bound ${STOP_BOUND_MS} ms)`);
+    if (end.ms > STOP_BOUND_MS)
+      failures.push(`the end of subscription took ${Math.round(end.ms)} ms under ${size.writers} batch loops (bound ${STOP_BOUND_MS} ms)`);
   }
   const figures = `revoke ${Math.round(revoke.ms)} ms, end ${Math.round(end.ms)} ms`;
   return { drill: `races ×${size.writers} (${figures})`, operations, acknowledged, lost: 0, duplicated: 0, errors, recoverySeconds: null, failures };

@@ -92,7 +92,9 @@ export class Sharing1763900000000 implements MigrationInterface {
     // One open notice per recipient, record and kind: a second correction adds nothing new to tell.
     await q.query(`CREATE UNIQUE INDEX recipient_notice_open ON recipient_notice (agreement_id, record_id, kind) WHERE confirmed_at IS NULL`);
 
-    await q.query(`ALTER TABLE personal_data_record ADD CONSTRAINT personal_data_record_source FOREIGN KEY (source_third_party_id) REFERENCES third_party (id)`);
+    await q.query(
+      `ALTER TABLE personal_data_record ADD CONSTRAINT personal_data_record_source FOREIGN KEY (source_third_party_id) REFERENCES third_party (id)`,
+    );
   }
 
   async down(q: QueryRunner): Promise<void> {

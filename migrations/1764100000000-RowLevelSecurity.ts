@@ -13,7 +13,7 @@ const TENANT_TABLES = [
 ];
 
 /**
- * Row-level security as a second wall behind the resolvers' tenant filters (issue 8, point 3).
+ * Row-level security as a second wall behind the resolvers' tenant filters.
  *
  * The service's queries run as `custodian_app`, a role that owns no table and cannot bypass RLS;
  * migrations run as the tables' owner. Each transaction of a request states whose rows it may

@@ -16,7 +16,7 @@ const TENANT_TABLES = [
  * (an InitPlan) instead of once per row. It also fixes the planner's estimates: an inlined
  * `coalesce(current_setting(...)) = 'all'` counts as a 0.5% filter, so every scan under a policy
  * was estimated at 1/200 of its rows and the dashboard's records were joined subject by subject
- * and sorted (66 ms) instead of read in index order (6 ms, issue 9). Same rows, same rules.
+ * and sorted (66 ms) instead of read in index order (6 ms). Same rows, same rules.
  */
 export class PolicyInitPlans1764200000000 implements MigrationInterface {
   name = "PolicyInitPlans1764200000000";

@@ -8,4 +8,13 @@ import { DatabaseRoles1764300000000 } from "./1764300000000-DatabaseRoles";
 import { AuditCheckpoints1764400000000 } from "./1764400000000-AuditCheckpoints";
 
 /** Every migration, in order. Listed explicitly so a stale compiled file can never run. */
-export const migrations = [Foundation1763700000000, PersonalData1763800000000, Sharing1763900000000, Incidents1764000000000, RowLevelSecurity1764100000000, PolicyInitPlans1764200000000, DatabaseRoles1764300000000, AuditCheckpoints1764400000000];
+export const migrations = [
+  Foundation1763700000000,
+  PersonalData1763800000000,
+  Sharing1763900000000,
+  Incidents1764000000000,
+  RowLevelSecurity1764100000000,
+  PolicyInitPlans1764200000000,
+  DatabaseRoles1764300000000,
+  AuditCheckpoints1764400000000,
+];

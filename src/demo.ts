@@ -13,11 +13,46 @@ export const DEMO = {
 
 /** The registry of a device-management service: platform vendors, one subprocessor, one product that never receives data. */
 const DEMO_THIRD_PARTIES = [
-  { id: "7e4a0000-0000-4000-8000-000000000301", name: "Apple", role: "INDEPENDENT", country: "US", description: "Apple Business Manager and the Device Enrollment Program.", prohibited: false },
-  { id: "7e4a0000-0000-4000-8000-000000000302", name: "Google", role: "INDEPENDENT", country: "US", description: "Android Enterprise and zero-touch enrolment.", prohibited: false },
-  { id: "7e4a0000-0000-4000-8000-000000000303", name: "Jamf", role: "INDEPENDENT", country: "US", description: "Jamf Pro, when a tenant connects it.", prohibited: false },
-  { id: "7e4a0000-0000-4000-8000-000000000304", name: "Northwind Support Desk", role: "AGENT", country: "NL", description: "Second-line support on the service's behalf (subprocessor).", prohibited: false },
-  { id: "7e4a0000-0000-4000-8000-000000000305", name: "Contoso On-Premises Connector", role: "INDEPENDENT", country: null, description: "Software the customer runs on its own servers; it never receives data.", prohibited: true },
+  {
+    id: "7e4a0000-0000-4000-8000-000000000301",
+    name: "Apple",
+    role: "INDEPENDENT",
+    country: "US",
+    description: "Apple Business Manager and the Device Enrollment Program.",
+    prohibited: false,
+  },
+  {
+    id: "7e4a0000-0000-4000-8000-000000000302",
+    name: "Google",
+    role: "INDEPENDENT",
+    country: "US",
+    description: "Android Enterprise and zero-touch enrolment.",
+    prohibited: false,
+  },
+  {
+    id: "7e4a0000-0000-4000-8000-000000000303",
+    name: "Jamf",
+    role: "INDEPENDENT",
+    country: "US",
+    description: "Jamf Pro, when a tenant connects it.",
+    prohibited: false,
+  },
+  {
+    id: "7e4a0000-0000-4000-8000-000000000304",
+    name: "Northwind Support Desk",
+    role: "AGENT",
+    country: "NL",
+    description: "Second-line support on the service's behalf (subprocessor).",
+    prohibited: false,
+  },
+  {
+    id: "7e4a0000-0000-4000-8000-000000000305",
+    name: "Contoso On-Premises Connector",
+    role: "INDEPENDENT",
+    country: null,
+    description: "Software the customer runs on its own servers; it never receives data.",
+    prohibited: true,
+  },
 ];
 
 /** Invented people and devices: demo values that look real enough to query. */
@@ -59,14 +94,25 @@ export async function seedDemoIfEmpty(db: DataSource, clock: Clock): Promise<boo
   }
   // The subprocessor is listed the way an operator would list it: version 1 of the list.
   const [agent] = DEMO_THIRD_PARTIES.filter((p) => p.role === "AGENT");
-  const [{ version }] = await returning<{ version: number }>(db.manager, `UPDATE subprocessor_list SET version = version + 1, updated_at = $1 WHERE id = 1 RETURNING version`, [now]);
-  await db.query(`INSERT INTO subprocessor_list_change (version, third_party_id, listed, changed_at, changed_by) VALUES ($1, $2, true, $3, 'demo')`, [version, agent.id, now]);
+  const [{ version }] = await returning<{ version: number }>(
+    db.manager,
+    `UPDATE subprocessor_list SET version = version + 1, updated_at = $1 WHERE id = 1 RETURNING version`,
+    [now],
+  );
+  await db.query(`INSERT INTO subprocessor_list_change (version, third_party_id, listed, changed_at, changed_by) VALUES ($1, $2, true, $3, 'demo')`, [
+    version,
+    agent.id,
+    now,
+  ]);
   await db.query(`UPDATE third_party SET listed_as_subprocessor = true WHERE id = $1`, [agent.id]);
   for (const s of DEMO_SUBJECTS) {
-    await db.query(
-      `INSERT INTO data_subject (id, tenant_id, external_id, display_name, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5)`,
-      [s.id, s.tenantId, s.externalId, s.displayName, now],
-    );
+    await db.query(`INSERT INTO data_subject (id, tenant_id, external_id, display_name, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5)`, [
+      s.id,
+      s.tenantId,
+      s.externalId,
+      s.displayName,
+      now,
+    ]);
   }
   for (const [i, r] of DEMO_RECORDS.entries()) {
     const subject = DEMO_SUBJECTS[r.subject];
@@ -74,7 +120,16 @@ export async function seedDemoIfEmpty(db: DataSource, clock: Clock): Promise<boo
     await db.query(
       `INSERT INTO personal_data_record (id, tenant_id, data_subject_id, category, purposes, storage_location_code, value, created_at, updated_at)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)`,
-      [`7e4a0000-0000-4000-8000-0000000001${String(i).padStart(2, "0")}`, subject.tenantId, subject.id, r.category, r.purposes, tenant.location, JSON.stringify(r.value), new Date(now.getTime() + i)],
+      [
+        `7e4a0000-0000-4000-8000-0000000001${String(i).padStart(2, "0")}`,
+        subject.tenantId,
+        subject.id,
+        r.category,
+        r.purposes,
+        tenant.location,
+        JSON.stringify(r.value),
+        new Date(now.getTime() + i),
+      ],
     );
   }
   return true;
@@ -82,10 +137,7 @@ export async function seedDemoIfEmpty(db: DataSource, clock: Clock): Promise<boo
 
 /** One development token per role, for the demo tenant when it exists (else the oldest tenant). */
 export async function developmentTokens(db: DataSource, keys: TokenKeys): Promise<Array<{ role: Role; token: string; tenantId?: string }>> {
-  const rows: Array<{ id: string }> = await db.query(
-    "SELECT id FROM tenant ORDER BY (id = $1) DESC, created_at, id LIMIT 1",
-    [DEMO.tenantA.id],
-  );
+  const rows: Array<{ id: string }> = await db.query("SELECT id FROM tenant ORDER BY (id = $1) DESC, created_at, id LIMIT 1", [DEMO.tenantA.id]);
   const tenantId = rows[0]?.id;
   const tokens: Array<{ role: Role; token: string; tenantId?: string }> = [];
   for (const role of Object.values(Role)) {

@@ -69,7 +69,12 @@ async function main(): Promise<void> {
     const server = await startServer({ config, db: appDb, maintenance, clock, log, schema });
     cleanup.push({ step: "HTTP server", run: () => server.stop() });
     if (config.retentionIntervalMs !== null) {
-      const scheduler = new RetentionScheduler(maintenance, new RetentionService(maintenance, clock, new AuditService(), config.auditSigner), log, config.retentionIntervalMs);
+      const scheduler = new RetentionScheduler(
+        maintenance,
+        new RetentionService(maintenance, clock, new AuditService(), config.auditSigner),
+        log,
+        config.retentionIntervalMs,
+      );
       scheduler.start();
       cleanup.push({ step: "retention schedule", run: () => scheduler.stop() });
     }

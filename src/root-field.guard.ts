@@ -14,7 +14,7 @@ type Resolver = GraphQLFieldResolver<unknown, RequestContext>;
  * Puts the guard around every Query and Mutation field and every other field that declares
  * roles; the schema is changed in place and returned. Other fields are left alone: the guard had
  * nothing to check there, and as a type-graphql global middleware it cost a promise per field,
- * a large part of a 400-record dashboard's time (issue 9).
+ * a large part of a 400-record dashboard's time.
  */
 export function guardFields(schema: GraphQLSchema, audit: AuditService): GraphQLSchema {
   const roots = [schema.getQueryType(), schema.getMutationType()];

@@ -62,7 +62,10 @@ function wire(options: SchemaOptions) {
     [AuditLogResolver, new AuditLogResolver(new AuditLogService(options.auditSigner), tenants, options.auditSigner)],
     [DataSubjectResolver, new DataSubjectResolver(subjects, records, tenants)],
     [TenantDataSubjectsResolver, new TenantDataSubjectsResolver(subjects)],
-    [PersonalDataRecordResolver, new PersonalDataRecordResolver(records, new ValueReader(audit), new ExportService(subjects, audit), subjects, tenants, locations, parties, sharing)],
+    [
+      PersonalDataRecordResolver,
+      new PersonalDataRecordResolver(records, new ValueReader(audit), new ExportService(subjects, audit), subjects, tenants, locations, parties, sharing),
+    ],
     [TenantRecordsResolver, new TenantRecordsResolver(records)],
     [ThirdPartyResolver, new ThirdPartyResolver(parties)],
     [SharingAgreementResolver, new SharingAgreementResolver(sharing, tenants, parties)],
@@ -84,6 +87,8 @@ function wire(options: SchemaOptions) {
       return instance;
     },
   };
+  // type-graphql's buildSchema takes resolver classes as NonEmptyArray<Function>.
+  // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
   return { audit, container, resolvers: [...instances.keys()] as unknown as NonEmptyArray<Function> };
 }
 

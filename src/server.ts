@@ -105,7 +105,12 @@ function httpStatusOfRefusals(): ApolloServerPlugin<RequestContext> {
           if (codes.includes(ErrorCode.UNAUTHENTICATED)) {
             response.http.status = 401;
             response.http.headers.set("www-authenticate", wwwAuthenticate(false));
-          } else if (data === undefined && codes.length > 0 && codes.every((c) => isClientError(c) && c !== ErrorCode.RATE_LIMITED) && (response.http.status ?? 500) >= 500) {
+          } else if (
+            data === undefined &&
+            codes.length > 0 &&
+            codes.every((c) => isClientError(c) && c !== ErrorCode.RATE_LIMITED) &&
+            (response.http.status ?? 500) >= 500
+          ) {
             response.http.status = 400;
           }
         },

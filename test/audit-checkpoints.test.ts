@@ -50,10 +50,10 @@ describe("audit checkpoints", () => {
   const rewriteFrom = async (tenantId: string, seq: number) => {
     await tamper(["UPDATE audit_log SET actor = 'someone else' WHERE tenant_id = $1 AND chain_seq = $2", [tenantId, seq]]);
     for (const e of (await entries(tenantId)).filter((x) => Number(x.chain_seq) >= seq)) {
-      await tamper([
-        `UPDATE audit_log a SET prev_hash = p.hash FROM audit_log p WHERE a.id = $1 AND p.tenant_id = a.tenant_id AND p.chain_seq = a.chain_seq - 1`,
-        [e.id],
-      ], [`UPDATE audit_log a SET hash = audit_log_hash(a.prev_hash, a) WHERE a.id = $1`, [e.id]]);
+      await tamper(
+        [`UPDATE audit_log a SET prev_hash = p.hash FROM audit_log p WHERE a.id = $1 AND p.tenant_id = a.tenant_id AND p.chain_seq = a.chain_seq - 1`, [e.id]],
+        [`UPDATE audit_log a SET hash = audit_log_hash(a.prev_hash, a) WHERE a.id = $1`, [e.id]],
+      );
     }
     const [last] = (await entries(tenantId)).slice(-1);
     await tamper(["UPDATE audit_chain SET last_hash = $2 WHERE chain_key = $1", [tenantId, last.hash]]);
@@ -76,7 +76,12 @@ describe("audit checkpoints", () => {
     assert.ok(run.signed >= 1);
     assert.deepEqual(run.invalidChains, []);
     const data = assertOk(
-      await as.asAuditor(t.id).gql(`query($id: ID!) { auditSigningKey { keyId algorithm publicKeyPem } tenant(id: $id) { auditCheckpoints { chainSeq hash keyId signature message } } }`, { id: t.id }),
+      await as
+        .asAuditor(t.id)
+        .gql(
+          `query($id: ID!) { auditSigningKey { keyId algorithm publicKeyPem } tenant(id: $id) { auditCheckpoints { chainSeq hash keyId signature message } } }`,
+          { id: t.id },
+        ),
     );
     const [checkpoint] = data.tenant.auditCheckpoints;
     const newest = (await entries(t.id)).at(-1)!;
@@ -92,7 +97,14 @@ describe("audit checkpoints", () => {
     // From the checkpoint: its own entry and the one written since (this read's policy change).
     assertOk(await as.asTenantAdmin(t.id).gql(UPDATE, { id: t.id, input: { deletionGraceDays: 9 } }));
     const result = await verify(t.id);
-    assert.deepEqual(result, { valid: true, entriesChecked: 2, firstInvalidEntryId: null, problem: null, full: false, checkpoint: { chainSeq: newest.chain_seq, hash: newest.hash } });
+    assert.deepEqual(result, {
+      valid: true,
+      entriesChecked: 2,
+      firstInvalidEntryId: null,
+      problem: null,
+      full: false,
+      checkpoint: { chainSeq: newest.chain_seq, hash: newest.hash },
+    });
     assert.equal((await verify(t.id, true)).entriesChecked, 5);
     // Nothing new to sign for a chain that did not move.
     assert.equal((await checkpointer().sign(app.clock.now())).signed, 1, "only this chain moved");
@@ -168,7 +180,10 @@ describe("heavy work per process (pure)", () => {
     let release!: () => void;
     const held = new Promise<void>((ok) => (release = ok));
     const running = [limit.run(() => held), limit.run(() => held)];
-    await assert.rejects(limit.run(async () => "third"), (e: Error & { extensions?: { code?: string } }) => /2 verifications are running/.test(e.message));
+    await assert.rejects(
+      limit.run(async () => "third"),
+      (e: Error & { extensions?: { code?: string } }) => /2 verifications are running/.test(e.message),
+    );
     release();
     await Promise.all(running);
     assert.equal(await limit.run(async () => "after"), "after");

@@ -32,7 +32,14 @@ describe("audit coverage: no values, ever (rule 26), and a chain that holds unde
       responses.push(result.errors ?? []);
       return result;
     };
-    const input = { tenantId: tenant.id, dataSubjectId: subject.id, category: "CONTACT", purposes: ["SUPPORT"], value: { email: `${marker}@example.test` }, idempotencyKey: "k1" };
+    const input = {
+      tenantId: tenant.id,
+      dataSubjectId: subject.id,
+      category: "CONTACT",
+      purposes: ["SUPPORT"],
+      value: { email: `${marker}@example.test` },
+      idempotencyKey: "k1",
+    };
 
     const { recordPersonalData: record } = assertOk(await run(integration, RECORD, { input }));
     assertOk(await run(integration, RECORD, { input })); // replay
@@ -47,7 +54,9 @@ describe("audit coverage: no values, ever (rule 26), and a chain that holds unde
     await run(me, READ, { id: record.id, purpose: "SUBJECT_ACCESS" });
     await run(as.asOperator(), READ, { id: record.id, purpose: "SUPPORT" });
     await run(admin, `query($id: ID!) { tenant(id: $id) { personalDataRecords(first: 10) { nodes { value(purpose: SUPPORT) } } } }`, { id: tenant.id });
-    const party = assertOk(await run(as.asOperator(), `mutation { registerThirdParty(input: { name: "Marker party ${marker.slice(-8)}", role: INDEPENDENT }) { id } }`, {})).registerThirdParty;
+    const party = assertOk(
+      await run(as.asOperator(), `mutation { registerThirdParty(input: { name: "Marker party ${marker.slice(-8)}", role: INDEPENDENT }) { id } }`, {}),
+    ).registerThirdParty;
     const agreement = assertOk(
       await run(admin, `mutation($input: CreateSharingAgreementInput!) { createSharingAgreement(input: $input) { id } }`, {
         input: { tenantId: tenant.id, thirdPartyId: party.id, feature: "Support", direction: "OUTBOUND", dataCategories: ["CONTACT"], purposes: ["SUPPORT"] },
@@ -64,7 +73,8 @@ describe("audit coverage: no values, ever (rule 26), and a chain that holds unde
     assertError(await run(admin, READ, { id: record.id, purpose: "SUPPORT" }), "RECORD_PENDING_DELETION");
     assertError(await run(integration, CORRECT, { input: { id: record.id, expectedVersion: 3, value: { email: marker } } }), "RECORD_PENDING_DELETION");
     assertOk(await run(admin, `mutation($id: ID!) { deleteDataSubject(id: $id) { id } }`, { id: subject.id }));
-    const notices = assertOk(await run(admin, `query($id: ID!) { sharingAgreement(id: $id) { openNotices { id kind } } }`, { id: agreement.id })).sharingAgreement.openNotices;
+    const notices = assertOk(await run(admin, `query($id: ID!) { sharingAgreement(id: $id) { openNotices { id kind } } }`, { id: agreement.id }))
+      .sharingAgreement.openNotices;
     assert.deepEqual(notices.map((n: any) => n.kind).sort(), ["ERASURE", "RECTIFICATION"]);
     for (const n of notices) assertOk(await run(integration, `mutation($id: ID!) { confirmRecipientNotice(noticeId: $id) { id } }`, { id: n.id }));
     const leaked: Array<{ n: number }> = await app.db.query(
@@ -92,12 +102,17 @@ describe("audit coverage: no values, ever (rule 26), and a chain that holds unde
       const r = records[i % 5];
       if (i % 4 === 0) return integration.gql(`mutation($id: ID!) { deletePersonalData(id: $id) { id } }`, { id: r.id });
       if (i % 4 === 1) return integration.gql(CORRECT, { input: { id: r.id, expectedVersion: 1, value: { i } } });
-      if (i % 4 === 2) return integration.gql(RECORD, { input: { tenantId: tenant.id, dataSubjectId: subject.id, category: "DEVICE", purposes: ["SUPPORT"], value: { i } } });
+      if (i % 4 === 2)
+        return integration.gql(RECORD, { input: { tenantId: tenant.id, dataSubjectId: subject.id, category: "DEVICE", purposes: ["SUPPORT"], value: { i } } });
       return integration.gql(RECORD, { input: { tenantId: tenant.id, dataSubjectId: subject.id, category: "DEVICE", purposes: ["MARKETING"], value: { i } } });
     });
     await Promise.all(mutations);
     const before = 1 + 1 + 5; // tenant, subject, records
-    const verification = assertOk(await as.asAuditor(tenant.id).gql(`query($id: ID!) { verifyAuditLog(tenantId: $id, full: true) { valid entriesChecked firstInvalidEntryId } }`, { id: tenant.id }));
+    const verification = assertOk(
+      await as
+        .asAuditor(tenant.id)
+        .gql(`query($id: ID!) { verifyAuditLog(tenantId: $id, full: true) { valid entriesChecked firstInvalidEntryId } }`, { id: tenant.id }),
+    );
     assert.deepEqual(verification.verifyAuditLog, { valid: true, entriesChecked: before + 20, firstInvalidEntryId: null });
   });
 });

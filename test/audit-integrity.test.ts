@@ -18,7 +18,10 @@ describe("refusals of callers who read no audit chain", () => {
     const result = await app.as(partner).gql(`mutation { createTenant(input: { name: "x", storageLocationCode: "EU" }) { id } }`);
     assert.equal(result.errors?.[0].extensions.code, "FORBIDDEN");
     const entries = await app.db.query(`SELECT action, outcome, error_code, actor_role, tenant_id FROM audit_log WHERE actor = $1`, [partner.subject]);
-    assert.deepEqual(entries.map((e: Record<string, unknown>) => ({ ...e })), [{ action: "TENANT_CREATED", outcome: "DENIED", error_code: "FORBIDDEN", actor_role: "PARTNER", tenant_id: null }]);
+    assert.deepEqual(
+      entries.map((e: Record<string, unknown>) => ({ ...e })),
+      [{ action: "TENANT_CREATED", outcome: "DENIED", error_code: "FORBIDDEN", actor_role: "PARTNER", tenant_id: null }],
+    );
     assert.ok(!app.logs.some((line) => line.includes("could not write the audit entry")), "no audit failure");
     const verified = await app.as(principals.operator()).gql(`{ verifyOperatorAuditLog { valid } }`);
     assert.equal(verified.data?.verifyOperatorAuditLog.valid, true, JSON.stringify(verified));
@@ -44,7 +47,11 @@ describe("verifying the chain in a request that also reads values", () => {
         { r: record.id, t: tenant.id },
       );
       assert.equal(result.errors, undefined, JSON.stringify(result.errors));
-      assert.deepEqual({ valid: result.data!.verifyAuditLog.valid, problem: result.data!.verifyAuditLog.problem }, { valid: true, problem: null }, `round ${i}`);
+      assert.deepEqual(
+        { valid: result.data!.verifyAuditLog.valid, problem: result.data!.verifyAuditLog.problem },
+        { valid: true, problem: null },
+        `round ${i}`,
+      );
     }
     // The probe still finds what it looks for: an entry edited with triggers off is found.
     await app.db.transaction(async (m) => {

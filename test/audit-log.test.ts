@@ -122,12 +122,15 @@ describe("audit log: verification, read API and retention (rules 8, 26, 27)", ()
       assertError(await as.asTenantAdmin(t.id).gql(UPDATE, { id: t.id, input: { deletionGraceDays: 99 } }), "BAD_USER_INPUT");
       const log = assertOk(await as.asAuditor(t.id).gql(LOG, { id: t.id })).tenant.auditLog;
       assert.equal(log.totalCount, 4);
-      assert.deepEqual(log.nodes.map((e: any) => [e.action, e.outcome, e.errorCode]), [
-        ["RETENTION_POLICY_UPDATED", "DENIED", "BAD_USER_INPUT"],
-        ["RETENTION_POLICY_UPDATED", "ALLOWED", null],
-        ["RETENTION_POLICY_UPDATED", "ALLOWED", null],
-        ["TENANT_CREATED", "ALLOWED", null],
-      ]);
+      assert.deepEqual(
+        log.nodes.map((e: any) => [e.action, e.outcome, e.errorCode]),
+        [
+          ["RETENTION_POLICY_UPDATED", "DENIED", "BAD_USER_INPUT"],
+          ["RETENTION_POLICY_UPDATED", "ALLOWED", null],
+          ["RETENTION_POLICY_UPDATED", "ALLOWED", null],
+          ["TENANT_CREATED", "ALLOWED", null],
+        ],
+      );
       const created = log.nodes[3];
       assert.equal(created.tenantId, t.id);
       assert.equal(created.actorRole, "OPERATOR");
@@ -220,13 +223,19 @@ describe("audit log: verification, read API and retention (rules 8, 26, 27)", ()
         "SELECT id, action, details FROM audit_log WHERE tenant_id = $1 ORDER BY chain_seq",
         [t.id],
       );
-      assert.deepEqual(remaining.slice(0, 2).map((r) => r.id), kept);
+      assert.deepEqual(
+        remaining.slice(0, 2).map((r) => r.id),
+        kept,
+      );
       // One purge entry per batch (3 + 3 + 1), the newest naming the anchor.
-      assert.deepEqual(remaining.slice(2).map((r) => [r.action, r.details.purgedEntries]), [
-        ["AUDIT_LOG_PURGED", 3],
-        ["AUDIT_LOG_PURGED", 3],
-        ["AUDIT_LOG_PURGED", 1],
-      ]);
+      assert.deepEqual(
+        remaining.slice(2).map((r) => [r.action, r.details.purgedEntries]),
+        [
+          ["AUDIT_LOG_PURGED", 3],
+          ["AUDIT_LOG_PURGED", 3],
+          ["AUDIT_LOG_PURGED", 1],
+        ],
+      );
       const [head] = await app.db.query("SELECT anchor_seq, anchor_hash FROM audit_chain WHERE chain_key = $1", [t.id]);
       assert.equal(Number(head.anchor_seq), 7);
       assert.equal(remaining[4].details.anchorHash, head.anchor_hash);
@@ -252,7 +261,10 @@ describe("audit log: verification, read API and retention (rules 8, 26, 27)", ()
       const long = await tenantWithEntries(2, { auditLogRetentionDays: 365 }).finally(() => app.clock.reset());
       await app.db.query("UPDATE tenant SET subscription_status = 'PURGED' WHERE id = $1", [short.id]);
       await retention().purge(new Date("2003-02-01T00:00:00Z"), { dryRun: false });
-      assert.deepEqual((await app.db.query("SELECT action FROM audit_log WHERE tenant_id = $1", [short.id])).map((r: any) => r.action), ["AUDIT_LOG_PURGED"]);
+      assert.deepEqual(
+        (await app.db.query("SELECT action FROM audit_log WHERE tenant_id = $1", [short.id])).map((r: any) => r.action),
+        ["AUDIT_LOG_PURGED"],
+      );
       assert.equal((await ids(long.id)).length, 2);
     });
 
@@ -261,8 +273,15 @@ describe("audit log: verification, read API and retention (rules 8, 26, 27)", ()
       const now = new Date("2004-03-01T00:00:00Z");
       await Promise.all([retention(2).purge(now, { dryRun: false }), retention(2).purge(now, { dryRun: false })]);
       const rows: Array<{ action: string; details: any }> = await app.db.query("SELECT action, details FROM audit_log WHERE tenant_id = $1", [t.id]);
-      assert.ok(rows.every((r) => r.action === "AUDIT_LOG_PURGED"), "every expired entry is gone");
-      assert.equal(rows.reduce((sum, r) => sum + r.details.purgedEntries, 0), 12, "and counted once");
+      assert.ok(
+        rows.every((r) => r.action === "AUDIT_LOG_PURGED"),
+        "every expired entry is gone",
+      );
+      assert.equal(
+        rows.reduce((sum, r) => sum + r.details.purgedEntries, 0),
+        12,
+        "and counted once",
+      );
       assert.equal((await verify(t.id)).valid, true);
     });
   });

@@ -97,16 +97,17 @@ describe("audit writer (rule 26) and its table (rule 27)", () => {
       assert.match(e.hash, /^[0-9a-f]{64}$/);
     });
     assert.equal(chain.filter((e) => e.outcome === "ALLOWED").length, 21);
-    const [{ valid }] = await app.db.query(
-      `SELECT bool_and(hash = audit_log_hash(prev_hash, a)) AS valid FROM audit_log a WHERE tenant_id = $1`,
-      [t.id],
-    );
+    const [{ valid }] = await app.db.query(`SELECT bool_and(hash = audit_log_hash(prev_hash, a)) AS valid FROM audit_log a WHERE tenant_id = $1`, [t.id]);
     assert.equal(valid, true);
   });
 
   it("puts entries without a tenant into the operators' own chain", async () => {
     const code = `Z${randomUUID().replace(/-/g, "").slice(0, 8).toUpperCase()}`;
-    assertOk(await as.asOperator().gql(`mutation($input: CreateStorageLocationInput!) { createStorageLocation(input: $input) { code } }`, { input: { code, name: "Zed", dataCenterCountries: ["ZA"] } }));
+    assertOk(
+      await as.asOperator().gql(`mutation($input: CreateStorageLocationInput!) { createStorageLocation(input: $input) { code } }`, {
+        input: { code, name: "Zed", dataCenterCountries: ["ZA"] },
+      }),
+    );
     const [entry]: Row[] = await app.db.query("SELECT * FROM audit_log WHERE target_id = $1", [code]);
     assert.equal(entry.tenant_id, null);
     assert.equal(entry.action, "STORAGE_LOCATION_CREATED");

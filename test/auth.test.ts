@@ -55,7 +55,11 @@ describe("verifyToken (HS256 with JWT_SECRET)", () => {
   });
 
   it("refuses expired, wrongly signed, unsigned, exp-less and malformed tokens with UNAUTHENTICATED", async () => {
-    const expired = await new SignJWT({ role: "OPERATOR" }).setProtectedHeader({ alg: "HS256" }).setSubject("op").setExpirationTime(Math.floor(Date.now() / 1000) - 60).sign(key);
+    const expired = await new SignJWT({ role: "OPERATOR" })
+      .setProtectedHeader({ alg: "HS256" })
+      .setSubject("op")
+      .setExpirationTime(Math.floor(Date.now() / 1000) - 60)
+      .sign(key);
     const wrongKey = await signToken({ subject: "op", role: Role.OPERATOR }, `${TEST_SECRET}-other`);
     const unsigned = new UnsecuredJWT({ role: "OPERATOR" }).setSubject("op").setExpirationTime("1h").encode();
     const noExp = await new SignJWT({ role: "OPERATOR" }).setProtectedHeader({ alg: "HS256" }).setSubject("op").sign(key);

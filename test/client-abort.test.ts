@@ -119,8 +119,13 @@ describe("a request arriving on a connection the shutdown has closed", () => {
     const stopping = app.server.stop();
     // The drain ends idle connections on its next turn; the request comes after.
     await new Promise((ok) => setTimeout(ok, 50));
-    const body = JSON.stringify({ query: `mutation($n: String!) { createTenant(input: { name: $n, storageLocationCode: "EU" }) { id } }`, variables: { n: name } });
-    socket.write(`POST /graphql HTTP/1.1\r\nHost: ${hostname}\r\ncontent-type: application/json\r\nauthorization: Bearer ${token}\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+    const body = JSON.stringify({
+      query: `mutation($n: String!) { createTenant(input: { name: $n, storageLocationCode: "EU" }) { id } }`,
+      variables: { n: name },
+    });
+    socket.write(
+      `POST /graphql HTTP/1.1\r\nHost: ${hostname}\r\ncontent-type: application/json\r\nauthorization: Bearer ${token}\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    );
     await Promise.race([closed, new Promise((ok) => setTimeout(ok, 2000))]);
     socket.destroy();
     await stopping;

@@ -14,7 +14,7 @@ const plain = (value: unknown) => JSON.parse(JSON.stringify(value));
  * Operations run compiled by graphql-jit (src/shared/graphql/compiled-execution.ts), not by
  * graphql-js. These pin the answers where the two could differ; the rest of the suite runs on it.
  */
-describe("compiled execution (issue 9)", () => {
+describe("compiled execution", () => {
   let app: TestApp;
   let as: ReturnType<typeof roles>;
 
@@ -25,7 +25,10 @@ describe("compiled execution (issue 9)", () => {
   after(() => app.close());
 
   it("answers introspection exactly as graphql-js executes it on the same schema", async () => {
-    const reference = await graphql({ schema: await createSchema({ testClock: new SettableClock(), auditSigner: TEST_AUDIT_SIGNER }), source: getIntrospectionQuery({ descriptions: true }) });
+    const reference = await graphql({
+      schema: await createSchema({ testClock: new SettableClock(), auditSigner: TEST_AUDIT_SIGNER }),
+      source: getIntrospectionQuery({ descriptions: true }),
+    });
     assert.equal(reference.errors, undefined);
     assert.deepEqual(assertOk(await as.asOperator().gql(getIntrospectionQuery({ descriptions: true }))), plain(reference.data));
   });

@@ -39,7 +39,11 @@ describe("loadConfig", () => {
       [{ RETENTION_INTERVAL: "500ms" }, "RETENTION_INTERVAL"],
     ];
     for (const [env, variable] of cases) {
-      assert.throws(() => loadConfig(env), (e: unknown) => e instanceof ConfigError && e.variable === variable && e.message.includes(variable), variable);
+      assert.throws(
+        () => loadConfig(env),
+        (e: unknown) => e instanceof ConfigError && e.variable === variable && e.message.includes(variable),
+        variable,
+      );
     }
   });
 
@@ -52,7 +56,10 @@ describe("loadConfig", () => {
       }
     })();
     assert.ok(error && !error.message.includes("hunter2"));
-    assert.throws(() => loadConfig({ JWT_SECRET: "tiny-secret" }), (e: Error) => !e.message.includes("tiny-secret"));
+    assert.throws(
+      () => loadConfig({ JWT_SECRET: "tiny-secret" }),
+      (e: Error) => !e.message.includes("tiny-secret"),
+    );
   });
 
   it("requires JWT_SECRET in production and refuses the test clock and debug errors there", () => {
@@ -70,7 +77,10 @@ describe("loadConfig", () => {
     assert.equal(signer.publicKeyPem, String(createPublicKey(SIGNING_KEY).export({ type: "spki", format: "pem" })), "escaped newlines are accepted");
     const rsa = String(generateKeyPairSync("rsa", { modulusLength: 1024 }).privateKey.export({ type: "pkcs8", format: "pem" }));
     for (const bad of ["not-a-key-hunter2", rsa]) {
-      assert.throws(() => loadConfig({ AUDIT_SIGNING_KEY: bad }), (e: Error) => e instanceof ConfigError && /Ed25519/.test(e.message) && !e.message.includes(bad.slice(0, 20)));
+      assert.throws(
+        () => loadConfig({ AUDIT_SIGNING_KEY: bad }),
+        (e: Error) => e instanceof ConfigError && /Ed25519/.test(e.message) && !e.message.includes(bad.slice(0, 20)),
+      );
     }
     assert.equal(loadConfig({ MEMORY_LIMIT_MB: "512" }).memoryLimitBytes, 512 * 1024 * 1024);
     assert.equal(loadConfig({}).memoryLimitBytes, undefined);

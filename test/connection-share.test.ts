@@ -58,7 +58,16 @@ describe("connection share (pure)", () => {
   });
 
   it("is 40% of the pool with a 20% reserve, at least one each", () => {
-    assert.deepEqual([1, 3, 5, 10, 20].map((n) => [ConnectionShare.forPool(n).share, ConnectionShare.forPool(n).reserve]), [[1, 1], [1, 1], [2, 1], [4, 2], [8, 4]]);
+    assert.deepEqual(
+      [1, 3, 5, 10, 20].map((n) => [ConnectionShare.forPool(n).share, ConnectionShare.forPool(n).reserve]),
+      [
+        [1, 1],
+        [1, 1],
+        [2, 1],
+        [4, 2],
+        [8, 4],
+      ],
+    );
   });
 });
 

@@ -19,7 +19,7 @@ const ONE_TENANT = (args: string, selection = FULL) =>
   `query($rid: ID!) { personalDataRecord(id: $rid) { tenant { id name storageLocation { code name } ${RECORDS(args, selection)} } } }`;
 
 /**
- * Issue 9: the tenants page fetches its tenants' locations, record pages and subjects in one
+ * The tenants page fetches its tenants' locations, record pages and subjects in one
  * statement (look-ahead), and answers exactly what each field's own resolver answers.
  */
 describe("dashboard: the tenants page in one statement", () => {
@@ -53,7 +53,11 @@ describe("dashboard: the tenants page in one statement", () => {
   }
 
   it("takes 4 round trips (begin, the signed scope, the page, commit), whatever the page sizes", async () => {
-    for (const [tenants, records] of [[2, 1], [3, 50], [20, 20]]) {
+    for (const [tenants, records] of [
+      [2, 1],
+      [3, 50],
+      [20, 20],
+    ]) {
       const query = DASHBOARD(tenants, `first: ${records}`);
       const { result, statements } = await countStatements(() => as.asOperator().gql(query));
       const nodes = assertOk(result).tenants.nodes;
@@ -90,7 +94,14 @@ describe("dashboard: the tenants page in one statement", () => {
 
   it("answers as each tenant's own resolvers do: counts, pages, cursors, filters and subjects", async () => {
     const asAdmin = () => as.asOperator();
-    for (const args of ["first: 2", "first: 50", "first: 2, filter: { category: CONTACT }", "first: 1, filter: { status: ACTIVE, category: DEVICE }", `first: 5, filter: { dataSubjectId: "" }`, `first: 5, filter: { dataSubjectId: "not-a-uuid" }`]) {
+    for (const args of [
+      "first: 2",
+      "first: 50",
+      "first: 2, filter: { category: CONTACT }",
+      "first: 1, filter: { status: ACTIVE, category: DEVICE }",
+      `first: 5, filter: { dataSubjectId: "" }`,
+      `first: 5, filter: { dataSubjectId: "not-a-uuid" }`,
+    ]) {
       const page = assertOk(await asAdmin().gql(DASHBOARD(await fromOurTenants(), args))).tenants;
       for (const id of tenantIds) {
         const joined = page.nodes.find((t: any) => t.id === id);
@@ -110,7 +121,9 @@ describe("dashboard: the tenants page in one statement", () => {
     // A cursor taken from the tenant's own page continues the joined page at the same place.
     const first = (await ownTenant("first: 2", tenantIds[0])).personalDataRecords;
     const args = `first: 3, after: "${first.pageInfo.endCursor}"`;
-    const joined = assertOk(await asAdmin().gql(DASHBOARD(await fromOurTenants(), args))).tenants.nodes.find((t: any) => t.id === tenantIds[0]).personalDataRecords;
+    const joined = assertOk(await asAdmin().gql(DASHBOARD(await fromOurTenants(), args))).tenants.nodes.find(
+      (t: any) => t.id === tenantIds[0],
+    ).personalDataRecords;
     const own = (await ownTenant(args, tenantIds[0])).personalDataRecords;
     assert.deepEqual(JSON.parse(JSON.stringify(joined)), JSON.parse(JSON.stringify(own)));
     assert.equal(joined.edges.length, 3);
@@ -118,7 +131,11 @@ describe("dashboard: the tenants page in one statement", () => {
 
   it("keeps every field's rules: an operator's dashboard still may not read who a subject is", async () => {
     assertError(await as.asOperator().gql(DASHBOARD(10, "first: 5").replace("subject { id status }", "subject { id externalId }")), "FORBIDDEN");
-    const listed = assertOk(await as.asOperator().gql(`{ tenants(${await fromOurTenants()}) { nodes { id personalDataRecords(first: 5) { totalCount nodes { id subject { id status } } } } } }`)).tenants.nodes;
+    const listed = assertOk(
+      await as
+        .asOperator()
+        .gql(`{ tenants(${await fromOurTenants()}) { nodes { id personalDataRecords(first: 5) { totalCount nodes { id subject { id status } } } } } }`),
+    ).tenants.nodes;
     for (const id of tenantIds) {
       const tenant = listed.find((t: any) => t.id === id);
       assert.equal(tenant.personalDataRecords.totalCount, 6);

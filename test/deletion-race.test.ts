@@ -27,8 +27,13 @@ describe("records written while their subject is deleted", () => {
     for (let round = 0; round < ROUNDS; round++) {
       const subject = await registerSubject(app, tenant.id);
       const write = () =>
-        integration.gql(RECORD, { input: { tenantId: tenant.id, dataSubjectId: subject.id, category: "CONTACT", purposes: ["SUPPORT"], value: { n: randomUUID() } } });
-      const results = await Promise.all([...Array.from({ length: WRITERS }, write), admin.gql(`mutation($id: ID!) { deleteDataSubject(id: $id) { id } }`, { id: subject.id })]);
+        integration.gql(RECORD, {
+          input: { tenantId: tenant.id, dataSubjectId: subject.id, category: "CONTACT", purposes: ["SUPPORT"], value: { n: randomUUID() } },
+        });
+      const results = await Promise.all([
+        ...Array.from({ length: WRITERS }, write),
+        admin.gql(`mutation($id: ID!) { deleteDataSubject(id: $id) { id } }`, { id: subject.id }),
+      ]);
       for (const result of results.slice(0, WRITERS)) {
         const outcome = result.errors ? result.errors[0].extensions.code : "written";
         outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1);
@@ -37,7 +42,11 @@ describe("records written while their subject is deleted", () => {
       const stuck = await app.db.query(`SELECT count(*)::int AS n FROM personal_data_record WHERE data_subject_id = $1 AND status = 'ACTIVE'`, [subject.id]);
       assert.equal(stuck[0].n, 0, `round ${round}: ${stuck[0].n} ACTIVE records under the deleted subject (outcomes so far ${JSON.stringify([...outcomes])})`);
     }
-    assert.deepEqual([...outcomes.keys()].filter((k) => k !== "written" && k !== "INVALID_STATE"), [], JSON.stringify([...outcomes]));
+    assert.deepEqual(
+      [...outcomes.keys()].filter((k) => k !== "written" && k !== "INVALID_STATE"),
+      [],
+      JSON.stringify([...outcomes]),
+    );
   });
 
   it("are counted as overdue by the compliance report once the subject's purge is due, and swept by deleting again", async () => {
@@ -53,13 +62,17 @@ describe("records written while their subject is deleted", () => {
     );
     await app.db.query(`UPDATE data_subject SET purge_due_at = now() - interval '1 day' WHERE id = $1`, [subject.id]);
     const report = async () =>
-      (await app.as(principals.auditor(tenant.id)).gql(`query($t: ID!) { tenant(id: $t) { complianceReport { overdueDeletions } } }`, { t: tenant.id })).data!.tenant.complianceReport.overdueDeletions;
+      (await app.as(principals.auditor(tenant.id)).gql(`query($t: ID!) { tenant(id: $t) { complianceReport { overdueDeletions } } }`, { t: tenant.id })).data!
+        .tenant.complianceReport.overdueDeletions;
     assert.equal(await report(), 1, "the stuck record is overdue");
     const again = await admin.gql(`mutation($id: ID!) { deleteDataSubject(id: $id) { id status } }`, { id: subject.id });
     assert.equal(again.errors, undefined, JSON.stringify(again.errors));
     const [row] = await app.db.query(`SELECT status, purge_due_at <= now() AS due FROM personal_data_record WHERE data_subject_id = $1`, [subject.id]);
     assert.deepEqual({ ...row }, { status: "PENDING_DELETION", due: true }, "deleting again takes the straggler, due with its subject");
-    const [entry] = await app.db.query(`SELECT details FROM audit_log WHERE target_id = $1 AND action = 'DATA_SUBJECT_DELETED' ORDER BY chain_seq DESC LIMIT 1`, [subject.id]);
+    const [entry] = await app.db.query(
+      `SELECT details FROM audit_log WHERE target_id = $1 AND action = 'DATA_SUBJECT_DELETED' ORDER BY chain_seq DESC LIMIT 1`,
+      [subject.id],
+    );
     assert.equal(entry.details.recordsDeleted, 1);
   });
 });

@@ -11,7 +11,10 @@ import { createLogger } from "../src/shared/logging";
 describe("the embedded server's log, forwarded at debug level", () => {
   it("keeps the server's own events and drops every line that can quote a statement or a value", () => {
     const prefix = "2026-12-01 05:43:40.816 UTC [18378] ";
-    assert.equal(loggablePostgresLine(`${prefix}LOG:  database system is ready to accept connections`), `${prefix}LOG:  database system is ready to accept connections`);
+    assert.equal(
+      loggablePostgresLine(`${prefix}LOG:  database system is ready to accept connections`),
+      `${prefix}LOG:  database system is ready to accept connections`,
+    );
     assert.equal(loggablePostgresLine(`${prefix}FATAL:  terminating connection due to administrator command`) !== null, true);
     for (const line of [
       `${prefix}ERROR:  invalid input syntax for type uuid: "PERSON-MARKER"`,

@@ -17,7 +17,10 @@ describe("formatError (the one place errors are shaped)", () => {
 
   it("turns class-validator failures into BAD_USER_INPUT naming the nested field, without the value", () => {
     const error = new ArgumentValidationError([
-      { property: "retentionPolicy", children: [{ property: "deletionGraceDays", constraints: { max: "deletionGraceDays must not be greater than 30" }, children: [], value: 4242 }] },
+      {
+        property: "retentionPolicy",
+        children: [{ property: "deletionGraceDays", constraints: { max: "deletionGraceDays must not be greater than 30" }, children: [], value: 4242 }],
+      },
     ] as never);
     const formatted = format(error);
     assert.equal(formatted.extensions?.code, "BAD_USER_INPUT");
@@ -30,8 +33,16 @@ describe("formatError (the one place errors are shaped)", () => {
   });
 
   it("masks anything unexpected as INTERNAL_SERVER_ERROR with no SQL, value or stack", () => {
-    const sqlError = new QueryFailedError("INSERT INTO tenant (name) VALUES ($1)", ["secret-person@example.com"], Object.assign(new Error("duplicate key"), { code: "23505", detail: "Key (name)=(secret-person@example.com) exists" }));
-    for (const error of [sqlError, new TypeError("cannot read properties of undefined"), new GraphQLError("weird", { extensions: { code: "SOMETHING_ELSE" } })]) {
+    const sqlError = new QueryFailedError(
+      "INSERT INTO tenant (name) VALUES ($1)",
+      ["secret-person@example.com"],
+      Object.assign(new Error("duplicate key"), { code: "23505", detail: "Key (name)=(secret-person@example.com) exists" }),
+    );
+    for (const error of [
+      sqlError,
+      new TypeError("cannot read properties of undefined"),
+      new GraphQLError("weird", { extensions: { code: "SOMETHING_ELSE" } }),
+    ]) {
       const formatted = format(error);
       assert.equal(formatted.extensions?.code, "INTERNAL_SERVER_ERROR");
       assert.equal(formatted.message, "Internal server error.");
@@ -56,7 +67,9 @@ describe("formatError (the one place errors are shaped)", () => {
   it("maps malformed requests to BAD_USER_INPUT and drops quoted values from graphql-js messages", () => {
     const parse = new GraphQLError('Syntax Error: Unexpected Name "x".', { extensions: { code: "GRAPHQL_PARSE_FAILED" } });
     assert.equal(format(parse).extensions?.code, "BAD_USER_INPUT");
-    const coercion = sanitizeRequestErrorMessage('Variable "$input" got invalid value "jane@example.com" at "input.name"; String cannot represent a non string value: "jane@example.com"');
+    const coercion = sanitizeRequestErrorMessage(
+      'Variable "$input" got invalid value "jane@example.com" at "input.name"; String cannot represent a non string value: "jane@example.com"',
+    );
     assert.deepEqual(coercion, { message: 'Variable "$input" has an invalid value at "input.name".', field: "input.name" });
     assert.ok(!sanitizeRequestErrorMessage('Expected value of type "Int", found "jane@example.com".').message.includes("jane"));
     assert.ok(!sanitizeRequestErrorMessage('Int cannot represent non-integer value: "jane"').message.includes("jane"));

@@ -86,6 +86,9 @@ describe("root-field guard (fails closed)", () => {
     assert.deepEqual(operator.errors?.[0].path, ["plain", "narrowed"]);
     const auditor = await graphql({ schema, source: "{ plain { open narrowed } }", contextValue: context(principals.auditor(randomUUID())) });
     assert.deepEqual(JSON.parse(JSON.stringify(auditor.data)), { plain: { open: "o", narrowed: "n" } });
-    assert.equal(schema.getType("Plain") && (schema.getType("Plain") as { getFields(): Record<string, { resolve?: unknown }> }).getFields().open.resolve, undefined);
+    assert.equal(
+      schema.getType("Plain") && (schema.getType("Plain") as { getFields(): Record<string, { resolve?: unknown }> }).getFields().open.resolve,
+      undefined,
+    );
   });
 });

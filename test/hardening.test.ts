@@ -9,7 +9,7 @@ import { TEST_SECRET, type TestApp, principals, startTestApp } from "./helpers/a
 
 const unauthenticated = (e: unknown) => (e as { extensions?: { code?: string } }).extensions?.code === "UNAUTHENTICATED";
 
-describe("rate limiting per principal (issue 8, point 6)", () => {
+describe("rate limiting per principal", () => {
   let app: TestApp;
   before(async () => {
     app = await startTestApp({ config: { rateLimitPerMinute: 3 } });
@@ -46,10 +46,17 @@ describe("rate limiting per principal (issue 8, point 6)", () => {
 
 const SIGNING_KEY = String(generateKeyPairSync("ed25519").privateKey.export({ type: "pkcs8", format: "pem" }));
 
-describe("tokens (issue 8, point 7)", () => {
+describe("tokens", () => {
   it("needs a secret of at least 32 bytes", () => {
-    assert.throws(() => loadConfig({ NODE_ENV: "production", JWT_SECRET: "x".repeat(31), AUDIT_SIGNING_KEY: SIGNING_KEY }), (e: unknown) => e instanceof ConfigError && /32 bytes/.test(e.message));
-    assert.equal(loadConfig({ NODE_ENV: "production", JWT_SECRET: "é".repeat(16), AUDIT_SIGNING_KEY: SIGNING_KEY }).jwtSecret.length, 16, "16 two-byte characters are 32 bytes");
+    assert.throws(
+      () => loadConfig({ NODE_ENV: "production", JWT_SECRET: "x".repeat(31), AUDIT_SIGNING_KEY: SIGNING_KEY }),
+      (e: unknown) => e instanceof ConfigError && /32 bytes/.test(e.message),
+    );
+    assert.equal(
+      loadConfig({ NODE_ENV: "production", JWT_SECRET: "é".repeat(16), AUDIT_SIGNING_KEY: SIGNING_KEY }).jwtSecret.length,
+      16,
+      "16 two-byte characters are 32 bytes",
+    );
   });
 
   it("checks issuer and audience when configured", async () => {
@@ -60,7 +67,10 @@ describe("tokens (issue 8, point 7)", () => {
     await assert.rejects(verifyToken(noIssuer, keys), unauthenticated);
     const otherAudience = await signToken({ subject: "op", role: Role.OPERATOR }, { ...keys, audience: "someone-else" });
     await assert.rejects(verifyToken(otherAudience, keys), unauthenticated);
-    assert.deepEqual([loadConfig({ JWT_ISSUER: "https://id.example", JWT_AUDIENCE: "custodian" }).jwtIssuer, loadConfig({ JWT_AUDIENCE: "custodian" }).jwtAudience], ["https://id.example", "custodian"]);
+    assert.deepEqual(
+      [loadConfig({ JWT_ISSUER: "https://id.example", JWT_AUDIENCE: "custodian" }).jwtIssuer, loadConfig({ JWT_AUDIENCE: "custodian" }).jwtAudience],
+      ["https://id.example", "custodian"],
+    );
   });
 
   it("verifies RS256 tokens with a configured public key, and then only those", async () => {
@@ -68,10 +78,18 @@ describe("tokens (issue 8, point 7)", () => {
     const pem = publicKey.export({ type: "spki", format: "pem" }).toString();
     const config = loadConfig({ JWT_PUBLIC_KEY: pem.replace(/\n/g, "\\n") });
     const keys = { secret: config.jwtSecret, publicKey: config.jwtPublicKey };
-    const rs256 = await new SignJWT({ role: "OPERATOR" }).setProtectedHeader({ alg: "RS256" }).setSubject("op").setIssuedAt().setExpirationTime("1h").sign(privateKey);
+    const rs256 = await new SignJWT({ role: "OPERATOR" })
+      .setProtectedHeader({ alg: "RS256" })
+      .setSubject("op")
+      .setIssuedAt()
+      .setExpirationTime("1h")
+      .sign(privateKey);
     assert.equal((await verifyToken(rs256, keys)).role, Role.OPERATOR);
     const hs256 = await signToken({ subject: "op", role: Role.OPERATOR }, config.jwtSecret);
     await assert.rejects(verifyToken(hs256, keys), unauthenticated, "the shared secret no longer makes tokens");
-    assert.throws(() => loadConfig({ JWT_PUBLIC_KEY: "not a key" }), (e: unknown) => e instanceof ConfigError && e.variable === "JWT_PUBLIC_KEY");
+    assert.throws(
+      () => loadConfig({ JWT_PUBLIC_KEY: "not a key" }),
+      (e: unknown) => e instanceof ConfigError && e.variable === "JWT_PUBLIC_KEY",
+    );
   });
 });

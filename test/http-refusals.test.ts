@@ -98,7 +98,11 @@ describe("client mistakes over HTTP: a 4xx with the contract's code, never a 500
     assert.match(over.body!.errors![0].message, /at most 32 levels/);
     const within = await record(32);
     assert.equal(within.body?.errors, undefined, within.text);
-    assert.equal((await app.db.query(`SELECT count(*)::int AS n FROM personal_data_record WHERE tenant_id = $1`, [tenant.id]))[0].n, before + 1, "only the value within the limit was written");
+    assert.equal(
+      (await app.db.query(`SELECT count(*)::int AS n FROM personal_data_record WHERE tenant_id = $1`, [tenant.id]))[0].n,
+      before + 1,
+      "only the value within the limit was written",
+    );
   });
 
   it("bounds the variables before walking them: too many are refused, and an anonymous body is small", async () => {

@@ -22,7 +22,9 @@ describe("HTTP surface", () => {
   });
 
   it("keeps Apollo's CSRF prevention on: a simple GET query without a preflight header is refused", async () => {
-    const response = await fetch(`${app.server.url}?query=${encodeURIComponent("{ viewer { role } }")}`, { headers: { authorization: `Bearer ${operatorToken}` } });
+    const response = await fetch(`${app.server.url}?query=${encodeURIComponent("{ viewer { role } }")}`, {
+      headers: { authorization: `Bearer ${operatorToken}` },
+    });
     assert.equal(response.status, 400);
     const allowed = await fetch(`${app.server.url}?query=${encodeURIComponent("{ viewer { role } }")}`, {
       headers: { authorization: `Bearer ${operatorToken}`, "apollo-require-preflight": "true" },
@@ -47,7 +49,9 @@ describe("HTTP surface", () => {
 
   it("never writes a token, a variable or a query string into a log line", async () => {
     const marker = "PERSONAL-DATA-MARKER-7f3a";
-    await post(JSON.stringify({ query: "mutation($n: String!) { createTenant(input: { name: $n, storageLocationCode: \"EU\" }) { id } }", variables: { n: marker } }));
+    await post(
+      JSON.stringify({ query: 'mutation($n: String!) { createTenant(input: { name: $n, storageLocationCode: "EU" }) { id } }', variables: { n: marker } }),
+    );
     await post(JSON.stringify({ query: "query($n: Int) { tenants(first: $n) { totalCount } }", variables: { n: marker } }));
     await fetch(`${app.server.url}?query=${encodeURIComponent(`{ tenant(id: "${marker}") { id } }`)}`, { headers: { "apollo-require-preflight": "true" } });
     const logs = app.logs.join("\n");

@@ -30,7 +30,12 @@ describe("incident policy (rules 22, 23, 25, pure)", () => {
       }
     };
     assert.deepEqual(
-      [S.INVESTIGATING, S.CUSTOMER_REPORTABLE, S.DISMISSED, S.RESOLVED].map((s) => [code(s, "declare"), code(s, "dismiss"), code(s, "resolve"), code(s, "addTenants")]),
+      [S.INVESTIGATING, S.CUSTOMER_REPORTABLE, S.DISMISSED, S.RESOLVED].map((s) => [
+        code(s, "declare"),
+        code(s, "dismiss"),
+        code(s, "resolve"),
+        code(s, "addTenants"),
+      ]),
       [
         ["ok", "ok", "INVALID_STATE", "ok"],
         ["INVALID_STATE", "INVALID_STATE", "ok", "ok"],

@@ -21,8 +21,20 @@ describe("security incidents (rules 22-25)", () => {
   const T0 = new Date("2035-03-01T12:00:00.000Z").getTime();
   const at = (hours: number, ms = 0) => new Date(T0 + hours * HOUR + ms);
   async function report(tenantIds: string[], detectedAt = at(0)) {
-    const input = { title: "Leaked support export", description: "A support export was reachable without authentication.", severity: "HIGH", detectedAt: detectedAt.toISOString(), affectedTenantIds: tenantIds, dataCategories: ["CONTACT"] };
-    return assertOk(await as.asOperator().gql(REPORT, { input })).reportSecurityIncident as { id: string; notificationDeadline: string; status: string; overdue: boolean };
+    const input = {
+      title: "Leaked support export",
+      description: "A support export was reachable without authentication.",
+      severity: "HIGH",
+      detectedAt: detectedAt.toISOString(),
+      affectedTenantIds: tenantIds,
+      dataCategories: ["CONTACT"],
+    };
+    return assertOk(await as.asOperator().gql(REPORT, { input })).reportSecurityIncident as {
+      id: string;
+      notificationDeadline: string;
+      status: string;
+      overdue: boolean;
+    };
   }
 
   before(async () => {
@@ -47,7 +59,9 @@ describe("security incidents (rules 22-25)", () => {
       const a = await createTenant(app);
       const base = { title: "x", description: "y", severity: "LOW", affectedTenantIds: [a.id] };
       assertError(await as.asOperator().gql(REPORT, { input: { ...base, detectedAt: at(0, 1).toISOString() } }), "BAD_USER_INPUT", "detectedAt");
-      const unknown = await as.asOperator().gql(REPORT, { input: { ...base, detectedAt: at(0).toISOString(), affectedTenantIds: [a.id, "7e4a0000-0000-4000-8000-0000000000ff"] } });
+      const unknown = await as
+        .asOperator()
+        .gql(REPORT, { input: { ...base, detectedAt: at(0).toISOString(), affectedTenantIds: [a.id, "7e4a0000-0000-4000-8000-0000000000ff"] } });
       assertError(unknown, "BAD_USER_INPUT", "affectedTenantIds");
       assert.equal(unknown.errors![0].extensions.index, 1);
       const [{ n }] = await app.db.query("SELECT count(*)::int AS n FROM breach_affected_tenant WHERE tenant_id = $1", [a.id]);
@@ -71,7 +85,10 @@ describe("security incidents (rules 22-25)", () => {
 
       const falseAlarm = await report([a.id]);
       assertError(await as.asOperator().gql(DISMISS, { id: falseAlarm.id, reason: "" }), "BAD_USER_INPUT", "reason");
-      assert.equal(assertOk(await as.asOperator().gql(DISMISS, { id: falseAlarm.id, reason: "Scanner false positive." })).dismissSecurityIncident.status, "DISMISSED");
+      assert.equal(
+        assertOk(await as.asOperator().gql(DISMISS, { id: falseAlarm.id, reason: "Scanner false positive." })).dismissSecurityIncident.status,
+        "DISMISSED",
+      );
       assertError(await as.asOperator().gql(DECLARE, { id: falseAlarm.id }), "INVALID_STATE");
       assertError(await as.asOperator().gql(RESOLVE, { id: falseAlarm.id, resolution: "x" }), "INVALID_STATE");
       assertError(await as.asOperator().gql(DECLARE, { id: "7e4a0000-0000-4000-8000-0000000000ff" }), "NOT_FOUND");
@@ -91,7 +108,10 @@ describe("security incidents (rules 22-25)", () => {
       app.clock.set(at(10));
       assertOk(await as.asOperator().gql(DECLARE, { id: incident.id }));
       view = assertOk(await as.asOperator().gql(AS_OPERATOR, { id: incident.id })).breachIncident;
-      assert.deepEqual(view.notifications.map((n: any) => [n.tenant.id, n.sentAt, n.withinDeadline]).sort(), [a, b, c].map((t) => [t.id, at(10).toISOString(), true]).sort());
+      assert.deepEqual(
+        view.notifications.map((n: any) => [n.tenant.id, n.sentAt, n.withinDeadline]).sort(),
+        [a, b, c].map((t) => [t.id, at(10).toISOString(), true]).sort(),
+      );
       app.clock.set(at(80));
       assertOk(await as.asOperator().gql(ADD, { id: incident.id, tenants: [d.id, b.id] }));
       view = assertOk(await as.asOperator().gql(AS_OPERATOR, { id: incident.id })).breachIncident;
@@ -99,7 +119,9 @@ describe("security incidents (rules 22-25)", () => {
       assert.deepEqual([late.sentAt, late.withinDeadline], [at(80).toISOString(), false]);
       assert.equal(view.notifications.length, 4, "adding a tenant twice sends nothing twice");
       assert.equal(view.overdue, false);
-      const sent = await app.db.query("SELECT tenant_id FROM audit_log WHERE action = 'BREACH_NOTIFICATION_SENT' AND details->>'incidentId' = $1", [incident.id]);
+      const sent = await app.db.query("SELECT tenant_id FROM audit_log WHERE action = 'BREACH_NOTIFICATION_SENT' AND details->>'incidentId' = $1", [
+        incident.id,
+      ]);
       assert.equal(sent.length, 4, "each tenant's own log records its notification");
     });
 
@@ -112,7 +134,11 @@ describe("security incidents (rules 22-25)", () => {
       assert.equal(assertOk(await as.asOperator().gql(AS_OPERATOR, { id: onTime.id })).breachIncident.overdue, false, "exactly at the deadline: not overdue");
       assertOk(await as.asOperator().gql(DECLARE, { id: onTime.id }));
       app.clock.set(at(72, 1));
-      assert.equal(assertOk(await as.asOperator().gql(AS_OPERATOR, { id: late.id })).breachIncident.overdue, true, "one millisecond after, with a tenant not notified");
+      assert.equal(
+        assertOk(await as.asOperator().gql(AS_OPERATOR, { id: late.id })).breachIncident.overdue,
+        true,
+        "one millisecond after, with a tenant not notified",
+      );
       assertOk(await as.asOperator().gql(DECLARE, { id: late.id }));
       const [onTimeView, lateView] = [
         assertOk(await as.asOperator().gql(AS_OPERATOR, { id: onTime.id })).breachIncident,
@@ -141,7 +167,8 @@ describe("security incidents (rules 22-25)", () => {
       assert.equal(assertOk(await as.asTenantAdmin(outsider.id).gql(INCIDENT, { id: incident.id })).breachIncident, null);
       const list = assertOk(await as.asTenantAdmin(outsider.id).gql(`{ breachIncidents { totalCount } }`)).breachIncidents;
       assert.equal(list.totalCount, 0);
-      for (const p of otherRoles(a.id, [Role.OPERATOR, Role.TENANT_ADMIN, Role.AUDITOR])) assertError(await app.as(p).gql(INCIDENT, { id: incident.id }), "FORBIDDEN");
+      for (const p of otherRoles(a.id, [Role.OPERATOR, Role.TENANT_ADMIN, Role.AUDITOR]))
+        assertError(await app.as(p).gql(INCIDENT, { id: incident.id }), "FORBIDDEN");
       const ops = assertOk(await as.asOperator().gql(AS_OPERATOR, { id: incident.id })).breachIncident;
       assert.equal(ops.notifications.length, 2);
     });
@@ -154,7 +181,14 @@ describe("security incidents (rules 22-25)", () => {
       const other = await createTenant(app);
       const incident = await report([a.id]);
       assertOk(await as.asOperator().gql(DECLARE, { id: incident.id }));
-      const notifications = assertOk(await as.asTenantAdmin(a.id).gql(`query($id: ID!) { tenant(id: $id) { breachNotifications { id status incident { id } } complianceReport { unacknowledgedBreachNotifications } } }`, { id: a.id })).tenant;
+      const notifications = assertOk(
+        await as
+          .asTenantAdmin(a.id)
+          .gql(
+            `query($id: ID!) { tenant(id: $id) { breachNotifications { id status incident { id } } complianceReport { unacknowledgedBreachNotifications } } }`,
+            { id: a.id },
+          ),
+      ).tenant;
       assert.equal(notifications.complianceReport.unacknowledgedBreachNotifications, 1);
       const [mine] = notifications.breachNotifications;
       assert.deepEqual([mine.status, mine.incident.id], ["SENT", incident.id]);
@@ -166,16 +200,22 @@ describe("security incidents (rules 22-25)", () => {
       assert.deepEqual(acked, { id: mine.id, status: "ACKNOWLEDGED", acknowledgedAt: at(5).toISOString(), acknowledgedBy: "test-admin" });
       app.clock.set(at(6));
       assert.deepEqual(assertOk(await as.asTenantAdmin(a.id).gql(ACK, { id: mine.id })).acknowledgeBreachNotification, acked);
-      const report2 = assertOk(await as.asAuditor(a.id).gql(`query($id: ID!) { tenant(id: $id) { complianceReport { unacknowledgedBreachNotifications } } }`, { id: a.id }));
+      const report2 = assertOk(
+        await as.asAuditor(a.id).gql(`query($id: ID!) { tenant(id: $id) { complianceReport { unacknowledgedBreachNotifications } } }`, { id: a.id }),
+      );
       assert.equal(report2.tenant.complianceReport.unacknowledgedBreachNotifications, 0);
-      const audited = (await app.db.query("SELECT action, outcome, error_code FROM audit_log WHERE tenant_id = $1 ORDER BY chain_seq", [a.id])).map((r: any) => `${r.action}:${r.error_code ?? r.outcome}`);
+      const audited = (await app.db.query("SELECT action, outcome, error_code FROM audit_log WHERE tenant_id = $1 ORDER BY chain_seq", [a.id])).map(
+        (r: any) => `${r.action}:${r.error_code ?? r.outcome}`,
+      );
       assert.deepEqual(audited.slice(-4), [
         "BREACH_NOTIFICATION_SENT:ALLOWED",
         "BREACH_NOTIFICATION_ACKNOWLEDGED:FORBIDDEN",
         "BREACH_NOTIFICATION_ACKNOWLEDGED:ALLOWED",
         "BREACH_NOTIFICATION_ACKNOWLEDGED:ALLOWED",
       ]);
-      const steps = (await app.db.query("SELECT action FROM audit_log WHERE tenant_id IS NULL AND target_id = $1 ORDER BY chain_seq", [incident.id])).map((r: any) => r.action);
+      const steps = (await app.db.query("SELECT action FROM audit_log WHERE tenant_id IS NULL AND target_id = $1 ORDER BY chain_seq", [incident.id])).map(
+        (r: any) => r.action,
+      );
       assert.deepEqual(steps, ["SECURITY_INCIDENT_REPORTED", "INCIDENT_DECLARED_CUSTOMER_REPORTABLE"]);
     });
   });

@@ -19,7 +19,14 @@ describe("refusals that once echoed input or failed inside", () => {
 
   it("RESIDENCY_VIOLATION names the tenant's location, never the one asked for", async () => {
     const result = await app.as(principals.integration(tenant.id)).gql(RECORD, {
-      input: { tenantId: tenant.id, dataSubjectId: subjectId, category: "CONTACT", purposes: ["SUPPORT"], value: { a: 1 }, storageLocationCode: MARK.repeat(100_000) },
+      input: {
+        tenantId: tenant.id,
+        dataSubjectId: subjectId,
+        category: "CONTACT",
+        purposes: ["SUPPORT"],
+        value: { a: 1 },
+        storageLocationCode: MARK.repeat(100_000),
+      },
     });
     assert.equal(result.errors?.[0].extensions.code, "RESIDENCY_VIOLATION");
     assert.match(result.errors![0].message, /stored in EU/);
@@ -34,9 +41,17 @@ describe("refusals that once echoed input or failed inside", () => {
     assert.equal(result.errors?.[0].extensions.code, "BAD_USER_INPUT");
     assert.equal(result.errors?.[0].extensions.field, "input.category");
     assert.doesNotMatch(JSON.stringify(result), new RegExp(MARK));
-    const nested = await app.as(principals.integration(tenant.id)).gql(`mutation($input: RecordPersonalDataBatchInput!) { recordPersonalDataBatch(input: $input) { count } }`, {
-      input: { tenantId: tenant.id, records: [{ dataSubjectId: subjectId, category: "CONTACT", purposes: ["SUPPORT"], value }, { dataSubjectId: subjectId, category: "CONTACT", purposes: [MARK], value }] },
-    });
+    const nested = await app
+      .as(principals.integration(tenant.id))
+      .gql(`mutation($input: RecordPersonalDataBatchInput!) { recordPersonalDataBatch(input: $input) { count } }`, {
+        input: {
+          tenantId: tenant.id,
+          records: [
+            { dataSubjectId: subjectId, category: "CONTACT", purposes: ["SUPPORT"], value },
+            { dataSubjectId: subjectId, category: "CONTACT", purposes: [MARK], value },
+          ],
+        },
+      });
     assert.equal(nested.errors?.[0].extensions.field, "input.records[1].purposes[0]");
     assert.doesNotMatch(JSON.stringify(nested), new RegExp(MARK));
   });

@@ -27,10 +27,10 @@ async function tenantFingerprint(app: TestApp, tenantId: string): Promise<string
 }
 
 /**
- * Issue 8, point 4: whatever a principal of tenant A asks about tenant B's objects, no answer
+ * Whatever a principal of tenant A asks about tenant B's objects, no answer
  * carries anything of B (its ids, names, values) and nothing of B changes.
  */
-describe("tenant isolation, property-based (issue 8, point 4)", () => {
+describe("tenant isolation, property-based", () => {
   let app: TestApp;
   let drop: () => Promise<void>;
   let b: Record<string, string>;
@@ -51,19 +51,39 @@ describe("tenant isolation, property-based (issue 8, point 4)", () => {
     const tenantB = await createTenant(app, { name: `Tenant B ${marker}` });
     const subjectB = await registerSubject(app, tenantB.id, `ext-${marker}`);
     const recordB = await recordData(app, tenantB.id, subjectB.id, { value: { email: `${marker}@b.example` } });
-    const party = assertOk(await as.asOperator().gql(`mutation { registerThirdParty(input: { name: "Vendor ${marker}", role: INDEPENDENT }) { id } }`)).registerThirdParty;
+    const party = assertOk(
+      await as.asOperator().gql(`mutation { registerThirdParty(input: { name: "Vendor ${marker}", role: INDEPENDENT }) { id } }`),
+    ).registerThirdParty;
     const agreementB = assertOk(
       await as.asTenantAdmin(tenantB.id).gql(`mutation($input: CreateSharingAgreementInput!) { createSharingAgreement(input: $input) { id } }`, {
-        input: { tenantId: tenantB.id, thirdPartyId: party.id, feature: `Feature ${marker}`, direction: "OUTBOUND", dataCategories: ["CONTACT"], purposes: ["SUPPORT"], tenantContractReference: `DPA ${marker}` },
+        input: {
+          tenantId: tenantB.id,
+          thirdPartyId: party.id,
+          feature: `Feature ${marker}`,
+          direction: "OUTBOUND",
+          dataCategories: ["CONTACT"],
+          purposes: ["SUPPORT"],
+          tenantContractReference: `DPA ${marker}`,
+        },
       }),
     ).createSharingAgreement;
     assertOk(await as.asTenantAdmin(tenantB.id).gql(`mutation($id: ID!) { grantSharingConsent(agreementId: $id) { id } }`, { id: agreementB.id }));
     const transferB = assertOk(
-      await as.asIntegration(tenantB.id).gql(`mutation($input: ShareRecordsInput!) { shareRecords(input: $input) { id } }`, { input: { agreementId: agreementB.id, recordIds: [recordB.id], purpose: "SUPPORT" } }),
+      await as.asIntegration(tenantB.id).gql(`mutation($input: ShareRecordsInput!) { shareRecords(input: $input) { id } }`, {
+        input: { agreementId: agreementB.id, recordIds: [recordB.id], purpose: "SUPPORT" },
+      }),
     ).shareRecords;
     const correctedB = await recordData(app, tenantB.id, subjectB.id, { value: { phone: `${marker}-phone` } });
-    assertOk(await as.asIntegration(tenantB.id).gql(`mutation($input: ShareRecordsInput!) { shareRecords(input: $input) { id } }`, { input: { agreementId: agreementB.id, recordIds: [correctedB.id], purpose: "SUPPORT" } }));
-    assertOk(await as.asIntegration(tenantB.id).gql(`mutation($input: CorrectPersonalDataInput!) { correctPersonalData(input: $input) { id } }`, { input: { id: correctedB.id, expectedVersion: 1, value: { phone: `${marker}-new` } } }));
+    assertOk(
+      await as.asIntegration(tenantB.id).gql(`mutation($input: ShareRecordsInput!) { shareRecords(input: $input) { id } }`, {
+        input: { agreementId: agreementB.id, recordIds: [correctedB.id], purpose: "SUPPORT" },
+      }),
+    );
+    assertOk(
+      await as.asIntegration(tenantB.id).gql(`mutation($input: CorrectPersonalDataInput!) { correctPersonalData(input: $input) { id } }`, {
+        input: { id: correctedB.id, expectedVersion: 1, value: { phone: `${marker}-new` } },
+      }),
+    );
     const [notice] = await app.db.query("SELECT id FROM recipient_notice WHERE agreement_id = $1", [agreementB.id]);
     const incident = assertOk(
       await as.asOperator().gql(`mutation($input: ReportSecurityIncidentInput!) { reportSecurityIncident(input: $input) { id } }`, {
@@ -107,29 +127,89 @@ describe("tenant isolation, property-based (issue 8, point 4)", () => {
 
   /** Operations against B's objects; `id` picks which of B's ids (or A's, for mixed ones) is passed. */
   const operations: Array<{ name: string; query: string; variables: (pick: (key: string) => string) => Record<string, unknown> }> = [
-    { name: "tenant", query: `query($id: ID!) { tenant(id: $id) { id name dataSubjects { nodes { id externalId } } personalDataRecords { nodes { id } } sharingAgreements { nodes { id } } breachNotifications { id } auditLog { nodes { id details } } complianceReport { activeRecords } } }`, variables: (p) => ({ id: p("tenant") }) },
+    {
+      name: "tenant",
+      query: `query($id: ID!) { tenant(id: $id) { id name dataSubjects { nodes { id externalId } } personalDataRecords { nodes { id } } sharingAgreements { nodes { id } } breachNotifications { id } auditLog { nodes { id details } } complianceReport { activeRecords } } }`,
+      variables: (p) => ({ id: p("tenant") }),
+    },
     { name: "tenants", query: `{ tenants(first: 500) { totalCount nodes { id name } } }`, variables: () => ({}) },
-    { name: "dataSubject", query: `query($id: ID!) { dataSubject(id: $id) { id externalId displayName records { nodes { id value(purpose: SUBJECT_ACCESS) } } } }`, variables: (p) => ({ id: p("subject") }) },
-    { name: "record value", query: `query($id: ID!, $purpose: ProcessingPurpose!) { personalDataRecord(id: $id) { id category value(purpose: $purpose) transfers { id } } }`, variables: (p) => ({ id: p("record"), purpose: "SUPPORT" }) },
-    { name: "record as subject", query: `query($id: ID!) { personalDataRecord(id: $id) { id value(purpose: SUBJECT_ACCESS) } }`, variables: (p) => ({ id: p("record") }) },
-    { name: "agreement", query: `query($id: ID!) { sharingAgreement(id: $id) { id feature tenantContractReference transfers { nodes { id recordIds } } openNotices { id recordId } } }`, variables: (p) => ({ id: p("agreement") }) },
+    {
+      name: "dataSubject",
+      query: `query($id: ID!) { dataSubject(id: $id) { id externalId displayName records { nodes { id value(purpose: SUBJECT_ACCESS) } } } }`,
+      variables: (p) => ({ id: p("subject") }),
+    },
+    {
+      name: "record value",
+      query: `query($id: ID!, $purpose: ProcessingPurpose!) { personalDataRecord(id: $id) { id category value(purpose: $purpose) transfers { id } } }`,
+      variables: (p) => ({ id: p("record"), purpose: "SUPPORT" }),
+    },
+    {
+      name: "record as subject",
+      query: `query($id: ID!) { personalDataRecord(id: $id) { id value(purpose: SUBJECT_ACCESS) } }`,
+      variables: (p) => ({ id: p("record") }),
+    },
+    {
+      name: "agreement",
+      query: `query($id: ID!) { sharingAgreement(id: $id) { id feature tenantContractReference transfers { nodes { id recordIds } } openNotices { id recordId } } }`,
+      variables: (p) => ({ id: p("agreement") }),
+    },
     { name: "incident", query: `query($id: ID!) { breachIncident(id: $id) { id title notifications { id } } }`, variables: (p) => ({ id: p("incident") }) },
     { name: "incidents", query: `{ breachIncidents(first: 500) { totalCount nodes { id title } } }`, variables: () => ({}) },
     { name: "export", query: `query($id: ID!) { exportDataSubject(id: $id) { dataSubjectId document } }`, variables: (p) => ({ id: p("subject") }) },
-    { name: "verify", query: `query($id: ID!) { verifyAuditLog(tenantId: $id) { valid entriesChecked firstInvalidEntryId } }`, variables: (p) => ({ id: p("tenant") }) },
+    {
+      name: "verify",
+      query: `query($id: ID!) { verifyAuditLog(tenantId: $id) { valid entriesChecked firstInvalidEntryId } }`,
+      variables: (p) => ({ id: p("tenant") }),
+    },
     { name: "delete record", query: `mutation($id: ID!) { deletePersonalData(id: $id) { id } }`, variables: (p) => ({ id: p("record") }) },
-    { name: "correct record", query: `mutation($id: ID!) { correctPersonalData(input: { id: $id, expectedVersion: 1, value: { x: 1 } }) { id } }`, variables: (p) => ({ id: p("record") }) },
+    {
+      name: "correct record",
+      query: `mutation($id: ID!) { correctPersonalData(input: { id: $id, expectedVersion: 1, value: { x: 1 } }) { id } }`,
+      variables: (p) => ({ id: p("record") }),
+    },
     { name: "delete subject", query: `mutation($id: ID!) { deleteDataSubject(id: $id) { id } }`, variables: (p) => ({ id: p("subject") }) },
-    { name: "record into B", query: `mutation($t: ID!, $s: ID!) { recordPersonalData(input: { tenantId: $t, dataSubjectId: $s, category: CONTACT, purposes: [SUPPORT], value: { x: 1 } }) { id } }`, variables: (p) => ({ t: p("tenant"), s: p("subject") }) },
-    { name: "record for B's subject in A", query: `mutation($t: ID!, $s: ID!) { recordPersonalData(input: { tenantId: $t, dataSubjectId: $s, category: CONTACT, purposes: [SUPPORT], value: { x: 1 } }) { id } }`, variables: (p) => ({ t: b.tenantA, s: p("subject") }) },
-    { name: "batch into B", query: `mutation($t: ID!, $s: ID!) { recordPersonalDataBatch(input: { tenantId: $t, records: [{ dataSubjectId: $s, category: CONTACT, purposes: [SUPPORT], value: { x: 1 } }] }) { count } }`, variables: (p) => ({ t: p("tenant"), s: p("subject") }) },
-    { name: "register in B", query: `mutation($t: ID!) { registerDataSubject(input: { tenantId: $t, externalId: "intruder" }) { id } }`, variables: (p) => ({ t: p("tenant") }) },
-    { name: "policy of B", query: `mutation($t: ID!) { updateRetentionPolicy(tenantId: $t, input: { deletionGraceDays: 1 }) { id } }`, variables: (p) => ({ t: p("tenant") }) },
+    {
+      name: "record into B",
+      query: `mutation($t: ID!, $s: ID!) { recordPersonalData(input: { tenantId: $t, dataSubjectId: $s, category: CONTACT, purposes: [SUPPORT], value: { x: 1 } }) { id } }`,
+      variables: (p) => ({ t: p("tenant"), s: p("subject") }),
+    },
+    {
+      name: "record for B's subject in A",
+      query: `mutation($t: ID!, $s: ID!) { recordPersonalData(input: { tenantId: $t, dataSubjectId: $s, category: CONTACT, purposes: [SUPPORT], value: { x: 1 } }) { id } }`,
+      variables: (p) => ({ t: b.tenantA, s: p("subject") }),
+    },
+    {
+      name: "batch into B",
+      query: `mutation($t: ID!, $s: ID!) { recordPersonalDataBatch(input: { tenantId: $t, records: [{ dataSubjectId: $s, category: CONTACT, purposes: [SUPPORT], value: { x: 1 } }] }) { count } }`,
+      variables: (p) => ({ t: p("tenant"), s: p("subject") }),
+    },
+    {
+      name: "register in B",
+      query: `mutation($t: ID!) { registerDataSubject(input: { tenantId: $t, externalId: "intruder" }) { id } }`,
+      variables: (p) => ({ t: p("tenant") }),
+    },
+    {
+      name: "policy of B",
+      query: `mutation($t: ID!) { updateRetentionPolicy(tenantId: $t, input: { deletionGraceDays: 1 }) { id } }`,
+      variables: (p) => ({ t: p("tenant") }),
+    },
     { name: "consent", query: `mutation($id: ID!) { grantSharingConsent(agreementId: $id) { id } }`, variables: (p) => ({ id: p("agreement") }) },
     { name: "revoke", query: `mutation($id: ID!) { revokeSharingConsent(agreementId: $id) { id } }`, variables: (p) => ({ id: p("agreement") }) },
-    { name: "share B's records", query: `mutation($a: ID!, $r: ID!) { shareRecords(input: { agreementId: $a, recordIds: [$r], purpose: SUPPORT }) { id recordIds } }`, variables: (p) => ({ a: p("agreement"), r: p("record") }) },
-    { name: "agreement in B", query: `mutation($t: ID!, $p: ID!) { createSharingAgreement(input: { tenantId: $t, thirdPartyId: $p, feature: "x", direction: OUTBOUND, dataCategories: [CONTACT], purposes: [SUPPORT] }) { id } }`, variables: (p) => ({ t: p("tenant"), p: b.party }) },
-    { name: "acknowledge", query: `mutation($id: ID!) { acknowledgeBreachNotification(notificationId: $id) { id } }`, variables: (p) => ({ id: p("notification") }) },
+    {
+      name: "share B's records",
+      query: `mutation($a: ID!, $r: ID!) { shareRecords(input: { agreementId: $a, recordIds: [$r], purpose: SUPPORT }) { id recordIds } }`,
+      variables: (p) => ({ a: p("agreement"), r: p("record") }),
+    },
+    {
+      name: "agreement in B",
+      query: `mutation($t: ID!, $p: ID!) { createSharingAgreement(input: { tenantId: $t, thirdPartyId: $p, feature: "x", direction: OUTBOUND, dataCategories: [CONTACT], purposes: [SUPPORT] }) { id } }`,
+      variables: (p) => ({ t: p("tenant"), p: b.party }),
+    },
+    {
+      name: "acknowledge",
+      query: `mutation($id: ID!) { acknowledgeBreachNotification(notificationId: $id) { id } }`,
+      variables: (p) => ({ id: p("notification") }),
+    },
     { name: "confirm notice", query: `mutation($id: ID!) { confirmRecipientNotice(noticeId: $id) { id recordId } }`, variables: (p) => ({ id: p("notice") }) },
   ];
   const idKeys = ["tenant", "subject", "record", "corrected", "agreement", "transfer", "notice", "incident", "notification", "audit"];
@@ -137,19 +217,29 @@ describe("tenant isolation, property-based (issue 8, point 4)", () => {
   it(`no response to ${RUNS} operations by tenant A's roles on tenant B's objects carries anything of B, and B is unchanged`, async () => {
     const before = await fingerprint();
     await fc.assert(
-      fc.asyncProperty(fc.constantFrom(...callers), fc.constantFrom(...operations), fc.constantFrom(...idKeys), fc.boolean(), fc.boolean(), async (caller, op, idKey, mismatched, upper) => {
-        // The B object of the slot's own kind, or any other of B's ids; sometimes in upper case.
-        const pick = (key: string) => {
-          const id = mismatched ? b[idKey] : b[key];
-          return upper ? id.toUpperCase() : id;
-        };
-        const result = await app.as(caller).gql(op.query, op.variables(pick));
-        const text = JSON.stringify(result).toLowerCase();
-        for (const secret of secrets) {
-          assert.ok(!text.includes(secret.toLowerCase()), `${op.name} as ${caller.role} with ${idKey} returned something of B: ${JSON.stringify(result).slice(0, 300)}`);
-        }
-        assert.ok(!text.includes("internal_server_error"), `${op.name}: ${JSON.stringify(result.errors)}`);
-      }),
+      fc.asyncProperty(
+        fc.constantFrom(...callers),
+        fc.constantFrom(...operations),
+        fc.constantFrom(...idKeys),
+        fc.boolean(),
+        fc.boolean(),
+        async (caller, op, idKey, mismatched, upper) => {
+          // The B object of the slot's own kind, or any other of B's ids; sometimes in upper case.
+          const pick = (key: string) => {
+            const id = mismatched ? b[idKey] : b[key];
+            return upper ? id.toUpperCase() : id;
+          };
+          const result = await app.as(caller).gql(op.query, op.variables(pick));
+          const text = JSON.stringify(result).toLowerCase();
+          for (const secret of secrets) {
+            assert.ok(
+              !text.includes(secret.toLowerCase()),
+              `${op.name} as ${caller.role} with ${idKey} returned something of B: ${JSON.stringify(result).slice(0, 300)}`,
+            );
+          }
+          assert.ok(!text.includes("internal_server_error"), `${op.name}: ${JSON.stringify(result.errors)}`);
+        },
+      ),
       { numRuns: RUNS, seed: process.env.FC_SEED ? Number(process.env.FC_SEED) : undefined },
     );
     assert.equal(await fingerprint(), before, "nothing of B changed");
@@ -190,20 +280,48 @@ describe("isolation within a tenant, property-based: another subject, and the au
     const myRecord = await recordData(app, tenant.id, mine.id, { value: { email: ownValue } });
     const theirs = await recordData(app, tenant.id, other.id, { value: { email: `${marker}@a.example` } });
     const corrected = await recordData(app, tenant.id, other.id, { value: { phone: `${marker}-old` } });
-    const party = assertOk(await as.asOperator().gql(`mutation { registerThirdParty(input: { name: "Vendor ${randomUUID()}", role: INDEPENDENT }) { id } }`)).registerThirdParty;
+    const party = assertOk(
+      await as.asOperator().gql(`mutation { registerThirdParty(input: { name: "Vendor ${randomUUID()}", role: INDEPENDENT }) { id } }`),
+    ).registerThirdParty;
     const agreement = assertOk(
       await as.asTenantAdmin(tenant.id).gql(`mutation($input: CreateSharingAgreementInput!) { createSharingAgreement(input: $input) { id } }`, {
-        input: { tenantId: tenant.id, thirdPartyId: party.id, feature: "Support", direction: "OUTBOUND", dataCategories: ["CONTACT"], purposes: ["SUPPORT"], tenantContractReference: contract },
+        input: {
+          tenantId: tenant.id,
+          thirdPartyId: party.id,
+          feature: "Support",
+          direction: "OUTBOUND",
+          dataCategories: ["CONTACT"],
+          purposes: ["SUPPORT"],
+          tenantContractReference: contract,
+        },
       }),
     ).createSharingAgreement;
     assertOk(await as.asTenantAdmin(tenant.id).gql(`mutation($id: ID!) { grantSharingConsent(agreementId: $id) { id } }`, { id: agreement.id }));
     const share = `mutation($input: ShareRecordsInput!) { shareRecords(input: $input) { id } }`;
     // One transfer holds my record and theirs; another only theirs, then corrected (a notice).
-    const both = assertOk(await as.asIntegration(tenant.id).gql(share, { input: { agreementId: agreement.id, recordIds: [myRecord.id, theirs.id], purpose: "SUPPORT" } })).shareRecords;
+    const both = assertOk(
+      await as.asIntegration(tenant.id).gql(share, { input: { agreementId: agreement.id, recordIds: [myRecord.id, theirs.id], purpose: "SUPPORT" } }),
+    ).shareRecords;
     assertOk(await as.asIntegration(tenant.id).gql(share, { input: { agreementId: agreement.id, recordIds: [corrected.id], purpose: "SUPPORT" } }));
-    assertOk(await as.asIntegration(tenant.id).gql(`mutation($input: CorrectPersonalDataInput!) { correctPersonalData(input: $input) { id } }`, { input: { id: corrected.id, expectedVersion: 1, value: { phone: `${marker}-new` } } }));
+    assertOk(
+      await as.asIntegration(tenant.id).gql(`mutation($input: CorrectPersonalDataInput!) { correctPersonalData(input: $input) { id } }`, {
+        input: { id: corrected.id, expectedVersion: 1, value: { phone: `${marker}-new` } },
+      }),
+    );
     const [notice] = await app.db.query("SELECT id FROM recipient_notice WHERE agreement_id = $1", [agreement.id]);
-    ids = { contract, ownValue, tenant: tenant.id, mine: mine.id, other: other.id, myRecord: myRecord.id, theirs: theirs.id, corrected: corrected.id, agreement: agreement.id, transfer: both.id, notice: notice.id };
+    ids = {
+      contract,
+      ownValue,
+      tenant: tenant.id,
+      mine: mine.id,
+      other: other.id,
+      myRecord: myRecord.id,
+      theirs: theirs.id,
+      corrected: corrected.id,
+      agreement: agreement.id,
+      transfer: both.id,
+      notice: notice.id,
+    };
     me = principals.subject(tenant.id, mine.id);
     fingerprint = () => tenantFingerprint(app, tenant.id);
   });
@@ -214,17 +332,41 @@ describe("isolation within a tenant, property-based: another subject, and the au
 
   const AGREEMENT = `id feature tenantContractReference consent { grantedBy } transfers { nodes { id recordIds } } openNotices { id recordId kind }`;
   const operations: Array<{ name: string; query: string; variables: (id: string) => Record<string, unknown> }> = [
-    { name: "subject", query: `query($id: ID!) { dataSubject(id: $id) { id externalId displayName status records { nodes { id value(purpose: SUBJECT_ACCESS) } } } }`, variables: (id) => ({ id }) },
-    { name: "record", query: `query($id: ID!) { personalDataRecord(id: $id) { id category value(purpose: SUBJECT_ACCESS) transfers { id recordIds agreement { ${AGREEMENT} } } } }`, variables: (id) => ({ id }) },
-    { name: "record for support", query: `query($id: ID!) { personalDataRecord(id: $id) { id value(purpose: SUPPORT) subject { id externalId displayName } } }`, variables: (id) => ({ id }) },
-    { name: "tenant", query: `query($id: ID!) { tenant(id: $id) { id dataSubjects { nodes { id externalId displayName } } personalDataRecords { nodes { id value(purpose: SUPPORT) } } sharingAgreements { nodes { ${AGREEMENT} } } auditLog { nodes { id targetId details } } } }`, variables: (id) => ({ id }) },
+    {
+      name: "subject",
+      query: `query($id: ID!) { dataSubject(id: $id) { id externalId displayName status records { nodes { id value(purpose: SUBJECT_ACCESS) } } } }`,
+      variables: (id) => ({ id }),
+    },
+    {
+      name: "record",
+      query: `query($id: ID!) { personalDataRecord(id: $id) { id category value(purpose: SUBJECT_ACCESS) transfers { id recordIds agreement { ${AGREEMENT} } } } }`,
+      variables: (id) => ({ id }),
+    },
+    {
+      name: "record for support",
+      query: `query($id: ID!) { personalDataRecord(id: $id) { id value(purpose: SUPPORT) subject { id externalId displayName } } }`,
+      variables: (id) => ({ id }),
+    },
+    {
+      name: "tenant",
+      query: `query($id: ID!) { tenant(id: $id) { id dataSubjects { nodes { id externalId displayName } } personalDataRecords { nodes { id value(purpose: SUPPORT) } } sharingAgreements { nodes { ${AGREEMENT} } } auditLog { nodes { id targetId details } } } }`,
+      variables: (id) => ({ id }),
+    },
     { name: "agreement", query: `query($id: ID!) { sharingAgreement(id: $id) { ${AGREEMENT} } }`, variables: (id) => ({ id }) },
     { name: "export", query: `query($id: ID!) { exportDataSubject(id: $id) { document } }`, variables: (id) => ({ id }) },
     { name: "delete record", query: `mutation($id: ID!) { deletePersonalData(id: $id) { id } }`, variables: (id) => ({ id }) },
-    { name: "correct record", query: `mutation($id: ID!) { correctPersonalData(input: { id: $id, expectedVersion: 1, value: { x: 1 } }) { id } }`, variables: (id) => ({ id }) },
+    {
+      name: "correct record",
+      query: `mutation($id: ID!) { correctPersonalData(input: { id: $id, expectedVersion: 1, value: { x: 1 } }) { id } }`,
+      variables: (id) => ({ id }),
+    },
     { name: "delete subject", query: `mutation($id: ID!) { deleteDataSubject(id: $id) { id } }`, variables: (id) => ({ id }) },
     { name: "confirm notice", query: `mutation($id: ID!) { confirmRecipientNotice(noticeId: $id) { id recordId } }`, variables: (id) => ({ id }) },
-    { name: "share", query: `mutation($a: ID!) { shareRecords(input: { agreementId: $a, recordIds: [] , purpose: SUPPORT }) { id } }`, variables: (id) => ({ a: id }) },
+    {
+      name: "share",
+      query: `mutation($a: ID!) { shareRecords(input: { agreementId: $a, recordIds: [] , purpose: SUPPORT }) { id } }`,
+      variables: (id) => ({ a: id }),
+    },
   ];
   const keys = ["tenant", "mine", "other", "myRecord", "theirs", "corrected", "agreement", "transfer", "notice"];
   const leaks = (text: string, secrets: string[]) => secrets.filter((s) => text.toLowerCase().includes(s.toLowerCase()));

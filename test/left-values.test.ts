@@ -7,7 +7,7 @@ import { principals, TEST_AUDIT_SIGNER } from "./helpers/app";
 
 const infoAt = (key: string) => ({ path: { key, prev: undefined, typename: undefined } }) as unknown as GraphQLResolveInfo;
 
-describe("left values (look-ahead, issue 9)", () => {
+describe("left values (look-ahead)", () => {
   it("answers what a parent left under the field's response key, and asks the resolver otherwise", () => {
     let calls = 0;
     const schema = new GraphQLSchema({

@@ -69,14 +69,23 @@ describe("changes that stop writes, under a stream of writes", () => {
     const { tenant, recordIds } = await tenantWithRecords(200);
     const operator = app.as(principals.operator());
     const admin = app.as(principals.tenantAdmin(tenant.id));
-    const party = (await operator.gql(`mutation($i: RegisterThirdPartyInput!) { registerThirdParty(input: $i) { id } }`, { i: { name: `Party ${randomUUID()}`, role: "INDEPENDENT", country: "US" } })).data!.registerThirdParty;
-    const agreement = (await admin.gql(`mutation($i: CreateSharingAgreementInput!) { createSharingAgreement(input: $i) { id } }`, {
-      i: { tenantId: tenant.id, thirdPartyId: party.id, feature: "Enrolment", direction: "OUTBOUND", dataCategories: ["DEVICE"], purposes: ["SUPPORT"] },
-    })).data!.createSharingAgreement;
+    const party = (
+      await operator.gql(`mutation($i: RegisterThirdPartyInput!) { registerThirdParty(input: $i) { id } }`, {
+        i: { name: `Party ${randomUUID()}`, role: "INDEPENDENT", country: "US" },
+      })
+    ).data!.registerThirdParty;
+    const agreement = (
+      await admin.gql(`mutation($i: CreateSharingAgreementInput!) { createSharingAgreement(input: $i) { id } }`, {
+        i: { tenantId: tenant.id, thirdPartyId: party.id, feature: "Enrolment", direction: "OUTBOUND", dataCategories: ["DEVICE"], purposes: ["SUPPORT"] },
+      })
+    ).data!.createSharingAgreement;
     assert.equal((await admin.gql(`mutation($id: ID!) { grantSharingConsent(agreementId: $id) { id } }`, { id: agreement.id })).errors, undefined);
     const integration: Caller = app.as(principals.integration(tenant.id));
     const { acknowledgedAfterSent, acknowledgedAfterDone } = await race(
-      () => integration.gql(`mutation($i: ShareRecordsInput!) { shareRecords(input: $i) { id } }`, { i: { agreementId: agreement.id, recordIds, purpose: "SUPPORT" } }),
+      () =>
+        integration.gql(`mutation($i: ShareRecordsInput!) { shareRecords(input: $i) { id } }`, {
+          i: { agreementId: agreement.id, recordIds, purpose: "SUPPORT" },
+        }),
       () => admin.gql(`mutation($id: ID!) { revokeSharingConsent(agreementId: $id) { status } }`, { id: agreement.id }),
     );
     assert.equal(acknowledgedAfterDone, 0, "nothing is shared after the revocation answered");
@@ -88,7 +97,10 @@ describe("changes that stop writes, under a stream of writes", () => {
     const integration = app.as(principals.integration(tenant.id));
     const records = Array.from({ length: 200 }, (_, i) => ({ dataSubjectId: subject.id, category: "DEVICE", purposes: ["SUPPORT"], value: { i } }));
     const { acknowledgedAfterSent, acknowledgedAfterDone } = await race(
-      () => integration.gql(`mutation($i: RecordPersonalDataBatchInput!) { recordPersonalDataBatch(input: $i) { count } }`, { i: { tenantId: tenant.id, records } }),
+      () =>
+        integration.gql(`mutation($i: RecordPersonalDataBatchInput!) { recordPersonalDataBatch(input: $i) { count } }`, {
+          i: { tenantId: tenant.id, records },
+        }),
       () => app.as(principals.operator()).gql(`mutation($t: ID!) { endSubscription(tenantId: $t) { id } }`, { t: tenant.id }),
     );
     assert.equal(acknowledgedAfterDone, 0, "nothing is written after the end answered");

@@ -25,30 +25,60 @@ const code = (fn: () => unknown) => {
 
 describe("purpose policy (rule 11, pure)", () => {
   it("needs one purpose, refuses prohibited ones first, never takes SUBJECT_ACCESS, and dedupes", () => {
-    assert.equal(code(() => declaredPurposes([], "p")), "BAD_USER_INPUT");
-    assert.equal(code(() => declaredPurposes([P.SUPPORT, P.MARKETING], "p")), "PURPOSE_PROHIBITED");
-    assert.equal(code(() => declaredPurposes([P.PROFILING], "p")), "PURPOSE_PROHIBITED");
-    assert.equal(code(() => declaredPurposes([P.SUBJECT_ACCESS, P.SUPPORT], "p")), "BAD_USER_INPUT");
+    assert.equal(
+      code(() => declaredPurposes([], "p")),
+      "BAD_USER_INPUT",
+    );
+    assert.equal(
+      code(() => declaredPurposes([P.SUPPORT, P.MARKETING], "p")),
+      "PURPOSE_PROHIBITED",
+    );
+    assert.equal(
+      code(() => declaredPurposes([P.PROFILING], "p")),
+      "PURPOSE_PROHIBITED",
+    );
+    assert.equal(
+      code(() => declaredPurposes([P.SUBJECT_ACCESS, P.SUPPORT], "p")),
+      "BAD_USER_INPUT",
+    );
     assert.deepEqual(declaredPurposes([P.SECURITY, P.SUPPORT, P.SECURITY], "p"), [P.SUPPORT, P.SECURITY]);
   });
 });
 
 describe("collection policy (rules 3, 11, pure)", () => {
   it("allows only the tenant's location, or none named", () => {
-    assert.equal(code(() => checkResidency("US", "EU")), "RESIDENCY_VIOLATION");
-    assert.equal(code(() => checkResidency("EU", "EU")), "none");
-    assert.equal(code(() => checkResidency(null, "EU")), "none");
+    assert.equal(
+      code(() => checkResidency("US", "EU")),
+      "RESIDENCY_VIOLATION",
+    );
+    assert.equal(
+      code(() => checkResidency("EU", "EU")),
+      "none",
+    );
+    assert.equal(
+      code(() => checkResidency(null, "EU")),
+      "none",
+    );
   });
 
   it("caps a value at 64 KiB serialized, counting UTF-8 bytes", () => {
     assert.equal(checkValue({ v: "x".repeat(MAX_VALUE_BYTES - 8) }, "value"), MAX_VALUE_BYTES);
-    assert.equal(code(() => checkValue({ v: "é".repeat(MAX_VALUE_BYTES / 2) }, "value")), "BAD_USER_INPUT");
+    assert.equal(
+      code(() => checkValue({ v: "é".repeat(MAX_VALUE_BYTES / 2) }, "value")),
+      "BAD_USER_INPUT",
+    );
   });
 
   it("checks a draft's subject id and source, and names a batch item", () => {
     const draft = { dataSubjectId: S, category: "DEVICE", purposes: [P.SUPPORT], value: {} };
-    assert.equal(code(() => checkRecordDraft({ ...draft, dataSubjectId: "x" }, "")), "BAD_USER_INPUT");
-    assert.equal(code(() => checkRecordDraft({ ...draft, sourceThirdPartyId: "apple" }, "")), "BAD_USER_INPUT");
+    assert.equal(
+      code(() => checkRecordDraft({ ...draft, dataSubjectId: "x" }, "")),
+      "BAD_USER_INPUT",
+    );
+    assert.equal(
+      code(() => checkRecordDraft({ ...draft, sourceThirdPartyId: "apple" }, "")),
+      "BAD_USER_INPUT",
+    );
     assert.equal(checkRecordDraft({ ...draft, sourceThirdPartyId: T.toUpperCase() }, "").sourceThirdPartyId, T);
     const error = atBatchIndex(new BadUserInputError("records.3.value", "too big"), 3) as any;
     assert.deepEqual([error.extensions.code, error.extensions.field, error.extensions.index], ["BAD_USER_INPUT", "records.3.value", 3]);
@@ -100,7 +130,10 @@ describe("deletion, idempotency and corrections (pure)", () => {
   });
 
   it("counts changed keys without naming them", () => {
-    assert.deepEqual(valueChanges({ a: 1, b: 2, c: { x: 1 } }, { a: 1, b: 3, c: { x: 1 }, d: 4 }), { changed: true, counts: { keysAdded: 1, keysRemoved: 0, keysChanged: 1 } });
+    assert.deepEqual(valueChanges({ a: 1, b: 2, c: { x: 1 } }, { a: 1, b: 3, c: { x: 1 }, d: 4 }), {
+      changed: true,
+      counts: { keysAdded: 1, keysRemoved: 0, keysChanged: 1 },
+    });
     assert.deepEqual(valueChanges({ a: { y: 1, x: 2 } }, { a: { x: 2, y: 1 } }).changed, false);
   });
 

@@ -29,7 +29,14 @@ describe("personal data (rules 1-4, 6, 11-14)", () => {
   async function setup(location = "EU") {
     const tenant = await createTenant(app, { storageLocationCode: location, retentionPolicy: { deletionGraceDays: 7 } });
     const subject = await registerSubject(app, tenant.id);
-    const input = (extra: Record<string, unknown> = {}) => ({ tenantId: tenant.id, dataSubjectId: subject.id, category: "CONTACT", purposes: ["SUPPORT"], value: { email: "a@example.test" }, ...extra });
+    const input = (extra: Record<string, unknown> = {}) => ({
+      tenantId: tenant.id,
+      dataSubjectId: subject.id,
+      category: "CONTACT",
+      purposes: ["SUPPORT"],
+      value: { email: "a@example.test" },
+      ...extra,
+    });
     return { tenant, subject, input };
   }
 
@@ -75,7 +82,11 @@ describe("personal data (rules 1-4, 6, 11-14)", () => {
       assert.equal(await countRecords(tenant.id), 0);
       const denied = (await auditOf(tenant.id, "RECORD_CREATED")).map((e) => e.error_code);
       assert.deepEqual(denied, ["BAD_USER_INPUT", "PURPOSE_PROHIBITED", "PURPOSE_PROHIBITED", "BAD_USER_INPUT"], "every refused attempt is audited");
-      const created = assertOk(await integration.gql(`mutation($input: RecordPersonalDataInput!) { recordPersonalData(input: $input) { purposes } }`, { input: input({ purposes: ["SECURITY", "SUPPORT", "SECURITY"] }) }));
+      const created = assertOk(
+        await integration.gql(`mutation($input: RecordPersonalDataInput!) { recordPersonalData(input: $input) { purposes } }`, {
+          input: input({ purposes: ["SECURITY", "SUPPORT", "SECURITY"] }),
+        }),
+      );
       assert.deepEqual(created.recordPersonalData.purposes, ["SUPPORT", "SECURITY"]);
     });
 
@@ -103,7 +114,7 @@ describe("personal data (rules 1-4, 6, 11-14)", () => {
     });
   });
 
-  describe("values (issue 4, point 4)", () => {
+  describe("values", () => {
     it("is a JSON object of at most 64 KiB serialized", async () => {
       const { tenant, input } = await setup();
       const fitting = { v: "x".repeat(64 * 1024 - 8) }; // {"v":"…"} is 8 bytes of syntax
@@ -125,10 +136,13 @@ describe("personal data (rules 1-4, 6, 11-14)", () => {
       assert.deepEqual(read.personalDataRecord.value, { email: "x@example.test" });
       assertOk(await as.asIntegration(tenant.id).gql(READ, { id: record.id, purpose: "SUPPORT" }));
       const entries = await auditOf(tenant.id, "RECORD_VALUE_READ");
-      assert.deepEqual(entries.map((e) => [e.actor_role, e.purpose, e.outcome, e.target_id, e.details.recordIds]), [
-        ["TENANT_ADMIN", "SECURITY", "ALLOWED", record.id, [record.id]],
-        ["INTEGRATION", "SUPPORT", "ALLOWED", record.id, [record.id]],
-      ]);
+      assert.deepEqual(
+        entries.map((e) => [e.actor_role, e.purpose, e.outcome, e.target_id, e.details.recordIds]),
+        [
+          ["TENANT_ADMIN", "SECURITY", "ALLOWED", record.id, [record.id]],
+          ["INTEGRATION", "SUPPORT", "ALLOWED", record.id, [record.id]],
+        ],
+      );
     });
 
     it("refuses a purpose the record was not collected for, and audits the refusal", async () => {
@@ -183,8 +197,17 @@ describe("personal data (rules 1-4, 6, 11-14)", () => {
     // Two ways to a page: the tenant's own statement reads it (tenant(id): look-ahead), and the
     // records' own resolver reads it (a tenant reached through a record).
     const PAGES = [
-      { name: "joined into tenant(id)", query: (fields: string, args = "first: 10") => `query($id: ID!) { tenant(id: $id) { personalDataRecords(${args}) { nodes { ${fields} } } } }`, nodes: (data: any) => data.tenant.personalDataRecords.nodes },
-      { name: "the records' own resolver", query: (fields: string, args = "first: 10") => `query($rid: ID!) { personalDataRecord(id: $rid) { tenant { personalDataRecords(${args}) { nodes { ${fields} } } } } }`, nodes: (data: any) => data.personalDataRecord.tenant.personalDataRecords.nodes },
+      {
+        name: "joined into tenant(id)",
+        query: (fields: string, args = "first: 10") => `query($id: ID!) { tenant(id: $id) { personalDataRecords(${args}) { nodes { ${fields} } } } }`,
+        nodes: (data: any) => data.tenant.personalDataRecords.nodes,
+      },
+      {
+        name: "the records' own resolver",
+        query: (fields: string, args = "first: 10") =>
+          `query($rid: ID!) { personalDataRecord(id: $rid) { tenant { personalDataRecords(${args}) { nodes { ${fields} } } } } }`,
+        nodes: (data: any) => data.personalDataRecord.tenant.personalDataRecords.nodes,
+      },
     ];
     for (const via of PAGES) {
       it(`decides and audits a page's values as each record's own read does, with no statement of their own (${via.name})`, async () => {
@@ -219,20 +242,26 @@ describe("personal data (rules 1-4, 6, 11-14)", () => {
           for (const error of (viaPage.result as any).errors ?? []) assert.ok(ownCodes.has(error.extensions.code), error.extensions.code);
         }
         // The value itself comes through the page, from the row it read ahead.
-        const only = assertOk(await as.asIntegration(tenant.id).gql(via.query("id value(purpose: SUPPORT)", "first: 10, filter: { status: ACTIVE, category: CONTACT }"), variables));
+        const only = assertOk(
+          await as.asIntegration(tenant.id).gql(via.query("id value(purpose: SUPPORT)", "first: 10, filter: { status: ACTIVE, category: CONTACT }"), variables),
+        );
         assert.deepEqual(JSON.parse(JSON.stringify(via.nodes(only))), [{ id: records[0].id, value: { email: "page@example.test" } }]);
       });
     }
 
     it("writes one audit row for 500 values read for one purpose in one request", async () => {
       const { tenant, subject } = await setup();
-      const items = Array.from({ length: 500 }, (_, i) => ({ dataSubjectId: subject.id, category: "DEVICE", purposes: ["SERVICE_OPERATION"], value: { serial: `SN-${i}` } }));
+      const items = Array.from({ length: 500 }, (_, i) => ({
+        dataSubjectId: subject.id,
+        category: "DEVICE",
+        purposes: ["SERVICE_OPERATION"],
+        value: { serial: `SN-${i}` },
+      }));
       assertOk(await as.asIntegration(tenant.id).gql(BATCH, { input: { tenantId: tenant.id, records: items } }));
       const page = assertOk(
-        await as.asIntegration(tenant.id).gql(
-          `query($id: ID!) { tenant(id: $id) { personalDataRecords(first: 500) { nodes { id value(purpose: SERVICE_OPERATION) } } } }`,
-          { id: tenant.id },
-        ),
+        await as
+          .asIntegration(tenant.id)
+          .gql(`query($id: ID!) { tenant(id: $id) { personalDataRecords(first: 500) { nodes { id value(purpose: SERVICE_OPERATION) } } } }`, { id: tenant.id }),
       ).tenant.personalDataRecords.nodes;
       assert.equal(page.length, 500);
       const entries = await auditOf(tenant.id, "RECORD_VALUE_READ");
@@ -242,7 +271,7 @@ describe("personal data (rules 1-4, 6, 11-14)", () => {
     });
   });
 
-  describe("batch ingest (issue 4, point 5)", () => {
+  describe("batch ingest", () => {
     it("writes 1..1000 items in one transaction with one INSERT, returning ids in item order", async () => {
       const { tenant, subject } = await setup();
       const items = [0, 1, 2].map((i) => ({ dataSubjectId: subject.id, category: "DEVICE", purposes: ["SUPPORT"], value: { n: i } }));
@@ -259,7 +288,11 @@ describe("personal data (rules 1-4, 6, 11-14)", () => {
       const { tenant, subject } = await setup();
       const item = { dataSubjectId: subject.id, category: "DEVICE", purposes: ["SUPPORT"], value: {} };
       assertError(await as.asIntegration(tenant.id).gql(BATCH, { input: { tenantId: tenant.id, records: [] } }), "BAD_USER_INPUT", "records");
-      assertError(await as.asIntegration(tenant.id).gql(BATCH, { input: { tenantId: tenant.id, records: Array(1001).fill(item) } }), "BAD_USER_INPUT", "records");
+      assertError(
+        await as.asIntegration(tenant.id).gql(BATCH, { input: { tenantId: tenant.id, records: Array(1001).fill(item) } }),
+        "BAD_USER_INPUT",
+        "records",
+      );
       assertOk(await as.asIntegration(tenant.id).gql(BATCH, { input: { tenantId: tenant.id, records: Array(1000).fill(item) } }));
       assert.equal(await countRecords(tenant.id), 1000);
     });
@@ -281,12 +314,14 @@ describe("personal data (rules 1-4, 6, 11-14)", () => {
     });
   });
 
-  describe("idempotency (issue 4, point 6)", () => {
+  describe("idempotency", () => {
     it("returns the first result for a replay with the same payload and writes nothing", async () => {
       const { tenant, input } = await setup();
       const key = `key-${randomUUID()}`;
       const first = assertOk(await as.asIntegration(tenant.id).gql(RECORD, { input: input({ idempotencyKey: key }) })).recordPersonalData;
-      const again = assertOk(await as.asIntegration(tenant.id).gql(RECORD, { input: input({ idempotencyKey: key, value: { email: "a@example.test" } }) })).recordPersonalData;
+      const again = assertOk(
+        await as.asIntegration(tenant.id).gql(RECORD, { input: input({ idempotencyKey: key, value: { email: "a@example.test" } }) }),
+      ).recordPersonalData;
       assert.equal(again.id, first.id);
       assert.equal(await countRecords(tenant.id), 1);
     });
@@ -295,9 +330,15 @@ describe("personal data (rules 1-4, 6, 11-14)", () => {
       const { tenant, subject, input } = await setup();
       const key = `key-${randomUUID()}`;
       assertOk(await as.asIntegration(tenant.id).gql(RECORD, { input: input({ idempotencyKey: key }) }));
-      assertError(await as.asIntegration(tenant.id).gql(RECORD, { input: input({ idempotencyKey: key, value: { email: "b@example.test" } }) }), "IDEMPOTENCY_CONFLICT");
+      assertError(
+        await as.asIntegration(tenant.id).gql(RECORD, { input: input({ idempotencyKey: key, value: { email: "b@example.test" } }) }),
+        "IDEMPOTENCY_CONFLICT",
+      );
       const item = { dataSubjectId: subject.id, category: "CONTACT", purposes: ["SUPPORT"], value: { email: "a@example.test" } };
-      assertError(await as.asIntegration(tenant.id).gql(BATCH, { input: { tenantId: tenant.id, records: [item], idempotencyKey: key } }), "IDEMPOTENCY_CONFLICT");
+      assertError(
+        await as.asIntegration(tenant.id).gql(BATCH, { input: { tenantId: tenant.id, records: [item], idempotencyKey: key } }),
+        "IDEMPOTENCY_CONFLICT",
+      );
       assert.equal(await countRecords(tenant.id), 1);
     });
 
@@ -338,7 +379,9 @@ describe("personal data (rules 1-4, 6, 11-14)", () => {
       assert.equal(await countRecords(tenant.id), 1);
       const batchKey = `batch-${randomUUID()}`;
       const items = [1, 2].map((n) => ({ dataSubjectId: subject.id, category: "DEVICE", purposes: ["SUPPORT"], value: { n } }));
-      const batches = await Promise.all(Array.from({ length: 8 }, () => as.asIntegration(tenant.id).gql(BATCH, { input: { tenantId: tenant.id, records: items, idempotencyKey: batchKey } })));
+      const batches = await Promise.all(
+        Array.from({ length: 8 }, () => as.asIntegration(tenant.id).gql(BATCH, { input: { tenantId: tenant.id, records: items, idempotencyKey: batchKey } })),
+      );
       assert.equal(new Set(batches.map((r) => JSON.stringify(assertOk(r).recordPersonalDataBatch.recordIds))).size, 1);
       assert.equal(await countRecords(tenant.id), 3);
     });
@@ -348,12 +391,29 @@ describe("personal data (rules 1-4, 6, 11-14)", () => {
     it("applies with the current version, and refuses a stale one with VERSION_CONFLICT, changing nothing", async () => {
       const { tenant, subject } = await setup();
       const record = await recordData(app, tenant.id, subject.id, { value: { email: "old@example.test", phone: "1" } });
-      const corrected = assertOk(await as.asIntegration(tenant.id).gql(CORRECT, { input: { id: record.id, expectedVersion: 1, value: { email: "new@example.test", name: "N" } } }));
+      const corrected = assertOk(
+        await as.asIntegration(tenant.id).gql(CORRECT, { input: { id: record.id, expectedVersion: 1, value: { email: "new@example.test", name: "N" } } }),
+      );
       assert.equal(corrected.correctPersonalData.version, 2);
-      assertError(await as.asIntegration(tenant.id).gql(CORRECT, { input: { id: record.id, expectedVersion: 1, value: { email: "stale@example.test" } } }), "VERSION_CONFLICT", "expectedVersion");
-      assert.deepEqual(assertOk(await as.asIntegration(tenant.id).gql(READ, { id: record.id, purpose: "SUPPORT" })).personalDataRecord.value, { email: "new@example.test", name: "N" });
+      assertError(
+        await as.asIntegration(tenant.id).gql(CORRECT, { input: { id: record.id, expectedVersion: 1, value: { email: "stale@example.test" } } }),
+        "VERSION_CONFLICT",
+        "expectedVersion",
+      );
+      assert.deepEqual(assertOk(await as.asIntegration(tenant.id).gql(READ, { id: record.id, purpose: "SUPPORT" })).personalDataRecord.value, {
+        email: "new@example.test",
+        name: "N",
+      });
       const [entry] = (await auditOf(tenant.id, "RECORD_CORRECTED")).filter((e) => e.outcome === "ALLOWED");
-      assert.deepEqual(entry.details, { changedFields: ["value"], keysAdded: 1, keysRemoved: 1, keysChanged: 1, fromVersion: 1, toVersion: 2, recipientNotices: 0 });
+      assert.deepEqual(entry.details, {
+        changedFields: ["value"],
+        keysAdded: 1,
+        keysRemoved: 1,
+        keysChanged: 1,
+        fromVersion: 1,
+        toVersion: 2,
+        recipientNotices: 0,
+      });
       assert.doesNotMatch(JSON.stringify(await app.db.query("SELECT * FROM audit_log WHERE tenant_id = $1", [tenant.id])), /example\.test/);
     });
 
@@ -418,7 +478,7 @@ describe("personal data (rules 1-4, 6, 11-14)", () => {
     });
   });
 
-  describe("data subjects themselves (issue 4, point 9)", () => {
+  describe("data subjects themselves", () => {
     it("read, correct, delete and export only their own records; anything else is NOT_FOUND", async () => {
       const { tenant, subject } = await setup();
       const mine = await recordData(app, tenant.id, subject.id);
@@ -441,7 +501,10 @@ describe("personal data (rules 1-4, 6, 11-14)", () => {
       const q = `query($id: ID!) { dataSubject(id: $id) { id status externalId } }`;
       assertError(await as.asOperator().gql(q, { id: subject.id }), "FORBIDDEN");
       assertError(await as.asAuditor(tenant.id).gql(q, { id: subject.id }), "FORBIDDEN");
-      assert.equal(assertOk(await as.asAuditor(tenant.id).gql(`query($id: ID!) { dataSubject(id: $id) { id status } }`, { id: subject.id })).dataSubject.status, "ACTIVE");
+      assert.equal(
+        assertOk(await as.asAuditor(tenant.id).gql(`query($id: ID!) { dataSubject(id: $id) { id status } }`, { id: subject.id })).dataSubject.status,
+        "ACTIVE",
+      );
     });
 
     it("registers subjects with a unique externalId per tenant", async () => {
@@ -465,13 +528,17 @@ describe("personal data (rules 1-4, 6, 11-14)", () => {
       const doc = exported.document;
       assert.equal(doc.subject.id, subject.id);
       assert.equal(doc.subject.displayName, "Test Person");
-      assert.deepEqual(doc.records.map((r: any) => [r.id, r.category, r.purposes, r.value, r.storageLocation, r.source]), [
-        [kept.id, "DEVICE", ["SUPPORT", "SECURITY"], { serial: "S1" }, "EU", null],
-      ]);
+      assert.deepEqual(
+        doc.records.map((r: any) => [r.id, r.category, r.purposes, r.value, r.storageLocation, r.source]),
+        [[kept.id, "DEVICE", ["SUPPORT", "SECURITY"], { serial: "S1" }, "EU", null]],
+      );
       assert.ok(doc.records[0].createdAt);
       assert.deepEqual(doc.transfers, []);
       const [entry] = await auditOf(tenant.id, "DATA_SUBJECT_EXPORTED");
-      assert.deepEqual([entry.outcome, entry.purpose, entry.target_id, entry.details.recordIds, entry.details.onRequest], ["ALLOWED", "SUBJECT_ACCESS", subject.id, [kept.id], "TICKET-4711"]);
+      assert.deepEqual(
+        [entry.outcome, entry.purpose, entry.target_id, entry.details.recordIds, entry.details.onRequest],
+        ["ALLOWED", "SUBJECT_ACCESS", subject.id, [kept.id], "TICKET-4711"],
+      );
     });
 
     it("is refused to other roles, and the refusal is audited", async () => {
@@ -493,7 +560,13 @@ describe("personal data (rules 1-4, 6, 11-14)", () => {
       assertError(prose, "BAD_USER_INPUT");
       assert.ok(!JSON.stringify(prose).includes("Jan de Vries"), "the reference is not echoed");
       const entries = await auditOf(tenant.id, "DATA_SUBJECT_EXPORTED");
-      assert.deepEqual(entries.map((e) => [e.outcome, e.error_code]), [["DENIED", "BAD_USER_INPUT"], ["DENIED", "BAD_USER_INPUT"]]);
+      assert.deepEqual(
+        entries.map((e) => [e.outcome, e.error_code]),
+        [
+          ["DENIED", "BAD_USER_INPUT"],
+          ["DENIED", "BAD_USER_INPUT"],
+        ],
+      );
       assert.ok(!JSON.stringify(entries).includes("Jan de Vries"), "nor audited");
       // The person's own export is their request; a reference is not theirs to give.
       assertOk(await as.asSubject(tenant.id, subject.id).gql(EXPORT, { id: subject.id }));
@@ -503,7 +576,7 @@ describe("personal data (rules 1-4, 6, 11-14)", () => {
     });
   });
 
-  describe("lists and N+1 (issue 4, point 11)", () => {
+  describe("lists and N+1", () => {
     it("pages records with filters, and subjects with a status filter", async () => {
       const { tenant, subject } = await setup();
       const other = await registerSubject(app, tenant.id);
@@ -511,7 +584,8 @@ describe("personal data (rules 1-4, 6, 11-14)", () => {
       const b = await recordData(app, tenant.id, other.id, { category: "CONTACT" });
       assertOk(await as.asIntegration(tenant.id).gql(DELETE, { id: b.id }));
       const q = `query($id: ID!, $filter: PersonalDataRecordFilter) { tenant(id: $id) { personalDataRecords(filter: $filter) { totalCount nodes { id } } } }`;
-      const ids = async (filter: Record<string, unknown>) => assertOk(await as.asAuditor(tenant.id).gql(q, { id: tenant.id, filter })).tenant.personalDataRecords.nodes.map((n: any) => n.id);
+      const ids = async (filter: Record<string, unknown>) =>
+        assertOk(await as.asAuditor(tenant.id).gql(q, { id: tenant.id, filter })).tenant.personalDataRecords.nodes.map((n: any) => n.id);
       assert.deepEqual(await ids({}), [a.id, b.id]);
       assert.deepEqual(await ids({ dataSubjectId: other.id }), [b.id]);
       assert.deepEqual(await ids({ category: "DEVICE" }), [a.id]);
@@ -519,7 +593,9 @@ describe("personal data (rules 1-4, 6, 11-14)", () => {
       assert.deepEqual(await ids({ dataSubjectId: "not-an-id" }), []);
       const subjects = `query($id: ID!, $status: DataSubjectStatus) { tenant(id: $id) { dataSubjects(status: $status) { totalCount nodes { id } } } }`;
       assertOk(await as.asTenantAdmin(tenant.id).gql(DELETE_SUBJECT, { id: other.id }));
-      assert.deepEqual(assertOk(await as.asTenantAdmin(tenant.id).gql(subjects, { id: tenant.id, status: "DELETED" })).tenant.dataSubjects.nodes, [{ id: other.id }]);
+      assert.deepEqual(assertOk(await as.asTenantAdmin(tenant.id).gql(subjects, { id: tenant.id, status: "DELETED" })).tenant.dataSubjects.nodes, [
+        { id: other.id },
+      ]);
       assert.equal(assertOk(await as.asTenantAdmin(tenant.id).gql(subjects, { id: tenant.id })).tenant.dataSubjects.totalCount, 2);
       assertError(await as.asSubject(tenant.id, subject.id).gql(subjects, { id: tenant.id }), "FORBIDDEN");
     });

@@ -24,7 +24,7 @@ function deepQuery(depth: number): string {
 
 const introspection = `{ __schema { queryType { name } types { name fields { name type { name kind ofType { name kind ofType { name kind ofType { name kind ofType { name kind } } } } } } } } }`;
 
-describe("query limits (issue 8, point 1)", () => {
+describe("query limits", () => {
   let app: TestApp;
   let as: ReturnType<typeof roles>;
   let tenantId: string;
@@ -63,7 +63,9 @@ describe("query limits (issue 8, point 1)", () => {
   it(`refuses documents of more than ${QUERY_LIMITS.tokens} tokens`, async () => {
     // 16 tokens of operation, field and arguments, plus one per list item.
     const tokens = (n: number) =>
-      `mutation { addAffectedTenants(incidentId: "00000000-0000-4000-8000-000000000000", tenantIds: [${Array(n - 16).fill('"x"').join(" ")}]) { id } }`;
+      `mutation { addAffectedTenants(incidentId: "00000000-0000-4000-8000-000000000000", tenantIds: [${Array(n - 16)
+        .fill('"x"')
+        .join(" ")}]) { id } }`;
     const atLimit = await as.asOperator().gql(tokens(QUERY_LIMITS.tokens));
     assert.notEqual(atLimit.errors?.[0].extensions.code, "QUERY_TOO_COMPLEX");
     assert.match((await refusedFor(tokens(QUERY_LIMITS.tokens + 1)))?.message ?? "", /more than 3000 tokens/);
@@ -73,10 +75,19 @@ describe("query limits (issue 8, point 1)", () => {
     // tenants(first: F) { nodes { id name } } costs 1 + F × 3.
     assert.equal(await refusedFor(`{ tenants(first: 3333) { nodes { id name } } }`), null, "cost 10000: within the budget");
     assert.match((await refusedFor(`{ tenants(first: 3334) { nodes { id name } } }`))?.message ?? "", /cost 10003 exceeds the cost limit of 10000/);
-    assert.match((await refusedFor(`query($f: Int) { tenants(first: $f) { nodes { id name } } }`, { f: 3334 }))?.message ?? "", /cost limit/, "variables count too");
+    assert.match(
+      (await refusedFor(`query($f: Int) { tenants(first: $f) { nodes { id name } } }`, { f: 3334 }))?.message ?? "",
+      /cost limit/,
+      "variables count too",
+    );
     // A cost is remembered per document and variables: the same document, other variables, is costed again.
     const byVariable = `query($f: Int) { tenants(first: $f) { nodes { id } } }`;
-    for (const [f, refused] of [[10, false], [5000, true], [10, false], [5000, true]] as const) {
+    for (const [f, refused] of [
+      [10, false],
+      [5000, true],
+      [10, false],
+      [5000, true],
+    ] as const) {
       assert.equal((await refusedFor(byVariable, { f })) !== null, refused, `first: ${f}`);
     }
     // A page of 500 with a nested page of 6: large but legitimate.
@@ -93,7 +104,7 @@ describe("query limits (issue 8, point 1)", () => {
   });
 });
 
-describe("introspection, suggestions and the landing page in production (issue 8, point 2)", () => {
+describe("introspection, suggestions and the landing page in production", () => {
   let app: TestApp;
   let dev: TestApp;
 
@@ -125,7 +136,8 @@ describe("introspection, suggestions and the landing page in production (issue 8
   });
 
   it("serves no landing page", async () => {
-    const page = (url: string) => fetch(url, { headers: { accept: "text/html" } }).then(async (r) => ({ status: r.status, html: (await r.text()).includes("<html") }));
+    const page = (url: string) =>
+      fetch(url, { headers: { accept: "text/html" } }).then(async (r) => ({ status: r.status, html: (await r.text()).includes("<html") }));
     assert.equal((await page(dev.server.url)).html, true);
     assert.equal((await page(app.server.url)).html, false);
   });
@@ -154,7 +166,13 @@ describe("what values and exports cost", () => {
     const subject = await registerSubject(app, tenant.id);
     const admin = app.as(principals.tenantAdmin(tenant.id));
     assert.equal((await admin.gql(`query($s: ID!) { exportDataSubject(id: $s, onRequest: "T-1") { generatedAt } }`, { s: subject.id })).errors, undefined);
-    assertError(await admin.gql(`query($s: ID!) { a: exportDataSubject(id: $s, onRequest: "T-1") { generatedAt } b: exportDataSubject(id: $s, onRequest: "T-1") { generatedAt } }`, { s: subject.id }), "QUERY_TOO_COMPLEX");
+    assertError(
+      await admin.gql(
+        `query($s: ID!) { a: exportDataSubject(id: $s, onRequest: "T-1") { generatedAt } b: exportDataSubject(id: $s, onRequest: "T-1") { generatedAt } }`,
+        { s: subject.id },
+      ),
+      "QUERY_TOO_COMPLEX",
+    );
   });
 });
 
@@ -166,7 +184,10 @@ describe("exports at once", () => {
     const exports = new ExportService(subjects, new AuditService());
     const ctx = { audit: {}, principal: principals.subject(randomUUID(), randomUUID()) } as unknown as RequestContext;
     const inFlight = Array.from({ length: MAX_CONCURRENT_EXPORTS }, () => exports.export(ctx, randomUUID(), null).catch((e: unknown) => e));
-    await assert.rejects(exports.export(ctx, randomUUID(), null), (e: { extensions?: { code?: string; retryAfterSeconds?: number } }) => e.extensions?.code === "RATE_LIMITED" && e.extensions.retryAfterSeconds === 5);
+    await assert.rejects(
+      exports.export(ctx, randomUUID(), null),
+      (e: { extensions?: { code?: string; retryAfterSeconds?: number } }) => e.extensions?.code === "RATE_LIMITED" && e.extensions.retryAfterSeconds === 5,
+    );
     for (const release of waiting.splice(0)) release();
     await Promise.all(inFlight);
     const next = exports.export(ctx, randomUUID(), null).catch((e: { extensions?: { code?: string } }) => e.extensions?.code);

@@ -30,8 +30,10 @@ describe("subscription lifecycle and retention (rules 5-10)", () => {
   let drop: () => Promise<void>;
   let databaseUrl: string;
   const engine = (batchSize = 1000, db: DataSource = app.maintenance) => new RetentionService(db, app.clock, new AuditService(), TEST_AUDIT_SIGNER, batchSize);
-  const record = async (id: string): Promise<Record<string, any> | undefined> => (await app.db.query("SELECT * FROM personal_data_record WHERE id = $1", [id]))[0];
-  const count = async (table: string, tenantId: string): Promise<number> => (await app.db.query(`SELECT count(*)::int AS n FROM ${table} WHERE tenant_id = $1`, [tenantId]))[0].n;
+  const record = async (id: string): Promise<Record<string, any> | undefined> =>
+    (await app.db.query("SELECT * FROM personal_data_record WHERE id = $1", [id]))[0];
+  const count = async (table: string, tenantId: string): Promise<number> =>
+    (await app.db.query(`SELECT count(*)::int AS n FROM ${table} WHERE tenant_id = $1`, [tenantId]))[0].n;
   /** A tenant made on day 0 with the given grace, one subject and `n` records. */
   async function tenantWithRecords(n: number, graceDays = 30) {
     app.clock.set(at(0));
@@ -65,15 +67,20 @@ describe("subscription lifecycle and retention (rules 5-10)", () => {
       assert.deepEqual(ended, { id: tenant.id, subscriptionStatus: "ENDED", subscriptionEndedAt: at(2).toISOString(), dataPurgeDueAt: at(12).toISOString() });
       const [actively, ...passively] = await Promise.all(records.map((r) => record(r.id)));
       assert.deepEqual([actively!.deletion_reason, actively!.purge_due_at.toISOString()], ["ACTIVE_DELETION", at(11).toISOString()], "its own deletion stays");
-      for (const r of passively) assert.deepEqual([r!.status, r!.deletion_reason, r!.purge_due_at.toISOString()], ["PENDING_DELETION", "PASSIVE_DELETION", at(12).toISOString()]);
+      for (const r of passively)
+        assert.deepEqual([r!.status, r!.deletion_reason, r!.purge_due_at.toISOString()], ["PENDING_DELETION", "PASSIVE_DELETION", at(12).toISOString()]);
       const input = { tenantId: tenant.id, dataSubjectId: subject.id, category: "DEVICE", purposes: ["SUPPORT"], value: {} };
       assertError(await as.asIntegration(tenant.id).gql(RECORD, { input }), "SUBSCRIPTION_ENDED");
       assertError(
-        await as.asIntegration(tenant.id).gql(`mutation($input: RecordPersonalDataBatchInput!) { recordPersonalDataBatch(input: $input) { count } }`, { input: { tenantId: tenant.id, records: [{ dataSubjectId: subject.id, category: "DEVICE", purposes: ["SUPPORT"], value: {} }] } }),
+        await as.asIntegration(tenant.id).gql(`mutation($input: RecordPersonalDataBatchInput!) { recordPersonalDataBatch(input: $input) { count } }`, {
+          input: { tenantId: tenant.id, records: [{ dataSubjectId: subject.id, category: "DEVICE", purposes: ["SUPPORT"], value: {} }] },
+        }),
         "SUBSCRIPTION_ENDED",
       );
       assertError(
-        await as.asIntegration(tenant.id).gql(`mutation($input: RegisterDataSubjectInput!) { registerDataSubject(input: $input) { id } }`, { input: { tenantId: tenant.id, externalId: "late" } }),
+        await as.asIntegration(tenant.id).gql(`mutation($input: RegisterDataSubjectInput!) { registerDataSubject(input: $input) { id } }`, {
+          input: { tenantId: tenant.id, externalId: "late" },
+        }),
         "SUBSCRIPTION_ENDED",
       );
       assertError(await as.asOperator().gql(END, { id: tenant.id }), "INVALID_STATE");
@@ -101,12 +108,15 @@ describe("subscription lifecycle and retention (rules 5-10)", () => {
       const back = assertOk(await as.asOperator().gql(REACTIVATE, { id: tenant.id })).reactivateSubscription;
       assert.deepEqual(back, { id: tenant.id, subscriptionStatus: "ACTIVE", subscriptionEndedAt: null, dataPurgeDueAt: null });
       const rows = await Promise.all(records.map((r) => record(r.id)));
-      assert.deepEqual(rows.map((r) => [r!.status, r!.purge_due_at?.toISOString() ?? null]), [
-        ["PENDING_DELETION", at(11).toISOString()],
-        ["PENDING_DELETION", at(13).toISOString()],
-        ["ACTIVE", null],
-        ["ACTIVE", null],
-      ]);
+      assert.deepEqual(
+        rows.map((r) => [r!.status, r!.purge_due_at?.toISOString() ?? null]),
+        [
+          ["PENDING_DELETION", at(11).toISOString()],
+          ["PENDING_DELETION", at(13).toISOString()],
+          ["ACTIVE", null],
+          ["ACTIVE", null],
+        ],
+      );
       assertError(await as.asOperator().gql(REACTIVATE, { id: tenant.id }), "INVALID_STATE", undefined);
     });
 
@@ -179,8 +189,13 @@ describe("subscription lifecycle and retention (rules 5-10)", () => {
     it("purges audit entries after 365 days, also a purged tenant's, and the chain still verifies", async () => {
       const { tenant } = await tenantWithRecords(0);
       app.clock.set(at(200));
-      assertOk(await as.asTenantAdmin(tenant.id).gql(`mutation($id: ID!) { updateRetentionPolicy(tenantId: $id, input: { deletionGraceDays: 5 }) { id } }`, { id: tenant.id }));
-      const entries = async () => (await app.db.query("SELECT action FROM audit_log WHERE tenant_id = $1 ORDER BY chain_seq", [tenant.id])).map((r: any) => r.action);
+      assertOk(
+        await as
+          .asTenantAdmin(tenant.id)
+          .gql(`mutation($id: ID!) { updateRetentionPolicy(tenantId: $id, input: { deletionGraceDays: 5 }) { id } }`, { id: tenant.id }),
+      );
+      const entries = async () =>
+        (await app.db.query("SELECT action FROM audit_log WHERE tenant_id = $1 ORDER BY chain_seq", [tenant.id])).map((r: any) => r.action);
       app.clock.set(at(365));
       await engine().run({ dryRun: false });
       assert.deepEqual(await entries(), ["TENANT_CREATED", "DATA_SUBJECT_REGISTERED", "RETENTION_POLICY_UPDATED"], "kept for 365 days");
@@ -188,7 +203,10 @@ describe("subscription lifecycle and retention (rules 5-10)", () => {
       const run = await engine().run({ dryRun: false });
       assert.ok(run.auditEntriesPurged >= 2);
       assert.deepEqual(await entries(), ["RETENTION_POLICY_UPDATED", "AUDIT_LOG_PURGED"]);
-      assert.equal(assertOk(await as.asOperator().gql(`query($id: ID!) { verifyAuditLog(tenantId: $id) { valid } }`, { id: tenant.id })).verifyAuditLog.valid, true);
+      assert.equal(
+        assertOk(await as.asOperator().gql(`query($id: ID!) { verifyAuditLog(tenantId: $id) { valid } }`, { id: tenant.id })).verifyAuditLog.valid,
+        true,
+      );
     });
   });
 
@@ -211,15 +229,25 @@ describe("subscription lifecycle and retention (rules 5-10)", () => {
     it("a dry run counts exactly what a real run purges, and changes nothing", async () => {
       await engine().run({ dryRun: false }); // start from nothing due
       await dueWork();
-      const snapshot = async () => (await app.db.query("SELECT (SELECT count(*) FROM personal_data_record) + (SELECT count(*) FROM data_subject) + (SELECT count(*) FROM audit_log) AS n"))[0].n;
+      const snapshot = async () =>
+        (
+          await app.db.query("SELECT (SELECT count(*) FROM personal_data_record) + (SELECT count(*) FROM data_subject) + (SELECT count(*) FROM audit_log) AS n")
+        )[0].n;
       const before = await snapshot();
       const dry = await engine().run({ dryRun: true });
       assert.equal(await snapshot(), before, "a dry run changes nothing");
       const real = await engine(2).run({ dryRun: false });
       // Checkpoints are signed by real runs only.
-      const strip = ({ dryRun: _d, startedAt: _s, finishedAt: _f, auditCheckpointsSigned: _c, auditChainsInvalid: _i, ...counts }: Record<string, unknown>) => counts;
+      const strip = ({ dryRun: _d, startedAt: _s, finishedAt: _f, auditCheckpointsSigned: _c, auditChainsInvalid: _i, ...counts }: Record<string, unknown>) =>
+        counts;
       assert.deepEqual(strip({ ...real }), strip({ ...dry }));
-      assert.deepEqual(strip({ ...real }), { recordsPurged: 5 + 4 + 5, dataSubjectsPurged: 1 + 1, tenantsPurged: 1, auditEntriesPurged: 0, idempotencyKeysPurged: 1 });
+      assert.deepEqual(strip({ ...real }), {
+        recordsPurged: 5 + 4 + 5,
+        dataSubjectsPurged: 1 + 1,
+        tenantsPurged: 1,
+        auditEntriesPurged: 0,
+        idempotencyKeysPurged: 1,
+      });
     });
 
     it("two runs at once purge everything exactly once between them", async () => {
@@ -246,7 +274,10 @@ describe("subscription lifecycle and retention (rules 5-10)", () => {
         return (app.db.transaction as (...a: unknown[]) => Promise<unknown>)(...args);
       }) as DataSource["transaction"];
       await assert.rejects(engine(2, failing).run({ dryRun: false }), /simulated crash/);
-      const [{ n: remaining }] = await app.db.query("SELECT count(*)::int AS n FROM personal_data_record WHERE status = 'PENDING_DELETION' AND purge_due_at <= $1", [at(3)]);
+      const [{ n: remaining }] = await app.db.query(
+        "SELECT count(*)::int AS n FROM personal_data_record WHERE status = 'PENDING_DELETION' AND purge_due_at <= $1",
+        [at(3)],
+      );
       const purged = expected.recordsPurged - remaining;
       assert.ok(purged > 0 && purged % 2 === 0, `whole batches of two committed (${purged} purged)`);
       const [{ n: active }] = await app.db.query("SELECT count(*)::int AS n FROM personal_data_record WHERE status = 'ACTIVE'");
@@ -283,7 +314,9 @@ describe("subscription lifecycle and retention (rules 5-10)", () => {
 
     it("npm run retention -- --dry-run prints the counts as JSON", async () => {
       const script = join(__dirname, "..", "scripts", "retention.js");
-      const { stdout } = await promisify(execFile)(process.execPath, [script, "--dry-run"], { env: { ...process.env, DATABASE_URL: databaseUrl, LOG_LEVEL: "warn" } });
+      const { stdout } = await promisify(execFile)(process.execPath, [script, "--dry-run"], {
+        env: { ...process.env, DATABASE_URL: databaseUrl, LOG_LEVEL: "warn" },
+      });
       const run = JSON.parse(stdout);
       assert.equal(run.dryRun, true);
       assert.equal(typeof run.recordsPurged, "number");
@@ -315,7 +348,8 @@ describe("subscription lifecycle and retention (rules 5-10)", () => {
       await engine().run({ dryRun: false });
       report = assertOk(await as.asOperator().gql(REPORT, { id: tenant.id })).tenant.complianceReport;
       assert.deepEqual([report.overdueDeletions, report.auditEntriesBeyondRetention, report.pendingDeletionRecords], [0, 0, 0]);
-      for (const p of otherRoles(tenant.id, [Role.OPERATOR, Role.TENANT_ADMIN, Role.AUDITOR])) assertError(await app.as(p).gql(REPORT, { id: tenant.id }), "FORBIDDEN");
+      for (const p of otherRoles(tenant.id, [Role.OPERATOR, Role.TENANT_ADMIN, Role.AUDITOR]))
+        assertError(await app.as(p).gql(REPORT, { id: tenant.id }), "FORBIDDEN");
     });
   });
 });

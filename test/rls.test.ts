@@ -8,8 +8,8 @@ import { openRequestPool } from "../src/shared/db/pools";
 import { type TestApp, principals, startTestApp, requestContext } from "./helpers/app";
 import { createTenant, recordData, registerSubject } from "./helpers/factories";
 
-/** Issue 8, point 3: row-level security holds even where the application's own filter is missing. */
-describe("row-level security (issue 8, point 3)", () => {
+/** Row-level security holds even where the application's own filter is missing. */
+describe("row-level security", () => {
   let app: TestApp;
   let a: { id: string };
   let b: { id: string };
@@ -56,17 +56,29 @@ describe("row-level security (issue 8, point 3)", () => {
     const tenants = (await em(ctx).query(`SELECT DISTINCT tenant_id FROM personal_data_record`)).map((r: { tenant_id: string }) => r.tenant_id);
     assert.deepEqual(tenants, [a.id]);
     assert.deepEqual(await em(ctx).query(`SELECT id FROM data_subject WHERE tenant_id = $1`, [b.id]), []);
-    assert.deepEqual((await em(ctx).query(`SELECT id FROM tenant`)).map((r: { id: string }) => r.id), [a.id]);
+    assert.deepEqual(
+      (await em(ctx).query(`SELECT id FROM tenant`)).map((r: { id: string }) => r.id),
+      [a.id],
+    );
     // The application's own filter removed: the repository without any WHERE still sees only A.
     const all = await em(ctx).getRepository(PersonalDataRecordEntity).find();
     assert.ok(all.length > 0 && all.every((r) => r.tenantId === a.id));
     assert.deepEqual(await em(ctx).query(`SELECT id FROM audit_log WHERE tenant_id = $1`, [b.id]), []);
     // Writing into B is refused by the policy too.
-    await assert.rejects(em(ctx).query(`UPDATE personal_data_record SET version = version + 1 WHERE tenant_id = $1 RETURNING id`, [b.id]).then((r) => {
-      if ((Array.isArray(r[0]) ? r[0] : r).length === 0) throw new Error("no row of B is visible to update");
-    }), /no row of B/);
+    await assert.rejects(
+      em(ctx)
+        .query(`UPDATE personal_data_record SET version = version + 1 WHERE tenant_id = $1 RETURNING id`, [b.id])
+        .then((r) => {
+          if ((Array.isArray(r[0]) ? r[0] : r).length === 0) throw new Error("no row of B is visible to update");
+        }),
+      /no row of B/,
+    );
     await ctx.session.checkpoint();
-    assert.deepEqual((await em(ctx).query(`SELECT DISTINCT tenant_id FROM personal_data_record`)).map((r: { tenant_id: string }) => r.tenant_id), [a.id], "the scope survives a checkpoint");
+    assert.deepEqual(
+      (await em(ctx).query(`SELECT DISTINCT tenant_id FROM personal_data_record`)).map((r: { tenant_id: string }) => r.tenant_id),
+      [a.id],
+      "the scope survives a checkpoint",
+    );
     await ctx.session.close();
   });
 
@@ -104,7 +116,11 @@ describe("row-level security (issue 8, point 3)", () => {
         assert.equal((await em(ctx).query("SELECT current_user AS u"))[0].u, "custodian_app", "RESET ROLE gives nothing back");
       });
       for (const role of ["postgres", "custodian_maintenance"]) {
-        await assert.rejects(inSession(principals.operator(), (ctx) => em(ctx).query(`SET ROLE ${role}`)), /permission denied/, role);
+        await assert.rejects(
+          inSession(principals.operator(), (ctx) => em(ctx).query(`SET ROLE ${role}`)),
+          /permission denied/,
+          role,
+        );
       }
     });
 
@@ -157,7 +173,10 @@ describe("row-level security (issue 8, point 3)", () => {
     it("cannot delete audit entries, move a chain's head, or write reference data and incidents", async () => {
       const [entry] = await app.db.query(`SELECT id FROM audit_log WHERE tenant_id = $1 LIMIT 1`, [a.id]);
       const party = randomUUID();
-      await app.db.query(`INSERT INTO third_party (id, name, role, created_at, updated_at) VALUES ($1, $2, 'INDEPENDENT', now(), now())`, [party, `Probe ${party}`]);
+      await app.db.query(`INSERT INTO third_party (id, name, role, created_at, updated_at) VALUES ($1, $2, 'INDEPENDENT', now(), now())`, [
+        party,
+        `Probe ${party}`,
+      ]);
       // The probe: an operator may change it (one row).
       await inSession(principals.operator(), async (ctx) => {
         const result = await em(ctx).query(`UPDATE third_party SET description = description WHERE id = $1`, [party]);
@@ -170,8 +189,14 @@ describe("row-level security (issue 8, point 3)", () => {
         }),
         /permission denied/,
       );
-      await assert.rejects(inSession(principals.operator(), (ctx) => em(ctx).query(`UPDATE audit_chain SET last_seq = 1`)), /permission denied/);
-      await assert.rejects(inSession(principals.operator(), (ctx) => em(ctx).query(`SELECT * FROM custodian_secret`)), /permission denied/);
+      await assert.rejects(
+        inSession(principals.operator(), (ctx) => em(ctx).query(`UPDATE audit_chain SET last_seq = 1`)),
+        /permission denied/,
+      );
+      await assert.rejects(
+        inSession(principals.operator(), (ctx) => em(ctx).query(`SELECT * FROM custodian_secret`)),
+        /permission denied/,
+      );
       const [{ n }] = await app.db.query(`SELECT count(*)::int AS n FROM audit_log WHERE id = $1`, [entry.id]);
       assert.equal(n, 1);
 

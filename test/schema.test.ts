@@ -5,7 +5,16 @@ import { buildSchema, printSchema, lexicographicSortSchema } from "graphql";
 import { createSchema, printContractSchema } from "../src/schema";
 import { SettableClock } from "../src/shared/clock";
 import { TEST_AUDIT_SIGNER } from "./helpers/app";
-import { CONTRACT_PATH, contractBreaks, loadContract, UPSTREAM_CONTRACT_PATH, pendingButPresent, SCHEMA_PATH, undescribed, unguardedRootFields } from "./helpers/schema-checks";
+import {
+  CONTRACT_PATH,
+  contractBreaks,
+  loadContract,
+  UPSTREAM_CONTRACT_PATH,
+  pendingButPresent,
+  SCHEMA_PATH,
+  undescribed,
+  unguardedRootFields,
+} from "./helpers/schema-checks";
 
 describe("authorization coverage", () => {
   it("every Query and Mutation field declares its roles, and every Mutation its audit action", async () => {
@@ -39,7 +48,11 @@ describe("schema/schema.graphql", () => {
 
 describe("the partner contract (schema/contract.graphql, vendored from ../shared/spec)", () => {
   it("is the same as the upstream spec, when the checkout sits beside it", { skip: !existsSync(UPSTREAM_CONTRACT_PATH) && "no ../shared/spec here" }, () => {
-    assert.equal(readFileSync(CONTRACT_PATH, "utf8"), readFileSync(UPSTREAM_CONTRACT_PATH, "utf8"), "copy ../shared/spec/contract.graphql to schema/contract.graphql");
+    assert.equal(
+      readFileSync(CONTRACT_PATH, "utf8"),
+      readFileSync(UPSTREAM_CONTRACT_PATH, "utf8"),
+      "copy ../shared/spec/contract.graphql to schema/contract.graphql",
+    );
   });
 
   it("is not broken by the emitted schema for the parts implemented", async () => {
@@ -54,7 +67,7 @@ describe("the partner contract (schema/contract.graphql, vendored from ../shared
     const sdl = await printContractSchema();
     const broken = buildSchema(
       sdl
-        .replace(/\n  """The caller's role."""\n  role: Role!\n/, "\n") // Viewer.role removed
+        .replace(/\n {2}"""The caller's role."""\n {2}role: Role!\n/, "\n") // Viewer.role removed
         .replace(`"""The tenant's name."""\n  name: String!`, `"""The tenant's name."""\n  name: String`) // Tenant.name nullable
         .replace(/(tenants\(\n[^)]*?after: )String/, "$1String!"), // optional argument made required
     );

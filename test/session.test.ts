@@ -11,8 +11,7 @@ import { countStatements } from "./helpers/statements";
 describe("request session", () => {
   let app: TestApp;
   let tenant: { id: string };
-  const contextOf = (principal: ReturnType<typeof principals.operator>) =>
-    requestContext(app, principal);
+  const contextOf = (principal: ReturnType<typeof principals.operator>) => requestContext(app, principal);
   const tenantsSeen = async (ctx: Awaited<ReturnType<typeof contextOf>>) =>
     (await em(ctx).query(`SELECT DISTINCT tenant_id FROM personal_data_record`)).map((r: { tenant_id: string }) => r.tenant_id);
 

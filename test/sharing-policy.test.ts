@@ -8,7 +8,14 @@ import { ThirdPartyRole } from "../src/modules/third-party/third-party.types";
 
 const independent: PartyFacts = { role: ThirdPartyRole.INDEPENDENT, listedAsSubprocessor: false, dataSharingProhibited: false };
 const agent = (listed: boolean): PartyFacts => ({ role: ThirdPartyRole.AGENT, listedAsSubprocessor: listed, dataSharingProhibited: false });
-const active: AgreementFacts = { status: S.ACTIVE, direction: D.OUTBOUND, dataCategories: [C.DEVICE], purposes: [P.SUPPORT], consentCategories: [C.DEVICE], consentPurposes: [P.SUPPORT] };
+const active: AgreementFacts = {
+  status: S.ACTIVE,
+  direction: D.OUTBOUND,
+  dataCategories: [C.DEVICE],
+  purposes: [P.SUPPORT],
+  consentCategories: [C.DEVICE],
+  consentPurposes: [P.SUPPORT],
+};
 const record = { status: RecordStatus.ACTIVE, category: C.DEVICE, purposes: [P.SUPPORT] };
 const share = (a: AgreementFacts, party: PartyFacts, records = [record], purpose = P.SUPPORT, subscriptionActive = true) =>
   shareRefusal({ purpose, subscriptionActive }, a, party, records)?.code ?? null;
@@ -40,7 +47,13 @@ describe("sharing policy (rules 15-19, pure)", () => {
   });
 
   it("narrows an agreement to what was consented to", () => {
-    const wider = { ...active, dataCategories: [C.DEVICE, C.NETWORK], purposes: [P.SUPPORT, P.SECURITY], consentCategories: [C.DEVICE], consentPurposes: [P.SUPPORT] };
+    const wider = {
+      ...active,
+      dataCategories: [C.DEVICE, C.NETWORK],
+      purposes: [P.SUPPORT, P.SECURITY],
+      consentCategories: [C.DEVICE],
+      consentPurposes: [P.SUPPORT],
+    };
     assert.equal(share(wider, independent, [{ ...record, category: C.NETWORK }]), "CATEGORY_NOT_COVERED");
     assert.equal(share(wider, independent, [{ ...record, purposes: [P.SECURITY] }], P.SECURITY), "PURPOSE_NOT_PERMITTED");
   });

@@ -42,7 +42,11 @@ async function start(dataDir: string): Promise<Started> {
 }
 
 async function gql(url: string, token: string, query: string, variables?: Record<string, unknown>): Promise<any> {
-  const response = await fetch(url, { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${token}` }, body: JSON.stringify({ query, variables }) });
+  const response = await fetch(url, {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
+    body: JSON.stringify({ query, variables }),
+  });
   return response.json();
 }
 
@@ -63,11 +67,23 @@ describe("npm start on an embedded PostgreSQL", () => {
     const demo = await gql(first.url, first.tokens.OPERATOR, "{ tenants { totalCount } }");
     assert.equal(demo.data.tenants.totalCount, 2, "two demo tenants");
     // The printed data-subject token reads its own demo data at once.
-    const mine = await gql(first.url, first.tokens.DATA_SUBJECT, `query($id: ID!) { dataSubject(id: $id) { displayName records { nodes { category value(purpose: SUBJECT_ACCESS) } } } }`, { id: DEMO.dataSubjectId });
+    const mine = await gql(
+      first.url,
+      first.tokens.DATA_SUBJECT,
+      `query($id: ID!) { dataSubject(id: $id) { displayName records { nodes { category value(purpose: SUBJECT_ACCESS) } } } }`,
+      { id: DEMO.dataSubjectId },
+    );
     assert.equal(mine.data.dataSubject.records.nodes.length, 3);
     assert.deepEqual(mine.data.dataSubject.records.nodes[0], { category: "CONTACT", value: { email: "ada@contoso.example" } });
-    const registry = await gql(first.url, first.tokens.PARTNER, `{ thirdParties { name role dataSharingProhibited } subprocessorList { version entries { name } } }`);
-    assert.deepEqual(registry.data.thirdParties.map((p: any) => p.name), ["Apple", "Contoso On-Premises Connector", "Google", "Jamf", "Northwind Support Desk"]);
+    const registry = await gql(
+      first.url,
+      first.tokens.PARTNER,
+      `{ thirdParties { name role dataSharingProhibited } subprocessorList { version entries { name } } }`,
+    );
+    assert.deepEqual(
+      registry.data.thirdParties.map((p: any) => p.name),
+      ["Apple", "Contoso On-Premises Connector", "Google", "Jamf", "Northwind Support Desk"],
+    );
     assert.deepEqual(registry.data.subprocessorList, { version: 1, entries: [{ name: "Northwind Support Desk" }] });
     const created = await gql(first.url, first.tokens.OPERATOR, `mutation { createTenant(input: { name: "Kept", storageLocationCode: "UK" }) { id } }`);
     const keptId = created.data.createTenant.id;

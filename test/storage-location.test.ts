@@ -38,7 +38,11 @@ describe("storage locations (rule 1)", () => {
   it("refuses malformed input naming the field", async () => {
     assertError(await as.asOperator().gql(CREATE, { input: { code: "x", name: "Bad", dataCenterCountries: ["CH"] } }), "BAD_USER_INPUT", "code");
     assertError(await as.asOperator().gql(CREATE, { input: { code: "ZZ", name: "Bad", dataCenterCountries: [] } }), "BAD_USER_INPUT", "dataCenterCountries");
-    assertError(await as.asOperator().gql(CREATE, { input: { code: "ZZ", name: "Bad", dataCenterCountries: ["Switzerland"] } }), "BAD_USER_INPUT", "dataCenterCountries");
+    assertError(
+      await as.asOperator().gql(CREATE, { input: { code: "ZZ", name: "Bad", dataCenterCountries: ["Switzerland"] } }),
+      "BAD_USER_INPUT",
+      "dataCenterCountries",
+    );
   });
 
   it("is added by operators only", async () => {

@@ -21,7 +21,11 @@ describe("tenants", () => {
   describe("createTenant (rule 2: the storage location is chosen at creation)", () => {
     it("creates an ACTIVE tenant in the chosen location with the default policy", async () => {
       const data = assertOk(
-        await as.asOperator().gql(`mutation { createTenant(input: { name: "Acme", storageLocationCode: "UK" }) { id name subscriptionStatus storageLocation { code } retentionPolicy { deletionGraceDays auditLogRetentionDays } } }`),
+        await as
+          .asOperator()
+          .gql(
+            `mutation { createTenant(input: { name: "Acme", storageLocationCode: "UK" }) { id name subscriptionStatus storageLocation { code } retentionPolicy { deletionGraceDays auditLogRetentionDays } } }`,
+          ),
       );
       assert.equal(data.createTenant.subscriptionStatus, "ACTIVE");
       assert.equal(data.createTenant.storageLocation.code, "UK");
@@ -30,7 +34,9 @@ describe("tenants", () => {
 
     it("refuses an unknown storage location with BAD_USER_INPUT naming the field, and writes nothing", async () => {
       const name = `Mars colony ${randomUUID()}`;
-      const result = await as.asOperator().gql(`mutation($name: String!) { createTenant(input: { name: $name, storageLocationCode: "MARS" }) { id } }`, { name });
+      const result = await as
+        .asOperator()
+        .gql(`mutation($name: String!) { createTenant(input: { name: $name, storageLocationCode: "MARS" }) { id } }`, { name });
       assertError(result, "BAD_USER_INPUT", "storageLocationCode");
       const [{ count }] = await app.db.query("SELECT count(*)::int AS count FROM tenant WHERE name = $1", [name]);
       assert.equal(count, 0);
@@ -45,7 +51,9 @@ describe("tenants", () => {
       const data = assertOk(await as.asOperator().gql(TENANT, { id: t.id }));
       assert.deepEqual(data.tenant.retentionPolicy, { deletionGraceDays: 7, auditLogRetentionDays: 90 });
       assertError(
-        await as.asOperator().gql(`mutation { createTenant(input: { name: "Too long", storageLocationCode: "EU", retentionPolicy: { deletionGraceDays: 31 } }) { id } }`),
+        await as
+          .asOperator()
+          .gql(`mutation { createTenant(input: { name: "Too long", storageLocationCode: "EU", retentionPolicy: { deletionGraceDays: 31 } }) { id } }`),
         "BAD_USER_INPUT",
         "retentionPolicy.deletionGraceDays",
       );
@@ -143,7 +151,10 @@ describe("tenants", () => {
       for (;;) {
         const page: any = assertOk(await as.asOperator().gql(PAGE, { first: 2, after })).tenants;
         total = page.totalCount;
-        assert.deepEqual(page.nodes.map((n: { id: string }) => n.id), page.edges.map((e: { node: { id: string } }) => e.node.id));
+        assert.deepEqual(
+          page.nodes.map((n: { id: string }) => n.id),
+          page.edges.map((e: { node: { id: string } }) => e.node.id),
+        );
         seen.push(...page.nodes.map((n: { id: string }) => n.id));
         if (!page.pageInfo.hasNextPage) break;
         after = page.pageInfo.endCursor;

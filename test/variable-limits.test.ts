@@ -62,7 +62,10 @@ describe("text with a NUL character", () => {
     const before = await count();
     const operator = app.as(principals.operator());
     const create = `mutation($input: CreateTenantInput!) { createTenant(input: $input) { id } }`;
-    for (const input of [{ name: "NULMARK\u0000", storageLocationCode: "EU" }, { name: "ok", storageLocationCode: "EU\u0000" }]) {
+    for (const input of [
+      { name: "NULMARK\u0000", storageLocationCode: "EU" },
+      { name: "ok", storageLocationCode: "EU\u0000" },
+    ]) {
       const result = await operator.gql(create, { input });
       assertError(result, "BAD_USER_INPUT");
       assert.doesNotMatch(JSON.stringify(result), /NULMARK/);
@@ -85,7 +88,10 @@ describe("input that would not be stored as sent", () => {
   /** Posts a raw JSON text: 1e400 and lone surrogates do not survive JSON.stringify as they were sent. */
   const postRaw = async (token: string, body: string) => {
     const response = await fetch(app.server.url, { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${token}` }, body });
-    return { status: response.status, body: (await response.json()) as { data?: any; errors?: Array<{ message: string; extensions: Record<string, unknown> }> } };
+    return {
+      status: response.status,
+      body: (await response.json()) as { data?: any; errors?: Array<{ message: string; extensions: Record<string, unknown> }> },
+    };
   };
 
   it("refuses lone surrogates and numbers that would change, in variables and in literals, and writes nothing", async () => {
@@ -104,8 +110,16 @@ describe("input that would not be stored as sent", () => {
       ["a lone surrogate in a value", record(`{"s": "\\ud800"}`), integration],
       ["a lone surrogate in a key", record(`{"\\udc00": 1}`), integration],
       ["a lone surrogate in an idempotency key", record(`{"ok": 1}`, `,"idempotencyKey":"k\\ud800"`), integration],
-      ["a lone surrogate in an external id", `{"query":"mutation($i: RegisterDataSubjectInput!) { registerDataSubject(input: $i) { id } }","variables":{"i":{"tenantId":"${tenant.id}","externalId":"x\\ud800","displayName":"ok"}}}`, admin],
-      ["a lone surrogate in a literal", `{"query":"mutation { registerDataSubject(input: { tenantId: \\"${tenant.id}\\", externalId: \\"x\\\\ud800\\", displayName: \\"ok\\" }) { id } }"}`, admin],
+      [
+        "a lone surrogate in an external id",
+        `{"query":"mutation($i: RegisterDataSubjectInput!) { registerDataSubject(input: $i) { id } }","variables":{"i":{"tenantId":"${tenant.id}","externalId":"x\\ud800","displayName":"ok"}}}`,
+        admin,
+      ],
+      [
+        "a lone surrogate in a literal",
+        `{"query":"mutation { registerDataSubject(input: { tenantId: \\"${tenant.id}\\", externalId: \\"x\\\\ud800\\", displayName: \\"ok\\" }) { id } }"}`,
+        admin,
+      ],
     ] as const) {
       const answer = await postRaw(token, body);
       assert.equal(answer.status, 400, `${label}: ${JSON.stringify(answer.body)}`);
@@ -131,11 +145,17 @@ describe("input that would not be stored as sent", () => {
     const tenant = await createTenant(app);
     const subject = await registerSubject(app, tenant.id);
     const integration = app.as(principals.integration(tenant.id));
-    const created = await integration.gql(RECORD, { input: { tenantId: tenant.id, dataSubjectId: subject.id, category: "DEVICE", purposes: ["SUPPORT"], value: JSON.parse(`{"constructor": "x", "a": 1}`) } });
+    const created = await integration.gql(RECORD, {
+      input: { tenantId: tenant.id, dataSubjectId: subject.id, category: "DEVICE", purposes: ["SUPPORT"], value: JSON.parse(`{"constructor": "x", "a": 1}`) },
+    });
     const id = created.data!.recordPersonalData.id;
-    const corrected = await integration.gql(`mutation($input: CorrectPersonalDataInput!) { correctPersonalData(input: $input) { version } }`, { input: { id, expectedVersion: 1, value: { a: 1 } } });
+    const corrected = await integration.gql(`mutation($input: CorrectPersonalDataInput!) { correctPersonalData(input: $input) { version } }`, {
+      input: { id, expectedVersion: 1, value: { a: 1 } },
+    });
     assert.equal(corrected.errors, undefined, JSON.stringify(corrected.errors));
-    const [entry] = await app.db.query(`SELECT details FROM audit_log WHERE target_id = $1 AND action = 'RECORD_CORRECTED' ORDER BY chain_seq DESC LIMIT 1`, [id]);
+    const [entry] = await app.db.query(`SELECT details FROM audit_log WHERE target_id = $1 AND action = 'RECORD_CORRECTED' ORDER BY chain_seq DESC LIMIT 1`, [
+      id,
+    ]);
     assert.deepEqual([entry.details.changedFields, entry.details.keysRemoved], [["value"], 1]);
   });
 });

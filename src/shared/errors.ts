@@ -39,7 +39,11 @@ export function isContractCode(code: unknown): code is ErrorCode {
  * it never contains a personal data value.
  */
 export class DomainError extends GraphQLError {
-  constructor(readonly code: ErrorCode, message: string, extensions: Record<string, unknown> = {}) {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    extensions: Record<string, unknown> = {},
+  ) {
     super(message, { extensions: { ...extensions, code } });
     this.name = "DomainError";
   }
@@ -64,7 +68,10 @@ export class NotFoundError extends DomainError {
 }
 
 export class BadUserInputError extends DomainError {
-  constructor(readonly field: string, message: string) {
+  constructor(
+    readonly field: string,
+    message: string,
+  ) {
     super(ErrorCode.BAD_USER_INPUT, message, { field });
   }
 }

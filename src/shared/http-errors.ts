@@ -27,7 +27,10 @@ export function sendGraphQLError(res: Response, error: GraphQLError): void {
 function bodyRefusal(error: { type?: string; status?: number; limit?: number }): { status: number; message: string } | null {
   switch (error.type) {
     case "entity.too.large":
-      return { status: 413, message: `The request body is larger than ${error.limit} bytes${error.limit === ANONYMOUS_BODY_LIMIT_BYTES ? " (the limit for a request without a bearer token)" : ""}.` };
+      return {
+        status: 413,
+        message: `The request body is larger than ${error.limit} bytes${error.limit === ANONYMOUS_BODY_LIMIT_BYTES ? " (the limit for a request without a bearer token)" : ""}.`,
+      };
     case "entity.parse.failed":
       return { status: 400, message: "The request body is not valid JSON." };
     case "charset.unsupported":
@@ -37,7 +40,9 @@ function bodyRefusal(error: { type?: string; status?: number; limit?: number }):
     case "request.aborted":
       return { status: 400, message: "The request body ended early." };
     default:
-      return typeof error.status === "number" && error.status >= 400 && error.status < 500 ? { status: error.status, message: "The request cannot be read." } : null;
+      return typeof error.status === "number" && error.status >= 400 && error.status < 500
+        ? { status: error.status, message: "The request cannot be read." }
+        : null;
   }
 }
 

@@ -11,9 +11,9 @@ export type { Logger };
 export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
   return pino(
     {
-    level,
-    base: { service: "custodian" },
-    redact: { paths: ["req.headers.authorization", "req.headers.cookie", "headers.authorization"], censor: "[redacted]" },
+      level,
+      base: { service: "custodian" },
+      redact: { paths: ["req.headers.authorization", "req.headers.cookie", "headers.authorization"], censor: "[redacted]" },
     },
     destination,
   );

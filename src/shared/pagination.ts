@@ -112,14 +112,18 @@ export async function keysetPage<E extends ObjectLiteral, T>(
   map: (row: E) => T,
 ): Promise<Connection<T>> {
   const first = args.first ?? DEFAULT_PAGE_SIZE;
-  const page = query.clone().orderBy(columns.createdAt, "ASC").addOrderBy(columns.id, "ASC").limit(first + 1);
+  const page = query
+    .clone()
+    .orderBy(columns.createdAt, "ASC")
+    .addOrderBy(columns.id, "ASC")
+    .limit(first + 1);
   if (args.after) {
     const [at, id] = afterPosition(args.after);
     page.andWhere(`(${columns.createdAt}, ${columns.id}) > (:cursorAt, :cursorId)`, { cursorAt: at, cursorId: id });
   }
   const connection = pageOf(await page.getMany(), first, 0, positionOf, map);
   // Counted only when the query asks for totalCount (its field resolves the promise): a count
-  // scans every matching row, and a page of 100 values does not need it (issue 9).
+  // scans every matching row, and a page of 100 values does not need it.
   let count: Promise<number> | undefined;
   Object.defineProperty(connection, "totalCount", { enumerable: true, get: () => (count ??= query.clone().getCount()) });
   return connection;

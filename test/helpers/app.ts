@@ -67,7 +67,15 @@ export async function startTestApp(
   const appDb = await openRequestPool(db, url, { poolSize: options.poolSize ?? 5 });
   const maintenance = await openMaintenancePool(url);
   const schema = await createSchema({ testClock: clock, auditSigner: TEST_AUDIT_SIGNER });
-  const config = { port: 0, host: "127.0.0.1", jwtSecret: TEST_SECRET, debugErrors: false, bodyLimitBytes: 64 * 1024, production: options.production ?? false, ...options.config };
+  const config = {
+    port: 0,
+    host: "127.0.0.1",
+    jwtSecret: TEST_SECRET,
+    debugErrors: false,
+    bodyLimitBytes: 64 * 1024,
+    production: options.production ?? false,
+    ...options.config,
+  };
   const server = await startServer({ config, db: appDb, maintenance, clock, log, schema });
 
   const as = (principal: Principal | null): Caller => ({

@@ -5,20 +5,26 @@ import { principals } from "./app";
 
 /** A tenant of its own for each test, so tests never depend on each other's data. */
 export async function createTenant(app: TestApp, input: { name?: string; storageLocationCode?: string; retentionPolicy?: Record<string, number> } = {}) {
-  const result = await app.as(principals.operator()).gql<{ createTenant: { id: string; name: string } }>(
-    `mutation($input: CreateTenantInput!) { createTenant(input: $input) { id name } }`,
-    { input: { name: input.name ?? `Tenant ${randomUUID().slice(0, 8)}`, storageLocationCode: input.storageLocationCode ?? "EU", retentionPolicy: input.retentionPolicy } },
-  );
+  const result = await app
+    .as(principals.operator())
+    .gql<{ createTenant: { id: string; name: string } }>(`mutation($input: CreateTenantInput!) { createTenant(input: $input) { id name } }`, {
+      input: {
+        name: input.name ?? `Tenant ${randomUUID().slice(0, 8)}`,
+        storageLocationCode: input.storageLocationCode ?? "EU",
+        retentionPolicy: input.retentionPolicy,
+      },
+    });
   assert.equal(result.errors, undefined, JSON.stringify(result.errors));
   return result.data!.createTenant;
 }
 
 /** A data subject of the tenant, registered by its administrator. */
 export async function registerSubject(app: TestApp, tenantId: string, externalId = `ext-${randomUUID()}`) {
-  const result = await app.as(principals.tenantAdmin(tenantId)).gql<{ registerDataSubject: { id: string } }>(
-    `mutation($input: RegisterDataSubjectInput!) { registerDataSubject(input: $input) { id } }`,
-    { input: { tenantId, externalId, displayName: "Test Person" } },
-  );
+  const result = await app
+    .as(principals.tenantAdmin(tenantId))
+    .gql<{ registerDataSubject: { id: string } }>(`mutation($input: RegisterDataSubjectInput!) { registerDataSubject(input: $input) { id } }`, {
+      input: { tenantId, externalId, displayName: "Test Person" },
+    });
   assert.equal(result.errors, undefined, JSON.stringify(result.errors));
   return result.data!.registerDataSubject;
 }
@@ -33,7 +39,13 @@ export async function recordData(
   input: { category?: string; purposes?: string[]; value?: Record<string, unknown> } = {},
 ) {
   const result = await app.as(principals.integration(tenantId)).gql<{ recordPersonalData: { id: string; version: number } }>(RECORD, {
-    input: { tenantId, dataSubjectId, category: input.category ?? "CONTACT", purposes: input.purposes ?? ["SUPPORT"], value: input.value ?? { email: "person@example.test" } },
+    input: {
+      tenantId,
+      dataSubjectId,
+      category: input.category ?? "CONTACT",
+      purposes: input.purposes ?? ["SUPPORT"],
+      value: input.value ?? { email: "person@example.test" },
+    },
   });
   assert.equal(result.errors, undefined, JSON.stringify(result.errors));
   return result.data!.recordPersonalData;

@@ -47,8 +47,7 @@ export function undescribed(schema: GraphQLSchema): string[] {
  * Contract items later issues build. A breaking change is accepted only on these paths, and
  * each must really be absent (a test checks), so an item leaves this list when it is built.
  */
-export const PENDING_CONTRACT_ITEMS: readonly string[] = [
-];
+export const PENDING_CONTRACT_ITEMS: readonly string[] = [];
 
 function isPending(path: string | undefined): boolean {
   return !!path && PENDING_CONTRACT_ITEMS.some((p) => path === p || path.startsWith(`${p}.`));
@@ -57,9 +56,7 @@ function isPending(path: string | undefined): boolean {
 /** Breaking changes from the contract to the schema, outside the items still pending. */
 export async function contractBreaks(contract: GraphQLSchema, emitted: GraphQLSchema): Promise<string[]> {
   const changes = await diff(contract, emitted);
-  return changes
-    .filter((c) => c.criticality.level === CriticalityLevel.Breaking && !isPending(c.path))
-    .map((c) => `${c.type} ${c.path ?? ""}: ${c.message}`);
+  return changes.filter((c) => c.criticality.level === CriticalityLevel.Breaking && !isPending(c.path)).map((c) => `${c.type} ${c.path ?? ""}: ${c.message}`);
 }
 
 /** Pending items the schema already has: they must leave the pending list. */

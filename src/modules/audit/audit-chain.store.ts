@@ -1,6 +1,6 @@
 import type { EntityManager } from "typeorm";
 import type { AuditDetails } from "./audit-draft";
-import { ChainVerifier, GENESIS_HASH, type ChainHead, type ChainLink, type CheckpointClaim } from "./audit-chain";
+import { type ChainVerifier, GENESIS_HASH, type ChainHead, type ChainLink, type CheckpointClaim } from "./audit-chain";
 import { checkpointMessage, type AuditSigner } from "./audit-signer";
 
 /** The expression of the chain index: a tenant's id, or the nil uuid for the operators' chain. */
@@ -25,7 +25,11 @@ export async function readHead(manager: EntityManager, chainKey: string, hold: b
 
 /** The head as custodian_maintenance reads it: from the table, locked FOR UPDATE by the purge. */
 export async function readHeadAsMaintenance(manager: EntityManager, chainKey: string, forUpdate: boolean): Promise<ChainHead> {
-  return toHead(await manager.query(`SELECT anchor_seq, anchor_hash, last_seq, last_hash FROM audit_chain WHERE chain_key = $1${forUpdate ? " FOR UPDATE" : ""}`, [chainKey]));
+  return toHead(
+    await manager.query(`SELECT anchor_seq, anchor_hash, last_seq, last_hash FROM audit_chain WHERE chain_key = $1${forUpdate ? " FOR UPDATE" : ""}`, [
+      chainKey,
+    ]),
+  );
 }
 
 /** Entries a verification reads per statement: memory stays flat however long the chain is. */
@@ -35,7 +39,13 @@ const VERIFY_PAGE = 5000;
  * Walks the chain after `after` up to `until` (the head when omitted), page by page, feeding the
  * verifier; the database recomputes each hash with the function that wrote it.
  */
-export async function walkChain(manager: EntityManager, chainKey: string, verifier: ChainVerifier, after: number, until = Number.MAX_SAFE_INTEGER): Promise<void> {
+export async function walkChain(
+  manager: EntityManager,
+  chainKey: string,
+  verifier: ChainVerifier,
+  after: number,
+  until = Number.MAX_SAFE_INTEGER,
+): Promise<void> {
   for (;;) {
     const rows: Array<{ id: string; chain_seq: string; prev_hash: string; hash: string; recomputed: string; purge: AuditDetails | null }> = await manager.query(
       `SELECT a.id, a.chain_seq, a.prev_hash, a.hash, audit_log_hash(a.prev_hash, a) AS recomputed,
@@ -81,7 +91,11 @@ export function checkpointIsSigned(signer: AuditSigner, c: StoredCheckpoint): bo
 
 /** How many entries the chain holds in (after, upTo]: an index-only count, no hashing. */
 export async function entriesBetween(manager: EntityManager, chainKey: string, after: number, upTo: number): Promise<number> {
-  const [{ n }] = await manager.query(`SELECT count(*)::int AS n FROM audit_log a WHERE ${CHAIN_KEY_SQL} = $1 AND a.chain_seq > $2 AND a.chain_seq <= $3`, [chainKey, after, upTo]);
+  const [{ n }] = await manager.query(`SELECT count(*)::int AS n FROM audit_log a WHERE ${CHAIN_KEY_SQL} = $1 AND a.chain_seq > $2 AND a.chain_seq <= $3`, [
+    chainKey,
+    after,
+    upTo,
+  ]);
   return n;
 }
 

@@ -67,7 +67,9 @@ export class AuditCheckpointer {
   private signSegment(chainKey: string, upTo: number, now: Date): Promise<"signed" | "done" | "invalid"> {
     return this.db.transaction("REPEATABLE READ", async (manager) => {
       const head = await readHeadAsMaintenance(manager, chainKey, false);
-      const [{ signed }]: Array<{ signed: string | null }> = await manager.query(`SELECT max(chain_seq) AS signed FROM audit_checkpoint WHERE chain_key = $1`, [chainKey]);
+      const [{ signed }]: Array<{ signed: string | null }> = await manager.query(`SELECT max(chain_seq) AS signed FROM audit_checkpoint WHERE chain_key = $1`, [
+        chainKey,
+      ]);
       const from = Math.max(Number(signed ?? 0), head.anchorSeq);
       // A chain purged before it had any checkpoint is verified whole once: its start is only
       // checked against the purge entry, which may lie beyond a first segment.

@@ -76,7 +76,10 @@ export class AuditLogResolver {
     return this.log.page(ctx, OPERATOR_CHAIN, page, filter);
   }
 
-  @Query(() => AuditVerification, { description: "Checks the hash chain of operator actions on reference data, as verifyAuditLog does.", complexity: VERIFY_COST })
+  @Query(() => AuditVerification, {
+    description: "Checks the hash chain of operator actions on reference data, as verifyAuditLog does.",
+    complexity: VERIFY_COST,
+  })
   @Allow(Role.OPERATOR)
   verifyOperatorAuditLog(@Ctx() ctx: RequestContext, @Arg("full", { defaultValue: false }) full: boolean) {
     return this.verifications.run(() => this.log.verify(ctx, OPERATOR_CHAIN, full));

@@ -143,7 +143,10 @@ export class AuditVerification {
   @Field(() => String, { nullable: true, description: "What was found wrong first, in words; null when valid." })
   problem!: string | null;
 
-  @Field(() => AuditCheckpoint, { nullable: true, description: "The newest signed checkpoint, which the chain was compared with; null when none was signed yet." })
+  @Field(() => AuditCheckpoint, {
+    nullable: true,
+    description: "The newest signed checkpoint, which the chain was compared with; null when none was signed yet.",
+  })
   checkpoint!: AuditCheckpoint | null;
 
   @Field({ description: "True when every retained entry was recomputed; false when the check started at the newest checkpoint's entry." })

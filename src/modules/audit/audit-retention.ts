@@ -41,19 +41,23 @@ export class AuditRetention {
     const chains: Array<{ chain_key: string; cutoff: Date; anchor_seq: string }> = await inMaintenance(this.db, (m) => m.query(DUE_CHAINS, [now]));
     let purged = 0;
     for (const chain of chains) {
-      purged += options.dryRun ? await this.countExpired(chain.chain_key, chain.cutoff, chain.anchor_seq) : await this.purgeChain(chain.chain_key, chain.cutoff, now);
+      purged += options.dryRun
+        ? await this.countExpired(chain.chain_key, chain.cutoff, chain.anchor_seq)
+        : await this.purgeChain(chain.chain_key, chain.cutoff, now);
     }
     return purged;
   }
 
   private async countExpired(chainKey: string, cutoff: Date, anchorSeq: string): Promise<number> {
-    const [{ n }] = await inMaintenance(this.db, (m) => m.query(
-      `SELECT count(*)::int AS n FROM audit_log a
+    const [{ n }] = await inMaintenance(this.db, (m) =>
+      m.query(
+        `SELECT count(*)::int AS n FROM audit_log a
         WHERE ${CHAIN_KEY_SQL} = $1 AND a.chain_seq > $2
           AND a.chain_seq < coalesce((SELECT min(a.chain_seq) FROM audit_log a
                                        WHERE ${CHAIN_KEY_SQL} = $1 AND a.chain_seq > $2 AND a.occurred_at >= $3), 9223372036854775807)`,
-      [chainKey, anchorSeq, cutoff],
-    ));
+        [chainKey, anchorSeq, cutoff],
+      ),
+    );
     return n;
   }
 

@@ -6,7 +6,6 @@ import { em } from "../../shared/db/database";
 import type { AuditDetails, ReadAuditDraft } from "./audit-draft";
 import type { AuditOutcome } from "./audit-log.types";
 
-
 export interface AuditEntry {
   tenantId: string | null;
   occurredAt: Date;

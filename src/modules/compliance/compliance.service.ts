@@ -4,7 +4,7 @@ import { CHAIN_KEY_SQL } from "../audit/audit-chain.store";
 import { ComplianceReport } from "./compliance.types";
 
 /**
- * The compliance report (issue 5, point 6): counts in one statement, with the service clock as
+ * The compliance report: counts in one statement, with the service clock as
  * the reference time. A record of an ended tenant past its data purge date, or of a deleted
  * subject past the subject's, is overdue whatever its own due date says: that purge takes it
  * (and a record still ACTIVE there is one a purge is stuck on).

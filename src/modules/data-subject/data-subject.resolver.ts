@@ -23,7 +23,10 @@ export class DataSubjectResolver {
     private readonly tenants: TenantService,
   ) {}
 
-  @Query(() => DataSubject, { nullable: true, description: "A data subject by id; null when it does not exist or is outside your scope (a data subject sees only itself)." })
+  @Query(() => DataSubject, {
+    nullable: true,
+    description: "A data subject by id; null when it does not exist or is outside your scope (a data subject sees only itself).",
+  })
   @Allow(...DATA_VIEWERS)
   dataSubject(@Ctx() ctx: RequestContext, @Arg("id", () => ID) id: string) {
     return this.subjects.get(ctx, id);

@@ -12,11 +12,18 @@ export const SUBJECT_IDENTITY_READERS = [Role.TENANT_ADMIN, Role.INTEGRATION, Ro
 
 @ObjectType("DataSubject", { implements: Node, simpleResolvers: true, description: "A person whose data one tenant holds." })
 export class DataSubject extends Node {
-  @Field({ simple: false, description: "The tenant's own identifier of the person (e.g. directory object id). Personal data: tenant admin, integration and the subject only." })
+  @Field({
+    simple: false,
+    description: "The tenant's own identifier of the person (e.g. directory object id). Personal data: tenant admin, integration and the subject only.",
+  })
   @Allow(...SUBJECT_IDENTITY_READERS)
   externalId!: string;
 
-  @Field(() => String, { nullable: true, simple: false, description: "The person's name as the tenant knows it. Personal data: tenant admin, integration and the subject only." })
+  @Field(() => String, {
+    nullable: true,
+    simple: false,
+    description: "The person's name as the tenant knows it. Personal data: tenant admin, integration and the subject only.",
+  })
   @Allow(...SUBJECT_IDENTITY_READERS)
   displayName!: string | null;
 

@@ -19,7 +19,9 @@ export class IncidentResolver {
     private readonly tenants: TenantService,
   ) {}
 
-  @Query(() => BreachIncidentConnection, { description: "Security incidents, oldest first: all for operators, those your tenant was notified of for tenant roles." })
+  @Query(() => BreachIncidentConnection, {
+    description: "Security incidents, oldest first: all for operators, those your tenant was notified of for tenant roles.",
+  })
   @Allow(...INCIDENT_READERS)
   breachIncidents(@Ctx() ctx: RequestContext, @Args() page: PageArgs, @Arg("status", () => IncidentStatus, { nullable: true }) status: IncidentStatus | null) {
     return this.incidents.list(ctx, page, status);
@@ -38,7 +40,9 @@ export class IncidentResolver {
     return this.incidents.report(ctx, input);
   }
 
-  @Mutation(() => BreachIncident, { description: "Adds affected tenants; on a customer-reportable incident they are notified at once. Adding twice changes nothing." })
+  @Mutation(() => BreachIncident, {
+    description: "Adds affected tenants; on a customer-reportable incident they are notified at once. Adding twice changes nothing.",
+  })
   @Allow(Role.OPERATOR)
   @Audited("AFFECTED_TENANTS_ADDED")
   addAffectedTenants(@Ctx() ctx: RequestContext, @Arg("incidentId", () => ID) incidentId: string, @Arg("tenantIds", () => [ID]) tenantIds: string[]) {
@@ -73,7 +77,9 @@ export class IncidentResolver {
     return this.incidents.acknowledge(ctx, notificationId);
   }
 
-  @FieldResolver(() => Boolean, { description: "True while the deadline has passed and an affected tenant has not been notified (for a tenant role: its own tenant)." })
+  @FieldResolver(() => Boolean, {
+    description: "True while the deadline has passed and an affected tenant has not been notified (for a tenant role: its own tenant).",
+  })
   overdue(@Ctx() ctx: RequestContext, @Root() incident: BreachIncident) {
     return this.incidents.overdue(ctx, incident);
   }

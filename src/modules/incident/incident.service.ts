@@ -99,7 +99,10 @@ export class IncidentService {
   }
 
   async affectedTenantIds(ctx: RequestContext, incidentId: string): Promise<string[]> {
-    const rows: Array<{ tenant_id: string }> = await em(ctx).query(`SELECT tenant_id FROM breach_affected_tenant WHERE incident_id = $1 ORDER BY added_at, tenant_id`, [incidentId]);
+    const rows: Array<{ tenant_id: string }> = await em(ctx).query(
+      `SELECT tenant_id FROM breach_affected_tenant WHERE incident_id = $1 ORDER BY added_at, tenant_id`,
+      [incidentId],
+    );
     return rows.map((r) => r.tenant_id);
   }
 
@@ -147,7 +150,12 @@ export class IncidentService {
     });
     await em(ctx).getRepository(BreachIncidentEntity).insert(incident);
     await this.addAffected(ctx, incident.id, tenantIds);
-    auditTarget(ctx, { tenantId: null, targetType: "BreachIncident", targetId: incident.id, details: { severity: incident.severity, affectedTenants: tenantIds.length } });
+    auditTarget(ctx, {
+      tenantId: null,
+      targetType: "BreachIncident",
+      targetId: incident.id,
+      details: { severity: incident.severity, affectedTenants: tenantIds.length },
+    });
     return toIncident(incident);
   }
 
@@ -157,13 +165,19 @@ export class IncidentService {
     const found: Array<{ id: string }> = await em(ctx).query(`SELECT id FROM tenant WHERE id = ANY($1::uuid[])`, [wanted.filter(isUuid)]);
     const known = new Set(found.map((r) => r.id));
     const missing = ids.findIndex((id) => !known.has(id.toLowerCase()));
-    if (missing >= 0) throw new DomainError(ErrorCode.BAD_USER_INPUT, "Every affected tenant id must name an existing tenant.", { field: "affectedTenantIds", index: missing });
+    if (missing >= 0)
+      throw new DomainError(ErrorCode.BAD_USER_INPUT, "Every affected tenant id must name an existing tenant.", { field: "affectedTenantIds", index: missing });
     return wanted;
   }
 
   private async locked(ctx: RequestContext, id: string): Promise<BreachIncidentEntity> {
     const incident = isUuid(id)
-      ? await em(ctx).getRepository(BreachIncidentEntity).createQueryBuilder("i").where("i.id = :id", { id: id.toLowerCase() }).setLock("pessimistic_write").getOne()
+      ? await em(ctx)
+          .getRepository(BreachIncidentEntity)
+          .createQueryBuilder("i")
+          .where("i.id = :id", { id: id.toLowerCase() })
+          .setLock("pessimistic_write")
+          .getOne()
       : null;
     if (!incident) throw new NotFoundError("security incident");
     auditTarget(ctx, { tenantId: null, targetType: "BreachIncident", targetId: incident.id });
@@ -223,7 +237,9 @@ export class IncidentService {
     const incident = await this.locked(ctx, id);
     requireStep(incident.status, "declare");
     const now = ctx.clock.now();
-    await em(ctx).getRepository(BreachIncidentEntity).update({ id: incident.id }, { status: IncidentStatus.CUSTOMER_REPORTABLE, declaredAt: now, updatedAt: now });
+    await em(ctx)
+      .getRepository(BreachIncidentEntity)
+      .update({ id: incident.id }, { status: IncidentStatus.CUSTOMER_REPORTABLE, declaredAt: now, updatedAt: now });
     Object.assign(incident, { status: IncidentStatus.CUSTOMER_REPORTABLE, declaredAt: now });
     const notified = await this.notify(ctx, incident);
     auditTarget(ctx, { details: { notificationsSent: notified, withinDeadline: withinDeadline(now, incident.detectedAt) } });
@@ -242,7 +258,8 @@ export class IncidentService {
 
   async resolve(ctx: RequestContext, id: string, resolution: string): Promise<BreachIncident> {
     const incident = await this.locked(ctx, id);
-    if (!/\S/.test(resolution) || resolution.length > 2000) throw new BadUserInputError("resolution", "Describe how the incident was resolved (1..2000 characters).");
+    if (!/\S/.test(resolution) || resolution.length > 2000)
+      throw new BadUserInputError("resolution", "Describe how the incident was resolved (1..2000 characters).");
     requireStep(incident.status, "resolve");
     const now = ctx.clock.now();
     const change = { status: IncidentStatus.RESOLVED, resolution, resolvedAt: now, updatedAt: now };

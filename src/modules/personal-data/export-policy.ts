@@ -23,7 +23,10 @@ export function exportRequest(role: Role, onRequest: string | null | undefined):
     throw new BadUserInputError("onRequest", "An administrator exports a person's data only on that person's request: give its reference in `onRequest`.");
   }
   if (!REQUEST_REFERENCE.test(onRequest)) {
-    throw new BadUserInputError("onRequest", "`onRequest` is a reference of 1 to 100 letters, digits and . _ : / # - (a ticket number, a request id), starting with a letter or digit.");
+    throw new BadUserInputError(
+      "onRequest",
+      "`onRequest` is a reference of 1 to 100 letters, digits and . _ : / # - (a ticket number, a request id), starting with a letter or digit.",
+    );
   }
   return onRequest;
 }

@@ -9,6 +9,20 @@ import type { DataSubjectService } from "../data-subject/data-subject.service";
 import { ProcessingPurpose } from "../purpose/processing-purpose";
 import type { DataSubjectExport, JsonObject } from "./personal-data.types";
 
+interface TransferRow {
+  id: string;
+  agreement_id: string;
+  feature: string;
+  direction: string;
+  third_party_id: string;
+  third_party_name: string;
+  country: string | null;
+  purpose: string;
+  categories: string[];
+  created_at: Date;
+  record_ids: string[];
+}
+
 export const EXPORT_ACTION = "DATA_SUBJECT_EXPORTED";
 
 /**
@@ -32,7 +46,7 @@ export class ExportService {
 
   /** Every transfer of any of the subject's records: to whom, under what, why, what and when. */
   private async transfersOf(ctx: RequestContext, tenantId: string, subjectId: string) {
-    const rows: Array<Record<string, any>> = await em(ctx).query(
+    const rows: TransferRow[] = await em(ctx).query(
       `WITH mine AS (SELECT coalesce(array_agg(id), '{}') AS ids FROM personal_data_record WHERE tenant_id = $1 AND data_subject_id = $2)
        SELECT t.id, t.agreement_id, a.feature, a.direction, p.id AS third_party_id, p.name AS third_party_name, p.country,
               t.purpose, t.categories, t.created_at,

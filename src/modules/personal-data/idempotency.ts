@@ -25,7 +25,7 @@ export function requestHash(operation: string, payload: unknown): string {
 }
 
 /**
- * Idempotency keys, scoped to the tenant (issue 4, point 6). `claim` runs in the write's own
+ * Idempotency keys, scoped to the tenant. `claim` runs in the write's own
  * transaction, before the write: the first request inserts the key with the ids it is about to
  * create; a concurrent second request waits on that row and, once the first commits, replays
  * its result; if the first rolls back, the key is free and the second writes.

@@ -73,7 +73,8 @@ export class PersonalDataRecordResolver {
     @Arg("id", () => ID) id: string,
     @Arg("onRequest", () => String, {
       nullable: true,
-      description: "TENANT_ADMIN, required: the reference of the person's request this export answers (a ticket number, a request id; 1-100 of A-Z a-z 0-9 . _ : / # -). Kept in the audit entry. Not for the person themselves.",
+      description:
+        "TENANT_ADMIN, required: the reference of the person's request this export answers (a ticket number, a request id; 1-100 of A-Z a-z 0-9 . _ : / # -). Kept in the audit entry. Not for the person themselves.",
     })
     onRequest: string | null,
   ) {
@@ -91,7 +92,10 @@ export class PersonalDataRecordResolver {
   @Mutation(() => RecordBatchResult, { description: "Collects 1..1000 records in one transaction: all or none." })
   @Allow(...WRITERS)
   @Audited("RECORDS_BATCH_CREATED")
-  recordPersonalDataBatch(@Ctx() ctx: RequestContext, @Arg("input", () => RecordPersonalDataBatchInput, { validate: false }) input: RecordPersonalDataBatchInput) {
+  recordPersonalDataBatch(
+    @Ctx() ctx: RequestContext,
+    @Arg("input", () => RecordPersonalDataBatchInput, { validate: false }) input: RecordPersonalDataBatchInput,
+  ) {
     return this.records.recordBatch(ctx, input);
   }
 
@@ -109,7 +113,10 @@ export class PersonalDataRecordResolver {
     return this.records.delete(ctx, id);
   }
 
-  @FieldResolver(() => JSONObject, { description: "The personal data itself. Every read states its purpose and is written to the audit log.", complexity: VALUE_READ_COST })
+  @FieldResolver(() => JSONObject, {
+    description: "The personal data itself. Every read states its purpose and is written to the audit log.",
+    complexity: VALUE_READ_COST,
+  })
   value(@Ctx() ctx: RequestContext, @Root() record: PersonalDataRecord, @Arg("purpose", () => ProcessingPurpose) purpose: ProcessingPurpose) {
     return this.values.read(ctx, record, purpose);
   }

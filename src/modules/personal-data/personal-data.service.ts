@@ -11,17 +11,9 @@ import { DataSubjectStatus } from "../data-subject/data-subject.status";
 import type { TenantEntity } from "../tenant/tenant.entity";
 import { requireActiveSubscription } from "../tenant/tenant.policy";
 import type { TenantService } from "../tenant/tenant.service";
-import {
-  atBatchIndex,
-  checkBatchSize,
-  checkIdempotencyKey,
-  checkRecordDraft,
-  checkResidency,
-  checkValue,
-  type RecordDraft,
-} from "./collection-policy";
+import { atBatchIndex, checkBatchSize, checkIdempotencyKey, checkRecordDraft, checkResidency, checkValue, type RecordDraft } from "./collection-policy";
 import { activeDeletion } from "./deletion-policy";
-import { IdempotencyKeys, requestHash } from "./idempotency";
+import { type IdempotencyKeys, requestHash } from "./idempotency";
 import { RecordStatus } from "./personal-data.enums";
 import { PersonalDataRecordEntity } from "./personal-data-record.entity";
 import {
@@ -103,11 +95,17 @@ export class PersonalDataService {
       return `:${name}`;
     });
     if (conditions.length) query.andWhere(conditions.join(" AND "), params);
-    return keysetPage(query, args, { createdAt: "r.created_at", id: "r.id" }, (r) => [r.createdAt, r.id], (entity) => {
-      const record = toRecord(entity);
-      if (withValues) readAhead(record, entity);
-      return record;
-    });
+    return keysetPage(
+      query,
+      args,
+      { createdAt: "r.created_at", id: "r.id" },
+      (r) => [r.createdAt, r.id],
+      (entity) => {
+        const record = toRecord(entity);
+        if (withValues) readAhead(record, entity);
+        return record;
+      },
+    );
   }
 
   /** The tenant a write names, held shared until commit so the subscription cannot end mid-write. */
@@ -256,7 +254,13 @@ export class PersonalDataService {
     const changes = valueChanges(updated.old_value, input.value);
     const notices = changes.changed ? await this.notices.raise(ctx, record.tenantId, [record.id], NoticeKind.RECTIFICATION) : 0;
     auditTarget(ctx, {
-      details: { changedFields: changes.changed ? ["value"] : [], ...changes.counts, fromVersion: input.expectedVersion, toVersion: input.expectedVersion + 1, recipientNotices: notices },
+      details: {
+        changedFields: changes.changed ? ["value"] : [],
+        ...changes.counts,
+        fromVersion: input.expectedVersion,
+        toVersion: input.expectedVersion + 1,
+        recipientNotices: notices,
+      },
     });
     return toRecord(Object.assign(record, { version: input.expectedVersion + 1, updatedAt: now }));
   }
@@ -270,7 +274,9 @@ export class PersonalDataService {
     const plan = activeDeletion(ctx.clock.now(), tenant!.deletionGraceDays);
     const deleted = await this.deletion.deleteOne(ctx, record.id, plan);
     const notices = deleted ? await this.notices.raise(ctx, record.tenantId, [record.id], NoticeKind.ERASURE) : 0;
-    auditTarget(ctx, { details: { alreadyDeleted: !deleted, purgeDueAt: (deleted ? plan.purgeDueAt : record.purgeDueAt)?.toISOString() ?? null, recipientNotices: notices } });
+    auditTarget(ctx, {
+      details: { alreadyDeleted: !deleted, purgeDueAt: (deleted ? plan.purgeDueAt : record.purgeDueAt)?.toISOString() ?? null, recipientNotices: notices },
+    });
     return toRecord((await this.findVisible(ctx, record.id))!);
   }
 }

@@ -8,7 +8,11 @@ import type { PersonalDataRecordEntity } from "./personal-data-record.entity";
 
 export type JsonObject = Record<string, unknown>;
 
-@ObjectType("PersonalDataRecord", { implements: Node, simpleResolvers: true, description: "One piece of personal data, with the purposes it was collected for." })
+@ObjectType("PersonalDataRecord", {
+  implements: Node,
+  simpleResolvers: true,
+  description: "One piece of personal data, with the purposes it was collected for.",
+})
 export class PersonalDataRecord extends Node {
   @Field(() => DataCategory, { description: "What kind of personal data this is." })
   category!: DataCategory;
@@ -168,6 +172,8 @@ export class DataSubjectExport {
   @Field({ description: "When the export was made." })
   generatedAt!: Date;
 
-  @Field(() => JSONObject, { description: "Machine-readable export: the subject, every record with its value, purposes and source, and every transfer of those records." })
+  @Field(() => JSONObject, {
+    description: "Machine-readable export: the subject, every record with its value, purposes and source, and every transfer of those records.",
+  })
   document!: JsonObject;
 }

@@ -6,7 +6,8 @@ import { ACTIVELY_DELETABLE_SQL, type DeletionPlan } from "./deletion-policy";
 export class RecordDeletion {
   /** One record; returns false when it was already actively deleted. */
   async deleteOne(ctx: RequestContext, recordId: string, plan: DeletionPlan): Promise<boolean> {
-    const rows = await returning(em(ctx),
+    const rows = await returning(
+      em(ctx),
       `UPDATE personal_data_record
           SET status = 'PENDING_DELETION', deletion_reason = 'ACTIVE_DELETION', deletion_requested_at = $2, purge_due_at = $3,
               version = version + 1, updated_at = $2
@@ -19,7 +20,8 @@ export class RecordDeletion {
 
   /** Every record of a subject still deletable; returns how many. */
   async deleteOfSubject(ctx: RequestContext, tenantId: string, subjectId: string, plan: DeletionPlan): Promise<number> {
-    const rows = await returning(em(ctx),
+    const rows = await returning(
+      em(ctx),
       `UPDATE personal_data_record
           SET status = 'PENDING_DELETION', deletion_reason = 'ACTIVE_DELETION', deletion_requested_at = $3, purge_due_at = $4,
               version = version + 1, updated_at = $3

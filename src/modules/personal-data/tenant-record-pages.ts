@@ -48,7 +48,12 @@ export function planTenantRecordPages(ctx: RequestContext, field: ResolveTree): 
   const subjectFields = Object.values(selection.nodeFields).filter((f) => f.name === "subject");
   const subjectRow = jsonRow<DataSubjectEntity>(
     subjectMeta,
-    columnsFor(subjectMeta, subjectFields.flatMap((f) => Object.values(f.fieldsByTypeName.DataSubject ?? {}).map((g) => g.name)), ["id"], { tenant: [], records: [] }),
+    columnsFor(
+      subjectMeta,
+      subjectFields.flatMap((f) => Object.values(f.fieldsByTypeName.DataSubject ?? {}).map((g) => g.name)),
+      ["id"],
+      { tenant: [], records: [] },
+    ),
   );
   const withSubjects = subjectFields.length > 0;
 
@@ -95,7 +100,17 @@ export function planTenantRecordPages(ctx: RequestContext, field: ResolveTree): 
         }
         return record;
       });
-      leaveFor(tenant, field.alias, pageOf(records, first as number, count ?? 0, (r) => [r.createdAt, r.id], (r) => r));
+      leaveFor(
+        tenant,
+        field.alias,
+        pageOf(
+          records,
+          first as number,
+          count ?? 0,
+          (r) => [r.createdAt, r.id],
+          (r) => r,
+        ),
+      );
     },
   };
 }

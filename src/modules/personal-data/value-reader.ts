@@ -18,7 +18,8 @@ const REFUSALS: Record<string, string> = {
   [ErrorCode.PURPOSE_PROHIBITED]: "Personal data is never read for profiling or marketing.",
   [ErrorCode.NOT_FOUND]: "No record with that id exists in your scope.",
   [ErrorCode.RECORD_PENDING_DELETION]: "The record is pending deletion: it can no longer be read, corrected or shared.",
-  [ErrorCode.PURPOSE_NOT_PERMITTED]: "The record was not collected for this purpose; read it for one of its purposes (a data subject reads with SUBJECT_ACCESS).",
+  [ErrorCode.PURPOSE_NOT_PERMITTED]:
+    "The record was not collected for this purpose; read it for one of its purposes (a data subject reads with SUBJECT_ACCESS).",
 };
 
 interface Row {

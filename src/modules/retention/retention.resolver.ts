@@ -19,7 +19,10 @@ export class RetentionResolver {
   @Mutation(() => RetentionRun, { description: "Runs retention now (each batch commits on its own); a dry run only counts what a real run would purge." })
   @Allow(Role.OPERATOR)
   @Audited("RETENTION_RUN")
-  async runRetention(@Ctx() ctx: RequestContext, @Arg("dryRun", () => Boolean, { nullable: true, defaultValue: false, description: "Count only; change nothing." }) dryRunArg: boolean | null) {
+  async runRetention(
+    @Ctx() ctx: RequestContext,
+    @Arg("dryRun", () => Boolean, { nullable: true, defaultValue: false, description: "Count only; change nothing." }) dryRunArg: boolean | null,
+  ) {
     const dryRun = dryRunArg === true;
     auditTarget(ctx, { tenantId: null, targetType: "RetentionRun" });
     const run = await new RetentionService(ctx.maintenance, ctx.clock, this.audit, this.signer).run({ dryRun });

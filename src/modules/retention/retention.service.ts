@@ -69,9 +69,14 @@ export class RetentionService {
 
     // 1. Records past their due date, tenant by tenant.
     for (const tenantId of await this.tenantsWith(now, `SELECT 1 FROM personal_data_record r WHERE r.tenant_id = t.id AND r.${DUE_RECORDS}`)) {
-      recordsPurged += await this.drain(now, tenantId, "RECORDS_PURGED", `
+      recordsPurged += await this.drain(
+        now,
+        tenantId,
+        "RECORDS_PURGED",
+        `
         DELETE FROM personal_data_record WHERE ctid = ANY(ARRAY(
-          SELECT ctid FROM personal_data_record WHERE tenant_id = $3 AND ${DUE_RECORDS} LIMIT $2))`);
+          SELECT ctid FROM personal_data_record WHERE tenant_id = $3 AND ${DUE_RECORDS} LIMIT $2))`,
+      );
     }
 
     // 2. Ended tenants past their purge date: every record, subject and key, then the tombstone.
@@ -88,20 +93,27 @@ export class RetentionService {
     const DUE_SUBJECTS = `s.status = 'DELETED' AND s.purge_due_at <= $1
       AND NOT EXISTS (SELECT 1 FROM personal_data_record r WHERE r.tenant_id = s.tenant_id AND r.data_subject_id = s.id)`;
     for (const tenantId of await this.tenantsWith(now, `SELECT 1 FROM data_subject s WHERE s.tenant_id = t.id AND ${DUE_SUBJECTS}`)) {
-      dataSubjectsPurged += await this.drain(now, tenantId, "DATA_SUBJECTS_PURGED", `
-        DELETE FROM data_subject WHERE ctid = ANY(ARRAY(SELECT s.ctid FROM data_subject s WHERE s.tenant_id = $3 AND ${DUE_SUBJECTS} LIMIT $2))`);
+      dataSubjectsPurged += await this.drain(
+        now,
+        tenantId,
+        "DATA_SUBJECTS_PURGED",
+        `
+        DELETE FROM data_subject WHERE ctid = ANY(ARRAY(SELECT s.ctid FROM data_subject s WHERE s.tenant_id = $3 AND ${DUE_SUBJECTS} LIMIT $2))`,
+      );
     }
 
     // 4. Idempotency keys past their 24 hours (they name no values, but need not stay).
     for (;;) {
-      const [{ n }] = await inMaintenance(this.db, (m) => m.query(
-        `WITH gone AS (
+      const [{ n }] = await inMaintenance(this.db, (m) =>
+        m.query(
+          `WITH gone AS (
            DELETE FROM idempotency_key WHERE ctid = ANY(ARRAY(
              SELECT ctid FROM idempotency_key WHERE expires_at <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED))
            RETURNING 1)
          SELECT count(*)::int AS n FROM gone`,
-        [now, this.batchSize],
-      ));
+          [now, this.batchSize],
+        ),
+      );
       idempotencyKeysPurged += n;
       if (n < this.batchSize) break;
     }
@@ -149,12 +161,24 @@ export class RetentionService {
       // Also the tenant's retention lock: a step-1 batch of another instance finishes first.
       await manager.query(`SELECT pg_advisory_xact_lock(${RETENTION_LOCK_CLASS}, hashtext($1))`, [tenant.id]);
       const step = { records: 0, subjects: 0, keys: 0, purged: false };
-      step.records = await this.deleteCounted(manager, `DELETE FROM personal_data_record WHERE ctid = ANY(ARRAY(SELECT ctid FROM personal_data_record WHERE tenant_id = $1 LIMIT $2))`, tenant.id);
+      step.records = await this.deleteCounted(
+        manager,
+        `DELETE FROM personal_data_record WHERE ctid = ANY(ARRAY(SELECT ctid FROM personal_data_record WHERE tenant_id = $1 LIMIT $2))`,
+        tenant.id,
+      );
       if (step.records < this.batchSize) {
-        step.subjects = await this.deleteCounted(manager, `DELETE FROM data_subject WHERE ctid = ANY(ARRAY(SELECT ctid FROM data_subject WHERE tenant_id = $1 LIMIT $2))`, tenant.id);
+        step.subjects = await this.deleteCounted(
+          manager,
+          `DELETE FROM data_subject WHERE ctid = ANY(ARRAY(SELECT ctid FROM data_subject WHERE tenant_id = $1 LIMIT $2))`,
+          tenant.id,
+        );
       }
       if (step.records + step.subjects < this.batchSize) {
-        step.keys = await this.deleteCounted(manager, `DELETE FROM idempotency_key WHERE ctid = ANY(ARRAY(SELECT ctid FROM idempotency_key WHERE tenant_id = $1 LIMIT $2))`, tenant.id);
+        step.keys = await this.deleteCounted(
+          manager,
+          `DELETE FROM idempotency_key WHERE ctid = ANY(ARRAY(SELECT ctid FROM idempotency_key WHERE tenant_id = $1 LIMIT $2))`,
+          tenant.id,
+        );
       }
       if (step.records + step.subjects + step.keys < this.batchSize) {
         await manager.query(`UPDATE tenant SET subscription_status = 'PURGED', updated_at = $2, version = version + 1 WHERE id = $1`, [tenant.id, now]);
@@ -175,13 +199,23 @@ export class RetentionService {
   }
 
   private record(manager: EntityManager, now: Date, tenantId: string, action: string, details: AuditDetails) {
-    return this.audit.append(manager, { tenantId, occurredAt: now, actor: RETENTION_ACTOR, action, targetType: "Tenant", targetId: tenantId, outcome: "ALLOWED", details });
+    return this.audit.append(manager, {
+      tenantId,
+      occurredAt: now,
+      actor: RETENTION_ACTOR,
+      action,
+      targetType: "Tenant",
+      targetId: tenantId,
+      outcome: "ALLOWED",
+      details,
+    });
   }
 
   /** What `purge` would delete now, counted with the same conditions, changing nothing. */
   private async count(now: Date) {
-    const [row] = await inMaintenance(this.db, (m) => m.query(
-      `SELECT
+    const [row] = await inMaintenance(this.db, (m) =>
+      m.query(
+        `SELECT
          (SELECT count(*) FROM personal_data_record r
            WHERE (r.status = 'PENDING_DELETION' AND r.purge_due_at <= $1)
               OR r.tenant_id IN (SELECT id FROM tenant WHERE ${DUE_TENANTS}))::int AS records,
@@ -194,8 +228,9 @@ export class RetentionService {
          (SELECT count(*) FROM tenant WHERE ${DUE_TENANTS})::int AS tenants,
          (SELECT count(*) FROM idempotency_key
            WHERE expires_at <= $1 OR tenant_id IN (SELECT id FROM tenant WHERE ${DUE_TENANTS}))::int AS keys`,
-      [now],
-    ));
+        [now],
+      ),
+    );
     return { recordsPurged: row.records, dataSubjectsPurged: row.subjects, tenantsPurged: row.tenants, idempotencyKeysPurged: row.keys };
   }
 }

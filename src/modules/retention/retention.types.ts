@@ -29,6 +29,8 @@ export class RetentionRun {
   @Field(() => Int, { description: "Audit checkpoints signed: each chain verified from its newest checkpoint, and signed where it got to (0 in a dry run)." })
   auditCheckpointsSigned!: number;
 
-  @Field(() => [ID], { description: "Chains that failed verification, so nothing was signed for them: a tenant's id, or the nil uuid for the operators' chain. Look at once." })
+  @Field(() => [ID], {
+    description: "Chains that failed verification, so nothing was signed for them: a tenant's id, or the nil uuid for the operators' chain. Look at once.",
+  })
   auditChainsInvalid!: string[];
 }

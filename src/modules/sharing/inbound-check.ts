@@ -25,14 +25,23 @@ export class InboundCheck {
       `SELECT id, role, listed_as_subprocessor, data_sharing_prohibited FROM third_party WHERE id = ANY($1::uuid[])`,
       [sources],
     );
-    const agreements: Array<{ third_party_id: string; status: SharingAgreementStatus; direction: SharingDirection; data_categories: DataCategory[]; purposes: ProcessingPurpose[]; consent_categories: DataCategory[] | null; consent_purposes: ProcessingPurpose[] | null }> =
-      await em(ctx).query(
-        `SELECT third_party_id, status, direction, data_categories, purposes, consent_categories, consent_purposes
+    const agreements: Array<{
+      third_party_id: string;
+      status: SharingAgreementStatus;
+      direction: SharingDirection;
+      data_categories: DataCategory[];
+      purposes: ProcessingPurpose[];
+      consent_categories: DataCategory[] | null;
+      consent_purposes: ProcessingPurpose[] | null;
+    }> = await em(ctx).query(
+      `SELECT third_party_id, status, direction, data_categories, purposes, consent_categories, consent_purposes
            FROM sharing_agreement WHERE tenant_id = $1 AND third_party_id = ANY($2::uuid[]) AND direction = 'INBOUND'
            ORDER BY id FOR SHARE`,
-        [tenantId, sources],
-      );
-    const partyById = new Map(parties.map((p) => [p.id, { role: p.role, listedAsSubprocessor: p.listed_as_subprocessor, dataSharingProhibited: p.data_sharing_prohibited }]));
+      [tenantId, sources],
+    );
+    const partyById = new Map(
+      parties.map((p) => [p.id, { role: p.role, listedAsSubprocessor: p.listed_as_subprocessor, dataSharingProhibited: p.data_sharing_prohibited }]),
+    );
     for (const [index, item] of items.entries()) {
       if (!item.sourceThirdPartyId) continue;
       const extra = batch ? { index } : {};
@@ -40,7 +49,14 @@ export class InboundCheck {
       if (!party) throw new DomainError(ErrorCode.NOT_FOUND, "No third party with that id is registered.", { field: fieldOf(index), ...extra });
       const facts: AgreementFacts[] = agreements
         .filter((a) => a.third_party_id === item.sourceThirdPartyId)
-        .map((a) => ({ status: a.status, direction: a.direction, dataCategories: a.data_categories, purposes: a.purposes, consentCategories: a.consent_categories, consentPurposes: a.consent_purposes }));
+        .map((a) => ({
+          status: a.status,
+          direction: a.direction,
+          dataCategories: a.data_categories,
+          purposes: a.purposes,
+          consentCategories: a.consent_categories,
+          consentPurposes: a.consent_purposes,
+        }));
       const refusal = inboundRefusal(facts, party, item.category as DataCategory);
       if (refusal) throw new DomainError(refusal.code, refusal.reason, { field: fieldOf(index), ...extra });
     }

@@ -27,7 +27,15 @@ export class RecipientNotices {
 
   /** Every record of a subject, for a subject's deletion. */
   async raiseForSubject(ctx: RequestContext, tenantId: string, subjectId: string, kind: NoticeKind): Promise<number> {
-    const rows: Array<{ id: string }> = await em(ctx).query(`SELECT id FROM personal_data_record WHERE tenant_id = $1 AND data_subject_id = $2`, [tenantId, subjectId]);
-    return this.raise(ctx, tenantId, rows.map((r) => r.id), kind);
+    const rows: Array<{ id: string }> = await em(ctx).query(`SELECT id FROM personal_data_record WHERE tenant_id = $1 AND data_subject_id = $2`, [
+      tenantId,
+      subjectId,
+    ]);
+    return this.raise(
+      ctx,
+      tenantId,
+      rows.map((r) => r.id),
+      kind,
+    );
   }
 }

@@ -46,7 +46,8 @@ export function initialStatus(party: PartyFacts): SharingAgreementStatus | null 
 /** Why data may not flow under this agreement now (whatever the records), or null. */
 export function agreementRefusal(agreement: AgreementFacts, party: PartyFacts): Refusal | null {
   if (party.dataSharingProhibited) return { code: ErrorCode.SHARING_PROHIBITED, reason: "This third party never receives data." };
-  if (agreement.status === SharingAgreementStatus.REVOKED) return { code: ErrorCode.CONSENT_REVOKED, reason: "The agreement was revoked; a new agreement is needed." };
+  if (agreement.status === SharingAgreementStatus.REVOKED)
+    return { code: ErrorCode.CONSENT_REVOKED, reason: "The agreement was revoked; a new agreement is needed." };
   if (agreement.status === SharingAgreementStatus.PENDING_CONSENT) {
     return { code: ErrorCode.CONSENT_REQUIRED, reason: "The tenant administrator has not consented to this agreement." };
   }
@@ -86,9 +87,12 @@ export function shareRefusal(
   if (!purposes.includes(input.purpose)) return { code: ErrorCode.PURPOSE_NOT_PERMITTED, reason: "The agreement does not cover this purpose." };
   for (const [index, record] of records.entries()) {
     if (record.status === null) return { code: ErrorCode.NOT_FOUND, reason: "No record with that id exists in the agreement's tenant.", index };
-    if (record.status !== RecordStatus.ACTIVE) return { code: ErrorCode.RECORD_PENDING_DELETION, reason: "The record is pending deletion: it can't be shared.", index };
-    if (!categories.includes(record.category!)) return { code: ErrorCode.CATEGORY_NOT_COVERED, reason: "The record's category is outside the agreement.", index };
-    if (!record.purposes.includes(input.purpose)) return { code: ErrorCode.PURPOSE_NOT_PERMITTED, reason: "The record was not collected for this purpose.", index };
+    if (record.status !== RecordStatus.ACTIVE)
+      return { code: ErrorCode.RECORD_PENDING_DELETION, reason: "The record is pending deletion: it can't be shared.", index };
+    if (!categories.includes(record.category!))
+      return { code: ErrorCode.CATEGORY_NOT_COVERED, reason: "The record's category is outside the agreement.", index };
+    if (!record.purposes.includes(input.purpose))
+      return { code: ErrorCode.PURPOSE_NOT_PERMITTED, reason: "The record was not collected for this purpose.", index };
   }
   return null;
 }

@@ -35,7 +35,9 @@ export class SharingAgreementResolver {
     return this.sharing.get(ctx, id);
   }
 
-  @Mutation(() => SharingAgreement, { description: "Makes an agreement: INDEPENDENT parties start PENDING_CONSENT; agents ACTIVE while listed, else SUSPENDED." })
+  @Mutation(() => SharingAgreement, {
+    description: "Makes an agreement: INDEPENDENT parties start PENDING_CONSENT; agents ACTIVE while listed, else SUSPENDED.",
+  })
   @Allow(Role.TENANT_ADMIN)
   @Audited("SHARING_AGREEMENT_CREATED")
   createSharingAgreement(@Ctx() ctx: RequestContext, @Arg("input", () => CreateSharingAgreementInput) input: CreateSharingAgreementInput) {
@@ -52,7 +54,11 @@ export class SharingAgreementResolver {
   @Mutation(() => SharingAgreement, { description: "Revokes the agreement at once and for good; shares in flight finish first, later ones are refused." })
   @Allow(Role.TENANT_ADMIN)
   @Audited("CONSENT_REVOKED")
-  revokeSharingConsent(@Ctx() ctx: RequestContext, @Arg("agreementId", () => ID) agreementId: string, @Arg("reason", () => String, { nullable: true }) reason: string | null) {
+  revokeSharingConsent(
+    @Ctx() ctx: RequestContext,
+    @Arg("agreementId", () => ID) agreementId: string,
+    @Arg("reason", () => String, { nullable: true }) reason: string | null,
+  ) {
     return this.sharing.revoke(ctx, agreementId, reason);
   }
 

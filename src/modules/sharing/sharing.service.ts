@@ -21,6 +21,17 @@ import { ThirdPartyEntity } from "../third-party/third-party.entity";
 import { ThirdPartyRole } from "../third-party/third-party.types";
 import { DataTransferEntity, SharingAgreementEntity } from "./sharing.entities";
 import { initialStatus, shareRefusal, transferSeenBySubject } from "./sharing-policy";
+
+interface NoticeRow {
+  id: string;
+  tenant_id: string;
+  agreement_id: string;
+  record_id: string;
+  kind: string;
+  created_at: Date;
+  confirmed_at: Date | null;
+  confirmed_by: string | null;
+}
 import {
   DataTransfer,
   RecipientNotice,
@@ -158,11 +169,17 @@ export class SharingService {
     if (!tenant) throw new NotFoundError("tenant");
     auditTarget(ctx, { tenantId: tenant.id });
     const party = isUuid(input.thirdPartyId)
-      ? await em(ctx).getRepository(ThirdPartyEntity).createQueryBuilder("p").where("p.id = :id", { id: input.thirdPartyId.toLowerCase() }).setLock("pessimistic_read").getOne()
+      ? await em(ctx)
+          .getRepository(ThirdPartyEntity)
+          .createQueryBuilder("p")
+          .where("p.id = :id", { id: input.thirdPartyId.toLowerCase() })
+          .setLock("pessimistic_read")
+          .getOne()
       : null;
     if (!party) throw new DomainError(ErrorCode.NOT_FOUND, "No third party with that id is registered.", { field: "thirdPartyId" });
     const status = initialStatus(party);
-    if (!status) throw new DomainError(ErrorCode.SHARING_PROHIBITED, `${party.name} never receives data: no agreement can be made with it.`, { field: "thirdPartyId" });
+    if (!status)
+      throw new DomainError(ErrorCode.SHARING_PROHIBITED, `${party.name} never receives data: no agreement can be made with it.`, { field: "thirdPartyId" });
     const purposes = declaredPurposes(input.purposes, "purposes");
     if (input.dataCategories.length === 0) throw new BadUserInputError("dataCategories", "Name at least one data category.");
     if (tenant.subscriptionStatus !== SubscriptionStatus.ACTIVE) {
@@ -245,7 +262,13 @@ export class SharingService {
       return toAgreement(agreement);
     }
     const now = ctx.clock.now();
-    const change = { status: SharingAgreementStatus.REVOKED, revokedBy: principalOf(ctx).subject, revokedAt: now, revocationReason: reason ?? null, updatedAt: now };
+    const change = {
+      status: SharingAgreementStatus.REVOKED,
+      revokedBy: principalOf(ctx).subject,
+      revokedAt: now,
+      revocationReason: reason ?? null,
+      updatedAt: now,
+    };
     await em(ctx).getRepository(SharingAgreementEntity).update({ id: agreement.id }, change);
     auditTarget(ctx, { details: { statusBefore: agreement.status } });
     return toAgreement(Object.assign(agreement, change));
@@ -265,7 +288,12 @@ export class SharingService {
       throw new BadUserInputError("recordIds", `A share names 1..${MAX_SHARE_RECORDS} records; this one names ${ids.length}.`);
     }
     const tenant = (await this.tenants.findVisible(ctx, agreement.tenantId, { lock: "share" }))!;
-    const party = (await em(ctx).getRepository(ThirdPartyEntity).createQueryBuilder("p").where("p.id = :id", { id: agreement.thirdPartyId }).setLock("pessimistic_read").getOne())!;
+    const party = (await em(ctx)
+      .getRepository(ThirdPartyEntity)
+      .createQueryBuilder("p")
+      .where("p.id = :id", { id: agreement.thirdPartyId })
+      .setLock("pessimistic_read")
+      .getOne())!;
     const rows: Array<{ id: string; status: RecordStatus; category: DataCategory; purposes: ProcessingPurpose[] }> = await em(ctx).query(
       `SELECT id, status, category, purposes FROM personal_data_record WHERE tenant_id = $1 AND id = ANY($2::uuid[]) FOR SHARE`,
       [agreement.tenantId, ids.filter(isUuid)],
@@ -275,7 +303,12 @@ export class SharingService {
       const r = byId.get(id);
       return r ? { status: r.status, category: r.category, purposes: r.purposes } : { status: null, category: null, purposes: [] };
     });
-    const refusal = shareRefusal({ purpose: input.purpose, subscriptionActive: tenant.subscriptionStatus === SubscriptionStatus.ACTIVE }, agreement, party, records);
+    const refusal = shareRefusal(
+      { purpose: input.purpose, subscriptionActive: tenant.subscriptionStatus === SubscriptionStatus.ACTIVE },
+      agreement,
+      party,
+      records,
+    );
     if (refusal) {
       const where =
         refusal.index !== undefined
@@ -304,7 +337,7 @@ export class SharingService {
   }
 
   async openNotices(ctx: RequestContext, agreementId: string): Promise<RecipientNotice[]> {
-    const rows: Array<Record<string, any>> = await em(ctx).query(
+    const rows: NoticeRow[] = await em(ctx).query(
       `SELECT id, tenant_id, agreement_id, record_id, kind, created_at, confirmed_at, confirmed_by FROM recipient_notice
         WHERE agreement_id = $1 AND confirmed_at IS NULL ORDER BY created_at, id`,
       [agreementId],
@@ -315,12 +348,17 @@ export class SharingService {
   /** Someone of the tenant confirms the recipient was told; twice changes nothing. */
   async confirmNotice(ctx: RequestContext, id: string): Promise<RecipientNotice> {
     const scope = dataScope(principalOf(ctx));
-    const [row]: Array<Record<string, any>> =
+    const [row]: NoticeRow[] =
       isUuid(id) && scope.kind === "tenant"
         ? await em(ctx).query(`SELECT * FROM recipient_notice WHERE id = $1 AND tenant_id = $2 FOR UPDATE`, [id.toLowerCase(), scope.tenantId])
         : [];
     if (!row) throw new NotFoundError("recipient notice");
-    auditTarget(ctx, { tenantId: row.tenant_id, targetType: "RecipientNotice", targetId: row.id, details: { agreementId: row.agreement_id, recordId: row.record_id, kind: row.kind } });
+    auditTarget(ctx, {
+      tenantId: row.tenant_id,
+      targetType: "RecipientNotice",
+      targetId: row.id,
+      details: { agreementId: row.agreement_id, recordId: row.record_id, kind: row.kind },
+    });
     if (row.confirmed_at) return toNotice(row);
     const now = ctx.clock.now();
     await em(ctx).query(`UPDATE recipient_notice SET confirmed_at = $2, confirmed_by = $3 WHERE id = $1`, [row.id, now, principalOf(ctx).subject]);
@@ -328,7 +366,7 @@ export class SharingService {
   }
 }
 
-function toNotice(row: Record<string, any>): RecipientNotice {
+function toNotice(row: NoticeRow): RecipientNotice {
   return Object.assign(new RecipientNotice(), {
     id: row.id,
     tenantId: row.tenant_id,

@@ -145,7 +145,10 @@ export class DataTransfer extends Node {
 
 export const { ConnectionType: DataTransferConnection, EdgeType: DataTransferEdge } = connectionTypes(DataTransfer, "DataTransfer");
 
-@ObjectType("RecipientNotice", { implements: Node, description: "A recipient of a shared record must be told it was erased or corrected (DOMAIN rule 21); open until confirmed." })
+@ObjectType("RecipientNotice", {
+  implements: Node,
+  description: "A recipient of a shared record must be told it was erased or corrected (DOMAIN rule 21); open until confirmed.",
+})
 export class RecipientNotice extends Node {
   @Field(() => ID, { description: "The record concerned (it may since have been purged)." })
   recordId!: string;

@@ -19,7 +19,9 @@ export function storageLocationLoader(ctx: RequestContext) {
 
 export class StorageLocationService {
   list(ctx: RequestContext): Promise<StorageLocation[]> {
-    return em(ctx).getRepository(StorageLocation).find({ order: { code: "ASC" } });
+    return em(ctx)
+      .getRepository(StorageLocation)
+      .find({ order: { code: "ASC" } });
   }
 
   /** This request's loader, e.g. to prime it with locations a joined query brought along. */
@@ -55,9 +57,11 @@ export class StorageLocationService {
 /** Idempotent: adds the standard geographies that are missing, changes none that exist. */
 export async function seedStorageLocations(db: DataSource, now: Date): Promise<void> {
   for (const l of STORAGE_LOCATIONS) {
-    await db.query(
-      `INSERT INTO storage_location (code, name, data_center_countries, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (code) DO NOTHING`,
-      [l.code, l.name, l.dataCenterCountries, now],
-    );
+    await db.query(`INSERT INTO storage_location (code, name, data_center_countries, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (code) DO NOTHING`, [
+      l.code,
+      l.name,
+      l.dataCenterCountries,
+      now,
+    ]);
   }
 }

@@ -32,15 +32,15 @@ function inBounds(field: string, value: number, bounds: { min: number; max: numb
  * The policy after a change: absent or null fields keep their current value (or the default
  * for a new tenant); values outside the bounds of rules 6 and 8 are refused, naming the field.
  */
-export function applyRetentionPolicy(
-  current: RetentionPolicy | null,
-  change: RetentionPolicyChange | null | undefined,
-  fieldPrefix = "",
-): RetentionPolicy {
+export function applyRetentionPolicy(current: RetentionPolicy | null, change: RetentionPolicyChange | null | undefined, fieldPrefix = ""): RetentionPolicy {
   const base = current ?? { deletionGraceDays: DELETION_GRACE_DAYS.default, auditLogRetentionDays: AUDIT_LOG_RETENTION_DAYS.default };
   return {
     deletionGraceDays: inBounds(`${fieldPrefix}deletionGraceDays`, change?.deletionGraceDays ?? base.deletionGraceDays, DELETION_GRACE_DAYS),
-    auditLogRetentionDays: inBounds(`${fieldPrefix}auditLogRetentionDays`, change?.auditLogRetentionDays ?? base.auditLogRetentionDays, AUDIT_LOG_RETENTION_DAYS),
+    auditLogRetentionDays: inBounds(
+      `${fieldPrefix}auditLogRetentionDays`,
+      change?.auditLogRetentionDays ?? base.auditLogRetentionDays,
+      AUDIT_LOG_RETENTION_DAYS,
+    ),
   };
 }
 

@@ -18,6 +18,14 @@ import type { CreateTenantInput, RetentionPolicyInput } from "./tenant.inputs";
 import { applyRetentionPolicy, SubscriptionStatus } from "./tenant.policy";
 import { toTenant, type Tenant } from "./tenant.types";
 
+/** A row of the tenants page: the tenant as JSON, its location, and one column per joined field (join_0, ...). */
+interface TenantPageRow {
+  tenant: unknown[];
+  location?: unknown[] | null;
+  total_count?: number;
+  [join: `join_${number}`]: unknown;
+}
+
 /** Per-request loader of tenants by id, for objects already known to be in the caller's scope. */
 export function tenantLoader(ctx: RequestContext) {
   return byKeyLoader(
@@ -98,7 +106,13 @@ export class TenantService {
     const tenantRow = tenantRowOf(ctx);
     const tenants = rows.map((row) => ({ row, entity: tenantRow.read(row.tenant) }));
     const read = this.reader(ctx, plan);
-    const page = pageOf(tenants, first, rows[0]?.total_count ?? 0, ({ entity }) => [entity.createdAt, entity.id], ({ row, entity }) => read(row, entity));
+    const page = pageOf(
+      tenants,
+      first,
+      rows[0]?.total_count ?? 0,
+      ({ entity }) => [entity.createdAt, entity.id],
+      ({ row, entity }) => read(row, entity),
+    );
     if (plan.totalCount && rows.length === 0) {
       // Past the last cursor no row carried the count: ask for it alone.
       const countParams: unknown[] = [];
@@ -121,7 +135,7 @@ export class TenantService {
     bind: (value: unknown) => string,
     params: unknown[],
     extraColumns: string[] = [],
-  ): Promise<Array<Record<string, any>>> {
+  ): Promise<TenantPageRow[]> {
     const locationRow = jsonRow<StorageLocation>(em(ctx).connection.getMetadata(StorageLocation));
     const columns = [`${tenantRowOf(ctx).sql("t")} AS tenant`, ...extraColumns];
     if (plan.storageLocation) columns.push(`(SELECT ${locationRow.sql("l")} FROM storage_location l WHERE l.code = t.storage_location_code) AS location`);
@@ -130,7 +144,7 @@ export class TenantService {
   }
 
   /** Reads a tenant from its row of `select`: its location primed into the loader, its joined fields left for them. */
-  private reader(ctx: RequestContext, plan: TenantPagePlan): (row: Record<string, any>, entity: TenantEntity) => Tenant {
+  private reader(ctx: RequestContext, plan: TenantPagePlan): (row: TenantPageRow, entity: TenantEntity) => Tenant {
     const locationMeta = em(ctx).connection.getMetadata(StorageLocation);
     const locationRow = jsonRow<StorageLocation>(locationMeta);
     const locations = this.locations.loader(ctx);

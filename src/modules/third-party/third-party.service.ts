@@ -64,7 +64,12 @@ export class ThirdPartyService {
       if (pgErrorCode(error) === PG_UNIQUE_VIOLATION) throw new BadUserInputError("name", "A third party with this name is already registered.");
       throw error;
     }
-    auditTarget(ctx, { tenantId: null, targetType: "ThirdParty", targetId: party.id, details: { role: party.role, dataSharingProhibited: party.dataSharingProhibited } });
+    auditTarget(ctx, {
+      tenantId: null,
+      targetType: "ThirdParty",
+      targetId: party.id,
+      details: { role: party.role, dataSharingProhibited: party.dataSharingProhibited },
+    });
     return toThirdParty(party);
   }
 
@@ -84,7 +89,9 @@ export class ThirdPartyService {
       `SELECT version, third_party_id, listed, changed_at FROM subprocessor_list_change WHERE version > $1 ORDER BY version`,
       [sinceVersion ?? 0],
     );
-    return rows.map((r) => Object.assign(new SubprocessorListChange(), { version: r.version, thirdPartyId: r.third_party_id, listed: r.listed, changedAt: r.changed_at }));
+    return rows.map((r) =>
+      Object.assign(new SubprocessorListChange(), { version: r.version, thirdPartyId: r.third_party_id, listed: r.listed, changedAt: r.changed_at }),
+    );
   }
 
   /**
@@ -95,7 +102,12 @@ export class ThirdPartyService {
    */
   async setListing(ctx: RequestContext, thirdPartyId: string, listed: boolean): Promise<ThirdParty> {
     const party = isUuid(thirdPartyId)
-      ? await em(ctx).getRepository(ThirdPartyEntity).createQueryBuilder("p").where("p.id = :id", { id: thirdPartyId.toLowerCase() }).setLock("pessimistic_write").getOne()
+      ? await em(ctx)
+          .getRepository(ThirdPartyEntity)
+          .createQueryBuilder("p")
+          .where("p.id = :id", { id: thirdPartyId.toLowerCase() })
+          .setLock("pessimistic_write")
+          .getOne()
       : null;
     if (!party) throw new NotFoundError("third party");
     auditTarget(ctx, { tenantId: null, targetType: "ThirdParty", targetId: party.id });
@@ -107,11 +119,18 @@ export class ThirdPartyService {
       return toThirdParty(party);
     }
     const now = ctx.clock.now();
-    const [{ version }] = await returning<{ version: number }>(em(ctx), `UPDATE subprocessor_list SET version = version + 1, updated_at = $1 WHERE id = 1 RETURNING version`, [now]);
-    await em(ctx).query(
-      `INSERT INTO subprocessor_list_change (version, third_party_id, listed, changed_at, changed_by) VALUES ($1, $2, $3, $4, $5)`,
-      [version, party.id, listed, now, principalOf(ctx).subject],
+    const [{ version }] = await returning<{ version: number }>(
+      em(ctx),
+      `UPDATE subprocessor_list SET version = version + 1, updated_at = $1 WHERE id = 1 RETURNING version`,
+      [now],
     );
+    await em(ctx).query(`INSERT INTO subprocessor_list_change (version, third_party_id, listed, changed_at, changed_by) VALUES ($1, $2, $3, $4, $5)`, [
+      version,
+      party.id,
+      listed,
+      now,
+      principalOf(ctx).subject,
+    ]);
     await em(ctx).query(`UPDATE third_party SET listed_as_subprocessor = $2, updated_at = $3 WHERE id = $1`, [party.id, listed, now]);
     const [from, to] = listed ? ["SUSPENDED", "ACTIVE"] : ["ACTIVE", "SUSPENDED"];
     const changed: Array<{ id: string; tenant_id: string }> = await em(ctx).query(

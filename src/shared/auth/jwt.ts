@@ -6,7 +6,7 @@ import { InvalidClaimsError, type Principal, principalFromClaims } from "./princ
 const ALGORITHM = "HS256";
 
 // One key object per secret: jose imports a raw secret on every call, but caches the
-// imported form of a key object (a tenth of a request's CPU time on the dashboard, issue 9).
+// imported form of a key object (a tenth of a request's CPU time on the dashboard).
 const secretKeys = new Map<string, KeyObject>();
 
 function key(secret: string): KeyObject {
@@ -75,7 +75,7 @@ function bearerToken(header: string | undefined): string | null {
 /**
  * Reads `Authorization: Bearer <token>` (no header is an anonymous request), with a memory of
  * tokens verified lately: a client sends the same token with every request, and checking its
- * signature each time was about 5% of a dashboard request's CPU (issue 9). A token verified in
+ * signature each time was about 5% of a dashboard request's CPU. A token verified in
  * the last `ttlMs` is taken from memory until then or its expiry, whichever is first. Entries
  * are keyed by the whole token, signature included, so only the same bytes match; the oldest go
  * first when `maxEntries` is reached. `now` is real time, as for verifyToken.

@@ -81,7 +81,7 @@ export class ConnectionShare {
   /** Wakes, in arrival order, each waiter that may now take a connection (a holder's first waiter only). */
   private wakeWaiters(): void {
     const passed = new Set<string>();
-    for (let i = 0; i < this.waiting.length; ) {
+    for (let i = 0; i < this.waiting.length;) {
       const { holder, wake } = this.waiting[i];
       if (!passed.has(holder) && this.mayTake(holder)) {
         this.waiting.splice(i, 1);

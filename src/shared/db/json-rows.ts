@@ -3,7 +3,7 @@ import type { ColumnMetadata } from "typeorm/metadata/ColumnMetadata";
 
 /**
  * Rows of a joined level travel as JSON inside their parent's row (one statement for both), as
- * arrays of column values: cheaper to build and to parse back than objects (issue 9). A JsonRow
+ * arrays of column values: cheaper to build and to parse back than objects. A JsonRow
  * writes that array for some of an entity's readable columns and reads it back into the entity,
  * so the mapping stays the entity's own. Columns marked `select: false` (a record's value) are
  * never included.

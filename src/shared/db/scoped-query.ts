@@ -1,8 +1,7 @@
 import type { EntityTarget, ObjectLiteral, SelectQueryBuilder } from "typeorm";
-import type { RequestContext } from "../../context";
-import { principalOf } from "../../context";
+import type { Principal } from "../auth/principal";
 import { dataScope } from "../auth/scope";
-import { em } from "./database";
+import { type DbContext, em } from "./database";
 
 /**
  * A query over `entity` limited to what the caller may reach (DataScope): every row for
@@ -10,12 +9,13 @@ import { em } from "./database";
  * for a data subject); null for callers who reach none.
  */
 export function scopedQuery<E extends ObjectLiteral>(
-  ctx: RequestContext,
+  ctx: DbContext & { principal: Principal | null },
   entity: EntityTarget<E>,
   alias: string,
   columns: { tenant: string; subject?: string },
 ): SelectQueryBuilder<E> | null {
-  const scope = dataScope(principalOf(ctx));
+  if (!ctx.principal) throw new Error("scopedQuery called on an anonymous request: the field declares no roles");
+  const scope = dataScope(ctx.principal);
   if (scope.kind === "none") return null;
   const query = em(ctx).getRepository(entity).createQueryBuilder(alias);
   if (scope.kind === "tenant") {

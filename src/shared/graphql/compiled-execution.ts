@@ -59,7 +59,12 @@ export function compiledExecution(schema: GraphQLSchema): GatewayInterface {
 function asGraphqlJsErrors(result: ExecutionResult): ExecutionResult {
   if (!result.errors) return result;
   const errors = result.errors.map((jit) => {
-    const { path, extensions, originalError, locations } = jit as { path?: ReadonlyArray<string | number>; extensions?: Record<string, unknown>; originalError?: Error; locations?: SourceLocation[] };
+    const { path, extensions, originalError, locations } = jit as {
+      path?: ReadonlyArray<string | number>;
+      extensions?: Record<string, unknown>;
+      originalError?: Error;
+      locations?: SourceLocation[];
+    };
     const error = new GraphQLError(jit.message, { path, extensions, originalError: originalError ?? undefined });
     // graphql-js derives locations from nodes, which graphql-jit does not keep: copy them.
     if (locations) (error as { locations?: readonly SourceLocation[] }).locations = locations;

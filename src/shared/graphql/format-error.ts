@@ -19,10 +19,25 @@ const REQUEST_ERROR_CODES = new Set([
 
 /** True for refusals a client caused (contract codes and malformed requests); false for our faults. */
 export function isClientError(code: unknown): boolean {
-  return typeof code === "string" && code !== ErrorCode.INTERNAL_SERVER_ERROR && (isContractCode(code) || REQUEST_ERROR_CODES.has(code) || code === "UNAUTHORIZED");
+  return (
+    typeof code === "string" && code !== ErrorCode.INTERNAL_SERVER_ERROR && (isContractCode(code) || REQUEST_ERROR_CODES.has(code) || code === "UNAUTHORIZED")
+  );
 }
 
-const DATABASE_UNAVAILABLE_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "57P01", "57P02", "57P03", "08000", "08001", "08003", "08004", "08006"]);
+const DATABASE_UNAVAILABLE_CODES = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ETIMEDOUT",
+  "EPIPE",
+  "57P01",
+  "57P02",
+  "57P03",
+  "08000",
+  "08001",
+  "08003",
+  "08004",
+  "08006",
+]);
 
 /** True when the error says the database cannot be reached right now (a passing condition). */
 export function isDatabaseUnavailable(error: unknown, depth = 0): boolean {
@@ -70,7 +85,10 @@ export function sanitizeRequestErrorMessage(message: string): { message: string;
     // names and indices under this variable counts, the last such (graphql-js's own comes last).
     const name = variable[1];
     const shaped = new RegExp(`^${name}(?:\\.[A-Za-z_]\\w*|\\[\\d+\\])+$`);
-    const field = [...message.matchAll(/ at "([^"]+)"; /g)].map((m) => m[1]).filter((path) => shaped.test(path)).pop();
+    const field = [...message.matchAll(/ at "([^"]+)"; /g)]
+      .map((m) => m[1])
+      .filter((path) => shaped.test(path))
+      .pop();
     return { message: `Variable "$${name}" has an invalid value${field ? ` at "${field}"` : ""}.`, field: field ?? name };
   }
   const variableAny = /^Variable "(\$[A-Za-z_]\w*)" got invalid value/.exec(message);

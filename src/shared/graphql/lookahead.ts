@@ -67,7 +67,7 @@ export function leaveFor(parent: object, responseKey: string, value: unknown): v
 /**
  * Makes the given fields answer what a parent's resolver left for them (leaveFor) before their
  * own resolver runs; the schema is changed in place. type-graphql's handling of a resolver's
- * parameters cost more than the rest of such a field, 420 times on a dashboard (issue 9). A
+ * parameters cost more than the rest of such a field, 420 times on a dashboard. A
  * parent leaves a value only for arguments its plan checked as the resolver's validation would
  * (tenant-record-pages), so skipping that validation changes no answer. Wrap before the guard
  * (guardFields), so that authorization still runs first.

@@ -98,7 +98,13 @@ export function costLimit(schema: GraphQLSchema): ApolloServerPlugin {
   const costOf = (document: DocumentNode, operation: OperationDefinitionNode | undefined, variables: Record<string, unknown>): number => {
     try {
       const operationName = operation?.name?.value;
-      return getComplexity({ schema, query: document, operationName, variables, estimators: [pageSizeEstimator, fieldExtensionsEstimator(), simpleEstimator({ defaultComplexity: 1 })] });
+      return getComplexity({
+        schema,
+        query: document,
+        operationName,
+        variables,
+        estimators: [pageSizeEstimator, fieldExtensionsEstimator(), simpleEstimator({ defaultComplexity: 1 })],
+      });
     } catch (error) {
       if (!(error instanceof GraphQLError)) throw new QueryTooComplexError("The operation's cost cannot be computed, so it is refused.");
       // Only now, on the refusal's path, is the offending variable coerced again for its path.
@@ -124,7 +130,9 @@ export function costLimit(schema: GraphQLSchema): ApolloServerPlugin {
             }
           }
           if (cost > QUERY_LIMITS.cost) {
-            throw new QueryTooComplexError(`The operation's estimated cost ${cost} exceeds the cost limit of ${QUERY_LIMITS.cost}; ask for smaller pages or fewer fields.`);
+            throw new QueryTooComplexError(
+              `The operation's estimated cost ${cost} exceeds the cost limit of ${QUERY_LIMITS.cost}; ask for smaller pages or fewer fields.`,
+            );
           }
         },
       };
