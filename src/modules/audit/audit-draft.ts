@@ -1,3 +1,4 @@
+import type { AuditAction } from "./audit-actions";
 import type { ErrorCode } from "../../shared/errors";
 
 /**
@@ -27,7 +28,7 @@ export function auditTarget(ctx: { audit: AuditDraft }, draft: AuditDraft): void
 /** The entry of a read (a value read, an export), written by the reading service itself. */
 export interface ReadAuditDraft {
   tenantId: string | null;
-  action: string;
+  action: AuditAction;
   purpose: string | null;
   errorCode?: ErrorCode | null;
   targetType: string;

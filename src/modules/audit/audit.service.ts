@@ -1,3 +1,4 @@
+import type { AuditAction } from "./audit-actions";
 import type { EntityManager } from "typeorm";
 import type { Principal } from "../../shared/auth/principal";
 import type { ErrorCode } from "../../shared/errors";
@@ -10,7 +11,7 @@ export interface AuditEntry {
   tenantId: string | null;
   occurredAt: Date;
   actor: Principal;
-  action: string;
+  action: AuditAction;
   targetType?: string | null;
   targetId?: string | null;
   purpose?: string | null;

@@ -1,5 +1,6 @@
 import type { DataSource, EntityManager } from "typeorm";
 import type { Clock } from "../../shared/clock";
+import type { AuditAction } from "../audit/audit-actions";
 import type { AuditDetails } from "../audit/audit-draft";
 import { AuditRetention, RETENTION_ACTOR } from "../audit/audit-retention";
 import type { AuditService } from "../audit/audit.service";
@@ -132,7 +133,7 @@ export class RetentionService {
    * tenant take turns, and each batch sees what the previous one committed: no row is counted
    * twice and no instance stops while due rows remain. Row locks come from the DELETE itself.
    */
-  private async drain(now: Date, tenantId: string, action: string, deleteSql: string): Promise<number> {
+  private async drain(now: Date, tenantId: string, action: AuditAction, deleteSql: string): Promise<number> {
     let total = 0;
     for (;;) {
       const n = await inMaintenance(this.db, async (manager) => {
@@ -198,7 +199,7 @@ export class RetentionService {
     return n;
   }
 
-  private record(manager: EntityManager, now: Date, tenantId: string, action: string, details: AuditDetails) {
+  private record(manager: EntityManager, now: Date, tenantId: string, action: AuditAction, details: AuditDetails) {
     return this.audit.append(manager, {
       tenantId,
       occurredAt: now,
