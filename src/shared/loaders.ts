@@ -27,6 +27,24 @@ export class LoaderCache {
 export { DataLoader };
 
 /**
+ * A loader of the rows under each parent: one query per batch (`load` gets the distinct parent
+ * keys and returns rows in the order each parent's list should have), each key answered with its
+ * rows, or none.
+ */
+export function byParentLoader<R, V>(load: (keys: string[]) => Promise<R[]>, parentOf: (row: R) => string, map: (row: R) => V): DataLoader<string, V[]> {
+  return new DataLoader<string, V[]>(async (keys) => {
+    const groups = new Map<string, V[]>();
+    for (const row of await load([...keys])) {
+      const key = parentOf(row);
+      const group = groups.get(key);
+      if (group) group.push(map(row));
+      else groups.set(key, [map(row)]);
+    }
+    return keys.map((key) => groups.get(key) ?? []);
+  });
+}
+
+/**
  * A loader of rows by a unique key: one query per batch (`load` gets the distinct keys), each key
  * answered with its row or null.
  */

@@ -6,6 +6,7 @@ import { dataScope } from "../../shared/auth/scope";
 import { em } from "../../shared/db/database";
 import { BadUserInputError, DomainError, ErrorCode, NotFoundError } from "../../shared/errors";
 import { isUuid } from "../../shared/ids";
+import { byParentLoader, DataLoader } from "../../shared/loaders";
 import { keysetPage, type Connection, type PageArgs } from "../../shared/pagination";
 import { auditTarget } from "../audit/audit-draft";
 import type { AuditService } from "../audit/audit.service";
@@ -55,6 +56,52 @@ function toNotification(r: NotificationRow): BreachNotification {
 
 const NOTIFICATION_COLUMNS = `n.id, n.incident_id, n.tenant_id, n.sent_at, n.acknowledged_at, n.acknowledged_by, i.detected_at`;
 
+/** A tenant role's tenant, which narrows what it sees of an incident to its own; null for operators. */
+function ownTenant(ctx: RequestContext): string | null {
+  const scope = dataScope(principalOf(ctx));
+  return scope.kind === "tenant" ? scope.tenantId : null;
+}
+
+/** Each incident's notifications, one statement for all the incidents a request lists. */
+const notificationsByIncidentLoader = (ctx: RequestContext) =>
+  byParentLoader<NotificationRow, BreachNotification>(
+    (ids) =>
+      em(ctx).query(
+        `SELECT ${NOTIFICATION_COLUMNS} FROM breach_notification n JOIN breach_incident i ON i.id = n.incident_id
+          WHERE n.incident_id = ANY($1::uuid[]) AND ($2::uuid IS NULL OR n.tenant_id = $2) ORDER BY n.incident_id, n.sent_at, n.id`,
+        [ids, ownTenant(ctx)],
+      ),
+    (row) => row.incident_id,
+    toNotification,
+  );
+
+/** Each tenant's notifications, one statement for all the tenants a request lists. */
+const notificationsByTenantLoader = (ctx: RequestContext) =>
+  byParentLoader<NotificationRow, BreachNotification>(
+    (ids) =>
+      em(ctx).query(
+        `SELECT ${NOTIFICATION_COLUMNS} FROM breach_notification n JOIN breach_incident i ON i.id = n.incident_id
+          WHERE n.tenant_id = ANY($1::uuid[]) ORDER BY n.tenant_id, n.sent_at, n.id`,
+        [ids],
+      ),
+    (row) => row.tenant_id,
+    toNotification,
+  );
+
+/** How many affected tenants (of the caller's scope) each incident has not notified yet. */
+const unnotifiedByIncidentLoader = (ctx: RequestContext) =>
+  new DataLoader<string, number>(async (ids) => {
+    const rows: Array<{ incident_id: string; missing: number }> = await em(ctx).query(
+      `SELECT a.incident_id, count(*)::int AS missing FROM breach_affected_tenant a
+        WHERE a.incident_id = ANY($1::uuid[]) AND ($2::uuid IS NULL OR a.tenant_id = $2)
+          AND NOT EXISTS (SELECT 1 FROM breach_notification n WHERE n.incident_id = a.incident_id AND n.tenant_id = a.tenant_id)
+        GROUP BY a.incident_id`,
+      [[...ids], ownTenant(ctx)],
+    );
+    const missing = new Map(rows.map((r) => [r.incident_id, r.missing]));
+    return ids.map((id) => missing.get(id) ?? 0);
+  });
+
 /**
  * Security incidents (DOMAIN rules 22-25). Operators see everything. A tenant role sees an
  * incident once its own tenant was notified of it, only its own notification, and never the
@@ -88,13 +135,7 @@ export class IncidentService {
 
   /** `overdue` for the caller: all affected tenants for operators, its own tenant for a tenant role. */
   async overdue(ctx: RequestContext, incident: BreachIncident): Promise<boolean> {
-    const scope = dataScope(principalOf(ctx));
-    const [{ missing }] = await em(ctx).query(
-      `SELECT count(*)::int AS missing FROM breach_affected_tenant a
-        WHERE a.incident_id = $1 AND ($2::uuid IS NULL OR a.tenant_id = $2)
-          AND NOT EXISTS (SELECT 1 FROM breach_notification n WHERE n.incident_id = a.incident_id AND n.tenant_id = a.tenant_id)`,
-      [incident.id, scope.kind === "tenant" ? scope.tenantId : null],
-    );
+    const missing = await ctx.loaders.get(ctx, unnotifiedByIncidentLoader).load(incident.id);
     return isOverdue(ctx.clock.now(), incident.detectedAt, missing);
   }
 
@@ -107,23 +148,12 @@ export class IncidentService {
   }
 
   /** The incident's notifications the caller may see: all for operators, its own for a tenant role. */
-  async notificationsOf(ctx: RequestContext, incidentId: string): Promise<BreachNotification[]> {
-    const scope = dataScope(principalOf(ctx));
-    const rows: NotificationRow[] = await em(ctx).query(
-      `SELECT ${NOTIFICATION_COLUMNS} FROM breach_notification n JOIN breach_incident i ON i.id = n.incident_id
-        WHERE n.incident_id = $1 AND ($2::uuid IS NULL OR n.tenant_id = $2) ORDER BY n.sent_at, n.id`,
-      [incidentId, scope.kind === "tenant" ? scope.tenantId : null],
-    );
-    return rows.map(toNotification);
+  notificationsOf(ctx: RequestContext, incidentId: string): Promise<BreachNotification[]> {
+    return ctx.loaders.get(ctx, notificationsByIncidentLoader).load(incidentId);
   }
 
-  async notificationsOfTenant(ctx: RequestContext, tenantId: string): Promise<BreachNotification[]> {
-    const rows: NotificationRow[] = await em(ctx).query(
-      `SELECT ${NOTIFICATION_COLUMNS} FROM breach_notification n JOIN breach_incident i ON i.id = n.incident_id
-        WHERE n.tenant_id = $1 ORDER BY n.sent_at, n.id`,
-      [tenantId],
-    );
-    return rows.map(toNotification);
+  notificationsOfTenant(ctx: RequestContext, tenantId: string): Promise<BreachNotification[]> {
+    return ctx.loaders.get(ctx, notificationsByTenantLoader).load(tenantId);
   }
 
   async report(ctx: RequestContext, input: ReportSecurityIncidentInput): Promise<BreachIncident> {

@@ -9,7 +9,7 @@ import { FAIR_LOCK_CLASS, queueFairly } from "../../shared/db/fair-lock";
 import { scopedQuery } from "../../shared/db/scoped-query";
 import { BadUserInputError, DomainError, ErrorCode, NotFoundError } from "../../shared/errors";
 import { isUuid } from "../../shared/ids";
-import { byKeyLoader, DataLoader } from "../../shared/loaders";
+import { byKeyLoader, byParentLoader, DataLoader } from "../../shared/loaders";
 import { keysetPage, type Connection, type PageArgs } from "../../shared/pagination";
 import { auditTarget } from "../audit/audit-draft";
 import type { DataCategory, RecordStatus } from "../personal-data/personal-data.enums";
@@ -336,13 +336,8 @@ export class SharingService {
     return toTransfer(transfer);
   }
 
-  async openNotices(ctx: RequestContext, agreementId: string): Promise<RecipientNotice[]> {
-    const rows: NoticeRow[] = await em(ctx).query(
-      `SELECT id, tenant_id, agreement_id, record_id, kind, created_at, confirmed_at, confirmed_by FROM recipient_notice
-        WHERE agreement_id = $1 AND confirmed_at IS NULL ORDER BY created_at, id`,
-      [agreementId],
-    );
-    return rows.map(toNotice);
+  openNotices(ctx: RequestContext, agreementId: string): Promise<RecipientNotice[]> {
+    return ctx.loaders.get(ctx, openNoticesByAgreementLoader).load(agreementId);
   }
 
   /** Someone of the tenant confirms the recipient was told; twice changes nothing. */
@@ -365,6 +360,19 @@ export class SharingService {
     return toNotice({ ...row, confirmed_at: now, confirmed_by: principalOf(ctx).subject });
   }
 }
+
+/** Each agreement's unconfirmed notices, one statement for all the agreements a request lists. */
+const openNoticesByAgreementLoader = (ctx: RequestContext) =>
+  byParentLoader<NoticeRow, RecipientNotice>(
+    (ids) =>
+      em(ctx).query(
+        `SELECT id, tenant_id, agreement_id, record_id, kind, created_at, confirmed_at, confirmed_by FROM recipient_notice
+          WHERE agreement_id = ANY($1::uuid[]) AND confirmed_at IS NULL ORDER BY agreement_id, created_at, id`,
+        [ids],
+      ),
+    (row) => row.agreement_id,
+    toNotice,
+  );
 
 function toNotice(row: NoticeRow): RecipientNotice {
   return Object.assign(new RecipientNotice(), {
