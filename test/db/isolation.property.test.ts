@@ -5,7 +5,7 @@ import fc from "fast-check";
 import type { Principal } from "../../src/shared/auth/principal";
 import { type TestApp, principals, roles, startTestApp } from "../helpers/app";
 import { assertOk } from "../helpers/assertions";
-import { createTenant, recordData, registerSubject } from "../helpers/factories";
+import { consentedAgreement, createTenant, recordData, registerSubject } from "../helpers/factories";
 import { isolatedDatabase } from "../helpers/isolated-db";
 
 const RUNS = Number(process.env.ISOLATION_RUNS ?? 1000);
@@ -51,23 +51,11 @@ describe("tenant isolation, property-based", () => {
     const tenantB = await createTenant(app, { name: `Tenant B ${marker}` });
     const subjectB = await registerSubject(app, tenantB.id, `ext-${marker}`);
     const recordB = await recordData(app, tenantB.id, subjectB.id, { value: { email: `${marker}@b.example` } });
-    const party = assertOk(
-      await as.asOperator().gql(`mutation { registerThirdParty(input: { name: "Vendor ${marker}", role: INDEPENDENT }) { id } }`),
-    ).registerThirdParty;
-    const agreementB = assertOk(
-      await as.asTenantAdmin(tenantB.id).gql(`mutation($input: CreateSharingAgreementInput!) { createSharingAgreement(input: $input) { id } }`, {
-        input: {
-          tenantId: tenantB.id,
-          thirdPartyId: party.id,
-          feature: `Feature ${marker}`,
-          direction: "OUTBOUND",
-          dataCategories: ["CONTACT"],
-          purposes: ["SUPPORT"],
-          tenantContractReference: `DPA ${marker}`,
-        },
-      }),
-    ).createSharingAgreement;
-    assertOk(await as.asTenantAdmin(tenantB.id).gql(`mutation($id: ID!) { grantSharingConsent(agreementId: $id) { id } }`, { id: agreementB.id }));
+    const { party, agreement: agreementB } = await consentedAgreement(app, tenantB.id, {
+      partyName: `Vendor ${marker}`,
+      feature: `Feature ${marker}`,
+      tenantContractReference: `DPA ${marker}`,
+    });
     const transferB = assertOk(
       await as.asIntegration(tenantB.id).gql(`mutation($input: ShareRecordsInput!) { shareRecords(input: $input) { id } }`, {
         input: { agreementId: agreementB.id, recordIds: [recordB.id], purpose: "SUPPORT" },
@@ -280,23 +268,7 @@ describe("isolation within a tenant, property-based: another subject, and the au
     const myRecord = await recordData(app, tenant.id, mine.id, { value: { email: ownValue } });
     const theirs = await recordData(app, tenant.id, other.id, { value: { email: `${marker}@a.example` } });
     const corrected = await recordData(app, tenant.id, other.id, { value: { phone: `${marker}-old` } });
-    const party = assertOk(
-      await as.asOperator().gql(`mutation { registerThirdParty(input: { name: "Vendor ${randomUUID()}", role: INDEPENDENT }) { id } }`),
-    ).registerThirdParty;
-    const agreement = assertOk(
-      await as.asTenantAdmin(tenant.id).gql(`mutation($input: CreateSharingAgreementInput!) { createSharingAgreement(input: $input) { id } }`, {
-        input: {
-          tenantId: tenant.id,
-          thirdPartyId: party.id,
-          feature: "Support",
-          direction: "OUTBOUND",
-          dataCategories: ["CONTACT"],
-          purposes: ["SUPPORT"],
-          tenantContractReference: contract,
-        },
-      }),
-    ).createSharingAgreement;
-    assertOk(await as.asTenantAdmin(tenant.id).gql(`mutation($id: ID!) { grantSharingConsent(agreementId: $id) { id } }`, { id: agreement.id }));
+    const { agreement } = await consentedAgreement(app, tenant.id, { tenantContractReference: contract });
     const share = `mutation($input: ShareRecordsInput!) { shareRecords(input: $input) { id } }`;
     // One transfer holds my record and theirs; another only theirs, then corrected (a notice).
     const both = assertOk(

@@ -1,9 +1,8 @@
 import assert from "node:assert/strict";
-import { randomUUID } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import { type TestApp, roles, startTestApp } from "../helpers/app";
 import { assertOk } from "../helpers/assertions";
-import { createTenant, recordData, registerSubject } from "../helpers/factories";
+import { consentedAgreement, createTenant, recordData, registerSubject } from "../helpers/factories";
 import { isolatedDatabase } from "../helpers/isolated-db";
 import { countStatements } from "../helpers/statements";
 
@@ -42,15 +41,7 @@ describe("nested lists: statements independent of how many parents", () => {
     // Six agreements, each with a shared record that was then corrected (an open notice).
     const subject = await registerSubject(app, tenant.id);
     for (let i = 0; i < 6; i++) {
-      const party = assertOk(
-        await as.asOperator().gql(`mutation { registerThirdParty(input: { name: "Vendor ${randomUUID()}", role: INDEPENDENT }) { id } }`),
-      ).registerThirdParty;
-      const agreement = assertOk(
-        await as.asTenantAdmin(tenant.id).gql(`mutation($input: CreateSharingAgreementInput!) { createSharingAgreement(input: $input) { id } }`, {
-          input: { tenantId: tenant.id, thirdPartyId: party.id, feature: `F${i}`, direction: "OUTBOUND", dataCategories: ["CONTACT"], purposes: ["SUPPORT"] },
-        }),
-      ).createSharingAgreement;
-      assertOk(await as.asTenantAdmin(tenant.id).gql(`mutation($id: ID!) { grantSharingConsent(agreementId: $id) { id } }`, { id: agreement.id }));
+      const { agreement } = await consentedAgreement(app, tenant.id, { feature: `F${i}` });
       const record = await recordData(app, tenant.id, subject.id, { value: { n: i } });
       assertOk(
         await as.asIntegration(tenant.id).gql(`mutation($input: ShareRecordsInput!) { shareRecords(input: $input) { id } }`, {

@@ -45,6 +45,8 @@ export interface TestApp {
   server: CustodianServer;
   /** Every log line the app wrote, for tests that check what never reaches a log. */
   logs: string[];
+  /** Request contexts opened by requestContext: app.close() closes any session still open. */
+  contexts: RequestContext[];
   as(principal: Principal | null): Caller;
   token(principal: Principal): Promise<string>;
   close(): Promise<void>;
@@ -67,6 +69,7 @@ export async function startTestApp(
   const appDb = await openRequestPool(db, url, { poolSize: options.poolSize ?? 5 });
   const maintenance = await openMaintenancePool(url);
   const schema = await createSchema({ testClock: clock, auditSigner: TEST_AUDIT_SIGNER });
+  const contexts: RequestContext[] = [];
   const config = {
     port: 0,
     host: "127.0.0.1",
@@ -100,12 +103,14 @@ export async function startTestApp(
     db,
     appDb,
     maintenance,
+    contexts,
     clock,
     server,
     logs,
     as,
     token: (p) => signToken({ subject: p.subject, role: p.role, tenantId: p.tenantId ?? undefined, dataSubjectId: p.dataSubjectId ?? undefined }, TEST_SECRET),
     async close() {
+      for (const ctx of contexts) await ctx.session.close().catch(() => undefined);
       await server.stop();
       await appDb.destroy();
       await maintenance.destroy();
@@ -116,10 +121,13 @@ export async function startTestApp(
 
 /**
  * A request's context for `principal`, as the server makes one, outside any HTTP request (for
- * raw SQL in a request's session); `db` is another request pool when given. Close its session.
+ * raw SQL in a request's session); `db` is another request pool when given. Close its session
+ * when the test needs the connection back; app.close() closes what is left open.
  */
-export function requestContext(app: TestApp, principal: Principal | null, db: DataSource = app.appDb): Promise<RequestContext> {
-  return createRequestContext({ db, maintenance: app.maintenance, clock: app.clock, log: createLogger("silent") }, principal, randomUUID());
+export async function requestContext(app: TestApp, principal: Principal | null, db: DataSource = app.appDb): Promise<RequestContext> {
+  const ctx = await createRequestContext({ db, maintenance: app.maintenance, clock: app.clock, log: createLogger("silent") }, principal, randomUUID());
+  app.contexts.push(ctx);
+  return ctx;
 }
 
 export const principals = {

@@ -50,3 +50,40 @@ export async function recordData(
   assert.equal(result.errors, undefined, JSON.stringify(result.errors));
   return result.data!.recordPersonalData;
 }
+
+/**
+ * An INDEPENDENT third party (named `partyName`, or at random) and an ACTIVE outbound agreement
+ * of the tenant with it, for CONTACT data and SUPPORT, consented by the tenant's administrator.
+ */
+export async function consentedAgreement(
+  app: TestApp,
+  tenantId: string,
+  input: { partyName?: string; feature?: string; tenantContractReference?: string } = {},
+) {
+  const party = await app
+    .as(principals.operator())
+    .gql<{ registerThirdParty: { id: string } }>(`mutation($name: String!) { registerThirdParty(input: { name: $name, role: INDEPENDENT }) { id } }`, {
+      name: input.partyName ?? `Vendor ${randomUUID()}`,
+    });
+  assert.equal(party.errors, undefined, JSON.stringify(party.errors));
+  const admin = app.as(principals.tenantAdmin(tenantId));
+  const created = await admin.gql<{ createSharingAgreement: { id: string } }>(
+    `mutation($input: CreateSharingAgreementInput!) { createSharingAgreement(input: $input) { id } }`,
+    {
+      input: {
+        tenantId,
+        thirdPartyId: party.data!.registerThirdParty.id,
+        feature: input.feature ?? "Support",
+        direction: "OUTBOUND",
+        dataCategories: ["CONTACT"],
+        purposes: ["SUPPORT"],
+        ...(input.tenantContractReference ? { tenantContractReference: input.tenantContractReference } : {}),
+      },
+    },
+  );
+  assert.equal(created.errors, undefined, JSON.stringify(created.errors));
+  const agreement = created.data!.createSharingAgreement;
+  const consent = await admin.gql(`mutation($id: ID!) { grantSharingConsent(agreementId: $id) { id } }`, { id: agreement.id });
+  assert.equal(consent.errors, undefined, JSON.stringify(consent.errors));
+  return { party: party.data!.registerThirdParty, agreement };
+}
