@@ -1,6 +1,7 @@
 import type { RequestContext } from "../../context";
 import { em } from "../../shared/db/database";
 import { CHAIN_KEY_SQL } from "../audit/audit-chain.store";
+import { tenantPurgeDueSql } from "../tenant/tenant.policy";
 import { ComplianceReport } from "./compliance.types";
 
 /**
@@ -21,7 +22,7 @@ export class ComplianceService {
          (SELECT count(*) FROM r WHERE status = 'PENDING_DELETION')::int AS pending,
          (SELECT count(*) FROM r, t
            WHERE (r.status = 'PENDING_DELETION' AND r.purge_due_at <= $2)
-              OR (t.subscription_status = 'ENDED' AND t.data_purge_due_at <= $2)
+              OR (${tenantPurgeDueSql("t", "$2")})
               OR r.data_subject_id IN (SELECT id FROM gone))::int AS overdue,
          (SELECT min(purge_due_at) FROM r WHERE status = 'PENDING_DELETION') AS oldest_due,
          (SELECT count(*) FROM audit_log a, t

@@ -7,6 +7,7 @@ import type { AuditService } from "../audit/audit.service";
 import { AuditCheckpointer } from "../audit/audit-checkpoints";
 import type { AuditSigner } from "../audit/audit-signer";
 import { inMaintenance } from "../../shared/db/session";
+import { tenantPurgeDueSql } from "../tenant/tenant.policy";
 import { RetentionRun } from "./retention.types";
 
 /** Rows a batch deletes; each batch is a transaction of its own. */
@@ -17,7 +18,7 @@ const RETENTION_LOCK_CLASS = 7_310_002;
 /** Records whose purge is due: pending and past purgeDueAt (DOMAIN rule 6). */
 const DUE_RECORDS = `status = 'PENDING_DELETION' AND purge_due_at <= $1`;
 /** Ended tenants whose data purge is due (DOMAIN rule 5). */
-const DUE_TENANTS = `subscription_status = 'ENDED' AND data_purge_due_at <= $1`;
+const DUE_TENANTS = tenantPurgeDueSql("tenant", "$1");
 
 /**
  * The retention engine (DOMAIN rules 5-10). Everything is deleted in the database, in batches

@@ -15,7 +15,7 @@ import { auditTarget } from "../audit/audit-draft";
 import type { DataCategory, RecordStatus } from "../personal-data/personal-data.enums";
 import type { ProcessingPurpose } from "../purpose/processing-purpose";
 import { declaredPurposes } from "../purpose/purpose-policy";
-import { SubscriptionStatus } from "../tenant/tenant.policy";
+import { requireActiveSubscription, SubscriptionStatus } from "../tenant/tenant.policy";
 import type { TenantService } from "../tenant/tenant.service";
 import { ThirdPartyEntity } from "../third-party/third-party.entity";
 import { ThirdPartyRole } from "../third-party/third-party.types";
@@ -182,9 +182,7 @@ export class SharingService {
       throw new DomainError(ErrorCode.SHARING_PROHIBITED, `${party.name} never receives data: no agreement can be made with it.`, { field: "thirdPartyId" });
     const purposes = declaredPurposes(input.purposes, "purposes");
     if (input.dataCategories.length === 0) throw new BadUserInputError("dataCategories", "Name at least one data category.");
-    if (tenant.subscriptionStatus !== SubscriptionStatus.ACTIVE) {
-      throw new DomainError(ErrorCode.SUBSCRIPTION_ENDED, "The tenant's subscription has ended: no new sharing.");
-    }
+    requireActiveSubscription(tenant, "no new sharing");
     const now = ctx.clock.now();
     const agreement = Object.assign(new SharingAgreementEntity(), {
       id: randomUUID(),

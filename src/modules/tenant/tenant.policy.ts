@@ -44,9 +44,18 @@ export function applyRetentionPolicy(current: RetentionPolicy | null, change: Re
   };
 }
 
-/** No new data and no sharing once the subscription ended (DOMAIN rule 5). */
-export function requireActiveSubscription(tenant: { subscriptionStatus: SubscriptionStatus }): void {
+/** No new data and no sharing once the subscription ended (DOMAIN rule 5); `refused` says what is not done. */
+export function requireActiveSubscription(tenant: { subscriptionStatus: SubscriptionStatus }, refused = "no new personal data is accepted"): void {
   if (tenant.subscriptionStatus !== SubscriptionStatus.ACTIVE) {
-    throw new DomainError(ErrorCode.SUBSCRIPTION_ENDED, "The tenant's subscription has ended: no new personal data is accepted.");
+    throw new DomainError(ErrorCode.SUBSCRIPTION_ENDED, `The tenant's subscription has ended: ${refused}.`);
   }
+}
+
+/**
+ * An ended tenant whose data purge is due (DOMAIN rule 5), as SQL over the tenant row `alias`
+ * with the service clock's now in `now` (a placeholder): the retention engine purges these, and
+ * the compliance report counts them as overdue until it has.
+ */
+export function tenantPurgeDueSql(alias: string, now: string): string {
+  return `${alias}.subscription_status = '${SubscriptionStatus.ENDED}' AND ${alias}.data_purge_due_at <= ${now}`;
 }
