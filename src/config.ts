@@ -153,6 +153,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   } else {
     auditSigner = AuditSigner.development(jwtSecret);
   }
+  const previousKeys = (env.AUDIT_TRUSTED_PUBLIC_KEYS ?? "").replace(/\\n/g, "\n").match(/-----BEGIN PUBLIC KEY-----[^-]+-----END PUBLIC KEY-----/g) ?? [];
+  try {
+    if (env.AUDIT_TRUSTED_PUBLIC_KEYS?.trim() && previousKeys.length === 0) throw new Error("no key");
+    auditSigner.trusting(previousKeys);
+  } catch {
+    throw new ConfigError("AUDIT_TRUSTED_PUBLIC_KEYS", "must hold Ed25519 public keys in PEM (SPKI) form");
+  }
 
   const testClock = parseFlag(env, "TEST_CLOCK");
   if (testClock && production) throw new ConfigError("TEST_CLOCK", "must not be set when NODE_ENV=production");

@@ -16,13 +16,27 @@ const ED25519_PKCS8_PREFIX = Buffer.from("302e020100300506032b657004220420", "he
 export class AuditSigner {
   readonly keyId: string;
   readonly publicKeyPem: string;
-  private readonly publicKey: KeyObject;
+  /** Every key whose checkpoints verify: this one, and earlier ones still trusted after a rotation. */
+  private readonly trusted = new Map<string, KeyObject>();
 
   private constructor(private readonly privateKey: KeyObject) {
-    this.publicKey = createPublicKey(privateKey);
-    const der = this.publicKey.export({ type: "spki", format: "der" });
-    this.keyId = createHash("sha256").update(der).digest("hex").slice(0, 16);
-    this.publicKeyPem = String(this.publicKey.export({ type: "spki", format: "pem" }));
+    const publicKey = createPublicKey(privateKey);
+    this.keyId = keyIdOf(publicKey);
+    this.publicKeyPem = String(publicKey.export({ type: "spki", format: "pem" }));
+    this.trusted.set(this.keyId, publicKey);
+  }
+
+  /**
+   * Also accepts checkpoints signed with these public keys (PEM, Ed25519): the keys used before a
+   * rotation. Without them a rotated key would leave every chain failing at its newest checkpoint.
+   */
+  trusting(publicKeyPems: readonly string[]): this {
+    for (const pem of publicKeyPems) {
+      const key = createPublicKey(pem);
+      if (key.asymmetricKeyType !== "ed25519") throw new Error("a trusted audit key must be an Ed25519 public key");
+      this.trusted.set(keyIdOf(key), key);
+    }
+    return this;
   }
 
   /** From a PEM (PKCS#8) Ed25519 private key; throws on anything else. */
@@ -45,13 +59,22 @@ export class AuditSigner {
     return sign(null, Buffer.from(message, "utf8"), this.privateKey).toString("base64url");
   }
 
-  /** True when `signature` is this key's over `message`. */
+  /** True when `signature` is over `message` by the trusted key `keyId`. */
   verifies(keyId: string, message: string, signature: string): boolean {
-    if (keyId !== this.keyId) return false;
+    const key = this.trusted.get(keyId);
+    if (!key) return false;
     try {
-      return verify(null, Buffer.from(message, "utf8"), this.publicKey, Buffer.from(signature, "base64url"));
+      return verify(null, Buffer.from(message, "utf8"), key, Buffer.from(signature, "base64url"));
     } catch {
       return false;
     }
   }
+}
+
+/** The first 16 hex digits of the SHA-256 of the public key (SPKI DER). */
+function keyIdOf(publicKey: KeyObject): string {
+  return createHash("sha256")
+    .update(publicKey.export({ type: "spki", format: "der" }))
+    .digest("hex")
+    .slice(0, 16);
 }
