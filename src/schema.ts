@@ -52,7 +52,7 @@ function wire(options: SchemaOptions) {
   const notices = new RecipientNotices();
   const parties = new ThirdPartyService(audit);
   const sharing = new SharingService(tenants);
-  const incidents = new IncidentService(audit);
+  const incidents = new IncidentService(audit, tenants);
   const subjects = new DataSubjectService(tenants, deletion, notices);
   const records = new PersonalDataService(tenants, deletion, new IdempotencyKeys(), new InboundCheck(), notices);
   const instances = new Map<unknown, unknown>([

@@ -10,6 +10,7 @@ import { byParentLoader, DataLoader } from "../../shared/loaders";
 import { keysetPage, type Connection, type PageArgs } from "../../shared/pagination";
 import { auditTarget } from "../audit/audit-draft";
 import type { AuditService } from "../audit/audit.service";
+import type { TenantService } from "../tenant/tenant.service";
 import { isOverdue, notificationDeadline, requireStep, withinDeadline } from "./incident-policy";
 import { BreachIncidentEntity } from "./incident.entity";
 import { BreachIncident, BreachNotification, IncidentStatus, NotificationStatus, type ReportSecurityIncidentInput } from "./incident.types";
@@ -108,7 +109,10 @@ const unnotifiedByIncidentLoader = (ctx: RequestContext) =>
  * other affected tenants: not who, not how many (even `overdue` is computed for its tenant alone).
  */
 export class IncidentService {
-  constructor(private readonly audit: AuditService) {}
+  constructor(
+    private readonly audit: AuditService,
+    private readonly tenants: TenantService,
+  ) {}
 
   private scoped(ctx: RequestContext): SelectQueryBuilder<BreachIncidentEntity> {
     const scope = dataScope(principalOf(ctx));
@@ -192,8 +196,7 @@ export class IncidentService {
   /** Every id must name a tenant (BAD_USER_INPUT with the index of the first that does not). */
   private async existingTenants(ctx: RequestContext, ids: readonly string[]): Promise<string[]> {
     const wanted = [...new Set(ids.map((id) => id.toLowerCase()))];
-    const found: Array<{ id: string }> = await em(ctx).query(`SELECT id FROM tenant WHERE id = ANY($1::uuid[])`, [wanted.filter(isUuid)]);
-    const known = new Set(found.map((r) => r.id));
+    const known = await this.tenants.existingIds(ctx, wanted);
     const missing = ids.findIndex((id) => !known.has(id.toLowerCase()));
     if (missing >= 0)
       throw new DomainError(ErrorCode.BAD_USER_INPUT, "Every affected tenant id must name an existing tenant.", { field: "affectedTenantIds", index: missing });

@@ -1,10 +1,8 @@
 import type { RequestContext } from "../../context";
-import { em } from "../../shared/db/database";
 import { DomainError, ErrorCode, NotFoundError } from "../../shared/errors";
 import { auditTarget } from "../audit/audit-draft";
 import { activeDeletion } from "../personal-data/deletion-policy";
 import type { RecordDeletion } from "../personal-data/record-deletion";
-import { TenantEntity } from "../tenant/tenant.entity";
 import { SubscriptionStatus } from "../tenant/tenant.policy";
 import type { TenantService } from "../tenant/tenant.service";
 import { toTenant, type Tenant } from "../tenant/tenant.types";
@@ -19,7 +17,7 @@ export class SubscriptionService {
     private readonly deletion: RecordDeletion,
   ) {}
 
-  private async lockedTenant(ctx: RequestContext, tenantId: string): Promise<TenantEntity> {
+  private async lockedTenant(ctx: RequestContext, tenantId: string) {
     const tenant = await this.tenants.findVisible(ctx, tenantId, { lock: "update" });
     if (!tenant) throw new NotFoundError("tenant");
     auditTarget(ctx, { tenantId: tenant.id, targetType: "Tenant", targetId: tenant.id });
@@ -35,7 +33,7 @@ export class SubscriptionService {
     const plan = activeDeletion(ctx.clock.now(), tenant.deletionGraceDays);
     const records = await this.deletion.deleteOfEndedTenant(ctx, tenant.id, plan);
     const change = { subscriptionStatus: SubscriptionStatus.ENDED, subscriptionEndedAt: plan.requestedAt, dataPurgeDueAt: plan.purgeDueAt };
-    await this.save(ctx, tenant.id, change);
+    await this.tenants.changeSubscription(ctx, tenant.id, change);
     auditTarget(ctx, { details: { recordsPendingDeletion: records, dataPurgeDueAt: plan.purgeDueAt.toISOString() } });
     return toTenant(Object.assign(tenant, change));
   }
@@ -52,17 +50,8 @@ export class SubscriptionService {
     }
     const records = await this.deletion.restoreOfReactivatedTenant(ctx, tenant.id, now);
     const change = { subscriptionStatus: SubscriptionStatus.ACTIVE, subscriptionEndedAt: null, dataPurgeDueAt: null };
-    await this.save(ctx, tenant.id, change);
+    await this.tenants.changeSubscription(ctx, tenant.id, change);
     auditTarget(ctx, { details: { recordsRestored: records } });
     return toTenant(Object.assign(tenant, change));
-  }
-
-  private async save(ctx: RequestContext, id: string, change: Partial<TenantEntity>): Promise<void> {
-    await em(ctx)
-      .createQueryBuilder()
-      .update(TenantEntity)
-      .set({ ...change, updatedAt: ctx.clock.now(), version: () => "version + 1" })
-      .where("id = :id", { id })
-      .execute();
   }
 }

@@ -42,6 +42,28 @@ function tenantRowOf(ctx: RequestContext) {
 export class TenantService {
   constructor(private readonly locations: StorageLocationService) {}
 
+  /** Records a subscription step on the tenant row the caller holds locked (see SubscriptionService). */
+  async changeSubscription(
+    ctx: RequestContext,
+    id: string,
+    change: Pick<TenantEntity, "subscriptionStatus" | "subscriptionEndedAt" | "dataPurgeDueAt">,
+  ): Promise<void> {
+    await em(ctx)
+      .createQueryBuilder()
+      .update(TenantEntity)
+      .set({ ...change, updatedAt: ctx.clock.now(), version: () => "version + 1" })
+      .where("id = :id", { id })
+      .execute();
+  }
+
+  /** Which of `ids` name a tenant (lower case), whatever the caller's scope: for operators naming tenants. */
+  async existingIds(ctx: RequestContext, ids: readonly string[]): Promise<Set<string>> {
+    const rows: Array<{ id: string }> = await em(ctx).query(`SELECT id FROM tenant WHERE id = ANY($1::uuid[])`, [
+      ids.filter(isUuid).map((id) => id.toLowerCase()),
+    ]);
+    return new Set(rows.map((r) => r.id));
+  }
+
   /**
    * The tenant if the caller may see it, else null: another tenant's id and a nonexistent id
    * look the same, so a tenant role never learns that another tenant exists.
