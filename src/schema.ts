@@ -51,10 +51,10 @@ function wire(options: SchemaOptions) {
   const deletion = new RecordDeletion();
   const notices = new RecipientNotices();
   const parties = new ThirdPartyService(audit);
-  const sharing = new SharingService(tenants);
+  const sharing = new SharingService(tenants, parties);
   const incidents = new IncidentService(audit, tenants);
   const subjects = new DataSubjectService(tenants, deletion, notices);
-  const records = new PersonalDataService(tenants, deletion, new IdempotencyKeys(), new InboundCheck(), notices);
+  const records = new PersonalDataService(tenants, deletion, new IdempotencyKeys(), new InboundCheck(parties), notices);
   const instances = new Map<unknown, unknown>([
     [ViewerResolver, new ViewerResolver()],
     [StorageLocationResolver, new StorageLocationResolver(locations)],

@@ -3,7 +3,7 @@ import { em } from "../../shared/db/database";
 import { DomainError, ErrorCode } from "../../shared/errors";
 import type { DataCategory } from "../personal-data/personal-data.enums";
 import type { ProcessingPurpose } from "../purpose/processing-purpose";
-import type { ThirdPartyRole } from "../third-party/third-party.types";
+import type { ThirdPartyService } from "../third-party/third-party.service";
 import { inboundRefusal, type AgreementFacts } from "./sharing-policy";
 import type { SharingAgreementStatus, SharingDirection } from "./sharing.types";
 
@@ -18,13 +18,12 @@ export interface SourcedItem {
  * held shared until the write commits, so a revocation waits for it or is seen by it.
  */
 export class InboundCheck {
+  constructor(private readonly parties: ThirdPartyService) {}
+
   async check(ctx: RequestContext, tenantId: string, items: readonly SourcedItem[], fieldOf: (index: number) => string, batch: boolean): Promise<void> {
     const sources = [...new Set(items.map((i) => i.sourceThirdPartyId).filter((s): s is string => !!s))];
     if (sources.length === 0) return;
-    const parties: Array<{ id: string; role: ThirdPartyRole; listed_as_subprocessor: boolean; data_sharing_prohibited: boolean }> = await em(ctx).query(
-      `SELECT id, role, listed_as_subprocessor, data_sharing_prohibited FROM third_party WHERE id = ANY($1::uuid[])`,
-      [sources],
-    );
+    const parties = await this.parties.entities(ctx, sources);
     const agreements: Array<{
       third_party_id: string;
       status: SharingAgreementStatus;
@@ -40,7 +39,7 @@ export class InboundCheck {
       [tenantId, sources],
     );
     const partyById = new Map(
-      parties.map((p) => [p.id, { role: p.role, listedAsSubprocessor: p.listed_as_subprocessor, dataSharingProhibited: p.data_sharing_prohibited }]),
+      parties.map((p) => [p.id, { role: p.role, listedAsSubprocessor: p.listedAsSubprocessor, dataSharingProhibited: p.dataSharingProhibited }]),
     );
     for (const [index, item] of items.entries()) {
       if (!item.sourceThirdPartyId) continue;

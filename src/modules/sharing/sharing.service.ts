@@ -17,7 +17,7 @@ import type { ProcessingPurpose } from "../purpose/processing-purpose";
 import { declaredPurposes } from "../purpose/purpose-policy";
 import { requireActiveSubscription, SubscriptionStatus } from "../tenant/tenant.policy";
 import type { TenantService } from "../tenant/tenant.service";
-import { ThirdPartyEntity } from "../third-party/third-party.entity";
+import type { ThirdPartyService } from "../third-party/third-party.service";
 import { ThirdPartyRole } from "../third-party/third-party.types";
 import { DataTransferEntity, SharingAgreementEntity } from "./sharing.entities";
 import { initialStatus, shareRefusal, transferSeenBySubject } from "./sharing-policy";
@@ -120,7 +120,10 @@ export function agreementLoader(ctx: RequestContext) {
 
 /** Sharing agreements, consent, shares and notices (DOMAIN rules 15-18, 21). */
 export class SharingService {
-  constructor(private readonly tenants: TenantService) {}
+  constructor(
+    private readonly tenants: TenantService,
+    private readonly parties: ThirdPartyService,
+  ) {}
 
   private scoped(ctx: RequestContext): SelectQueryBuilder<SharingAgreementEntity> | null {
     return scopedQuery(ctx, SharingAgreementEntity, "a", { tenant: "tenant_id" });
@@ -168,14 +171,7 @@ export class SharingService {
     const tenant = await this.tenants.findVisible(ctx, input.tenantId, { lock: "share" });
     if (!tenant) throw new NotFoundError("tenant");
     auditTarget(ctx, { tenantId: tenant.id });
-    const party = isUuid(input.thirdPartyId)
-      ? await em(ctx)
-          .getRepository(ThirdPartyEntity)
-          .createQueryBuilder("p")
-          .where("p.id = :id", { id: input.thirdPartyId.toLowerCase() })
-          .setLock("pessimistic_read")
-          .getOne()
-      : null;
+    const party = await this.parties.entity(ctx, input.thirdPartyId, { share: true });
     if (!party) throw new DomainError(ErrorCode.NOT_FOUND, "No third party with that id is registered.", { field: "thirdPartyId" });
     const status = initialStatus(party);
     if (!status)
@@ -223,8 +219,8 @@ export class SharingService {
   /** DOMAIN rule 17: the administrator's consent makes an INDEPENDENT party's agreement ACTIVE. */
   async grant(ctx: RequestContext, id: string): Promise<SharingAgreement> {
     const agreement = await this.lockedForConsent(ctx, id);
-    const [party] = await em(ctx).query(`SELECT role FROM third_party WHERE id = $1`, [agreement.thirdPartyId]);
-    if (party.role !== ThirdPartyRole.INDEPENDENT) {
+    const party = await this.parties.entity(ctx, agreement.thirdPartyId);
+    if (party?.role !== ThirdPartyRole.INDEPENDENT) {
       throw new DomainError(ErrorCode.INVALID_STATE, "Agreements with agents follow the subprocessor list; they take no consent.");
     }
     if (agreement.status === SharingAgreementStatus.REVOKED) {
@@ -286,12 +282,7 @@ export class SharingService {
       throw new BadUserInputError("recordIds", `A share names 1..${MAX_SHARE_RECORDS} records; this one names ${ids.length}.`);
     }
     const tenant = (await this.tenants.findVisible(ctx, agreement.tenantId, { lock: "share" }))!;
-    const party = (await em(ctx)
-      .getRepository(ThirdPartyEntity)
-      .createQueryBuilder("p")
-      .where("p.id = :id", { id: agreement.thirdPartyId })
-      .setLock("pessimistic_read")
-      .getOne())!;
+    const party = (await this.parties.entity(ctx, agreement.thirdPartyId, { share: true }))!;
     const rows: Array<{ id: string; status: RecordStatus; category: DataCategory; purposes: ProcessingPurpose[] }> = await em(ctx).query(
       `SELECT id, status, category, purposes FROM personal_data_record WHERE tenant_id = $1 AND id = ANY($2::uuid[]) FOR SHARE`,
       [agreement.tenantId, ids.filter(isUuid)],

@@ -41,6 +41,25 @@ export class ThirdPartyService {
     return query.getMany().then((rows) => rows.map(toThirdParty));
   }
 
+  /**
+   * A party as its rules need it, read in the request's transaction; `share` holds it (FOR SHARE)
+   * until that transaction ends, so a change of its listing waits for the share that read it.
+   */
+  async entity(ctx: RequestContext, id: string, options: { share?: boolean } = {}): Promise<ThirdPartyEntity | null> {
+    if (!isUuid(id)) return null;
+    const query = em(ctx).getRepository(ThirdPartyEntity).createQueryBuilder("p").where("p.id = :id", { id: id.toLowerCase() });
+    if (options.share) query.setLock("pessimistic_read");
+    return query.getOne();
+  }
+
+  /** Several parties' entities at once, by id; unknown ids are left out. */
+  entities(ctx: RequestContext, ids: readonly string[]): Promise<ThirdPartyEntity[]> {
+    const wanted = ids.filter(isUuid).map((id) => id.toLowerCase());
+    return wanted.length
+      ? em(ctx).getRepository(ThirdPartyEntity).createQueryBuilder("p").where("p.id = ANY(:ids)", { ids: wanted }).getMany()
+      : Promise.resolve([]);
+  }
+
   byId(ctx: RequestContext, id: string): Promise<ThirdParty | null> {
     return isUuid(id) ? ctx.loaders.get(ctx, thirdPartyLoader).load(id.toLowerCase()) : Promise.resolve(null);
   }
