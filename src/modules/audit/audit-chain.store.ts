@@ -75,13 +75,18 @@ export interface StoredCheckpoint extends CheckpointClaim {
   signature: string;
 }
 
+/** The chain's newest `limit` checkpoints, newest first. */
+export async function checkpointsOf(manager: EntityManager, chainKey: string, limit: number): Promise<StoredCheckpoint[]> {
+  const rows: Array<{ chain_seq: string; hash: string; signed_at: Date; key_id: string; signature: string }> = await manager.query(
+    `SELECT chain_seq, hash, signed_at, key_id, signature FROM audit_checkpoint WHERE chain_key = $1 ORDER BY chain_seq DESC LIMIT $2`,
+    [chainKey, limit],
+  );
+  return rows.map((row) => ({ chainKey, seq: Number(row.chain_seq), hash: row.hash, signedAt: row.signed_at, keyId: row.key_id, signature: row.signature }));
+}
+
 /** The chain's newest checkpoint, or null when none was signed yet. */
 export async function newestCheckpoint(manager: EntityManager, chainKey: string): Promise<StoredCheckpoint | null> {
-  const [row]: Array<{ chain_seq: string; hash: string; signed_at: Date; key_id: string; signature: string }> = await manager.query(
-    `SELECT chain_seq, hash, signed_at, key_id, signature FROM audit_checkpoint WHERE chain_key = $1 ORDER BY chain_seq DESC LIMIT 1`,
-    [chainKey],
-  );
-  return row ? { chainKey, seq: Number(row.chain_seq), hash: row.hash, signedAt: row.signed_at, keyId: row.key_id, signature: row.signature } : null;
+  return (await checkpointsOf(manager, chainKey, 1))[0] ?? null;
 }
 
 /** True when the checkpoint carries this service's signature over exactly its fields. */

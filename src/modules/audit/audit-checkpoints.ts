@@ -1,10 +1,8 @@
 import type { DataSource } from "typeorm";
 import { checkpointMessage, type AuditSigner } from "./audit-signer";
-import { entryAt, readHeadAsMaintenance } from "./audit-chain.store";
+import { entryAt, newestCheckpoint, readHeadAsMaintenance } from "./audit-chain.store";
 import { verifyChain } from "./audit-verification";
-import { pgErrorCode } from "../../shared/db/database";
-
-const PG_SERIALIZATION_FAILURE = "40001";
+import { PG_SERIALIZATION_FAILURE, pgErrorCode } from "../../shared/db/database";
 
 /** Entries verified (and then signed) per transaction: a first run over a long chain takes several. */
 export const CHECKPOINT_SEGMENT = 50_000;
@@ -67,10 +65,8 @@ export class AuditCheckpointer {
   private signSegment(chainKey: string, upTo: number, now: Date): Promise<"signed" | "done" | "invalid"> {
     return this.db.transaction("REPEATABLE READ", async (manager) => {
       const head = await readHeadAsMaintenance(manager, chainKey, false);
-      const [{ signed }]: Array<{ signed: string | null }> = await manager.query(`SELECT max(chain_seq) AS signed FROM audit_checkpoint WHERE chain_key = $1`, [
-        chainKey,
-      ]);
-      const from = Math.max(Number(signed ?? 0), head.anchorSeq);
+      const signed = (await newestCheckpoint(manager, chainKey))?.seq ?? null;
+      const from = Math.max(signed ?? 0, head.anchorSeq);
       // A chain purged before it had any checkpoint is verified whole once: its start is only
       // checked against the purge entry, which may lie beyond a first segment.
       const whole = signed === null && head.anchorSeq > 0;

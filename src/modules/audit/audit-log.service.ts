@@ -3,7 +3,7 @@ import { em } from "../../shared/db/database";
 import { BadUserInputError } from "../../shared/errors";
 import { decodeCursor, DEFAULT_PAGE_SIZE, encodeCursor, type Connection, type PageArgs } from "../../shared/pagination";
 import type { AuditDetails } from "./audit-draft";
-import { CHAIN_KEY_SQL, readHead, type StoredCheckpoint } from "./audit-chain.store";
+import { CHAIN_KEY_SQL, checkpointsOf, readHead, type StoredCheckpoint } from "./audit-chain.store";
 import { AuditCheckpoint, AuditLogEntry, type AuditLogFilter, type AuditOutcome, AuditVerification } from "./audit-log.types";
 import { checkpointMessage, type AuditSigner } from "./audit-signer";
 import { verifyChain } from "./audit-verification";
@@ -123,11 +123,7 @@ export class AuditLogService {
 
   /** The chain's signed checkpoints, newest first. */
   async checkpoints(ctx: RequestContext, chainKey: string, first: number): Promise<AuditCheckpoint[]> {
-    const rows: Array<{ chain_seq: string; hash: string; signed_at: Date; key_id: string; signature: string }> = await em(ctx).query(
-      `SELECT chain_seq, hash, signed_at, key_id, signature FROM audit_checkpoint WHERE chain_key = $1 ORDER BY chain_seq DESC LIMIT $2`,
-      [chainKey, first],
-    );
-    return rows.map((r) => toCheckpoint({ chainKey, seq: Number(r.chain_seq), hash: r.hash, signedAt: r.signed_at, keyId: r.key_id, signature: r.signature }));
+    return (await checkpointsOf(em(ctx), chainKey, first)).map(toCheckpoint);
   }
 }
 

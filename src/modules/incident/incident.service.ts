@@ -6,7 +6,7 @@ import { dataScope } from "../../shared/auth/scope";
 import { em } from "../../shared/db/database";
 import { BadUserInputError, DomainError, ErrorCode, NotFoundError } from "../../shared/errors";
 import { isUuid } from "../../shared/ids";
-import { byParentLoader, DataLoader } from "../../shared/loaders";
+import { byKeyLoader, byParentLoader } from "../../shared/loaders";
 import { keysetPage, type Connection, type PageArgs } from "../../shared/pagination";
 import { auditTarget } from "../audit/audit-draft";
 import type { AuditService } from "../audit/audit.service";
@@ -91,17 +91,18 @@ const notificationsByTenantLoader = (ctx: RequestContext) =>
 
 /** How many affected tenants (of the caller's scope) each incident has not notified yet. */
 const unnotifiedByIncidentLoader = (ctx: RequestContext) =>
-  new DataLoader<string, number>(async (ids) => {
-    const rows: Array<{ incident_id: string; missing: number }> = await em(ctx).query(
-      `SELECT a.incident_id, count(*)::int AS missing FROM breach_affected_tenant a
-        WHERE a.incident_id = ANY($1::uuid[]) AND ($2::uuid IS NULL OR a.tenant_id = $2)
-          AND NOT EXISTS (SELECT 1 FROM breach_notification n WHERE n.incident_id = a.incident_id AND n.tenant_id = a.tenant_id)
-        GROUP BY a.incident_id`,
-      [[...ids], ownTenant(ctx)],
-    );
-    const missing = new Map(rows.map((r) => [r.incident_id, r.missing]));
-    return ids.map((id) => missing.get(id) ?? 0);
-  });
+  byKeyLoader<{ incident_id: string; missing: number }, number>(
+    (ids) =>
+      em(ctx).query(
+        `SELECT a.incident_id, count(*)::int AS missing FROM breach_affected_tenant a
+          WHERE a.incident_id = ANY($1::uuid[]) AND ($2::uuid IS NULL OR a.tenant_id = $2)
+            AND NOT EXISTS (SELECT 1 FROM breach_notification n WHERE n.incident_id = a.incident_id AND n.tenant_id = a.tenant_id)
+          GROUP BY a.incident_id`,
+        [ids, ownTenant(ctx)],
+      ),
+    (row) => row.incident_id,
+    (row) => row.missing,
+  );
 
 /**
  * Security incidents (DOMAIN rules 22-25). Operators see everything. A tenant role sees an
@@ -139,7 +140,8 @@ export class IncidentService {
 
   /** `overdue` for the caller: all affected tenants for operators, its own tenant for a tenant role. */
   async overdue(ctx: RequestContext, incident: BreachIncident): Promise<boolean> {
-    const missing = await ctx.loaders.get(ctx, unnotifiedByIncidentLoader).load(incident.id);
+    // An incident with no affected tenant left to notify has no row: none missing.
+    const missing = (await ctx.loaders.get(ctx, unnotifiedByIncidentLoader).load(incident.id)) ?? 0;
     return isOverdue(ctx.clock.now(), incident.detectedAt, missing);
   }
 

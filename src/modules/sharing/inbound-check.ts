@@ -23,7 +23,7 @@ export class InboundCheck {
   async check(ctx: RequestContext, tenantId: string, items: readonly SourcedItem[], fieldOf: (index: number) => string, batch: boolean): Promise<void> {
     const sources = [...new Set(items.map((i) => i.sourceThirdPartyId).filter((s): s is string => !!s))];
     if (sources.length === 0) return;
-    const parties = await this.parties.entities(ctx, sources);
+    const parties = (await Promise.all(sources.map((id) => this.parties.byId(ctx, id)))).filter((p) => p !== null);
     const agreements: Array<{
       third_party_id: string;
       status: SharingAgreementStatus;

@@ -171,7 +171,7 @@ export class SharingService {
     const tenant = await this.tenants.findVisible(ctx, input.tenantId, { lock: "share" });
     if (!tenant) throw new NotFoundError("tenant");
     auditTarget(ctx, { tenantId: tenant.id });
-    const party = await this.parties.entity(ctx, input.thirdPartyId, { share: true });
+    const party = await this.parties.held(ctx, input.thirdPartyId);
     if (!party) throw new DomainError(ErrorCode.NOT_FOUND, "No third party with that id is registered.", { field: "thirdPartyId" });
     const status = initialStatus(party);
     if (!status)
@@ -219,7 +219,7 @@ export class SharingService {
   /** DOMAIN rule 17: the administrator's consent makes an INDEPENDENT party's agreement ACTIVE. */
   async grant(ctx: RequestContext, id: string): Promise<SharingAgreement> {
     const agreement = await this.lockedForConsent(ctx, id);
-    const party = await this.parties.entity(ctx, agreement.thirdPartyId);
+    const party = await this.parties.byId(ctx, agreement.thirdPartyId);
     if (party?.role !== ThirdPartyRole.INDEPENDENT) {
       throw new DomainError(ErrorCode.INVALID_STATE, "Agreements with agents follow the subprocessor list; they take no consent.");
     }
@@ -282,7 +282,7 @@ export class SharingService {
       throw new BadUserInputError("recordIds", `A share names 1..${MAX_SHARE_RECORDS} records; this one names ${ids.length}.`);
     }
     const tenant = (await this.tenants.findVisible(ctx, agreement.tenantId, { lock: "share" }))!;
-    const party = (await this.parties.entity(ctx, agreement.thirdPartyId, { share: true }))!;
+    const party = (await this.parties.held(ctx, agreement.thirdPartyId))!;
     const rows: Array<{ id: string; status: RecordStatus; category: DataCategory; purposes: ProcessingPurpose[] }> = await em(ctx).query(
       `SELECT id, status, category, purposes FROM personal_data_record WHERE tenant_id = $1 AND id = ANY($2::uuid[]) FOR SHARE`,
       [agreement.tenantId, ids.filter(isUuid)],

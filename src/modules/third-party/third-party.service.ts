@@ -42,22 +42,12 @@ export class ThirdPartyService {
   }
 
   /**
-   * A party as its rules need it, read in the request's transaction; `share` holds it (FOR SHARE)
-   * until that transaction ends, so a change of its listing waits for the share that read it.
+   * A party read in the request's transaction and held (FOR SHARE) until it ends, so a change of
+   * its listing waits for the agreement or share that read it.
    */
-  async entity(ctx: RequestContext, id: string, options: { share?: boolean } = {}): Promise<ThirdPartyEntity | null> {
+  async held(ctx: RequestContext, id: string): Promise<ThirdPartyEntity | null> {
     if (!isUuid(id)) return null;
-    const query = em(ctx).getRepository(ThirdPartyEntity).createQueryBuilder("p").where("p.id = :id", { id: id.toLowerCase() });
-    if (options.share) query.setLock("pessimistic_read");
-    return query.getOne();
-  }
-
-  /** Several parties' entities at once, by id; unknown ids are left out. */
-  entities(ctx: RequestContext, ids: readonly string[]): Promise<ThirdPartyEntity[]> {
-    const wanted = ids.filter(isUuid).map((id) => id.toLowerCase());
-    return wanted.length
-      ? em(ctx).getRepository(ThirdPartyEntity).createQueryBuilder("p").where("p.id = ANY(:ids)", { ids: wanted }).getMany()
-      : Promise.resolve([]);
+    return em(ctx).getRepository(ThirdPartyEntity).createQueryBuilder("p").where("p.id = :id", { id: id.toLowerCase() }).setLock("pessimistic_read").getOne();
   }
 
   byId(ctx: RequestContext, id: string): Promise<ThirdParty | null> {

@@ -23,6 +23,8 @@ export function pgErrorCode(error: unknown): string | undefined {
 }
 
 export const PG_UNIQUE_VIOLATION = "23505";
+export const PG_SERIALIZATION_FAILURE = "40001";
+export const PG_INVALID_PASSWORD = "28P01";
 
 /**
  * The rows an UPDATE or DELETE ... RETURNING gave. TypeORM answers those with [rows, rowCount]

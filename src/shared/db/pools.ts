@@ -2,7 +2,7 @@ import { createHmac } from "node:crypto";
 import { Client } from "pg";
 import type { DataSource } from "typeorm";
 import { APP_ROLE, MAINTENANCE_ROLE, createDataSource, type DataSourceOptions } from "../../../ormconfig";
-import { pgErrorCode } from "./database";
+import { PG_INVALID_PASSWORD, pgErrorCode } from "./database";
 import { registerScopeKey } from "./scope-claim";
 
 /**
@@ -26,8 +26,6 @@ export function appLoginUrl(ownerUrl: string): string {
   return url.toString();
 }
 
-const INVALID_PASSWORD = "28P01";
-
 /**
  * Makes sure custodian_app can log in with `appUrl`: when the server refuses its password and
  * the URL is the derived one, the owner sets that password (the embedded server asks for one).
@@ -44,7 +42,7 @@ async function ensureAppLogin(owner: DataSource, appUrl: string, derived: boolea
   try {
     await attempt();
   } catch (error) {
-    if (!derived || pgErrorCode(error) !== INVALID_PASSWORD) throw error;
+    if (!derived || pgErrorCode(error) !== PG_INVALID_PASSWORD) throw error;
     const password = decodeURIComponent(new URL(appUrl).password);
     // base64url: nothing to escape. ALTER ROLE takes no parameters.
     if (!/^[A-Za-z0-9_-]+$/.test(password)) throw new Error("the derived password has unexpected characters");

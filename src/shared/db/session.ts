@@ -82,10 +82,9 @@ export class RequestSession {
         session.between = false;
       }
       if (args[0] === "START TRANSACTION") {
-        // TypeORM's own begin (the session's first transaction): the scope follows at once.
-        const result = await query(...args);
-        await query(SET_SCOPE, [claim]);
-        return result;
+        // TypeORM's own begin (the session's first transaction), with the scope, as after a checkpoint.
+        await begin();
+        return [];
       }
       return query(...args);
     };
