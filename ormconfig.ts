@@ -8,6 +8,7 @@ import { ThirdPartyEntity } from "./src/modules/third-party/third-party.entity";
 import { BreachIncidentEntity } from "./src/modules/incident/incident.entity";
 import { StorageLocation } from "./src/modules/storage-location/storage-location.entity";
 import { TenantEntity } from "./src/modules/tenant/tenant.entity";
+import { StatementGate } from "./src/shared/db/session";
 
 export const entities = [
   StorageLocation,
@@ -53,6 +54,8 @@ export function createDataSource(url: string, options: DataSourceOptions = {}): 
     url,
     entities,
     migrations,
+    // Refuses the statements of a closed request session (the only subscriber).
+    subscribers: [StatementGate],
     migrationsTableName: "migrations",
     migrationsTransactionMode: "all",
     synchronize: false,

@@ -31,10 +31,10 @@ export function guardFields(schema: GraphQLSchema, audit: AuditService): GraphQL
 
 /**
  * The guard of one field. It fails closed: a Query or Mutation field that declares no roles
- * cannot be called. Fields that declare roles are authorized here. Each mutation runs as one
- * unit of work: a savepoint in the request's transaction, holding the change and its ALLOWED
- * audit entry, committed before the result is returned; a refused mutation is rolled back to the
- * savepoint and leaves a DENIED entry with its error code, committed the same way. A plain read
+ * cannot be called. Fields that declare roles are authorized here. Each mutation is one unit of
+ * work: a transaction of the request's session (RequestSession.transaction) holding the change
+ * and its ALLOWED audit entry, committed before the result is returned; a refused mutation is
+ * rolled back and leaves a DENIED entry with its error code, committed on its own. A plain read
  * stays synchronous when its resolver is.
  */
 function fieldGuard(audit: AuditService, name: string, field: GraphQLField<unknown, unknown>, isMutation: boolean, resolve: Resolver): Resolver {
@@ -82,8 +82,8 @@ function fieldGuard(audit: AuditService, name: string, field: GraphQLField<unkno
       const code = errorCodeOf(error);
       if (!principal || code === ErrorCode.INTERNAL_SERVER_ERROR) return;
       try {
+        // One statement, committed on its own (the mutation's transaction, if any, is gone).
         await audit.append(em(ctx), entry(principal, "DENIED", targetType, undefined, code));
-        await ctx.session.checkpoint();
       } catch (auditError) {
         ctx.log.error({ error: loggableError(auditError), action }, "could not write the audit entry of a refusal");
       }
@@ -106,14 +106,13 @@ function fieldGuard(audit: AuditService, name: string, field: GraphQLField<unkno
     ctx.audit = {};
     try {
       authorize(principal, roles);
-      // A savepoint in the request's transaction: the mutation and its entry, or neither.
-      const result = await em(ctx).transaction(async (manager) => {
+      // The mutation and its entry in one transaction, committed before the result is returned:
+      // an acknowledged write is durable, and a refused one leaves nothing.
+      const result = await ctx.session.transaction(async (manager) => {
         const value: unknown = await next();
         await audit.append(manager, entry(principal, "ALLOWED", null, value));
         return value;
       });
-      // Committed before the result is returned: an acknowledged write is durable.
-      await ctx.session.checkpoint();
       ctx.loaders.clear();
       return result;
     } catch (error) {

@@ -66,8 +66,8 @@ function errorLogging(log: Logger): ApolloServerPlugin<RequestContext> {
 }
 
 /**
- * Commits the request's transaction before the response leaves: what the client is told
- * happened has happened.
+ * Closes the request's session before the response leaves (every mutation committed before its
+ * result was returned; the scope is cleared and the connection goes back to the pool).
  */
 function sessionClosing(): ApolloServerPlugin<RequestContext> {
   return {
@@ -254,8 +254,8 @@ export async function startServer(deps: ServerDeps): Promise<CustodianServer> {
       return ctx;
     },
   });
-  // The request's session closes when Apollo has finished with it (sessionClosing commits it
-  // before the response is sent), never while an operation still runs: a client that goes away
+  // The request's session closes when Apollo has finished with it (sessionClosing, before the
+  // response is sent), never while an operation still runs: a client that goes away
   // mid-mutation changes nothing about what is committed. This is the backstop for answers that
   // never reached that hook.
   const execute: RequestHandler = async (req, res, next) => {

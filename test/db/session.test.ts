@@ -7,7 +7,7 @@ import { type TestApp, principals, startTestApp, requestContext } from "../helpe
 import { createTenant, recordData, registerSubject } from "../helpers/factories";
 import { countStatements } from "../helpers/statements";
 
-/** The request session: one connection, one scope, transactions split by checkpoints. */
+/** The request session: one connection, one scope, a transaction per unit of work. */
 describe("request session", () => {
   let app: TestApp;
   let tenant: { id: string };
@@ -23,18 +23,53 @@ describe("request session", () => {
   });
   after(() => app.close());
 
-  it("begins with its scope, sent as a parameter, and after a checkpoint only when a statement needs it", async () => {
+  it("sets its scope first, as a parameter; keeps it across its transactions; clears it before the connection is pooled again", async () => {
     const { result: ctx, statements: opening } = await countStatements(() => contextOf(principals.tenantAdmin(tenant.id)));
-    assert.deepEqual(opening, ["START TRANSACTION", "SELECT set_config('custodian.scope', $1, true)"]);
-    await ctx.session.checkpoint();
-    // The next statement begins a new transaction, with the same scope, first.
+    assert.deepEqual(opening, ["SELECT set_config('custodian.scope', $1, false)"]);
+    const [{ pid }] = await em(ctx).query(`SELECT pg_backend_pid() AS pid`);
+    await ctx.session.transaction((m) => m.query(`SELECT 1`));
+    // After a commit the next statement still runs under the scope, with no round trip to restore it.
     const { result: seen, statements } = await countStatements(() => tenantsSeen(ctx));
     assert.deepEqual(seen, [tenant.id]);
-    assert.deepEqual(statements.slice(0, 2), opening);
-    assert.equal(statements.length, 3);
-    await ctx.session.checkpoint();
-    // Ending at a checkpoint leaves nothing to commit: closing takes no round trip.
-    assert.equal((await countStatements(() => ctx.session.close())).statements.length, 0);
+    assert.equal(statements.length, 1);
+    assert.deepEqual((await countStatements(() => ctx.session.close())).statements, ["RESET custodian.scope"]);
+    // The same backend, taken from the pool by something that is not a session, holds no claim.
+    const pooled = app.appDb.createQueryRunner();
+    try {
+      const [row] = await pooled.query(`SELECT pg_backend_pid() AS pid, coalesce(current_setting('custodian.scope', true), '') AS scope`);
+      if (row.pid === pid) assert.equal(row.scope, "", "the claim was cleared");
+      else assert.fail("the pool of two handed out another connection: the check could not look at the session's");
+    } finally {
+      await pooled.release();
+    }
+  });
+
+  it("holds the request's other statements back while a transaction runs, and commits it before returning", async () => {
+    const ctx = await contextOf(principals.operator());
+    const name = `Committed ${randomUUID()}`;
+    let release!: () => void;
+    const paused = new Promise<void>((ok) => (release = ok));
+    const order: string[] = [];
+    const first = ctx.session.transaction(async (m) => {
+      await m.query(`UPDATE tenant SET name = $1 WHERE id = $2`, [name, tenant.id]);
+      await paused;
+    });
+    while (!ctx.session.inTransaction) await new Promise((ok) => setTimeout(ok, 5));
+    // Another resolver's read and another transaction, sent while the first is open.
+    const read = em(ctx)
+      .query(`SELECT name FROM tenant WHERE id = $1`, [tenant.id])
+      .then((rows: Array<{ name: string }>) => (order.push("read"), rows[0].name));
+    const second = ctx.session.transaction(async () => void order.push("second"));
+    await new Promise((ok) => setTimeout(ok, 50));
+    order.push("released");
+    release();
+    await first;
+    assert.equal(await read, name, "the read ran after the commit");
+    await second;
+    assert.deepEqual(order.slice(0, 1), ["released"], "nothing else ran inside the open transaction");
+    const [row] = await app.db.query(`SELECT name FROM tenant WHERE id = $1`, [tenant.id]);
+    assert.equal(row.name, name, "committed when transaction returned, before the session closed");
+    await ctx.session.close();
   });
 
   it("says the database is unavailable when the request's connection is lost, not that something internal failed", async () => {
@@ -48,17 +83,17 @@ describe("request session", () => {
     await ctx.session.close();
   });
 
-  it("closed while an operation is inside its savepoint, keeps none of it and runs nothing after", async () => {
+  it("closed while an operation is inside its transaction, keeps none of it and runs nothing after", async () => {
     const ctx = await contextOf(principals.operator());
     const name = `Unfinished ${randomUUID()}`;
     let release!: () => void;
     const paused = new Promise<void>((ok) => (release = ok));
-    const operation = em(ctx).transaction(async (manager) => {
+    const operation = ctx.session.transaction(async (manager) => {
       await manager.query(`UPDATE tenant SET name = $1 WHERE id = $2`, [name, tenant.id]);
       await paused;
       await manager.query(`UPDATE tenant SET updated_at = now() WHERE id = $1`, [tenant.id]);
     });
-    while (!ctx.session.nested) await new Promise((ok) => setTimeout(ok, 5));
+    while (!ctx.session.inTransaction) await new Promise((ok) => setTimeout(ok, 5));
     await new Promise((ok) => setTimeout(ok, 50));
     await ctx.session.close();
     release();
@@ -67,5 +102,18 @@ describe("request session", () => {
     assert.notEqual(row.name, name, "nothing of the unfinished operation was committed");
     const open = await app.db.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND state LIKE 'idle in transaction%'`);
     assert.equal(open[0].n, 0, "the connection went back to the pool without a transaction");
+  });
+
+  it("refuses a statement sent once closing began, before the connection is back in the pool", async () => {
+    const ctx = await contextOf(principals.operator());
+    const name = `After close ${randomUUID()}`;
+    await ctx.session.transaction(async () => undefined);
+    const closed = ctx.session.close();
+    // Sent while the close's own statements are under way: without the gate it would run, and commit, on its own.
+    const late = em(ctx).query(`UPDATE tenant SET name = $1 WHERE id = $2`, [name, tenant.id]);
+    await assert.rejects(late, /the request session is closed/);
+    await closed;
+    const [row] = await app.db.query(`SELECT name FROM tenant WHERE id = $1`, [tenant.id]);
+    assert.notEqual(row.name, name);
   });
 });

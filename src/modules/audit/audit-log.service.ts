@@ -100,14 +100,14 @@ export class AuditLogService {
   /**
    * Verifies the chain against its head and newest signed checkpoint (see verifyChain), from
    * that checkpoint or, `full`, from the oldest retained entry. The head is held shared until
-   * the request's transaction ends: writers and the purge of this chain wait, so the chain
-   * checked is exactly the one the head describes. The request's other resolvers wait too
-   * (session.exclusively): a value read in the same document used to append and commit its
-   * audit entry mid-way, releasing the head ("the newest entries are missing", every time).
+   * the verification's transaction ends: writers and the purge of this chain wait, so the chain
+   * checked is exactly the one the head describes. The request's other resolvers wait until
+   * it ends (a session's transaction): a value read in the same document used to append and
+   * commit its audit entry mid-way, releasing the head ("the newest entries are missing", every
+   * time).
    */
   async verify(ctx: RequestContext, chainKey: string, full: boolean): Promise<AuditVerification> {
-    return ctx.session.exclusively(async () => {
-      const manager = em(ctx);
+    return ctx.session.transaction(async (manager) => {
       const head = await readHead(manager, chainKey, true);
       const result = await verifyChain(manager, this.signer, chainKey, head, full ? "anchor" : "checkpoint");
       return Object.assign(new AuditVerification(), {

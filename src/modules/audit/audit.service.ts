@@ -21,58 +21,74 @@ export interface AuditEntry {
   requestId?: string | null;
 }
 
+const COLUMNS = 12;
+
+function rowOf(entry: AuditEntry): unknown[] {
+  return [
+    entry.tenantId,
+    entry.occurredAt,
+    entry.actor.subject,
+    entry.actor.role,
+    entry.action,
+    entry.targetType ?? null,
+    entry.targetId ?? null,
+    entry.purpose ?? null,
+    entry.outcome,
+    entry.outcome === "DENIED" ? (entry.errorCode ?? null) : null,
+    entry.details ? JSON.stringify(entry.details) : null,
+    entry.requestId ?? null,
+  ];
+}
+
 /**
  * Appends audit entries (DOMAIN rule 26). The table's trigger links each entry into its
- * tenant's hash chain; the writer only inserts, in the caller's transaction.
+ * tenant's hash chain; the writer only inserts, in the caller's transaction or, outside one, as
+ * one statement committed on its own.
  */
 export class AuditService {
   async append(manager: EntityManager, entry: AuditEntry): Promise<void> {
-    // No RETURNING: it would need the caller to be able to read the entry, and a partner (who
-    // reads no chain) could then not be audited at all; its refusals failed under the read policy.
-    await manager.query(
-      `INSERT INTO audit_log (tenant_id, occurred_at, actor, actor_role, action, target_type, target_id, purpose, outcome, error_code, details, request_id)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
-      [
-        entry.tenantId,
-        entry.occurredAt,
-        entry.actor.subject,
-        entry.actor.role,
-        entry.action,
-        entry.targetType ?? null,
-        entry.targetId ?? null,
-        entry.purpose ?? null,
-        entry.outcome,
-        entry.outcome === "DENIED" ? (entry.errorCode ?? null) : null,
-        entry.details ? JSON.stringify(entry.details) : null,
-        entry.requestId ?? null,
-      ],
-    );
+    await this.insert(manager, [entry]);
   }
 
   /**
-   * Audits reads (DOMAIN rule 26: every value read, allowed or refused), outside any transaction:
-   * the entry is committed before the value leaves, so a read that cannot be audited fails.
+   * Audits reads (DOMAIN rule 26: every value read, allowed or refused). All of a read's entries
+   * are one INSERT, committed when it returns and before any value leaves: a read that cannot be
+   * audited fails, and no entry is written for values that never left.
    */
   async appendReads(ctx: RequestContext, drafts: readonly ReadAuditDraft[]): Promise<void> {
     const actor = ctx.principal;
     if (!actor) throw new Error("reads are audited for authenticated callers only");
-    for (const draft of drafts) {
-      const code = draft.errorCode ?? null;
-      await this.append(em(ctx), {
-        tenantId: draft.tenantId,
-        occurredAt: ctx.clock.now(),
-        actor,
-        action: draft.action,
-        targetType: draft.targetType,
-        targetId: draft.targetId ?? null,
-        purpose: draft.purpose,
-        outcome: code ? "DENIED" : "ALLOWED",
-        errorCode: code,
-        details: draft.details ?? null,
-        requestId: ctx.requestId,
-      });
-    }
-    // Committed before any value leaves.
-    await ctx.session.checkpoint();
+    if (drafts.length === 0) return;
+    const occurredAt = ctx.clock.now();
+    await this.insert(
+      em(ctx),
+      drafts.map((draft) => {
+        const code = draft.errorCode ?? null;
+        return {
+          tenantId: draft.tenantId,
+          occurredAt,
+          actor,
+          action: draft.action,
+          targetType: draft.targetType,
+          targetId: draft.targetId ?? null,
+          purpose: draft.purpose,
+          outcome: code ? "DENIED" : "ALLOWED",
+          errorCode: code,
+          details: draft.details ?? null,
+          requestId: ctx.requestId,
+        };
+      }),
+    );
+  }
+
+  private async insert(manager: EntityManager, entries: readonly AuditEntry[]): Promise<void> {
+    const values = entries.map((_, row) => `(${Array.from({ length: COLUMNS }, (_, col) => `$${row * COLUMNS + col + 1}`).join(", ")})`);
+    // No RETURNING: it would need the caller to be able to read the entry, and a partner (who
+    // reads no chain) could then not be audited at all; its refusals failed under the read policy.
+    await manager.query(
+      `INSERT INTO audit_log (tenant_id, occurred_at, actor, actor_role, action, target_type, target_id, purpose, outcome, error_code, details, request_id)
+       VALUES ${values.join(", ")}`,
+      entries.flatMap(rowOf),
+    );
   }
 }

@@ -42,7 +42,7 @@ export class ThirdPartyService {
   }
 
   /**
-   * A party read in the request's transaction and held (FOR SHARE) until it ends, so a change of
+   * A party read in the mutation's transaction and held (FOR SHARE) until it ends, so a change of
    * its listing waits for the agreement or share that read it.
    */
   async held(ctx: RequestContext, id: string): Promise<ThirdPartyEntity | null> {

@@ -1,10 +1,11 @@
 import { AsyncLocalStorage } from "node:async_hooks";
-import type { DataSource, EntityManager, QueryRunner } from "typeorm";
+import { EventSubscriber, type DataSource, type EntityManager, type EntitySubscriberInterface, type QueryRunner } from "typeorm";
+import type { AfterQueryEvent, BeforeQueryEvent } from "typeorm/subscriber/event/QueryEvent";
 import { scopeClaim, scopeKeyOf } from "./scope-claim";
 import { shareOf } from "./connection-share";
 
 /**
- * Whose rows a transaction may see under row-level security: every tenant's (operators, the
+ * Whose rows a session may see under row-level security: every tenant's (operators, the
  * retention engine), one tenant's, or none (partners, anonymous callers).
  */
 export type RowScope = { all: true } | { all: false; tenantId: string | null };
@@ -20,34 +21,52 @@ export function inMaintenance<T>(db: DataSource, work: (manager: EntityManager) 
 }
 
 /**
- * Sets the signed scope claim for the open transaction; the claim travels as a parameter, never
- * in a statement's text. Prepared once per connection (pg takes `{ name, text }`).
+ * Sets the signed scope claim for the connection while the session holds it; the claim travels
+ * as a parameter, never in a statement's text (which every session of the role can read in
+ * pg_stat_activity). Prepared once per connection (pg takes `{ name, text }`).
  */
-const SET_SCOPE = { name: "custodian_set_scope", text: "SELECT set_config('custodian.scope', $1, true)" } as unknown as string;
+const SET_SCOPE = { name: "custodian_set_scope", text: "SELECT set_config('custodian.scope', $1, false)" } as unknown as string;
+/** No connection goes back to the pool holding a claim. */
+const CLEAR_SCOPE = "RESET custodian.scope";
 
-/** The checkpoint's COMMIT, told apart from TypeORM's own by its text. */
-const CHECKPOINT = "COMMIT /* checkpoint */";
+/** Statements the session itself sends while closing: the only ones a closed session lets through. */
+const closing = new AsyncLocalStorage<RequestSession>();
+/** Which transaction the running code belongs to (AsyncLocalStorage follows awaits). */
+const inside = new AsyncLocalStorage<object>();
 
 /**
- * One request's connection to the database: every query of the request runs on it, inside a
- * transaction whose settings carry the caller's scope to the row-level security policies.
- * `checkpoint` commits what the request did so far (an acknowledged write, an audited read);
- * the request's next statement runs in a new transaction with the same scope. `close` commits
- * and releases.
+ * One request's unit of work on the database.
+ *
+ * - **Connection and scope**: the session holds one connection of the request pool, within the
+ *   caller's share, and sets the caller's signed scope on it first; the row-level security
+ *   policies verify that claim on every statement.
+ * - **Reads** run one statement at a time (pg queues a request's concurrent resolvers), each
+ *   committed on its own: an audited read's entry is one INSERT, durable before its values leave.
+ * - **Writes** run in `transaction`: one per mutation, holding the change and its audit entry,
+ *   committed before the mutation's result is returned. While it runs, the statements of the
+ *   request's other resolvers wait (a chain's verification beside a value read in one document):
+ *   nothing another resolver commits lands inside it, and what it reads over several statements
+ *   is one transaction with its locks held to its end.
+ * - **Close** rolls back a transaction still open (its mutation was not acknowledged), clears the
+ *   scope and returns the connection; from then on no statement of the request runs.
+ *
+ * Built on TypeORM's public interfaces: a query runner, its `data`, and a subscriber's
+ * `beforeQuery` and `afterQuery` (see StatementGate), which hold back the statements of other
+ * resolvers during a transaction and refuse those of a closed session.
  */
 export class RequestSession {
   private closed = false;
-  /** While close commits or rolls back: statements queued before it still run, later ones are refused. */
-  private finishing = false;
-  /**
-   * After a checkpoint no transaction is open until a statement needs one: it then begins one,
-   * with the scope, first. A request that ends at its checkpoint (a read of values, most
-   * mutations) has nothing left to commit at close.
-   */
-  private between = false;
+  /** The transaction running, if any: statements from outside it wait for `ended`. */
+  private current: { token: object; ended: Promise<void> } | null = null;
+  /** Statements from outside the transaction that passed the gate and have no answer yet. */
+  private outside = 0;
+  private drained: (() => void) | null = null;
 
   private constructor(
+    private readonly db: DataSource,
     private readonly runner: QueryRunner,
+    private readonly scope: RowScope,
+    private readonly holder: string,
     /** Gives the principal's connection share back (see ConnectionShare). */
     private readonly releaseShare: () => void,
   ) {}
@@ -56,55 +75,14 @@ export class RequestSession {
   static async open(db: DataSource, scope: RowScope, holder: string): Promise<RequestSession> {
     const releaseShare = await shareOf(db).acquire(holder);
     const runner = db.createQueryRunner();
-    const session = new RequestSession(runner, releaseShare);
-    const query = runner.query.bind(runner);
-    const key = scopeKeyOf(db);
-    // The claim is bound to the connection's backend, known once connected. It is sent as a
-    // parameter: a statement's text is visible to every session of the role (pg_stat_activity).
-    let claim = "";
-    const begin = async () => {
-      await query("START TRANSACTION");
-      await query(SET_SCOPE, [claim]);
-    };
-    const run = async (args: Parameters<QueryRunner["query"]>) => {
-      // Nothing runs on the connection once the session is closed: a statement would otherwise run
-      // outside any transaction, or on a connection already back in the pool.
-      if (session.closed && !session.finishing) throw new Error("the request session is closed");
-      if (args[0] === CHECKPOINT) {
-        if (session.between) return [];
-        const result = await query("COMMIT");
-        session.between = true;
-        return result;
-      }
-      if (session.between) {
-        if (args[0] === "COMMIT" || args[0] === "ROLLBACK") return [];
-        await begin();
-        session.between = false;
-      }
-      if (args[0] === "START TRANSACTION") {
-        // TypeORM's own begin (the session's first transaction), with the scope, as after a checkpoint.
-        await begin();
-        return [];
-      }
-      return query(...args);
-    };
-    // Resolvers run concurrently but share this one connection: their statements take turns.
-    let turn: Promise<unknown> = Promise.resolve();
-    const enqueue = (args: Parameters<QueryRunner["query"]>) => {
-      const result = turn.then(() => run(args));
-      turn = result.catch(() => undefined);
-      return result;
-    };
-    runner.query = ((...args: Parameters<QueryRunner["query"]>) => {
-      const gate = session.gateFor();
-      return gate ? gate.then(() => runner.query(...args)) : enqueue(args);
-    }) as QueryRunner["query"];
+    const session = new RequestSession(db, runner, scope, holder, releaseShare);
+    runner.data = { session };
     try {
-      await runner.connect();
-      const pid = (runner as unknown as { databaseConnection: { processID?: number } }).databaseConnection.processID;
-      if (typeof pid !== "number") throw new Error("the connection did not say its backend pid");
-      claim = scopeClaim(key, scope, pid);
-      await runner.startTransaction();
+      // pg's client knows its backend's pid from the start-up handshake (it cancels by it).
+      const client: { processID?: unknown } = await runner.connect();
+      if (typeof client.processID !== "number") throw new Error("the connection did not say its backend pid");
+      // The claim is bound to this connection's backend: copied to another, it does not verify.
+      await runner.query(SET_SCOPE, [scopeClaim(scopeKeyOf(db), scope, client.processID)]);
     } catch (error) {
       releaseShare();
       await runner.release().catch(() => undefined);
@@ -113,64 +91,82 @@ export class RequestSession {
     return session;
   }
 
+  /** The session's statements, each committed on its own unless inside `transaction`. */
   get manager(): EntityManager {
     return this.runner.manager;
   }
 
-  /** True inside a nested transaction (a mutation's savepoint), where nothing may be committed yet. */
-  get nested(): boolean {
-    return (this.runner as unknown as { transactionDepth: number }).transactionDepth > 1;
+  /** True while a transaction of this session runs. */
+  get inTransaction(): boolean {
+    return this.current !== null;
   }
 
   /**
-   * Commits what the request did so far. Its next statement begins a new transaction with the
-   * same scope first (see open): no query of a concurrent resolver can run without the scope.
+   * Runs `work` in a transaction on the session's connection and commits it before returning:
+   * what the caller then acknowledges is durable. A failure rolls all of it back. The request's
+   * other statements wait until it ends; those already sent are answered before it begins.
+   * Transactions of one session run one after the other; TypeORM's `manager.transaction` inside
+   * one becomes a savepoint.
    */
-  async checkpoint(): Promise<void> {
-    if (this.closed || this.nested) return;
-    await this.runner.query(CHECKPOINT);
-  }
-
-  /** Which `exclusively` call the running code belongs to (AsyncLocalStorage follows awaits). */
-  private static readonly holder = new AsyncLocalStorage<object>();
-  private exclusive: { token: object; released: Promise<void> } | null = null;
-
-  /** Statements from outside the running `exclusively` call wait for its end; null when none runs. */
-  private gateFor(): Promise<void> | null {
-    return this.exclusive && RequestSession.holder.getStore() !== this.exclusive.token ? this.exclusive.released : null;
-  }
-
-  /**
-   * Runs `work` alone on the connection: the statements of the request's other resolvers (their
-   * writes, their checkpoints' commits) wait until it ends, so what `work` reads over several
-   * statements is one transaction at one moment, with the locks it took still held. A chain's
-   * verification needs this: a value read in the same document committed its audit entry in the
-   * middle of it, and the verification compared a head and entries of two moments.
-   */
-  async exclusively<T>(work: () => Promise<T>): Promise<T> {
-    while (this.exclusive) await this.exclusive.released;
-    let release!: () => void;
+  async transaction<T>(work: (manager: EntityManager) => Promise<T>): Promise<T> {
+    if (this.closed) throw new Error("the request session is closed");
+    if (this.current && inside.getStore() === this.current.token) throw new Error("a transaction of the request session is already running here");
+    while (this.current) await this.current.ended;
+    let end!: () => void;
     const token = {};
-    this.exclusive = { token, released: new Promise((ok) => (release = ok)) };
+    this.current = { token, ended: new Promise((ok) => (end = ok)) };
     try {
-      return await RequestSession.holder.run(token, work);
+      if (this.outside > 0) await new Promise<void>((ok) => (this.drained = ok));
+      return await inside.run(token, () => this.runner.manager.transaction(work));
     } finally {
-      this.exclusive = null;
-      release();
+      this.current = null;
+      end();
     }
   }
 
   /**
-   * Ends the request: commits what is open, or, when an operation is still inside its savepoint
-   * (it has not finished, so nothing of it was acknowledged), rolls all of it back. Either way
-   * the connection returns to the pool with no transaction open, and nothing of this request
-   * runs on it afterwards.
+   * Lets a statement of `runner` through, after the running transaction if it is not part of
+   * it; refuses it when its session was closed. Runners of no session pass.
+   */
+  static admit(runner: QueryRunner): Promise<void> | void {
+    const session = sessionOf(runner);
+    if (!session) return;
+    if (session.closed) {
+      // The close's own statements (a rollback of what is open) go first, whatever runs.
+      if (closing.getStore() === session) return;
+      throw new Error("the request session is closed");
+    }
+    const token = inside.getStore();
+    if (token && session.current?.token === token) return;
+    if (!session.current) {
+      session.outside++;
+      return;
+    }
+    return session.current.ended.then(() => RequestSession.admit(runner));
+  }
+
+  /** A statement `admit` let through was answered. */
+  static answered(runner: QueryRunner): void {
+    const session = sessionOf(runner);
+    const token = inside.getStore();
+    if (!session || closing.getStore() === session || (token && session.current?.token === token)) return;
+    session.outside--;
+    if (session.outside === 0 && session.drained) {
+      session.drained();
+      session.drained = null;
+    }
+  }
+
+  /**
+   * Ends the request: rolls back a transaction still open (its mutation has not finished, so
+   * nothing of it was acknowledged), clears the scope and returns the connection to the pool.
+   * Statements of the request that come later are refused.
    */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     try {
-      await this.end();
+      await closing.run(this, () => this.end());
     } finally {
       this.releaseShare();
     }
@@ -178,18 +174,36 @@ export class RequestSession {
 
   private async end(): Promise<void> {
     // The connection was lost (TypeORM then releases the runner) and the server rolled back what
-    // was open. That held no acknowledged write: every write is committed at a checkpoint before
-    // it is acknowledged (the mutation guard, audited reads). The statements that failed answer
-    // for themselves; what the request read before stays true.
+    // was open. That held no acknowledged write: a mutation commits before it is acknowledged.
     if (this.runner.isReleased) return;
-    this.finishing = true;
     try {
-      if (this.nested) await this.runner.query("ROLLBACK");
-      else if (this.runner.isTransactionActive) await this.runner.commitTransaction();
+      if (this.runner.isTransactionActive) await this.runner.query("ROLLBACK");
+      await this.runner.query(CLEAR_SCOPE);
     } finally {
-      this.finishing = false;
-      // A COMMIT that fails ends the transaction too (PostgreSQL rolls it back).
+      // A failed ROLLBACK or RESET means a lost connection, which pg's pool discards.
       await this.runner.release();
     }
+  }
+}
+
+function sessionOf(runner: QueryRunner): RequestSession | null {
+  const session = (runner.data as { session?: unknown } | undefined)?.session;
+  return session instanceof RequestSession ? session : null;
+}
+
+/**
+ * The request session's gate, on TypeORM's subscriber hooks around each query. A statement from
+ * outside a running transaction waits for its end; a statement of a closed session is refused:
+ * a resolver still running when its request ended (a client that left mid-mutation) can neither
+ * write outside its rolled-back transaction nor use a connection that went back to the pool.
+ */
+@EventSubscriber()
+export class StatementGate implements EntitySubscriberInterface {
+  beforeQuery(event: BeforeQueryEvent): Promise<void> | void {
+    return RequestSession.admit(event.queryRunner);
+  }
+
+  afterQuery(event: AfterQueryEvent): void {
+    RequestSession.answered(event.queryRunner);
   }
 }
