@@ -67,14 +67,18 @@ export function featureOf(path: string): string | null {
   return /^src\/modules\/([^/]+)\//.exec(path)?.[1] ?? null;
 }
 
-/** Tables a file reaches: named in SQL after FROM, JOIN, INTO, UPDATE or TABLE, or through their entity. */
+/**
+ * Tables a file reaches: named in SQL after FROM, JOIN, INTO, UPDATE or TABLE, or through their
+ * entity handed to TypeORM (a repository, metadata, a query builder). An entity that is also a
+ * GraphQL type may be named as a field's type: that reads nothing.
+ */
 export function tablesNamed(text: string): string[] {
   const names = new Set<string>();
   for (const match of text.matchAll(/\b(?:FROM|JOIN|INTO|UPDATE|TABLE)\s+([a-z_]+)\b/g)) {
     if (match[1] in TABLE_OWNERS) names.add(match[1]);
   }
   for (const [entity, table] of Object.entries(ENTITY_TABLES)) {
-    if (new RegExp(`\\b${entity}\\b`).test(text)) names.add(table);
+    if (new RegExp(`\\b(?:getRepository|getMetadata|createQueryBuilder|update|insert|delete|from|into)\\(\\s*${entity}\\b`).test(text)) names.add(table);
   }
   return [...names];
 }

@@ -1,5 +1,5 @@
 import type { DataSource, EntityManager } from "typeorm";
-import type { AuditDraft } from "./modules/audit/audit-draft";
+import type { AuditDraft } from "./shared/audit/audit-draft";
 import type { Principal } from "./shared/auth/principal";
 import type { Clock } from "./shared/clock";
 import type { DbContext } from "./shared/db/database";

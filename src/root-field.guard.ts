@@ -1,7 +1,7 @@
 import { defaultFieldResolver, isObjectType, type GraphQLField, type GraphQLFieldResolver, type GraphQLSchema } from "graphql";
 import type { RequestContext } from "./context";
 import type { AuditService } from "./modules/audit/audit.service";
-import { auditActionOf } from "./modules/audit/audited";
+import { auditActionOf } from "./shared/audit/audited";
 import { allowedRoles, authorize } from "./shared/auth/allow";
 import { ErrorCode, errorCodeOf, UnauthenticatedError } from "./shared/errors";
 import type { Principal } from "./shared/auth/principal";

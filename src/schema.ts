@@ -12,7 +12,13 @@ import { BreachNotificationResolver, IncidentResolver, TenantBreachNotifications
 import { IncidentService } from "./modules/incident/incident.service";
 import { InboundCheck } from "./modules/sharing/inbound-check";
 import { RecipientNotices } from "./modules/sharing/recipient-notices";
-import { DataTransferResolver, RecipientNoticeResolver, SharingAgreementResolver, TenantAgreementsResolver } from "./modules/sharing/sharing.resolver";
+import {
+  DataTransferResolver,
+  RecordTransfersResolver,
+  RecipientNoticeResolver,
+  SharingAgreementResolver,
+  TenantAgreementsResolver,
+} from "./modules/sharing/sharing.resolver";
 import { SharingService } from "./modules/sharing/sharing.service";
 import { ThirdPartyResolver } from "./modules/third-party/third-party.resolver";
 import { ThirdPartyService } from "./modules/third-party/third-party.service";
@@ -22,7 +28,7 @@ import { DataSubjectResolver, TenantDataSubjectsResolver } from "./modules/data-
 import { DataSubjectService } from "./modules/data-subject/data-subject.service";
 import { ExportService } from "./modules/personal-data/export.service";
 import { IdempotencyKeys } from "./modules/personal-data/idempotency";
-import { PersonalDataRecordResolver, TenantRecordsResolver } from "./modules/personal-data/personal-data.resolver";
+import { PersonalDataRecordResolver, SubjectRecordsResolver, TenantRecordsResolver } from "./modules/personal-data/personal-data.resolver";
 import { PersonalDataService } from "./modules/personal-data/personal-data.service";
 import { RecordDeletion } from "./modules/personal-data/record-deletion";
 import { ValueReader } from "./modules/personal-data/value-reader";
@@ -48,28 +54,30 @@ function wire(options: SchemaOptions) {
   const audit = new AuditService();
   const locations = new StorageLocationService();
   const tenants = new TenantService(locations);
-  const deletion = new RecordDeletion();
   const notices = new RecipientNotices();
+  const deletion = new RecordDeletion(notices);
   const parties = new ThirdPartyService(audit);
   const sharing = new SharingService(tenants, parties);
   const incidents = new IncidentService(audit, tenants);
-  const subjects = new DataSubjectService(tenants, deletion, notices);
+  const subjects = new DataSubjectService(tenants, deletion);
   const records = new PersonalDataService(tenants, deletion, new IdempotencyKeys(), new InboundCheck(parties), notices);
   const instances = new Map<unknown, unknown>([
     [ViewerResolver, new ViewerResolver()],
     [StorageLocationResolver, new StorageLocationResolver(locations)],
     [TenantResolver, new TenantResolver(tenants, locations)],
     [AuditLogResolver, new AuditLogResolver(new AuditLogService(options.auditSigner), tenants, options.auditSigner)],
-    [DataSubjectResolver, new DataSubjectResolver(subjects, records, tenants)],
+    [DataSubjectResolver, new DataSubjectResolver(subjects, tenants)],
+    [SubjectRecordsResolver, new SubjectRecordsResolver(records)],
     [TenantDataSubjectsResolver, new TenantDataSubjectsResolver(subjects)],
     [
       PersonalDataRecordResolver,
-      new PersonalDataRecordResolver(records, new ValueReader(audit), new ExportService(subjects, audit), subjects, tenants, locations, parties, sharing),
+      new PersonalDataRecordResolver(records, new ValueReader(audit), new ExportService(subjects, audit), subjects, tenants, locations, parties),
     ],
     [TenantRecordsResolver, new TenantRecordsResolver(records)],
     [ThirdPartyResolver, new ThirdPartyResolver(parties)],
     [SharingAgreementResolver, new SharingAgreementResolver(sharing, tenants, parties)],
     [DataTransferResolver, new DataTransferResolver(sharing)],
+    [RecordTransfersResolver, new RecordTransfersResolver(sharing)],
     [RecipientNoticeResolver, new RecipientNoticeResolver(sharing)],
     [TenantAgreementsResolver, new TenantAgreementsResolver(sharing)],
     [IncidentResolver, new IncidentResolver(incidents, tenants)],

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { CriticalityLevel, diff } from "@graphql-inspector/core";
 import { buildSchema, isEnumType, isInputObjectType, isInterfaceType, isObjectType, type GraphQLSchema } from "graphql";
 import { allowedRoles } from "../../src/shared/auth/allow";
-import { auditActionOf } from "../../src/modules/audit/audited";
+import { auditActionOf } from "../../src/shared/audit/audited";
 
 /** The partner contract as vendored in this repository (a clone may not sit beside ../shared). */
 export const CONTRACT_PATH = join(__dirname, "..", "..", "..", "schema", "contract.graphql");

@@ -14,6 +14,9 @@ describe("import and table boundaries (pure)", () => {
   it("finds tables named in SQL and through their entities, and nothing else", () => {
     assert.deepEqual(tablesNamed("SELECT * FROM personal_data_record r JOIN data_subject s ON true").sort(), ["data_subject", "personal_data_record"]);
     assert.deepEqual(tablesNamed("em.getRepository(TenantEntity)"), ["tenant"]);
+    assert.deepEqual(tablesNamed("manager.getMetadata(StorageLocation)"), ["storage_location"]);
+    // A GraphQL field typed by an entity reads nothing.
+    assert.deepEqual(tablesNamed("@FieldResolver(() => StorageLocation) location(): StorageLocation"), []);
     assert.deepEqual(tablesNamed("the tenant of a record, from the form"), []);
   });
 

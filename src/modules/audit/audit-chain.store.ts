@@ -1,5 +1,5 @@
 import type { EntityManager } from "typeorm";
-import type { AuditDetails } from "./audit-draft";
+import type { AuditDetails } from "../../shared/audit/audit-draft";
 import { type ChainVerifier, GENESIS_HASH, type ChainHead, type ChainLink, type CheckpointClaim } from "./audit-chain";
 import { checkpointMessage, type AuditSigner } from "./audit-signer";
 

@@ -2,7 +2,7 @@ import type { RequestContext } from "../../context";
 import { em } from "../../shared/db/database";
 import { BadUserInputError } from "../../shared/errors";
 import { decodeCursor, DEFAULT_PAGE_SIZE, encodeCursor, type Connection, type PageArgs } from "../../shared/pagination";
-import type { AuditDetails } from "./audit-draft";
+import type { AuditDetails } from "../../shared/audit/audit-draft";
 import { CHAIN_KEY_SQL, checkpointsOf, readHead, type StoredCheckpoint } from "./audit-chain.store";
 import { AuditCheckpoint, AuditLogEntry, type AuditLogFilter, type AuditOutcome, AuditVerification } from "./audit-log.types";
 import { checkpointMessage, type AuditSigner } from "./audit-signer";

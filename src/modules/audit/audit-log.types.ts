@@ -5,7 +5,7 @@ import { JSONObject } from "../../shared/graphql/json-object";
 import { Node } from "../../shared/graphql/node";
 import { connectionTypes } from "../../shared/pagination";
 import { ProcessingPurpose } from "../purpose/processing-purpose";
-import type { AuditDetails } from "./audit-draft";
+import type { AuditDetails } from "../../shared/audit/audit-draft";
 
 export enum AuditOutcome {
   ALLOWED = "ALLOWED",

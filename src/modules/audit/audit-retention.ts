@@ -5,6 +5,7 @@ import { inMaintenance } from "../../shared/db/session";
 import { CHAIN_KEY_SQL, readHeadAsMaintenance } from "./audit-chain.store";
 import type { AuditService } from "./audit.service";
 import { AUDIT_LOG_RETENTION_DAYS } from "../tenant/tenant.policy";
+import { auditRetentionDaysSql } from "../tenant/tenant.store";
 
 export const RETENTION_ACTOR = { subject: "custodian-retention", role: Role.OPERATOR, tenantId: null, dataSubjectId: null };
 
@@ -14,12 +15,13 @@ export const RETENTION_ACTOR = { subject: "custodian-retention", role: Role.OPER
  * the operators' chain keeps the longest, 365 days. `now` is the service clock (rule 10).
  */
 const DUE_CHAINS = `
-  SELECT c.chain_key, $1::timestamptz - make_interval(days => coalesce(t.audit_log_retention_days, ${AUDIT_LOG_RETENTION_DAYS.max})) AS cutoff, c.anchor_seq
-    FROM audit_chain c LEFT JOIN tenant t ON t.id = c.chain_key
+  SELECT chain_key, cutoff, anchor_seq
+    FROM (SELECT c.chain_key, c.anchor_seq, c.last_seq,
+                 $1::timestamptz - make_interval(days => coalesce(${auditRetentionDaysSql("c.chain_key")}, ${AUDIT_LOG_RETENTION_DAYS.max})) AS cutoff
+            FROM audit_chain c) c
    WHERE c.anchor_seq < c.last_seq
      AND EXISTS (SELECT 1 FROM audit_log a
-                  WHERE ${CHAIN_KEY_SQL} = c.chain_key AND a.chain_seq = c.anchor_seq + 1
-                    AND a.occurred_at < $1::timestamptz - make_interval(days => coalesce(t.audit_log_retention_days, ${AUDIT_LOG_RETENTION_DAYS.max})))`;
+                  WHERE ${CHAIN_KEY_SQL} = c.chain_key AND a.chain_seq = c.anchor_seq + 1 AND a.occurred_at < c.cutoff)`;
 
 /**
  * Purges expired audit entries chain by chain, always the oldest first, in batches that are each

@@ -1,10 +1,10 @@
-import type { AuditAction } from "./audit-actions";
+import type { AuditAction } from "../../shared/audit/audit-actions";
 import type { EntityManager } from "typeorm";
 import type { Principal } from "../../shared/auth/principal";
 import type { ErrorCode } from "../../shared/errors";
 import type { RequestContext } from "../../context";
 import { em } from "../../shared/db/database";
-import type { AuditDetails, ReadAuditDraft } from "./audit-draft";
+import type { AuditDetails, ReadAuditDraft } from "../../shared/audit/audit-draft";
 import type { AuditOutcome } from "./audit-log.types";
 
 export interface AuditEntry {

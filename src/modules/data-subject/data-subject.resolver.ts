@@ -3,23 +3,18 @@ import type { RequestContext } from "../../context";
 import { Allow } from "../../shared/auth/allow";
 import { Role } from "../../shared/auth/role";
 import { PageArgs } from "../../shared/pagination";
-import { Audited } from "../audit/audited";
-import type { PersonalDataService } from "../personal-data/personal-data.service";
-import { PersonalDataRecordConnection } from "../personal-data/personal-data.types";
+import { Audited } from "../../shared/audit/audited";
 import type { TenantService } from "../tenant/tenant.service";
 import { Tenant } from "../tenant/tenant.types";
 import type { DataSubjectService } from "./data-subject.service";
 import { DataSubjectStatus } from "./data-subject.status";
+import { DATA_VIEWERS } from "./data-viewers";
 import { DataSubject, DataSubjectConnection, RegisterDataSubjectInput } from "./data-subject.types";
-
-/** Roles that see data subjects and records (their metadata; values have their own rule). */
-export const DATA_VIEWERS = [Role.OPERATOR, Role.TENANT_ADMIN, Role.INTEGRATION, Role.AUDITOR, Role.DATA_SUBJECT] as const;
 
 @Resolver(() => DataSubject)
 export class DataSubjectResolver {
   constructor(
     private readonly subjects: DataSubjectService,
-    private readonly recordService: PersonalDataService,
     private readonly tenants: TenantService,
   ) {}
 
@@ -49,11 +44,6 @@ export class DataSubjectResolver {
   @FieldResolver(() => Tenant, { description: "The tenant that holds the person's data." })
   async tenant(@Ctx() ctx: RequestContext, @Root() subject: DataSubject): Promise<Tenant> {
     return (await this.tenants.byId(ctx, subject.tenantId))!;
-  }
-
-  @FieldResolver(() => PersonalDataRecordConnection, { description: "The subject's records, oldest first." })
-  records(@Ctx() ctx: RequestContext, @Root() subject: DataSubject, @Args() page: PageArgs) {
-    return this.recordService.list(ctx, { tenantId: subject.tenantId, dataSubjectId: subject.id }, page);
   }
 }
 

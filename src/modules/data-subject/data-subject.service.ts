@@ -7,16 +7,14 @@ import { BadUserInputError, NotFoundError } from "../../shared/errors";
 import { isUuid } from "../../shared/ids";
 import { byKeyLoader } from "../../shared/loaders";
 import { keysetPage, type Connection, type PageArgs } from "../../shared/pagination";
-import { auditTarget } from "../audit/audit-draft";
-import { activeDeletion, type DeletionPlan } from "../personal-data/deletion-policy";
-import type { RecordDeletion } from "../personal-data/record-deletion";
-import type { RecipientNotices } from "../sharing/recipient-notices";
-import { NoticeKind } from "../sharing/sharing.types";
+import { auditTarget } from "../../shared/audit/audit-draft";
+import { activeDeletion, type DeletionPlan } from "../tenant/deletion-plan";
 import { requireActiveSubscription } from "../tenant/tenant.policy";
 import type { TenantService } from "../tenant/tenant.service";
 import { DataSubjectEntity } from "./data-subject.entity";
 import { DataSubjectStatus } from "./data-subject.status";
 import { toDataSubject, type DataSubject, type RegisterDataSubjectInput } from "./data-subject.types";
+import type { SubjectRecords } from "./subject-records";
 
 /** Subjects by id, for records already in the caller's scope (a record's subject is in its tenant). */
 export function dataSubjectLoader(ctx: RequestContext) {
@@ -30,8 +28,7 @@ export function dataSubjectLoader(ctx: RequestContext) {
 export class DataSubjectService {
   constructor(
     private readonly tenants: TenantService,
-    private readonly deletion: RecordDeletion,
-    private readonly notices: RecipientNotices,
+    private readonly records: SubjectRecords,
   ) {}
 
   /** Subjects the caller may reach: a data subject only itself; partners none. */
@@ -104,7 +101,7 @@ export class DataSubjectService {
       // Normally nothing is left to take. Records a write race left ACTIVE under the deleted
       // subject (before writes locked the subject) are taken now, due with the subject itself.
       const plan = { requestedAt: subject.deletedAt!, purgeDueAt: subject.purgeDueAt! };
-      const recordsDeleted = await this.deletion.deleteOfSubject(ctx, subject.tenantId, subject.id, plan);
+      const recordsDeleted = await this.records.deleteOfSubject(ctx, subject.tenantId, subject.id, plan);
       auditTarget(ctx, { details: { alreadyDeleted: true, recordsDeleted } });
       return toDataSubject(subject);
     }
@@ -116,8 +113,8 @@ export class DataSubjectService {
       .set({ status: DataSubjectStatus.DELETED, deletedAt: plan.requestedAt, purgeDueAt: plan.purgeDueAt, updatedAt: plan.requestedAt })
       .where("id = :id", { id: subject.id })
       .execute();
-    const recordsDeleted = await this.deletion.deleteOfSubject(ctx, subject.tenantId, subject.id, plan);
-    const recipientNotices = await this.notices.raiseForSubject(ctx, subject.tenantId, subject.id, NoticeKind.ERASURE);
+    const recordsDeleted = await this.records.deleteOfSubject(ctx, subject.tenantId, subject.id, plan);
+    const recipientNotices = await this.records.noticeErasure(ctx, subject.tenantId, subject.id);
     auditTarget(ctx, { details: { alreadyDeleted: false, recordsDeleted, recipientNotices, purgeDueAt: plan.purgeDueAt.toISOString() } });
     return toDataSubject(Object.assign(subject, { status: DataSubjectStatus.DELETED, deletedAt: plan.requestedAt, purgeDueAt: plan.purgeDueAt }));
   }

@@ -3,7 +3,7 @@ import type { RequestContext } from "../../context";
 import { Allow } from "../../shared/auth/allow";
 import { Role } from "../../shared/auth/role";
 import { PageArgs } from "../../shared/pagination";
-import { Audited } from "../audit/audited";
+import { Audited } from "../../shared/audit/audited";
 import type { TenantService } from "../tenant/tenant.service";
 import { Tenant } from "../tenant/tenant.types";
 import type { IncidentService } from "./incident.service";

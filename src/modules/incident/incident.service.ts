@@ -8,7 +8,7 @@ import { BadUserInputError, DomainError, ErrorCode, NotFoundError } from "../../
 import { isUuid } from "../../shared/ids";
 import { byKeyLoader, byParentLoader } from "../../shared/loaders";
 import { keysetPage, type Connection, type PageArgs } from "../../shared/pagination";
-import { auditTarget } from "../audit/audit-draft";
+import { auditTarget } from "../../shared/audit/audit-draft";
 import type { AuditService } from "../audit/audit.service";
 import type { TenantService } from "../tenant/tenant.service";
 import { isOverdue, notificationDeadline, requireStep, withinDeadline } from "./incident-policy";

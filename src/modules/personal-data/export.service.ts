@@ -3,7 +3,7 @@ import { exportRequest } from "./export-policy";
 import { em } from "../../shared/db/database";
 import { Concurrency } from "../../shared/concurrency";
 import { NotFoundError } from "../../shared/errors";
-import { auditTarget } from "../audit/audit-draft";
+import { auditTarget } from "../../shared/audit/audit-draft";
 import type { AuditService } from "../audit/audit.service";
 import type { DataSubjectService } from "../data-subject/data-subject.service";
 import { ProcessingPurpose } from "../purpose/processing-purpose";

@@ -6,8 +6,8 @@ import { Role } from "../../shared/auth/role";
 import { JSONObject } from "../../shared/graphql/json-object";
 import { selectionOf } from "../../shared/graphql/lookahead";
 import { PageArgs } from "../../shared/pagination";
-import { Audited } from "../audit/audited";
-import { DATA_VIEWERS } from "../data-subject/data-subject.resolver";
+import { Audited } from "../../shared/audit/audited";
+import { DATA_VIEWERS } from "../data-subject/data-viewers";
 import type { DataSubjectService } from "../data-subject/data-subject.service";
 import { DataSubject } from "../data-subject/data-subject.types";
 import { ProcessingPurpose } from "../purpose/processing-purpose";
@@ -31,8 +31,6 @@ import {
 import { recordSelectionOf } from "./record-columns";
 import "./tenant-record-pages"; // registers the tenants page's join of Tenant.personalDataRecords
 import type { ValueReader } from "./value-reader";
-import type { SharingService } from "../sharing/sharing.service";
-import { DataTransfer } from "../sharing/sharing.types";
 import type { ThirdPartyService } from "../third-party/third-party.service";
 import { ThirdParty } from "../third-party/third-party.types";
 
@@ -51,7 +49,6 @@ export class PersonalDataRecordResolver {
     private readonly tenants: TenantService,
     private readonly locations: StorageLocationService,
     private readonly parties: ThirdPartyService,
-    private readonly sharing: SharingService,
   ) {}
 
   @Query(() => PersonalDataRecord, { nullable: true, description: "A record by id; null when it does not exist or is outside your scope." })
@@ -137,11 +134,6 @@ export class PersonalDataRecordResolver {
     return record.sourceThirdPartyId ? this.parties.byId(ctx, record.sourceThirdPartyId) : null;
   }
 
-  @FieldResolver(() => [DataTransfer], { description: "The transfers that included this record." })
-  transfers(@Ctx() ctx: RequestContext, @Root() record: PersonalDataRecord): Promise<DataTransfer[]> {
-    return this.sharing.transfersOfRecord(ctx, record.id);
-  }
-
   @FieldResolver(() => StorageLocation, { description: "Where the record is stored; always the tenant's storage location." })
   async storageLocation(@Ctx() ctx: RequestContext, @Root() record: PersonalDataRecord): Promise<StorageLocation> {
     return (await this.locations.byCode(ctx, record.storageLocationCode))!;
@@ -164,5 +156,15 @@ export class TenantRecordsResolver {
     // The tenants page may have fetched it already (tenant-record-pages: one statement for all):
     // the schema answers that first (answerLeftValuesFirst).
     return this.records.list(ctx, { tenantId: tenant.id }, page, filter, recordSelectionOf(selectionOf(info)));
+  }
+}
+
+@Resolver(() => DataSubject)
+export class SubjectRecordsResolver {
+  constructor(private readonly service: PersonalDataService) {}
+
+  @FieldResolver(() => PersonalDataRecordConnection, { description: "The subject's records, oldest first." })
+  records(@Ctx() ctx: RequestContext, @Root() subject: DataSubject, @Args() page: PageArgs) {
+    return this.service.list(ctx, { tenantId: subject.tenantId, dataSubjectId: subject.id }, page);
   }
 }

@@ -6,13 +6,13 @@ import { scopedQuery } from "../../shared/db/scoped-query";
 import { BadUserInputError, DomainError, ErrorCode, NotFoundError } from "../../shared/errors";
 import { isUuid } from "../../shared/ids";
 import { keysetPage, type Connection, type PageArgs } from "../../shared/pagination";
-import { auditTarget } from "../audit/audit-draft";
+import { auditTarget } from "../../shared/audit/audit-draft";
 import { DataSubjectStatus } from "../data-subject/data-subject.status";
 import type { TenantEntity } from "../tenant/tenant.entity";
 import { requireActiveSubscription } from "../tenant/tenant.policy";
 import type { TenantService } from "../tenant/tenant.service";
 import { atBatchIndex, checkBatchSize, checkIdempotencyKey, checkRecordDraft, checkResidency, checkValue, type RecordDraft } from "./collection-policy";
-import { activeDeletion } from "./deletion-policy";
+import { activeDeletion } from "../tenant/deletion-plan";
 import { type IdempotencyKeys, requestHash } from "./idempotency";
 import { RecordStatus } from "./personal-data.enums";
 import { PersonalDataRecordEntity } from "./personal-data-record.entity";
@@ -27,9 +27,7 @@ import {
   type RecordPersonalDataInput,
 } from "./personal-data.types";
 import type { RecordDeletion } from "./record-deletion";
-import type { InboundCheck } from "../sharing/inbound-check";
-import type { RecipientNotices } from "../sharing/recipient-notices";
-import { NoticeKind } from "../sharing/sharing.types";
+import type { InboundSources, RecordRecipients } from "./record-sharing";
 import { valueChanges } from "./value-changes";
 import { readsValues, recordColumnsFor, type RecordSelection } from "./record-columns";
 import { readAhead } from "./value-reader";
@@ -48,8 +46,8 @@ export class PersonalDataService {
     private readonly tenants: TenantService,
     private readonly deletion: RecordDeletion,
     private readonly keys: IdempotencyKeys,
-    private readonly inbound: InboundCheck,
-    private readonly notices: RecipientNotices,
+    private readonly inbound: InboundSources,
+    private readonly notices: RecordRecipients,
   ) {}
 
   /** Records the caller may reach: operators all, tenant roles their tenant's, a data subject its own. */
@@ -252,7 +250,7 @@ export class PersonalDataService {
       });
     }
     const changes = valueChanges(updated.old_value, input.value);
-    const notices = changes.changed ? await this.notices.raise(ctx, record.tenantId, [record.id], NoticeKind.RECTIFICATION) : 0;
+    const notices = changes.changed ? await this.notices.raise(ctx, record.tenantId, [record.id], "RECTIFICATION") : 0;
     auditTarget(ctx, {
       details: {
         changedFields: changes.changed ? ["value"] : [],
@@ -273,7 +271,7 @@ export class PersonalDataService {
     const tenant = await this.tenants.findVisible(ctx, record.tenantId, { lock: "share" });
     const plan = activeDeletion(ctx.clock.now(), tenant!.deletionGraceDays);
     const deleted = await this.deletion.deleteOne(ctx, record.id, plan);
-    const notices = deleted ? await this.notices.raise(ctx, record.tenantId, [record.id], NoticeKind.ERASURE) : 0;
+    const notices = deleted ? await this.notices.raise(ctx, record.tenantId, [record.id], "ERASURE") : 0;
     auditTarget(ctx, {
       details: { alreadyDeleted: !deleted, purgeDueAt: (deleted ? plan.purgeDueAt : record.purgeDueAt)?.toISOString() ?? null, recipientNotices: notices },
     });

@@ -1,9 +1,28 @@
 import type { RequestContext } from "../../context";
 import { em, returning } from "../../shared/db/database";
-import { ACTIVELY_DELETABLE_SQL, type DeletionPlan } from "./deletion-policy";
+import type { DeletionPlan } from "../tenant/deletion-plan";
+import type { SubjectRecords } from "../data-subject/subject-records";
+import { ACTIVELY_DELETABLE_SQL } from "./deletion-policy";
+import type { RecordRecipients } from "./record-sharing";
 
 /** Marks records pending active deletion, in the caller's transaction. */
-export class RecordDeletion {
+export class RecordDeletion implements SubjectRecords {
+  constructor(private readonly recipients: RecordRecipients) {}
+
+  /** Every record of the subject, whatever its state: a recipient is told of each one it received. */
+  async noticeErasure(ctx: RequestContext, tenantId: string, subjectId: string): Promise<number> {
+    const rows: Array<{ id: string }> = await em(ctx).query(`SELECT id FROM personal_data_record WHERE tenant_id = $1 AND data_subject_id = $2`, [
+      tenantId,
+      subjectId,
+    ]);
+    return this.recipients.raise(
+      ctx,
+      tenantId,
+      rows.map((r) => r.id),
+      "ERASURE",
+    );
+  }
+
   /** One record; returns false when it was already actively deleted. */
   async deleteOne(ctx: RequestContext, recordId: string, plan: DeletionPlan): Promise<boolean> {
     const rows = await returning(

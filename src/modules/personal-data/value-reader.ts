@@ -3,7 +3,7 @@ import { principalOf } from "../../context";
 import { em } from "../../shared/db/database";
 import { DomainError, ErrorCode } from "../../shared/errors";
 import { DataLoader } from "../../shared/loaders";
-import type { ReadAuditDraft } from "../audit/audit-draft";
+import type { ReadAuditDraft } from "../../shared/audit/audit-draft";
 import type { AuditService } from "../audit/audit.service";
 import type { ProcessingPurpose } from "../purpose/processing-purpose";
 import type { RecordStatus } from "./personal-data.enums";

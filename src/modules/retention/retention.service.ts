@@ -1,7 +1,7 @@
 import type { DataSource, EntityManager } from "typeorm";
 import type { Clock } from "../../shared/clock";
-import type { AuditAction } from "../audit/audit-actions";
-import type { AuditDetails } from "../audit/audit-draft";
+import type { AuditAction } from "../../shared/audit/audit-actions";
+import type { AuditDetails } from "../../shared/audit/audit-draft";
 import { AuditRetention, RETENTION_ACTOR } from "../audit/audit-retention";
 import type { AuditService } from "../audit/audit.service";
 import { AuditCheckpointer } from "../audit/audit-checkpoints";

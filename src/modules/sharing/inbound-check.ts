@@ -2,22 +2,18 @@ import type { RequestContext } from "../../context";
 import { em } from "../../shared/db/database";
 import { DomainError, ErrorCode } from "../../shared/errors";
 import type { DataCategory } from "../personal-data/personal-data.enums";
+import type { InboundSources, SourcedItem } from "../personal-data/record-sharing";
 import type { ProcessingPurpose } from "../purpose/processing-purpose";
 import type { ThirdPartyService } from "../third-party/third-party.service";
 import { inboundRefusal, type AgreementFacts } from "./sharing-policy";
 import type { SharingAgreementStatus, SharingDirection } from "./sharing.types";
-
-export interface SourcedItem {
-  sourceThirdPartyId?: string | null;
-  category: string;
-}
 
 /**
  * DOMAIN rule 19 for records being collected: each record naming a source needs an ACTIVE
  * INBOUND agreement of the tenant with that party covering its category. The agreements are
  * held shared until the write commits, so a revocation waits for it or is seen by it.
  */
-export class InboundCheck {
+export class InboundCheck implements InboundSources {
   constructor(private readonly parties: ThirdPartyService) {}
 
   async check(ctx: RequestContext, tenantId: string, items: readonly SourcedItem[], fieldOf: (index: number) => string, batch: boolean): Promise<void> {

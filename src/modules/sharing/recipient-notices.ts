@@ -1,5 +1,6 @@
 import type { RequestContext } from "../../context";
 import { em } from "../../shared/db/database";
+import type { RecordRecipients } from "../personal-data/record-sharing";
 import type { NoticeKind } from "./sharing.types";
 
 /**
@@ -7,8 +8,8 @@ import type { NoticeKind } from "./sharing.types";
  * under gets a notice for its recipient (one open notice per agreement, record and kind). In
  * the caller's transaction; names the record, never its value.
  */
-export class RecipientNotices {
-  async raise(ctx: RequestContext, tenantId: string, recordIds: readonly string[], kind: NoticeKind): Promise<number> {
+export class RecipientNotices implements RecordRecipients {
+  async raise(ctx: RequestContext, tenantId: string, recordIds: readonly string[], kind: `${NoticeKind}`): Promise<number> {
     if (recordIds.length === 0) return 0;
     const [{ n }] = await em(ctx).query(
       `WITH raised AS (
@@ -23,19 +24,5 @@ export class RecipientNotices {
       [tenantId, recordIds, kind, ctx.clock.now()],
     );
     return n;
-  }
-
-  /** Every record of a subject, for a subject's deletion. */
-  async raiseForSubject(ctx: RequestContext, tenantId: string, subjectId: string, kind: NoticeKind): Promise<number> {
-    const rows: Array<{ id: string }> = await em(ctx).query(`SELECT id FROM personal_data_record WHERE tenant_id = $1 AND data_subject_id = $2`, [
-      tenantId,
-      subjectId,
-    ]);
-    return this.raise(
-      ctx,
-      tenantId,
-      rows.map((r) => r.id),
-      kind,
-    );
   }
 }

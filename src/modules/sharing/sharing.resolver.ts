@@ -3,7 +3,8 @@ import type { RequestContext } from "../../context";
 import { Allow } from "../../shared/auth/allow";
 import { Role } from "../../shared/auth/role";
 import { PageArgs } from "../../shared/pagination";
-import { Audited } from "../audit/audited";
+import { Audited } from "../../shared/audit/audited";
+import { PersonalDataRecord } from "../personal-data/personal-data.types";
 import type { TenantService } from "../tenant/tenant.service";
 import { Tenant } from "../tenant/tenant.types";
 import type { ThirdPartyService } from "../third-party/third-party.service";
@@ -133,5 +134,15 @@ export class TenantAgreementsResolver {
     @Arg("status", () => SharingAgreementStatus, { nullable: true, description: "Only agreements in this status." }) status: SharingAgreementStatus | null,
   ) {
     return this.sharing.list(ctx, tenant.id, page, status);
+  }
+}
+
+@Resolver(() => PersonalDataRecord)
+export class RecordTransfersResolver {
+  constructor(private readonly sharing: SharingService) {}
+
+  @FieldResolver(() => [DataTransfer], { description: "The transfers that included this record." })
+  transfers(@Ctx() ctx: RequestContext, @Root() record: PersonalDataRecord): Promise<DataTransfer[]> {
+    return this.sharing.transfersOfRecord(ctx, record.id);
   }
 }

@@ -11,7 +11,7 @@ import { BadUserInputError, DomainError, ErrorCode, NotFoundError } from "../../
 import { isUuid } from "../../shared/ids";
 import { byKeyLoader, byParentLoader, DataLoader } from "../../shared/loaders";
 import { keysetPage, type Connection, type PageArgs } from "../../shared/pagination";
-import { auditTarget } from "../audit/audit-draft";
+import { auditTarget } from "../../shared/audit/audit-draft";
 import type { DataCategory, RecordStatus } from "../personal-data/personal-data.enums";
 import type { ProcessingPurpose } from "../purpose/processing-purpose";
 import { declaredPurposes } from "../purpose/purpose-policy";

@@ -2,7 +2,7 @@ import { Arg, Ctx, Mutation, Query, Resolver } from "type-graphql";
 import type { RequestContext } from "../../context";
 import { Allow } from "../../shared/auth/allow";
 import { ALL_ROLES, Role } from "../../shared/auth/role";
-import { Audited } from "../audit/audited";
+import { Audited } from "../../shared/audit/audited";
 import { StorageLocation } from "./storage-location.entity";
 import { CreateStorageLocationInput } from "./storage-location.inputs";
 import { StorageLocationService } from "./storage-location.service";

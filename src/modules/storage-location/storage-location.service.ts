@@ -3,7 +3,8 @@ import type { RequestContext } from "../../context";
 import { BadUserInputError } from "../../shared/errors";
 import { byKeyLoader } from "../../shared/loaders";
 import { em, pgErrorCode, PG_UNIQUE_VIOLATION } from "../../shared/db/database";
-import { auditTarget } from "../audit/audit-draft";
+import { allLocations, insertLocation, insertLocationIfMissing, locationsByCode } from "./storage-location.store";
+import { auditTarget } from "../../shared/audit/audit-draft";
 import { StorageLocation } from "./storage-location.entity";
 import type { CreateStorageLocationInput } from "./storage-location.inputs";
 import { STORAGE_LOCATIONS } from "./storage-location.seed";
@@ -11,7 +12,7 @@ import { STORAGE_LOCATIONS } from "./storage-location.seed";
 /** Per-request loader of locations by code (keys are global reference data, not tenant data). */
 export function storageLocationLoader(ctx: RequestContext) {
   return byKeyLoader(
-    (codes) => em(ctx).getRepository(StorageLocation).createQueryBuilder("l").where("l.code IN (:...codes)", { codes }).getMany(),
+    (codes) => locationsByCode(em(ctx), codes),
     (l) => l.code,
     (l) => l,
   );
@@ -19,9 +20,7 @@ export function storageLocationLoader(ctx: RequestContext) {
 
 export class StorageLocationService {
   list(ctx: RequestContext): Promise<StorageLocation[]> {
-    return em(ctx)
-      .getRepository(StorageLocation)
-      .find({ order: { code: "ASC" } });
+    return allLocations(em(ctx));
   }
 
   /** This request's loader, e.g. to prime it with locations a joined query brought along. */
@@ -42,7 +41,7 @@ export class StorageLocationService {
       createdAt: ctx.clock.now(),
     });
     try {
-      await em(ctx).getRepository(StorageLocation).insert(location);
+      await insertLocation(em(ctx), location);
     } catch (error) {
       if (pgErrorCode(error) === PG_UNIQUE_VIOLATION) {
         throw new BadUserInputError("code", `Storage location ${input.code} already exists; choose another code.`);
@@ -56,12 +55,5 @@ export class StorageLocationService {
 
 /** Idempotent: adds the standard geographies that are missing, changes none that exist. */
 export async function seedStorageLocations(db: DataSource, now: Date): Promise<void> {
-  for (const l of STORAGE_LOCATIONS) {
-    await db.query(`INSERT INTO storage_location (code, name, data_center_countries, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (code) DO NOTHING`, [
-      l.code,
-      l.name,
-      l.dataCenterCountries,
-      now,
-    ]);
-  }
+  for (const l of STORAGE_LOCATIONS) await insertLocationIfMissing(db.manager, l, now);
 }

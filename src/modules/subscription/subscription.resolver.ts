@@ -2,7 +2,7 @@ import { Arg, Ctx, ID, Mutation, Resolver } from "type-graphql";
 import type { RequestContext } from "../../context";
 import { Allow } from "../../shared/auth/allow";
 import { Role } from "../../shared/auth/role";
-import { Audited } from "../audit/audited";
+import { Audited } from "../../shared/audit/audited";
 import { Tenant } from "../tenant/tenant.types";
 import type { SubscriptionService } from "./subscription.service";
 

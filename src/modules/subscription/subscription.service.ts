@@ -1,7 +1,7 @@
 import type { RequestContext } from "../../context";
 import { DomainError, ErrorCode, NotFoundError } from "../../shared/errors";
-import { auditTarget } from "../audit/audit-draft";
-import { activeDeletion } from "../personal-data/deletion-policy";
+import { auditTarget } from "../../shared/audit/audit-draft";
+import { activeDeletion } from "../tenant/deletion-plan";
 import type { RecordDeletion } from "../personal-data/record-deletion";
 import { SubscriptionStatus } from "../tenant/tenant.policy";
 import type { TenantService } from "../tenant/tenant.service";

@@ -4,7 +4,7 @@ import type { RequestContext } from "../../context";
 import { Allow } from "../../shared/auth/allow";
 import { Role, TENANT_ROLES } from "../../shared/auth/role";
 import { PageArgs } from "../../shared/pagination";
-import { Audited } from "../audit/audited";
+import { Audited } from "../../shared/audit/audited";
 import { StorageLocation } from "../storage-location/storage-location.entity";
 import { StorageLocationService } from "../storage-location/storage-location.service";
 import { CreateTenantInput, RetentionPolicyInput } from "./tenant.inputs";

@@ -9,8 +9,8 @@ import { isUuid } from "../../shared/ids";
 import { byKeyLoader } from "../../shared/loaders";
 import { jsonRow } from "../../shared/db/json-rows";
 import { afterPosition, DEFAULT_PAGE_SIZE, pageOf, type Connection, type PageArgs } from "../../shared/pagination";
-import { auditTarget } from "../audit/audit-draft";
-import { StorageLocation } from "../storage-location/storage-location.entity";
+import { auditTarget } from "../../shared/audit/audit-draft";
+import { locationJoin } from "../storage-location/storage-location.store";
 import type { StorageLocationService } from "../storage-location/storage-location.service";
 import { PLAIN_TENANT_PAGE, type TenantPagePlan } from "./tenant-joins";
 import { TenantEntity } from "./tenant.entity";
@@ -158,23 +158,21 @@ export class TenantService {
     params: unknown[],
     extraColumns: string[] = [],
   ): Promise<TenantPageRow[]> {
-    const locationRow = jsonRow<StorageLocation>(em(ctx).connection.getMetadata(StorageLocation));
     const columns = [`${tenantRowOf(ctx).sql("t")} AS tenant`, ...extraColumns];
-    if (plan.storageLocation) columns.push(`(SELECT ${locationRow.sql("l")} FROM storage_location l WHERE l.code = t.storage_location_code) AS location`);
+    if (plan.storageLocation) columns.push(`${locationJoin(em(ctx)).sql("t.storage_location_code")} AS location`);
     plan.joins.forEach(({ join }, i) => columns.push(`CASE WHEN t.position <= ${bind(first)} THEN ${join.sql(bind)} END AS join_${i}`));
     return preparedQuery(em(ctx), `SELECT ${columns.join(", ")} FROM (${from}) t ORDER BY t.created_at, t.id`, params);
   }
 
   /** Reads a tenant from its row of `select`: its location primed into the loader, its joined fields left for them. */
   private reader(ctx: RequestContext, plan: TenantPagePlan): (row: TenantPageRow, entity: TenantEntity) => Tenant {
-    const locationMeta = em(ctx).connection.getMetadata(StorageLocation);
-    const locationRow = jsonRow<StorageLocation>(locationMeta);
+    const location = locationJoin(em(ctx));
     const locations = this.locations.loader(ctx);
     return (row, entity) => {
       const tenant = toTenant(entity);
       if (row.location) {
-        const location = Object.assign(locationMeta.create() as StorageLocation, locationRow.read(row.location));
-        locations.prime(location.code, location);
+        const read = location.read(row.location);
+        locations.prime(read.code, read);
       }
       plan.joins.forEach(({ join }, i) => join.attach(ctx, tenant, row[`join_${i}`]));
       return tenant;

@@ -3,8 +3,8 @@ import type { RequestContext } from "../../context";
 import { Allow } from "../../shared/auth/allow";
 import { Role } from "../../shared/auth/role";
 import type { SettableClock } from "../../shared/clock";
-import { auditTarget } from "../audit/audit-draft";
-import { Audited } from "../audit/audited";
+import { auditTarget } from "../../shared/audit/audit-draft";
+import { Audited } from "../../shared/audit/audited";
 
 /** Only in schemas built with TEST_CLOCK=1 (never in production, never in schema.graphql). */
 @Resolver()

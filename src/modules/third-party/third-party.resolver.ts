@@ -2,7 +2,7 @@ import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } fro
 import type { RequestContext } from "../../context";
 import { Allow } from "../../shared/auth/allow";
 import { ALL_ROLES, Role } from "../../shared/auth/role";
-import { Audited } from "../audit/audited";
+import { Audited } from "../../shared/audit/audited";
 import type { ThirdPartyService } from "./third-party.service";
 import { RegisterThirdPartyInput, SubprocessorList, SubprocessorListChange, ThirdParty, ThirdPartyRole } from "./third-party.types";
 

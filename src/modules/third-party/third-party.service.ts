@@ -6,7 +6,7 @@ import { BadUserInputError, NotFoundError } from "../../shared/errors";
 import { isUuid } from "../../shared/ids";
 import { byKeyLoader } from "../../shared/loaders";
 import type { AuditService } from "../audit/audit.service";
-import { auditTarget } from "../audit/audit-draft";
+import { auditTarget } from "../../shared/audit/audit-draft";
 import { ThirdPartyEntity } from "./third-party.entity";
 import { ThirdParty, ThirdPartyRole, SubprocessorList, SubprocessorListChange, type RegisterThirdPartyInput } from "./third-party.types";
 

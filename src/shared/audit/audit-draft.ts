@@ -1,5 +1,5 @@
 import type { AuditAction } from "./audit-actions";
-import type { ErrorCode } from "../../shared/errors";
+import type { ErrorCode } from "../errors";
 
 /**
  * What the current mutation touched, filled in by the service as it learns it, and written
