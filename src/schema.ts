@@ -11,6 +11,7 @@ import { RetentionResolver } from "./modules/retention/retention.resolver";
 import { BreachNotificationResolver, IncidentResolver, TenantBreachNotificationsResolver } from "./modules/incident/incident.resolver";
 import { IncidentService } from "./modules/incident/incident.service";
 import { InboundCheck } from "./modules/sharing/inbound-check";
+import { PartyAgreementStatus } from "./modules/sharing/party-agreement-status";
 import { RecipientNotices } from "./modules/sharing/recipient-notices";
 import {
   DataTransferResolver,
@@ -56,7 +57,7 @@ function wire(options: SchemaOptions) {
   const tenants = new TenantService(locations);
   const notices = new RecipientNotices();
   const deletion = new RecordDeletion(notices);
-  const parties = new ThirdPartyService(audit);
+  const parties = new ThirdPartyService(audit, new PartyAgreementStatus());
   const sharing = new SharingService(tenants, parties);
   const incidents = new IncidentService(audit, tenants);
   const subjects = new DataSubjectService(tenants, deletion);

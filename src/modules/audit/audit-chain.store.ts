@@ -112,3 +112,8 @@ export async function entryAt(manager: EntityManager, chainKey: string, seq: num
   );
   return row ? { prevHash: row.prev_hash, hash: row.hash } : null;
 }
+
+/** A scalar count of the entries in the tenant's chain that occurred before `cutoffSql`. */
+export function entriesBeforeCountSql(tenantIdSql: string, cutoffSql: string): string {
+  return `(SELECT count(*) FROM audit_log a WHERE ${CHAIN_KEY_SQL} = ${tenantIdSql} AND a.occurred_at < ${cutoffSql})`;
+}

@@ -8,6 +8,7 @@ import { isUuid } from "../../shared/ids";
 import { keysetPage, type Connection, type PageArgs } from "../../shared/pagination";
 import { auditTarget } from "../../shared/audit/audit-draft";
 import { DataSubjectStatus } from "../data-subject/data-subject.status";
+import { subjectsHeldForWrite } from "../data-subject/data-subject.store";
 import type { TenantEntity } from "../tenant/tenant.entity";
 import { requireActiveSubscription } from "../tenant/tenant.policy";
 import type { TenantService } from "../tenant/tenant.service";
@@ -124,10 +125,7 @@ export class PersonalDataService {
    * more. Locked in id order, so two batches naming the same subjects cannot deadlock.
    */
   private async requireSubjects(ctx: RequestContext, tenantId: string, subjectIds: string[], indexOf?: (id: string) => number): Promise<void> {
-    const rows: Array<{ id: string; status: DataSubjectStatus }> = await em(ctx).query(
-      `SELECT id, status FROM data_subject WHERE tenant_id = $1 AND id = ANY($2::uuid[]) ORDER BY id FOR KEY SHARE`,
-      [tenantId, [...new Set(subjectIds)]],
-    );
+    const rows = await subjectsHeldForWrite(em(ctx), tenantId, subjectIds);
     const status = new Map(rows.map((r) => [r.id, r.status]));
     for (const id of subjectIds) {
       const s = status.get(id);

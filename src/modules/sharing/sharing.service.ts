@@ -12,10 +12,9 @@ import { isUuid } from "../../shared/ids";
 import { byKeyLoader, byParentLoader, DataLoader } from "../../shared/loaders";
 import { keysetPage, type Connection, type PageArgs } from "../../shared/pagination";
 import { auditTarget } from "../../shared/audit/audit-draft";
-import type { DataCategory, RecordStatus } from "../personal-data/personal-data.enums";
-import type { ProcessingPurpose } from "../purpose/processing-purpose";
 import { declaredPurposes } from "../purpose/purpose-policy";
 import { requireActiveSubscription, SubscriptionStatus } from "../tenant/tenant.policy";
+import { categoriesOfSubjectRecords, recordsHeldForShare } from "../personal-data/personal-data.store";
 import type { TenantService } from "../tenant/tenant.service";
 import type { ThirdPartyService } from "../third-party/third-party.service";
 import { ThirdPartyRole } from "../third-party/third-party.types";
@@ -99,10 +98,7 @@ export function transfersByRecordLoader(ctx: RequestContext) {
     const subjectId = ctx.principal?.role === Role.DATA_SUBJECT ? ctx.principal.dataSubjectId : undefined;
     let seen = (t: DataTransferEntity) => toTransfer(t);
     if (subjectId !== undefined) {
-      const own: Array<{ id: string; category: DataCategory }> = await em(ctx).query(
-        `SELECT id, category FROM personal_data_record WHERE data_subject_id = $1 AND id = ANY($2::uuid[])`,
-        [subjectId, [...new Set(rows.flatMap((t) => t.recordIds))]],
-      );
+      const own = await categoriesOfSubjectRecords(em(ctx), subjectId, [...new Set(rows.flatMap((t) => t.recordIds))]);
       const categories = new Map(own.map((r) => [r.id, r.category]));
       seen = (t) => toTransfer(Object.assign(new DataTransferEntity(), t, transferSeenBySubject(t, categories)));
     }
@@ -283,10 +279,7 @@ export class SharingService {
     }
     const tenant = (await this.tenants.findVisible(ctx, agreement.tenantId, { lock: "share" }))!;
     const party = (await this.parties.held(ctx, agreement.thirdPartyId))!;
-    const rows: Array<{ id: string; status: RecordStatus; category: DataCategory; purposes: ProcessingPurpose[] }> = await em(ctx).query(
-      `SELECT id, status, category, purposes FROM personal_data_record WHERE tenant_id = $1 AND id = ANY($2::uuid[]) FOR SHARE`,
-      [agreement.tenantId, ids.filter(isUuid)],
-    );
+    const rows = await recordsHeldForShare(em(ctx), agreement.tenantId, ids.filter(isUuid));
     const byId = new Map(rows.map((r) => [r.id, r]));
     const records = ids.map((id) => {
       const r = byId.get(id);

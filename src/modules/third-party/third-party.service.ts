@@ -7,6 +7,7 @@ import { isUuid } from "../../shared/ids";
 import { byKeyLoader } from "../../shared/loaders";
 import type { AuditService } from "../audit/audit.service";
 import { auditTarget } from "../../shared/audit/audit-draft";
+import type { PartyAgreements } from "./party-agreements";
 import { ThirdPartyEntity } from "./third-party.entity";
 import { ThirdParty, ThirdPartyRole, SubprocessorList, SubprocessorListChange, type RegisterThirdPartyInput } from "./third-party.types";
 
@@ -33,7 +34,10 @@ export function thirdPartyLoader(ctx: RequestContext) {
 
 /** The registry and the subprocessor list (DOMAIN rules 15 and 20). */
 export class ThirdPartyService {
-  constructor(private readonly audit: AuditService) {}
+  constructor(
+    private readonly audit: AuditService,
+    private readonly agreements: PartyAgreements,
+  ) {}
 
   list(ctx: RequestContext, role: ThirdPartyRole | null | undefined): Promise<ThirdParty[]> {
     const query = em(ctx).getRepository(ThirdPartyEntity).createQueryBuilder("p").orderBy("p.name", "ASC");
@@ -141,17 +145,13 @@ export class ThirdPartyService {
       principalOf(ctx).subject,
     ]);
     await em(ctx).query(`UPDATE third_party SET listed_as_subprocessor = $2, updated_at = $3 WHERE id = $1`, [party.id, listed, now]);
-    const [from, to] = listed ? ["SUSPENDED", "ACTIVE"] : ["ACTIVE", "SUSPENDED"];
-    const changed: Array<{ id: string; tenant_id: string }> = await em(ctx).query(
-      `WITH changed AS (
-         UPDATE sharing_agreement SET status = $3, updated_at = $4 WHERE third_party_id = $1 AND status = $2 RETURNING id, tenant_id)
-       SELECT id, tenant_id FROM changed ORDER BY tenant_id, id`,
-      [party.id, from, to, now],
-    );
+    const changed = listed
+      ? await this.agreements.moveStatus(ctx, party.id, "SUSPENDED", "ACTIVE", now)
+      : await this.agreements.moveStatus(ctx, party.id, "ACTIVE", "SUSPENDED", now);
     // Each tenant's log shows its own agreements that changed, and why.
     for (const agreement of changed) {
       await this.audit.append(em(ctx), {
-        tenantId: agreement.tenant_id,
+        tenantId: agreement.tenantId,
         occurredAt: now,
         actor: principalOf(ctx),
         action: listed ? "AGREEMENT_REACTIVATED" : "AGREEMENT_SUSPENDED",
