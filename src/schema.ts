@@ -13,6 +13,7 @@ import { IncidentService } from "./modules/incident/incident.service";
 import { InboundCheck } from "./modules/sharing/inbound-check";
 import { PartyAgreementStatus } from "./modules/sharing/party-agreement-status";
 import { RecipientNotices } from "./modules/sharing/recipient-notices";
+import { RecordTransferHistory } from "./modules/sharing/record-transfer-history";
 import {
   DataTransferResolver,
   RecordTransfersResolver,
@@ -72,7 +73,15 @@ function wire(options: SchemaOptions) {
     [TenantDataSubjectsResolver, new TenantDataSubjectsResolver(subjects)],
     [
       PersonalDataRecordResolver,
-      new PersonalDataRecordResolver(records, new ValueReader(audit), new ExportService(subjects, audit), subjects, tenants, locations, parties),
+      new PersonalDataRecordResolver(
+        records,
+        new ValueReader(audit),
+        new ExportService(subjects, audit, new RecordTransferHistory(parties)),
+        subjects,
+        tenants,
+        locations,
+        parties,
+      ),
     ],
     [TenantRecordsResolver, new TenantRecordsResolver(records)],
     [ThirdPartyResolver, new ThirdPartyResolver(parties)],

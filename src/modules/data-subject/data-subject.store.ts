@@ -1,4 +1,5 @@
 import type { EntityManager } from "typeorm";
+import { countedChange } from "../../shared/db/database";
 import type { DataSubjectStatus } from "./data-subject.status";
 
 /**
@@ -24,4 +25,36 @@ export function subjectsHeldForWrite(
 /** A subquery of the ids of the tenant's deleted subjects whose purge is due at `nowSql`. */
 export function purgeDueSubjectIdsSql(tenantIdSql: string, nowSql: string): string {
   return `SELECT id FROM data_subject WHERE tenant_id = ${tenantIdSql} AND status = 'DELETED' AND purge_due_at <= ${nowSql}`;
+}
+
+// Retention (DOMAIN rule 4), run on the maintenance pool in the caller's batch transaction.
+
+/** Deleted subjects (alias `s`) whose purge is due at `nowSql`, unless `kept` (an expression over `s`) holds. */
+const dueSubject = (nowSql: string, kept: string) => `s.status = 'DELETED' AND s.purge_due_at <= ${nowSql} AND NOT ${kept}`;
+
+/** True when the tenant whose id is `tenantIdSql` has subjects due at `nowSql` and not `kept`. */
+export function dueSubjectsExistSql(tenantIdSql: string, nowSql: string, kept: string): string {
+  return `EXISTS (SELECT 1 FROM data_subject s WHERE s.tenant_id = ${tenantIdSql} AND ${dueSubject(nowSql, kept)})`;
+}
+
+/** Deletes up to `limit` of the tenant's due subjects that are not `kept`; returns how many. */
+export function purgeDueSubjects(manager: EntityManager, tenantId: string, now: Date, limit: number, kept: string): Promise<number> {
+  return countedChange(
+    manager,
+    `DELETE FROM data_subject WHERE ctid = ANY(ARRAY(SELECT s.ctid FROM data_subject s WHERE s.tenant_id = $1 AND ${dueSubject("$2", kept)} LIMIT $3)) RETURNING 1`,
+    [tenantId, now, limit],
+  );
+}
+
+/** Deletes up to `limit` of the tenant's subjects, due or not (its data purge); returns how many. */
+export function purgeSubjectsOfTenant(manager: EntityManager, tenantId: string, limit: number): Promise<number> {
+  return countedChange(manager, `DELETE FROM data_subject WHERE ctid = ANY(ARRAY(SELECT ctid FROM data_subject WHERE tenant_id = $1 LIMIT $2)) RETURNING 1`, [
+    tenantId,
+    limit,
+  ]);
+}
+
+/** A scalar count of the subjects a purge at `nowSql` would delete: those of `dueTenantIds` (a subquery), and due ones not `kept`. */
+export function purgeableSubjectsCountSql(nowSql: string, dueTenantIds: string, kept: string): string {
+  return `(SELECT count(*) FROM data_subject s WHERE s.tenant_id IN (${dueTenantIds}) OR (${dueSubject(nowSql, kept)}))`;
 }

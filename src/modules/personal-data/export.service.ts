@@ -8,20 +8,8 @@ import type { AuditService } from "../audit/audit.service";
 import type { DataSubjectService } from "../data-subject/data-subject.service";
 import { ProcessingPurpose } from "../purpose/processing-purpose";
 import type { DataSubjectExport, JsonObject } from "./personal-data.types";
-
-interface TransferRow {
-  id: string;
-  agreement_id: string;
-  feature: string;
-  direction: string;
-  third_party_id: string;
-  third_party_name: string;
-  country: string | null;
-  purpose: string;
-  categories: string[];
-  created_at: Date;
-  record_ids: string[];
-}
+import { recordIdsOfSubject } from "./personal-data.store";
+import type { RecordTransfers } from "./record-sharing";
 
 export const EXPORT_ACTION = "DATA_SUBJECT_EXPORTED";
 
@@ -42,30 +30,8 @@ export class ExportService {
   constructor(
     private readonly subjects: DataSubjectService,
     private readonly audit: AuditService,
+    private readonly transfers: RecordTransfers,
   ) {}
-
-  /** Every transfer of any of the subject's records: to whom, under what, why, what and when. */
-  private async transfersOf(ctx: RequestContext, tenantId: string, subjectId: string) {
-    const rows: TransferRow[] = await em(ctx).query(
-      `WITH mine AS (SELECT coalesce(array_agg(id), '{}') AS ids FROM personal_data_record WHERE tenant_id = $1 AND data_subject_id = $2)
-       SELECT t.id, t.agreement_id, a.feature, a.direction, p.id AS third_party_id, p.name AS third_party_name, p.country,
-              t.purpose, t.categories, t.created_at,
-              ARRAY(SELECT r FROM unnest(t.record_ids) AS r WHERE r = ANY(mine.ids)) AS record_ids
-         FROM mine, data_transfer t JOIN sharing_agreement a ON a.id = t.agreement_id JOIN third_party p ON p.id = a.third_party_id
-        WHERE t.tenant_id = $1 AND t.record_ids && mine.ids
-        ORDER BY t.created_at, t.id`,
-      [tenantId, subjectId],
-    );
-    return rows.map((t) => ({
-      id: t.id,
-      thirdParty: { id: t.third_party_id, name: t.third_party_name, country: t.country },
-      agreement: { id: t.agreement_id, feature: t.feature, direction: t.direction },
-      purpose: t.purpose,
-      categories: t.categories,
-      recordIds: t.record_ids,
-      transferredAt: (t.created_at as Date).toISOString(),
-    }));
-  }
 
   async export(ctx: RequestContext, dataSubjectId: string, onRequest: string | null): Promise<DataSubjectExport> {
     auditTarget(ctx, { purpose: ProcessingPurpose.SUBJECT_ACCESS, targetType: "DataSubject", targetId: dataSubjectId });
@@ -106,7 +72,8 @@ export class ExportService {
         createdAt: (r.created_at as Date).toISOString(),
         updatedAt: (r.updated_at as Date).toISOString(),
       })),
-      transfers: await this.transfersOf(ctx, subject.tenantId, subject.id),
+      // Of every record of the person's, including those pending deletion.
+      transfers: await this.transfers.ofRecords(ctx, subject.tenantId, await recordIdsOfSubject(em(ctx), subject.tenantId, subject.id)),
     };
     await this.audit.appendReads(ctx, [
       {

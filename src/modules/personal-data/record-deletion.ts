@@ -3,6 +3,7 @@ import { em, returning } from "../../shared/db/database";
 import type { DeletionPlan } from "../tenant/deletion-plan";
 import type { SubjectRecords } from "../data-subject/subject-records";
 import { ACTIVELY_DELETABLE_SQL } from "./deletion-policy";
+import { recordIdsOfSubject } from "./personal-data.store";
 import type { RecordRecipients } from "./record-sharing";
 
 /** Marks records pending active deletion, in the caller's transaction. */
@@ -11,16 +12,7 @@ export class RecordDeletion implements SubjectRecords {
 
   /** Every record of the subject, whatever its state: a recipient is told of each one it received. */
   async noticeErasure(ctx: RequestContext, tenantId: string, subjectId: string): Promise<number> {
-    const rows: Array<{ id: string }> = await em(ctx).query(`SELECT id FROM personal_data_record WHERE tenant_id = $1 AND data_subject_id = $2`, [
-      tenantId,
-      subjectId,
-    ]);
-    return this.recipients.raise(
-      ctx,
-      tenantId,
-      rows.map((r) => r.id),
-      "ERASURE",
-    );
+    return this.recipients.raise(ctx, tenantId, await recordIdsOfSubject(em(ctx), tenantId, subjectId), "ERASURE");
   }
 
   /** One record; returns false when it was already actively deleted. */

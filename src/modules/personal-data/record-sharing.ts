@@ -22,3 +22,20 @@ export interface RecordRecipients {
   /** Raises a notice per agreement each record went out under; returns how many were raised. */
   raise(ctx: RequestContext, tenantId: string, recordIds: readonly string[], kind: "ERASURE" | "RECTIFICATION"): Promise<number>;
 }
+
+/** A transfer as a subject's export shows it (DOMAIN rule 14): to whom, under what, why, what and when. */
+export interface ExportedTransfer {
+  id: string;
+  thirdParty: { id: string; name: string; country: string | null };
+  agreement: { id: string; feature: string; direction: string };
+  purpose: string;
+  categories: string[];
+  /** Only those of the records asked about. */
+  recordIds: string[];
+  transferredAt: string;
+}
+
+/** Every transfer that included any of the tenant's `recordIds`, oldest first. */
+export interface RecordTransfers {
+  ofRecords(ctx: RequestContext, tenantId: string, recordIds: readonly string[]): Promise<ExportedTransfer[]>;
+}

@@ -7,18 +7,23 @@ import type { AuditService } from "../audit/audit.service";
 import { AuditCheckpointer } from "../audit/audit-checkpoints";
 import type { AuditSigner } from "../audit/audit-signer";
 import { inMaintenance } from "../../shared/db/session";
-import { tenantPurgeDueSql } from "../tenant/tenant.policy";
+import { dueSubjectsExistSql, purgeableSubjectsCountSql, purgeDueSubjects, purgeSubjectsOfTenant } from "../data-subject/data-subject.store";
+import {
+  dueRecordsExistSql,
+  purgeableCountsSql,
+  purgeDueRecords,
+  purgeExpiredKeys,
+  purgeKeysOfTenant,
+  purgeRecordsOfTenant,
+  subjectHasRecordsSql,
+} from "../personal-data/personal-data.store";
+import { markTenantPurged, nextPurgeDueTenantHeld, purgeDueTenantIdsSql, tenantsWhere } from "../tenant/tenant.store";
 import { RetentionRun } from "./retention.types";
 
 /** Rows a batch deletes; each batch is a transaction of its own. */
 export const DEFAULT_BATCH_SIZE = 10_000;
 /** First key of the per-tenant advisory locks the purge takes (the second is the tenant's hash). */
 const RETENTION_LOCK_CLASS = 7_310_002;
-
-/** Records whose purge is due: pending and past purgeDueAt (DOMAIN rule 6). */
-const DUE_RECORDS = `status = 'PENDING_DELETION' AND purge_due_at <= $1`;
-/** Ended tenants whose data purge is due (DOMAIN rule 5). */
-const DUE_TENANTS = tenantPurgeDueSql("tenant", "$1");
 
 /**
  * The retention engine (DOMAIN rules 5-10). Everything is deleted in the database, in batches
@@ -68,17 +73,11 @@ export class RetentionService {
     let dataSubjectsPurged = 0;
     let idempotencyKeysPurged = 0;
     let tenantsPurged = 0;
+    const limit = this.batchSize;
 
     // 1. Records past their due date, tenant by tenant.
-    for (const tenantId of await this.tenantsWith(now, `SELECT 1 FROM personal_data_record r WHERE r.tenant_id = t.id AND r.${DUE_RECORDS}`)) {
-      recordsPurged += await this.drain(
-        now,
-        tenantId,
-        "RECORDS_PURGED",
-        `
-        DELETE FROM personal_data_record WHERE ctid = ANY(ARRAY(
-          SELECT ctid FROM personal_data_record WHERE tenant_id = $3 AND ${DUE_RECORDS} LIMIT $2))`,
-      );
+    for (const tenantId of await this.tenantsWith((t) => dueRecordsExistSql(t, "$1"), now)) {
+      recordsPurged += await this.drain(now, tenantId, "RECORDS_PURGED", (m) => purgeDueRecords(m, tenantId, now, limit));
     }
 
     // 2. Ended tenants past their purge date: every record, subject and key, then the tombstone.
@@ -92,56 +91,40 @@ export class RetentionService {
     }
 
     // 3. Deleted subjects once due and without records left, tenant by tenant.
-    const DUE_SUBJECTS = `s.status = 'DELETED' AND s.purge_due_at <= $1
-      AND NOT EXISTS (SELECT 1 FROM personal_data_record r WHERE r.tenant_id = s.tenant_id AND r.data_subject_id = s.id)`;
-    for (const tenantId of await this.tenantsWith(now, `SELECT 1 FROM data_subject s WHERE s.tenant_id = t.id AND ${DUE_SUBJECTS}`)) {
-      dataSubjectsPurged += await this.drain(
-        now,
-        tenantId,
-        "DATA_SUBJECTS_PURGED",
-        `
-        DELETE FROM data_subject WHERE ctid = ANY(ARRAY(SELECT s.ctid FROM data_subject s WHERE s.tenant_id = $3 AND ${DUE_SUBJECTS} LIMIT $2))`,
-      );
+    const kept = subjectHasRecordsSql("s");
+    for (const tenantId of await this.tenantsWith((t) => dueSubjectsExistSql(t, "$1", kept), now)) {
+      dataSubjectsPurged += await this.drain(now, tenantId, "DATA_SUBJECTS_PURGED", (m) => purgeDueSubjects(m, tenantId, now, limit, kept));
     }
 
     // 4. Idempotency keys past their 24 hours (they name no values, but need not stay).
     for (;;) {
-      const [{ n }] = await inMaintenance(this.db, (m) =>
-        m.query(
-          `WITH gone AS (
-           DELETE FROM idempotency_key WHERE ctid = ANY(ARRAY(
-             SELECT ctid FROM idempotency_key WHERE expires_at <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED))
-           RETURNING 1)
-         SELECT count(*)::int AS n FROM gone`,
-          [now, this.batchSize],
-        ),
-      );
+      const n = await inMaintenance(this.db, (m) => purgeExpiredKeys(m, now, limit));
       idempotencyKeysPurged += n;
-      if (n < this.batchSize) break;
+      if (n < limit) break;
     }
     return { recordsPurged, dataSubjectsPurged, tenantsPurged, idempotencyKeysPurged };
   }
 
-  /** Tenants for which `exists` (a subquery over `t`) finds due work. */
-  private async tenantsWith(now: Date, exists: string): Promise<string[]> {
-    const rows: Array<{ id: string }> = await inMaintenance(this.db, (m) => m.query(`SELECT t.id FROM tenant t WHERE EXISTS (${exists}) ORDER BY t.id`, [now]));
-    return rows.map((r) => r.id);
+  /** Tenants for which `exists` (over the tenant's id) finds due work at `now` ($1). */
+  private tenantsWith(exists: (tenantIdSql: string) => string, now: Date): Promise<string[]> {
+    return inMaintenance(this.db, (m) => tenantsWhere(m, exists, [now]));
   }
 
   /**
-   * Deletes one tenant's due rows batch by batch until a batch comes back short. Each batch holds
-   * the tenant's retention lock (a transaction-level advisory lock), so two instances on one
-   * tenant take turns, and each batch sees what the previous one committed: no row is counted
-   * twice and no instance stops while due rows remain. Row locks come from the DELETE itself.
+   * Deletes one tenant's due rows batch by batch (`batch` deletes one and says how many) until a
+   * batch comes back short. Each batch holds the tenant's retention lock (a transaction-level
+   * advisory lock), so two instances on one tenant take turns, and each batch sees what the
+   * previous one committed: no row is counted twice and no instance stops while due rows remain.
+   * Row locks come from the DELETE itself.
    */
-  private async drain(now: Date, tenantId: string, action: AuditAction, deleteSql: string): Promise<number> {
+  private async drain(now: Date, tenantId: string, action: AuditAction, batch: (manager: EntityManager) => Promise<number>): Promise<number> {
     let total = 0;
     for (;;) {
       const n = await inMaintenance(this.db, async (manager) => {
         await manager.query(`SELECT pg_advisory_xact_lock(${RETENTION_LOCK_CLASS}, hashtext($1))`, [tenantId]);
-        const [{ n }] = await manager.query(`WITH gone AS (${deleteSql} RETURNING 1) SELECT count(*)::int AS n FROM gone`, [now, this.batchSize, tenantId]);
+        const n = await batch(manager);
         if (n > 0) await this.record(manager, now, tenantId, action, { count: n });
-        return n as number;
+        return n;
       });
       total += n;
       if (n < this.batchSize) return total;
@@ -154,50 +137,27 @@ export class RetentionService {
    * tenant becomes PURGED. Returns null when no tenant is due.
    */
   private purgeOneDueTenant(now: Date) {
+    const limit = this.batchSize;
     return inMaintenance(this.db, async (manager) => {
-      const [tenant]: Array<{ id: string }> = await manager.query(
-        `SELECT id FROM tenant WHERE ${DUE_TENANTS} ORDER BY data_purge_due_at, id LIMIT 1 FOR UPDATE SKIP LOCKED`,
-        [now],
-      );
-      if (!tenant) return null;
+      const tenantId = await nextPurgeDueTenantHeld(manager, now);
+      if (!tenantId) return null;
       // Also the tenant's retention lock: a step-1 batch of another instance finishes first.
-      await manager.query(`SELECT pg_advisory_xact_lock(${RETENTION_LOCK_CLASS}, hashtext($1))`, [tenant.id]);
+      await manager.query(`SELECT pg_advisory_xact_lock(${RETENTION_LOCK_CLASS}, hashtext($1))`, [tenantId]);
       const step = { records: 0, subjects: 0, keys: 0, purged: false };
-      step.records = await this.deleteCounted(
-        manager,
-        `DELETE FROM personal_data_record WHERE ctid = ANY(ARRAY(SELECT ctid FROM personal_data_record WHERE tenant_id = $1 LIMIT $2))`,
-        tenant.id,
-      );
-      if (step.records < this.batchSize) {
-        step.subjects = await this.deleteCounted(
-          manager,
-          `DELETE FROM data_subject WHERE ctid = ANY(ARRAY(SELECT ctid FROM data_subject WHERE tenant_id = $1 LIMIT $2))`,
-          tenant.id,
-        );
-      }
-      if (step.records + step.subjects < this.batchSize) {
-        step.keys = await this.deleteCounted(
-          manager,
-          `DELETE FROM idempotency_key WHERE ctid = ANY(ARRAY(SELECT ctid FROM idempotency_key WHERE tenant_id = $1 LIMIT $2))`,
-          tenant.id,
-        );
-      }
-      if (step.records + step.subjects + step.keys < this.batchSize) {
-        await manager.query(`UPDATE tenant SET subscription_status = 'PURGED', updated_at = $2, version = version + 1 WHERE id = $1`, [tenant.id, now]);
+      step.records = await purgeRecordsOfTenant(manager, tenantId, limit);
+      if (step.records < limit) step.subjects = await purgeSubjectsOfTenant(manager, tenantId, limit);
+      if (step.records + step.subjects < limit) step.keys = await purgeKeysOfTenant(manager, tenantId, limit);
+      if (step.records + step.subjects + step.keys < limit) {
+        await markTenantPurged(manager, tenantId, now);
         step.purged = true;
       }
-      await this.record(manager, now, tenant.id, step.purged ? "TENANT_PURGED" : "TENANT_PURGE_PROGRESSED", {
+      await this.record(manager, now, tenantId, step.purged ? "TENANT_PURGED" : "TENANT_PURGE_PROGRESSED", {
         recordsPurged: step.records,
         dataSubjectsPurged: step.subjects,
         idempotencyKeysPurged: step.keys,
       });
       return step;
     });
-  }
-
-  private async deleteCounted(manager: EntityManager, deleteSql: string, tenantId: string): Promise<number> {
-    const [{ n }] = await manager.query(`WITH gone AS (${deleteSql} RETURNING 1) SELECT count(*)::int AS n FROM gone`, [tenantId, this.batchSize]);
-    return n;
   }
 
   private record(manager: EntityManager, now: Date, tenantId: string, action: AuditAction, details: AuditDetails) {
@@ -215,21 +175,13 @@ export class RetentionService {
 
   /** What `purge` would delete now, counted with the same conditions, changing nothing. */
   private async count(now: Date) {
+    const dueTenants = purgeDueTenantIdsSql("$1");
+    const { records, keys } = purgeableCountsSql("$1", dueTenants);
+    // A due subject counts when none of its records would outlive this run.
+    const subjects = purgeableSubjectsCountSql("$1", dueTenants, subjectHasRecordsSql("s", "$1"));
     const [row] = await inMaintenance(this.db, (m) =>
       m.query(
-        `SELECT
-         (SELECT count(*) FROM personal_data_record r
-           WHERE (r.status = 'PENDING_DELETION' AND r.purge_due_at <= $1)
-              OR r.tenant_id IN (SELECT id FROM tenant WHERE ${DUE_TENANTS}))::int AS records,
-         (SELECT count(*) FROM data_subject s
-           WHERE s.tenant_id IN (SELECT id FROM tenant WHERE ${DUE_TENANTS})
-              OR (s.status = 'DELETED' AND s.purge_due_at <= $1
-                  AND NOT EXISTS (SELECT 1 FROM personal_data_record r
-                                   WHERE r.tenant_id = s.tenant_id AND r.data_subject_id = s.id
-                                     AND NOT (r.status = 'PENDING_DELETION' AND r.purge_due_at <= $1))))::int AS subjects,
-         (SELECT count(*) FROM tenant WHERE ${DUE_TENANTS})::int AS tenants,
-         (SELECT count(*) FROM idempotency_key
-           WHERE expires_at <= $1 OR tenant_id IN (SELECT id FROM tenant WHERE ${DUE_TENANTS}))::int AS keys`,
+        `SELECT ${records}::int AS records, ${subjects}::int AS subjects, (SELECT count(*) FROM (${dueTenants}) due)::int AS tenants, ${keys}::int AS keys`,
         [now],
       ),
     );

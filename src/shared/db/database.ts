@@ -45,3 +45,9 @@ export function preparedQuery<T>(manager: EntityManager, text: string, params: u
   const name = `c_${createHash("sha1").update(text).digest("hex").slice(0, 20)}`;
   return manager.query({ name, text } as unknown as string, params);
 }
+
+/** Runs a data-modifying statement (one with RETURNING) and counts the rows it returned, in one round trip. */
+export async function countedChange(manager: EntityManager, changeSql: string, params: unknown[]): Promise<number> {
+  const [{ n }]: Array<{ n: number }> = await manager.query(`WITH changed AS (${changeSql}) SELECT count(*)::int AS n FROM changed`, params);
+  return n;
+}
