@@ -31,6 +31,7 @@ import { DataSubjectService } from "./modules/data-subject/data-subject.service"
 import { ExportService } from "./modules/personal-data/export.service";
 import { IdempotencyKeys } from "./modules/personal-data/idempotency";
 import { PersonalDataRecordResolver, SubjectRecordsResolver, TenantRecordsResolver } from "./modules/personal-data/personal-data.resolver";
+import { planTenantRecordPages } from "./modules/personal-data/tenant-record-pages";
 import { PersonalDataService } from "./modules/personal-data/personal-data.service";
 import { RecordDeletion } from "./modules/personal-data/record-deletion";
 import { ValueReader } from "./modules/personal-data/value-reader";
@@ -41,7 +42,8 @@ import { TenantService } from "./modules/tenant/tenant.service";
 import { TestClockResolver } from "./modules/test-clock/test-clock.resolver";
 import { ViewerResolver } from "./modules/viewer/viewer.resolver";
 import { guardFields } from "./root-field.guard";
-import { answerLeftValuesFirst } from "./shared/graphql/lookahead";
+import { JoinRegistry } from "./shared/read-path/joins";
+import type { RequestContext } from "./context";
 import type { SettableClock } from "./shared/clock";
 
 export interface SchemaOptions {
@@ -63,10 +65,14 @@ function wire(options: SchemaOptions) {
   const incidents = new IncidentService(audit, tenants);
   const subjects = new DataSubjectService(tenants, deletion);
   const records = new PersonalDataService(tenants, deletion, new IdempotencyKeys(), new InboundCheck(parties), notices);
+  // The read path: every field a parent's statement fetches with it, declared here and only here.
+  const readPath = new JoinRegistry<RequestContext>([
+    { parentType: "Tenant", field: "personalDataRecords", plan: planTenantRecordPages, alsoAnswers: [["PersonalDataRecord", "subject"]] },
+  ]);
   const instances = new Map<unknown, unknown>([
     [ViewerResolver, new ViewerResolver()],
     [StorageLocationResolver, new StorageLocationResolver(locations)],
-    [TenantResolver, new TenantResolver(tenants, locations)],
+    [TenantResolver, new TenantResolver(tenants, locations, readPath)],
     [AuditLogResolver, new AuditLogResolver(new AuditLogService(options.auditSigner), tenants, options.auditSigner)],
     [DataSubjectResolver, new DataSubjectResolver(subjects, tenants)],
     [SubjectRecordsResolver, new SubjectRecordsResolver(records)],
@@ -107,23 +113,20 @@ function wire(options: SchemaOptions) {
   };
   // type-graphql's buildSchema takes resolver classes as NonEmptyArray<Function>.
   // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
-  return { audit, container, resolvers: [...instances.keys()] as unknown as NonEmptyArray<Function> };
+  return { audit, container, readPath, resolvers: [...instances.keys()] as unknown as NonEmptyArray<Function> };
 }
 
 export async function createSchema(options: SchemaOptions): Promise<GraphQLSchema> {
-  const { audit, container, resolvers } = wire(options);
+  const { audit, container, resolvers, readPath } = wire(options);
   const schema = await buildSchema({
     resolvers,
     container,
     // Never echo rejected values back (they may be personal data).
     validate: { forbidUnknownValues: true, validationError: { target: false, value: false } },
   });
-  // Fields a parent's look-ahead may answer (tenant-record-pages) take that answer without
-  // their type-graphql resolver; before the guard, which must run around them.
-  answerLeftValuesFirst(schema, [
-    ["Tenant", "personalDataRecords"],
-    ["PersonalDataRecord", "subject"],
-  ]);
+  // Fields a parent's statement fetched take that answer without their type-graphql resolver;
+  // before the guard, which must run around them.
+  readPath.install(schema);
   // The guard goes around root fields and fields that declare roles only, after the build: a
   // type-graphql global middleware would run around every field, as a promise each.
   guardFields(schema, audit);

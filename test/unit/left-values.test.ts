@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { GraphQLObjectType, GraphQLSchema, GraphQLString, type GraphQLResolveInfo } from "graphql";
 import { createSchema } from "../../src/schema";
-import { answerLeftValuesFirst, leaveFor } from "../../src/shared/graphql/lookahead";
+import { answerLeftValuesFirst, leaveFor } from "../../src/shared/read-path/lookahead";
 import { principals, TEST_AUDIT_SIGNER } from "../helpers/app";
 
 const infoAt = (key: string) => ({ path: { key, prev: undefined, typename: undefined } }) as unknown as GraphQLResolveInfo;

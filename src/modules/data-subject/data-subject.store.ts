@@ -1,5 +1,7 @@
 import type { EntityManager } from "typeorm";
 import { countedChange } from "../../shared/db/database";
+import { columnsFor, jsonRow, type JsonRow } from "../../shared/read-path/json-rows";
+import { DataSubjectEntity } from "./data-subject.entity";
 import type { DataSubjectStatus } from "./data-subject.status";
 
 /**
@@ -57,4 +59,18 @@ export function purgeSubjectsOfTenant(manager: EntityManager, tenantId: string, 
 /** A scalar count of the subjects a purge at `nowSql` would delete: those of `dueTenantIds` (a subquery), and due ones not `kept`. */
 export function purgeableSubjectsCountSql(nowSql: string, dueTenantIds: string, kept: string): string {
   return `(SELECT count(*) FROM data_subject s WHERE s.tenant_id IN (${dueTenantIds}) OR (${dueSubject(nowSql, kept)}))`;
+}
+
+/**
+ * For a read that joins rows to their subjects (the tenants page's records): the JOIN clause of
+ * subjects aliased `s` to rows aliased `r` with `tenant_id` and `data_subject_id`, and the JSON
+ * row of the subject's columns that `fieldNames` (fields of DataSubject) need.
+ */
+export function subjectJoin(manager: EntityManager, fieldNames: readonly string[]): { clause: string; row: JsonRow<DataSubjectEntity> } {
+  const meta = manager.connection.getMetadata(DataSubjectEntity);
+  return {
+    clause: "JOIN data_subject s ON s.tenant_id = r.tenant_id AND s.id = r.data_subject_id",
+    // Fields resolved from elsewhere need no column of their own.
+    row: jsonRow<DataSubjectEntity>(meta, columnsFor(meta, [...fieldNames], ["id"], { tenant: [], records: [] })),
+  };
 }

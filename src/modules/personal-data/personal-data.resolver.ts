@@ -4,7 +4,7 @@ import type { RequestContext } from "../../context";
 import { Allow } from "../../shared/auth/allow";
 import { Role } from "../../shared/auth/role";
 import { JSONObject } from "../../shared/graphql/json-object";
-import { selectionOf } from "../../shared/graphql/lookahead";
+import { selectionOf } from "../../shared/read-path/lookahead";
 import { PageArgs } from "../../shared/pagination";
 import { Audited } from "../../shared/audit/audited";
 import { DATA_VIEWERS } from "../data-subject/data-viewers";
@@ -29,7 +29,6 @@ import {
   RecordPersonalDataInput,
 } from "./personal-data.types";
 import { recordSelectionOf } from "./record-columns";
-import "./tenant-record-pages"; // registers the tenants page's join of Tenant.personalDataRecords
 import type { ValueReader } from "./value-reader";
 import type { ThirdPartyService } from "../third-party/third-party.service";
 import { ThirdParty } from "../third-party/third-party.types";

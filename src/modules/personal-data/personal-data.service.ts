@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { SelectQueryBuilder } from "typeorm";
-import type { RequestContext } from "../../context";
+import { principalOf, type RequestContext } from "../../context";
+import { dataScope } from "../../shared/auth/scope";
 import { em, returning } from "../../shared/db/database";
 import { scopedQuery } from "../../shared/db/scoped-query";
 import { BadUserInputError, DomainError, ErrorCode, NotFoundError } from "../../shared/errors";
@@ -32,7 +33,7 @@ import type { InboundSources, RecordRecipients } from "./record-sharing";
 import { valueChanges } from "./value-changes";
 import { readsValues, recordColumnsFor, type RecordSelection } from "./record-columns";
 import { readAhead } from "./value-reader";
-import { recordFilterConditions } from "./record-filter";
+import { recordPageConditions } from "./record-filter";
 
 const INSERT_RECORDS = `
   INSERT INTO personal_data_record (id, tenant_id, data_subject_id, category, purposes, storage_location_code, source_third_party_id, value, status, version, created_at, updated_at)
@@ -77,8 +78,9 @@ export class PersonalDataService {
     filter?: PersonalDataRecordFilter | null,
     selection?: RecordSelection | null,
   ): Promise<Connection<PersonalDataRecord>> {
-    const query = this.scoped(ctx);
-    if (!query) throw new Error("list called for a caller without a data scope");
+    const scope = dataScope(principalOf(ctx));
+    if (scope.kind === "none") throw new Error("list called for a caller without a data scope");
+    const query = em(ctx).getRepository(PersonalDataRecordEntity).createQueryBuilder("r");
     // Only the columns the query's selection needs; with the values' rows when it reads values,
     // so that reading them takes no statement of its own (value-reader.ts).
     const withValues = !!selection && readsValues(selection);
@@ -88,7 +90,7 @@ export class PersonalDataService {
     if (where.tenantId) query.andWhere("r.tenant_id = :tenantId", { tenantId: where.tenantId });
     if (where.dataSubjectId) query.andWhere("r.data_subject_id = :dataSubjectId", { dataSubjectId: where.dataSubjectId });
     const params: Record<string, unknown> = {};
-    const conditions = recordFilterConditions(filter, (value) => {
+    const conditions = recordPageConditions(scope, filter, (value) => {
       const name = `filter${Object.keys(params).length}`;
       params[name] = value;
       return `:${name}`;

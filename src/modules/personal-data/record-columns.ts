@@ -1,7 +1,7 @@
 import type { EntityMetadata } from "typeorm";
 import type { ColumnMetadata } from "typeorm/metadata/ColumnMetadata";
-import { columnsFor } from "../../shared/db/json-rows";
-import { connectionNodeFields, selects, type ResolveTree } from "../../shared/graphql/lookahead";
+import { columnsFor } from "../../shared/read-path/json-rows";
+import { connectionNodeFields, selects, type ResolveTree } from "../../shared/read-path/lookahead";
 import { READ_AHEAD_COLUMNS, READ_AHEAD_VALUE } from "./value-reader";
 
 /** What a query selects on a page of records, as far as the columns to read depend on it. */

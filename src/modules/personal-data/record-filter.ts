@@ -1,3 +1,4 @@
+import type { DataScope } from "../../shared/auth/scope";
 import { isUuid } from "../../shared/ids";
 import type { PersonalDataRecordFilter } from "./personal-data.types";
 
@@ -15,4 +16,23 @@ export function recordFilterConditions(filter: PersonalDataRecordFilter | null |
   if (filter?.category) conditions.push(`r.category = ${bind(filter.category)}`);
   if (filter?.status) conditions.push(`r.status = ${bind(filter.status)}`);
   return conditions;
+}
+
+/**
+ * Every condition of a page of records (alias `r`) besides its parent: the caller's data scope
+ * (a tenant role its tenant, a data subject its own records) and the filter. One definition for
+ * a page's own statement (PersonalDataService.list) and the tenants page's join
+ * (tenant-record-pages), so the two cannot disagree on what a caller sees.
+ */
+export function recordPageConditions(
+  scope: Exclude<DataScope, { kind: "none" }>,
+  filter: PersonalDataRecordFilter | null | undefined,
+  bind: (value: unknown) => string,
+): string[] {
+  const conditions: string[] = [];
+  if (scope.kind === "tenant") {
+    conditions.push(`r.tenant_id = ${bind(scope.tenantId)}`);
+    if (scope.dataSubjectId) conditions.push(`r.data_subject_id = ${bind(scope.dataSubjectId)}`);
+  }
+  return [...conditions, ...recordFilterConditions(filter, bind)];
 }

@@ -2,24 +2,24 @@ import type { RequestContext } from "../../context";
 import { principalOf } from "../../context";
 import { dataScope } from "../../shared/auth/scope";
 import { em } from "../../shared/db/database";
-import { columnsFor, jsonRow } from "../../shared/db/json-rows";
-import { leaveFor, selects, type ResolveTree } from "../../shared/graphql/lookahead";
+import { jsonRow } from "../../shared/read-path/json-rows";
+import { leaveFor, selects, type ResolveTree } from "../../shared/read-path/lookahead";
 import { afterPosition, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, pageOf } from "../../shared/pagination";
-import { DataSubjectEntity } from "../data-subject/data-subject.entity";
+import { subjectJoin } from "../data-subject/data-subject.store";
 import { toDataSubject } from "../data-subject/data-subject.types";
-import { joinTenantField, type TenantJoin } from "../tenant/tenant-joins";
+import type { TenantJoin } from "../tenant/tenant-joins";
 import { PersonalDataRecordEntity } from "./personal-data-record.entity";
 import { toRecord, type PersonalDataRecordFilter } from "./personal-data.types";
 import { readsValues, recordColumnsFor, recordSelectionOf } from "./record-columns";
-import { recordFilterConditions } from "./record-filter";
+import { recordPageConditions } from "./record-filter";
 import { readAhead } from "./value-reader";
 
 /**
  * `Tenant.personalDataRecords` fetched by the tenant's own statement (the tenants page, or
  * `tenant(id)`): each tenant's count and page of records (with their subjects, and the rows their
  * values' reads need, when the query asks for them) as JSON in the tenant's row.
- * The conditions are those of PersonalDataService.list: the caller's data scope, the filter, the
- * cursor, (created_at, id) order. Arguments that list would refuse are left to it, so its error
+ * The conditions are those of PersonalDataService.list (recordPageConditions), with the cursor and
+ * (created_at, id) order of its keyset page. Arguments that list would refuse are left to it, so its error
  * is the one the caller sees.
  */
 export function planTenantRecordPages(ctx: RequestContext, field: ResolveTree): TenantJoin | null {
@@ -41,29 +41,20 @@ export function planTenantRecordPages(ctx: RequestContext, field: ResolveTree): 
   const withNextPage = selects(field, "PersonalDataRecordConnection", "pageInfo");
   // Only the columns the selection needs: the JSON was half ids the response never showed.
   const meta = em(ctx).connection.getMetadata(PersonalDataRecordEntity);
-  const subjectMeta = em(ctx).connection.getMetadata(DataSubjectEntity);
   // With the rows the values' reads need when the page reads values (value-reader.ts).
   const withValues = readsValues(selection);
   const recordRow = jsonRow<PersonalDataRecordEntity>(meta, recordColumnsFor(meta, selection, true));
   const subjectFields = Object.values(selection.nodeFields).filter((f) => f.name === "subject");
-  const subjectRow = jsonRow<DataSubjectEntity>(
-    subjectMeta,
-    columnsFor(
-      subjectMeta,
-      subjectFields.flatMap((f) => Object.values(f.fieldsByTypeName.DataSubject ?? {}).map((g) => g.name)),
-      ["id"],
-      { tenant: [], records: [] },
-    ),
+  const subjects = subjectJoin(
+    em(ctx),
+    subjectFields.flatMap((f) => Object.values(f.fieldsByTypeName.DataSubject ?? {}).map((g) => g.name)),
   );
+  const subjectRow = subjects.row;
   const withSubjects = subjectFields.length > 0;
 
   return {
     sql(bind) {
-      const where = ["r.tenant_id = t.id"];
-      if (scope.kind === "tenant") where.push(`r.tenant_id = ${bind(scope.tenantId)}`);
-      if (scope.kind === "tenant" && scope.dataSubjectId) where.push(`r.data_subject_id = ${bind(scope.dataSubjectId)}`);
-      where.push(...recordFilterConditions(filter, bind));
-      const conditions = where.join(" AND ");
+      const conditions = ["r.tenant_id = t.id", ...recordPageConditions(scope, filter, bind)].join(" AND ");
       const count = withCount ? `(SELECT count(*)::int FROM personal_data_record r WHERE ${conditions})` : "NULL";
       const cursor = after ? ` AND (r.created_at, r.id) > (${bind(after[0])}, ${bind(after[1])})` : "";
       const columns = [...new Set(["tenant_id", "data_subject_id", "created_at", ...recordRow.columns.map((c) => c.databaseName)])].map((c) => `r.${c}`);
@@ -74,7 +65,7 @@ export function planTenantRecordPages(ctx: RequestContext, field: ResolveTree): 
       const page = withPage
         ? `(SELECT coalesce(json_agg(json_build_array(${recordRow.elements("p")}${withSubjects ? `, ${subjectRow.elements("p", "s_")}` : ""}) ORDER BY p.created_at, p.id), '[]')
               FROM (SELECT ${columns.join(", ")} FROM personal_data_record r
-                      ${withSubjects ? "JOIN data_subject s ON s.tenant_id = r.tenant_id AND s.id = r.data_subject_id" : ""}
+                      ${withSubjects ? subjects.clause : ""}
                      WHERE ${conditions}${cursor}
                      ORDER BY r.created_at, r.id LIMIT ${bind((first as number) + (withNextPage ? 1 : 0))}) p)`
         : "'[]'::json";
@@ -114,5 +105,3 @@ export function planTenantRecordPages(ctx: RequestContext, field: ResolveTree): 
     },
   };
 }
-
-joinTenantField("personalDataRecords", planTenantRecordPages);

@@ -1,5 +1,5 @@
 import type { EntityManager } from "typeorm";
-import { jsonRow } from "../../shared/db/json-rows";
+import { jsonRow } from "../../shared/read-path/json-rows";
 import { StorageLocation } from "./storage-location.entity";
 
 /**

@@ -2,30 +2,13 @@ import type { GraphQLObjectType, GraphQLResolveInfo, GraphQLSchema } from "graph
 import type { RequestContext } from "../../context";
 import { principalOf } from "../../context";
 import { allowedRoles } from "../../shared/auth/allow";
-import { connectionNodeFields, fieldsOn, selectionOf, selects, type ResolveTree } from "../../shared/graphql/lookahead";
+import { connectionNodeFields, fieldsOn, selectionOf, selects, type ResolveTree } from "../../shared/read-path/lookahead";
+import type { JoinPlanner, JoinRegistry, ParentJoin } from "../../shared/read-path/joins";
 import type { Tenant } from "./tenant.types";
 
-/**
- * A field of Tenant whose data the tenants page (and `tenant(id)`) fetches in its own statement
- * (look-ahead), so a dashboard of N tenants with their records is one SQL statement whatever N
- * and the page sizes.
- */
-export interface TenantJoin {
-  /** A scalar SQL expression over the tenant row `t` (JSON); `bind` adds a parameter and returns its placeholder. */
-  sql(bind: (value: unknown) => string): string;
-  /** Hands one tenant's value of that expression to the field's resolver (see leaveFor). */
-  attach(ctx: RequestContext, tenant: Tenant, value: unknown): void;
-}
-
-/** Plans a join for one selection of the field, or null to leave it to the field's own resolver. */
-export type TenantJoinPlanner = (ctx: RequestContext, field: ResolveTree) => TenantJoin | null;
-
-const planners = new Map<string, TenantJoinPlanner>();
-
-/** Registered by the feature that owns the field (records register `personalDataRecords`). */
-export function joinTenantField(fieldName: string, planner: TenantJoinPlanner): void {
-  planners.set(fieldName, planner);
-}
+/** A join below a tenant (see the read path's registry, shared/read-path/joins.ts). */
+export type TenantJoin = ParentJoin<RequestContext, Tenant>;
+export type TenantJoinPlanner = JoinPlanner<RequestContext, Tenant>;
 
 export interface TenantPagePlan {
   totalCount: boolean;
@@ -36,25 +19,30 @@ export interface TenantPagePlan {
 export const PLAIN_TENANT_PAGE: TenantPagePlan = { totalCount: true, storageLocation: false, joins: [] };
 
 /** What a query for a page of tenants selects below it, as far as the page's statement can fetch it. */
-export function planTenantPage(ctx: RequestContext, info: GraphQLResolveInfo): TenantPagePlan {
+export function planTenantPage(ctx: RequestContext, info: GraphQLResolveInfo, registry: JoinRegistry<RequestContext>): TenantPagePlan {
   const tree = selectionOf(info);
   if (!tree) return PLAIN_TENANT_PAGE;
   const fields = connectionNodeFields(tree, "TenantConnection", "TenantEdge", "Tenant") ?? {};
-  return { totalCount: selects(tree, "TenantConnection", "totalCount"), ...planTenantFields(ctx, info.schema, fields) };
+  return { totalCount: selects(tree, "TenantConnection", "totalCount"), ...planTenantFields(ctx, info.schema, fields, registry) };
 }
 
 /** What a query for one tenant selects on it, as far as the tenant's statement can fetch it. */
-export function planTenant(ctx: RequestContext, info: GraphQLResolveInfo): TenantPagePlan {
+export function planTenant(ctx: RequestContext, info: GraphQLResolveInfo, registry: JoinRegistry<RequestContext>): TenantPagePlan {
   const tree = selectionOf(info);
-  return { totalCount: false, ...planTenantFields(ctx, info.schema, tree ? fieldsOn(tree, "Tenant") : {}) };
+  return { totalCount: false, ...planTenantFields(ctx, info.schema, tree ? fieldsOn(tree, "Tenant") : {}, registry) };
 }
 
-function planTenantFields(ctx: RequestContext, schema: GraphQLSchema, fields: Record<string, ResolveTree>): Omit<TenantPagePlan, "totalCount"> {
+function planTenantFields(
+  ctx: RequestContext,
+  schema: GraphQLSchema,
+  fields: Record<string, ResolveTree>,
+  registry: JoinRegistry<RequestContext>,
+): Omit<TenantPagePlan, "totalCount"> {
   const tenantFields = (schema.getType("Tenant") as GraphQLObjectType).getFields();
   const role = principalOf(ctx).role;
   const joins: TenantPagePlan["joins"] = [];
   for (const [responseKey, field] of Object.entries(fields)) {
-    const planner = planners.get(field.name);
+    const planner = registry.plannerOf<Tenant>("Tenant", field.name);
     if (!planner) continue;
     // Nothing is fetched for a field the caller's role may not read: its guard refuses it anyway.
     const roles = allowedRoles(tenantFields[field.name]);

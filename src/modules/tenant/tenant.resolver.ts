@@ -4,6 +4,7 @@ import type { RequestContext } from "../../context";
 import { Allow } from "../../shared/auth/allow";
 import { Role, TENANT_ROLES } from "../../shared/auth/role";
 import { PageArgs } from "../../shared/pagination";
+import type { JoinRegistry } from "../../shared/read-path/joins";
 import { Audited } from "../../shared/audit/audited";
 import { StorageLocation } from "../storage-location/storage-location.entity";
 import { StorageLocationService } from "../storage-location/storage-location.service";
@@ -17,18 +18,20 @@ export class TenantResolver {
   constructor(
     private readonly tenantService: TenantService,
     private readonly locations: StorageLocationService,
+    /** The read path: fields below a tenant its statement can fetch. */
+    private readonly joins: JoinRegistry<RequestContext>,
   ) {}
 
   @Query(() => TenantConnection, { description: "Every tenant, oldest first (operators only)." })
   @Allow(Role.OPERATOR)
   tenants(@Ctx() ctx: RequestContext, @Args() page: PageArgs, @Info() info: GraphQLResolveInfo) {
-    return this.tenantService.list(ctx, page, planTenantPage(ctx, info));
+    return this.tenantService.list(ctx, page, planTenantPage(ctx, info, this.joins));
   }
 
   @Query(() => Tenant, { nullable: true, description: "A tenant by id; null when it does not exist or is outside your scope." })
   @Allow(Role.OPERATOR, ...TENANT_ROLES)
   tenant(@Ctx() ctx: RequestContext, @Arg("id", () => ID) id: string, @Info() info: GraphQLResolveInfo) {
-    return this.tenantService.get(ctx, id, planTenant(ctx, info));
+    return this.tenantService.get(ctx, id, planTenant(ctx, info, this.joins));
   }
 
   @Mutation(() => Tenant, { description: "Creates a tenant in the storage location its administrator chose." })

@@ -7,7 +7,7 @@ import { em, preparedQuery } from "../../shared/db/database";
 import { BadUserInputError, NotFoundError } from "../../shared/errors";
 import { isUuid } from "../../shared/ids";
 import { byKeyLoader } from "../../shared/loaders";
-import { jsonRow } from "../../shared/db/json-rows";
+import { jsonRow } from "../../shared/read-path/json-rows";
 import { afterPosition, DEFAULT_PAGE_SIZE, pageOf, type Connection, type PageArgs } from "../../shared/pagination";
 import { auditTarget } from "../../shared/audit/audit-draft";
 import { locationJoin } from "../storage-location/storage-location.store";
