@@ -18,9 +18,22 @@ export class LoaderCache {
     return loader as DataLoader<K, V>;
   }
 
+  private readonly named = new Map<string, DataLoader<unknown, unknown>>();
+
+  /** A loader by name, for loaders that differ by more than their factory (a page's arguments). */
+  keyed<K, V>(name: string, create: () => DataLoader<K, V>): DataLoader<K, V> {
+    let loader = this.named.get(name);
+    if (!loader) {
+      loader = create() as DataLoader<unknown, unknown>;
+      this.named.set(name, loader);
+    }
+    return loader as DataLoader<K, V>;
+  }
+
   /** After a write, cached reads may be stale. */
   clear(): void {
     this.loaders.clear();
+    this.named.clear();
   }
 }
 

@@ -1,6 +1,7 @@
 import { IsInt, IsOptional, Max, Min } from "class-validator";
 import { ArgsType, Field, Int, ObjectType } from "type-graphql";
-import type { ObjectLiteral, SelectQueryBuilder } from "typeorm";
+import type { EntityManager, ObjectLiteral, SelectQueryBuilder } from "typeorm";
+import { DataLoader, type LoaderCache } from "./loaders";
 import { BadUserInputError } from "./errors";
 import { isUuid } from "./ids";
 
@@ -127,6 +128,98 @@ export async function keysetPage<E extends ObjectLiteral, T>(
   let count: Promise<number> | undefined;
   Object.defineProperty(connection, "totalCount", { enumerable: true, get: () => (count ??= query.clone().getCount()) });
   return connection;
+}
+
+/** One parent's page of children (see parentPage). */
+export interface ParentPageSpec<E extends ObjectLiteral, T> {
+  /**
+   * What tells this list apart from others in the request: the field and every argument that
+   * shapes the query (page size, cursor, filters). Parents batched together share it.
+   */
+  key: string;
+  parent: string;
+  /** The children's query, scoped and filtered, without the parent condition, on `manager` (the request's). */
+  query: SelectQueryBuilder<E>;
+  manager: EntityManager;
+  /** The SQL column naming a child's parent, e.g. `s.tenant_id`. */
+  parentColumn: string;
+  args: PageArgs;
+  columns: KeysetColumns;
+  positionOf: (row: E) => [Date, string];
+  map: (row: E) => T;
+}
+
+/**
+ * A keyset page of one parent's children, read for every parent of the request that asks for
+ * the same list at once: two statements (each parent's page of ids, by an index scan per parent,
+ * then their rows) and, when the query asks for totalCount, one count grouped by parent,
+ * whatever the number of parents. A lone parent takes keysetPage's one statement.
+ */
+export function parentPage<E extends ObjectLiteral, T>(ctx: { loaders: LoaderCache }, spec: ParentPageSpec<E, T>): Promise<Connection<T>> {
+  const loader = ctx.loaders.keyed(`page:${spec.key}`, () => new DataLoader<string, Connection<T>>((parents) => pagesOfParents(ctx, spec, [...parents])));
+  return loader.load(spec.parent);
+}
+
+async function pagesOfParents<E extends ObjectLiteral, T>(
+  ctx: { loaders: LoaderCache },
+  spec: ParentPageSpec<E, T>,
+  parents: string[],
+): Promise<Connection<T>[]> {
+  const { query, parentColumn, columns, args } = spec;
+  if (parents.length === 1) {
+    return [await keysetPage(query.clone().andWhere(`${parentColumn} = :parentKey`, { parentKey: parents[0] }), args, columns, spec.positionOf, spec.map)];
+  }
+  const first = args.first ?? DEFAULT_PAGE_SIZE;
+  // Each parent's page by its own index scan (LATERAL), the parents as one array parameter.
+  const page = query
+    .clone()
+    .select(columns.id, "id")
+    .andWhere(`${parentColumn} = parents.key`)
+    .orderBy(columns.createdAt, "ASC")
+    .addOrderBy(columns.id, "ASC")
+    .limit(first + 1);
+  if (args.after) {
+    const [at, id] = afterPosition(args.after);
+    page.andWhere(`(${columns.createdAt}, ${columns.id}) > (:cursorAt, :cursorId)`, { cursorAt: at, cursorId: id });
+  }
+  const [sql, params] = page.getQueryAndParameters();
+  const picked: Array<{ id: string; parent: string }> = await spec.manager.query(
+    `SELECT p.id, parents.key AS parent FROM unnest($${params.length + 1}::uuid[]) AS parents(key) CROSS JOIN LATERAL (${sql}) p`,
+    [...params, parents],
+  );
+  const parentOf = new Map(picked.map((p) => [p.id, p.parent]));
+  const rows = picked.length
+    ? await query
+        .clone()
+        .andWhere(`${columns.id} IN (:...pickedIds)`, { pickedIds: picked.map((p) => p.id) })
+        .getMany()
+    : [];
+  const byParent = new Map<string, E[]>(parents.map((p) => [p, []]));
+  for (const row of rows) byParent.get(parentOf.get(spec.positionOf(row)[1])!)!.push(row);
+  const counts = ctx.loaders.keyed(`count:${spec.key}`, () => new DataLoader<string, number>((keys) => countsOfParents(spec, [...keys])));
+  return parents.map((parent) => {
+    const own = byParent.get(parent)!.sort((a, b) => comparePositions(spec.positionOf(a), spec.positionOf(b)));
+    const connection = pageOf(own, first, 0, spec.positionOf, spec.map);
+    let count: Promise<number> | undefined;
+    Object.defineProperty(connection, "totalCount", { enumerable: true, get: () => (count ??= counts.load(parent)) });
+    return connection;
+  });
+}
+
+async function countsOfParents<E extends ObjectLiteral, T>(spec: ParentPageSpec<E, T>, parents: string[]): Promise<number[]> {
+  const rows: Array<{ parent: string; n: string }> = await spec.query
+    .clone()
+    .select(spec.parentColumn, "parent")
+    .addSelect("count(*)", "n")
+    .andWhere(`${spec.parentColumn} IN (:...parentKeys)`, { parentKeys: parents })
+    .groupBy(spec.parentColumn)
+    .getRawMany();
+  const counts = new Map(rows.map((r) => [r.parent, Number(r.n)]));
+  return parents.map((p) => counts.get(p) ?? 0);
+}
+
+function comparePositions([a, aId]: [Date, string], [b, bId]: [Date, string]): number {
+  return a.getTime() - b.getTime() || (aId < bId ? -1 : aId > bId ? 1 : 0);
 }
 
 /** The keyset position an `after` cursor names; BAD_USER_INPUT when this API did not issue it. */

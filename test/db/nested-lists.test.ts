@@ -55,6 +55,17 @@ describe("nested lists: statements independent of how many parents", () => {
       );
     }
   });
+  before(async () => {
+    // Five more subjects of the tenant, each with one record; five more tenants, each with a
+    // subject, a record and an agreement.
+    for (let i = 0; i < 5; i++) {
+      const subject = await registerSubject(app, tenant.id);
+      await recordData(app, tenant.id, subject.id, { value: { s: i } });
+      const other = await createTenant(app);
+      await recordData(app, other.id, (await registerSubject(app, other.id)).id, { value: { t: i } });
+      await consentedAgreement(app, other.id, { feature: `G${i}` });
+    }
+  });
   after(async () => {
     await app.close();
     await drop();
@@ -85,6 +96,38 @@ describe("nested lists: statements independent of how many parents", () => {
       as: () => as.asTenantAdmin(tenant.id),
       count: (data: any) => data.tenant.personalDataRecords.nodes.flatMap((r: any) => r.transfers).length,
     },
+    {
+      name: "a subject's records",
+      query: (n: number) => `query { tenant(id: "${tenant.id}") { dataSubjects(first: ${n}) { nodes { id records(first: 1) { totalCount nodes { id } } } } } }`,
+      as: () => as.asTenantAdmin(tenant.id),
+      count: (data: any) => data.tenant.dataSubjects.nodes.filter((s: any) => s.records.nodes.length === 1 && s.records.totalCount >= 1).length,
+    },
+    {
+      name: "an agreement's transfers",
+      query: (n: number) => `query { tenant(id: "${tenant.id}") { sharingAgreements(first: ${n}) { nodes { id transfers { totalCount nodes { id } } } } } }`,
+      as: () => as.asTenantAdmin(tenant.id),
+      count: (data: any) => data.tenant.sharingAgreements.nodes.flatMap((a: any) => a.transfers.nodes).length,
+    },
+    ...(
+      [
+        ["subjects", "dataSubjects(first: 1) { totalCount nodes { id } }", (t: any) => t.dataSubjects.nodes.length === 1 && t.dataSubjects.totalCount >= 1],
+        ["agreements", "sharingAgreements(first: 1) { totalCount nodes { id } }", (t: any) => t.sharingAgreements.nodes.length === 1],
+        ["audit log", "auditLog(first: 1) { totalCount nodes { id } }", (t: any) => t.auditLog.nodes.length === 1 && t.auditLog.totalCount >= 1],
+        ["compliance report", "complianceReport { activeRecords }", (t: any) => t.complianceReport.activeRecords >= 1],
+        ["audit checkpoints", "auditCheckpoints(first: 1) { chainSeq }", (t: any) => Array.isArray(t.auditCheckpoints)],
+      ] as const
+    ).map(([what, selection, holds]) => ({
+      name: `a tenant's ${what}`,
+      query: (n: number) => `{ tenants(first: ${n}) { nodes { id ${selection} } } }`,
+      as: () => as.asOperator(),
+      count: (data: any) => data.tenants.nodes.filter(holds).length,
+    })),
+    {
+      name: "an incident's affected tenants",
+      query: (n: number) => `{ breachIncidents(first: ${n}) { nodes { id affectedTenants { id } } } }`,
+      as: () => as.asOperator(),
+      count: (data: any) => data.breachIncidents.nodes.filter((i: any) => i.affectedTenants.length === 1).length,
+    },
   ];
 
   for (const list of lists) {
@@ -98,4 +141,41 @@ describe("nested lists: statements independent of how many parents", () => {
       assert.equal(statements[1], statements[0], `statements for 2 and 6 parents: ${statements.join(", ")}`);
     });
   }
+
+  it("answers for many parents at once exactly as for each parent alone", async () => {
+    const page = "(first: 2) { totalCount nodes { id } pageInfo { hasNextPage endCursor } }";
+    const fields = `dataSubjects${page} sharingAgreements${page} auditLog${page} complianceReport { activeRecords overdueDeletions residencyViolations }`;
+    const many = assertOk(await as.asOperator().gql(`{ tenants(first: 6) { nodes { id ${fields} } } }`)).tenants.nodes;
+    assert.equal(many.length, 6);
+    for (const t of many) {
+      const alone = assertOk(await as.asOperator().gql(`query($id: ID!) { tenant(id: $id) { id ${fields} } }`, { id: t.id })).tenant;
+      assert.deepEqual(JSON.parse(JSON.stringify(t)), JSON.parse(JSON.stringify(alone)), `tenant ${t.id}`);
+    }
+    const nested = `records${page}`;
+    const subjects = assertOk(
+      await as.asTenantAdmin(tenant.id).gql(`query($id: ID!) { tenant(id: $id) { dataSubjects(first: 6) { nodes { id ${nested} } } } }`, { id: tenant.id }),
+    ).tenant.dataSubjects.nodes;
+    assert.equal(subjects.length, 6);
+    for (const s of subjects) {
+      const alone = assertOk(await as.asTenantAdmin(tenant.id).gql(`query($id: ID!) { dataSubject(id: $id) { id ${nested} } }`, { id: s.id })).dataSubject;
+      assert.deepEqual(JSON.parse(JSON.stringify(s)), JSON.parse(JSON.stringify(alone)), `subject ${s.id}`);
+    }
+    // A cursor carried into a batch narrows each parent's page as it narrows one.
+    const first = subjects.find((s: any) => s.records.totalCount > 1);
+    if (first) {
+      const after = first.records.pageInfo.endCursor;
+      const next = assertOk(
+        await as
+          .asTenantAdmin(tenant.id)
+          .gql(
+            `query($id: ID!, $after: String) { tenant(id: $id) { dataSubjects(first: 6) { nodes { id records(first: 2, after: $after) { nodes { id } } } } } }`,
+            {
+              id: tenant.id,
+              after,
+            },
+          ),
+      ).tenant.dataSubjects.nodes.find((s: any) => s.id === first.id);
+      assert.ok(next.records.nodes.every((r: any) => !first.records.nodes.some((seen: any) => seen.id === r.id)));
+    }
+  });
 });

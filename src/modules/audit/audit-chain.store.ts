@@ -77,11 +77,23 @@ export interface StoredCheckpoint extends CheckpointClaim {
 
 /** The chain's newest `limit` checkpoints, newest first. */
 export async function checkpointsOf(manager: EntityManager, chainKey: string, limit: number): Promise<StoredCheckpoint[]> {
-  const rows: Array<{ chain_seq: string; hash: string; signed_at: Date; key_id: string; signature: string }> = await manager.query(
-    `SELECT chain_seq, hash, signed_at, key_id, signature FROM audit_checkpoint WHERE chain_key = $1 ORDER BY chain_seq DESC LIMIT $2`,
-    [chainKey, limit],
+  return (await checkpointsOfChains(manager, [chainKey], limit))[0];
+}
+
+/** The newest `limit` checkpoints of each chain, newest first, in one statement. */
+export async function checkpointsOfChains(manager: EntityManager, chainKeys: readonly string[], limit: number): Promise<StoredCheckpoint[][]> {
+  const rows: Array<{ chain_key: string; chain_seq: string; hash: string; signed_at: Date; key_id: string; signature: string }> = await manager.query(
+    `SELECT chains.key AS chain_key, c.chain_seq, c.hash, c.signed_at, c.key_id, c.signature
+       FROM unnest($1::uuid[]) AS chains(key)
+       CROSS JOIN LATERAL (SELECT * FROM audit_checkpoint WHERE chain_key = chains.key ORDER BY chain_seq DESC LIMIT $2) c
+      ORDER BY c.chain_seq DESC`,
+    [chainKeys, limit],
   );
-  return rows.map((row) => ({ chainKey, seq: Number(row.chain_seq), hash: row.hash, signedAt: row.signed_at, keyId: row.key_id, signature: row.signature }));
+  return chainKeys.map((chainKey) =>
+    rows
+      .filter((row) => row.chain_key === chainKey)
+      .map((row) => ({ chainKey, seq: Number(row.chain_seq), hash: row.hash, signedAt: row.signed_at, keyId: row.key_id, signature: row.signature })),
+  );
 }
 
 /** The chain's newest checkpoint, or null when none was signed yet. */

@@ -3,7 +3,8 @@ import { em } from "../../shared/db/database";
 import { BadUserInputError } from "../../shared/errors";
 import { decodeCursor, DEFAULT_PAGE_SIZE, encodeCursor, type Connection, type PageArgs } from "../../shared/pagination";
 import type { AuditDetails } from "../../shared/audit/audit-draft";
-import { CHAIN_KEY_SQL, checkpointsOf, readHead, type StoredCheckpoint } from "./audit-chain.store";
+import { DataLoader } from "../../shared/loaders";
+import { CHAIN_KEY_SQL, checkpointsOfChains, readHead, type StoredCheckpoint } from "./audit-chain.store";
 import { AuditCheckpoint, AuditLogEntry, type AuditLogFilter, type AuditOutcome, AuditVerification } from "./audit-log.types";
 import { checkpointMessage, type AuditSigner } from "./audit-signer";
 import { verifyChain } from "./audit-verification";
@@ -51,10 +52,40 @@ function toEntry(row: EntryRow): AuditLogEntry {
  * see the chain's tenant; a chain key is a tenant id or OPERATOR_CHAIN.
  */
 export class AuditLogService {
-  /** Newest first, in chain order: the cursor is the chain position, stable under new entries. */
-  async page(ctx: RequestContext, chainKey: string, args: PageArgs, filter: AuditLogFilter | null | undefined): Promise<Connection<AuditLogEntry>> {
-    const params: unknown[] = [chainKey];
-    const where = [`${CHAIN_KEY_SQL} = $1`];
+  constructor(private readonly signer: AuditSigner) {}
+
+  /**
+   * Newest first, in chain order: the cursor is the chain position, stable under new entries.
+   * Every chain of the request asking for the same page is read at once (one statement for the
+   * pages, one for their counts when asked).
+   */
+  page(ctx: RequestContext, chainKey: string, args: PageArgs, filter: AuditLogFilter | null | undefined): Promise<Connection<AuditLogEntry>> {
+    if (filter?.since && filter.until && filter.since > filter.until) {
+      throw new BadUserInputError("filter.until", "`until` is before `since`: the time range is empty.");
+    }
+    let before: string | null = null;
+    if (args.after) {
+      [before] = decodeCursor(args.after, 1);
+      if (!/^[1-9][0-9]{0,17}$/.test(before)) throw new BadUserInputError("after", "`after` is not a cursor this API issued.");
+    }
+    const key = JSON.stringify(["audit", args.first, before, filter]);
+    const loader = ctx.loaders.keyed(
+      `page:${key}`,
+      () => new DataLoader<string, Connection<AuditLogEntry>>((chains) => this.pages(ctx, key, [...chains], args, filter, before)),
+    );
+    return loader.load(chainKey);
+  }
+
+  private async pages(
+    ctx: RequestContext,
+    key: string,
+    chains: string[],
+    args: PageArgs,
+    filter: AuditLogFilter | null | undefined,
+    before: string | null,
+  ): Promise<Connection<AuditLogEntry>[]> {
+    const params: unknown[] = [chains];
+    const where = [`${CHAIN_KEY_SQL} = chains.key`];
     const add = (sql: string, value: unknown) => {
       params.push(value);
       where.push(sql.replace("?", `$${params.length}`));
@@ -64,38 +95,49 @@ export class AuditLogService {
     if (filter?.outcome) add("a.outcome = ?", filter.outcome);
     if (filter?.since) add("a.occurred_at >= ?", filter.since);
     if (filter?.until) add("a.occurred_at < ?", filter.until);
-    if (filter?.since && filter.until && filter.since > filter.until) {
-      throw new BadUserInputError("filter.until", "`until` is before `since`: the time range is empty.");
-    }
     const matching = where.join(" AND ");
-    const [{ count }] = await em(ctx).query(`SELECT count(*)::int AS count FROM audit_log a WHERE ${matching}`, params);
-
+    const counts = ctx.loaders.keyed(
+      `count:${key}`,
+      () =>
+        new DataLoader<string, number>(async (keys) => {
+          const rows: Array<{ chain: string; n: number }> = await em(ctx).query(
+            `SELECT chains.key AS chain, (SELECT count(*)::int FROM audit_log a WHERE ${matching}) AS n FROM unnest($1::uuid[]) AS chains(key)`,
+            [[...keys], ...params.slice(1)],
+          );
+          return keys.map((k) => rows.find((r) => r.chain === k)?.n ?? 0);
+        }),
+    );
     const first = args.first ?? DEFAULT_PAGE_SIZE;
     const pageParams = [...params];
     let pageWhere = matching;
-    if (args.after) {
-      const [position] = decodeCursor(args.after, 1);
-      if (!/^[1-9][0-9]{0,17}$/.test(position)) throw new BadUserInputError("after", "`after` is not a cursor this API issued.");
-      pageParams.push(position);
+    if (before) {
+      pageParams.push(before);
       pageWhere += ` AND a.chain_seq < $${pageParams.length}`;
     }
     pageParams.push(first + 1);
-    const rows: EntryRow[] = await em(ctx).query(
-      `SELECT a.id, a.tenant_id, a.chain_seq, a.occurred_at, a.actor, a.actor_role, a.action, a.target_type, a.target_id,
-              a.purpose, a.outcome, a.error_code, a.details, a.hash
-         FROM audit_log a WHERE ${pageWhere} ORDER BY ${CHAIN_KEY_SQL} DESC, a.chain_seq DESC LIMIT $${pageParams.length}`,
+    const rows: Array<EntryRow & { chain: string }> = await em(ctx).query(
+      `SELECT chains.key AS chain, e.* FROM unnest($1::uuid[]) AS chains(key) CROSS JOIN LATERAL (
+         SELECT a.id, a.tenant_id, a.chain_seq, a.occurred_at, a.actor, a.actor_role, a.action, a.target_type, a.target_id,
+                a.purpose, a.outcome, a.error_code, a.details, a.hash
+           FROM audit_log a WHERE ${pageWhere} ORDER BY ${CHAIN_KEY_SQL} DESC, a.chain_seq DESC LIMIT $${pageParams.length}) e
+        ORDER BY e.chain_seq DESC`,
       pageParams,
     );
-    const edges = rows.slice(0, first).map((row) => ({ cursor: encodeCursor([row.chain_seq]), node: toEntry(row) }));
-    return {
-      edges,
-      nodes: edges.map((e) => e.node),
-      pageInfo: { hasNextPage: rows.length > first, endCursor: edges.at(-1)?.cursor ?? null },
-      totalCount: count,
-    };
+    return chains.map((chain) => {
+      const own = rows.filter((row) => row.chain === chain);
+      const edges = own.slice(0, first).map((row) => ({ cursor: encodeCursor([row.chain_seq]), node: toEntry(row) }));
+      const connection: Connection<AuditLogEntry> = {
+        edges,
+        nodes: edges.map((e) => e.node),
+        pageInfo: { hasNextPage: own.length > first, endCursor: edges.at(-1)?.cursor ?? null },
+        totalCount: 0,
+      };
+      // Counted only when the query asks for totalCount.
+      let count: Promise<number> | undefined;
+      Object.defineProperty(connection, "totalCount", { enumerable: true, get: () => (count ??= counts.load(chain)) });
+      return connection;
+    });
   }
-
-  constructor(private readonly signer: AuditSigner) {}
 
   /**
    * Verifies the chain against its head and newest signed checkpoint (see verifyChain), from
@@ -121,9 +163,13 @@ export class AuditLogService {
     });
   }
 
-  /** The chain's signed checkpoints, newest first. */
+  /** The chain's signed checkpoints, newest first; every chain of the request asking for as many at once. */
   async checkpoints(ctx: RequestContext, chainKey: string, first: number): Promise<AuditCheckpoint[]> {
-    return (await checkpointsOf(em(ctx), chainKey, first)).map(toCheckpoint);
+    const loader = ctx.loaders.keyed(
+      `checkpoints:${first}`,
+      () => new DataLoader<string, StoredCheckpoint[]>((keys) => checkpointsOfChains(em(ctx), keys, first)),
+    );
+    return (await loader.load(chainKey)).map(toCheckpoint);
   }
 }
 

@@ -1,5 +1,6 @@
 import type { RequestContext } from "../../context";
 import { em } from "../../shared/db/database";
+import { DataLoader } from "../../shared/loaders";
 import { entriesBeforeCountSql } from "../audit/audit-chain.store";
 import { purgeDueSubjectIdsSql } from "../data-subject/data-subject.store";
 import { unacknowledgedNotificationCountSql } from "../incident/incident.store";
@@ -15,33 +16,51 @@ import { ComplianceReport } from "./compliance.types";
  * (and a record still ACTIVE there is one a purge is stuck on).
  */
 export class ComplianceService {
-  async report(ctx: RequestContext, tenantId: string): Promise<ComplianceReport> {
-    const now = ctx.clock.now();
-    const records = recordFiguresSql("$1", "$2", {
-      tenantPurgeDue: tenantPurgeIsDueSql("$1", "$2"),
-      purgeDueSubjects: purgeDueSubjectIdsSql("$1", "$2"),
-      locationSql: tenantLocationSql("$1"),
-    });
-    const [row] = await em(ctx).query(
-      `SELECT ${records.active}::int AS active, ${records.pending}::int AS pending, ${records.overdue}::int AS overdue,
-              ${records.oldestDue} AS oldest_due, ${records.residency}::int AS residency,
-              ${entriesBeforeCountSql("$1", `$2::timestamptz - make_interval(days => ${auditRetentionDaysSql("$1")})`)}::int AS audit_beyond,
-              ${agreementCountSql("$1", "'PENDING_CONSENT'")}::int AS pending_consent,
-              ${agreementCountSql("$1", "'SUSPENDED'")}::int AS suspended,
-              ${unacknowledgedNotificationCountSql("$1")}::int AS unacknowledged`,
-      [tenantId, now],
-    );
-    return Object.assign(new ComplianceReport(), {
-      generatedAt: now,
-      activeRecords: row.active,
-      pendingDeletionRecords: row.pending,
-      overdueDeletions: row.overdue,
-      oldestPurgeDueAt: row.oldest_due,
-      auditEntriesBeyondRetention: row.audit_beyond,
-      agreementsPendingConsent: row.pending_consent,
-      suspendedAgreements: row.suspended,
-      unacknowledgedBreachNotifications: row.unacknowledged,
-      residencyViolations: row.residency,
-    });
+  /** The tenant's report; every tenant of the request asking for one is reported at once. */
+  report(ctx: RequestContext, tenantId: string): Promise<ComplianceReport> {
+    return ctx.loaders.get(ctx, reportLoader).load(tenantId);
   }
+}
+
+function reportLoader(ctx: RequestContext) {
+  return new DataLoader<string, ComplianceReport>(async (tenantIds) => {
+    const now = ctx.clock.now();
+    const t = "tenants.id";
+    const records = recordFiguresSql(t, "$2", {
+      tenantPurgeDue: tenantPurgeIsDueSql(t, "$2"),
+      purgeDueSubjects: purgeDueSubjectIdsSql(t, "$2"),
+      locationSql: tenantLocationSql(t),
+    });
+    const rows: Array<Record<string, unknown>> = await em(ctx).query(
+      `SELECT ${t} AS tenant_id, ${records.active}::int AS active, ${records.pending}::int AS pending, ${records.overdue}::int AS overdue,
+              ${records.oldestDue} AS oldest_due, ${records.residency}::int AS residency,
+              ${entriesBeforeCountSql(t, `$2::timestamptz - make_interval(days => ${auditRetentionDaysSql(t)})`)}::int AS audit_beyond,
+              ${agreementCountSql(t, "'PENDING_CONSENT'")}::int AS pending_consent,
+              ${agreementCountSql(t, "'SUSPENDED'")}::int AS suspended,
+              ${unacknowledgedNotificationCountSql(t)}::int AS unacknowledged
+         FROM unnest($1::uuid[]) AS tenants(id)`,
+      [[...tenantIds], now],
+    );
+    return tenantIds.map((id) =>
+      toReport(
+        rows.find((r) => r.tenant_id === id)!,
+        now,
+      ),
+    );
+  });
+}
+
+function toReport(row: Record<string, unknown>, now: Date): ComplianceReport {
+  return Object.assign(new ComplianceReport(), {
+    generatedAt: now,
+    activeRecords: row.active,
+    pendingDeletionRecords: row.pending,
+    overdueDeletions: row.overdue,
+    oldestPurgeDueAt: row.oldest_due,
+    auditEntriesBeyondRetention: row.audit_beyond,
+    agreementsPendingConsent: row.pending_consent,
+    suspendedAgreements: row.suspended,
+    unacknowledgedBreachNotifications: row.unacknowledged,
+    residencyViolations: row.residency,
+  });
 }

@@ -6,7 +6,7 @@ import { em, pgErrorCode, PG_UNIQUE_VIOLATION } from "../../shared/db/database";
 import { BadUserInputError, NotFoundError } from "../../shared/errors";
 import { isUuid } from "../../shared/ids";
 import { byKeyLoader } from "../../shared/loaders";
-import { keysetPage, type Connection, type PageArgs } from "../../shared/pagination";
+import { parentPage, type Connection, type PageArgs } from "../../shared/pagination";
 import { auditTarget } from "../../shared/audit/audit-draft";
 import { activeDeletion, type DeletionPlan } from "../tenant/deletion-plan";
 import { requireActiveSubscription } from "../tenant/tenant.policy";
@@ -55,9 +55,19 @@ export class DataSubjectService {
 
   /** A tenant's subjects, oldest first; the tenant is already in the caller's scope. */
   list(ctx: RequestContext, tenantId: string, args: PageArgs, status: DataSubjectStatus | null | undefined): Promise<Connection<DataSubject>> {
-    const query = em(ctx).getRepository(DataSubjectEntity).createQueryBuilder("s").where("s.tenant_id = :tenantId", { tenantId });
+    const query = em(ctx).getRepository(DataSubjectEntity).createQueryBuilder("s");
     if (status) query.andWhere("s.status = :status", { status });
-    return keysetPage(query, args, { createdAt: "s.created_at", id: "s.id" }, (s) => [s.createdAt, s.id], toDataSubject);
+    return parentPage(ctx, {
+      key: JSON.stringify(["subjects", args.first, args.after, status]),
+      parent: tenantId,
+      query,
+      manager: em(ctx),
+      parentColumn: "s.tenant_id",
+      args,
+      columns: { createdAt: "s.created_at", id: "s.id" },
+      positionOf: (s) => [s.createdAt, s.id],
+      map: toDataSubject,
+    });
   }
 
   async register(ctx: RequestContext, input: RegisterDataSubjectInput): Promise<DataSubject> {

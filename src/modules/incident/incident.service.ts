@@ -109,6 +109,18 @@ const unnotifiedByIncidentLoader = (ctx: RequestContext) =>
  * incident once its own tenant was notified of it, only its own notification, and never the
  * other affected tenants: not who, not how many (even `overdue` is computed for its tenant alone).
  */
+/** The tenants each incident affects, in the order they were added. */
+function affectedTenantsLoader(ctx: RequestContext) {
+  return byParentLoader(
+    (incidentIds): Promise<Array<{ incident_id: string; tenant_id: string }>> =>
+      em(ctx).query(`SELECT incident_id, tenant_id FROM breach_affected_tenant WHERE incident_id = ANY($1::uuid[]) ORDER BY added_at, tenant_id`, [
+        incidentIds,
+      ]),
+    (row) => row.incident_id,
+    (row) => row.tenant_id,
+  );
+}
+
 export class IncidentService {
   constructor(
     private readonly audit: AuditService,
@@ -145,12 +157,9 @@ export class IncidentService {
     return isOverdue(ctx.clock.now(), incident.detectedAt, missing);
   }
 
-  async affectedTenantIds(ctx: RequestContext, incidentId: string): Promise<string[]> {
-    const rows: Array<{ tenant_id: string }> = await em(ctx).query(
-      `SELECT tenant_id FROM breach_affected_tenant WHERE incident_id = $1 ORDER BY added_at, tenant_id`,
-      [incidentId],
-    );
-    return rows.map((r) => r.tenant_id);
+  /** Every incident of the request asking is read at once. */
+  affectedTenantIds(ctx: RequestContext, incidentId: string): Promise<string[]> {
+    return ctx.loaders.get(ctx, affectedTenantsLoader).load(incidentId);
   }
 
   /** The incident's notifications the caller may see: all for operators, its own for a tenant role. */

@@ -6,7 +6,7 @@ import { em, returning } from "../../shared/db/database";
 import { scopedQuery } from "../../shared/db/scoped-query";
 import { BadUserInputError, DomainError, ErrorCode, NotFoundError } from "../../shared/errors";
 import { isUuid } from "../../shared/ids";
-import { keysetPage, type Connection, type PageArgs } from "../../shared/pagination";
+import { parentPage, type Connection, type PageArgs } from "../../shared/pagination";
 import { auditTarget } from "../../shared/audit/audit-draft";
 import { DataSubjectStatus } from "../data-subject/data-subject.status";
 import { subjectsHeldForWrite } from "../data-subject/data-subject.store";
@@ -84,11 +84,15 @@ export class PersonalDataService {
     // Only the columns the query's selection needs; with the values' rows when it reads values,
     // so that reading them takes no statement of its own (value-reader.ts).
     const withValues = !!selection && readsValues(selection);
-    if (selection) {
-      query.select(recordColumnsFor(em(ctx).connection.getMetadata(PersonalDataRecordEntity), selection, false).map((c) => `r.${c.propertyName}`));
-    }
-    if (where.tenantId) query.andWhere("r.tenant_id = :tenantId", { tenantId: where.tenantId });
-    if (where.dataSubjectId) query.andWhere("r.data_subject_id = :dataSubjectId", { dataSubjectId: where.dataSubjectId });
+    const selected = selection
+      ? recordColumnsFor(em(ctx).connection.getMetadata(PersonalDataRecordEntity), selection, false).map((c) => `r.${c.propertyName}`)
+      : [];
+    if (selected.length) query.select(selected);
+    // The parent is the subject when one is named (its records are its tenant's), else the tenant;
+    // the subjects of one tenant are read together.
+    const parent = where.dataSubjectId ? { column: "r.data_subject_id", key: where.dataSubjectId } : { column: "r.tenant_id", key: where.tenantId };
+    if (!parent.key) throw new Error("list names no tenant and no subject");
+    if (where.dataSubjectId && where.tenantId) query.andWhere("r.tenant_id = :tenantId", { tenantId: where.tenantId });
     const params: Record<string, unknown> = {};
     const conditions = recordPageConditions(scope, filter, (value) => {
       const name = `filter${Object.keys(params).length}`;
@@ -96,17 +100,21 @@ export class PersonalDataService {
       return `:${name}`;
     });
     if (conditions.length) query.andWhere(conditions.join(" AND "), params);
-    return keysetPage(
+    return parentPage(ctx, {
+      key: JSON.stringify(["records", parent.column, where.dataSubjectId ? where.tenantId : null, args.first, args.after, filter, selected]),
+      parent: parent.key,
       query,
+      manager: em(ctx),
+      parentColumn: parent.column,
       args,
-      { createdAt: "r.created_at", id: "r.id" },
-      (r) => [r.createdAt, r.id],
-      (entity) => {
+      columns: { createdAt: "r.created_at", id: "r.id" },
+      positionOf: (r) => [r.createdAt, r.id],
+      map: (entity) => {
         const record = toRecord(entity);
         if (withValues) readAhead(record, entity);
         return record;
       },
-    );
+    });
   }
 
   /** The tenant a write names, held shared until commit so the subscription cannot end mid-write. */

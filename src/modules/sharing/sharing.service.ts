@@ -10,7 +10,7 @@ import { scopedQuery } from "../../shared/db/scoped-query";
 import { BadUserInputError, DomainError, ErrorCode, NotFoundError } from "../../shared/errors";
 import { isUuid } from "../../shared/ids";
 import { byKeyLoader, byParentLoader, DataLoader } from "../../shared/loaders";
-import { keysetPage, type Connection, type PageArgs } from "../../shared/pagination";
+import { parentPage, type Connection, type PageArgs } from "../../shared/pagination";
 import { auditTarget } from "../../shared/audit/audit-draft";
 import { declaredPurposes } from "../purpose/purpose-policy";
 import { requireActiveSubscription, SubscriptionStatus } from "../tenant/tenant.policy";
@@ -148,14 +148,33 @@ export class SharingService {
   }
 
   list(ctx: RequestContext, tenantId: string, args: PageArgs, status: SharingAgreementStatus | null | undefined): Promise<Connection<SharingAgreement>> {
-    const query = em(ctx).getRepository(SharingAgreementEntity).createQueryBuilder("a").where("a.tenant_id = :tenantId", { tenantId });
+    const query = em(ctx).getRepository(SharingAgreementEntity).createQueryBuilder("a");
     if (status) query.andWhere("a.status = :status", { status });
-    return keysetPage(query, args, { createdAt: "a.created_at", id: "a.id" }, (a) => [a.createdAt, a.id], toAgreement);
+    return parentPage(ctx, {
+      key: JSON.stringify(["agreements", args.first, args.after, status]),
+      parent: tenantId,
+      query,
+      manager: em(ctx),
+      parentColumn: "a.tenant_id",
+      args,
+      columns: { createdAt: "a.created_at", id: "a.id" },
+      positionOf: (a) => [a.createdAt, a.id],
+      map: toAgreement,
+    });
   }
 
   transfers(ctx: RequestContext, agreementId: string, args: PageArgs): Promise<Connection<DataTransfer>> {
-    const query = em(ctx).getRepository(DataTransferEntity).createQueryBuilder("t").where("t.agreement_id = :agreementId", { agreementId });
-    return keysetPage(query, args, { createdAt: "t.created_at", id: "t.id" }, (t) => [t.createdAt, t.id], toTransfer);
+    return parentPage(ctx, {
+      key: JSON.stringify(["transfers", args.first, args.after]),
+      parent: agreementId,
+      query: em(ctx).getRepository(DataTransferEntity).createQueryBuilder("t"),
+      manager: em(ctx),
+      parentColumn: "t.agreement_id",
+      args,
+      columns: { createdAt: "t.created_at", id: "t.id" },
+      positionOf: (t) => [t.createdAt, t.id],
+      map: toTransfer,
+    });
   }
 
   transfersOfRecord(ctx: RequestContext, recordId: string): Promise<DataTransfer[]> {
