@@ -8,6 +8,8 @@ import { dirname, join, relative, resolve } from "node:path";
  *   schema, server): shared code must work for every feature.
  * - `feature-cycle`: features whose folders import each other, directly or round a loop.
  * - `foreign-table`: a feature's SQL names a table another feature owns.
+ * - `sql-outside-store`: a feature's own table reached outside its store files (`*.store.ts`),
+ *   where every statement and fragment over the feature's tables lives.
  */
 
 /** Which feature owns each table: only that feature's code may name it in SQL. */
@@ -83,6 +85,11 @@ export function tablesNamed(text: string): string[] {
   return [...names];
 }
 
+/** A feature's store: the files that may name its tables. */
+export function isStoreFile(path: string): boolean {
+  return /\.store\.ts$/.test(path);
+}
+
 /** Every cycle of the feature graph, each as its features in order from the smallest name. */
 export function featureCycles(edges: ReadonlyMap<string, ReadonlySet<string>>): string[][] {
   const cycles = new Set<string>();
@@ -122,6 +129,7 @@ export function findings(files: readonly SourceFile[]): string[] {
     }
     for (const table of tablesNamed(file.text)) {
       if (TABLE_OWNERS[table] !== feature) out.add(`foreign-table ${file.path} -> ${table} (${TABLE_OWNERS[table]})`);
+      else if (!isStoreFile(file.path)) out.add(`sql-outside-store ${file.path} -> ${table}`);
     }
   }
   for (const cycle of featureCycles(edges)) out.add(`feature-cycle ${cycle.join(" -> ")}`);

@@ -45,4 +45,16 @@ describe("import and table boundaries (pure)", () => {
       "shared-imports-feature src/shared/db/helper.ts -> src/modules/audit/audit.service",
     ]);
   });
+
+  it("flags a feature's own table reached outside its store, in SQL or through a repository", () => {
+    const files = [
+      { path: "src/modules/sharing/sharing.store.ts", text: "SELECT id FROM sharing_agreement" },
+      { path: "src/modules/sharing/sharing.service.ts", text: "UPDATE sharing_agreement SET status = $1" },
+      { path: "src/modules/tenant/tenant.service.ts", text: "em.getRepository(TenantEntity).find()" },
+    ];
+    assert.deepEqual(findings(files), [
+      "sql-outside-store src/modules/sharing/sharing.service.ts -> sharing_agreement",
+      "sql-outside-store src/modules/tenant/tenant.service.ts -> tenant",
+    ]);
+  });
 });
