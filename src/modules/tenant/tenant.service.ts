@@ -2,12 +2,10 @@ import { randomUUID } from "node:crypto";
 import type { RequestContext } from "../../context";
 import { principalOf } from "../../context";
 import { canSeeTenant } from "../../shared/auth/scope";
-import { FAIR_LOCK_CLASS, queueFairly } from "../../shared/db/fair-lock";
-import { em, preparedQuery } from "../../shared/db/database";
+import { em } from "../../shared/db/database";
 import { BadUserInputError, NotFoundError } from "../../shared/errors";
 import { isUuid } from "../../shared/ids";
 import { byKeyLoader } from "../../shared/loaders";
-import { jsonRow } from "../../shared/read-path/json-rows";
 import { afterPosition, DEFAULT_PAGE_SIZE, pageOf, type Connection, type PageArgs } from "../../shared/pagination";
 import { auditTarget } from "../../shared/audit/audit-draft";
 import { locationJoin } from "../storage-location/storage-location.store";
@@ -16,6 +14,19 @@ import { PLAIN_TENANT_PAGE, type TenantPagePlan } from "./tenant-joins";
 import { TenantEntity } from "./tenant.entity";
 import type { CreateTenantInput, RetentionPolicyInput } from "./tenant.inputs";
 import { applyRetentionPolicy, SubscriptionStatus } from "./tenant.policy";
+import {
+  countTenants,
+  existingTenantIds,
+  insertTenant,
+  oneTenantSource,
+  selectTenants,
+  tenantById,
+  tenantJsonRow,
+  tenantPageSource,
+  tenantsByIds,
+  updateTenant,
+  type VisibleTenants,
+} from "./tenant.store";
 import { toTenant, type Tenant } from "./tenant.types";
 
 /** A row of the tenants page: the tenant as JSON, its location, and one column per joined field (join_0, ...). */
@@ -29,14 +40,10 @@ interface TenantPageRow {
 /** Per-request loader of tenants by id, for objects already known to be in the caller's scope. */
 export function tenantLoader(ctx: RequestContext) {
   return byKeyLoader(
-    (ids) => em(ctx).getRepository(TenantEntity).createQueryBuilder("t").where("t.id IN (:...ids)", { ids }).getMany(),
+    (ids) => tenantsByIds(em(ctx), ids),
     (t) => t.id,
     toTenant,
   );
-}
-
-function tenantRowOf(ctx: RequestContext) {
-  return jsonRow<TenantEntity>(em(ctx).connection.getMetadata(TenantEntity));
 }
 
 export class TenantService {
@@ -48,20 +55,15 @@ export class TenantService {
     id: string,
     change: Pick<TenantEntity, "subscriptionStatus" | "subscriptionEndedAt" | "dataPurgeDueAt">,
   ): Promise<void> {
-    await em(ctx)
-      .createQueryBuilder()
-      .update(TenantEntity)
-      .set({ ...change, updatedAt: ctx.clock.now(), version: () => "version + 1" })
-      .where("id = :id", { id })
-      .execute();
+    await updateTenant(em(ctx), id, change, ctx.clock.now());
   }
 
   /** Which of `ids` name a tenant (lower case), whatever the caller's scope: for operators naming tenants. */
   async existingIds(ctx: RequestContext, ids: readonly string[]): Promise<Set<string>> {
-    const rows: Array<{ id: string }> = await em(ctx).query(`SELECT id FROM tenant WHERE id = ANY($1::uuid[])`, [
+    return existingTenantIds(
+      em(ctx),
       ids.filter(isUuid).map((id) => id.toLowerCase()),
-    ]);
-    return new Set(rows.map((r) => r.id));
+    );
   }
 
   /**
@@ -70,14 +72,7 @@ export class TenantService {
    */
   async findVisible(ctx: RequestContext, id: string, options: { lock?: "update" | "share" } = {}): Promise<TenantEntity | null> {
     if (!isUuid(id) || !canSeeTenant(principalOf(ctx), id)) return null;
-    const query = em(ctx).getRepository(TenantEntity).createQueryBuilder("t").where("t.id = :id", { id: id.toLowerCase() });
-    // Changes to the tenant lock its row ("update") and apply one after another; writes of the
-    // tenant's data hold it shared, so a subscription change never interleaves with them. Both
-    // queue first (queueFairly), so a change waits only for the writes already in.
-    if (options.lock) await queueFairly(em(ctx), FAIR_LOCK_CLASS.tenant, id, options.lock);
-    if (options.lock === "update") query.setLock("pessimistic_write");
-    if (options.lock === "share") query.setLock("pessimistic_read");
-    return query.getOne();
+    return tenantById(em(ctx), id.toLowerCase(), options.lock);
   }
 
   /** A tenant the caller reached through an object already in scope (a record's, a subject's). */
@@ -94,9 +89,9 @@ export class TenantService {
     if (!isUuid(id) || !canSeeTenant(principalOf(ctx), id)) return null;
     const params: unknown[] = [];
     const bind = (value: unknown) => `$${params.push(value)}`;
-    const rows = await this.select(ctx, `SELECT *, 1 AS position FROM tenant WHERE id = ${bind(id.toLowerCase())}`, plan, 1, bind, params);
+    const rows = await this.select(ctx, oneTenantSource(bind, id.toLowerCase()), plan, 1, bind, params);
     const read = this.reader(ctx, plan);
-    return rows.length ? read(rows[0], tenantRowOf(ctx).read(rows[0].tenant)) : null;
+    return rows.length ? read(rows[0], tenantJsonRow(em(ctx)).read(rows[0].tenant)) : null;
   }
 
   /**
@@ -105,27 +100,13 @@ export class TenantService {
    */
   async list(ctx: RequestContext, args: PageArgs, plan: TenantPagePlan = PLAIN_TENANT_PAGE): Promise<Connection<Tenant>> {
     const principal = principalOf(ctx);
-    const visibleTo = (bind: (value: unknown) => string) => (principal.role === "OPERATOR" ? "true" : `id = ${bind(principal.tenantId)}`);
+    const visibleTo: VisibleTenants = principal.role === "OPERATOR" ? { all: true } : { all: false, tenantId: principal.tenantId };
     const params: unknown[] = [];
     const bind = (value: unknown) => `$${params.push(value)}`;
-    const visible = visibleTo(bind);
-    let cursor = "true";
-    if (args.after) {
-      const [at, id] = afterPosition(args.after);
-      cursor = `(created_at, id) > (${bind(at)}, ${bind(id)})`;
-    }
     const first = args.first ?? DEFAULT_PAGE_SIZE;
-    const columns = plan.totalCount ? [`(SELECT count(*)::int FROM tenant WHERE ${visible}) AS total_count`] : [];
-    const rows = await this.select(
-      ctx,
-      `SELECT *, row_number() OVER (ORDER BY created_at, id) AS position FROM tenant WHERE ${visible} AND ${cursor} ORDER BY created_at, id LIMIT ${bind(first + 1)}`,
-      plan,
-      first,
-      bind,
-      params,
-      columns,
-    );
-    const tenantRow = tenantRowOf(ctx);
+    const { source, countColumn } = tenantPageSource(bind, visibleTo, args.after ? afterPosition(args.after) : null, first + 1);
+    const rows = await this.select(ctx, source, plan, first, bind, params, plan.totalCount ? [countColumn] : []);
+    const tenantRow = tenantJsonRow(em(ctx));
     const tenants = rows.map((row) => ({ row, entity: tenantRow.read(row.tenant) }));
     const read = this.reader(ctx, plan);
     const page = pageOf(
@@ -137,9 +118,7 @@ export class TenantService {
     );
     if (plan.totalCount && rows.length === 0) {
       // Past the last cursor no row carried the count: ask for it alone.
-      const countParams: unknown[] = [];
-      const [{ n }] = await em(ctx).query(`SELECT count(*)::int AS n FROM tenant WHERE ${visibleTo((v) => `$${countParams.push(v)}`)}`, countParams);
-      page.totalCount = n;
+      page.totalCount = await countTenants(em(ctx), visibleTo);
     }
     return page;
   }
@@ -158,10 +137,10 @@ export class TenantService {
     params: unknown[],
     extraColumns: string[] = [],
   ): Promise<TenantPageRow[]> {
-    const columns = [`${tenantRowOf(ctx).sql("t")} AS tenant`, ...extraColumns];
+    const columns = [...extraColumns];
     if (plan.storageLocation) columns.push(`${locationJoin(em(ctx)).sql("t.storage_location_code")} AS location`);
     plan.joins.forEach(({ join }, i) => columns.push(`CASE WHEN t.position <= ${bind(first)} THEN ${join.sql(bind)} END AS join_${i}`));
-    return preparedQuery(em(ctx), `SELECT ${columns.join(", ")} FROM (${from}) t ORDER BY t.created_at, t.id`, params);
+    return selectTenants<TenantPageRow>(em(ctx), from, columns, params);
   }
 
   /** Reads a tenant from its row of `select`: its location primed into the loader, its joined fields left for them. */
@@ -199,7 +178,7 @@ export class TenantService {
       updatedAt: now,
       version: 1,
     });
-    await em(ctx).getRepository(TenantEntity).insert(tenant);
+    await insertTenant(em(ctx), tenant);
     auditTarget(ctx, { tenantId: tenant.id, targetType: "Tenant", targetId: tenant.id, details: { storageLocationCode: location.code, ...policy } });
     return toTenant(tenant);
   }
@@ -210,12 +189,7 @@ export class TenantService {
     if (!tenant) throw new NotFoundError("tenant");
     auditTarget(ctx, { tenantId: tenant.id, targetType: "Tenant", targetId: tenant.id });
     const policy = applyRetentionPolicy(tenant, input);
-    await em(ctx)
-      .createQueryBuilder()
-      .update(TenantEntity)
-      .set({ ...policy, updatedAt: ctx.clock.now(), version: () => "version + 1" })
-      .where("id = :id", { id: tenant.id })
-      .execute();
+    await updateTenant(em(ctx), tenant.id, policy, ctx.clock.now());
     auditTarget(ctx, {
       details: {
         deletionGraceDaysBefore: tenant.deletionGraceDays,

@@ -1,10 +1,103 @@
 import type { EntityManager } from "typeorm";
+import { preparedQuery } from "../../shared/db/database";
+import { FAIR_LOCK_CLASS, queueFairly } from "../../shared/db/fair-lock";
+import { jsonRow, type JsonRow } from "../../shared/read-path/json-rows";
+import { TenantEntity } from "./tenant.entity";
 import { tenantPurgeDueSql } from "./tenant.policy";
 
 /**
- * Typed SQL fragments over the tenant table for other features' statements (the tenant's own
- * reads and writes are in TenantService). Each is a scalar expression to compose, never a table.
+ * The tenant table: every statement over it, and typed fragments (scalar expressions) for other
+ * features' statements to compose.
  */
+
+export function tenantsByIds(manager: EntityManager, ids: readonly string[]): Promise<TenantEntity[]> {
+  return manager.getRepository(TenantEntity).createQueryBuilder("t").where("t.id IN (:...ids)", { ids }).getMany();
+}
+
+/** Which of `ids` (lower-case uuids) name a tenant. */
+export async function existingTenantIds(manager: EntityManager, ids: readonly string[]): Promise<Set<string>> {
+  const rows: Array<{ id: string }> = await manager.query(`SELECT id FROM tenant WHERE id = ANY($1::uuid[])`, [ids]);
+  return new Set(rows.map((r) => r.id));
+}
+
+/**
+ * One tenant; with `lock`, held until the transaction ends. Changes to the tenant lock its row
+ * ("update") and apply one after another; writes of the tenant's data hold it shared, so a
+ * subscription change never interleaves with them. Both queue first (queueFairly), so a change
+ * waits only for the writes already in.
+ */
+export async function tenantById(manager: EntityManager, id: string, lock?: "update" | "share"): Promise<TenantEntity | null> {
+  const query = manager.getRepository(TenantEntity).createQueryBuilder("t").where("t.id = :id", { id });
+  if (lock) await queueFairly(manager, FAIR_LOCK_CLASS.tenant, id, lock);
+  if (lock === "update") query.setLock("pessimistic_write");
+  if (lock === "share") query.setLock("pessimistic_read");
+  return query.getOne();
+}
+
+export async function insertTenant(manager: EntityManager, tenant: TenantEntity): Promise<void> {
+  await manager.getRepository(TenantEntity).insert(tenant);
+}
+
+/** Changes the tenant's row (its version goes up). */
+export async function updateTenant(manager: EntityManager, id: string, change: Partial<TenantEntity>, now: Date): Promise<void> {
+  await manager
+    .createQueryBuilder()
+    .update(TenantEntity)
+    .set({ ...change, updatedAt: now, version: () => "version + 1" })
+    .where("id = :id", { id })
+    .execute();
+}
+
+/** How a tenant travels as JSON in a row of the tenants page. */
+export function tenantJsonRow(manager: EntityManager): JsonRow<TenantEntity> {
+  return jsonRow<TenantEntity>(manager.connection.getMetadata(TenantEntity));
+}
+
+/** The source of one tenant's row for `selectTenants`. */
+export function oneTenantSource(bind: (value: unknown) => string, id: string): string {
+  return `SELECT *, 1 AS position FROM tenant WHERE id = ${bind(id)}`;
+}
+
+/** Which tenants a caller sees: all (operators), or one (a tenant role; none when it names none). */
+export type VisibleTenants = { all: true } | { all: false; tenantId: string | null };
+
+const visibleSql = (visible: VisibleTenants, bind: (value: unknown) => string) => (visible.all ? "true" : `id = ${bind(visible.tenantId)}`);
+
+/** The tenants the caller sees, oldest first, after a position, for `selectTenants`; with the count's column. */
+export function tenantPageSource(
+  bind: (value: unknown) => string,
+  visibleTo: VisibleTenants,
+  after: [Date, string] | null,
+  limit: number,
+): { source: string; countColumn: string } {
+  const visible = visibleSql(visibleTo, bind);
+  const cursor = after ? `(created_at, id) > (${bind(after[0])}, ${bind(after[1])})` : "true";
+  return {
+    source: `SELECT *, row_number() OVER (ORDER BY created_at, id) AS position FROM tenant WHERE ${visible} AND ${cursor} ORDER BY created_at, id LIMIT ${bind(limit)}`,
+    countColumn: `(SELECT count(*)::int FROM tenant WHERE ${visible}) AS total_count`,
+  };
+}
+
+export async function countTenants(manager: EntityManager, visibleTo: VisibleTenants): Promise<number> {
+  const params: unknown[] = [];
+  const [{ n }]: Array<{ n: number }> = await manager.query(
+    `SELECT count(*)::int AS n FROM tenant WHERE ${visibleSql(visibleTo, (v) => `$${params.push(v)}`)}`,
+    params,
+  );
+  return n;
+}
+
+/**
+ * The tenants of `source` (with a `position`) as JSON (`tenant`), each with `columns` (scalar
+ * expressions over the tenant row `t`), oldest first: one prepared statement.
+ */
+export function selectTenants<R>(manager: EntityManager, source: string, columns: readonly string[], params: unknown[]): Promise<R[]> {
+  return preparedQuery<R>(
+    manager,
+    `SELECT ${[`${tenantJsonRow(manager).sql("t")} AS tenant`, ...columns].join(", ")} FROM (${source}) t ORDER BY t.created_at, t.id`,
+    params,
+  );
+}
 
 /** The audit retention in days (DOMAIN rule 8) of the tenant whose id is `tenantIdSql`; NULL when no tenant has it. */
 export function auditRetentionDaysSql(tenantIdSql: string): string {

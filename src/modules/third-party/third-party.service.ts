@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { RequestContext } from "../../context";
 import { principalOf } from "../../context";
-import { em, pgErrorCode, PG_UNIQUE_VIOLATION, returning } from "../../shared/db/database";
+import { em, pgErrorCode, PG_UNIQUE_VIOLATION } from "../../shared/db/database";
 import { BadUserInputError, NotFoundError } from "../../shared/errors";
 import { isUuid } from "../../shared/ids";
 import { byKeyLoader } from "../../shared/loaders";
@@ -9,6 +9,16 @@ import type { AuditService } from "../audit/audit.service";
 import { auditTarget } from "../../shared/audit/audit-draft";
 import type { PartyAgreements } from "./party-agreements";
 import { ThirdPartyEntity } from "./third-party.entity";
+import {
+  insertParty,
+  listChangesSince,
+  listedSubprocessors,
+  partiesByIds,
+  partiesByName,
+  partyHeld,
+  recordListingChange,
+  subprocessorListHead,
+} from "./third-party.store";
 import { ThirdParty, ThirdPartyRole, SubprocessorList, SubprocessorListChange, type RegisterThirdPartyInput } from "./third-party.types";
 
 export function toThirdParty(e: ThirdPartyEntity): ThirdParty {
@@ -26,7 +36,7 @@ export function toThirdParty(e: ThirdPartyEntity): ThirdParty {
 /** Third parties by id (reference data: every role may read them). */
 export function thirdPartyLoader(ctx: RequestContext) {
   return byKeyLoader(
-    (ids) => em(ctx).getRepository(ThirdPartyEntity).createQueryBuilder("p").where("p.id IN (:...ids)", { ids }).getMany(),
+    (ids) => partiesByIds(em(ctx), ids),
     (p) => p.id,
     toThirdParty,
   );
@@ -40,9 +50,7 @@ export class ThirdPartyService {
   ) {}
 
   list(ctx: RequestContext, role: ThirdPartyRole | null | undefined): Promise<ThirdParty[]> {
-    const query = em(ctx).getRepository(ThirdPartyEntity).createQueryBuilder("p").orderBy("p.name", "ASC");
-    if (role) query.where("p.role = :role", { role });
-    return query.getMany().then((rows) => rows.map(toThirdParty));
+    return partiesByName(em(ctx), role).then((rows) => rows.map(toThirdParty));
   }
 
   /**
@@ -51,7 +59,7 @@ export class ThirdPartyService {
    */
   async held(ctx: RequestContext, id: string): Promise<ThirdPartyEntity | null> {
     if (!isUuid(id)) return null;
-    return em(ctx).getRepository(ThirdPartyEntity).createQueryBuilder("p").where("p.id = :id", { id: id.toLowerCase() }).setLock("pessimistic_read").getOne();
+    return partyHeld(em(ctx), id.toLowerCase(), "share");
   }
 
   byId(ctx: RequestContext, id: string): Promise<ThirdParty | null> {
@@ -72,7 +80,7 @@ export class ThirdPartyService {
       updatedAt: now,
     });
     try {
-      await em(ctx).getRepository(ThirdPartyEntity).insert(party);
+      await insertParty(em(ctx), party);
     } catch (error) {
       if (pgErrorCode(error) === PG_UNIQUE_VIOLATION) throw new BadUserInputError("name", "A third party with this name is already registered.");
       throw error;
@@ -87,24 +95,13 @@ export class ThirdPartyService {
   }
 
   async subprocessorList(ctx: RequestContext): Promise<SubprocessorList> {
-    const [head] = await em(ctx).query(`SELECT version, updated_at FROM subprocessor_list WHERE id = 1`);
-    const entries = await em(ctx)
-      .getRepository(ThirdPartyEntity)
-      .createQueryBuilder("p")
-      .where("p.role = 'AGENT' AND p.listed_as_subprocessor")
-      .orderBy("p.name", "ASC")
-      .getMany();
-    return Object.assign(new SubprocessorList(), { version: head.version, updatedAt: head.updated_at, entries: entries.map(toThirdParty) });
+    const head = await subprocessorListHead(em(ctx));
+    const entries = await listedSubprocessors(em(ctx));
+    return Object.assign(new SubprocessorList(), { version: head.version, updatedAt: head.updatedAt, entries: entries.map(toThirdParty) });
   }
 
   async history(ctx: RequestContext, sinceVersion: number | null | undefined): Promise<SubprocessorListChange[]> {
-    const rows: Array<{ version: number; third_party_id: string; listed: boolean; changed_at: Date }> = await em(ctx).query(
-      `SELECT version, third_party_id, listed, changed_at FROM subprocessor_list_change WHERE version > $1 ORDER BY version`,
-      [sinceVersion ?? 0],
-    );
-    return rows.map((r) =>
-      Object.assign(new SubprocessorListChange(), { version: r.version, thirdPartyId: r.third_party_id, listed: r.listed, changedAt: r.changed_at }),
-    );
+    return (await listChangesSince(em(ctx), sinceVersion ?? 0)).map((change) => Object.assign(new SubprocessorListChange(), change));
   }
 
   /**
@@ -114,14 +111,7 @@ export class ThirdPartyService {
    * shares, which hold their agreement shared.
    */
   async setListing(ctx: RequestContext, thirdPartyId: string, listed: boolean): Promise<ThirdParty> {
-    const party = isUuid(thirdPartyId)
-      ? await em(ctx)
-          .getRepository(ThirdPartyEntity)
-          .createQueryBuilder("p")
-          .where("p.id = :id", { id: thirdPartyId.toLowerCase() })
-          .setLock("pessimistic_write")
-          .getOne()
-      : null;
+    const party = isUuid(thirdPartyId) ? await partyHeld(em(ctx), thirdPartyId.toLowerCase(), "update") : null;
     if (!party) throw new NotFoundError("third party");
     auditTarget(ctx, { tenantId: null, targetType: "ThirdParty", targetId: party.id });
     if (party.role !== ThirdPartyRole.AGENT) {
@@ -132,19 +122,7 @@ export class ThirdPartyService {
       return toThirdParty(party);
     }
     const now = ctx.clock.now();
-    const [{ version }] = await returning<{ version: number }>(
-      em(ctx),
-      `UPDATE subprocessor_list SET version = version + 1, updated_at = $1 WHERE id = 1 RETURNING version`,
-      [now],
-    );
-    await em(ctx).query(`INSERT INTO subprocessor_list_change (version, third_party_id, listed, changed_at, changed_by) VALUES ($1, $2, $3, $4, $5)`, [
-      version,
-      party.id,
-      listed,
-      now,
-      principalOf(ctx).subject,
-    ]);
-    await em(ctx).query(`UPDATE third_party SET listed_as_subprocessor = $2, updated_at = $3 WHERE id = $1`, [party.id, listed, now]);
+    const version = await recordListingChange(em(ctx), party.id, listed, now, principalOf(ctx).subject);
     const changed = listed
       ? await this.agreements.moveStatus(ctx, party.id, "SUSPENDED", "ACTIVE", now)
       : await this.agreements.moveStatus(ctx, party.id, "ACTIVE", "SUSPENDED", now);
