@@ -1,7 +1,6 @@
 import { randomUUID } from "node:crypto";
-import type { SelectQueryBuilder } from "typeorm";
-import type { RequestContext } from "../../context";
-import { scopedQuery } from "../../shared/db/scoped-query";
+import { principalOf, type RequestContext } from "../../context";
+import { dataScope } from "../../shared/auth/scope";
 import { em, pgErrorCode, PG_UNIQUE_VIOLATION } from "../../shared/db/database";
 import { BadUserInputError, NotFoundError } from "../../shared/errors";
 import { isUuid } from "../../shared/ids";
@@ -13,13 +12,14 @@ import { requireActiveSubscription } from "../tenant/tenant.policy";
 import type { TenantService } from "../tenant/tenant.service";
 import { DataSubjectEntity } from "./data-subject.entity";
 import { DataSubjectStatus } from "./data-subject.status";
+import { insertSubject, markSubjectDeleted, subjectPageQuery, subjectsByIds, visibleSubject } from "./data-subject.store";
 import { toDataSubject, type DataSubject, type RegisterDataSubjectInput } from "./data-subject.types";
 import type { SubjectRecords } from "./subject-records";
 
 /** Subjects by id, for records already in the caller's scope (a record's subject is in its tenant). */
 export function dataSubjectLoader(ctx: RequestContext) {
   return byKeyLoader(
-    (ids) => em(ctx).getRepository(DataSubjectEntity).createQueryBuilder("s").where("s.id IN (:...ids)", { ids }).getMany(),
+    (ids) => subjectsByIds(em(ctx), ids),
     (s) => s.id,
     toDataSubject,
   );
@@ -31,17 +31,10 @@ export class DataSubjectService {
     private readonly records: SubjectRecords,
   ) {}
 
-  /** Subjects the caller may reach: a data subject only itself; partners none. */
-  private scoped(ctx: RequestContext): SelectQueryBuilder<DataSubjectEntity> | null {
-    return scopedQuery(ctx, DataSubjectEntity, "s", { tenant: "tenant_id", subject: "id" });
-  }
-
+  /** The subject if the caller may reach it: a data subject only itself; partners none. */
   async findVisible(ctx: RequestContext, id: string, options: { lock?: boolean } = {}): Promise<DataSubjectEntity | null> {
-    const query = this.scoped(ctx);
-    if (!query || !isUuid(id)) return null;
-    query.andWhere("s.id = :id", { id: id.toLowerCase() });
-    if (options.lock) query.setLock("pessimistic_write");
-    return query.getOne();
+    if (!isUuid(id)) return null;
+    return visibleSubject(em(ctx), dataScope(principalOf(ctx)), id.toLowerCase(), options.lock ?? false);
   }
 
   async get(ctx: RequestContext, id: string): Promise<DataSubject | null> {
@@ -55,12 +48,10 @@ export class DataSubjectService {
 
   /** A tenant's subjects, oldest first; the tenant is already in the caller's scope. */
   list(ctx: RequestContext, tenantId: string, args: PageArgs, status: DataSubjectStatus | null | undefined): Promise<Connection<DataSubject>> {
-    const query = em(ctx).getRepository(DataSubjectEntity).createQueryBuilder("s");
-    if (status) query.andWhere("s.status = :status", { status });
     return parentPage(ctx, {
       key: JSON.stringify(["subjects", args.first, args.after, status]),
       parent: tenantId,
-      query,
+      query: subjectPageQuery(em(ctx), status),
       manager: em(ctx),
       parentColumn: "s.tenant_id",
       args,
@@ -88,7 +79,7 @@ export class DataSubjectService {
       updatedAt: now,
     });
     try {
-      await em(ctx).getRepository(DataSubjectEntity).insert(subject);
+      await insertSubject(em(ctx), subject);
     } catch (error) {
       if (pgErrorCode(error) === PG_UNIQUE_VIOLATION) {
         throw new BadUserInputError("externalId", "A data subject with this externalId is already registered in the tenant.");
@@ -117,12 +108,7 @@ export class DataSubjectService {
     }
     const tenant = await this.tenants.findVisible(ctx, subject.tenantId, { lock: "share" });
     const plan: DeletionPlan = activeDeletion(ctx.clock.now(), tenant!.deletionGraceDays);
-    await em(ctx)
-      .createQueryBuilder()
-      .update(DataSubjectEntity)
-      .set({ status: DataSubjectStatus.DELETED, deletedAt: plan.requestedAt, purgeDueAt: plan.purgeDueAt, updatedAt: plan.requestedAt })
-      .where("id = :id", { id: subject.id })
-      .execute();
+    await markSubjectDeleted(em(ctx), subject.id, plan);
     const recordsDeleted = await this.records.deleteOfSubject(ctx, subject.tenantId, subject.id, plan);
     const recipientNotices = await this.records.noticeErasure(ctx, subject.tenantId, subject.id);
     auditTarget(ctx, { details: { alreadyDeleted: false, recordsDeleted, recipientNotices, purgeDueAt: plan.purgeDueAt.toISOString() } });

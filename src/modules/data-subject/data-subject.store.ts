@@ -1,12 +1,54 @@
-import type { EntityManager } from "typeorm";
+import type { EntityManager, SelectQueryBuilder } from "typeorm";
+import type { DataScope } from "../../shared/auth/scope";
 import { countedChange } from "../../shared/db/database";
 import { columnsFor, jsonRow, type JsonRow } from "../../shared/read-path/json-rows";
 import { DataSubjectEntity } from "./data-subject.entity";
-import type { DataSubjectStatus } from "./data-subject.status";
+import { DataSubjectStatus } from "./data-subject.status";
 
 /**
- * Statements and typed fragments over data_subject that other features compose or call.
+ * The data_subject table: every statement over it, and typed fragments for other features'
+ * statements to compose.
  */
+
+export function subjectsByIds(manager: EntityManager, ids: readonly string[]): Promise<DataSubjectEntity[]> {
+  return manager.getRepository(DataSubjectEntity).createQueryBuilder("s").where("s.id IN (:...ids)", { ids }).getMany();
+}
+
+/**
+ * The subject if `scope` reaches it (a tenant role its tenant's, a data subject only itself),
+ * else null; `lock` holds it FOR UPDATE until the transaction ends.
+ */
+export function visibleSubject(manager: EntityManager, scope: DataScope, id: string, lock: boolean): Promise<DataSubjectEntity | null> {
+  if (scope.kind === "none") return Promise.resolve(null);
+  const query = manager.getRepository(DataSubjectEntity).createQueryBuilder("s").where("s.id = :id", { id });
+  if (scope.kind === "tenant") {
+    query.andWhere("s.tenant_id = :scopeTenant", { scopeTenant: scope.tenantId });
+    if (scope.dataSubjectId) query.andWhere("s.id = :scopeSubject", { scopeSubject: scope.dataSubjectId });
+  }
+  if (lock) query.setLock("pessimistic_write");
+  return query.getOne();
+}
+
+/** A page's query of subjects (alias `s`) for parentPage: its parent is `s.tenant_id`. */
+export function subjectPageQuery(manager: EntityManager, status: DataSubjectStatus | null | undefined): SelectQueryBuilder<DataSubjectEntity> {
+  const query = manager.getRepository(DataSubjectEntity).createQueryBuilder("s");
+  if (status) query.andWhere("s.status = :status", { status });
+  return query;
+}
+
+/** Throws the driver's unique violation when the tenant already has the external id. */
+export async function insertSubject(manager: EntityManager, subject: DataSubjectEntity): Promise<void> {
+  await manager.getRepository(DataSubjectEntity).insert(subject);
+}
+
+export async function markSubjectDeleted(manager: EntityManager, id: string, plan: { requestedAt: Date; purgeDueAt: Date }): Promise<void> {
+  await manager
+    .createQueryBuilder()
+    .update(DataSubjectEntity)
+    .set({ status: DataSubjectStatus.DELETED, deletedAt: plan.requestedAt, purgeDueAt: plan.purgeDueAt, updatedAt: plan.requestedAt })
+    .where("id = :id", { id })
+    .execute();
+}
 
 /**
  * The named subjects of the tenant with their status, locked FOR KEY SHARE until the caller's

@@ -13,6 +13,21 @@ import type { AuditService } from "../audit/audit.service";
 import type { TenantService } from "../tenant/tenant.service";
 import { isOverdue, notificationDeadline, requireStep, withinDeadline } from "./incident-policy";
 import { BreachIncidentEntity } from "./incident.entity";
+import {
+  acknowledgeNotification,
+  addAffectedTenants,
+  affectedTenantsOf,
+  incidentHeld,
+  incidentsQuery,
+  insertIncident,
+  notificationHeld,
+  notificationsOfIncidents,
+  notificationsOfTenants,
+  notifyAffectedTenants,
+  unnotifiedCounts,
+  updateIncident,
+  type NotificationRow,
+} from "./incident.store";
 import { BreachIncident, BreachNotification, IncidentStatus, NotificationStatus, type ReportSecurityIncidentInput } from "./incident.types";
 
 function toIncident(e: BreachIncidentEntity): BreachIncident {
@@ -32,16 +47,6 @@ function toIncident(e: BreachIncidentEntity): BreachIncident {
   });
 }
 
-interface NotificationRow {
-  id: string;
-  incident_id: string;
-  tenant_id: string;
-  sent_at: Date;
-  acknowledged_at: Date | null;
-  acknowledged_by: string | null;
-  detected_at: Date;
-}
-
 function toNotification(r: NotificationRow): BreachNotification {
   return Object.assign(new BreachNotification(), {
     id: r.id,
@@ -55,8 +60,6 @@ function toNotification(r: NotificationRow): BreachNotification {
   });
 }
 
-const NOTIFICATION_COLUMNS = `n.id, n.incident_id, n.tenant_id, n.sent_at, n.acknowledged_at, n.acknowledged_by, i.detected_at`;
-
 /** A tenant role's tenant, which narrows what it sees of an incident to its own; null for operators. */
 function ownTenant(ctx: RequestContext): string | null {
   const scope = dataScope(principalOf(ctx));
@@ -66,12 +69,7 @@ function ownTenant(ctx: RequestContext): string | null {
 /** Each incident's notifications, one statement for all the incidents a request lists. */
 const notificationsByIncidentLoader = (ctx: RequestContext) =>
   byParentLoader<NotificationRow, BreachNotification>(
-    (ids) =>
-      em(ctx).query(
-        `SELECT ${NOTIFICATION_COLUMNS} FROM breach_notification n JOIN breach_incident i ON i.id = n.incident_id
-          WHERE n.incident_id = ANY($1::uuid[]) AND ($2::uuid IS NULL OR n.tenant_id = $2) ORDER BY n.incident_id, n.sent_at, n.id`,
-        [ids, ownTenant(ctx)],
-      ),
+    (ids) => notificationsOfIncidents(em(ctx), ids, ownTenant(ctx)),
     (row) => row.incident_id,
     toNotification,
   );
@@ -79,12 +77,7 @@ const notificationsByIncidentLoader = (ctx: RequestContext) =>
 /** Each tenant's notifications, one statement for all the tenants a request lists. */
 const notificationsByTenantLoader = (ctx: RequestContext) =>
   byParentLoader<NotificationRow, BreachNotification>(
-    (ids) =>
-      em(ctx).query(
-        `SELECT ${NOTIFICATION_COLUMNS} FROM breach_notification n JOIN breach_incident i ON i.id = n.incident_id
-          WHERE n.tenant_id = ANY($1::uuid[]) ORDER BY n.tenant_id, n.sent_at, n.id`,
-        [ids],
-      ),
+    (ids) => notificationsOfTenants(em(ctx), ids),
     (row) => row.tenant_id,
     toNotification,
   );
@@ -92,35 +85,25 @@ const notificationsByTenantLoader = (ctx: RequestContext) =>
 /** How many affected tenants (of the caller's scope) each incident has not notified yet. */
 const unnotifiedByIncidentLoader = (ctx: RequestContext) =>
   byKeyLoader<{ incident_id: string; missing: number }, number>(
-    (ids) =>
-      em(ctx).query(
-        `SELECT a.incident_id, count(*)::int AS missing FROM breach_affected_tenant a
-          WHERE a.incident_id = ANY($1::uuid[]) AND ($2::uuid IS NULL OR a.tenant_id = $2)
-            AND NOT EXISTS (SELECT 1 FROM breach_notification n WHERE n.incident_id = a.incident_id AND n.tenant_id = a.tenant_id)
-          GROUP BY a.incident_id`,
-        [ids, ownTenant(ctx)],
-      ),
+    (ids) => unnotifiedCounts(em(ctx), ids, ownTenant(ctx)),
     (row) => row.incident_id,
     (row) => row.missing,
   );
+
+/** The tenants each incident affects, in the order they were added. */
+function affectedTenantsLoader(ctx: RequestContext) {
+  return byParentLoader(
+    (incidentIds) => affectedTenantsOf(em(ctx), incidentIds),
+    (row) => row.incident_id,
+    (row) => row.tenant_id,
+  );
+}
 
 /**
  * Security incidents (DOMAIN rules 22-25). Operators see everything. A tenant role sees an
  * incident once its own tenant was notified of it, only its own notification, and never the
  * other affected tenants: not who, not how many (even `overdue` is computed for its tenant alone).
  */
-/** The tenants each incident affects, in the order they were added. */
-function affectedTenantsLoader(ctx: RequestContext) {
-  return byParentLoader(
-    (incidentIds): Promise<Array<{ incident_id: string; tenant_id: string }>> =>
-      em(ctx).query(`SELECT incident_id, tenant_id FROM breach_affected_tenant WHERE incident_id = ANY($1::uuid[]) ORDER BY added_at, tenant_id`, [
-        incidentIds,
-      ]),
-    (row) => row.incident_id,
-    (row) => row.tenant_id,
-  );
-}
-
 export class IncidentService {
   constructor(
     private readonly audit: AuditService,
@@ -128,14 +111,7 @@ export class IncidentService {
   ) {}
 
   private scoped(ctx: RequestContext): SelectQueryBuilder<BreachIncidentEntity> {
-    const scope = dataScope(principalOf(ctx));
-    const query = em(ctx).getRepository(BreachIncidentEntity).createQueryBuilder("i");
-    if (scope.kind === "tenant") {
-      query.andWhere("EXISTS (SELECT 1 FROM breach_notification n WHERE n.incident_id = i.id AND n.tenant_id = :scopeTenant)", { scopeTenant: scope.tenantId });
-    } else if (scope.kind === "none") {
-      query.andWhere("false");
-    }
-    return query;
+    return incidentsQuery(em(ctx), dataScope(principalOf(ctx)));
   }
 
   async get(ctx: RequestContext, id: string): Promise<BreachIncident | null> {
@@ -193,7 +169,7 @@ export class IncidentService {
       createdAt: now,
       updatedAt: now,
     });
-    await em(ctx).getRepository(BreachIncidentEntity).insert(incident);
+    await insertIncident(em(ctx), incident);
     await this.addAffected(ctx, incident.id, tenantIds);
     auditTarget(ctx, {
       tenantId: null,
@@ -215,14 +191,7 @@ export class IncidentService {
   }
 
   private async locked(ctx: RequestContext, id: string): Promise<BreachIncidentEntity> {
-    const incident = isUuid(id)
-      ? await em(ctx)
-          .getRepository(BreachIncidentEntity)
-          .createQueryBuilder("i")
-          .where("i.id = :id", { id: id.toLowerCase() })
-          .setLock("pessimistic_write")
-          .getOne()
-      : null;
+    const incident = isUuid(id) ? await incidentHeld(em(ctx), id.toLowerCase()) : null;
     if (!incident) throw new NotFoundError("security incident");
     auditTarget(ctx, { tenantId: null, targetType: "BreachIncident", targetId: incident.id });
     return incident;
@@ -231,12 +200,7 @@ export class IncidentService {
   /** Records the tenants; returns the ones that were not affected before (adding twice changes nothing). */
   private async addAffected(ctx: RequestContext, incidentId: string, tenantIds: string[]): Promise<string[]> {
     if (tenantIds.length === 0) return [];
-    const rows: Array<{ tenant_id: string }> = await em(ctx).query(
-      `INSERT INTO breach_affected_tenant (incident_id, tenant_id, added_at) SELECT $1, t, $3 FROM unnest($2::uuid[]) AS t
-       ON CONFLICT DO NOTHING RETURNING tenant_id`,
-      [incidentId, tenantIds, ctx.clock.now()],
-    );
-    return rows.map((r) => r.tenant_id);
+    return addAffectedTenants(em(ctx), incidentId, tenantIds, ctx.clock.now());
   }
 
   /**
@@ -246,12 +210,7 @@ export class IncidentService {
    */
   private async notify(ctx: RequestContext, incident: BreachIncidentEntity): Promise<number> {
     const now = ctx.clock.now();
-    const sent: Array<{ id: string; tenant_id: string }> = await em(ctx).query(
-      `INSERT INTO breach_notification (id, incident_id, tenant_id, sent_at)
-       SELECT gen_random_uuid(), a.incident_id, a.tenant_id, $2 FROM breach_affected_tenant a WHERE a.incident_id = $1
-       ON CONFLICT (incident_id, tenant_id) DO NOTHING RETURNING id, tenant_id`,
-      [incident.id, now],
-    );
+    const sent = await notifyAffectedTenants(em(ctx), incident.id, now);
     for (const n of sent) {
       await this.audit.append(em(ctx), {
         tenantId: n.tenant_id,
@@ -281,9 +240,7 @@ export class IncidentService {
     const incident = await this.locked(ctx, id);
     requireStep(incident.status, "declare");
     const now = ctx.clock.now();
-    await em(ctx)
-      .getRepository(BreachIncidentEntity)
-      .update({ id: incident.id }, { status: IncidentStatus.CUSTOMER_REPORTABLE, declaredAt: now, updatedAt: now });
+    await updateIncident(em(ctx), incident.id, { status: IncidentStatus.CUSTOMER_REPORTABLE, declaredAt: now, updatedAt: now });
     Object.assign(incident, { status: IncidentStatus.CUSTOMER_REPORTABLE, declaredAt: now });
     const notified = await this.notify(ctx, incident);
     auditTarget(ctx, { details: { notificationsSent: notified, withinDeadline: withinDeadline(now, incident.detectedAt) } });
@@ -296,7 +253,7 @@ export class IncidentService {
     requireStep(incident.status, "dismiss");
     const now = ctx.clock.now();
     const change = { status: IncidentStatus.DISMISSED, dismissalReason: reason, dismissedAt: now, updatedAt: now };
-    await em(ctx).getRepository(BreachIncidentEntity).update({ id: incident.id }, change);
+    await updateIncident(em(ctx), incident.id, change);
     return toIncident(Object.assign(incident, change));
   }
 
@@ -307,21 +264,14 @@ export class IncidentService {
     requireStep(incident.status, "resolve");
     const now = ctx.clock.now();
     const change = { status: IncidentStatus.RESOLVED, resolution, resolvedAt: now, updatedAt: now };
-    await em(ctx).getRepository(BreachIncidentEntity).update({ id: incident.id }, change);
+    await updateIncident(em(ctx), incident.id, change);
     return toIncident(Object.assign(incident, change));
   }
 
   /** DOMAIN rule 24: the tenant's administrator acknowledges its own notification; twice changes nothing. */
   async acknowledge(ctx: RequestContext, notificationId: string): Promise<BreachNotification> {
     const scope = dataScope(principalOf(ctx));
-    const [row]: NotificationRow[] =
-      isUuid(notificationId) && scope.kind === "tenant"
-        ? await em(ctx).query(
-            `SELECT ${NOTIFICATION_COLUMNS} FROM breach_notification n JOIN breach_incident i ON i.id = n.incident_id
-              WHERE n.id = $1 AND n.tenant_id = $2 FOR UPDATE OF n`,
-            [notificationId.toLowerCase(), scope.tenantId],
-          )
-        : [];
+    const row = isUuid(notificationId) && scope.kind === "tenant" ? await notificationHeld(em(ctx), notificationId.toLowerCase(), scope.tenantId) : null;
     if (!row) throw new NotFoundError("breach notification");
     auditTarget(ctx, { tenantId: row.tenant_id, targetType: "BreachNotification", targetId: row.id, details: { incidentId: row.incident_id } });
     if (row.acknowledged_at) {
@@ -330,7 +280,7 @@ export class IncidentService {
     }
     const now = ctx.clock.now();
     const by = principalOf(ctx).subject;
-    await em(ctx).query(`UPDATE breach_notification SET acknowledged_at = $2, acknowledged_by = $3 WHERE id = $1`, [row.id, now, by]);
+    await acknowledgeNotification(em(ctx), row.id, now, by);
     return toNotification({ ...row, acknowledged_at: now, acknowledged_by: by });
   }
 }
