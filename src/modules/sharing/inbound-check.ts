@@ -3,10 +3,9 @@ import { em } from "../../shared/db/database";
 import { DomainError, ErrorCode } from "../../shared/errors";
 import type { DataCategory } from "../personal-data/personal-data.enums";
 import type { InboundSources, SourcedItem } from "../personal-data/record-sharing";
-import type { ProcessingPurpose } from "../purpose/processing-purpose";
 import type { ThirdPartyService } from "../third-party/third-party.service";
 import { inboundRefusal, type AgreementFacts } from "./sharing-policy";
-import type { SharingAgreementStatus, SharingDirection } from "./sharing.types";
+import { inboundAgreementsHeld } from "./sharing.store";
 
 /**
  * DOMAIN rule 19 for records being collected: each record naming a source needs an ACTIVE
@@ -20,20 +19,7 @@ export class InboundCheck implements InboundSources {
     const sources = [...new Set(items.map((i) => i.sourceThirdPartyId).filter((s): s is string => !!s))];
     if (sources.length === 0) return;
     const parties = (await Promise.all(sources.map((id) => this.parties.byId(ctx, id)))).filter((p) => p !== null);
-    const agreements: Array<{
-      third_party_id: string;
-      status: SharingAgreementStatus;
-      direction: SharingDirection;
-      data_categories: DataCategory[];
-      purposes: ProcessingPurpose[];
-      consent_categories: DataCategory[] | null;
-      consent_purposes: ProcessingPurpose[] | null;
-    }> = await em(ctx).query(
-      `SELECT third_party_id, status, direction, data_categories, purposes, consent_categories, consent_purposes
-           FROM sharing_agreement WHERE tenant_id = $1 AND third_party_id = ANY($2::uuid[]) AND direction = 'INBOUND'
-           ORDER BY id FOR SHARE`,
-      [tenantId, sources],
-    );
+    const agreements = await inboundAgreementsHeld(em(ctx), tenantId, sources);
     const partyById = new Map(
       parties.map((p) => [p.id, { role: p.role, listedAsSubprocessor: p.listedAsSubprocessor, dataSharingProhibited: p.dataSharingProhibited }]),
     );

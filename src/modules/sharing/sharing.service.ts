@@ -1,12 +1,9 @@
 import { randomUUID } from "node:crypto";
-import type { SelectQueryBuilder } from "typeorm";
 import type { RequestContext } from "../../context";
 import { principalOf } from "../../context";
 import { Role } from "../../shared/auth/role";
 import { dataScope } from "../../shared/auth/scope";
 import { em } from "../../shared/db/database";
-import { FAIR_LOCK_CLASS, queueFairly } from "../../shared/db/fair-lock";
-import { scopedQuery } from "../../shared/db/scoped-query";
 import { BadUserInputError, DomainError, ErrorCode, NotFoundError } from "../../shared/errors";
 import { isUuid } from "../../shared/ids";
 import { byKeyLoader, byParentLoader, DataLoader } from "../../shared/loaders";
@@ -20,17 +17,21 @@ import type { ThirdPartyService } from "../third-party/third-party.service";
 import { ThirdPartyRole } from "../third-party/third-party.types";
 import { DataTransferEntity, SharingAgreementEntity } from "./sharing.entities";
 import { initialStatus, shareRefusal, transferSeenBySubject } from "./sharing-policy";
+import {
+  agreementPageQuery,
+  agreementsByIds,
+  confirmNotice,
+  insertAgreement,
+  insertTransfer,
+  noticeHeld,
+  openNoticesOf,
+  transferPageQuery,
+  transfersIncluding,
+  updateAgreement,
+  visibleAgreement,
+  type NoticeRow,
+} from "./sharing.store";
 
-interface NoticeRow {
-  id: string;
-  tenant_id: string;
-  agreement_id: string;
-  record_id: string;
-  kind: string;
-  created_at: Date;
-  confirmed_at: Date | null;
-  confirmed_by: string | null;
-}
 import {
   DataTransfer,
   RecipientNotice,
@@ -88,13 +89,7 @@ export function toTransfer(e: DataTransferEntity): DataTransfer {
  */
 export function transfersByRecordLoader(ctx: RequestContext) {
   return new DataLoader<string, DataTransfer[]>(async (ids) => {
-    const rows = await em(ctx)
-      .getRepository(DataTransferEntity)
-      .createQueryBuilder("t")
-      .where("t.record_ids && CAST(:ids AS uuid[])", { ids: [...ids] })
-      .orderBy("t.created_at", "ASC")
-      .addOrderBy("t.id", "ASC")
-      .getMany();
+    const rows = await transfersIncluding(em(ctx), ids);
     const subjectId = ctx.principal?.role === Role.DATA_SUBJECT ? ctx.principal.dataSubjectId : undefined;
     let seen = (t: DataTransferEntity) => toTransfer(t);
     if (subjectId !== undefined) {
@@ -108,7 +103,7 @@ export function transfersByRecordLoader(ctx: RequestContext) {
 
 export function agreementLoader(ctx: RequestContext) {
   return byKeyLoader(
-    (ids) => em(ctx).getRepository(SharingAgreementEntity).createQueryBuilder("a").where("a.id IN (:...ids)", { ids }).getMany(),
+    (ids) => agreementsByIds(em(ctx), ids),
     (a) => a.id,
     toAgreement,
   );
@@ -121,21 +116,10 @@ export class SharingService {
     private readonly parties: ThirdPartyService,
   ) {}
 
-  private scoped(ctx: RequestContext): SelectQueryBuilder<SharingAgreementEntity> | null {
-    return scopedQuery(ctx, SharingAgreementEntity, "a", { tenant: "tenant_id" });
-  }
-
   /** The agreement if in the caller's scope. Writers lock it: shares shared, consent changes exclusively. */
   async findVisible(ctx: RequestContext, id: string, lock?: "share" | "update"): Promise<SharingAgreementEntity | null> {
-    const query = this.scoped(ctx);
-    if (!query || !isUuid(id)) return null;
-    query.andWhere("a.id = :id", { id: id.toLowerCase() });
-    // Queued first (queueFairly): a revocation waits only for the shares already in, not for
-    // every share that starts while it waits.
-    if (lock) await queueFairly(em(ctx), FAIR_LOCK_CLASS.agreement, id, lock);
-    if (lock === "share") query.setLock("pessimistic_read");
-    if (lock === "update") query.setLock("pessimistic_write");
-    return query.getOne();
+    if (!isUuid(id)) return null;
+    return visibleAgreement(em(ctx), dataScope(principalOf(ctx)), id.toLowerCase(), lock);
   }
 
   async get(ctx: RequestContext, id: string): Promise<SharingAgreement | null> {
@@ -148,12 +132,10 @@ export class SharingService {
   }
 
   list(ctx: RequestContext, tenantId: string, args: PageArgs, status: SharingAgreementStatus | null | undefined): Promise<Connection<SharingAgreement>> {
-    const query = em(ctx).getRepository(SharingAgreementEntity).createQueryBuilder("a");
-    if (status) query.andWhere("a.status = :status", { status });
     return parentPage(ctx, {
       key: JSON.stringify(["agreements", args.first, args.after, status]),
       parent: tenantId,
-      query,
+      query: agreementPageQuery(em(ctx), status),
       manager: em(ctx),
       parentColumn: "a.tenant_id",
       args,
@@ -167,7 +149,7 @@ export class SharingService {
     return parentPage(ctx, {
       key: JSON.stringify(["transfers", args.first, args.after]),
       parent: agreementId,
-      query: em(ctx).getRepository(DataTransferEntity).createQueryBuilder("t"),
+      query: transferPageQuery(em(ctx)),
       manager: em(ctx),
       parentColumn: "t.agreement_id",
       args,
@@ -215,7 +197,7 @@ export class SharingService {
       createdAt: now,
       updatedAt: now,
     });
-    await em(ctx).getRepository(SharingAgreementEntity).insert(agreement);
+    await insertAgreement(em(ctx), agreement);
     auditTarget(ctx, {
       targetType: "SharingAgreement",
       targetId: agreement.id,
@@ -254,7 +236,7 @@ export class SharingService {
       consentPurposes: agreement.purposes,
       updatedAt: now,
     };
-    await em(ctx).getRepository(SharingAgreementEntity).update({ id: agreement.id }, change);
+    await updateAgreement(em(ctx), agreement.id, change);
     auditTarget(ctx, { details: { dataCategories: agreement.dataCategories, purposes: agreement.purposes } });
     return toAgreement(Object.assign(agreement, change));
   }
@@ -278,7 +260,7 @@ export class SharingService {
       revocationReason: reason ?? null,
       updatedAt: now,
     };
-    await em(ctx).getRepository(SharingAgreementEntity).update({ id: agreement.id }, change);
+    await updateAgreement(em(ctx), agreement.id, change);
     auditTarget(ctx, { details: { statusBefore: agreement.status } });
     return toAgreement(Object.assign(agreement, change));
   }
@@ -328,7 +310,7 @@ export class SharingService {
       categories: [...new Set(records.map((r) => r.category!))].sort(),
       createdAt: ctx.clock.now(),
     });
-    await em(ctx).getRepository(DataTransferEntity).insert(transfer);
+    await insertTransfer(em(ctx), transfer);
     auditTarget(ctx, {
       targetType: "DataTransfer",
       targetId: transfer.id,
@@ -344,10 +326,7 @@ export class SharingService {
   /** Someone of the tenant confirms the recipient was told; twice changes nothing. */
   async confirmNotice(ctx: RequestContext, id: string): Promise<RecipientNotice> {
     const scope = dataScope(principalOf(ctx));
-    const [row]: NoticeRow[] =
-      isUuid(id) && scope.kind === "tenant"
-        ? await em(ctx).query(`SELECT * FROM recipient_notice WHERE id = $1 AND tenant_id = $2 FOR UPDATE`, [id.toLowerCase(), scope.tenantId])
-        : [];
+    const row = isUuid(id) && scope.kind === "tenant" ? await noticeHeld(em(ctx), id.toLowerCase(), scope.tenantId) : null;
     if (!row) throw new NotFoundError("recipient notice");
     auditTarget(ctx, {
       tenantId: row.tenant_id,
@@ -357,7 +336,7 @@ export class SharingService {
     });
     if (row.confirmed_at) return toNotice(row);
     const now = ctx.clock.now();
-    await em(ctx).query(`UPDATE recipient_notice SET confirmed_at = $2, confirmed_by = $3 WHERE id = $1`, [row.id, now, principalOf(ctx).subject]);
+    await confirmNotice(em(ctx), row.id, now, principalOf(ctx).subject);
     return toNotice({ ...row, confirmed_at: now, confirmed_by: principalOf(ctx).subject });
   }
 }
@@ -365,12 +344,7 @@ export class SharingService {
 /** Each agreement's unconfirmed notices, one statement for all the agreements a request lists. */
 const openNoticesByAgreementLoader = (ctx: RequestContext) =>
   byParentLoader<NoticeRow, RecipientNotice>(
-    (ids) =>
-      em(ctx).query(
-        `SELECT id, tenant_id, agreement_id, record_id, kind, created_at, confirmed_at, confirmed_by FROM recipient_notice
-          WHERE agreement_id = ANY($1::uuid[]) AND confirmed_at IS NULL ORDER BY agreement_id, created_at, id`,
-        [ids],
-      ),
+    (ids) => openNoticesOf(em(ctx), ids),
     (row) => row.agreement_id,
     toNotice,
   );

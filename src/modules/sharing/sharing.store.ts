@@ -1,9 +1,148 @@
-import type { EntityManager } from "typeorm";
+import type { EntityManager, SelectQueryBuilder } from "typeorm";
+import type { DataScope } from "../../shared/auth/scope";
+import { FAIR_LOCK_CLASS, queueFairly } from "../../shared/db/fair-lock";
+import type { ProcessingPurpose } from "../purpose/processing-purpose";
+import type { DataCategory } from "../personal-data/personal-data.enums";
+import { DataTransferEntity, SharingAgreementEntity } from "./sharing.entities";
+import type { SharingAgreementStatus, SharingDirection } from "./sharing.types";
 
 /**
- * Statements and typed fragments over sharing's tables (sharing_agreement, data_transfer,
- * recipient_notice) that other features compose or call through a port.
+ * Sharing's tables (sharing_agreement, data_transfer, recipient_notice): every statement over
+ * them, and typed fragments for other features' statements to compose.
  */
+
+export function agreementsByIds(manager: EntityManager, ids: readonly string[]): Promise<SharingAgreementEntity[]> {
+  return manager.getRepository(SharingAgreementEntity).createQueryBuilder("a").where("a.id IN (:...ids)", { ids }).getMany();
+}
+
+/**
+ * The agreement if `scope` reaches it, else null. Writers lock it until the transaction ends:
+ * shares shared, consent changes exclusively, each queued first (queueFairly), so a revocation
+ * waits only for the shares already in, not for every share that starts while it waits.
+ */
+export async function visibleAgreement(
+  manager: EntityManager,
+  scope: DataScope,
+  id: string,
+  lock?: "share" | "update",
+): Promise<SharingAgreementEntity | null> {
+  if (scope.kind === "none") return null;
+  const query = manager.getRepository(SharingAgreementEntity).createQueryBuilder("a").where("a.id = :id", { id });
+  if (scope.kind === "tenant") query.andWhere("a.tenant_id = :scopeTenant", { scopeTenant: scope.tenantId });
+  if (lock) await queueFairly(manager, FAIR_LOCK_CLASS.agreement, id, lock);
+  if (lock === "share") query.setLock("pessimistic_read");
+  if (lock === "update") query.setLock("pessimistic_write");
+  return query.getOne();
+}
+
+/** A page's query of agreements (alias `a`) for parentPage: its parent is `a.tenant_id`. */
+export function agreementPageQuery(manager: EntityManager, status: SharingAgreementStatus | null | undefined): SelectQueryBuilder<SharingAgreementEntity> {
+  const query = manager.getRepository(SharingAgreementEntity).createQueryBuilder("a");
+  if (status) query.andWhere("a.status = :status", { status });
+  return query;
+}
+
+/** A page's query of transfers (alias `t`) for parentPage: its parent is `t.agreement_id`. */
+export function transferPageQuery(manager: EntityManager): SelectQueryBuilder<DataTransferEntity> {
+  return manager.getRepository(DataTransferEntity).createQueryBuilder("t");
+}
+
+/** The transfers that included any of the records, oldest first. */
+export function transfersIncluding(manager: EntityManager, recordIds: readonly string[]): Promise<DataTransferEntity[]> {
+  return manager
+    .getRepository(DataTransferEntity)
+    .createQueryBuilder("t")
+    .where("t.record_ids && CAST(:ids AS uuid[])", { ids: [...recordIds] })
+    .orderBy("t.created_at", "ASC")
+    .addOrderBy("t.id", "ASC")
+    .getMany();
+}
+
+export async function insertAgreement(manager: EntityManager, agreement: SharingAgreementEntity): Promise<void> {
+  await manager.getRepository(SharingAgreementEntity).insert(agreement);
+}
+
+export async function updateAgreement(manager: EntityManager, id: string, change: Partial<SharingAgreementEntity>): Promise<void> {
+  await manager.getRepository(SharingAgreementEntity).update({ id }, change);
+}
+
+export async function insertTransfer(manager: EntityManager, transfer: DataTransferEntity): Promise<void> {
+  await manager.getRepository(DataTransferEntity).insert(transfer);
+}
+
+/** The tenant's INBOUND agreements with any of the parties, held FOR SHARE until the write that checks them commits. */
+export function inboundAgreementsHeld(
+  manager: EntityManager,
+  tenantId: string,
+  partyIds: readonly string[],
+): Promise<
+  Array<{
+    third_party_id: string;
+    status: SharingAgreementStatus;
+    direction: SharingDirection;
+    data_categories: DataCategory[];
+    purposes: ProcessingPurpose[];
+    consent_categories: DataCategory[] | null;
+    consent_purposes: ProcessingPurpose[] | null;
+  }>
+> {
+  return manager.query(
+    `SELECT third_party_id, status, direction, data_categories, purposes, consent_categories, consent_purposes
+       FROM sharing_agreement WHERE tenant_id = $1 AND third_party_id = ANY($2::uuid[]) AND direction = 'INBOUND'
+       ORDER BY id FOR SHARE`,
+    [tenantId, partyIds],
+  );
+}
+
+export interface NoticeRow {
+  id: string;
+  tenant_id: string;
+  agreement_id: string;
+  record_id: string;
+  kind: string;
+  created_at: Date;
+  confirmed_at: Date | null;
+  confirmed_by: string | null;
+}
+
+/** Each agreement's unconfirmed notices, by agreement, oldest first. */
+export function openNoticesOf(manager: EntityManager, agreementIds: readonly string[]): Promise<NoticeRow[]> {
+  return manager.query(
+    `SELECT id, tenant_id, agreement_id, record_id, kind, created_at, confirmed_at, confirmed_by FROM recipient_notice
+      WHERE agreement_id = ANY($1::uuid[]) AND confirmed_at IS NULL ORDER BY agreement_id, created_at, id`,
+    [agreementIds],
+  );
+}
+
+/** The tenant's notice, locked FOR UPDATE until the transaction ends; none when another tenant's. */
+export async function noticeHeld(manager: EntityManager, id: string, tenantId: string): Promise<NoticeRow | null> {
+  const [row]: NoticeRow[] = await manager.query(`SELECT * FROM recipient_notice WHERE id = $1 AND tenant_id = $2 FOR UPDATE`, [id, tenantId]);
+  return row ?? null;
+}
+
+export async function confirmNotice(manager: EntityManager, id: string, at: Date, by: string): Promise<void> {
+  await manager.query(`UPDATE recipient_notice SET confirmed_at = $2, confirmed_by = $3 WHERE id = $1`, [id, at, by]);
+}
+
+/**
+ * Raises a notice per agreement each record went out under (one open notice per agreement,
+ * record and kind); returns how many were raised.
+ */
+export async function raiseNotices(manager: EntityManager, tenantId: string, recordIds: readonly string[], kind: string, now: Date): Promise<number> {
+  const [{ n }]: Array<{ n: number }> = await manager.query(
+    `WITH raised AS (
+       INSERT INTO recipient_notice (id, tenant_id, agreement_id, record_id, kind, created_at)
+       SELECT gen_random_uuid(), $1, shared.agreement_id, shared.record_id, $3, $4
+         FROM (SELECT DISTINCT t.agreement_id, r AS record_id
+                 FROM data_transfer t, unnest(t.record_ids) AS r
+                WHERE t.tenant_id = $1 AND t.record_ids && $2::uuid[] AND r = ANY($2::uuid[])) shared
+       ON CONFLICT (agreement_id, record_id, kind) WHERE confirmed_at IS NULL DO NOTHING
+       RETURNING 1)
+     SELECT count(*)::int AS n FROM raised`,
+    [tenantId, recordIds, kind, now],
+  );
+  return n;
+}
 
 /** Moves every agreement with a party from one status to another; the changed ones, by tenant then id. */
 export async function moveAgreementsOfParty(
