@@ -1,17 +1,12 @@
 import type { DataSource } from "typeorm";
 import { checkpointMessage, type AuditSigner } from "./audit-signer";
 import { entryAt, newestCheckpoint, readHeadAsMaintenance } from "./audit-chain.store";
+import { chainsBehindCheckpoints, insertCheckpoint } from "./audit-log.store";
 import { verifyChain } from "./audit-verification";
 import { PG_SERIALIZATION_FAILURE, pgErrorCode } from "../../shared/db/database";
 
 /** Entries verified (and then signed) per transaction: a first run over a long chain takes several. */
 export const CHECKPOINT_SEGMENT = 50_000;
-
-/** Chains with entries after their newest checkpoint (or with none yet). */
-const BEHIND = `
-  SELECT c.chain_key, c.last_seq FROM audit_chain c
-   WHERE c.last_seq > greatest(c.anchor_seq, coalesce((SELECT max(k.chain_seq) FROM audit_checkpoint k WHERE k.chain_key = c.chain_key), 0))
-   ORDER BY c.chain_key`;
 
 export interface CheckpointRun {
   signed: number;
@@ -36,7 +31,7 @@ export class AuditCheckpointer {
 
   async sign(now: Date): Promise<CheckpointRun> {
     const run: CheckpointRun = { signed: 0, invalidChains: [] };
-    const chains: Array<{ chain_key: string; last_seq: string }> = await this.db.query(BEHIND);
+    const chains = await chainsBehindCheckpoints(this.db.manager);
     for (const chain of chains) {
       for (;;) {
         const step = await this.signNextSegment(chain.chain_key, Number(chain.last_seq), now);
@@ -78,11 +73,7 @@ export class AuditCheckpointer {
       const result = await verifyChain(manager, this.signer, chainKey, { ...head, lastSeq: target, lastHash: end.hash }, "checkpoint", target);
       if (result.problem) return "invalid";
       const checkpoint = { chainKey, seq: target, hash: end.hash, signedAt: now };
-      await manager.query(
-        `INSERT INTO audit_checkpoint (chain_key, chain_seq, hash, signed_at, key_id, signature) VALUES ($1, $2, $3, $4, $5, $6)
-         ON CONFLICT (chain_key, chain_seq) DO NOTHING`,
-        [chainKey, target, end.hash, now, this.signer.keyId, this.signer.sign(checkpointMessage(checkpoint))],
-      );
+      await insertCheckpoint(manager, { ...checkpoint, keyId: this.signer.keyId, signature: this.signer.sign(checkpointMessage(checkpoint)) });
       return "signed";
     });
   }

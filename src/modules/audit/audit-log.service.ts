@@ -2,31 +2,12 @@ import type { RequestContext } from "../../context";
 import { em } from "../../shared/db/database";
 import { BadUserInputError } from "../../shared/errors";
 import { decodeCursor, DEFAULT_PAGE_SIZE, encodeCursor, type Connection, type PageArgs } from "../../shared/pagination";
-import type { AuditDetails } from "../../shared/audit/audit-draft";
 import { DataLoader } from "../../shared/loaders";
-import { CHAIN_KEY_SQL, checkpointsOfChains, readHead, type StoredCheckpoint } from "./audit-chain.store";
-import { AuditCheckpoint, AuditLogEntry, type AuditLogFilter, type AuditOutcome, AuditVerification } from "./audit-log.types";
+import { checkpointsOfChains, readHead, type StoredCheckpoint } from "./audit-chain.store";
+import { entriesOfChains, entryCountsOfChains, type EntryRow } from "./audit-log.store";
+import { AuditCheckpoint, AuditLogEntry, type AuditLogFilter, AuditVerification } from "./audit-log.types";
 import { checkpointMessage, type AuditSigner } from "./audit-signer";
 import { verifyChain } from "./audit-verification";
-import type { Role } from "../../shared/auth/role";
-import type { ProcessingPurpose } from "../purpose/processing-purpose";
-
-interface EntryRow {
-  id: string;
-  tenant_id: string | null;
-  chain_seq: string;
-  occurred_at: Date;
-  actor: string;
-  actor_role: Role;
-  action: string;
-  target_type: string | null;
-  target_id: string | null;
-  purpose: ProcessingPurpose | null;
-  outcome: AuditOutcome;
-  error_code: string | null;
-  details: AuditDetails | null;
-  hash: string;
-}
 
 function toEntry(row: EntryRow): AuditLogEntry {
   return Object.assign(new AuditLogEntry(), {
@@ -84,45 +65,16 @@ export class AuditLogService {
     filter: AuditLogFilter | null | undefined,
     before: string | null,
   ): Promise<Connection<AuditLogEntry>[]> {
-    const params: unknown[] = [chains];
-    const where = [`${CHAIN_KEY_SQL} = chains.key`];
-    const add = (sql: string, value: unknown) => {
-      params.push(value);
-      where.push(sql.replace("?", `$${params.length}`));
-    };
-    if (filter?.action) add("a.action = ?", filter.action);
-    if (filter?.actor) add("a.actor = ?", filter.actor);
-    if (filter?.outcome) add("a.outcome = ?", filter.outcome);
-    if (filter?.since) add("a.occurred_at >= ?", filter.since);
-    if (filter?.until) add("a.occurred_at < ?", filter.until);
-    const matching = where.join(" AND ");
     const counts = ctx.loaders.keyed(
       `count:${key}`,
       () =>
         new DataLoader<string, number>(async (keys) => {
-          const rows: Array<{ chain: string; n: number }> = await em(ctx).query(
-            `SELECT chains.key AS chain, (SELECT count(*)::int FROM audit_log a WHERE ${matching}) AS n FROM unnest($1::uuid[]) AS chains(key)`,
-            [[...keys], ...params.slice(1)],
-          );
-          return keys.map((k) => rows.find((r) => r.chain === k)?.n ?? 0);
+          const n = await entryCountsOfChains(em(ctx), keys, filter);
+          return keys.map((k) => n.get(k) ?? 0);
         }),
     );
     const first = args.first ?? DEFAULT_PAGE_SIZE;
-    const pageParams = [...params];
-    let pageWhere = matching;
-    if (before) {
-      pageParams.push(before);
-      pageWhere += ` AND a.chain_seq < $${pageParams.length}`;
-    }
-    pageParams.push(first + 1);
-    const rows: Array<EntryRow & { chain: string }> = await em(ctx).query(
-      `SELECT chains.key AS chain, e.* FROM unnest($1::uuid[]) AS chains(key) CROSS JOIN LATERAL (
-         SELECT a.id, a.tenant_id, a.chain_seq, a.occurred_at, a.actor, a.actor_role, a.action, a.target_type, a.target_id,
-                a.purpose, a.outcome, a.error_code, a.details, a.hash
-           FROM audit_log a WHERE ${pageWhere} ORDER BY ${CHAIN_KEY_SQL} DESC, a.chain_seq DESC LIMIT $${pageParams.length}) e
-        ORDER BY e.chain_seq DESC`,
-      pageParams,
-    );
+    const rows = await entriesOfChains(em(ctx), chains, filter, before, first + 1);
     return chains.map((chain) => {
       const own = rows.filter((row) => row.chain === chain);
       const edges = own.slice(0, first).map((row) => ({ cursor: encodeCursor([row.chain_seq]), node: toEntry(row) }));

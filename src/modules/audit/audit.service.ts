@@ -5,6 +5,7 @@ import type { ErrorCode } from "../../shared/errors";
 import type { RequestContext } from "../../context";
 import { em } from "../../shared/db/database";
 import type { AuditDetails, ReadAuditDraft } from "../../shared/audit/audit-draft";
+import { insertEntries } from "./audit-log.store";
 import type { AuditOutcome } from "./audit-log.types";
 
 export interface AuditEntry {
@@ -21,8 +22,7 @@ export interface AuditEntry {
   requestId?: string | null;
 }
 
-const COLUMNS = 12;
-
+/** An entry's values, in the order of the store's columns (insertEntries). */
 function rowOf(entry: AuditEntry): unknown[] {
   return [
     entry.tenantId,
@@ -81,14 +81,7 @@ export class AuditService {
     );
   }
 
-  private async insert(manager: EntityManager, entries: readonly AuditEntry[]): Promise<void> {
-    const values = entries.map((_, row) => `(${Array.from({ length: COLUMNS }, (_, col) => `$${row * COLUMNS + col + 1}`).join(", ")})`);
-    // No RETURNING: it would need the caller to be able to read the entry, and a partner (who
-    // reads no chain) could then not be audited at all; its refusals failed under the read policy.
-    await manager.query(
-      `INSERT INTO audit_log (tenant_id, occurred_at, actor, actor_role, action, target_type, target_id, purpose, outcome, error_code, details, request_id)
-       VALUES ${values.join(", ")}`,
-      entries.flatMap(rowOf),
-    );
+  private insert(manager: EntityManager, entries: readonly AuditEntry[]): Promise<void> {
+    return insertEntries(manager, entries.map(rowOf));
   }
 }
