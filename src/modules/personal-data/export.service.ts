@@ -8,7 +8,7 @@ import type { AuditService } from "../audit/audit.service";
 import type { DataSubjectService } from "../data-subject/data-subject.service";
 import { ProcessingPurpose } from "../purpose/processing-purpose";
 import type { DataSubjectExport, JsonObject } from "./personal-data.types";
-import { recordIdsOfSubject } from "./personal-data.store";
+import { activeRecordsOfSubject, recordIdsOfSubject } from "./personal-data.store";
 import type { RecordTransfers } from "./record-sharing";
 
 export const EXPORT_ACTION = "DATA_SUBJECT_EXPORTED";
@@ -43,13 +43,7 @@ export class ExportService {
     const subject = await this.subjects.findVisible(ctx, dataSubjectId);
     if (!subject) throw new NotFoundError("data subject");
     const generatedAt = ctx.clock.now();
-    const records: Array<Record<string, unknown>> = await em(ctx).query(
-      `SELECT id, category, purposes, storage_location_code, source_third_party_id, value, version, created_at, updated_at
-         FROM personal_data_record
-        WHERE tenant_id = $1 AND data_subject_id = $2 AND status = 'ACTIVE'
-        ORDER BY created_at, id`,
-      [subject.tenantId, subject.id],
-    );
+    const records = await activeRecordsOfSubject(em(ctx), subject.tenantId, subject.id);
     const document: JsonObject = {
       format: "custodian.data-subject-export/1",
       generatedAt: generatedAt.toISOString(),

@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import type { RequestContext } from "../../context";
 import { em } from "../../shared/db/database";
 import { DomainError, ErrorCode } from "../../shared/errors";
+import { claimIdempotencyKey, idempotencyKeyHeld } from "./personal-data.store";
 
 /** Keys are kept at least this long; a key older than this is free again. */
 export const IDEMPOTENCY_TTL_MS = 24 * 3_600_000;
@@ -33,29 +34,15 @@ export function requestHash(operation: string, payload: unknown): string {
 export class IdempotencyKeys {
   /** The first result's ids when this is a replay, else null (the key is now this request's). */
   async claim(ctx: RequestContext, tenantId: string, key: string, operation: string, hash: string, resultIds: string[]): Promise<string[] | null> {
-    const now = ctx.clock.now();
-    const claimed: unknown[] = await em(ctx).query(
-      `INSERT INTO idempotency_key (tenant_id, key, operation, request_hash, result_ids, created_at, expires_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7)
-       ON CONFLICT (tenant_id, key) DO UPDATE
-         SET operation = EXCLUDED.operation, request_hash = EXCLUDED.request_hash, result_ids = EXCLUDED.result_ids,
-             created_at = EXCLUDED.created_at, expires_at = EXCLUDED.expires_at
-         WHERE idempotency_key.expires_at <= EXCLUDED.created_at
-       RETURNING 1`,
-      [tenantId, key, operation, hash, resultIds, now, new Date(now.getTime() + IDEMPOTENCY_TTL_MS)],
-    );
-    if (claimed.length === 1) return null;
-    const [first]: Array<{ operation: string; request_hash: string; result_ids: string[] }> = await em(ctx).query(
-      `SELECT operation, request_hash, result_ids FROM idempotency_key WHERE tenant_id = $1 AND key = $2`,
-      [tenantId, key],
-    );
-    if (first.operation !== operation || first.request_hash !== hash) {
+    if (await claimIdempotencyKey(em(ctx), { tenantId, key, operation, hash, resultIds }, ctx.clock.now(), IDEMPOTENCY_TTL_MS)) return null;
+    const first = await idempotencyKeyHeld(em(ctx), tenantId, key);
+    if (first.operation !== operation || first.hash !== hash) {
       throw new DomainError(
         ErrorCode.IDEMPOTENCY_CONFLICT,
         "This idempotency key was used with a different request in the last 24 hours; use a new key for a new request.",
         { field: "idempotencyKey" },
       );
     }
-    return first.result_ids;
+    return first.resultIds;
   }
 }

@@ -1,9 +1,7 @@
 import { randomUUID } from "node:crypto";
-import type { SelectQueryBuilder } from "typeorm";
 import { principalOf, type RequestContext } from "../../context";
 import { dataScope } from "../../shared/auth/scope";
-import { em, returning } from "../../shared/db/database";
-import { scopedQuery } from "../../shared/db/scoped-query";
+import { em } from "../../shared/db/database";
 import { BadUserInputError, DomainError, ErrorCode, NotFoundError } from "../../shared/errors";
 import { isUuid } from "../../shared/ids";
 import { parentPage, type Connection, type PageArgs } from "../../shared/pagination";
@@ -17,7 +15,7 @@ import { atBatchIndex, checkBatchSize, checkIdempotencyKey, checkRecordDraft, ch
 import { activeDeletion } from "../tenant/deletion-plan";
 import { type IdempotencyKeys, requestHash } from "./idempotency";
 import { RecordStatus } from "./personal-data.enums";
-import { PersonalDataRecordEntity } from "./personal-data-record.entity";
+import { type PersonalDataRecordEntity } from "./personal-data-record.entity";
 import {
   toRecord,
   type CorrectPersonalDataInput,
@@ -34,14 +32,7 @@ import { valueChanges } from "./value-changes";
 import { readsValues, recordColumnsFor, type RecordSelection } from "./record-columns";
 import { readAhead } from "./value-reader";
 import { recordPageConditions } from "./record-filter";
-
-const INSERT_RECORDS = `
-  INSERT INTO personal_data_record (id, tenant_id, data_subject_id, category, purposes, storage_location_code, source_third_party_id, value, status, version, created_at, updated_at)
-  SELECT r.id, $1, r.subject_id, r.category, r.purposes::text[], $2, r.source_id, r.value, 'ACTIVE', 1, $3, $3
-    FROM unnest($4::uuid[], $5::uuid[], $6::text[], $7::text[], $8::uuid[], $9::jsonb[]) AS r (id, subject_id, category, purposes, source_id, value)`;
-
-/** A PostgreSQL array literal of enum names (they need no quoting). */
-const pgTextArray = (values: readonly string[]) => `{${values.join(",")}}`;
+import { insertRecords, recordMetadata, recordPageQuery, replaceValue, visibleRecord } from "./personal-data.store";
 
 export class PersonalDataService {
   constructor(
@@ -52,17 +43,10 @@ export class PersonalDataService {
     private readonly notices: RecordRecipients,
   ) {}
 
-  /** Records the caller may reach: operators all, tenant roles their tenant's, a data subject its own. */
-  private scoped(ctx: RequestContext): SelectQueryBuilder<PersonalDataRecordEntity> | null {
-    return scopedQuery(ctx, PersonalDataRecordEntity, "r", { tenant: "tenant_id", subject: "data_subject_id" });
-  }
-
+  /** The record if the caller may reach it: operators all, tenant roles their tenant's, a data subject its own. */
   async findVisible(ctx: RequestContext, id: string, options: { lock?: boolean } = {}): Promise<PersonalDataRecordEntity | null> {
-    const query = this.scoped(ctx);
-    if (!query || !isUuid(id)) return null;
-    query.andWhere("r.id = :id", { id: id.toLowerCase() });
-    if (options.lock) query.setLock("pessimistic_write");
-    return query.getOne();
+    if (!isUuid(id)) return null;
+    return visibleRecord(em(ctx), dataScope(principalOf(ctx)), id.toLowerCase(), options.lock ?? false);
   }
 
   async get(ctx: RequestContext, id: string): Promise<PersonalDataRecord | null> {
@@ -80,14 +64,12 @@ export class PersonalDataService {
   ): Promise<Connection<PersonalDataRecord>> {
     const scope = dataScope(principalOf(ctx));
     if (scope.kind === "none") throw new Error("list called for a caller without a data scope");
-    const query = em(ctx).getRepository(PersonalDataRecordEntity).createQueryBuilder("r");
+
     // Only the columns the query's selection needs; with the values' rows when it reads values,
     // so that reading them takes no statement of its own (value-reader.ts).
     const withValues = !!selection && readsValues(selection);
-    const selected = selection
-      ? recordColumnsFor(em(ctx).connection.getMetadata(PersonalDataRecordEntity), selection, false).map((c) => `r.${c.propertyName}`)
-      : [];
-    if (selected.length) query.select(selected);
+    const selected = selection ? recordColumnsFor(recordMetadata(em(ctx)), selection, false).map((c) => c.propertyName) : [];
+    const query = recordPageQuery(em(ctx), selected);
     // The parent is the subject when one is named (its records are its tenant's), else the tenant;
     // the subjects of one tenant are read together.
     const parent = where.dataSubjectId ? { column: "r.data_subject_id", key: where.dataSubjectId } : { column: "r.tenant_id", key: where.tenantId };
@@ -150,17 +132,20 @@ export class PersonalDataService {
 
   private async insert(ctx: RequestContext, tenant: TenantEntity, ids: string[], drafts: RecordDraft[]): Promise<Date> {
     const now = ctx.clock.now();
-    await em(ctx).query(INSERT_RECORDS, [
+    await insertRecords(
+      em(ctx),
       tenant.id,
       tenant.storageLocationCode,
       now,
-      ids,
-      drafts.map((d) => d.dataSubjectId),
-      drafts.map((d) => d.category),
-      drafts.map((d) => pgTextArray(d.purposes)),
-      drafts.map((d) => d.sourceThirdPartyId ?? null),
-      drafts.map((d) => JSON.stringify(d.value)),
-    ]);
+      drafts.map((d, i) => ({
+        id: ids[i],
+        dataSubjectId: d.dataSubjectId,
+        category: d.category,
+        purposes: d.purposes,
+        sourceThirdPartyId: d.sourceThirdPartyId ?? null,
+        value: d.value,
+      })),
+    );
     return now;
   }
 
@@ -242,14 +227,7 @@ export class PersonalDataService {
     }
     if (record.status !== RecordStatus.ACTIVE) throw pendingDeletion();
     const now = ctx.clock.now();
-    const [updated] = await returning<{ old_value: JsonObject }>(
-      em(ctx),
-      `UPDATE personal_data_record r SET value = $3, version = r.version + 1, updated_at = $4
-         FROM personal_data_record old
-        WHERE r.id = $1 AND old.id = r.id AND r.version = $2 AND r.status = 'ACTIVE'
-        RETURNING old.value AS old_value`,
-      [record.id, input.expectedVersion, JSON.stringify(input.value), now],
-    );
+    const updated = await replaceValue(em(ctx), record.id, input.expectedVersion, input.value, now);
     if (!updated) {
       const current = await this.findVisible(ctx, record.id);
       if (current && current.status !== RecordStatus.ACTIVE) throw pendingDeletion();
@@ -257,7 +235,7 @@ export class PersonalDataService {
         field: "expectedVersion",
       });
     }
-    const changes = valueChanges(updated.old_value, input.value);
+    const changes = valueChanges(updated.oldValue as JsonObject, input.value);
     const notices = changes.changed ? await this.notices.raise(ctx, record.tenantId, [record.id], "RECTIFICATION") : 0;
     auditTarget(ctx, {
       details: {

@@ -8,11 +8,12 @@ import { afterPosition, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, pageOf } from "../../s
 import { subjectJoin } from "../data-subject/data-subject.store";
 import { toDataSubject } from "../data-subject/data-subject.types";
 import type { TenantJoin } from "../tenant/tenant-joins";
-import { PersonalDataRecordEntity } from "./personal-data-record.entity";
+import { type PersonalDataRecordEntity } from "./personal-data-record.entity";
 import { toRecord, type PersonalDataRecordFilter } from "./personal-data.types";
 import { readsValues, recordColumnsFor, recordSelectionOf } from "./record-columns";
 import { recordPageConditions } from "./record-filter";
 import { readAhead } from "./value-reader";
+import { recordJoinSql, recordMetadata } from "./personal-data.store";
 
 /**
  * `Tenant.personalDataRecords` fetched by the tenant's own statement (the tenants page, or
@@ -40,7 +41,7 @@ export function planTenantRecordPages(ctx: RequestContext, field: ResolveTree): 
   // Whether more follow needs one more row.
   const withNextPage = selects(field, "PersonalDataRecordConnection", "pageInfo");
   // Only the columns the selection needs: the JSON was half ids the response never showed.
-  const meta = em(ctx).connection.getMetadata(PersonalDataRecordEntity);
+  const meta = recordMetadata(em(ctx));
   // With the rows the values' reads need when the page reads values (value-reader.ts).
   const withValues = readsValues(selection);
   const recordRow = jsonRow<PersonalDataRecordEntity>(meta, recordColumnsFor(meta, selection, true));
@@ -55,7 +56,7 @@ export function planTenantRecordPages(ctx: RequestContext, field: ResolveTree): 
   return {
     sql(bind) {
       const conditions = ["r.tenant_id = t.id", ...recordPageConditions(scope, filter, bind)].join(" AND ");
-      const count = withCount ? `(SELECT count(*)::int FROM personal_data_record r WHERE ${conditions})` : "NULL";
+      const count = withCount ? recordJoinSql.count(conditions) : "NULL";
       const cursor = after ? ` AND (r.created_at, r.id) > (${bind(after[0])}, ${bind(after[1])})` : "";
       const columns = [...new Set(["tenant_id", "data_subject_id", "created_at", ...recordRow.columns.map((c) => c.databaseName)])].map((c) => `r.${c}`);
       // The subjects are joined inside the ordered, limited scan, as a plan that looks each one up
@@ -64,10 +65,7 @@ export function planTenantRecordPages(ctx: RequestContext, field: ResolveTree): 
       if (withSubjects) columns.push(...subjectRow.columns.map((c) => `s.${c.databaseName} AS s_${c.databaseName}`));
       const page = withPage
         ? `(SELECT coalesce(json_agg(json_build_array(${recordRow.elements("p")}${withSubjects ? `, ${subjectRow.elements("p", "s_")}` : ""}) ORDER BY p.created_at, p.id), '[]')
-              FROM (SELECT ${columns.join(", ")} FROM personal_data_record r
-                      ${withSubjects ? subjects.clause : ""}
-                     WHERE ${conditions}${cursor}
-                     ORDER BY r.created_at, r.id LIMIT ${bind((first as number) + (withNextPage ? 1 : 0))}) p)`
+              FROM (${recordJoinSql.page(columns, withSubjects ? subjects.clause : "", conditions + cursor, bind((first as number) + (withNextPage ? 1 : 0)))}) p)`
         : "'[]'::json";
       return `json_build_object('count', ${count}, 'page', ${page})`;
     },
