@@ -2,7 +2,15 @@ import type { DataSource } from "typeorm";
 import type { Clock } from "./shared/clock";
 import { Role } from "./shared/auth/role";
 import { signToken, type TokenKeys } from "./shared/auth/jwt";
-import { returning } from "./shared/db/database";
+import { DataSubjectEntity } from "./modules/data-subject/data-subject.entity";
+import { DataSubjectStatus } from "./modules/data-subject/data-subject.status";
+import { insertSubject } from "./modules/data-subject/data-subject.store";
+import { insertRecords } from "./modules/personal-data/personal-data.store";
+import { TenantEntity } from "./modules/tenant/tenant.entity";
+import { SubscriptionStatus } from "./modules/tenant/tenant.policy";
+import { countTenants, insertTenant, preferredTenantId } from "./modules/tenant/tenant.store";
+import { ThirdPartyEntity } from "./modules/third-party/third-party.entity";
+import { insertParty, partiesByIds, recordListingChange } from "./modules/third-party/third-party.store";
 
 /** Fixed ids, so the printed development tokens stay valid across restarts. */
 export const DEMO = {
@@ -75,61 +83,85 @@ const DEMO_RECORDS = [
  * Runs only when the database holds no tenant at all, so it never mixes with real data.
  */
 export async function seedDemoIfEmpty(db: DataSource, clock: Clock): Promise<boolean> {
-  const [{ count }] = await db.query("SELECT count(*)::int AS count FROM tenant");
-  if (count > 0) return false;
+  const manager = db.manager;
+  if ((await countTenants(manager, { all: true })) > 0) return false;
   const now = clock.now();
   for (const t of [DEMO.tenantA, DEMO.tenantB]) {
-    await db.query(
-      `INSERT INTO tenant (id, name, storage_location_code, deletion_grace_days, audit_log_retention_days, created_at, updated_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $6)`,
-      [t.id, t.name, t.location, t.graceDays, t.auditDays, now],
+    await insertTenant(
+      manager,
+      Object.assign(new TenantEntity(), {
+        id: t.id,
+        name: t.name,
+        storageLocationCode: t.location,
+        subscriptionStatus: SubscriptionStatus.ACTIVE,
+        subscriptionEndedAt: null,
+        dataPurgeDueAt: null,
+        deletionGraceDays: t.graceDays,
+        auditLogRetentionDays: t.auditDays,
+        createdAt: now,
+        updatedAt: now,
+        version: 1,
+      }),
     );
   }
-  for (const p of DEMO_THIRD_PARTIES) {
-    await db.query(
-      `INSERT INTO third_party (id, name, role, data_sharing_prohibited, country, description, created_at, updated_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $7) ON CONFLICT DO NOTHING`,
-      [p.id, p.name, p.role, p.prohibited, p.country, p.description, now],
-    );
-  }
-  // The subprocessor is listed the way an operator would list it: version 1 of the list.
-  const [agent] = DEMO_THIRD_PARTIES.filter((p) => p.role === "AGENT");
-  const [{ version }] = await returning<{ version: number }>(
-    db.manager,
-    `UPDATE subprocessor_list SET version = version + 1, updated_at = $1 WHERE id = 1 RETURNING version`,
-    [now],
+  const registered = new Set(
+    (
+      await partiesByIds(
+        manager,
+        DEMO_THIRD_PARTIES.map((p) => p.id),
+      )
+    ).map((p) => p.id),
   );
-  await db.query(`INSERT INTO subprocessor_list_change (version, third_party_id, listed, changed_at, changed_by) VALUES ($1, $2, true, $3, 'demo')`, [
-    version,
-    agent.id,
-    now,
-  ]);
-  await db.query(`UPDATE third_party SET listed_as_subprocessor = true WHERE id = $1`, [agent.id]);
-  for (const s of DEMO_SUBJECTS) {
-    await db.query(`INSERT INTO data_subject (id, tenant_id, external_id, display_name, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5)`, [
-      s.id,
-      s.tenantId,
-      s.externalId,
-      s.displayName,
-      now,
-    ]);
+  for (const p of DEMO_THIRD_PARTIES.filter((p) => !registered.has(p.id))) {
+    await insertParty(
+      manager,
+      Object.assign(new ThirdPartyEntity(), {
+        id: p.id,
+        name: p.name,
+        role: p.role,
+        listedAsSubprocessor: false,
+        dataSharingProhibited: p.prohibited,
+        country: p.country,
+        description: p.description,
+        createdAt: now,
+        updatedAt: now,
+      }),
+    );
   }
-  for (const [i, r] of DEMO_RECORDS.entries()) {
-    const subject = DEMO_SUBJECTS[r.subject];
-    const tenant = subject.tenantId === DEMO.tenantA.id ? DEMO.tenantA : DEMO.tenantB;
-    await db.query(
-      `INSERT INTO personal_data_record (id, tenant_id, data_subject_id, category, purposes, storage_location_code, value, created_at, updated_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)`,
-      [
-        `7e4a0000-0000-4000-8000-0000000001${String(i).padStart(2, "0")}`,
-        subject.tenantId,
-        subject.id,
-        r.category,
-        r.purposes,
-        tenant.location,
-        JSON.stringify(r.value),
-        new Date(now.getTime() + i),
-      ],
+  // The subprocessor is listed the way an operator would list it: a new version of the list.
+  const [agent] = DEMO_THIRD_PARTIES.filter((p) => p.role === "AGENT");
+  await recordListingChange(manager, agent.id, true, now, "demo");
+  for (const s of DEMO_SUBJECTS) {
+    await insertSubject(
+      manager,
+      Object.assign(new DataSubjectEntity(), {
+        id: s.id,
+        tenantId: s.tenantId,
+        externalId: s.externalId,
+        displayName: s.displayName,
+        status: DataSubjectStatus.ACTIVE,
+        deletedAt: null,
+        purgeDueAt: null,
+        createdAt: now,
+        updatedAt: now,
+      }),
+    );
+  }
+  for (const tenant of [DEMO.tenantA, DEMO.tenantB]) {
+    const records = DEMO_RECORDS.map((r, i) => ({ r, i, subject: DEMO_SUBJECTS[r.subject] })).filter((x) => x.subject.tenantId === tenant.id);
+    await insertRecords(
+      manager,
+      tenant.id,
+      tenant.location,
+      now,
+      records.map(({ r, i, subject }) => ({
+        id: `7e4a0000-0000-4000-8000-0000000001${String(i).padStart(2, "0")}`,
+        dataSubjectId: subject.id,
+        category: r.category,
+        purposes: r.purposes,
+        sourceThirdPartyId: null,
+        value: r.value,
+      })),
     );
   }
   return true;
@@ -137,8 +169,7 @@ export async function seedDemoIfEmpty(db: DataSource, clock: Clock): Promise<boo
 
 /** One development token per role, for the demo tenant when it exists (else the oldest tenant). */
 export async function developmentTokens(db: DataSource, keys: TokenKeys): Promise<Array<{ role: Role; token: string; tenantId?: string }>> {
-  const rows: Array<{ id: string }> = await db.query("SELECT id FROM tenant ORDER BY (id = $1) DESC, created_at, id LIMIT 1", [DEMO.tenantA.id]);
-  const tenantId = rows[0]?.id;
+  const tenantId = (await preferredTenantId(db.manager, DEMO.tenantA.id)) ?? undefined;
   const tokens: Array<{ role: Role; token: string; tenantId?: string }> = [];
   for (const role of Object.values(Role)) {
     const tenantRole = role !== Role.OPERATOR && role !== Role.PARTNER;

@@ -51,8 +51,10 @@ describe("import and table boundaries (pure)", () => {
       { path: "src/modules/sharing/sharing.store.ts", text: "SELECT id FROM sharing_agreement" },
       { path: "src/modules/sharing/sharing.service.ts", text: "UPDATE sharing_agreement SET status = $1" },
       { path: "src/modules/tenant/tenant.service.ts", text: "em.getRepository(TenantEntity).find()" },
+      { path: "src/demo.ts", text: "INSERT INTO data_subject (id) VALUES ($1)" },
     ];
     assert.deepEqual(findings(files), [
+      "sql-outside-store src/demo.ts -> data_subject",
       "sql-outside-store src/modules/sharing/sharing.service.ts -> sharing_agreement",
       "sql-outside-store src/modules/tenant/tenant.service.ts -> tenant",
     ]);

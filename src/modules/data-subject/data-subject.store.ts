@@ -4,6 +4,7 @@ import { countedChange } from "../../shared/db/database";
 import { columnsFor, jsonRow, type JsonRow } from "../../shared/read-path/json-rows";
 import { DataSubjectEntity } from "./data-subject.entity";
 import { DataSubjectStatus } from "./data-subject.status";
+import { scopedTo } from "../../shared/db/scoped-query";
 
 /**
  * The data_subject table: every statement over it, and typed fragments for other features'
@@ -19,12 +20,11 @@ export function subjectsByIds(manager: EntityManager, ids: readonly string[]): P
  * else null; `lock` holds it FOR UPDATE until the transaction ends.
  */
 export function visibleSubject(manager: EntityManager, scope: DataScope, id: string, lock: boolean): Promise<DataSubjectEntity | null> {
-  if (scope.kind === "none") return Promise.resolve(null);
-  const query = manager.getRepository(DataSubjectEntity).createQueryBuilder("s").where("s.id = :id", { id });
-  if (scope.kind === "tenant") {
-    query.andWhere("s.tenant_id = :scopeTenant", { scopeTenant: scope.tenantId });
-    if (scope.dataSubjectId) query.andWhere("s.id = :scopeSubject", { scopeSubject: scope.dataSubjectId });
-  }
+  const query = scopedTo(manager.getRepository(DataSubjectEntity).createQueryBuilder("s").where("s.id = :id", { id }), scope, {
+    tenant: "s.tenant_id",
+    subject: "s.id",
+  });
+  if (!query) return Promise.resolve(null);
   if (lock) query.setLock("pessimistic_write");
   return query.getOne();
 }

@@ -6,6 +6,7 @@ import { ACTIVELY_DELETABLE_SQL } from "./deletion-policy";
 import { PersonalDataRecordEntity } from "./personal-data-record.entity";
 import type { ProcessingPurpose } from "../purpose/processing-purpose";
 import type { DataCategory, RecordStatus } from "./personal-data.enums";
+import { scopedTo } from "../../shared/db/scoped-query";
 
 /**
  * Personal data's tables (personal_data_record, idempotency_key): every statement over them, and
@@ -14,12 +15,11 @@ import type { DataCategory, RecordStatus } from "./personal-data.enums";
 
 /** The record if `scope` reaches it (a tenant role its tenant's, a data subject its own), else null; `lock` holds it FOR UPDATE. */
 export function visibleRecord(manager: EntityManager, scope: DataScope, id: string, lock: boolean): Promise<PersonalDataRecordEntity | null> {
-  if (scope.kind === "none") return Promise.resolve(null);
-  const query = manager.getRepository(PersonalDataRecordEntity).createQueryBuilder("r").where("r.id = :id", { id });
-  if (scope.kind === "tenant") {
-    query.andWhere("r.tenant_id = :scopeTenant", { scopeTenant: scope.tenantId });
-    if (scope.dataSubjectId) query.andWhere("r.data_subject_id = :scopeSubject", { scopeSubject: scope.dataSubjectId });
-  }
+  const query = scopedTo(manager.getRepository(PersonalDataRecordEntity).createQueryBuilder("r").where("r.id = :id", { id }), scope, {
+    tenant: "r.tenant_id",
+    subject: "r.data_subject_id",
+  });
+  if (!query) return Promise.resolve(null);
   if (lock) query.setLock("pessimistic_write");
   return query.getOne();
 }

@@ -5,6 +5,7 @@ import type { ProcessingPurpose } from "../purpose/processing-purpose";
 import type { DataCategory } from "../personal-data/personal-data.enums";
 import { DataTransferEntity, SharingAgreementEntity } from "./sharing.entities";
 import type { SharingAgreementStatus, SharingDirection } from "./sharing.types";
+import { scopedTo } from "../../shared/db/scoped-query";
 
 /**
  * Sharing's tables (sharing_agreement, data_transfer, recipient_notice): every statement over
@@ -26,9 +27,8 @@ export async function visibleAgreement(
   id: string,
   lock?: "share" | "update",
 ): Promise<SharingAgreementEntity | null> {
-  if (scope.kind === "none") return null;
-  const query = manager.getRepository(SharingAgreementEntity).createQueryBuilder("a").where("a.id = :id", { id });
-  if (scope.kind === "tenant") query.andWhere("a.tenant_id = :scopeTenant", { scopeTenant: scope.tenantId });
+  const query = scopedTo(manager.getRepository(SharingAgreementEntity).createQueryBuilder("a").where("a.id = :id", { id }), scope, { tenant: "a.tenant_id" });
+  if (!query) return null;
   if (lock) await queueFairly(manager, FAIR_LOCK_CLASS.agreement, id, lock);
   if (lock === "share") query.setLock("pessimistic_read");
   if (lock === "update") query.setLock("pessimistic_write");

@@ -140,3 +140,9 @@ export async function nextPurgeDueTenantHeld(manager: EntityManager, now: Date):
 export async function markTenantPurged(manager: EntityManager, tenantId: string, now: Date): Promise<void> {
   await manager.query(`UPDATE tenant SET subscription_status = 'PURGED', updated_at = $2, version = version + 1 WHERE id = $1`, [tenantId, now]);
 }
+
+/** `preferred` when it names a tenant, else the oldest tenant; null when there is none. */
+export async function preferredTenantId(manager: EntityManager, preferred: string): Promise<string | null> {
+  const rows: Array<{ id: string }> = await manager.query("SELECT id FROM tenant ORDER BY (id = $1) DESC, created_at, id LIMIT 1", [preferred]);
+  return rows[0]?.id ?? null;
+}

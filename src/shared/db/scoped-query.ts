@@ -1,26 +1,21 @@
-import type { EntityTarget, ObjectLiteral, SelectQueryBuilder } from "typeorm";
-import type { Principal } from "../auth/principal";
-import { dataScope } from "../auth/scope";
-import { type DbContext, em } from "./database";
+import type { ObjectLiteral, SelectQueryBuilder } from "typeorm";
+import type { DataScope } from "../auth/scope";
 
 /**
- * A query over `entity` limited to what the caller may reach (DataScope): every row for
- * operators, its tenant's for a tenant role (and, where the rows have a subject column, its own
- * for a data subject); null for callers who reach none.
+ * Narrows a query to what a caller's data scope reaches, the one way every store writes it: every
+ * row for operators, its tenant's for a tenant role (and, where the rows have a subject column,
+ * its own for a data subject); null when the caller reaches none. `columns` are SQL over the
+ * query's alias, e.g. `r.tenant_id`.
  */
-export function scopedQuery<E extends ObjectLiteral>(
-  ctx: DbContext & { principal: Principal | null },
-  entity: EntityTarget<E>,
-  alias: string,
+export function scopedTo<E extends ObjectLiteral>(
+  query: SelectQueryBuilder<E>,
+  scope: DataScope,
   columns: { tenant: string; subject?: string },
 ): SelectQueryBuilder<E> | null {
-  if (!ctx.principal) throw new Error("scopedQuery called on an anonymous request: the field declares no roles");
-  const scope = dataScope(ctx.principal);
   if (scope.kind === "none") return null;
-  const query = em(ctx).getRepository(entity).createQueryBuilder(alias);
   if (scope.kind === "tenant") {
-    query.andWhere(`${alias}.${columns.tenant} = :scopeTenant`, { scopeTenant: scope.tenantId });
-    if (columns.subject && scope.dataSubjectId) query.andWhere(`${alias}.${columns.subject} = :scopeSubject`, { scopeSubject: scope.dataSubjectId });
+    query.andWhere(`${columns.tenant} = :scopeTenant`, { scopeTenant: scope.tenantId });
+    if (columns.subject && scope.dataSubjectId) query.andWhere(`${columns.subject} = :scopeSubject`, { scopeSubject: scope.dataSubjectId });
   }
   return query;
 }
