@@ -3,7 +3,7 @@ import { Concurrency } from "../../shared/concurrency";
 import type { RequestContext } from "../../context";
 import { Allow } from "../../shared/auth/allow";
 import { Role } from "../../shared/auth/role";
-import { BadUserInputError, NotFoundError } from "../../shared/errors";
+import { NotFoundError } from "../../shared/errors";
 import { PageArgs } from "../../shared/pagination";
 import type { TenantService } from "../tenant/tenant.service";
 import { Tenant } from "../tenant/tenant.types";
@@ -11,6 +11,7 @@ import { OPERATOR_CHAIN } from "./audit-chain";
 import type { AuditLogService } from "./audit-log.service";
 import { AuditCheckpoint, AuditLogEntryConnection, AuditLogFilter, AuditSigningKey, AuditVerification } from "./audit-log.types";
 import type { AuditSigner } from "./audit-signer";
+import { AuditErrors } from "./audit.errors";
 
 /**
  * A verification holds a connection for as long as it reads, so it is priced as one per request
@@ -47,7 +48,7 @@ export class AuditLogResolver {
   @FieldResolver(() => [AuditCheckpoint], { description: "The tenant's signed audit checkpoints, newest first (tenant admin, auditor, operator)." })
   @Allow(...AUDIT_READERS)
   auditCheckpoints(@Ctx() ctx: RequestContext, @Root() tenant: Tenant, @Arg("first", () => Int, { defaultValue: 20 }) first: number) {
-    if (!Number.isInteger(first) || first < 1 || first > 100) throw new BadUserInputError("first", "`first` is from 1 to 100.");
+    if (!Number.isInteger(first) || first < 1 || first > 100) throw AuditErrors.checkpointCount();
     return this.log.checkpoints(ctx, tenant.id, first);
   }
 

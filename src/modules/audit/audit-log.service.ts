@@ -1,6 +1,5 @@
 import type { RequestContext } from "../../context";
 import { em } from "../../shared/db/database";
-import { BadUserInputError } from "../../shared/errors";
 import { decodeCursor, DEFAULT_PAGE_SIZE, encodeCursor, type Connection, type PageArgs } from "../../shared/pagination";
 import { DataLoader } from "../../shared/loaders";
 import { checkpointsOfChains, readHead, type StoredCheckpoint } from "./audit-chain.store";
@@ -8,6 +7,7 @@ import { entriesOfChains, entryCountsOfChains, type EntryRow } from "./audit-log
 import { AuditCheckpoint, AuditLogEntry, type AuditLogFilter, AuditVerification } from "./audit-log.types";
 import { checkpointMessage, type AuditSigner } from "./audit-signer";
 import { verifyChain } from "./audit-verification";
+import { AuditErrors } from "./audit.errors";
 
 function toEntry(row: EntryRow): AuditLogEntry {
   return Object.assign(new AuditLogEntry(), {
@@ -42,12 +42,12 @@ export class AuditLogService {
    */
   page(ctx: RequestContext, chainKey: string, args: PageArgs, filter: AuditLogFilter | null | undefined): Promise<Connection<AuditLogEntry>> {
     if (filter?.since && filter.until && filter.since > filter.until) {
-      throw new BadUserInputError("filter.until", "`until` is before `since`: the time range is empty.");
+      throw AuditErrors.emptyTimeRange();
     }
     let before: string | null = null;
     if (args.after) {
       [before] = decodeCursor(args.after, 1);
-      if (!/^[1-9][0-9]{0,17}$/.test(before)) throw new BadUserInputError("after", "`after` is not a cursor this API issued.");
+      if (!/^[1-9][0-9]{0,17}$/.test(before)) throw AuditErrors.foreignCursor();
     }
     const key = JSON.stringify(["audit", args.first, before, filter]);
     const loader = ctx.loaders.keyed(

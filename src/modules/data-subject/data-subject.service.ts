@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { principalOf, type RequestContext } from "../../context";
 import { dataScope } from "../../shared/auth/scope";
 import { em, pgErrorCode, PG_UNIQUE_VIOLATION } from "../../shared/db/database";
-import { BadUserInputError, NotFoundError } from "../../shared/errors";
+import { NotFoundError } from "../../shared/errors";
 import { isUuid } from "../../shared/ids";
 import { byKeyLoader } from "../../shared/loaders";
 import { parentPage, type Connection, type PageArgs } from "../../shared/pagination";
@@ -15,6 +15,7 @@ import { DataSubjectStatus } from "./data-subject.status";
 import { insertSubject, markSubjectDeleted, subjectPageQuery, subjectsByIds, visibleSubject } from "./data-subject.store";
 import { toDataSubject, type DataSubject, type RegisterDataSubjectInput } from "./data-subject.types";
 import type { SubjectRecords } from "./subject-records";
+import { DataSubjectErrors } from "./data-subject.errors";
 
 /** Subjects by id, for records already in the caller's scope (a record's subject is in its tenant). */
 export function dataSubjectLoader(ctx: RequestContext) {
@@ -82,7 +83,7 @@ export class DataSubjectService {
       await insertSubject(em(ctx), subject);
     } catch (error) {
       if (pgErrorCode(error) === PG_UNIQUE_VIOLATION) {
-        throw new BadUserInputError("externalId", "A data subject with this externalId is already registered in the tenant.");
+        throw DataSubjectErrors.externalIdTaken();
       }
       throw error;
     }

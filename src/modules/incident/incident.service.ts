@@ -4,7 +4,7 @@ import type { RequestContext } from "../../context";
 import { principalOf } from "../../context";
 import { dataScope } from "../../shared/auth/scope";
 import { em } from "../../shared/db/database";
-import { BadUserInputError, DomainError, ErrorCode, NotFoundError } from "../../shared/errors";
+import { NotFoundError } from "../../shared/errors";
 import { isUuid } from "../../shared/ids";
 import { byKeyLoader, byParentLoader } from "../../shared/loaders";
 import { keysetPage, type Connection, type PageArgs } from "../../shared/pagination";
@@ -29,6 +29,7 @@ import {
   type NotificationRow,
 } from "./incident.store";
 import { BreachIncident, BreachNotification, IncidentStatus, NotificationStatus, type ReportSecurityIncidentInput } from "./incident.types";
+import { IncidentErrors } from "./incident.errors";
 
 function toIncident(e: BreachIncidentEntity): BreachIncident {
   return Object.assign(new BreachIncident(), {
@@ -150,7 +151,7 @@ export class IncidentService {
   async report(ctx: RequestContext, input: ReportSecurityIncidentInput): Promise<BreachIncident> {
     const now = ctx.clock.now();
     if (Number.isNaN(input.detectedAt.getTime()) || input.detectedAt > now) {
-      throw new BadUserInputError("detectedAt", "detectedAt is when the incident was detected: it cannot be in the future.");
+      throw IncidentErrors.detectedInFuture();
     }
     const tenantIds = await this.existingTenants(ctx, input.affectedTenantIds);
     const incident = Object.assign(new BreachIncidentEntity(), {
@@ -185,8 +186,7 @@ export class IncidentService {
     const wanted = [...new Set(ids.map((id) => id.toLowerCase()))];
     const known = await this.tenants.existingIds(ctx, wanted);
     const missing = ids.findIndex((id) => !known.has(id.toLowerCase()));
-    if (missing >= 0)
-      throw new DomainError(ErrorCode.BAD_USER_INPUT, "Every affected tenant id must name an existing tenant.", { field: "affectedTenantIds", index: missing });
+    if (missing >= 0) throw IncidentErrors.unknownAffectedTenant(missing);
     return wanted;
   }
 
@@ -249,7 +249,7 @@ export class IncidentService {
 
   async dismiss(ctx: RequestContext, id: string, reason: string): Promise<BreachIncident> {
     const incident = await this.locked(ctx, id);
-    if (!/\S/.test(reason) || reason.length > 2000) throw new BadUserInputError("reason", "Give the reason for dismissing the incident (1..2000 characters).");
+    if (!/\S/.test(reason) || reason.length > 2000) throw IncidentErrors.dismissalReason();
     requireStep(incident.status, "dismiss");
     const now = ctx.clock.now();
     const change = { status: IncidentStatus.DISMISSED, dismissalReason: reason, dismissedAt: now, updatedAt: now };
@@ -259,8 +259,7 @@ export class IncidentService {
 
   async resolve(ctx: RequestContext, id: string, resolution: string): Promise<BreachIncident> {
     const incident = await this.locked(ctx, id);
-    if (!/\S/.test(resolution) || resolution.length > 2000)
-      throw new BadUserInputError("resolution", "Describe how the incident was resolved (1..2000 characters).");
+    if (!/\S/.test(resolution) || resolution.length > 2000) throw IncidentErrors.resolutionText();
     requireStep(incident.status, "resolve");
     const now = ctx.clock.now();
     const change = { status: IncidentStatus.RESOLVED, resolution, resolvedAt: now, updatedAt: now };

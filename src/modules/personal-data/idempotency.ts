@@ -1,8 +1,8 @@
 import { createHash } from "node:crypto";
 import type { RequestContext } from "../../context";
 import { em } from "../../shared/db/database";
-import { DomainError, ErrorCode } from "../../shared/errors";
 import { claimIdempotencyKey, idempotencyKeyHeld } from "./personal-data.store";
+import { RecordErrors } from "./personal-data.errors";
 
 /** Keys are kept at least this long; a key older than this is free again. */
 export const IDEMPOTENCY_TTL_MS = 24 * 3_600_000;
@@ -37,11 +37,7 @@ export class IdempotencyKeys {
     if (await claimIdempotencyKey(em(ctx), { tenantId, key, operation, hash, resultIds }, ctx.clock.now(), IDEMPOTENCY_TTL_MS)) return null;
     const first = await idempotencyKeyHeld(em(ctx), tenantId, key);
     if (first.operation !== operation || first.hash !== hash) {
-      throw new DomainError(
-        ErrorCode.IDEMPOTENCY_CONFLICT,
-        "This idempotency key was used with a different request in the last 24 hours; use a new key for a new request.",
-        { field: "idempotencyKey" },
-      );
+      throw RecordErrors.idempotencyConflict();
     }
     return first.resultIds;
   }

@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { principalOf, type RequestContext } from "../../context";
 import { dataScope } from "../../shared/auth/scope";
 import { em } from "../../shared/db/database";
-import { BadUserInputError, DomainError, ErrorCode, NotFoundError } from "../../shared/errors";
+import { NotFoundError } from "../../shared/errors";
 import { isUuid } from "../../shared/ids";
 import { parentPage, type Connection, type PageArgs } from "../../shared/pagination";
 import { auditTarget } from "../../shared/audit/audit-draft";
@@ -33,6 +33,8 @@ import { readsValues, recordColumnsFor, type RecordSelection } from "./record-co
 import { readAhead } from "./value-reader";
 import { recordPageConditions } from "./record-filter";
 import { insertRecords, recordMetadata, recordPageQuery, replaceValue, visibleRecord } from "./personal-data.store";
+import { RecordErrors } from "./personal-data.errors";
+import { DataSubjectErrors } from "../data-subject/data-subject.errors";
 
 export class PersonalDataService {
   constructor(
@@ -122,10 +124,7 @@ export class PersonalDataService {
     for (const id of subjectIds) {
       const s = status.get(id);
       if (s === DataSubjectStatus.ACTIVE) continue;
-      const error =
-        s === undefined
-          ? new DomainError(ErrorCode.NOT_FOUND, "No data subject with that id exists in the tenant.", { field: "dataSubjectId" })
-          : new DomainError(ErrorCode.INVALID_STATE, "The data subject is deleted: no new records can be collected about it.", { field: "dataSubjectId" });
+      const error = s === undefined ? DataSubjectErrors.notInTenant() : DataSubjectErrors.deleted();
       throw indexOf ? atBatchIndex(error, indexOf(id)) : error;
     }
   }
@@ -223,17 +222,15 @@ export class PersonalDataService {
     auditTarget(ctx, { tenantId: record.tenantId, targetType: "PersonalDataRecord", targetId: record.id });
     checkValue(input.value, "value");
     if (!Number.isInteger(input.expectedVersion) || input.expectedVersion < 1) {
-      throw new BadUserInputError("expectedVersion", "expectedVersion is the record's version as read: a whole number from 1.");
+      throw RecordErrors.expectedVersionInvalid();
     }
-    if (record.status !== RecordStatus.ACTIVE) throw pendingDeletion();
+    if (record.status !== RecordStatus.ACTIVE) throw RecordErrors.pendingDeletion();
     const now = ctx.clock.now();
     const updated = await replaceValue(em(ctx), record.id, input.expectedVersion, input.value, now);
     if (!updated) {
       const current = await this.findVisible(ctx, record.id);
-      if (current && current.status !== RecordStatus.ACTIVE) throw pendingDeletion();
-      throw new DomainError(ErrorCode.VERSION_CONFLICT, `The record changed since you read it (now version ${current?.version}); read it again and retry.`, {
-        field: "expectedVersion",
-      });
+      if (current && current.status !== RecordStatus.ACTIVE) throw RecordErrors.pendingDeletion();
+      throw RecordErrors.versionConflict(current?.version);
     }
     const changes = valueChanges(updated.oldValue as JsonObject, input.value);
     const notices = changes.changed ? await this.notices.raise(ctx, record.tenantId, [record.id], "RECTIFICATION") : 0;
@@ -263,8 +260,4 @@ export class PersonalDataService {
     });
     return toRecord((await this.findVisible(ctx, record.id))!);
   }
-}
-
-function pendingDeletion(): DomainError {
-  return new DomainError(ErrorCode.RECORD_PENDING_DELETION, "The record is pending deletion: it can no longer be read, corrected or shared.");
 }

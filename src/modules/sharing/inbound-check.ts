@@ -1,11 +1,12 @@
 import type { RequestContext } from "../../context";
 import { em } from "../../shared/db/database";
-import { DomainError, ErrorCode } from "../../shared/errors";
+import { DomainError } from "../../shared/errors";
 import type { DataCategory } from "../personal-data/personal-data.enums";
 import type { InboundSources, SourcedItem } from "../personal-data/record-sharing";
 import type { ThirdPartyService } from "../third-party/third-party.service";
 import { inboundRefusal, type AgreementFacts } from "./sharing-policy";
 import { inboundAgreementsHeld } from "./sharing.store";
+import { PartyErrors } from "../third-party/third-party.errors";
 
 /**
  * DOMAIN rule 19 for records being collected: each record naming a source needs an ACTIVE
@@ -27,7 +28,7 @@ export class InboundCheck implements InboundSources {
       if (!item.sourceThirdPartyId) continue;
       const extra = batch ? { index } : {};
       const party = partyById.get(item.sourceThirdPartyId);
-      if (!party) throw new DomainError(ErrorCode.NOT_FOUND, "No third party with that id is registered.", { field: fieldOf(index), ...extra });
+      if (!party) throw PartyErrors.unknown({ field: fieldOf(index), ...extra });
       const facts: AgreementFacts[] = agreements
         .filter((a) => a.third_party_id === item.sourceThirdPartyId)
         .map((a) => ({

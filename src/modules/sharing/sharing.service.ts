@@ -4,7 +4,7 @@ import { principalOf } from "../../context";
 import { Role } from "../../shared/auth/role";
 import { dataScope } from "../../shared/auth/scope";
 import { em } from "../../shared/db/database";
-import { BadUserInputError, DomainError, ErrorCode, NotFoundError } from "../../shared/errors";
+import { DomainError, ErrorCode, NotFoundError } from "../../shared/errors";
 import { isUuid } from "../../shared/ids";
 import { byKeyLoader, byParentLoader, DataLoader } from "../../shared/loaders";
 import { parentPage, type Connection, type PageArgs } from "../../shared/pagination";
@@ -32,6 +32,8 @@ import {
   type NoticeRow,
 } from "./sharing.store";
 
+import { SharingErrors } from "./sharing.errors";
+import { PartyErrors } from "../third-party/third-party.errors";
 import {
   DataTransfer,
   RecipientNotice,
@@ -169,12 +171,11 @@ export class SharingService {
     if (!tenant) throw new NotFoundError("tenant");
     auditTarget(ctx, { tenantId: tenant.id });
     const party = await this.parties.held(ctx, input.thirdPartyId);
-    if (!party) throw new DomainError(ErrorCode.NOT_FOUND, "No third party with that id is registered.", { field: "thirdPartyId" });
+    if (!party) throw PartyErrors.unknown({ field: "thirdPartyId" });
     const status = initialStatus(party);
-    if (!status)
-      throw new DomainError(ErrorCode.SHARING_PROHIBITED, `${party.name} never receives data: no agreement can be made with it.`, { field: "thirdPartyId" });
+    if (!status) throw SharingErrors.neverReceivesData(party.name);
     const purposes = declaredPurposes(input.purposes, "purposes");
-    if (input.dataCategories.length === 0) throw new BadUserInputError("dataCategories", "Name at least one data category.");
+    if (input.dataCategories.length === 0) throw SharingErrors.noDataCategory();
     requireActiveSubscription(tenant, "no new sharing");
     const now = ctx.clock.now();
     const agreement = Object.assign(new SharingAgreementEntity(), {
@@ -218,10 +219,10 @@ export class SharingService {
     const agreement = await this.lockedForConsent(ctx, id);
     const party = await this.parties.byId(ctx, agreement.thirdPartyId);
     if (party?.role !== ThirdPartyRole.INDEPENDENT) {
-      throw new DomainError(ErrorCode.INVALID_STATE, "Agreements with agents follow the subprocessor list; they take no consent.");
+      throw SharingErrors.agentTakesNoConsent();
     }
     if (agreement.status === SharingAgreementStatus.REVOKED) {
-      throw new DomainError(ErrorCode.CONSENT_REVOKED, "Consent to this agreement was revoked, which is final: make a new agreement.");
+      throw SharingErrors.consentRevoked();
     }
     if (agreement.status === SharingAgreementStatus.ACTIVE) {
       auditTarget(ctx, { details: { alreadyGranted: true } });
@@ -247,7 +248,7 @@ export class SharingService {
    */
   async revoke(ctx: RequestContext, id: string, reason: string | null | undefined): Promise<SharingAgreement> {
     const agreement = await this.lockedForConsent(ctx, id);
-    if (reason != null && reason.length > 500) throw new BadUserInputError("reason", "A reason has at most 500 characters.");
+    if (reason != null && reason.length > 500) throw SharingErrors.reasonTooLong();
     if (agreement.status === SharingAgreementStatus.REVOKED) {
       auditTarget(ctx, { details: { alreadyRevoked: true } });
       return toAgreement(agreement);
@@ -276,7 +277,7 @@ export class SharingService {
     auditTarget(ctx, { tenantId: agreement.tenantId, targetType: "SharingAgreement", targetId: agreement.id, purpose: input.purpose });
     const ids = [...new Set(input.recordIds.map((id) => id.toLowerCase()))];
     if (ids.length < 1 || ids.length > MAX_SHARE_RECORDS) {
-      throw new BadUserInputError("recordIds", `A share names 1..${MAX_SHARE_RECORDS} records; this one names ${ids.length}.`);
+      throw SharingErrors.shareSize(MAX_SHARE_RECORDS, ids.length);
     }
     const tenant = (await this.tenants.findVisible(ctx, agreement.tenantId, { lock: "share" }))!;
     const party = (await this.parties.held(ctx, agreement.thirdPartyId))!;

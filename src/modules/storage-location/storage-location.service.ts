@@ -1,6 +1,5 @@
 import type { DataSource } from "typeorm";
 import type { RequestContext } from "../../context";
-import { BadUserInputError } from "../../shared/errors";
 import { byKeyLoader } from "../../shared/loaders";
 import { em, pgErrorCode, PG_UNIQUE_VIOLATION } from "../../shared/db/database";
 import { allLocations, insertLocation, insertLocationIfMissing, locationsByCode } from "./storage-location.store";
@@ -8,6 +7,7 @@ import { auditTarget } from "../../shared/audit/audit-draft";
 import { StorageLocation } from "./storage-location.entity";
 import type { CreateStorageLocationInput } from "./storage-location.inputs";
 import { STORAGE_LOCATIONS } from "./storage-location.seed";
+import { LocationErrors } from "./storage-location.errors";
 
 /** Per-request loader of locations by code (keys are global reference data, not tenant data). */
 export function storageLocationLoader(ctx: RequestContext) {
@@ -44,7 +44,7 @@ export class StorageLocationService {
       await insertLocation(em(ctx), location);
     } catch (error) {
       if (pgErrorCode(error) === PG_UNIQUE_VIOLATION) {
-        throw new BadUserInputError("code", `Storage location ${input.code} already exists; choose another code.`);
+        throw LocationErrors.codeTaken(input.code);
       }
       throw error;
     }

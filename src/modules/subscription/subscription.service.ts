@@ -1,11 +1,12 @@
 import type { RequestContext } from "../../context";
-import { DomainError, ErrorCode, NotFoundError } from "../../shared/errors";
+import { NotFoundError } from "../../shared/errors";
 import { auditTarget } from "../../shared/audit/audit-draft";
 import { activeDeletion } from "../tenant/deletion-plan";
 import type { RecordDeletion } from "../personal-data/record-deletion";
 import { SubscriptionStatus } from "../tenant/tenant.policy";
 import type { TenantService } from "../tenant/tenant.service";
 import { toTenant, type Tenant } from "../tenant/tenant.types";
+import { SubscriptionErrors } from "./subscription.errors";
 
 /**
  * The subscription lifecycle (DOMAIN rules 5 and 7). Both steps lock the tenant row: record
@@ -28,7 +29,7 @@ export class SubscriptionService {
   async end(ctx: RequestContext, tenantId: string): Promise<Tenant> {
     const tenant = await this.lockedTenant(ctx, tenantId);
     if (tenant.subscriptionStatus !== SubscriptionStatus.ACTIVE) {
-      throw new DomainError(ErrorCode.INVALID_STATE, `The subscription is ${tenant.subscriptionStatus}; only an ACTIVE subscription can end.`);
+      throw SubscriptionErrors.notActive(tenant.subscriptionStatus);
     }
     const plan = activeDeletion(ctx.clock.now(), tenant.deletionGraceDays);
     const records = await this.deletion.deleteOfEndedTenant(ctx, tenant.id, plan);
@@ -42,11 +43,11 @@ export class SubscriptionService {
   async reactivate(ctx: RequestContext, tenantId: string): Promise<Tenant> {
     const tenant = await this.lockedTenant(ctx, tenantId);
     if (tenant.subscriptionStatus !== SubscriptionStatus.ENDED) {
-      throw new DomainError(ErrorCode.INVALID_STATE, `The subscription is ${tenant.subscriptionStatus}; only an ENDED subscription can be reactivated.`);
+      throw SubscriptionErrors.notEnded(tenant.subscriptionStatus);
     }
     const now = ctx.clock.now();
     if (tenant.dataPurgeDueAt && tenant.dataPurgeDueAt <= now) {
-      throw new DomainError(ErrorCode.INVALID_STATE, "The tenant's data is due for purging: it can no longer be restored.");
+      throw SubscriptionErrors.purgeDue();
     }
     const records = await this.deletion.restoreOfReactivatedTenant(ctx, tenant.id, now);
     const change = { subscriptionStatus: SubscriptionStatus.ACTIVE, subscriptionEndedAt: null, dataPurgeDueAt: null };

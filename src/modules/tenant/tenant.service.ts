@@ -3,7 +3,7 @@ import type { RequestContext } from "../../context";
 import { principalOf } from "../../context";
 import { canSeeTenant } from "../../shared/auth/scope";
 import { em } from "../../shared/db/database";
-import { BadUserInputError, NotFoundError } from "../../shared/errors";
+import { NotFoundError } from "../../shared/errors";
 import { isUuid } from "../../shared/ids";
 import { byKeyLoader } from "../../shared/loaders";
 import { afterPosition, DEFAULT_PAGE_SIZE, pageOf, type Connection, type PageArgs } from "../../shared/pagination";
@@ -28,6 +28,7 @@ import {
   type VisibleTenants,
 } from "./tenant.store";
 import { toTenant, type Tenant } from "./tenant.types";
+import { LocationErrors } from "../storage-location/storage-location.errors";
 
 /** A row of the tenants page: the tenant as JSON, its location, and one column per joined field (join_0, ...). */
 interface TenantPageRow {
@@ -162,7 +163,7 @@ export class TenantService {
   async create(ctx: RequestContext, input: CreateTenantInput): Promise<Tenant> {
     const location = await this.locations.byCode(ctx, input.storageLocationCode);
     if (!location) {
-      throw new BadUserInputError("storageLocationCode", "No storage location has that code; choose one listed by `storageLocations`.");
+      throw LocationErrors.unknownCode("storageLocationCode");
     }
     const policy = applyRetentionPolicy(null, input.retentionPolicy, "retentionPolicy.");
     const now = ctx.clock.now();

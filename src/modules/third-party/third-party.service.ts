@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { RequestContext } from "../../context";
 import { principalOf } from "../../context";
 import { em, pgErrorCode, PG_UNIQUE_VIOLATION } from "../../shared/db/database";
-import { BadUserInputError, NotFoundError } from "../../shared/errors";
+import { NotFoundError } from "../../shared/errors";
 import { isUuid } from "../../shared/ids";
 import { byKeyLoader } from "../../shared/loaders";
 import type { AuditService } from "../audit/audit.service";
@@ -20,6 +20,7 @@ import {
   subprocessorListHead,
 } from "./third-party.store";
 import { ThirdParty, ThirdPartyRole, SubprocessorList, SubprocessorListChange, type RegisterThirdPartyInput } from "./third-party.types";
+import { PartyErrors } from "./third-party.errors";
 
 export function toThirdParty(e: ThirdPartyEntity): ThirdParty {
   return Object.assign(new ThirdParty(), {
@@ -82,7 +83,7 @@ export class ThirdPartyService {
     try {
       await insertParty(em(ctx), party);
     } catch (error) {
-      if (pgErrorCode(error) === PG_UNIQUE_VIOLATION) throw new BadUserInputError("name", "A third party with this name is already registered.");
+      if (pgErrorCode(error) === PG_UNIQUE_VIOLATION) throw PartyErrors.nameTaken();
       throw error;
     }
     auditTarget(ctx, {
@@ -115,7 +116,7 @@ export class ThirdPartyService {
     if (!party) throw new NotFoundError("third party");
     auditTarget(ctx, { tenantId: null, targetType: "ThirdParty", targetId: party.id });
     if (party.role !== ThirdPartyRole.AGENT) {
-      throw new BadUserInputError("thirdPartyId", "Only an AGENT can be on the subprocessor list; INDEPENDENT parties need consent instead.");
+      throw PartyErrors.onlyAgentsListed();
     }
     if (party.listedAsSubprocessor === listed) {
       auditTarget(ctx, { details: { listed, changed: false } });
