@@ -478,45 +478,6 @@ describe("personal data (rules 1-4, 6, 11-14)", () => {
     });
   });
 
-  describe("data subjects themselves", () => {
-    it("read, correct, delete and export only their own records; anything else is NOT_FOUND", async () => {
-      const { tenant, subject } = await setup();
-      const mine = await recordData(app, tenant.id, subject.id);
-      const other = await registerSubject(app, tenant.id);
-      const theirs = await recordData(app, tenant.id, other.id);
-      const me = as.asSubject(tenant.id, subject.id);
-      assert.equal(assertOk(await me.gql(`query($id: ID!) { dataSubject(id: $id) { id externalId } }`, { id: subject.id })).dataSubject.id, subject.id);
-      assert.equal(assertOk(await me.gql(`query($id: ID!) { dataSubject(id: $id) { id } }`, { id: other.id })).dataSubject, null);
-      assertOk(await me.gql(CORRECT, { input: { id: mine.id, expectedVersion: 1, value: { fixed: true } } }));
-      assertError(await me.gql(CORRECT, { input: { id: theirs.id, expectedVersion: 1, value: {} } }), "NOT_FOUND");
-      assertError(await me.gql(DELETE, { id: theirs.id }), "NOT_FOUND");
-      assertError(await me.gql(EXPORT, { id: other.id }), "NOT_FOUND");
-      assertOk(await me.gql(EXPORT, { id: subject.id }));
-      assertOk(await me.gql(DELETE, { id: mine.id }));
-      assert.equal(assertOk(await as.asTenantAdmin(tenant.id).gql(RECORD_FULL, { id: theirs.id })).personalDataRecord.status, "ACTIVE");
-    });
-
-    it("are identified by personal data operators and auditors never see", async () => {
-      const { tenant, subject } = await setup();
-      const q = `query($id: ID!) { dataSubject(id: $id) { id status externalId } }`;
-      assertError(await as.asOperator().gql(q, { id: subject.id }), "FORBIDDEN");
-      assertError(await as.asAuditor(tenant.id).gql(q, { id: subject.id }), "FORBIDDEN");
-      assert.equal(
-        assertOk(await as.asAuditor(tenant.id).gql(`query($id: ID!) { dataSubject(id: $id) { id status } }`, { id: subject.id })).dataSubject.status,
-        "ACTIVE",
-      );
-    });
-
-    it("registers subjects with a unique externalId per tenant", async () => {
-      const { tenant } = await setup();
-      const reg = `mutation($input: RegisterDataSubjectInput!) { registerDataSubject(input: $input) { id status } }`;
-      assertOk(await as.asIntegration(tenant.id).gql(reg, { input: { tenantId: tenant.id, externalId: "dup" } }));
-      assertError(await as.asIntegration(tenant.id).gql(reg, { input: { tenantId: tenant.id, externalId: "dup" } }), "BAD_USER_INPUT", "externalId");
-      assertError(await as.asIntegration(tenant.id).gql(reg, { input: { tenantId: tenant.id, externalId: " " } }), "BAD_USER_INPUT", "externalId");
-      assertError(await as.asAuditor(tenant.id).gql(reg, { input: { tenantId: tenant.id, externalId: "x" } }), "FORBIDDEN");
-    });
-  });
-
   describe("export (rule 14)", () => {
     it("returns the subject and every active record with value, purposes and dates, and audits a SUBJECT_ACCESS read", async () => {
       const { tenant, subject } = await setup();

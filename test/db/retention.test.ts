@@ -4,133 +4,30 @@ import { join } from "node:path";
 import { after, before, beforeEach, describe, it } from "node:test";
 import { promisify } from "node:util";
 import type { DataSource } from "typeorm";
-import { AuditService } from "../../src/modules/audit/audit.service";
 import { RETENTION_LOCK_KEY, RetentionScheduler } from "../../src/modules/retention/retention.scheduler";
-import { RetentionService } from "../../src/modules/retention/retention.service";
 import { Role } from "../../src/shared/auth/role";
 import { createLogger } from "../../src/shared/logging";
-import { type TestApp, otherRoles, roles, startTestApp, TEST_AUDIT_SIGNER } from "../helpers/app";
+import { type TestApp, otherRoles, type roles } from "../helpers/app";
 import { assertError, assertOk } from "../helpers/assertions";
-import { RECORD, createTenant, recordData, registerSubject } from "../helpers/factories";
-import { isolatedDatabase } from "../helpers/isolated-db";
+import { createTenant } from "../helpers/factories";
+import { at, DELETE, END, lifecycleApp } from "../helpers/lifecycle";
 
-const DAY = 86_400_000;
-const DAY0 = new Date("2040-01-01T00:00:00.000Z").getTime();
-const at = (days: number) => new Date(DAY0 + days * DAY);
-const END = `mutation($id: ID!) { endSubscription(tenantId: $id) { id subscriptionStatus subscriptionEndedAt dataPurgeDueAt } }`;
-const REACTIVATE = `mutation($id: ID!) { reactivateSubscription(tenantId: $id) { id subscriptionStatus subscriptionEndedAt dataPurgeDueAt } }`;
-const DELETE = `mutation($id: ID!) { deletePersonalData(id: $id) { id purgeDueAt } }`;
-const REPORT = `query($id: ID!) { tenant(id: $id) { complianceReport {
-  generatedAt activeRecords pendingDeletionRecords overdueDeletions oldestPurgeDueAt auditEntriesBeyondRetention
-  agreementsPendingConsent suspendedAgreements unacknowledgedBreachNotifications residencyViolations } } }`;
-
-describe("subscription lifecycle and retention (rules 5-10)", () => {
+describe("retention (rules 6, 8-10)", () => {
   let app: TestApp;
   let as: ReturnType<typeof roles>;
-  let drop: () => Promise<void>;
   let databaseUrl: string;
-  const engine = (batchSize = 1000, db: DataSource = app.maintenance) => new RetentionService(db, app.clock, new AuditService(), TEST_AUDIT_SIGNER, batchSize);
-  const record = async (id: string): Promise<Record<string, any> | undefined> =>
-    (await app.db.query("SELECT * FROM personal_data_record WHERE id = $1", [id]))[0];
-  const count = async (table: string, tenantId: string): Promise<number> =>
-    (await app.db.query(`SELECT count(*)::int AS n FROM ${table} WHERE tenant_id = $1`, [tenantId]))[0].n;
-  /** A tenant made on day 0 with the given grace, one subject and `n` records. */
-  async function tenantWithRecords(n: number, graceDays = 30) {
-    app.clock.set(at(0));
-    const tenant = await createTenant(app, { retentionPolicy: { deletionGraceDays: graceDays } });
-    const subject = await registerSubject(app, tenant.id);
-    const records = [];
-    for (let i = 0; i < n; i++) records.push(await recordData(app, tenant.id, subject.id, { value: { i } }));
-    return { tenant, subject, records };
-  }
+  let lifecycle: Awaited<ReturnType<typeof lifecycleApp>>;
+  const engine = (batchSize?: number, db?: DataSource) => lifecycle.engine(batchSize, db);
+  const record = (id: string) => lifecycle.record(id);
+  const count = (table: string, tenantId: string) => lifecycle.count(table, tenantId);
+  const tenantWithRecords = (n: number, graceDays?: number) => lifecycle.tenantWithRecords(n, graceDays);
 
   before(async () => {
-    const db = await isolatedDatabase();
-    drop = db.drop;
-    databaseUrl = db.url;
-    app = await startTestApp({ databaseUrl: db.url });
-    as = roles(app);
+    lifecycle = await lifecycleApp();
+    ({ app, as, databaseUrl } = lifecycle);
   });
   beforeEach(() => app.clock.reset());
-  after(async () => {
-    await app.close();
-    await drop();
-  });
-
-  describe("endSubscription (passive deletion, rule 5)", () => {
-    it("ends the subscription and makes every active record pending until now + grace; then no new data", async () => {
-      const { tenant, subject, records } = await tenantWithRecords(3, 10);
-      app.clock.set(at(1));
-      assertOk(await as.asIntegration(tenant.id).gql(DELETE, { id: records[0].id }));
-      app.clock.set(at(2));
-      const ended = assertOk(await as.asOperator().gql(END, { id: tenant.id })).endSubscription;
-      assert.deepEqual(ended, { id: tenant.id, subscriptionStatus: "ENDED", subscriptionEndedAt: at(2).toISOString(), dataPurgeDueAt: at(12).toISOString() });
-      const [actively, ...passively] = await Promise.all(records.map((r) => record(r.id)));
-      assert.deepEqual([actively!.deletion_reason, actively!.purge_due_at.toISOString()], ["ACTIVE_DELETION", at(11).toISOString()], "its own deletion stays");
-      for (const r of passively)
-        assert.deepEqual([r!.status, r!.deletion_reason, r!.purge_due_at.toISOString()], ["PENDING_DELETION", "PASSIVE_DELETION", at(12).toISOString()]);
-      const input = { tenantId: tenant.id, dataSubjectId: subject.id, category: "DEVICE", purposes: ["SUPPORT"], value: {} };
-      assertError(await as.asIntegration(tenant.id).gql(RECORD, { input }), "SUBSCRIPTION_ENDED");
-      assertError(
-        await as.asIntegration(tenant.id).gql(`mutation($input: RecordPersonalDataBatchInput!) { recordPersonalDataBatch(input: $input) { count } }`, {
-          input: { tenantId: tenant.id, records: [{ dataSubjectId: subject.id, category: "DEVICE", purposes: ["SUPPORT"], value: {} }] },
-        }),
-        "SUBSCRIPTION_ENDED",
-      );
-      assertError(
-        await as.asIntegration(tenant.id).gql(`mutation($input: RegisterDataSubjectInput!) { registerDataSubject(input: $input) { id } }`, {
-          input: { tenantId: tenant.id, externalId: "late" },
-        }),
-        "SUBSCRIPTION_ENDED",
-      );
-      assertError(await as.asOperator().gql(END, { id: tenant.id }), "INVALID_STATE");
-    });
-
-    it("is for operators only", async () => {
-      const tenant = await createTenant(app);
-      for (const p of otherRoles(tenant.id, [Role.OPERATOR])) {
-        assertError(await app.as(p).gql(END, { id: tenant.id }), "FORBIDDEN");
-        assertError(await app.as(p).gql(REACTIVATE, { id: tenant.id }), "FORBIDDEN");
-      }
-    });
-  });
-
-  describe("reactivateSubscription (rule 7)", () => {
-    it("restores exactly the records passive deletion took; actively deleted ones stay pending with their own due date", async () => {
-      const { tenant, records } = await tenantWithRecords(4, 10);
-      app.clock.set(at(1));
-      assertOk(await as.asIntegration(tenant.id).gql(DELETE, { id: records[0].id })); // before the end: due day 11
-      app.clock.set(at(2));
-      assertOk(await as.asOperator().gql(END, { id: tenant.id }));
-      app.clock.set(at(3));
-      assertOk(await as.asIntegration(tenant.id).gql(DELETE, { id: records[1].id })); // during: its own deletion, due day 13
-      app.clock.set(at(4));
-      const back = assertOk(await as.asOperator().gql(REACTIVATE, { id: tenant.id })).reactivateSubscription;
-      assert.deepEqual(back, { id: tenant.id, subscriptionStatus: "ACTIVE", subscriptionEndedAt: null, dataPurgeDueAt: null });
-      const rows = await Promise.all(records.map((r) => record(r.id)));
-      assert.deepEqual(
-        rows.map((r) => [r!.status, r!.purge_due_at?.toISOString() ?? null]),
-        [
-          ["PENDING_DELETION", at(11).toISOString()],
-          ["PENDING_DELETION", at(13).toISOString()],
-          ["ACTIVE", null],
-          ["ACTIVE", null],
-        ],
-      );
-      assertError(await as.asOperator().gql(REACTIVATE, { id: tenant.id }), "INVALID_STATE", undefined);
-    });
-
-    it("is refused once the purge is due, and for a purged tenant", async () => {
-      const { tenant } = await tenantWithRecords(1, 5);
-      assertOk(await as.asOperator().gql(END, { id: tenant.id }));
-      app.clock.set(at(5));
-      assertError(await as.asOperator().gql(REACTIVATE, { id: tenant.id }), "INVALID_STATE");
-      await engine().run({ dryRun: false });
-      assert.equal((await app.db.query("SELECT subscription_status FROM tenant WHERE id = $1", [tenant.id]))[0].subscription_status, "PURGED");
-      assertError(await as.asOperator().gql(REACTIVATE, { id: tenant.id }), "INVALID_STATE");
-      assertError(await as.asOperator().gql(END, { id: tenant.id }), "INVALID_STATE");
-    });
-  });
+  after(() => lifecycle.close());
 
   describe("the purge (rules 6, 8, 10)", () => {
     it("keeps a record deleted on day 0 with a 30-day grace through day 29 and purges it after day 30", async () => {
@@ -320,36 +217,6 @@ describe("subscription lifecycle and retention (rules 5-10)", () => {
       const run = JSON.parse(stdout);
       assert.equal(run.dryRun, true);
       assert.equal(typeof run.recordsPurged, "number");
-    });
-  });
-
-  describe("compliance report", () => {
-    it("counts the tenant's records, overdue deletions and audit entries beyond retention, with the service clock; 0 overdue after a run", async () => {
-      const { tenant, records } = await tenantWithRecords(3, 2);
-      await app.db.query("UPDATE tenant SET audit_log_retention_days = 30 WHERE id = $1", [tenant.id]);
-      assertOk(await as.asIntegration(tenant.id).gql(DELETE, { id: records[0].id }));
-      let report = assertOk(await as.asAuditor(tenant.id).gql(REPORT, { id: tenant.id })).tenant.complianceReport;
-      assert.deepEqual(report, {
-        generatedAt: at(0).toISOString(),
-        activeRecords: 2,
-        pendingDeletionRecords: 1,
-        overdueDeletions: 0,
-        oldestPurgeDueAt: at(2).toISOString(),
-        auditEntriesBeyondRetention: 0,
-        agreementsPendingConsent: 0,
-        suspendedAgreements: 0,
-        unacknowledgedBreachNotifications: 0,
-        residencyViolations: 0,
-      });
-      app.clock.set(at(31));
-      report = assertOk(await as.asTenantAdmin(tenant.id).gql(REPORT, { id: tenant.id })).tenant.complianceReport;
-      assert.equal(report.overdueDeletions, 1);
-      assert.ok(report.auditEntriesBeyondRetention >= 5);
-      await engine().run({ dryRun: false });
-      report = assertOk(await as.asOperator().gql(REPORT, { id: tenant.id })).tenant.complianceReport;
-      assert.deepEqual([report.overdueDeletions, report.auditEntriesBeyondRetention, report.pendingDeletionRecords], [0, 0, 0]);
-      for (const p of otherRoles(tenant.id, [Role.OPERATOR, Role.TENANT_ADMIN, Role.AUDITOR]))
-        assertError(await app.as(p).gql(REPORT, { id: tenant.id }), "FORBIDDEN");
     });
   });
 });

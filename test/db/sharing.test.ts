@@ -4,10 +4,8 @@ import { after, before, describe, it } from "node:test";
 import { Role } from "../../src/shared/auth/role";
 import { type TestApp, otherRoles, roles, startTestApp } from "../helpers/app";
 import { assertError, assertOk } from "../helpers/assertions";
-import { RECORD, createTenant, recordData, registerSubject } from "../helpers/factories";
+import { RECORD, createAgreement, createTenant, recordData, registerParty, registerSubject } from "../helpers/factories";
 
-const REGISTER = `mutation($input: RegisterThirdPartyInput!) { registerThirdParty(input: $input) { id name role listedAsSubprocessor dataSharingProhibited country } }`;
-const LISTING = `mutation($id: ID!, $listed: Boolean!) { setSubprocessorListing(thirdPartyId: $id, listed: $listed) { id listedAsSubprocessor } }`;
 const CREATE = `mutation($input: CreateSharingAgreementInput!) { createSharingAgreement(input: $input) { id status direction dataCategories purposes consent { grantedBy } } }`;
 const GRANT = `mutation($id: ID!) { grantSharingConsent(agreementId: $id) { id status consent { grantedBy grantedAt dataCategories purposes revokedAt } } }`;
 const REVOKE = `mutation($id: ID!, $reason: String) { revokeSharingConsent(agreementId: $id, reason: $reason) { id status revokedAt consent { revokedBy revokedAt revocationReason } } }`;
@@ -21,15 +19,7 @@ describe("third parties and sharing (rules 15-21)", () => {
   let as: ReturnType<typeof roles>;
   const transfersOf = async (agreementId: string): Promise<number> =>
     (await app.db.query("SELECT count(*)::int AS n FROM data_transfer WHERE agreement_id = $1", [agreementId]))[0].n;
-  async function party(role: "AGENT" | "INDEPENDENT", options: { listed?: boolean; prohibited?: boolean } = {}) {
-    const created = assertOk(
-      await as
-        .asOperator()
-        .gql(REGISTER, { input: { name: `Party ${randomUUID()}`, role, country: "US", dataSharingProhibited: options.prohibited ?? false } }),
-    ).registerThirdParty;
-    if (options.listed) assertOk(await as.asOperator().gql(LISTING, { id: created.id, listed: true }));
-    return created as { id: string; name: string };
-  }
+  const party = (role: "AGENT" | "INDEPENDENT", options: { listed?: boolean; prohibited?: boolean } = {}) => registerParty(app, role, options);
   /** A tenant with a subject and a DEVICE record collected for SUPPORT and SECURITY. */
   async function tenantWithRecord() {
     const tenant = await createTenant(app);
@@ -38,17 +28,7 @@ describe("third parties and sharing (rules 15-21)", () => {
     return { tenant, subject, record };
   }
   async function agreement(tenantId: string, thirdPartyId: string, extra: Record<string, unknown> = {}) {
-    const input = {
-      tenantId,
-      thirdPartyId,
-      feature: "Device enrolment",
-      direction: "OUTBOUND",
-      dataCategories: ["DEVICE"],
-      purposes: ["SUPPORT"],
-      tenantContractReference: "DPA-1",
-      ...extra,
-    };
-    return assertOk(await as.asTenantAdmin(tenantId).gql(CREATE, { input })).createSharingAgreement as { id: string; status: string };
+    return assertOk(await createAgreement(app, tenantId, thirdPartyId, extra)).createSharingAgreement;
   }
   /** An ACTIVE OUTBOUND agreement with an INDEPENDENT party (consent granted). */
   async function consented(tenantId: string, extra: Record<string, unknown> = {}) {
@@ -63,66 +43,6 @@ describe("third parties and sharing (rules 15-21)", () => {
     as = roles(app);
   });
   after(() => app.close());
-
-  describe("registry (rule 15)", () => {
-    it("is written by operators and read by every role", async () => {
-      const p = await party("AGENT");
-      const t = await createTenant(app);
-      for (const who of [as.asPartner(), as.asAuditor(t.id), as.asIntegration(t.id), as.asSubject(t.id, randomUUID())]) {
-        const list = assertOk(await who.gql(`{ thirdParties(role: AGENT) { id role } subprocessorList { version } }`));
-        assert.ok(list.thirdParties.some((x: any) => x.id === p.id));
-      }
-      for (const p2 of otherRoles(t.id, [Role.OPERATOR])) assertError(await app.as(p2).gql(REGISTER, { input: { name: "X", role: "AGENT" } }), "FORBIDDEN");
-      assertError(await as.asOperator().gql(REGISTER, { input: { name: p.name, role: "AGENT" } }), "BAD_USER_INPUT", "name");
-      assertError(await as.asOperator().gql(REGISTER, { input: { name: "Lower", role: "AGENT", country: "usa" } }), "BAD_USER_INPUT", "country");
-    });
-  });
-
-  describe("subprocessor list (rules 17, 20)", () => {
-    it("versions every listing change, keeps its history, and refuses INDEPENDENT parties", async () => {
-      const agent = await party("AGENT");
-      const before = assertOk(await as.asPartner().gql(`{ subprocessorList { version } }`)).subprocessorList.version;
-      assertOk(await as.asOperator().gql(LISTING, { id: agent.id, listed: true }));
-      assertOk(await as.asOperator().gql(LISTING, { id: agent.id, listed: true })); // no change, no new version
-      assertOk(await as.asOperator().gql(LISTING, { id: agent.id, listed: false }));
-      const after = assertOk(
-        await as
-          .asPartner()
-          .gql(
-            `query($v: Int) { subprocessorList { version entries { id } } subprocessorListHistory(sinceVersion: $v) { version listed thirdParty { id } } }`,
-            { v: before },
-          ),
-      );
-      const mine = after.subprocessorListHistory.filter((c: any) => c.thirdParty.id === agent.id);
-      assert.deepEqual(
-        mine.map((c: any) => c.listed),
-        [true, false],
-      );
-      assert.ok(after.subprocessorList.version >= before + 2);
-      assert.ok(!after.subprocessorList.entries.some((e: any) => e.id === agent.id));
-      assertError(await as.asOperator().gql(LISTING, { id: (await party("INDEPENDENT")).id, listed: true }), "BAD_USER_INPUT", "thirdPartyId");
-      assertError(await as.asTenantAdmin((await createTenant(app)).id).gql(LISTING, { id: agent.id, listed: true }), "FORBIDDEN");
-    });
-
-    it("suspends an agent's ACTIVE agreements when delisted and re-activates the SUSPENDED ones, never REVOKED ones", async () => {
-      const agent = await party("AGENT", { listed: true });
-      const t = await createTenant(app);
-      const kept = await agreement(t.id, agent.id);
-      const revoked = await agreement(t.id, agent.id);
-      assert.equal(kept.status, "ACTIVE");
-      assertOk(await as.asTenantAdmin(t.id).gql(REVOKE, { id: revoked.id }));
-      assertOk(await as.asOperator().gql(LISTING, { id: agent.id, listed: false }));
-      const status = async (id: string) => assertOk(await as.asTenantAdmin(t.id).gql(AGREEMENT, { id })).sharingAgreement.status;
-      assert.deepEqual([await status(kept.id), await status(revoked.id)], ["SUSPENDED", "REVOKED"]);
-      const [entry] = await app.db.query("SELECT action FROM audit_log WHERE tenant_id = $1 AND target_id = $2 AND action = 'AGREEMENT_SUSPENDED'", [
-        t.id,
-        kept.id,
-      ]);
-      assert.ok(entry, "the tenant's own log says its agreement was suspended");
-      assertOk(await as.asOperator().gql(LISTING, { id: agent.id, listed: true }));
-      assert.deepEqual([await status(kept.id), await status(revoked.id)], ["ACTIVE", "REVOKED"]);
-    });
-  });
 
   describe("agreements (rules 15-17)", () => {
     it("start PENDING_CONSENT for INDEPENDENT parties, ACTIVE or SUSPENDED for agents by listing", async () => {

@@ -87,3 +87,40 @@ export async function consentedAgreement(
   assert.equal(consent.errors, undefined, JSON.stringify(consent.errors));
   return { party: party.data!.registerThirdParty, agreement };
 }
+
+/** A registered third party (by an operator), listed as a subprocessor when `listed`. */
+export async function registerParty(app: TestApp, role: "AGENT" | "INDEPENDENT", options: { listed?: boolean; prohibited?: boolean } = {}) {
+  const operator = app.as(principals.operator());
+  const created = await operator.gql<{ registerThirdParty: { id: string; name: string } }>(
+    `mutation($input: RegisterThirdPartyInput!) { registerThirdParty(input: $input) { id name } }`,
+    { input: { name: `Party ${randomUUID()}`, role, country: "US", dataSharingProhibited: options.prohibited ?? false } },
+  );
+  assert.equal(created.errors, undefined, JSON.stringify(created.errors));
+  const party = created.data!.registerThirdParty;
+  if (options.listed) {
+    const listed = await operator.gql(`mutation($id: ID!) { setSubprocessorListing(thirdPartyId: $id, listed: true) { id } }`, { id: party.id });
+    assert.equal(listed.errors, undefined, JSON.stringify(listed.errors));
+  }
+  return party;
+}
+
+/** An OUTBOUND agreement of the tenant with the party for DEVICE data and SUPPORT (`extra` overrides), made by its administrator. */
+export async function createAgreement(app: TestApp, tenantId: string, thirdPartyId: string, extra: Record<string, unknown> = {}) {
+  const input = {
+    tenantId,
+    thirdPartyId,
+    feature: "Device enrolment",
+    direction: "OUTBOUND",
+    dataCategories: ["DEVICE"],
+    purposes: ["SUPPORT"],
+    tenantContractReference: "DPA-1",
+    ...extra,
+  };
+  const created = await app
+    .as(principals.tenantAdmin(tenantId))
+    .gql<{ createSharingAgreement: { id: string; status: string } }>(
+      `mutation($input: CreateSharingAgreementInput!) { createSharingAgreement(input: $input) { id status direction dataCategories purposes consent { grantedBy } } }`,
+      { input },
+    );
+  return created;
+}

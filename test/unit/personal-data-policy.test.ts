@@ -11,7 +11,6 @@ import { RecordStatus } from "../../src/modules/personal-data/personal-data.enum
 import { valueReadRefusal } from "../../src/modules/personal-data/read-policy";
 import { valueChanges } from "../../src/modules/personal-data/value-changes";
 import { ProcessingPurpose as P } from "../../src/modules/purpose/processing-purpose";
-import { declaredPurposes } from "../../src/modules/purpose/purpose-policy";
 
 const T = "00000000-0000-4000-8000-000000000001";
 const S = "00000000-0000-4000-8000-0000000000a1";
@@ -23,28 +22,6 @@ const code = (fn: () => unknown) => {
   }
   return "none";
 };
-
-describe("purpose policy (rule 11, pure)", () => {
-  it("needs one purpose, refuses prohibited ones first, never takes SUBJECT_ACCESS, and dedupes", () => {
-    assert.equal(
-      code(() => declaredPurposes([], "p")),
-      "BAD_USER_INPUT",
-    );
-    assert.equal(
-      code(() => declaredPurposes([P.SUPPORT, P.MARKETING], "p")),
-      "PURPOSE_PROHIBITED",
-    );
-    assert.equal(
-      code(() => declaredPurposes([P.PROFILING], "p")),
-      "PURPOSE_PROHIBITED",
-    );
-    assert.equal(
-      code(() => declaredPurposes([P.SUBJECT_ACCESS, P.SUPPORT], "p")),
-      "BAD_USER_INPUT",
-    );
-    assert.deepEqual(declaredPurposes([P.SECURITY, P.SUPPORT, P.SECURITY], "p"), [P.SUPPORT, P.SECURITY]);
-  });
-});
 
 describe("collection policy (rules 3, 11, pure)", () => {
   it("allows only the tenant's location, or none named", () => {
