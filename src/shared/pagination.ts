@@ -113,16 +113,7 @@ export async function keysetPage<E extends ObjectLiteral, T>(
   map: (row: E) => T,
 ): Promise<Connection<T>> {
   const first = args.first ?? DEFAULT_PAGE_SIZE;
-  const page = query
-    .clone()
-    .orderBy(columns.createdAt, "ASC")
-    .addOrderBy(columns.id, "ASC")
-    .limit(first + 1);
-  if (args.after) {
-    const [at, id] = afterPosition(args.after);
-    page.andWhere(`(${columns.createdAt}, ${columns.id}) > (:cursorAt, :cursorId)`, { cursorAt: at, cursorId: id });
-  }
-  const connection = pageOf(await page.getMany(), first, 0, positionOf, map);
+  const connection = pageOf(await pageQuery(query.clone(), args, columns).getMany(), first, 0, positionOf, map);
   // Counted only when the query asks for totalCount (its field resolves the promise): a count
   // scans every matching row, and a page of 100 values does not need it.
   let count: Promise<number> | undefined;
@@ -144,10 +135,11 @@ export interface ParentPageSpec<E extends ObjectLiteral, T> {
   /** The SQL column naming a child's parent, e.g. `s.tenant_id`. */
   parentColumn: string;
   args: PageArgs;
-  columns: KeysetColumns;
-  positionOf: (row: E) => [Date, string];
   map: (row: E) => T;
 }
+
+/** Rows a parent page orders: by (created_at, id) of the query's alias. */
+type Positioned = ObjectLiteral & { createdAt: Date; id: string };
 
 /**
  * A keyset page of one parent's children, read for every parent of the request that asks for
@@ -155,33 +147,21 @@ export interface ParentPageSpec<E extends ObjectLiteral, T> {
  * then their rows) and, when the query asks for totalCount, one count grouped by parent,
  * whatever the number of parents. A lone parent takes keysetPage's one statement.
  */
-export function parentPage<E extends ObjectLiteral, T>(ctx: { loaders: LoaderCache }, spec: ParentPageSpec<E, T>): Promise<Connection<T>> {
+export function parentPage<E extends Positioned, T>(ctx: { loaders: LoaderCache }, spec: ParentPageSpec<E, T>): Promise<Connection<T>> {
   const loader = ctx.loaders.keyed(`page:${spec.key}`, () => new DataLoader<string, Connection<T>>((parents) => pagesOfParents(ctx, spec, [...parents])));
   return loader.load(spec.parent);
 }
 
-async function pagesOfParents<E extends ObjectLiteral, T>(
-  ctx: { loaders: LoaderCache },
-  spec: ParentPageSpec<E, T>,
-  parents: string[],
-): Promise<Connection<T>[]> {
-  const { query, parentColumn, columns, args } = spec;
+async function pagesOfParents<E extends Positioned, T>(ctx: { loaders: LoaderCache }, spec: ParentPageSpec<E, T>, parents: string[]): Promise<Connection<T>[]> {
+  const { query, parentColumn, args } = spec;
+  const columns = { createdAt: `${query.alias}.created_at`, id: `${query.alias}.id` };
+  const positionOf = (row: E): [Date, string] => [row.createdAt, row.id];
   if (parents.length === 1) {
-    return [await keysetPage(query.clone().andWhere(`${parentColumn} = :parentKey`, { parentKey: parents[0] }), args, columns, spec.positionOf, spec.map)];
+    return [await keysetPage(query.clone().andWhere(`${parentColumn} = :parentKey`, { parentKey: parents[0] }), args, columns, positionOf, spec.map)];
   }
   const first = args.first ?? DEFAULT_PAGE_SIZE;
   // Each parent's page by its own index scan (LATERAL), the parents as one array parameter.
-  const page = query
-    .clone()
-    .select(columns.id, "id")
-    .andWhere(`${parentColumn} = parents.key`)
-    .orderBy(columns.createdAt, "ASC")
-    .addOrderBy(columns.id, "ASC")
-    .limit(first + 1);
-  if (args.after) {
-    const [at, id] = afterPosition(args.after);
-    page.andWhere(`(${columns.createdAt}, ${columns.id}) > (:cursorAt, :cursorId)`, { cursorAt: at, cursorId: id });
-  }
+  const page = pageQuery(query.clone().select(columns.id, "id").andWhere(`${parentColumn} = parents.key`), args, columns);
   const [sql, params] = page.getQueryAndParameters();
   const picked: Array<{ id: string; parent: string }> = await spec.manager.query(
     `SELECT p.id, parents.key AS parent FROM unnest($${params.length + 1}::uuid[]) AS parents(key) CROSS JOIN LATERAL (${sql}) p`,
@@ -195,18 +175,18 @@ async function pagesOfParents<E extends ObjectLiteral, T>(
         .getMany()
     : [];
   const byParent = new Map<string, E[]>(parents.map((p) => [p, []]));
-  for (const row of rows) byParent.get(parentOf.get(spec.positionOf(row)[1])!)!.push(row);
+  for (const row of rows) byParent.get(parentOf.get(positionOf(row)[1])!)!.push(row);
   const counts = ctx.loaders.keyed(`count:${spec.key}`, () => new DataLoader<string, number>((keys) => countsOfParents(spec, [...keys])));
   return parents.map((parent) => {
-    const own = byParent.get(parent)!.sort((a, b) => comparePositions(spec.positionOf(a), spec.positionOf(b)));
-    const connection = pageOf(own, first, 0, spec.positionOf, spec.map);
+    const own = byParent.get(parent)!.sort((a, b) => comparePositions(positionOf(a), positionOf(b)));
+    const connection = pageOf(own, first, 0, positionOf, spec.map);
     let count: Promise<number> | undefined;
     Object.defineProperty(connection, "totalCount", { enumerable: true, get: () => (count ??= counts.load(parent)) });
     return connection;
   });
 }
 
-async function countsOfParents<E extends ObjectLiteral, T>(spec: ParentPageSpec<E, T>, parents: string[]): Promise<number[]> {
+async function countsOfParents<E extends Positioned, T>(spec: ParentPageSpec<E, T>, parents: string[]): Promise<number[]> {
   const rows: Array<{ parent: string; n: string }> = await spec.query
     .clone()
     .select(spec.parentColumn, "parent")
@@ -220,6 +200,19 @@ async function countsOfParents<E extends ObjectLiteral, T>(spec: ParentPageSpec<
 
 function comparePositions([a, aId]: [Date, string], [b, bId]: [Date, string]): number {
   return a.getTime() - b.getTime() || (aId < bId ? -1 : aId > bId ? 1 : 0);
+}
+
+/** `query` in keyset order, after the cursor of `args`, limited to one row more than the page (which tells whether more follow). */
+function pageQuery<E extends ObjectLiteral>(query: SelectQueryBuilder<E>, args: PageArgs, columns: KeysetColumns): SelectQueryBuilder<E> {
+  query
+    .orderBy(columns.createdAt, "ASC")
+    .addOrderBy(columns.id, "ASC")
+    .limit((args.first ?? DEFAULT_PAGE_SIZE) + 1);
+  if (args.after) {
+    const [at, id] = afterPosition(args.after);
+    query.andWhere(`(${columns.createdAt}, ${columns.id}) > (:cursorAt, :cursorId)`, { cursorAt: at, cursorId: id });
+  }
+  return query;
 }
 
 /** The keyset position an `after` cursor names; BAD_USER_INPUT when this API did not issue it. */

@@ -14,3 +14,13 @@ export function assertOk<T>(result: GqlResult<T>): T {
   assert.equal(result.errors, undefined, JSON.stringify(result.errors));
   return result.data as T;
 }
+
+/** The contract code `fn` throws, or "none" when it does not throw. */
+export function codeOf(fn: () => unknown): string | undefined {
+  try {
+    fn();
+  } catch (e) {
+    return (e as { extensions?: { code?: string } }).extensions?.code;
+  }
+  return "none";
+}

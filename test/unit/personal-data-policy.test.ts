@@ -11,17 +11,11 @@ import { RecordStatus } from "../../src/modules/personal-data/personal-data.enum
 import { valueReadRefusal } from "../../src/modules/personal-data/read-policy";
 import { valueChanges } from "../../src/modules/personal-data/value-changes";
 import { ProcessingPurpose as P } from "../../src/modules/purpose/processing-purpose";
+import { codeOf } from "../helpers/assertions";
 
 const T = "00000000-0000-4000-8000-000000000001";
 const S = "00000000-0000-4000-8000-0000000000a1";
-const code = (fn: () => unknown) => {
-  try {
-    fn();
-  } catch (e) {
-    return (e as { extensions?: { code?: string } }).extensions?.code;
-  }
-  return "none";
-};
+const code = codeOf;
 
 describe("collection policy (rules 3, 11, pure)", () => {
   it("allows only the tenant's location, or none named", () => {

@@ -2,15 +2,9 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { ProcessingPurpose as P } from "../../src/modules/purpose/processing-purpose";
 import { declaredPurposes, isProhibited } from "../../src/modules/purpose/purpose-policy";
+import { codeOf } from "../helpers/assertions";
 
-const code = (fn: () => unknown) => {
-  try {
-    fn();
-  } catch (e) {
-    return (e as { extensions?: { code?: string } }).extensions?.code;
-  }
-  return "none";
-};
+const code = codeOf;
 
 describe("purpose policy (rule 11, pure)", () => {
   it("needs one purpose, refuses prohibited ones first, never takes SUBJECT_ACCESS, and dedupes", () => {

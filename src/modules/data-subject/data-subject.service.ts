@@ -56,8 +56,6 @@ export class DataSubjectService {
       manager: em(ctx),
       parentColumn: "s.tenant_id",
       args,
-      columns: { createdAt: "s.created_at", id: "s.id" },
-      positionOf: (s) => [s.createdAt, s.id],
       map: toDataSubject,
     });
   }

@@ -91,8 +91,6 @@ export class PersonalDataService {
       manager: em(ctx),
       parentColumn: parent.column,
       args,
-      columns: { createdAt: "r.created_at", id: "r.id" },
-      positionOf: (r) => [r.createdAt, r.id],
       map: (entity) => {
         const record = toRecord(entity);
         if (withValues) readAhead(record, entity);

@@ -141,8 +141,6 @@ export class SharingService {
       manager: em(ctx),
       parentColumn: "a.tenant_id",
       args,
-      columns: { createdAt: "a.created_at", id: "a.id" },
-      positionOf: (a) => [a.createdAt, a.id],
       map: toAgreement,
     });
   }
@@ -155,8 +153,6 @@ export class SharingService {
       manager: em(ctx),
       parentColumn: "t.agreement_id",
       args,
-      columns: { createdAt: "t.created_at", id: "t.id" },
-      positionOf: (t) => [t.createdAt, t.id],
       map: toTransfer,
     });
   }
