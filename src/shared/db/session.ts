@@ -67,10 +67,7 @@ export class RequestSession {
   private drained: Array<() => void> = [];
 
   private constructor(
-    private readonly db: DataSource,
     private readonly runner: QueryRunner,
-    private readonly scope: RowScope,
-    private readonly holder: string,
     /** Gives the principal's connection share back (see ConnectionShare). */
     private readonly releaseShare: () => void,
   ) {}
@@ -79,7 +76,7 @@ export class RequestSession {
   static async open(db: DataSource, scope: RowScope, holder: string): Promise<RequestSession> {
     const releaseShare = await shareOf(db).acquire(holder);
     const runner = db.createQueryRunner();
-    const session = new RequestSession(db, runner, scope, holder, releaseShare);
+    const session = new RequestSession(runner, releaseShare);
     runner.data = { session };
     try {
       // pg's client knows its backend's pid from the start-up handshake (it cancels by it).
