@@ -3,11 +3,9 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Client } from "pg";
-import { createDataSource } from "../ormconfig";
-import { seedStorageLocations } from "../src/modules/storage-location/storage-location.service";
+import { openDatabases } from "../src/databases";
 import { startEmbeddedPostgres } from "../src/shared/db/embedded";
-import { migrate } from "../src/shared/db/migrate";
-import type { Logger } from "../src/shared/logging";
+import { createLogger, type Logger } from "../src/shared/logging";
 
 export interface FreshDatabase {
   url: string;
@@ -26,26 +24,25 @@ export async function createDatabaseOn(serverUrl: string, name: string): Promise
   url.pathname = `/${name}`;
   return {
     url: url.toString(),
+    /** Drops it and the region databases made beside it (`<name>_<location>`). */
     async drop() {
       const c = new Client({ connectionString: serverUrl });
       await c.connect();
-      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await c.end();
+      try {
+        const { rows } = await c.query<{ datname: string }>(`SELECT datname FROM pg_database WHERE datname = $1 OR datname LIKE $2`, [name, `${name}\\_%`]);
+        for (const { datname } of rows) await c.query(`DROP DATABASE IF EXISTS "${datname}" WITH (FORCE)`);
+      } finally {
+        await c.end();
+      }
     },
   };
 }
 
-/** Applies the migrations and seeds the storage locations. */
-export async function migrateAndSeed(url: string): Promise<void> {
+/** Makes control and each seeded location's region database, migrated; seeds the storage locations. */
+export async function migrateAndSeed(url: string, log: Logger = createLogger("warn")): Promise<void> {
   // Set-up, not a request: no statement timeouts (migrate holds one connection for its lock).
-  const db = createDataSource(url, { poolSize: 2, timeouts: false });
-  await db.initialize();
-  try {
-    await migrate(db);
-    await seedStorageLocations(db, new Date());
-  } finally {
-    await db.destroy();
-  }
+  const topology = await openDatabases({ controlUrl: url, pool: { poolSize: 2, timeouts: false }, log, now: new Date() });
+  await topology.close();
 }
 
 /**

@@ -1,13 +1,11 @@
 import "reflect-metadata";
-import { createDataSource } from "../ormconfig";
 import { ConfigError, loadConfig } from "../src/config";
 import { AuditService } from "../src/modules/audit/audit.service";
-import { RetentionService } from "../src/modules/retention/retention.service";
+import { openDatabases } from "../src/databases";
+import { TopologyRetention } from "../src/modules/retention/topology-retention";
+import type { Topology } from "../src/shared/db/topology";
 import { systemClock } from "../src/shared/clock";
 import { startEmbeddedPostgres, type EmbeddedServer } from "../src/shared/db/embedded";
-import { migrate } from "../src/shared/db/migrate";
-import { openMaintenancePool } from "../src/shared/db/pools";
-import type { DataSource } from "typeorm";
 import { createLogger } from "../src/shared/logging";
 
 /**
@@ -30,18 +28,14 @@ async function main(): Promise<number> {
     embedded = await startEmbeddedPostgres({ dataDir: config.embeddedDataDir, database: "custodian", log });
     url = embedded.url;
   }
-  const db = createDataSource(url, { poolSize: 2 });
-  let maintenance: DataSource | undefined;
+  let topology: Topology | undefined;
   try {
-    await db.initialize();
-    await migrate(db);
-    maintenance = await openMaintenancePool(url, { poolSize: 2 });
-    const run = await new RetentionService(maintenance, systemClock, new AuditService(), config.auditSigner).run({ dryRun: args.includes("--dry-run") });
+    topology = await openDatabases({ controlUrl: url, regionUrls: config.regionDatabaseUrls, appUrl: config.appDatabaseUrl, pool: { poolSize: 2 }, log, now: systemClock.now() });
+    const run = await new TopologyRetention(topology, systemClock, new AuditService(), config.auditSigner).run({ dryRun: args.includes("--dry-run") });
     console.log(JSON.stringify(run, null, 2));
     return 0;
   } finally {
-    await maintenance?.destroy();
-    if (db.isInitialized) await db.destroy();
+    await topology?.close();
     await embedded?.stop();
   }
 }

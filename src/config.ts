@@ -20,6 +20,8 @@ export interface Config {
    * server and database as custodian_app, with a password derived from the owner's.
    */
   appDatabaseUrl: string | undefined;
+  /** Region databases by storage location code (STORAGE_LOCATION_DATABASES); a location not named gets `<control>_<code>` on the control server. */
+  regionDatabaseUrls: Record<string, string>;
   embeddedDataDir: string;
   jwtSecret: string;
   /** True when JWT_SECRET was not set and the development default is used. */
@@ -93,6 +95,21 @@ function parseInteger(env: NodeJS.ProcessEnv, name: string, fallback: number, mi
     throw new ConfigError(name, `must be an integer from ${min} to ${max} (got "${raw}")`);
   }
   return Number(raw);
+}
+
+/** `STORAGE_LOCATION_DATABASES="EU=postgres://…,US=postgres://…"`: each location's database. */
+function parseRegionDatabases(env: NodeJS.ProcessEnv): Record<string, string> {
+  const raw = env.STORAGE_LOCATION_DATABASES;
+  const urls: Record<string, string> = {};
+  if (!raw) return urls;
+  for (const entry of raw.split(",")) {
+    const at = entry.indexOf("=");
+    const code = entry.slice(0, at).trim();
+    if (at <= 0 || !/^[A-Z0-9_]{1,20}$/.test(code)) throw new ConfigError("STORAGE_LOCATION_DATABASES", "expects CODE=postgres://… pairs separated by commas");
+    if (urls[code]) throw new ConfigError("STORAGE_LOCATION_DATABASES", `names ${code} twice`);
+    urls[code] = parseDatabaseUrl({ [`STORAGE_LOCATION_DATABASES (${code})`]: entry.slice(at + 1).trim() }, `STORAGE_LOCATION_DATABASES (${code})`)!;
+  }
+  return urls;
 }
 
 function parseDatabaseUrl(env: NodeJS.ProcessEnv, name = "DATABASE_URL"): string | undefined {
@@ -175,6 +192,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     memoryLimitBytes: env.MEMORY_LIMIT_MB ? parseInteger(env, "MEMORY_LIMIT_MB", 0, 64, 1_048_576) * 1024 * 1024 : undefined,
     databaseUrl: parseDatabaseUrl(env),
     appDatabaseUrl: parseDatabaseUrl(env, "APP_DATABASE_URL"),
+    regionDatabaseUrls: parseRegionDatabases(env),
     embeddedDataDir: env.EMBEDDED_PG_DIR || ".data/postgres",
     jwtSecret,
     jwtSecretIsDefault,

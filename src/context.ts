@@ -4,7 +4,11 @@ import type { Principal } from "./shared/auth/principal";
 import type { Clock } from "./shared/clock";
 import type { DbContext } from "./shared/db/database";
 import { dataScope } from "./shared/auth/scope";
-import { ALL_TENANTS, RequestSession, type RowScope } from "./shared/db/session";
+import { ALL_TENANTS, type RequestSession, type RowScope } from "./shared/db/session";
+import { CONTROL, type Topology } from "./shared/db/topology";
+import { UnitOfWork } from "./shared/db/unit-of-work";
+import { isUuid } from "./shared/ids";
+import { isDatabaseUnavailable } from "./shared/graphql/format-error";
 import { LoaderCache } from "./shared/loaders";
 import type { Logger } from "./shared/logging";
 
@@ -12,11 +16,20 @@ import type { Logger } from "./shared/logging";
  * Everything a service needs about the request, passed first to every service method:
  * who calls, the service clock, the database and open transaction, per-request loaders.
  * The tenant scope travels with the principal, so it reaches every query with the transaction.
+ *
+ * A context is on one database (`database`): a tenant role's request starts on its tenant's
+ * region, every other on control. `onTenant`, `onControl` and `onEveryRegion` give the same
+ * request's context on another database; stores only ever use the context they are handed.
  */
 export interface RequestContext extends DbContext {
   requestId: string;
+  /** CONTROL or the storage location code of the database this context is on. */
+  database: string;
+  /** The request's sessions over every database it touches. */
+  unit: UnitOfWork;
+  topology: Topology;
   maintenance: DataSource;
-  /** The request's connection and transaction, scoped for row-level security; closed when the response is ready. */
+  /** The request's connection to `database`, scoped for row-level security; closed when the response is ready. */
   session: RequestSession;
   principal: Principal | null;
   clock: Clock;
@@ -24,13 +37,17 @@ export interface RequestContext extends DbContext {
   log: Logger;
   /** What the current mutation touched, for its audit entry. */
   audit: AuditDraft;
+  /** The context the request started with (the root field's). */
+  root: RequestContext;
+  /**
+   * Locations whose region database did not answer a fan-out of this request: the answer holds
+   * the other regions' rows, and one error per location here (see the server's partial answers).
+   */
+  regionsMissing: Set<string>;
 }
 
 export interface ContextDeps {
-  /** The request pool (custodian_app). */
-  db: DataSource;
-  /** The maintenance pool (custodian_maintenance), for work an operator starts on demand (a retention run). */
-  maintenance: DataSource;
+  topology: Topology;
   clock: Clock;
   log: Logger;
 }
@@ -48,20 +65,143 @@ function holderOf(principal: Principal | null): string {
   return principal ? `${principal.role}|${principal.tenantId ?? ""}|${principal.subject}` : "anonymous";
 }
 
+/** Where a caller's request starts: its tenant's region for a tenant role, control for everyone else. */
+async function homeOf(topology: Topology, principal: Principal | null): Promise<string> {
+  const tenantId = principal?.tenantId;
+  if (!tenantId || !isUuid(tenantId)) return CONTROL;
+  return (await topology.locate(tenantId.toLowerCase())) ?? CONTROL;
+}
+
 export async function createRequestContext(deps: ContextDeps, principal: Principal | null, requestId: string): Promise<RequestContext> {
-  const session = await RequestSession.open(deps.db, rowScopeOf(principal), holderOf(principal));
-  return {
+  const database = await homeOf(deps.topology, principal);
+  const unit = new UnitOfWork(deps.topology, rowScopeOf(principal), holderOf(principal));
+  let session: RequestSession;
+  try {
+    session = await unit.session(database);
+  } catch (error) {
+    await unit.close();
+    throw error;
+  }
+  const handle = deps.topology.database(database)!;
+  const ctx = {
     requestId,
+    database,
+    unit,
+    topology: deps.topology,
     session,
     principal,
     clock: deps.clock,
-    db: deps.db,
-    maintenance: deps.maintenance,
+    db: handle.app,
+    maintenance: handle.maintenance,
     tx: session.manager as EntityManager | null,
     loaders: new LoaderCache(),
     log: deps.log.child({ requestId }),
     audit: {},
-  };
+    regionsMissing: new Set(),
+  } as unknown as RequestContext;
+  ctx.root = ctx;
+  return ctx;
+}
+
+const derived = new WeakMap<RequestContext, Map<string, RequestContext>>();
+
+/**
+ * The request's context on database `name`: the same caller, clock and audit draft, that
+ * database's session (opened on first use, and part of a running mutation's transaction) and
+ * loaders of its own.
+ */
+export async function onDatabase(ctx: RequestContext, name: string): Promise<RequestContext> {
+  const root = ctx.root;
+  const session = await root.unit.session(name);
+  if (name === root.database) return root;
+  let byName = derived.get(root);
+  if (!byName) derived.set(root, (byName = new Map()));
+  let on = byName.get(name);
+  if (!on) {
+    const handle = root.topology.database(name)!;
+    on = Object.create(root, {
+      database: { value: name },
+      session: { value: session },
+      db: { value: handle.app },
+      tx: { value: session.manager },
+      maintenance: { value: handle.maintenance },
+      loaders: { value: new LoaderCache() },
+    }) as RequestContext;
+    byName.set(name, on);
+  }
+  return on;
+}
+
+/** The request's context on the region database of `tenantId`; for no such tenant, the context given. */
+export async function onTenant(ctx: RequestContext, tenantId: string): Promise<RequestContext> {
+  if (!isUuid(tenantId)) return ctx;
+  const code = await ctx.topology.locate(tenantId.toLowerCase());
+  return code ? onDatabase(ctx, code) : ctx;
+}
+
+/** The request's context on the region database of storage location `code`. */
+export function onLocation(ctx: RequestContext, code: string): Promise<RequestContext> {
+  return onDatabase(ctx, code);
+}
+
+/** The request's context on control (reference data, the tenant directory, incidents). */
+export function onControl(ctx: RequestContext): Promise<RequestContext> {
+  return onDatabase(ctx, CONTROL);
+}
+
+/** What one region answered for a fan-out: its context, or why it could not be reached. */
+export type RegionContext = { location: string; ctx: RequestContext; error?: undefined } | { location: string; ctx?: undefined; error: unknown };
+
+/** The request's context on every region database, opened in parallel; a region that cannot be reached says why. */
+export function onEveryRegion(ctx: RequestContext): Promise<RegionContext[]> {
+  return Promise.all(
+    ctx.topology.locations.map((location) =>
+      onDatabase(ctx, location).then(
+        (on): RegionContext => ({ location, ctx: on }),
+        (error: unknown): RegionContext => ({ location, error }),
+      ),
+    ),
+  );
+}
+
+/** The request's context on every region, for a change all of them must take: one that cannot be reached refuses it. */
+export async function everyRegion(ctx: RequestContext): Promise<RequestContext[]> {
+  const regions = await onEveryRegion(ctx);
+  const down = regions.find((r) => !r.ctx);
+  if (down) throw down.error;
+  return regions.map((r) => r.ctx!);
+}
+
+/**
+ * Runs `work` on every region side by side and returns what the regions that answered gave, in
+ * the topology's order. A region that did not answer is recorded on the request
+ * (`regionsMissing`), so the answer carries an error naming its location: never silently fewer rows.
+ */
+export async function acrossRegions<T>(ctx: RequestContext, work: (on: RequestContext, location: string) => Promise<T>): Promise<T[]> {
+  const outcomes = await Promise.all(
+    (await onEveryRegion(ctx)).map(async (region) => {
+      try {
+        if (!region.ctx) throw region.error;
+        return { value: await work(region.ctx, region.location) };
+      } catch (error) {
+        if (!isDatabaseUnavailable(error)) throw error;
+        ctx.root.regionsMissing.add(region.location);
+        ctx.log.warn({ location: region.location }, "a region database did not answer: the answer leaves its tenants out and says so");
+        return null;
+      }
+    }),
+  );
+  return outcomes.flatMap((o) => (o ? [o.value] : []));
+}
+
+/**
+ * An object by id, for a caller whose request is not on a region (an operator's): each region
+ * is asked, side by side, and the first that has it answers. On a region already, only there.
+ */
+export async function findInRegions<T>(ctx: RequestContext, find: (on: RequestContext) => Promise<T | null>): Promise<T | null> {
+  if (ctx.database !== CONTROL) return find(ctx);
+  const found = await acrossRegions(ctx, find);
+  return found.find((value) => value !== null) ?? null;
 }
 
 /** The caller, for resolvers behind the root-field guard (which has refused anonymous calls). */

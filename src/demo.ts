@@ -1,4 +1,4 @@
-import type { DataSource } from "typeorm";
+import type { Topology } from "./shared/db/topology";
 import type { Clock } from "./shared/clock";
 import { Role } from "./shared/auth/role";
 import { signToken, type TokenKeys } from "./shared/auth/jwt";
@@ -10,7 +10,7 @@ import { TenantEntity } from "./modules/tenant/tenant.entity";
 import { SubscriptionStatus } from "./modules/tenant/tenant.policy";
 import { countTenants, insertTenant, preferredTenantId } from "./modules/tenant/tenant.store";
 import { ThirdPartyEntity } from "./modules/third-party/third-party.entity";
-import { insertParty, partiesByIds, recordListingChange } from "./modules/third-party/third-party.store";
+import { copyParties, insertParty, partiesByIds, recordListingChange } from "./modules/third-party/third-party.store";
 
 /** Fixed ids, so the printed development tokens stay valid across restarts. */
 export const DEMO = {
@@ -82,14 +82,18 @@ const DEMO_RECORDS = [
  * a few data subjects and records (invented), and a third-party registry.
  * Runs only when the database holds no tenant at all, so it never mixes with real data.
  */
-export async function seedDemoIfEmpty(db: DataSource, clock: Clock): Promise<boolean> {
-  const manager = db.manager;
+export async function seedDemoIfEmpty(topology: Topology, clock: Clock): Promise<boolean> {
+  // Control: the directory and the registry. Each tenant's region: its row and its people.
+  const manager = topology.control.owner.manager;
   if ((await countTenants(manager, { all: true })) > 0) return false;
+  const regionOf = (location: string) => {
+    const region = topology.database(location);
+    if (!region) throw new Error(`the demo needs the ${location} region database`);
+    return region.owner.manager;
+  };
   const now = clock.now();
   for (const t of [DEMO.tenantA, DEMO.tenantB]) {
-    await insertTenant(
-      manager,
-      Object.assign(new TenantEntity(), {
+    const row = Object.assign(new TenantEntity(), {
         id: t.id,
         name: t.name,
         storageLocationCode: t.location,
@@ -98,11 +102,12 @@ export async function seedDemoIfEmpty(db: DataSource, clock: Clock): Promise<boo
         dataPurgeDueAt: null,
         deletionGraceDays: t.graceDays,
         auditLogRetentionDays: t.auditDays,
-        createdAt: now,
-        updatedAt: now,
-        version: 1,
-      }),
-    );
+      createdAt: now,
+      updatedAt: now,
+      version: 1,
+    });
+    await insertTenant(regionOf(t.location), row);
+    await insertTenant(manager, row);
   }
   const registered = new Set(
     (
@@ -131,9 +136,11 @@ export async function seedDemoIfEmpty(db: DataSource, clock: Clock): Promise<boo
   // The subprocessor is listed the way an operator would list it: a new version of the list.
   const [agent] = DEMO_THIRD_PARTIES.filter((p) => p.role === "AGENT");
   await recordListingChange(manager, agent.id, true, now, "demo");
+  for (const t of [DEMO.tenantA, DEMO.tenantB]) await copyParties(manager, regionOf(t.location));
+  const locationOf = (tenantId: string) => [DEMO.tenantA, DEMO.tenantB].find((t) => t.id === tenantId)!.location;
   for (const s of DEMO_SUBJECTS) {
     await insertSubject(
-      manager,
+      regionOf(locationOf(s.tenantId)),
       Object.assign(new DataSubjectEntity(), {
         id: s.id,
         tenantId: s.tenantId,
@@ -150,7 +157,7 @@ export async function seedDemoIfEmpty(db: DataSource, clock: Clock): Promise<boo
   for (const tenant of [DEMO.tenantA, DEMO.tenantB]) {
     const records = DEMO_RECORDS.map((r, i) => ({ r, i, subject: DEMO_SUBJECTS[r.subject] })).filter((x) => x.subject.tenantId === tenant.id);
     await insertRecords(
-      manager,
+      regionOf(tenant.location),
       tenant.id,
       tenant.location,
       now,
@@ -168,8 +175,8 @@ export async function seedDemoIfEmpty(db: DataSource, clock: Clock): Promise<boo
 }
 
 /** One development token per role, for the demo tenant when it exists (else the oldest tenant). */
-export async function developmentTokens(db: DataSource, keys: TokenKeys): Promise<Array<{ role: Role; token: string; tenantId?: string }>> {
-  const tenantId = (await preferredTenantId(db.manager, DEMO.tenantA.id)) ?? undefined;
+export async function developmentTokens(topology: Topology, keys: TokenKeys): Promise<Array<{ role: Role; token: string; tenantId?: string }>> {
+  const tenantId = (await preferredTenantId(topology.control.owner.manager, DEMO.tenantA.id)) ?? undefined;
   const tokens: Array<{ role: Role; token: string; tenantId?: string }> = [];
   for (const role of Object.values(Role)) {
     const tenantRole = role !== Role.OPERATOR && role !== Role.PARTNER;

@@ -1,17 +1,14 @@
 import "reflect-metadata";
-import { createDataSource } from "../ormconfig";
-import { openMaintenancePool, openRequestPool } from "./shared/db/pools";
+import { openDatabases } from "./databases";
 import { ConfigError, loadConfig } from "./config";
 import { developmentTokens, seedDemoIfEmpty } from "./demo";
 import { AuditService } from "./modules/audit/audit.service";
 import { RetentionScheduler } from "./modules/retention/retention.scheduler";
-import { RetentionService } from "./modules/retention/retention.service";
-import { seedStorageLocations } from "./modules/storage-location/storage-location.service";
+import { TopologyRetention } from "./modules/retention/topology-retention";
 import { createSchema } from "./schema";
 import { startServer } from "./server";
 import { SettableClock, systemClock } from "./shared/clock";
 import { startEmbeddedPostgres, type EmbeddedServer } from "./shared/db/embedded";
-import { migrate } from "./shared/db/migrate";
 import { createLogger, loggableError } from "./shared/logging";
 
 async function main(): Promise<void> {
@@ -47,31 +44,29 @@ async function main(): Promise<void> {
       log.info({ dataDir: config.embeddedDataDir }, "embedded PostgreSQL started");
     }
 
-    const db = createDataSource(url, { onPoolError: (e) => log.warn({ error: loggableError(e) }, "an idle database connection failed") });
-    await db.initialize();
-    cleanup.push({ step: "database pool", run: () => db.destroy() });
-    const applied = await migrate(db);
-    if (applied.length) log.info({ migrations: applied }, "migrations applied");
-
-    // Requests log in as the application role, under row-level security; maintenance switches to its own role.
+    // Control and one database per storage location, each migrated under its own lock.
     const onPoolError = (e: Error) => log.warn({ error: loggableError(e) }, "an idle database connection failed");
-    const appDb = await openRequestPool(db, url, { appUrl: config.appDatabaseUrl, onPoolError });
-    cleanup.push({ step: "application pool", run: () => appDb.destroy() });
-    const maintenance = await openMaintenancePool(url, { onPoolError });
-    cleanup.push({ step: "maintenance pool", run: () => maintenance.destroy() });
-
     const testClock = config.testClock ? new SettableClock() : undefined;
     const clock = testClock ?? systemClock;
-    await seedStorageLocations(db, clock.now());
-    if (!config.production && (await seedDemoIfEmpty(db, clock))) log.info("demo data seeded (two tenants)");
+    const topology = await openDatabases({
+      controlUrl: url,
+      regionUrls: config.regionDatabaseUrls,
+      appUrl: config.appDatabaseUrl,
+      pool: { onPoolError },
+      log,
+      now: clock.now(),
+    });
+    cleanup.push({ step: "database pools", run: () => topology.close() });
+    log.info({ databases: topology.all.map((d) => d.name) }, "databases ready");
+    if (!config.production && (await seedDemoIfEmpty(topology, clock))) log.info("demo data seeded (two tenants)");
 
     const schema = await createSchema({ testClock, auditSigner: config.auditSigner });
-    const server = await startServer({ config, db: appDb, maintenance, clock, log, schema });
+    const server = await startServer({ config, topology, clock, log, schema });
     cleanup.push({ step: "HTTP server", run: () => server.stop() });
     if (config.retentionIntervalMs !== null) {
       const scheduler = new RetentionScheduler(
-        maintenance,
-        new RetentionService(maintenance, clock, new AuditService(), config.auditSigner),
+        topology,
+        new TopologyRetention(topology, clock, new AuditService(), config.auditSigner),
         log,
         config.retentionIntervalMs,
       );
@@ -81,7 +76,7 @@ async function main(): Promise<void> {
 
     log.info({ url: server.url }, "Custodian is ready");
     if (!config.production && !config.jwtPublicKey) {
-      const tokens = await developmentTokens(db, { secret: config.jwtSecret, issuer: config.jwtIssuer, audience: config.jwtAudience });
+      const tokens = await developmentTokens(topology, { secret: config.jwtSecret, issuer: config.jwtIssuer, audience: config.jwtAudience });
       const lines = tokens.map((t) => `  ${t.role.padEnd(13)} ${t.token}`);
       process.stdout.write(
         `\nCustodian GraphQL API: ${server.url}\n\nDevelopment tokens (24 h, tenant roles for tenant ${tokens.find((t) => t.tenantId)?.tenantId ?? "-"}):\n${lines.join("\n")}\n\n` +

@@ -1,5 +1,5 @@
 import { defaultFieldResolver, isObjectType, type GraphQLField, type GraphQLFieldResolver, type GraphQLSchema } from "graphql";
-import type { RequestContext } from "./context";
+import { onControl, onTenant, type RequestContext } from "./context";
 import type { AuditService } from "./modules/audit/audit.service";
 import { auditActionOf } from "./shared/audit/audited";
 import { allowedRoles, authorize } from "./shared/auth/allow";
@@ -9,6 +9,11 @@ import { em } from "./shared/db/database";
 import { loggableError } from "./shared/logging";
 
 type Resolver = GraphQLFieldResolver<unknown, RequestContext>;
+
+/** Where an audit entry's chain lives: a tenant's in its region, the operators' (no tenant) in control. */
+function chainContext(ctx: RequestContext, tenantId: string | null): Promise<RequestContext> {
+  return tenantId ? onTenant(ctx, tenantId) : onControl(ctx);
+}
 
 /**
  * Puts the guard around every Query and Mutation field and every other field that declares
@@ -83,7 +88,8 @@ function fieldGuard(audit: AuditService, name: string, field: GraphQLField<unkno
       if (!principal || code === ErrorCode.INTERNAL_SERVER_ERROR) return;
       try {
         // One statement, committed on its own (the mutation's transaction, if any, is gone).
-        await audit.append(em(ctx), entry(principal, "DENIED", targetType, undefined, code));
+        const denied = entry(principal, "DENIED", targetType, undefined, code);
+        await audit.append(em(await chainContext(ctx, denied.tenantId)), denied);
       } catch (auditError) {
         ctx.log.error({ error: loggableError(auditError), action }, "could not write the audit entry of a refusal");
       }
@@ -108,9 +114,10 @@ function fieldGuard(audit: AuditService, name: string, field: GraphQLField<unkno
       authorize(principal, roles);
       // The mutation and its entry in one transaction, committed before the result is returned:
       // an acknowledged write is durable, and a refused one leaves nothing.
-      const result = await ctx.session.transaction(async (manager) => {
+      const result = await ctx.unit.transaction(ctx.database, async () => {
         const value: unknown = await next();
-        await audit.append(manager, entry(principal, "ALLOWED", null, value));
+        const allowed = entry(principal, "ALLOWED", null, value);
+        await audit.append(em(await chainContext(ctx, allowed.tenantId)), allowed);
         return value;
       });
       ctx.loaders.clear();

@@ -1,3 +1,4 @@
+import { routeFieldsToRegions } from "./region-routing";
 import "reflect-metadata";
 import { lexicographicSortSchema, printSchema, type GraphQLSchema } from "graphql";
 import { buildSchema, type ContainerType, type NonEmptyArray } from "type-graphql";
@@ -124,8 +125,17 @@ export async function createSchema(options: SchemaOptions): Promise<GraphQLSchem
     // Never echo rejected values back (they may be personal data).
     validate: { forbidUnknownValues: true, validationError: { target: false, value: false } },
   });
-  // Fields a parent's statement fetched take that answer without their type-graphql resolver;
-  // before the guard, which must run around them.
+  // Objects of these types live in their tenant's region: their field resolvers run there.
+  routeFieldsToRegions(schema, {
+    Tenant: (t: { id: string }) => t.id,
+    DataSubject: (s: { tenantId: string }) => s.tenantId,
+    PersonalDataRecord: (r: { tenantId: string }) => r.tenantId,
+    SharingAgreement: (a: { tenantId: string }) => a.tenantId,
+    DataTransfer: (t: { tenantId: string }) => t.tenantId,
+    RecipientNotice: (n: { tenantId: string }) => n.tenantId,
+  });
+  // Fields a parent's statement fetched take that answer without their type-graphql resolver
+  // (nor a trip to their region); before the guard, which must run around them.
   readPath.install(schema);
   // The guard goes around root fields and fields that declare roles only, after the build: a
   // type-graphql global middleware would run around every field, as a promise each.

@@ -6,10 +6,10 @@ import { compiledExecution } from "./shared/read-path/compiled-execution";
 import { ApolloServerPluginDrainHttpServer } from "@apollo/server/plugin/drainHttpServer";
 import { expressMiddleware } from "@as-integrations/express5";
 import express, { type RequestHandler } from "express";
-import { visit, type GraphQLSchema } from "graphql";
+import { visit, type GraphQLFormattedError, type GraphQLSchema } from "graphql";
 import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from "@apollo/server/plugin/disabled";
 import { pinoHttp } from "pino-http";
-import type { DataSource } from "typeorm";
+import { CONTROL, type Topology } from "./shared/db/topology";
 import type { Config } from "./config";
 import { createRequestContext, type RequestContext } from "./context";
 import { TokenVerifier } from "./shared/auth/jwt";
@@ -29,8 +29,7 @@ export interface ServerDeps {
       /** New requests are refused (503, retryable) while the process uses this much; default three quarters of its heap limit. */
       memoryLimitBytes?: number;
     };
-  db: DataSource;
-  maintenance: DataSource;
+  topology: Topology;
   clock: Clock;
   log: Logger;
   schema: GraphQLSchema;
@@ -74,8 +73,9 @@ function sessionClosing(): ApolloServerPlugin<RequestContext> {
     async requestDidStart() {
       return {
         async willSendResponse({ contextValue, response }) {
+          addMissingRegions(contextValue, response.body);
           try {
-            await contextValue.session?.close();
+            await contextValue.unit?.close();
           } catch (error) {
             // An outage the answer already reports (its failed statements): keep that answer
             // rather than Apollo's opaque "unexpected error".
@@ -86,6 +86,21 @@ function sessionClosing(): ApolloServerPlugin<RequestContext> {
       };
     },
   };
+}
+
+/**
+ * A fan-out that some regions did not answer keeps the others' rows and says which locations are
+ * missing: one error each, retryable, naming the location (a GraphQL partial result).
+ */
+function addMissingRegions(ctx: RequestContext | undefined, body: { kind: string; singleResult?: { errors?: ReadonlyArray<GraphQLFormattedError> } }): void {
+  if (!ctx?.regionsMissing?.size || body.kind !== "single" || !body.singleResult) return;
+  const missing = [...ctx.regionsMissing].sort().map(
+    (location): GraphQLFormattedError => ({
+      message: `The ${location} storage location's database is unavailable: its tenants are missing from this answer. Retry shortly.`,
+      extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR, retryable: true, storageLocation: location },
+    }),
+  );
+  body.singleResult.errors = [...(body.singleResult.errors ?? []), ...missing];
 }
 
 /**
@@ -145,7 +160,7 @@ function introspectionForAuthenticated(production: boolean): ApolloServerPlugin<
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
 
 export async function startServer(deps: ServerDeps): Promise<CustodianServer> {
-  const { config, db, log } = deps;
+  const { config, topology, log } = deps;
   const app = express();
   app.disable("x-powered-by");
   const http = createServer(app);
@@ -208,13 +223,12 @@ export async function startServer(deps: ServerDeps): Promise<CustodianServer> {
   app.get("/healthz", (_req, res) => {
     res.json({ status: "ok" });
   });
+  // Ready while control answers: every request needs it. A region that does not answer is its
+  // tenants' outage, not the process's: reported by name, with the status still 200.
   app.get("/readyz", async (_req, res) => {
-    try {
-      await db.query("SELECT 1");
-      res.json({ status: "ready" });
-    } catch {
-      res.status(503).json({ status: "unavailable", reason: "the database cannot be reached" });
-    }
+    const databases = await databaseStatus(topology);
+    const ready = databases.control === "ok";
+    res.status(ready ? 200 : 503).json({ status: ready ? "ready" : "unavailable", databases });
   });
 
   const tokens = new TokenVerifier({ secret: config.jwtSecret, publicKey: config.jwtPublicKey, issuer: config.jwtIssuer, audience: config.jwtAudience });
@@ -265,7 +279,7 @@ export async function startServer(deps: ServerDeps): Promise<CustodianServer> {
       next(error);
     } finally {
       const ctx = res.locals.context as RequestContext | undefined;
-      await ctx?.session.close().catch((error: unknown) => ctx.log.error({ error: loggableError(error) }, "closing the request session failed"));
+      await ctx?.unit.close().catch((error: unknown) => ctx.log.error({ error: loggableError(error) }, "closing the request session failed"));
     }
   };
   // Before the body is read: a process near its memory limit takes on no new work (requests in
@@ -288,4 +302,22 @@ export async function startServer(deps: ServerDeps): Promise<CustodianServer> {
   const { port } = http.address() as AddressInfo;
   const host = config.host.includes(":") ? `[${config.host}]` : config.host;
   return { url: `http://${host}:${port}/graphql`, apollo, http, stop: () => apollo.stop() };
+}
+
+/** Each database by name: "ok" when it answers within two seconds, "unavailable" otherwise. */
+async function databaseStatus(topology: Topology): Promise<Record<string, "ok" | "unavailable">> {
+  const names = [CONTROL, ...topology.locations];
+  const answers = await Promise.all(
+    names.map(async (name) => {
+      try {
+        const database = await topology.region(name);
+        if (!database) return "unavailable" as const;
+        await Promise.race([database.app.query("SELECT 1"), new Promise((_, fail) => setTimeout(() => fail(new Error("timeout")), 2000).unref())]);
+        return "ok" as const;
+      } catch {
+        return "unavailable" as const;
+      }
+    }),
+  );
+  return Object.fromEntries(names.map((name, i) => [name, answers[i]]));
 }

@@ -5,9 +5,11 @@ import { after, before, beforeEach, describe, it } from "node:test";
 import { promisify } from "node:util";
 import type { DataSource } from "typeorm";
 import { RETENTION_LOCK_KEY, RetentionScheduler } from "../../src/modules/retention/retention.scheduler";
+import { TopologyRetention } from "../../src/modules/retention/topology-retention";
+import { AuditService } from "../../src/modules/audit/audit.service";
 import { Role } from "../../src/shared/auth/role";
 import { createLogger } from "../../src/shared/logging";
-import { type TestApp, otherRoles, type roles } from "../helpers/app";
+import { TEST_AUDIT_SIGNER, type TestApp, otherRoles, type roles } from "../helpers/app";
 import { assertError, assertOk } from "../helpers/assertions";
 import { createTenant } from "../helpers/factories";
 import { at, DELETE, END, lifecycleApp } from "../helpers/lifecycle";
@@ -196,16 +198,24 @@ describe("retention (rules 6, 8-10)", () => {
 
     it("the schedule runs once at a time across instances (advisory lock)", async () => {
       const log = createLogger("silent");
-      const scheduler = new RetentionScheduler(app.db, engine(), log, 3_600_000);
-      const holder = app.db.createQueryRunner();
+      const scheduler = new RetentionScheduler(app.topology, new TopologyRetention(app.topology, app.clock, new AuditService(), TEST_AUDIT_SIGNER), log, 3_600_000);
+      // Every database's lock held: another instance runs them all, so this one skips.
+      const holders = await Promise.all(app.topology.all.map(async (database) => {
+        const runner = database.maintenance.createQueryRunner();
+        await runner.connect();
+        return runner;
+      }));
+      const holder = holders[0];
       await holder.connect();
       try {
-        await holder.query("SELECT pg_advisory_lock($1)", [RETENTION_LOCK_KEY]);
-        assert.equal(await scheduler.runOnce(), null, "another instance holds the lock: skip");
+        for (const h of holders) await h.query("SELECT pg_advisory_lock($1)", [RETENTION_LOCK_KEY]);
+        assert.equal(await scheduler.runOnce(), null, "another instance holds the locks: skip");
+        // Per database: with control's lock free, this instance runs control's part alone.
         await holder.query("SELECT pg_advisory_unlock($1)", [RETENTION_LOCK_KEY]);
         assert.equal((await scheduler.runOnce())?.dryRun, false);
+        for (const h of holders.slice(1)) await h.query("SELECT pg_advisory_unlock($1)", [RETENTION_LOCK_KEY]);
       } finally {
-        await holder.release();
+        for (const h of holders) await h.release();
       }
     });
 

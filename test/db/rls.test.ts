@@ -1,11 +1,12 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { after, before, describe, it } from "node:test";
-import type { RequestContext } from "../../src/context";
+import { onLocation, rowScopeOf, type RequestContext } from "../../src/context";
+import { RequestSession } from "../../src/shared/db/session";
 import { PersonalDataRecordEntity } from "../../src/modules/personal-data/personal-data-record.entity";
 import { em } from "../../src/shared/db/database";
 import { openRequestPool } from "../../src/shared/db/pools";
-import { type TestApp, principals, startTestApp, requestContext } from "../helpers/app";
+import { DEFAULT_LOCATION, type TestApp, principals, startTestApp, requestContext } from "../helpers/app";
 import { createTenant, recordData, registerSubject } from "../helpers/factories";
 
 /** Row-level security holds even where the application's own filter is missing. */
@@ -13,7 +14,8 @@ describe("row-level security", () => {
   let app: TestApp;
   let a: { id: string };
   let b: { id: string };
-  const contextOf = (principal: ReturnType<typeof principals.operator>) => requestContext(app, principal);
+  // On the region where the tenants' rows are (a tenant role's request starts there; an operator's on control).
+  const contextOf = async (principal: ReturnType<typeof principals.operator>) => onLocation(await requestContext(app, principal), DEFAULT_LOCATION);
 
   before(async () => {
     app = await startTestApp({ poolSize: 1 });
@@ -30,7 +32,7 @@ describe("row-level security", () => {
          FROM pg_roles r WHERE r.rolname = current_user`,
     );
     assert.deepEqual(role, { name: "custodian_app", rolsuper: false, rolbypassrls: false, owned: 0 });
-    await ctx.session.close();
+    await ctx.unit.close();
   });
 
   it("enables and forces RLS on every table with a tenant_id (a new one cannot be forgotten)", async () => {
@@ -71,19 +73,19 @@ describe("row-level security", () => {
       [a.id],
       "the scope survives a commit",
     );
-    await ctx.session.close();
+    await ctx.unit.close();
   });
 
   it("clears the scope at close: the next request on the same pooled connection starts clean", async () => {
     const first = await contextOf(principals.tenantAdmin(a.id));
-    await first.session.close();
+    await first.unit.close();
     const partner = await contextOf(principals.partner());
     assert.deepEqual(await em(partner).query(`SELECT id FROM personal_data_record`), [], "a partner sees no tenant's rows");
-    await partner.session.close();
+    await partner.unit.close();
     const operator = await contextOf(principals.operator());
     const seen = new Set((await em(operator).query(`SELECT tenant_id FROM personal_data_record`)).map((r: { tenant_id: string }) => r.tenant_id));
     assert.ok(seen.has(a.id) && seen.has(b.id), "operators span tenants, explicitly");
-    await operator.session.close();
+    await operator.unit.close();
   });
 
   describe("what a request's session cannot do, whatever SQL it runs", () => {
@@ -93,7 +95,7 @@ describe("row-level security", () => {
       try {
         return await work(ctx);
       } finally {
-        await ctx.session.close().catch(() => undefined);
+        await ctx.unit.close().catch(() => undefined);
       }
     };
     const count = async (ctx: RequestContext, table: string) => (await em(ctx).query(`SELECT count(*)::int AS n FROM ${table}`))[0].n as number;
@@ -127,17 +129,18 @@ describe("row-level security", () => {
       const forgeries = ["all", `all::${"0".repeat(64)}`, `tenant:${b.id}:${proof}`, operatorClaim];
       // The operator's exact claim is its connection's: this pool's one connection made it, so the
       // forgeries run on a connection of a second pool.
-      const other = await openRequestPool(app.db, process.env.DATABASE_URL!, { poolSize: 1 });
+      const other = await openRequestPool(app.db, app.region().url, { poolSize: 1 });
       try {
         for (const principal of [principals.partner(), principals.tenantAdmin(a.id)]) {
           for (const forged of forgeries) {
-            const ctx = await requestContext(app, principal, other);
+            const session = await RequestSession.open(other, rowScopeOf(principal), "forger");
+            const ctx = { tx: session.manager } as RequestContext;
             try {
               await em(ctx).query(`SELECT set_config('custodian.scope', $1, false), set_config('custodian.tenant_id', $2, false)`, [forged, b.id]);
               assert.equal(await count(ctx, "personal_data_record"), 0, `${principal.role} with ${forged.slice(0, 12)}…`);
               assert.equal(await count(ctx, "tenant"), 0);
             } finally {
-              await ctx.session.close();
+              await session.close();
             }
           }
         }

@@ -1,8 +1,8 @@
 import { randomUUID } from "node:crypto";
 import { Writable } from "node:stream";
 import type { DataSource } from "typeorm";
-import { createDataSource } from "../../ormconfig";
-import { openMaintenancePool, openRequestPool } from "../../src/shared/db/pools";
+import { openDatabases } from "../../src/databases";
+import type { Database, Topology } from "../../src/shared/db/topology";
 import { AuditSigner } from "../../src/modules/audit/audit-signer";
 import { GraphQLError } from "graphql";
 import { createRequestContext, type RequestContext } from "../../src/context";
@@ -34,13 +34,21 @@ export interface Caller {
   gql<T = Record<string, any>>(query: string, variables?: Record<string, unknown>): Promise<GqlResult<T>>;
 }
 
+/** Where the suite's tenants live unless a test names another location (the factories' default). */
+export const DEFAULT_LOCATION = "EU";
+
 export interface TestApp {
-  /** The owner's connection, for assertions and tampering: it sees every row. */
+  topology: Topology;
+  /** The default region's (EU's) owner connection, for assertions and tampering: it sees every row there. */
   db: DataSource;
-  /** The service's connection (the application role, under row-level security). */
+  /** Control's owner connection: the tenant directory, reference data, incidents, the operators' audit chain. */
+  controlDb: DataSource;
+  /** The default region's request pool (the application role, under row-level security). */
   appDb: DataSource;
-  /** The maintenance pool (custodian_maintenance): retention and the audit purge run on it. */
+  /** The default region's maintenance pool (custodian_maintenance): retention and the audit purge run on it. */
   maintenance: DataSource;
+  /** A region's database (the default region's when no code is given). */
+  region(code?: string): Database;
   clock: SettableClock;
   server: CustodianServer;
   /** Every log line the app wrote, for tests that check what never reaches a log. */
@@ -64,10 +72,13 @@ export async function startTestApp(
   const logs: string[] = [];
   const log = createLogger("debug", new Writable({ write: (chunk, _enc, done) => (logs.push(String(chunk)), done()) }));
   const clock = new SettableClock();
-  const db = createDataSource(url, { poolSize: 3 });
-  await db.initialize();
-  const appDb = await openRequestPool(db, url, { poolSize: options.poolSize ?? 5 });
-  const maintenance = await openMaintenancePool(url);
+  const topology = await openDatabases({ controlUrl: url, pool: { poolSize: options.poolSize ?? 5 }, log, now: clock.now() });
+  const region = (code = DEFAULT_LOCATION) => {
+    const database = topology.database(code);
+    if (!database) throw new Error(`no region database for ${code}`);
+    return database;
+  };
+  const { owner: db, app: appDb, maintenance } = region();
   const schema = await createSchema({ testClock: clock, auditSigner: TEST_AUDIT_SIGNER });
   const contexts: RequestContext[] = [];
   const config = {
@@ -79,14 +90,14 @@ export async function startTestApp(
     production: options.production ?? false,
     ...options.config,
   };
-  const server = await startServer({ config, db: appDb, maintenance, clock, log, schema });
+  const server = await startServer({ config, topology, clock, log, schema });
 
   const as = (principal: Principal | null): Caller => ({
     principal,
     async gql(query, variables) {
       let contextValue;
       try {
-        contextValue = await createRequestContext({ db: appDb, maintenance, clock, log }, principal, randomUUID());
+        contextValue = await createRequestContext({ topology, clock, log }, principal, randomUUID());
       } catch (error) {
         // What Apollo answers over HTTP when the context cannot be made (e.g. the database is down).
         const graphqlError = error instanceof GraphQLError ? error : new GraphQLError(String((error as Error).message), { originalError: error as Error });
@@ -100,9 +111,12 @@ export async function startTestApp(
   });
 
   return {
+    topology,
     db,
+    controlDb: topology.control.owner,
     appDb,
     maintenance,
+    region,
     contexts,
     clock,
     server,
@@ -110,22 +124,20 @@ export async function startTestApp(
     as,
     token: (p) => signToken({ subject: p.subject, role: p.role, tenantId: p.tenantId ?? undefined, dataSubjectId: p.dataSubjectId ?? undefined }, TEST_SECRET),
     async close() {
-      for (const ctx of contexts) await ctx.session.close().catch(() => undefined);
+      for (const ctx of contexts) await ctx.unit.close().catch(() => undefined);
       await server.stop();
-      await appDb.destroy();
-      await maintenance.destroy();
-      await db.destroy();
+      await topology.close();
     },
   };
 }
 
 /**
  * A request's context for `principal`, as the server makes one, outside any HTTP request (for
- * raw SQL in a request's session); `db` is another request pool when given. Close its session
- * when the test needs the connection back; app.close() closes what is left open.
+ * raw SQL in a request's session). Close its session when the test needs the connection back;
+ * app.close() closes what is left open.
  */
-export async function requestContext(app: TestApp, principal: Principal | null, db: DataSource = app.appDb): Promise<RequestContext> {
-  const ctx = await createRequestContext({ db, maintenance: app.maintenance, clock: app.clock, log: createLogger("silent") }, principal, randomUUID());
+export async function requestContext(app: TestApp, principal: Principal | null): Promise<RequestContext> {
+  const ctx = await createRequestContext({ topology: app.topology, clock: app.clock, log: createLogger("silent") }, principal, randomUUID());
   app.contexts.push(ctx);
   return ctx;
 }

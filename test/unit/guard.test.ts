@@ -65,7 +65,7 @@ describe("root-field guard (fails closed)", () => {
     loaders: new LoaderCache(),
     log: createLogger("silent"),
     audit: {},
-  });
+  }) as unknown as RequestContext;
 
   it("refuses to resolve a Query field that declares no roles, and a Mutation without an audit action", async () => {
     const schema = guardFields(await buildSchema({ resolvers: [Careless] }), new AuditService());

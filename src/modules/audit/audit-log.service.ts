@@ -1,4 +1,5 @@
-import type { RequestContext } from "../../context";
+import { onControl, onTenant, type RequestContext } from "../../context";
+import { OPERATOR_CHAIN } from "./audit-chain";
 import { em } from "../../shared/db/database";
 import { decodeCursor, DEFAULT_PAGE_SIZE, encodeCursor, type Connection, type PageArgs } from "../../shared/pagination";
 import { DataLoader } from "../../shared/loaders";
@@ -40,7 +41,7 @@ export class AuditLogService {
    * Every chain of the request asking for the same page is read at once (one statement for the
    * pages, one for their counts when asked).
    */
-  page(ctx: RequestContext, chainKey: string, args: PageArgs, filter: AuditLogFilter | null | undefined): Promise<Connection<AuditLogEntry>> {
+  async page(request: RequestContext, chainKey: string, args: PageArgs, filter: AuditLogFilter | null | undefined): Promise<Connection<AuditLogEntry>> {
     if (filter?.since && filter.until && filter.since > filter.until) {
       throw AuditErrors.emptyTimeRange();
     }
@@ -49,6 +50,7 @@ export class AuditLogService {
       [before] = decodeCursor(args.after, 1);
       if (!/^[1-9][0-9]{0,17}$/.test(before)) throw AuditErrors.foreignCursor();
     }
+    const ctx = await chainContext(request, chainKey);
     const key = JSON.stringify(["audit", args.first, before, filter]);
     const loader = ctx.loaders.keyed(
       `page:${key}`,
@@ -100,7 +102,8 @@ export class AuditLogService {
    * commit its audit entry mid-way, releasing the head ("the newest entries are missing", every
    * time).
    */
-  async verify(ctx: RequestContext, chainKey: string, full: boolean): Promise<AuditVerification> {
+  async verify(request: RequestContext, chainKey: string, full: boolean): Promise<AuditVerification> {
+    const ctx = await chainContext(request, chainKey);
     return ctx.session.transaction(async (manager) => {
       const head = await readHead(manager, chainKey, true);
       const result = await verifyChain(manager, this.signer, chainKey, head, full ? "anchor" : "checkpoint");
@@ -116,13 +119,19 @@ export class AuditLogService {
   }
 
   /** The chain's signed checkpoints, newest first; every chain of the request asking for as many at once. */
-  async checkpoints(ctx: RequestContext, chainKey: string, first: number): Promise<AuditCheckpoint[]> {
+  async checkpoints(request: RequestContext, chainKey: string, first: number): Promise<AuditCheckpoint[]> {
+    const ctx = await chainContext(request, chainKey);
     const loader = ctx.loaders.keyed(
       `checkpoints:${first}`,
       () => new DataLoader<string, StoredCheckpoint[]>((keys) => checkpointsOfChains(em(ctx), keys, first)),
     );
     return (await loader.load(chainKey)).map(toCheckpoint);
   }
+}
+
+/** Where a chain lives: a tenant's in its region, the operators' in control. */
+function chainContext(ctx: RequestContext, chainKey: string): Promise<RequestContext> {
+  return chainKey === OPERATOR_CHAIN ? onControl(ctx) : onTenant(ctx, chainKey);
 }
 
 function toCheckpoint(c: StoredCheckpoint): AuditCheckpoint {

@@ -1,4 +1,4 @@
-import type { RequestContext } from "../../context";
+import { onControl, onTenant, type RequestContext } from "../../context";
 import { em } from "../../shared/db/database";
 import { DataLoader } from "../../shared/loaders";
 import { entriesBeforeCountSql } from "../audit/audit-chain.store";
@@ -17,9 +17,27 @@ import { ComplianceReport } from "./compliance.types";
  */
 export class ComplianceService {
   /** The tenant's report; every tenant of the request asking for one is reported at once. */
-  report(ctx: RequestContext, tenantId: string): Promise<ComplianceReport> {
-    return ctx.loaders.get(ctx, reportLoader).load(tenantId);
+  async report(request: RequestContext, tenantId: string): Promise<ComplianceReport> {
+    // The tenant's figures where its data is; its breach notifications from control.
+    const ctx = await onTenant(request, tenantId);
+    const [report, unacknowledged] = await Promise.all([
+      ctx.loaders.get(ctx, reportLoader).load(tenantId),
+      onControl(request).then((control) => control.loaders.get(control, unacknowledgedLoader).load(tenantId)),
+    ]);
+    return Object.assign(report, { unacknowledgedBreachNotifications: unacknowledged });
   }
+}
+
+/** Each tenant's unacknowledged breach notifications, counted in control for every tenant the request reports on. */
+function unacknowledgedLoader(ctx: RequestContext) {
+  return new DataLoader<string, number>(async (tenantIds) => {
+    const t = "tenants.id";
+    const rows: Array<{ tenant_id: string; n: number }> = await em(ctx).query(
+      `SELECT ${t} AS tenant_id, ${unacknowledgedNotificationCountSql(t)}::int AS n FROM unnest($1::uuid[]) AS tenants(id)`,
+      [[...tenantIds]],
+    );
+    return tenantIds.map((id) => rows.find((r) => r.tenant_id === id)?.n ?? 0);
+  });
 }
 
 function reportLoader(ctx: RequestContext) {
@@ -36,8 +54,7 @@ function reportLoader(ctx: RequestContext) {
               ${records.oldestDue} AS oldest_due, ${records.residency}::int AS residency,
               ${entriesBeforeCountSql(t, `$2::timestamptz - make_interval(days => ${auditRetentionDaysSql(t)})`)}::int AS audit_beyond,
               ${agreementCountSql(t, "'PENDING_CONSENT'")}::int AS pending_consent,
-              ${agreementCountSql(t, "'SUSPENDED'")}::int AS suspended,
-              ${unacknowledgedNotificationCountSql(t)}::int AS unacknowledged
+              ${agreementCountSql(t, "'SUSPENDED'")}::int AS suspended
          FROM unnest($1::uuid[]) AS tenants(id)`,
       [[...tenantIds], now],
     );
@@ -60,7 +77,7 @@ function toReport(row: Record<string, unknown>, now: Date): ComplianceReport {
     auditEntriesBeyondRetention: row.audit_beyond,
     agreementsPendingConsent: row.pending_consent,
     suspendedAgreements: row.suspended,
-    unacknowledgedBreachNotifications: row.unacknowledged,
+    unacknowledgedBreachNotifications: 0,
     residencyViolations: row.residency,
   });
 }

@@ -1,5 +1,5 @@
 import { Arg, Args, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from "type-graphql";
-import type { RequestContext } from "../../context";
+import { findInRegions, type RequestContext  } from "../../context";
 import { Allow } from "../../shared/auth/allow";
 import { Role } from "../../shared/auth/role";
 import { PageArgs } from "../../shared/pagination";
@@ -24,7 +24,7 @@ export class DataSubjectResolver {
   })
   @Allow(...DATA_VIEWERS)
   dataSubject(@Ctx() ctx: RequestContext, @Arg("id", () => ID) id: string) {
-    return this.subjects.get(ctx, id);
+    return findInRegions(ctx, (on) => this.subjects.get(on, id));
   }
 
   @Mutation(() => DataSubject, { description: "Registers a person the tenant holds data about." })

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { SelectQueryBuilder } from "typeorm";
 import type { RequestContext } from "../../context";
-import { principalOf } from "../../context";
+import { onControl, onTenant, principalOf } from "../../context";
 import { dataScope } from "../../shared/auth/scope";
 import { em } from "../../shared/db/database";
 import { NotFoundError } from "../../shared/errors";
@@ -115,40 +115,54 @@ export class IncidentService {
     return incidentsQuery(em(ctx), dataScope(principalOf(ctx)));
   }
 
-  async get(ctx: RequestContext, id: string): Promise<BreachIncident | null> {
+  async get(request: RequestContext, id: string): Promise<BreachIncident | null> {
+    // Incidents and their notifications live in control.
+    const ctx = await onControl(request);
     if (!isUuid(id)) return null;
     const incident = await this.scoped(ctx).andWhere("i.id = :id", { id: id.toLowerCase() }).getOne();
     return incident && toIncident(incident);
   }
 
-  list(ctx: RequestContext, args: PageArgs, status: IncidentStatus | null | undefined): Promise<Connection<BreachIncident>> {
+  async list(request: RequestContext, args: PageArgs, status: IncidentStatus | null | undefined): Promise<Connection<BreachIncident>> {
+    // Incidents and their notifications live in control.
+    const ctx = await onControl(request);
     const query = this.scoped(ctx);
     if (status) query.andWhere("i.status = :status", { status });
     return keysetPage(query, args, { createdAt: "i.created_at", id: "i.id" }, (i) => [i.createdAt, i.id], toIncident);
   }
 
   /** `overdue` for the caller: all affected tenants for operators, its own tenant for a tenant role. */
-  async overdue(ctx: RequestContext, incident: BreachIncident): Promise<boolean> {
+  async overdue(request: RequestContext, incident: BreachIncident): Promise<boolean> {
+    // Incidents and their notifications live in control.
+    const ctx = await onControl(request);
     // An incident with no affected tenant left to notify has no row: none missing.
     const missing = (await ctx.loaders.get(ctx, unnotifiedByIncidentLoader).load(incident.id)) ?? 0;
     return isOverdue(ctx.clock.now(), incident.detectedAt, missing);
   }
 
   /** Every incident of the request asking is read at once. */
-  affectedTenantIds(ctx: RequestContext, incidentId: string): Promise<string[]> {
+  async affectedTenantIds(request: RequestContext, incidentId: string): Promise<string[]> {
+    // Incidents and their notifications live in control.
+    const ctx = await onControl(request);
     return ctx.loaders.get(ctx, affectedTenantsLoader).load(incidentId);
   }
 
   /** The incident's notifications the caller may see: all for operators, its own for a tenant role. */
-  notificationsOf(ctx: RequestContext, incidentId: string): Promise<BreachNotification[]> {
+  async notificationsOf(request: RequestContext, incidentId: string): Promise<BreachNotification[]> {
+    // Incidents and their notifications live in control.
+    const ctx = await onControl(request);
     return ctx.loaders.get(ctx, notificationsByIncidentLoader).load(incidentId);
   }
 
-  notificationsOfTenant(ctx: RequestContext, tenantId: string): Promise<BreachNotification[]> {
+  async notificationsOfTenant(request: RequestContext, tenantId: string): Promise<BreachNotification[]> {
+    // Incidents and their notifications live in control.
+    const ctx = await onControl(request);
     return ctx.loaders.get(ctx, notificationsByTenantLoader).load(tenantId);
   }
 
-  async report(ctx: RequestContext, input: ReportSecurityIncidentInput): Promise<BreachIncident> {
+  async report(request: RequestContext, input: ReportSecurityIncidentInput): Promise<BreachIncident> {
+    // Incidents and their notifications live in control.
+    const ctx = await onControl(request);
     const now = ctx.clock.now();
     if (Number.isNaN(input.detectedAt.getTime()) || input.detectedAt > now) {
       throw IncidentErrors.detectedInFuture();
@@ -212,7 +226,8 @@ export class IncidentService {
     const now = ctx.clock.now();
     const sent = await notifyAffectedTenants(em(ctx), incident.id, now);
     for (const n of sent) {
-      await this.audit.append(em(ctx), {
+      // The notification's entry goes into the tenant's own chain, in its region.
+      await this.audit.append(em(await onTenant(ctx, n.tenant_id)), {
         tenantId: n.tenant_id,
         occurredAt: now,
         actor: principalOf(ctx),
@@ -227,7 +242,9 @@ export class IncidentService {
     return sent.length;
   }
 
-  async addTenants(ctx: RequestContext, incidentId: string, tenantIds: string[]): Promise<BreachIncident> {
+  async addTenants(request: RequestContext, incidentId: string, tenantIds: string[]): Promise<BreachIncident> {
+    // Incidents and their notifications live in control.
+    const ctx = await onControl(request);
     const incident = await this.locked(ctx, incidentId);
     requireStep(incident.status, "addTenants");
     const added = await this.addAffected(ctx, incident.id, await this.existingTenants(ctx, tenantIds));
@@ -236,7 +253,9 @@ export class IncidentService {
     return toIncident(incident);
   }
 
-  async declare(ctx: RequestContext, id: string): Promise<BreachIncident> {
+  async declare(request: RequestContext, id: string): Promise<BreachIncident> {
+    // Incidents and their notifications live in control.
+    const ctx = await onControl(request);
     const incident = await this.locked(ctx, id);
     requireStep(incident.status, "declare");
     const now = ctx.clock.now();
@@ -247,7 +266,9 @@ export class IncidentService {
     return toIncident(incident);
   }
 
-  async dismiss(ctx: RequestContext, id: string, reason: string): Promise<BreachIncident> {
+  async dismiss(request: RequestContext, id: string, reason: string): Promise<BreachIncident> {
+    // Incidents and their notifications live in control.
+    const ctx = await onControl(request);
     const incident = await this.locked(ctx, id);
     if (!/\S/.test(reason) || reason.length > 2000) throw IncidentErrors.dismissalReason();
     requireStep(incident.status, "dismiss");
@@ -257,7 +278,9 @@ export class IncidentService {
     return toIncident(Object.assign(incident, change));
   }
 
-  async resolve(ctx: RequestContext, id: string, resolution: string): Promise<BreachIncident> {
+  async resolve(request: RequestContext, id: string, resolution: string): Promise<BreachIncident> {
+    // Incidents and their notifications live in control.
+    const ctx = await onControl(request);
     const incident = await this.locked(ctx, id);
     if (!/\S/.test(resolution) || resolution.length > 2000) throw IncidentErrors.resolutionText();
     requireStep(incident.status, "resolve");
@@ -268,7 +291,9 @@ export class IncidentService {
   }
 
   /** DOMAIN rule 24: the tenant's administrator acknowledges its own notification; twice changes nothing. */
-  async acknowledge(ctx: RequestContext, notificationId: string): Promise<BreachNotification> {
+  async acknowledge(request: RequestContext, notificationId: string): Promise<BreachNotification> {
+    // Incidents and their notifications live in control.
+    const ctx = await onControl(request);
     const scope = dataScope(principalOf(ctx));
     const row = isUuid(notificationId) && scope.kind === "tenant" ? await notificationHeld(em(ctx), notificationId.toLowerCase(), scope.tenantId) : null;
     if (!row) throw new NotFoundError("breach notification");

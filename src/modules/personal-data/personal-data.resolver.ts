@@ -1,6 +1,6 @@
 import type { GraphQLResolveInfo } from "graphql";
 import { Arg, Args, Ctx, FieldResolver, ID, Info, Mutation, Query, Resolver, Root } from "type-graphql";
-import type { RequestContext } from "../../context";
+import { findInRegions, type RequestContext  } from "../../context";
 import { Allow } from "../../shared/auth/allow";
 import { Role } from "../../shared/auth/role";
 import { JSONObject } from "../../shared/graphql/json-object";
@@ -53,7 +53,7 @@ export class PersonalDataRecordResolver {
   @Query(() => PersonalDataRecord, { nullable: true, description: "A record by id; null when it does not exist or is outside your scope." })
   @Allow(...DATA_VIEWERS)
   personalDataRecord(@Ctx() ctx: RequestContext, @Arg("id", () => ID) id: string) {
-    return this.records.get(ctx, id);
+    return findInRegions(ctx, (on) => this.records.get(on, id));
   }
 
   @Query(() => DataSubjectExport, {

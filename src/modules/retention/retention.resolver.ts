@@ -6,7 +6,7 @@ import { auditTarget } from "../../shared/audit/audit-draft";
 import { Audited } from "../../shared/audit/audited";
 import type { AuditService } from "../audit/audit.service";
 import type { AuditSigner } from "../audit/audit-signer";
-import { RetentionService } from "./retention.service";
+import { TopologyRetention } from "./topology-retention";
 import { RetentionRun } from "./retention.types";
 
 @Resolver()
@@ -25,7 +25,7 @@ export class RetentionResolver {
   ) {
     const dryRun = dryRunArg === true;
     auditTarget(ctx, { tenantId: null, targetType: "RetentionRun" });
-    const run = await new RetentionService(ctx.maintenance, ctx.clock, this.audit, this.signer).run({ dryRun });
+    const run = await new TopologyRetention(ctx.topology, ctx.clock, this.audit, this.signer).run({ dryRun });
     auditTarget(ctx, {
       details: {
         dryRun,

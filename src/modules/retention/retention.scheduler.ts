@@ -1,24 +1,25 @@
-import type { DataSource } from "typeorm";
 import type { Logger } from "../../shared/logging";
 import { loggableError } from "../../shared/logging";
-import type { RetentionService } from "./retention.service";
+import type { Database, Topology } from "../../shared/db/topology";
+import { mergeRuns, retentionDatabases, type TopologyRetention } from "./topology-retention";
 import type { RetentionRun } from "./retention.types";
 
 /** The advisory lock that makes scheduled runs single-flight across every instance. */
 export const RETENTION_LOCK_KEY = 7_310_001;
 
 /**
- * Runs retention at start and then every interval (DOMAIN rule 9). Only one instance runs a
- * scheduled pass at a time: the others find the advisory lock taken and skip that tick. The
- * lock is held by a session, so an instance that dies releases it with its connection.
+ * Runs retention at start and then every interval (DOMAIN rule 9), on every database side by
+ * side. Per database, only one instance runs a scheduled pass at a time: the others find that
+ * database's advisory lock taken and skip it this tick. The lock is held by a session, so an
+ * instance that dies releases it with its connection; a region that is down is skipped and logged.
  */
 export class RetentionScheduler {
   private timer: NodeJS.Timeout | null = null;
   private current: Promise<unknown> | null = null;
 
   constructor(
-    private readonly db: DataSource,
-    private readonly retention: RetentionService,
+    private readonly topology: Topology,
+    private readonly retention: TopologyRetention,
     private readonly log: Logger,
     private readonly intervalMs: number,
   ) {}
@@ -39,29 +40,43 @@ export class RetentionScheduler {
     await this.current;
   }
 
-  /** One scheduled pass; null when another instance holds the lock. */
+  /** One scheduled pass over every database; null when no database ran (other instances held them all). */
   async runOnce(): Promise<RetentionRun | null> {
-    const runner = this.db.createQueryRunner();
+    const runs = await Promise.all(
+      retentionDatabases(this.topology).map(async (name) => {
+        try {
+          const database = await this.topology.region(name);
+          return database ? await this.runOn(database) : null;
+        } catch (error) {
+          this.log.error({ location: name, error: loggableError(error) }, "retention run failed; the next tick retries");
+          return null;
+        }
+      }),
+    );
+    const done = runs.filter((r): r is RetentionRun => r !== null);
+    return done.length ? mergeRuns(done) : null;
+  }
+
+  /** One database's pass under its lock; null when another instance holds it. */
+  private async runOn(database: Database): Promise<RetentionRun | null> {
+    const runner = database.maintenance.createQueryRunner();
     try {
       await runner.connect();
       const [{ locked }] = await runner.query("SELECT pg_try_advisory_lock($1) AS locked", [RETENTION_LOCK_KEY]);
       if (!locked) {
-        this.log.debug("retention is running on another instance; skipping this tick");
+        this.log.debug({ location: database.name }, "retention is running on another instance; skipping this tick");
         return null;
       }
       try {
-        const run = await this.retention.run({ dryRun: false });
-        this.log.info({ retention: { ...run } }, "retention run finished");
+        const run = await this.retention.runOn(database, { dryRun: false });
+        this.log.info({ location: database.name, retention: { ...run } }, "retention run finished");
         if (run.auditChainsInvalid.length) {
-          this.log.error({ chains: run.auditChainsInvalid }, "audit chains failed verification: no checkpoint was signed for them");
+          this.log.error({ location: database.name, chains: run.auditChainsInvalid }, "audit chains failed verification: no checkpoint was signed for them");
         }
         return run;
       } finally {
         await runner.query("SELECT pg_advisory_unlock($1)", [RETENTION_LOCK_KEY]);
       }
-    } catch (error) {
-      this.log.error({ error: loggableError(error) }, "retention run failed; the next tick retries");
-      return null;
     } finally {
       await runner.release();
     }

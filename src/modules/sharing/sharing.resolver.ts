@@ -1,5 +1,5 @@
 import { Arg, Args, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from "type-graphql";
-import type { RequestContext } from "../../context";
+import { findInRegions, type RequestContext  } from "../../context";
 import { Allow } from "../../shared/auth/allow";
 import { Role } from "../../shared/auth/role";
 import { PageArgs } from "../../shared/pagination";
@@ -33,7 +33,7 @@ export class SharingAgreementResolver {
   @Query(() => SharingAgreement, { nullable: true, description: "An agreement by id; null when it does not exist or is outside your scope." })
   @Allow(...AGREEMENT_VIEWERS)
   sharingAgreement(@Ctx() ctx: RequestContext, @Arg("id", () => ID) id: string) {
-    return this.sharing.get(ctx, id);
+    return findInRegions(ctx, (on) => this.sharing.get(on, id));
   }
 
   @Mutation(() => SharingAgreement, {

@@ -77,6 +77,7 @@ export function toTransfer(e: DataTransferEntity): DataTransfer {
   return Object.assign(new DataTransfer(), {
     id: e.id,
     agreementId: e.agreementId,
+    tenantId: e.tenantId,
     purpose: e.purpose,
     recordIds: e.recordIds,
     recordCount: e.recordIds.length,

@@ -141,6 +141,8 @@ export class DataTransfer extends Node {
 
   /** Not a field: the loader key. */
   agreementId!: string;
+  /** Not a field: whose transfer it is (its region answers its fields). */
+  tenantId!: string;
 }
 
 export const { ConnectionType: DataTransferConnection, EdgeType: DataTransferEdge } = connectionTypes(DataTransfer, "DataTransfer");

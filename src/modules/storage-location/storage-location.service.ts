@@ -1,8 +1,8 @@
 import type { DataSource } from "typeorm";
-import type { RequestContext } from "../../context";
+import { onLocation, type RequestContext } from "../../context";
 import { byKeyLoader } from "../../shared/loaders";
 import { em, pgErrorCode, PG_UNIQUE_VIOLATION } from "../../shared/db/database";
-import { allLocations, insertLocation, insertLocationIfMissing, locationsByCode } from "./storage-location.store";
+import { allLocations, copyLocations, insertLocation, insertLocationIfMissing, locationsByCode } from "./storage-location.store";
 import { auditTarget } from "../../shared/audit/audit-draft";
 import { StorageLocation } from "./storage-location.entity";
 import type { CreateStorageLocationInput } from "./storage-location.inputs";
@@ -49,6 +49,10 @@ export class StorageLocationService {
       throw error;
     }
     auditTarget(ctx, { targetType: "StorageLocation", targetId: location.code, tenantId: null });
+    // Its own database: created and migrated now (outside the transaction: CREATE DATABASE cannot
+    // run in one), then given the reference rows in this unit of work, the new location included.
+    await ctx.topology.addRegion(location.code);
+    await copyLocations(em(ctx), em(await onLocation(ctx, location.code)));
     return location;
   }
 }

@@ -46,3 +46,15 @@ export function locationJoin(manager: EntityManager): { sql: (codeSql: string) =
     read: (value) => Object.assign(meta.create() as StorageLocation, row.read(value)),
   };
 }
+
+/** Brings `to`'s locations up to `from`'s (control's, copied into a region database): adds and updates, deletes none. */
+export async function copyLocations(from: EntityManager, to: EntityManager): Promise<void> {
+  const rows = await allLocations(from);
+  if (rows.length) await to.getRepository(StorageLocation).upsert(rows, ["code"]);
+}
+
+/** Every location's code. */
+export async function locationCodes(manager: EntityManager): Promise<string[]> {
+  const rows: Array<{ code: string }> = await manager.query(`SELECT code FROM storage_location ORDER BY code`);
+  return rows.map((r) => r.code);
+}

@@ -1,4 +1,4 @@
-import type { RequestContext } from "../../context";
+import { onTenant, type RequestContext } from "../../context";
 import { NotFoundError } from "../../shared/errors";
 import { auditTarget } from "../../shared/audit/audit-draft";
 import { activeDeletion } from "../tenant/deletion-plan";
@@ -26,7 +26,9 @@ export class SubscriptionService {
   }
 
   /** Passive deletion: the tenant ENDED, every active record pending until now + grace. */
-  async end(ctx: RequestContext, tenantId: string): Promise<Tenant> {
+  async end(request: RequestContext, tenantId: string): Promise<Tenant> {
+    // In the tenant's region: its row and its records change in one transaction there.
+    const ctx = await onTenant(request, tenantId);
     const tenant = await this.lockedTenant(ctx, tenantId);
     if (tenant.subscriptionStatus !== SubscriptionStatus.ACTIVE) {
       throw SubscriptionErrors.notActive(tenant.subscriptionStatus);
@@ -40,7 +42,8 @@ export class SubscriptionService {
   }
 
   /** Only before the purge is due: the records passive deletion took become active again. */
-  async reactivate(ctx: RequestContext, tenantId: string): Promise<Tenant> {
+  async reactivate(request: RequestContext, tenantId: string): Promise<Tenant> {
+    const ctx = await onTenant(request, tenantId);
     const tenant = await this.lockedTenant(ctx, tenantId);
     if (tenant.subscriptionStatus !== SubscriptionStatus.ENDED) {
       throw SubscriptionErrors.notEnded(tenant.subscriptionStatus);

@@ -1,12 +1,12 @@
 import { randomUUID } from "node:crypto";
 import type { RequestContext } from "../../context";
-import { principalOf } from "../../context";
+import { acrossRegions, onControl, onLocation, onTenant, principalOf } from "../../context";
 import { canSeeTenant } from "../../shared/auth/scope";
 import { em } from "../../shared/db/database";
 import { NotFoundError } from "../../shared/errors";
 import { isUuid } from "../../shared/ids";
 import { byKeyLoader } from "../../shared/loaders";
-import { afterPosition, DEFAULT_PAGE_SIZE, pageOf, type Connection, type PageArgs } from "../../shared/pagination";
+import { afterPosition, DEFAULT_PAGE_SIZE, mergePages, pageOf, type Connection, type PageArgs } from "../../shared/pagination";
 import { auditTarget } from "../../shared/audit/audit-draft";
 import { locationJoin } from "../storage-location/storage-location.store";
 import type { StorageLocationService } from "../storage-location/storage-location.service";
@@ -18,6 +18,7 @@ import {
   countTenants,
   existingTenantIds,
   insertTenant,
+  mirrorTenant,
   oneTenantSource,
   selectTenants,
   tenantById,
@@ -56,7 +57,19 @@ export class TenantService {
     id: string,
     change: Pick<TenantEntity, "subscriptionStatus" | "subscriptionEndedAt" | "dataPurgeDueAt">,
   ): Promise<void> {
-    await updateTenant(em(ctx), id, change, ctx.clock.now());
+    await this.update(ctx, id, change);
+  }
+
+  /**
+   * Changes a tenant's row in its region (the truth, with the tenant's data in the same
+   * transaction) and then its directory entry in control, which commits after the region.
+   */
+  private async update(request: RequestContext, id: string, change: Partial<TenantEntity>): Promise<void> {
+    const now = request.clock.now();
+    const region = await onTenant(request, id);
+    await updateTenant(em(region), id, change, now);
+    const row = await tenantById(em(region), id);
+    if (row) await mirrorTenant(em(await onControl(request)), row);
   }
 
   /** Which of `ids` name a tenant (lower case), whatever the caller's scope: for operators naming tenants. */
@@ -71,8 +84,10 @@ export class TenantService {
    * The tenant if the caller may see it, else null: another tenant's id and a nonexistent id
    * look the same, so a tenant role never learns that another tenant exists.
    */
-  async findVisible(ctx: RequestContext, id: string, options: { lock?: "update" | "share" } = {}): Promise<TenantEntity | null> {
-    if (!isUuid(id) || !canSeeTenant(principalOf(ctx), id)) return null;
+  async findVisible(request: RequestContext, id: string, options: { lock?: "update" | "share" } = {}): Promise<TenantEntity | null> {
+    if (!isUuid(id) || !canSeeTenant(principalOf(request), id)) return null;
+    // The tenant's own row, in its region: the truth, locked with its data.
+    const ctx = await onTenant(request, id);
     return tenantById(em(ctx), id.toLowerCase(), options.lock);
   }
 
@@ -82,12 +97,13 @@ export class TenantService {
   }
 
   /** A tenant by id, if the caller may see it, in one statement with what `plan` says the query selects on it. */
-  async get(ctx: RequestContext, id: string, plan?: TenantPagePlan): Promise<Tenant | null> {
+  async get(request: RequestContext, id: string, plan?: TenantPagePlan): Promise<Tenant | null> {
     if (!plan?.joins.length) {
-      const tenant = await this.findVisible(ctx, id);
+      const tenant = await this.findVisible(request, id);
       return tenant && toTenant(tenant);
     }
-    if (!isUuid(id) || !canSeeTenant(principalOf(ctx), id)) return null;
+    if (!isUuid(id) || !canSeeTenant(principalOf(request), id)) return null;
+    const ctx = await onTenant(request, id);
     const params: unknown[] = [];
     const bind = (value: unknown) => `$${params.push(value)}`;
     const rows = await this.select(ctx, oneTenantSource(bind, id.toLowerCase()), plan, 1, bind, params);
@@ -101,7 +117,27 @@ export class TenantService {
    */
   async list(ctx: RequestContext, args: PageArgs, plan: TenantPagePlan = PLAIN_TENANT_PAGE): Promise<Connection<Tenant>> {
     const principal = principalOf(ctx);
-    const visibleTo: VisibleTenants = principal.role === "OPERATOR" ? { all: true } : { all: false, tenantId: principal.tenantId };
+    if (principal.role === "OPERATOR") return this.listEverywhere(ctx, args, plan);
+    return this.listOn(ctx, args, plan, { all: false, tenantId: principal.tenantId });
+  }
+
+  /**
+   * Every region's page side by side, merged in the page's order (oldest first, then id): each
+   * region gives at most the page and one more after the cursor, so the first of the merge are
+   * the page, and the cursor (a tenant's creation time and id) means the same in every region.
+   * A region that does not answer is left out, and the answer says so (acrossRegions).
+   */
+  private async listEverywhere(ctx: RequestContext, args: PageArgs, plan: TenantPagePlan): Promise<Connection<Tenant>> {
+    const pages = await acrossRegions(ctx, async (region, location) => {
+      const page = await this.listOn(region, args, plan, { all: true });
+      for (const edge of page.edges) ctx.topology.remember(edge.node.id, location);
+      return page;
+    });
+    return mergePages(pages, args.first ?? DEFAULT_PAGE_SIZE, (t) => [t.createdAt, t.id]);
+  }
+
+  /** One database's page of the tenants `visibleTo` names. */
+  private async listOn(ctx: RequestContext, args: PageArgs, plan: TenantPagePlan, visibleTo: VisibleTenants): Promise<Connection<Tenant>> {
     const params: unknown[] = [];
     const bind = (value: unknown) => `$${params.push(value)}`;
     const first = args.first ?? DEFAULT_PAGE_SIZE;
@@ -179,7 +215,11 @@ export class TenantService {
       updatedAt: now,
       version: 1,
     });
-    await insertTenant(em(ctx), tenant);
+    // The region's row first (it commits first, with the entry in the tenant's chain), then
+    // control's directory entry: a crash between them is repaired from the region at its next open.
+    ctx.topology.remember(tenant.id, location.code);
+    await insertTenant(em(await onLocation(ctx, location.code)), tenant);
+    await insertTenant(em(await onControl(ctx)), tenant);
     auditTarget(ctx, { tenantId: tenant.id, targetType: "Tenant", targetId: tenant.id, details: { storageLocationCode: location.code, ...policy } });
     return toTenant(tenant);
   }
@@ -190,7 +230,7 @@ export class TenantService {
     if (!tenant) throw new NotFoundError("tenant");
     auditTarget(ctx, { tenantId: tenant.id, targetType: "Tenant", targetId: tenant.id });
     const policy = applyRetentionPolicy(tenant, input);
-    await updateTenant(em(ctx), tenant.id, policy, ctx.clock.now());
+    await this.update(ctx, tenant.id, policy);
     auditTarget(ctx, {
       details: {
         deletionGraceDaysBefore: tenant.deletionGraceDays,

@@ -146,3 +146,33 @@ export async function preferredTenantId(manager: EntityManager, preferred: strin
   const rows: Array<{ id: string }> = await manager.query("SELECT id FROM tenant ORDER BY (id = $1) DESC, created_at, id LIMIT 1", [preferred]);
   return rows[0]?.id ?? null;
 }
+
+// The tenant directory: control holds every tenant's row; a region holds its own tenants' rows,
+// which are the truth (they change in one transaction with the tenant's data, committed before control's).
+
+/** Tenant id -> storage location code, for the ids that name a tenant. */
+export async function tenantLocations(manager: EntityManager, ids: readonly string[]): Promise<Map<string, string>> {
+  const rows: Array<{ id: string; code: string }> = await manager.query(`SELECT id, storage_location_code AS code FROM tenant WHERE id = ANY($1::uuid[])`, [ids]);
+  return new Map(rows.map((r) => [r.id, r.code]));
+}
+
+/** Writes `tenant` as it is (a region's row, mirrored into control's directory). */
+export async function mirrorTenant(manager: EntityManager, tenant: TenantEntity): Promise<void> {
+  await manager.getRepository(TenantEntity).upsert(tenant, ["id"]);
+}
+
+/**
+ * Repairs control's directory from a region (whose rows are the truth): every tenant row of the
+ * region that control lacks or holds differently is written to control. Says how many it wrote.
+ */
+export async function reconcileDirectory(region: EntityManager, control: EntityManager): Promise<number> {
+  const theirs = await region.getRepository(TenantEntity).find();
+  if (!theirs.length) return 0;
+  const ours = new Map((await tenantsByIds(control, theirs.map((t) => t.id))).map((t) => [t.id, t]));
+  const stale = theirs.filter((t) => {
+    const mine = ours.get(t.id);
+    return !mine || mine.version !== t.version || mine.updatedAt.getTime() !== t.updatedAt.getTime();
+  });
+  if (stale.length) await control.getRepository(TenantEntity).upsert(stale, ["id"]);
+  return stale.length;
+}

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { RequestContext } from "../../context";
-import { principalOf } from "../../context";
+import { everyRegion, onControl, principalOf } from "../../context";
 import { em, pgErrorCode, PG_UNIQUE_VIOLATION } from "../../shared/db/database";
 import { NotFoundError } from "../../shared/errors";
 import { isUuid } from "../../shared/ids";
@@ -14,6 +14,7 @@ import {
   listChangesSince,
   listedSubprocessors,
   partiesByIds,
+  copyParties,
   partiesByName,
   partyHeld,
   recordListingChange,
@@ -86,6 +87,8 @@ export class ThirdPartyService {
       if (pgErrorCode(error) === PG_UNIQUE_VIOLATION) throw PartyErrors.nameTaken();
       throw error;
     }
+    // Every region holds a copy of the registry, for its agreements and records to name.
+    for (const region of await everyRegion(ctx)) await copyParties(em(ctx), em(region), [party.id]);
     auditTarget(ctx, {
       tenantId: null,
       targetType: "ThirdParty",
@@ -95,13 +98,16 @@ export class ThirdPartyService {
     return toThirdParty(party);
   }
 
-  async subprocessorList(ctx: RequestContext): Promise<SubprocessorList> {
+  async subprocessorList(request: RequestContext): Promise<SubprocessorList> {
+    // The list and its history live in control.
+    const ctx = await onControl(request);
     const head = await subprocessorListHead(em(ctx));
     const entries = await listedSubprocessors(em(ctx));
     return Object.assign(new SubprocessorList(), { version: head.version, updatedAt: head.updatedAt, entries: entries.map(toThirdParty) });
   }
 
-  async history(ctx: RequestContext, sinceVersion: number | null | undefined): Promise<SubprocessorListChange[]> {
+  async history(request: RequestContext, sinceVersion: number | null | undefined): Promise<SubprocessorListChange[]> {
+    const ctx = await onControl(request);
     return (await listChangesSince(em(ctx), sinceVersion ?? 0)).map((change) => Object.assign(new SubprocessorListChange(), change));
   }
 
@@ -111,7 +117,8 @@ export class ThirdPartyService {
    * REVOKED). The list's head row serialises changes; the agreement updates serialise with
    * shares, which hold their agreement shared.
    */
-  async setListing(ctx: RequestContext, thirdPartyId: string, listed: boolean): Promise<ThirdParty> {
+  async setListing(request: RequestContext, thirdPartyId: string, listed: boolean): Promise<ThirdParty> {
+    const ctx = await onControl(request);
     const party = isUuid(thirdPartyId) ? await partyHeld(em(ctx), thirdPartyId.toLowerCase(), "update") : null;
     if (!party) throw new NotFoundError("third party");
     auditTarget(ctx, { tenantId: null, targetType: "ThirdParty", targetId: party.id });
@@ -124,10 +131,22 @@ export class ThirdPartyService {
     }
     const now = ctx.clock.now();
     const version = await recordListingChange(em(ctx), party.id, listed, now, principalOf(ctx).subject);
+    // Every region takes the change in the same unit of work (each region's copy of the party and
+    // its agreements there); a region that cannot be reached refuses the change, nothing changes.
+    let agreementsChanged = 0;
+    for (const region of await everyRegion(ctx)) {
+      await copyParties(em(ctx), em(region), [party.id]);
+      agreementsChanged += await this.moveAgreements(region, party.id, listed, now, version);
+    }
+    auditTarget(ctx, { details: { listed, changed: true, subprocessorListVersion: version, agreementsChanged } });
+    return toThirdParty(Object.assign(party, { listedAsSubprocessor: listed }));
+  }
+
+  /** One region's agreements with the party follow its listing; each tenant's log shows its own, and why. */
+  private async moveAgreements(ctx: RequestContext, partyId: string, listed: boolean, now: Date, version: number): Promise<number> {
     const changed = listed
-      ? await this.agreements.moveStatus(ctx, party.id, "SUSPENDED", "ACTIVE", now)
-      : await this.agreements.moveStatus(ctx, party.id, "ACTIVE", "SUSPENDED", now);
-    // Each tenant's log shows its own agreements that changed, and why.
+      ? await this.agreements.moveStatus(ctx, partyId, "SUSPENDED", "ACTIVE", now)
+      : await this.agreements.moveStatus(ctx, partyId, "ACTIVE", "SUSPENDED", now);
     for (const agreement of changed) {
       await this.audit.append(em(ctx), {
         tenantId: agreement.tenantId,
@@ -137,11 +156,10 @@ export class ThirdPartyService {
         targetType: "SharingAgreement",
         targetId: agreement.id,
         outcome: "ALLOWED",
-        details: { thirdPartyId: party.id, subprocessorListVersion: version },
+        details: { thirdPartyId: partyId, subprocessorListVersion: version },
         requestId: ctx.requestId,
       });
     }
-    auditTarget(ctx, { details: { listed, changed: true, subprocessorListVersion: version, agreementsChanged: changed.length } });
-    return toThirdParty(Object.assign(party, { listedAsSubprocessor: listed }));
+    return changed.length;
   }
 }

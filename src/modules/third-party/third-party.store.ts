@@ -79,3 +79,9 @@ export async function recordListingChange(manager: EntityManager, partyId: strin
   await manager.query(`UPDATE third_party SET listed_as_subprocessor = $2, updated_at = $3 WHERE id = $1`, [partyId, listed, now]);
   return version;
 }
+
+/** Brings `to`'s third parties up to `from`'s (control's registry, copied into a region database); `ids` limits it to those. */
+export async function copyParties(from: EntityManager, to: EntityManager, ids?: readonly string[]): Promise<void> {
+  const rows = ids ? await partiesByIds(from, ids) : await from.getRepository(ThirdPartyEntity).find();
+  if (rows.length) await to.getRepository(ThirdPartyEntity).upsert(rows, ["id"]);
+}

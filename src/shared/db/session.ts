@@ -37,6 +37,16 @@ const CLEAR_SCOPE = "RESET custodian.scope";
 const inside = new AsyncLocalStorage<object>();
 let transactionsRunning = 0;
 
+/** Runs `work` as part of the transactions begun with `token`: its statements pass their gates. */
+export function runInside<T>(token: object, work: () => Promise<T>): Promise<T> {
+  return inside.run(token, work);
+}
+
+/** The transaction token the running code belongs to, if any. */
+export function currentToken(): object | undefined {
+  return inside.getStore();
+}
+
 /**
  * One request's unit of work on the database.
  *
@@ -61,7 +71,7 @@ let transactionsRunning = 0;
 export class RequestSession {
   private closed = false;
   /** The transaction running, if any: statements from outside it wait for `ended`. */
-  private current: { token: object; ended: Promise<void> } | null = null;
+  private current: { token: object; ended: Promise<void>; end: () => void } | null = null;
   /** Statements that passed the gate and have no answer yet. */
   private inFlight = 0;
   private drained: Array<() => void> = [];
@@ -107,24 +117,77 @@ export class RequestSession {
    * what the caller then acknowledges is durable. A failure rolls all of it back. The request's
    * other statements wait until it ends; those already sent are answered before it begins.
    * Transactions of one session run one after the other; TypeORM's `manager.transaction` inside
-   * one becomes a savepoint.
+   * one becomes a savepoint. (A request's work over several databases: UnitOfWork.transaction.)
    */
   async transaction<T>(work: (manager: EntityManager) => Promise<T>): Promise<T> {
+    const token = {};
+    await this.begin(token);
+    let result: T;
+    try {
+      result = await runInside(token, () => work(this.runner.manager));
+    } catch (error) {
+      await this.rollback();
+      throw error;
+    }
+    await this.commit();
+    return result;
+  }
+
+  /**
+   * Starts a transaction that the code running under `token` (see runInside) belongs to; the
+   * session's other statements wait until `commit` or `rollback` ends it.
+   */
+  async begin(token: object): Promise<void> {
     if (this.closed) throw new Error("the request session is closed");
     if (this.current && inside.getStore() === this.current.token) throw new Error("a transaction of the request session is already running here");
     while (this.current) await this.current.ended;
     let end!: () => void;
-    const token = {};
-    this.current = { token, ended: new Promise((ok) => (end = ok)) };
+    this.current = { token, ended: new Promise((ok) => (end = ok)), end };
     transactionsRunning++;
     try {
       await this.drain();
-      return await inside.run(token, () => this.runner.manager.transaction(work));
-    } finally {
-      this.current = null;
-      if (--transactionsRunning === 0) inside.disable();
-      end();
+      // The transaction's own statements pass its gate.
+      await runInside(token, () => this.runner.startTransaction());
+    } catch (error) {
+      this.finish();
+      throw error;
     }
+  }
+
+  /** True while a transaction that `token` began runs. */
+  joined(token: object): boolean {
+    return this.current?.token === token;
+  }
+
+  async commit(): Promise<void> {
+    const token = this.current?.token;
+    if (!token) throw new Error("no transaction of the request session is running");
+    try {
+      await runInside(token, () => this.runner.commitTransaction());
+    } catch (error) {
+      await runInside(token, () => this.runner.rollbackTransaction()).catch(() => undefined);
+      throw error;
+    } finally {
+      this.finish();
+    }
+  }
+
+  async rollback(): Promise<void> {
+    const token = this.current?.token;
+    if (!token) return;
+    try {
+      if (this.runner.isTransactionActive && !this.runner.isReleased) await runInside(token, () => this.runner.rollbackTransaction());
+    } finally {
+      this.finish();
+    }
+  }
+
+  private finish(): void {
+    const current = this.current;
+    if (!current) return;
+    this.current = null;
+    if (--transactionsRunning === 0) inside.disable();
+    current.end();
   }
 
   /** Resolves once every statement that passed the gate has its answer. */

@@ -1,4 +1,6 @@
 import { unwrapResolverError } from "@apollo/server/errors";
+import { CONTROL } from "../db/topology";
+import { DatabaseUnavailableError } from "../db/unit-of-work";
 import type { ValidationError } from "class-validator";
 import { GraphQLError, type GraphQLFormattedError } from "graphql";
 import { ArgumentValidationError } from "type-graphql";
@@ -39,10 +41,19 @@ const DATABASE_UNAVAILABLE_CODES = new Set([
   "08006",
 ]);
 
+/** The storage location whose region database an error says is unavailable, if it names one. */
+function regionOf(error: unknown, depth = 0): string | null {
+  if (!error || depth > 4) return null;
+  if (error instanceof DatabaseUnavailableError) return error.database === CONTROL ? null : error.database;
+  const e = error as { originalError?: unknown; cause?: unknown };
+  return regionOf(e.originalError, depth + 1) ?? regionOf(e.cause, depth + 1);
+}
+
 /** True when the error says the database cannot be reached right now (a passing condition). */
 export function isDatabaseUnavailable(error: unknown, depth = 0): boolean {
   const e = error as { code?: unknown; driverError?: unknown; originalError?: unknown; cause?: unknown; message?: unknown };
   if (!e || depth > 4) return false;
+  if (error instanceof DatabaseUnavailableError) return true;
   const code = (e.driverError as { code?: unknown } | undefined)?.code ?? e.code;
   if (typeof code === "string" && DATABASE_UNAVAILABLE_CODES.has(code)) return true;
   // TypeORM releases a runner whose connection reported an error, then refuses its queries. A
@@ -185,6 +196,13 @@ function shapeError(formatted: GraphQLFormattedError, error: unknown, options: F
     return shaped(ErrorCode.BAD_USER_INPUT, message, { ...(field ? { field } : {}), ...reason });
   }
   if (isDatabaseUnavailable(original)) {
+    const region = regionOf(original);
+    if (region) {
+      return shaped(ErrorCode.INTERNAL_SERVER_ERROR, `The ${region} storage location's database is unavailable at the moment; nothing was changed there. Retry shortly.`, {
+        retryable: true,
+        storageLocation: region,
+      });
+    }
     return shaped(ErrorCode.INTERNAL_SERVER_ERROR, "The database is unavailable at the moment; nothing was changed. Retry shortly.", { retryable: true });
   }
   return shaped(ErrorCode.INTERNAL_SERVER_ERROR, "Internal server error.");

@@ -1,0 +1,57 @@
+import type { DataSourceOptions } from "../ormconfig";
+import { seedStorageLocations } from "./modules/storage-location/storage-location.service";
+import { copyLocations, locationCodes } from "./modules/storage-location/storage-location.store";
+import { reconcileDirectory, tenantLocations } from "./modules/tenant/tenant.store";
+import { copyParties } from "./modules/third-party/third-party.store";
+import { Topology, type Database } from "./shared/db/topology";
+import { loggableError, type Logger } from "./shared/logging";
+
+export interface DatabasesOptions {
+  controlUrl: string;
+  regionUrls?: Readonly<Record<string, string>>;
+  appUrl?: string;
+  pool?: DataSourceOptions;
+  log: Logger;
+  now: Date;
+}
+
+/**
+ * A region joins the service: control's reference rows (storage locations, third parties) are
+ * copied into it, and control's tenant directory is repaired from its tenant rows (a crash between
+ * a region's commit and control's left control behind). Runs when the region's database opens:
+ * at start, when it comes back after an outage, when its location is created.
+ */
+export async function prepareRegion(region: Database, control: Database, log?: Logger): Promise<void> {
+  await copyLocations(control.maintenance.manager, region.maintenance.manager);
+  await copyParties(control.maintenance.manager, region.maintenance.manager);
+  const repaired = await reconcileDirectory(region.maintenance.manager, control.maintenance.manager);
+  if (repaired) log?.warn({ location: region.name, tenants: repaired }, "the tenant directory was behind a region: repaired");
+}
+
+/**
+ * Opens control (migrated, storage locations seeded) and every location's region database
+ * (created when missing, migrated, prepared). A region that cannot be opened is logged and
+ * retried on first use: its tenants wait for it, nobody else does.
+ */
+export async function openDatabases(options: DatabasesOptions): Promise<Topology> {
+  const topology = await Topology.open({
+    controlUrl: options.controlUrl,
+    regionUrls: options.regionUrls,
+    appUrl: options.appUrl,
+    pool: options.pool,
+    directory: (control, ids) => tenantLocations(control.manager, ids),
+    prepareRegion: (region, control) => prepareRegion(region, control, options.log),
+  });
+  try {
+    await seedStorageLocations(topology.control.owner, options.now);
+    for (const code of await locationCodes(topology.control.maintenance.manager)) {
+      await topology.addRegion(code).catch((error: unknown) => {
+        options.log.error({ location: code, error: loggableError(error) }, "a region database could not be opened; its tenants are unavailable until it is");
+      });
+    }
+  } catch (error) {
+    await topology.close();
+    throw error;
+  }
+  return topology;
+}

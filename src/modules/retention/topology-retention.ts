@@ -1,0 +1,71 @@
+import type { AuditSigner } from "../audit/audit-signer";
+import type { AuditService } from "../audit/audit.service";
+import type { Clock } from "../../shared/clock";
+import { CONTROL, type Database, type Topology } from "../../shared/db/topology";
+import { DatabaseUnavailableError } from "../../shared/db/unit-of-work";
+import { reconcileDirectory } from "../tenant/tenant.store";
+import { RetentionService } from "./retention.service";
+import { RetentionRun } from "./retention.types";
+
+/** The databases retention runs on: control (the operators' audit chain) and every region, by name. */
+export function retentionDatabases(topology: Topology): string[] {
+  return [CONTROL, ...topology.locations];
+}
+
+/**
+ * Retention over the topology (DOMAIN rules 5-10 with physical residency): each database runs
+ * its own, side by side; a region purges its tenants' rows and audit chains where they live, and
+ * control's directory then takes the tenants the region marked PURGED.
+ */
+export class TopologyRetention {
+  constructor(
+    private readonly topology: Topology,
+    private readonly clock: Clock,
+    private readonly audit: AuditService,
+    private readonly signer: AuditSigner,
+    private readonly batchSize?: number,
+  ) {}
+
+  /** One database's run. */
+  async runOn(database: Database, options: { dryRun: boolean }): Promise<RetentionRun> {
+    const run = await new RetentionService(database.maintenance, this.clock, this.audit, this.signer, this.batchSize).run(options);
+    if (database.name !== CONTROL && !options.dryRun) await reconcileDirectory(database.maintenance.manager, this.topology.control.maintenance.manager);
+    return run;
+  }
+
+  /**
+   * Every database's run, side by side, added up. A database that could not be reached fails the
+   * whole answer, naming its location, after the others have run.
+   */
+  async run(options: { dryRun: boolean }): Promise<RetentionRun> {
+    const outcomes = await Promise.allSettled(
+      retentionDatabases(this.topology).map(async (name) => {
+        const database = await this.topology.region(name).catch((error: unknown) => {
+          throw new DatabaseUnavailableError(name, { cause: error });
+        });
+        if (!database) throw new DatabaseUnavailableError(name);
+        return this.runOn(database, options);
+      }),
+    );
+    const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === "rejected");
+    if (failed) throw failed.reason;
+    return mergeRuns(outcomes.map((o) => (o as PromiseFulfilledResult<RetentionRun>).value));
+  }
+}
+
+/** Runs of several databases as one: counts added, the earliest start and the latest finish. */
+export function mergeRuns(runs: readonly RetentionRun[]): RetentionRun {
+  const sum = (pick: (r: RetentionRun) => number) => runs.reduce((n, r) => n + pick(r), 0);
+  return Object.assign(new RetentionRun(), {
+    dryRun: runs[0].dryRun,
+    startedAt: new Date(Math.min(...runs.map((r) => r.startedAt.getTime()))),
+    finishedAt: new Date(Math.max(...runs.map((r) => r.finishedAt.getTime()))),
+    recordsPurged: sum((r) => r.recordsPurged),
+    dataSubjectsPurged: sum((r) => r.dataSubjectsPurged),
+    tenantsPurged: sum((r) => r.tenantsPurged),
+    auditEntriesPurged: sum((r) => r.auditEntriesPurged),
+    idempotencyKeysPurged: sum((r) => r.idempotencyKeysPurged),
+    auditCheckpointsSigned: sum((r) => r.auditCheckpointsSigned),
+    auditChainsInvalid: runs.flatMap((r) => r.auditChainsInvalid),
+  });
+}

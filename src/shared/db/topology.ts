@@ -1,0 +1,204 @@
+import { Client } from "pg";
+import type { DataSource } from "typeorm";
+import { createDataSource, type DataSourceOptions } from "../../../ormconfig";
+import { pgErrorCode } from "./database";
+import { migrate } from "./migrate";
+import { openMaintenancePool, openRequestPool } from "./pools";
+
+/**
+ * Where the service's data lives (DOMAIN rule 3, physical residency): one control database for
+ * what is global and holds no personal data, and one region database per storage location for
+ * everything about the tenants stored there. Region databases never talk to each other or to
+ * control: no statement joins across them. This is the one place that knows the databases;
+ * requests reach them through their unit of work (UnitOfWork), which chooses by tenant.
+ */
+
+/** The control database's name in a topology (location codes are upper case, so it never clashes). */
+export const CONTROL = "control";
+
+export interface Database {
+  /** CONTROL, or the storage location's code. */
+  name: string;
+  /** The owner's URL (migrations, set-up). */
+  url: string;
+  /** The owner's connection: migrations, reference copies, the tests' assertions. */
+  owner: DataSource;
+  /** The request pool (custodian_app, under row-level security). */
+  app: DataSource;
+  /** The maintenance pool (custodian_maintenance): retention and the audit purge. */
+  maintenance: DataSource;
+}
+
+/** What a deployment says about its databases. */
+export interface TopologyOptions {
+  /** The control database (DATABASE_URL, or the embedded server's). */
+  controlUrl: string;
+  /** Region databases by location code (STORAGE_LOCATION_DATABASES); a location not named gets its own database on the control server. */
+  regionUrls?: Readonly<Record<string, string>>;
+  /** How custodian_app logs in to control (APP_DATABASE_URL); derived from the owner's URL when unset, and always for regions. */
+  appUrl?: string;
+  pool?: DataSourceOptions;
+  /** Brings a region's reference rows (locations, third parties) up to control's: at start, and for a region created later. */
+  prepareRegion?: (region: Database, control: Database) => Promise<void>;
+  /** Tenant id -> location code, read from control's tenant directory (on its maintenance pool: no request scope). */
+  directory: (control: DataSource, tenantIds: readonly string[]) => Promise<Map<string, string>>;
+}
+
+/** The database a region without a URL of its own gets on the control server: `<control>_<code>`. */
+export function regionDatabaseName(controlUrl: string, code: string): string {
+  if (!/^[A-Za-z0-9_]{1,20}$/.test(code)) throw new Error(`storage location code ${JSON.stringify(code)} cannot name a database`);
+  const control = decodeURIComponent(new URL(controlUrl).pathname.slice(1)) || "postgres";
+  return `${control}_${code.toLowerCase()}`;
+}
+
+const PG_DUPLICATE_DATABASE = "42P04";
+
+/** Creates database `name` on the server `serverUrl` names, unless it exists (two instances may race to it). */
+export async function ensureDatabase(serverUrl: string, name: string): Promise<void> {
+  if (!/^[a-z0-9_]{1,63}$/.test(name)) throw new Error(`unexpected database name ${JSON.stringify(name)}`);
+  const client = new Client({ connectionString: serverUrl, connectionTimeoutMillis: 3000 });
+  await client.connect();
+  try {
+    const { rowCount } = await client.query("SELECT 1 FROM pg_database WHERE datname = $1", [name]);
+    if (rowCount) return;
+    await client.query(`CREATE DATABASE ${name}`).catch((error: unknown) => {
+      if (pgErrorCode(error) !== PG_DUPLICATE_DATABASE) throw error;
+    });
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+export function withDatabase(url: string, name: string): string {
+  const next = new URL(url);
+  next.pathname = `/${name}`;
+  return next.toString();
+}
+
+/** Opens a migrated database's three pools. */
+async function openDatabase(name: string, url: string, options: TopologyOptions, appUrl?: string): Promise<Database> {
+  const owner = createDataSource(url, { ...options.pool, poolSize: 3 });
+  await owner.initialize();
+  try {
+    await migrate(owner);
+    const app = await openRequestPool(owner, url, { ...options.pool, appUrl });
+    const maintenance = await openMaintenancePool(url, { onPoolError: options.pool?.onPoolError });
+    return { name, url, owner, app, maintenance };
+  } catch (error) {
+    await owner.destroy().catch(() => undefined);
+    throw error;
+  }
+}
+
+async function closeDatabase(db: Database): Promise<void> {
+  for (const pool of [db.app, db.maintenance, db.owner]) if (pool.isInitialized) await pool.destroy().catch(() => undefined);
+}
+
+export class Topology {
+  private readonly regionsByCode = new Map<string, Database>();
+  /** Every location the service stores data in, also those whose database could not be opened yet. */
+  private readonly known = new Set<string>();
+  private readonly opening = new Map<string, Promise<Database>>();
+  /** Tenant id -> location code. A tenant's location never changes, so an entry never goes stale. */
+  private readonly located = new Map<string, string>();
+
+  private constructor(
+    readonly control: Database,
+    private readonly options: TopologyOptions,
+  ) {}
+
+  /** Opens and migrates the control database; regions are added with `addRegion`. */
+  static async open(options: TopologyOptions): Promise<Topology> {
+    const control = await openDatabase(CONTROL, options.controlUrl, options, options.appUrl);
+    return new Topology(control, options);
+  }
+
+  /** The region databases open now. */
+  get regions(): Database[] {
+    return [...this.regionsByCode.values()];
+  }
+
+  /** Every storage location's code, whether or not its database is open. */
+  get locations(): string[] {
+    return [...this.known];
+  }
+
+  /** Every database: control first. */
+  get all(): Database[] {
+    return [this.control, ...this.regions];
+  }
+
+  /** The database named `name` (CONTROL or a location code), if open. */
+  database(name: string): Database | undefined {
+    return name === CONTROL ? this.control : this.regionsByCode.get(name);
+  }
+
+  /** Where `code`'s region database lives: its own URL, or `<control>_<code>` on the control server. */
+  regionUrl(code: string): string {
+    return this.options.regionUrls?.[code] ?? withDatabase(this.options.controlUrl, regionDatabaseName(this.options.controlUrl, code));
+  }
+
+  /**
+   * Opens the region database of `code`: created on the control server when it has no URL of
+   * its own, migrated under its own lock, its reference rows brought up to control's. Idempotent.
+   */
+  addRegion(code: string): Promise<Database> {
+    this.known.add(code);
+    const open = this.regionsByCode.get(code);
+    if (open) return Promise.resolve(open);
+    let opening = this.opening.get(code);
+    if (!opening) {
+      opening = (async () => {
+        const url = this.regionUrl(code);
+        if (!this.options.regionUrls?.[code]) await ensureDatabase(this.options.controlUrl, regionDatabaseName(this.options.controlUrl, code));
+        const region = await openDatabase(code, url, this.options);
+        try {
+          await this.options.prepareRegion?.(region, this.control);
+        } catch (error) {
+          await closeDatabase(region);
+          throw error;
+        }
+        this.regionsByCode.set(code, region);
+        return region;
+      })().finally(() => this.opening.delete(code));
+      this.opening.set(code, opening);
+    }
+    return opening;
+  }
+
+  /**
+   * The open database of a known location, opening it if an earlier attempt failed (its server
+   * was down at start); undefined for a code that is not a location.
+   */
+  async region(code: string): Promise<Database | undefined> {
+    if (code === CONTROL) return this.control;
+    if (!this.known.has(code)) return undefined;
+    return this.regionsByCode.get(code) ?? this.addRegion(code);
+  }
+
+  /** The location of `tenantId` from the directory (cached: it never changes); null for no such tenant. */
+  async locate(tenantId: string): Promise<string | null> {
+    const known = this.located.get(tenantId);
+    if (known) return known;
+    const found = await this.options.directory(this.control.maintenance, [tenantId]);
+    const code = found.get(tenantId) ?? null;
+    if (code) this.located.set(tenantId, code);
+    return code;
+  }
+
+  /** The location of `tenantId` if already known, without asking the directory. */
+  knownLocation(tenantId: string): string | undefined {
+    return this.located.get(tenantId);
+  }
+
+  /** Records where a tenant lives: a tenant being created, or rows a region just returned. */
+  remember(tenantId: string, code: string): void {
+    this.located.set(tenantId, code);
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.regions.map(closeDatabase));
+    this.regionsByCode.clear();
+    await closeDatabase(this.control);
+  }
+}
