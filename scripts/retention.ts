@@ -21,7 +21,8 @@ async function main(): Promise<number> {
     return 2;
   }
   const config = loadConfig();
-  const log = createLogger(config.logLevel === "info" ? "warn" : config.logLevel);
+  // Logs go to stderr: stdout is the run, as JSON.
+  const log = createLogger(config.logLevel === "info" ? "warn" : config.logLevel, process.stderr);
   let embedded: EmbeddedServer | undefined;
   let url = config.databaseUrl;
   if (!url) {

@@ -37,8 +37,6 @@ export interface RequestContext extends DbContext {
   log: Logger;
   /** What the current mutation touched, for its audit entry. */
   audit: AuditDraft;
-  /** The context the request started with (the root field's). */
-  root: RequestContext;
   /**
    * Locations whose region database did not answer a fan-out of this request: the answer holds
    * the other regions' rows, and one error per location here (see the server's partial answers).
@@ -99,11 +97,16 @@ export async function createRequestContext(deps: ContextDeps, principal: Princip
     audit: {},
     regionsMissing: new Set(),
   } as unknown as RequestContext;
-  ctx.root = ctx;
   return ctx;
 }
 
+/**
+ * A request's contexts on other databases, by the context they were made from: the one the
+ * resolvers get (Apollo hands each operation a shallow copy of the request's, which the guard
+ * gives the mutation's audit draft). A derived context reads the rest through its prototype.
+ */
 const derived = new WeakMap<RequestContext, Map<string, RequestContext>>();
+const baseOf = new WeakMap<RequestContext, RequestContext>();
 
 /**
  * The request's context on database `name`: the same caller, clock and audit draft, that
@@ -111,15 +114,15 @@ const derived = new WeakMap<RequestContext, Map<string, RequestContext>>();
  * loaders of its own.
  */
 export async function onDatabase(ctx: RequestContext, name: string): Promise<RequestContext> {
-  const root = ctx.root;
-  const session = await root.unit.session(name);
-  if (name === root.database) return root;
-  let byName = derived.get(root);
-  if (!byName) derived.set(root, (byName = new Map()));
+  const base = baseOf.get(ctx) ?? ctx;
+  const session = await base.unit.session(name);
+  if (name === base.database) return base;
+  let byName = derived.get(base);
+  if (!byName) derived.set(base, (byName = new Map()));
   let on = byName.get(name);
   if (!on) {
-    const handle = root.topology.database(name)!;
-    on = Object.create(root, {
+    const handle = base.topology.database(name)!;
+    on = Object.create(base, {
       database: { value: name },
       session: { value: session },
       db: { value: handle.app },
@@ -128,6 +131,7 @@ export async function onDatabase(ctx: RequestContext, name: string): Promise<Req
       loaders: { value: new LoaderCache() },
     }) as RequestContext;
     byName.set(name, on);
+    baseOf.set(on, base);
   }
   return on;
 }
@@ -152,10 +156,10 @@ export function onControl(ctx: RequestContext): Promise<RequestContext> {
 /** What one region answered for a fan-out: its context, or why it could not be reached. */
 export type RegionContext = { location: string; ctx: RequestContext; error?: undefined } | { location: string; ctx?: undefined; error: unknown };
 
-/** The request's context on every region database, opened in parallel; a region that cannot be reached says why. */
-export function onEveryRegion(ctx: RequestContext): Promise<RegionContext[]> {
+/** The request's context on every region database (or those of `locations`), opened in parallel; a region that cannot be reached says why. */
+export function onEveryRegion(ctx: RequestContext, locations: readonly string[] = ctx.topology.locations): Promise<RegionContext[]> {
   return Promise.all(
-    ctx.topology.locations.map((location) =>
+    locations.map((location) =>
       onDatabase(ctx, location).then(
         (on): RegionContext => ({ location, ctx: on }),
         (error: unknown): RegionContext => ({ location, error }),
@@ -177,15 +181,19 @@ export async function everyRegion(ctx: RequestContext): Promise<RequestContext[]
  * the topology's order. A region that did not answer is recorded on the request
  * (`regionsMissing`), so the answer carries an error naming its location: never silently fewer rows.
  */
-export async function acrossRegions<T>(ctx: RequestContext, work: (on: RequestContext, location: string) => Promise<T>): Promise<T[]> {
+export async function acrossRegions<T>(
+  ctx: RequestContext,
+  work: (on: RequestContext, location: string) => Promise<T>,
+  locations?: readonly string[],
+): Promise<T[]> {
   const outcomes = await Promise.all(
-    (await onEveryRegion(ctx)).map(async (region) => {
+    (await onEveryRegion(ctx, locations)).map(async (region) => {
       try {
         if (!region.ctx) throw region.error;
         return { value: await work(region.ctx, region.location) };
       } catch (error) {
         if (!isDatabaseUnavailable(error)) throw error;
-        ctx.root.regionsMissing.add(region.location);
+        ctx.regionsMissing.add(region.location);
         ctx.log.warn({ location: region.location }, "a region database did not answer: the answer leaves its tenants out and says so");
         return null;
       }
@@ -198,9 +206,13 @@ export async function acrossRegions<T>(ctx: RequestContext, work: (on: RequestCo
  * An object by id, for a caller whose request is not on a region (an operator's): each region
  * is asked, side by side, and the first that has it answers. On a region already, only there.
  */
-export async function findInRegions<T>(ctx: RequestContext, find: (on: RequestContext) => Promise<T | null>): Promise<T | null> {
+export async function findInRegions<T>(
+  ctx: RequestContext,
+  find: (on: RequestContext) => Promise<T | null>,
+  locations?: readonly string[],
+): Promise<T | null> {
   if (ctx.database !== CONTROL) return find(ctx);
-  const found = await acrossRegions(ctx, find);
+  const found = await acrossRegions(ctx, find, locations);
   return found.find((value) => value !== null) ?? null;
 }
 

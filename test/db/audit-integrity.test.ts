@@ -17,7 +17,7 @@ describe("refusals of callers who read no audit chain", () => {
     const partner = { ...principals.partner(), subject: `partner-${marker}` };
     const result = await app.as(partner).gql(`mutation { createTenant(input: { name: "x", storageLocationCode: "EU" }) { id } }`);
     assert.equal(result.errors?.[0].extensions.code, "FORBIDDEN");
-    const entries = await app.db.query(`SELECT action, outcome, error_code, actor_role, tenant_id FROM audit_log WHERE actor = $1`, [partner.subject]);
+    const entries = await app.controlDb.query(`SELECT action, outcome, error_code, actor_role, tenant_id FROM audit_log WHERE actor = $1`, [partner.subject]);
     assert.deepEqual(
       entries.map((e: Record<string, unknown>) => ({ ...e })),
       [{ action: "TENANT_CREATED", outcome: "DENIED", error_code: "FORBIDDEN", actor_role: "PARTNER", tenant_id: null }],

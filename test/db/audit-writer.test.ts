@@ -108,7 +108,7 @@ describe("audit writer (rule 26) and its table (rule 27)", () => {
         input: { code, name: "Zed", dataCenterCountries: ["ZA"] },
       }),
     );
-    const [entry]: Row[] = await app.db.query("SELECT * FROM audit_log WHERE target_id = $1", [code]);
+    const [entry]: Row[] = await app.controlDb.query("SELECT * FROM audit_log WHERE target_id = $1", [code]);
     assert.equal(entry.tenant_id, null);
     assert.equal(entry.action, "STORAGE_LOCATION_CREATED");
   });

@@ -64,7 +64,7 @@ describe("security incidents (rules 22-25)", () => {
         .gql(REPORT, { input: { ...base, detectedAt: at(0).toISOString(), affectedTenantIds: [a.id, "7e4a0000-0000-4000-8000-0000000000ff"] } });
       assertError(unknown, "BAD_USER_INPUT", "affectedTenantIds");
       assert.equal(unknown.errors![0].extensions.index, 1);
-      const [{ n }] = await app.db.query("SELECT count(*)::int AS n FROM breach_affected_tenant WHERE tenant_id = $1", [a.id]);
+      const [{ n }] = await app.controlDb.query("SELECT count(*)::int AS n FROM breach_affected_tenant WHERE tenant_id = $1", [a.id]);
       assert.equal(n, 0);
     });
   });
@@ -213,7 +213,7 @@ describe("security incidents (rules 22-25)", () => {
         "BREACH_NOTIFICATION_ACKNOWLEDGED:ALLOWED",
         "BREACH_NOTIFICATION_ACKNOWLEDGED:ALLOWED",
       ]);
-      const steps = (await app.db.query("SELECT action FROM audit_log WHERE tenant_id IS NULL AND target_id = $1 ORDER BY chain_seq", [incident.id])).map(
+      const steps = (await app.controlDb.query("SELECT action FROM audit_log WHERE tenant_id IS NULL AND target_id = $1 ORDER BY chain_seq", [incident.id])).map(
         (r: any) => r.action,
       );
       assert.deepEqual(steps, ["SECURITY_INCIDENT_REPORTED", "INCIDENT_DECLARED_CUSTOMER_REPORTABLE"]);

@@ -192,7 +192,7 @@ describe("retention (rules 6, 8-10)", () => {
       for (const p of otherRoles((await createTenant(app)).id, [Role.OPERATOR])) assertError(await app.as(p).gql(q, { dry: true }), "FORBIDDEN");
       assert.deepEqual(assertOk(await as.asOperator().gql(q, { dry: true })).runRetention, { dryRun: true, recordsPurged: 14, tenantsPurged: 1 });
       assert.deepEqual(assertOk(await as.asOperator().gql(q, {})).runRetention, { dryRun: false, recordsPurged: 14, tenantsPurged: 1 });
-      const [entry] = await app.db.query("SELECT details FROM audit_log WHERE action = 'RETENTION_RUN' AND tenant_id IS NULL ORDER BY chain_seq DESC LIMIT 1");
+      const [entry] = await app.controlDb.query("SELECT details FROM audit_log WHERE action = 'RETENTION_RUN' AND tenant_id IS NULL ORDER BY chain_seq DESC LIMIT 1");
       assert.equal(entry.details.recordsPurged, 14);
     });
 

@@ -7,7 +7,7 @@ import { type TestApp, principals, startTestApp, requestContext } from "../helpe
 import { createTenant, recordData, registerSubject } from "../helpers/factories";
 import { countStatements } from "../helpers/statements";
 
-/** The request session: one connection, one scope, a transaction per unit of work. */
+/** The request session: one connection, one scope, a transaction per unit of work. An operator's is on control, a tenant role's on its region. */
 describe("request session", () => {
   let app: TestApp;
   let tenant: { id: string };
@@ -67,7 +67,7 @@ describe("request session", () => {
     assert.equal(await read, name, "the read ran after the commit");
     await second;
     assert.deepEqual(order.slice(0, 1), ["released"], "nothing else ran inside the open transaction");
-    const [row] = await app.db.query(`SELECT name FROM tenant WHERE id = $1`, [tenant.id]);
+    const [row] = await app.controlDb.query(`SELECT name FROM tenant WHERE id = $1`, [tenant.id]);
     assert.equal(row.name, name, "committed when transaction returned, before the session closed");
     await ctx.session.close();
   });
@@ -98,9 +98,9 @@ describe("request session", () => {
     await ctx.session.close();
     release();
     await assert.rejects(operation, "the operation's statements after the close are refused");
-    const [row] = await app.db.query(`SELECT name FROM tenant WHERE id = $1`, [tenant.id]);
+    const [row] = await app.controlDb.query(`SELECT name FROM tenant WHERE id = $1`, [tenant.id]);
     assert.notEqual(row.name, name, "nothing of the unfinished operation was committed");
-    const open = await app.db.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND state LIKE 'idle in transaction%'`);
+    const open = await app.controlDb.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND state LIKE 'idle in transaction%'`);
     assert.equal(open[0].n, 0, "the connection went back to the pool without a transaction");
   });
 
@@ -113,7 +113,7 @@ describe("request session", () => {
     const late = em(ctx).query(`UPDATE tenant SET name = $1 WHERE id = $2`, [name, tenant.id]);
     await assert.rejects(late, /the request session is closed/);
     await closed;
-    const [row] = await app.db.query(`SELECT name FROM tenant WHERE id = $1`, [tenant.id]);
+    const [row] = await app.controlDb.query(`SELECT name FROM tenant WHERE id = $1`, [tenant.id]);
     assert.notEqual(row.name, name);
   });
 });

@@ -50,9 +50,14 @@ export class RetentionService {
     this.checkpointer = new AuditCheckpointer(db, signer);
   }
 
-  async run(options: { dryRun: boolean }): Promise<RetentionRun> {
+  /**
+   * `tenantData: false` for control, which holds no tenant's data (its tenant rows are the
+   * directory, which follows the regions): only its audit chain's retention and checkpoints run.
+   */
+  async run(options: { dryRun: boolean; tenantData?: boolean }): Promise<RetentionRun> {
     const startedAt = this.clock.now();
-    const counts = options.dryRun ? await this.count(startedAt) : await this.purge(startedAt);
+    const none = { recordsPurged: 0, dataSubjectsPurged: 0, tenantsPurged: 0, idempotencyKeysPurged: 0 };
+    const counts = options.tenantData === false ? none : options.dryRun ? await this.count(startedAt) : await this.purge(startedAt);
     // Audit entries last: the entries this run wrote are new and never expire in the same run.
     const auditEntriesPurged = await this.auditRetention.purge(startedAt, options);
     // Then the chains, as the run left them, are verified and signed.

@@ -19,6 +19,7 @@ import {
   existingTenantIds,
   insertTenant,
   mirrorTenant,
+  populatedLocations,
   oneTenantSource,
   selectTenants,
   tenantById,
@@ -128,12 +129,21 @@ export class TenantService {
    * A region that does not answer is left out, and the answer says so (acrossRegions).
    */
   private async listEverywhere(ctx: RequestContext, args: PageArgs, plan: TenantPagePlan): Promise<Connection<Tenant>> {
-    const pages = await acrossRegions(ctx, async (region, location) => {
-      const page = await this.listOn(region, args, plan, { all: true });
-      for (const edge of page.edges) ctx.topology.remember(edge.node.id, location);
-      return page;
-    });
+    const pages = await acrossRegions(
+      ctx,
+      async (region, location) => {
+        const page = await this.listOn(region, args, plan, { all: true });
+        for (const node of page.nodes) ctx.topology.remember(node.id, location);
+        return page;
+      },
+      await this.populatedLocations(ctx),
+    );
     return mergePages(pages, args.first ?? DEFAULT_PAGE_SIZE, (t) => [t.createdAt, t.id]);
+  }
+
+  /** The locations holding tenants, from control's directory: a fan-out asks only those. */
+  async populatedLocations(ctx: RequestContext): Promise<string[]> {
+    return populatedLocations(em(await onControl(ctx)));
   }
 
   /** One database's page of the tenants `visibleTo` names. */

@@ -176,3 +176,9 @@ export async function reconcileDirectory(region: EntityManager, control: EntityM
   if (stale.length) await control.getRepository(TenantEntity).upsert(stale, ["id"]);
   return stale.length;
 }
+
+/** The locations that hold at least one tenant (from control's directory): where a fan-out must ask. */
+export async function populatedLocations(manager: EntityManager): Promise<string[]> {
+  const rows: Array<{ code: string }> = await preparedQuery(manager, `SELECT DISTINCT storage_location_code AS code FROM tenant ORDER BY 1`, []);
+  return rows.map((r) => r.code);
+}

@@ -1,4 +1,5 @@
 import type { EntityManager } from "typeorm";
+import { DomainError } from "../errors";
 import { currentToken, RequestSession, runInside, type RowScope } from "./session";
 import { CONTROL, type Database, type Topology } from "./topology";
 
@@ -66,6 +67,8 @@ export class UnitOfWork {
       if (this.closed) await session.close();
       return session;
     } catch (error) {
+      // A refusal of ours (the caller's connection share is used up) stays what it is.
+      if (error instanceof DomainError) throw error;
       throw new DatabaseUnavailableError(database.name, { cause: error });
     }
   }
