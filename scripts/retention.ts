@@ -31,7 +31,14 @@ async function main(): Promise<number> {
   }
   let topology: Topology | undefined;
   try {
-    topology = await openDatabases({ controlUrl: url, regionUrls: config.regionDatabaseUrls, appUrl: config.appDatabaseUrl, pool: { poolSize: 2 }, log, now: systemClock.now() });
+    topology = await openDatabases({
+      controlUrl: url,
+      regionUrls: config.regionDatabaseUrls,
+      appUrl: config.appDatabaseUrl,
+      pool: { poolSize: 2 },
+      log,
+      now: systemClock.now(),
+    });
     const run = await new TopologyRetention(topology, systemClock, new AuditService(), config.auditSigner).run({ dryRun: args.includes("--dry-run") });
     console.log(JSON.stringify(run, null, 2));
     return 0;

@@ -94,14 +94,14 @@ export async function seedDemoIfEmpty(topology: Topology, clock: Clock): Promise
   const now = clock.now();
   for (const t of [DEMO.tenantA, DEMO.tenantB]) {
     const row = Object.assign(new TenantEntity(), {
-        id: t.id,
-        name: t.name,
-        storageLocationCode: t.location,
-        subscriptionStatus: SubscriptionStatus.ACTIVE,
-        subscriptionEndedAt: null,
-        dataPurgeDueAt: null,
-        deletionGraceDays: t.graceDays,
-        auditLogRetentionDays: t.auditDays,
+      id: t.id,
+      name: t.name,
+      storageLocationCode: t.location,
+      subscriptionStatus: SubscriptionStatus.ACTIVE,
+      subscriptionEndedAt: null,
+      dataPurgeDueAt: null,
+      deletionGraceDays: t.graceDays,
+      auditLogRetentionDays: t.auditDays,
       createdAt: now,
       updatedAt: now,
       version: 1,

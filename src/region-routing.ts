@@ -25,7 +25,10 @@ export function routeFieldsToRegions(schema: GraphQLSchema, types: RegionTypes):
   }
 }
 
-function onRegionOf(tenantOf: (object: unknown) => string | null | undefined, resolve: GraphQLFieldResolver<unknown, RequestContext>): GraphQLFieldResolver<unknown, RequestContext> {
+function onRegionOf(
+  tenantOf: (object: unknown) => string | null | undefined,
+  resolve: GraphQLFieldResolver<unknown, RequestContext>,
+): GraphQLFieldResolver<unknown, RequestContext> {
   return (root, args, ctx, info) => {
     const tenantId = tenantOf(root);
     if (!tenantId || ctx.topology.knownLocation(tenantId) === ctx.database) return resolve(root, args, ctx, info);

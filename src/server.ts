@@ -94,12 +94,10 @@ function sessionClosing(): ApolloServerPlugin<RequestContext> {
  */
 function addMissingRegions(ctx: RequestContext | undefined, body: { kind: string; singleResult?: { errors?: ReadonlyArray<GraphQLFormattedError> } }): void {
   if (!ctx?.regionsMissing?.size || body.kind !== "single" || !body.singleResult) return;
-  const missing = [...ctx.regionsMissing].sort().map(
-    (location): GraphQLFormattedError => ({
-      message: `The ${location} storage location's database is unavailable: its tenants are missing from this answer. Retry shortly.`,
-      extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR, retryable: true, storageLocation: location },
-    }),
-  );
+  const missing = [...ctx.regionsMissing].sort().map((location): GraphQLFormattedError => ({
+    message: `The ${location} storage location's database is unavailable: its tenants are missing from this answer. Retry shortly.`,
+    extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR, retryable: true, storageLocation: location },
+  }));
   body.singleResult.errors = [...(body.singleResult.errors ?? []), ...missing];
 }
 

@@ -267,8 +267,11 @@ export function mergePages<T>(pages: readonly Connection<T>[], first: number, po
   const more = nodes.length > first || pages.some((p) => p.pageInfo.hasNextPage);
   const page = pageOf(nodes, first, 0, positionOf, (node) => node);
   const counts = pages.map((p) => p.totalCount);
-  page.totalCount = counts.some((c) => typeof c !== "number") ? Promise.all(counts).then((all) => all.reduce((n, c) => n + c, 0)) : (counts as number[]).reduce((n, c) => n + c, 0);
-  return more === page.pageInfo.hasNextPage ? page : { ...withEdges(page), pageInfo: { ...page.pageInfo, endCursor: page.pageInfo.endCursor, hasNextPage: more } };
+  const sum = (all: number[]) => all.reduce((n, c) => n + c, 0);
+  page.totalCount = counts.every((c): c is number => typeof c === "number") ? sum(counts) : Promise.all(counts.map((c) => Promise.resolve(c))).then(sum);
+  return more === page.pageInfo.hasNextPage
+    ? page
+    : { ...withEdges(page), pageInfo: { ...page.pageInfo, endCursor: page.pageInfo.endCursor, hasNextPage: more } };
 }
 
 /** A page whose lazily built edges survive being spread into another object. */

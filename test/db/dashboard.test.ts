@@ -68,7 +68,10 @@ describe("dashboard: the tenants page in one statement", () => {
       // by side: the scope, the page with everything below it, the reset.
       const pages = statements.filter((s) => s.startsWith("SELECT json_build_array(t.id"));
       assert.equal(pages.length, regions, statements.map((s) => s.slice(0, 40)).join(" | "));
-      assert.ok(statements.length <= 3 + 3 * regions, `${statements.length} round trips for ${tenants} x ${records}: ${statements.map((s) => s.slice(0, 40)).join(" | ")}`);
+      assert.ok(
+        statements.length <= 3 + 3 * regions,
+        `${statements.length} round trips for ${tenants} x ${records}: ${statements.map((s) => s.slice(0, 40)).join(" | ")}`,
+      );
     }
   });
 

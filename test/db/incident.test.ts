@@ -213,9 +213,9 @@ describe("security incidents (rules 22-25)", () => {
         "BREACH_NOTIFICATION_ACKNOWLEDGED:ALLOWED",
         "BREACH_NOTIFICATION_ACKNOWLEDGED:ALLOWED",
       ]);
-      const steps = (await app.controlDb.query("SELECT action FROM audit_log WHERE tenant_id IS NULL AND target_id = $1 ORDER BY chain_seq", [incident.id])).map(
-        (r: any) => r.action,
-      );
+      const steps = (
+        await app.controlDb.query("SELECT action FROM audit_log WHERE tenant_id IS NULL AND target_id = $1 ORDER BY chain_seq", [incident.id])
+      ).map((r: any) => r.action);
       assert.deepEqual(steps, ["SECURITY_INCIDENT_REPORTED", "INCIDENT_DECLARED_CUSTOMER_REPORTABLE"]);
     });
   });

@@ -192,19 +192,28 @@ describe("retention (rules 6, 8-10)", () => {
       for (const p of otherRoles((await createTenant(app)).id, [Role.OPERATOR])) assertError(await app.as(p).gql(q, { dry: true }), "FORBIDDEN");
       assert.deepEqual(assertOk(await as.asOperator().gql(q, { dry: true })).runRetention, { dryRun: true, recordsPurged: 14, tenantsPurged: 1 });
       assert.deepEqual(assertOk(await as.asOperator().gql(q, {})).runRetention, { dryRun: false, recordsPurged: 14, tenantsPurged: 1 });
-      const [entry] = await app.controlDb.query("SELECT details FROM audit_log WHERE action = 'RETENTION_RUN' AND tenant_id IS NULL ORDER BY chain_seq DESC LIMIT 1");
+      const [entry] = await app.controlDb.query(
+        "SELECT details FROM audit_log WHERE action = 'RETENTION_RUN' AND tenant_id IS NULL ORDER BY chain_seq DESC LIMIT 1",
+      );
       assert.equal(entry.details.recordsPurged, 14);
     });
 
     it("the schedule runs once at a time across instances (advisory lock)", async () => {
       const log = createLogger("silent");
-      const scheduler = new RetentionScheduler(app.topology, new TopologyRetention(app.topology, app.clock, new AuditService(), TEST_AUDIT_SIGNER), log, 3_600_000);
+      const scheduler = new RetentionScheduler(
+        app.topology,
+        new TopologyRetention(app.topology, app.clock, new AuditService(), TEST_AUDIT_SIGNER),
+        log,
+        3_600_000,
+      );
       // Every database's lock held: another instance runs them all, so this one skips.
-      const holders = await Promise.all(app.topology.all.map(async (database) => {
-        const runner = database.maintenance.createQueryRunner();
-        await runner.connect();
-        return runner;
-      }));
+      const holders = await Promise.all(
+        app.topology.all.map(async (database) => {
+          const runner = database.maintenance.createQueryRunner();
+          await runner.connect();
+          return runner;
+        }),
+      );
       const holder = holders[0];
       await holder.connect();
       try {

@@ -100,7 +100,9 @@ describe("request session", () => {
     await assert.rejects(operation, "the operation's statements after the close are refused");
     const [row] = await app.controlDb.query(`SELECT name FROM tenant WHERE id = $1`, [tenant.id]);
     assert.notEqual(row.name, name, "nothing of the unfinished operation was committed");
-    const open = await app.controlDb.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND state LIKE 'idle in transaction%'`);
+    const open = await app.controlDb.query(
+      `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND state LIKE 'idle in transaction%'`,
+    );
     assert.equal(open[0].n, 0, "the connection went back to the pool without a transaction");
   });
 

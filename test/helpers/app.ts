@@ -65,14 +65,21 @@ export interface TestApp {
  * settable clock and an HTTP listener on a free port. `as(...)` runs operations in-process.
  */
 export async function startTestApp(
-  options: { databaseUrl?: string; poolSize?: number; production?: boolean; config?: Partial<Parameters<typeof startServer>[0]["config"]> } = {},
+  options: {
+    databaseUrl?: string;
+    /** Region databases by location code (STORAGE_LOCATION_DATABASES); by default each is `<control>_<code>` beside control. */
+    regionUrls?: Record<string, string>;
+    poolSize?: number;
+    production?: boolean;
+    config?: Partial<Parameters<typeof startServer>[0]["config"]>;
+  } = {},
 ): Promise<TestApp> {
   const url = options.databaseUrl ?? process.env.DATABASE_URL;
   if (!url) throw new Error("DATABASE_URL is not set: run the suite with `npm test`");
   const logs: string[] = [];
   const log = createLogger("debug", new Writable({ write: (chunk, _enc, done) => (logs.push(String(chunk)), done()) }));
   const clock = new SettableClock();
-  const topology = await openDatabases({ controlUrl: url, pool: { poolSize: options.poolSize ?? 5 }, log, now: clock.now() });
+  const topology = await openDatabases({ controlUrl: url, regionUrls: options.regionUrls, pool: { poolSize: options.poolSize ?? 5 }, log, now: clock.now() });
   const region = (code = DEFAULT_LOCATION) => {
     const database = topology.database(code);
     if (!database) throw new Error(`no region database for ${code}`);

@@ -18,3 +18,18 @@ export async function countStatements<T>(during: () => Promise<T>): Promise<{ re
     Client.prototype.query = original;
   }
 }
+
+/** The servers (by port) this process sends statements to while `during` runs. */
+export async function serversUsed<T>(during: () => Promise<T>): Promise<{ result: T; ports: Set<number> }> {
+  const ports = new Set<number>();
+  const original = Client.prototype.query;
+  Client.prototype.query = function (this: Client, ...args: unknown[]) {
+    ports.add(this.port);
+    return (original as (...a: unknown[]) => unknown).apply(this, args);
+  } as typeof original;
+  try {
+    return { result: await during(), ports };
+  } finally {
+    Client.prototype.query = original;
+  }
+}

@@ -54,18 +54,19 @@ class Careless {
 
 describe("root-field guard (fails closed)", () => {
   // A context that never reaches a database: these checks refuse before any query.
-  const context = (principal = principals.operator()): RequestContext => ({
-    requestId: randomUUID(),
-    session: { checkpoint: async () => undefined, close: async () => undefined } as unknown as RequestSession,
-    principal,
-    clock: systemClock,
-    db: new DataSource({ type: "postgres" }),
-    maintenance: new DataSource({ type: "postgres" }),
-    tx: null,
-    loaders: new LoaderCache(),
-    log: createLogger("silent"),
-    audit: {},
-  }) as unknown as RequestContext;
+  const context = (principal = principals.operator()): RequestContext =>
+    ({
+      requestId: randomUUID(),
+      session: { checkpoint: async () => undefined, close: async () => undefined } as unknown as RequestSession,
+      principal,
+      clock: systemClock,
+      db: new DataSource({ type: "postgres" }),
+      maintenance: new DataSource({ type: "postgres" }),
+      tx: null,
+      loaders: new LoaderCache(),
+      log: createLogger("silent"),
+      audit: {},
+    }) as unknown as RequestContext;
 
   it("refuses to resolve a Query field that declares no roles, and a Mutation without an audit action", async () => {
     const schema = guardFields(await buildSchema({ resolvers: [Careless] }), new AuditService());

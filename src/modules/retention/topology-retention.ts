@@ -28,7 +28,10 @@ export class TopologyRetention {
 
   /** One database's run. */
   async runOn(database: Database, options: { dryRun: boolean }): Promise<RetentionRun> {
-    const run = await new RetentionService(database.maintenance, this.clock, this.audit, this.signer, this.batchSize).run({ ...options, tenantData: database.name !== CONTROL });
+    const run = await new RetentionService(database.maintenance, this.clock, this.audit, this.signer, this.batchSize).run({
+      ...options,
+      tenantData: database.name !== CONTROL,
+    });
     if (database.name !== CONTROL && !options.dryRun) await reconcileDirectory(database.maintenance.manager, this.topology.control.maintenance.manager);
     return run;
   }

@@ -152,7 +152,9 @@ export async function preferredTenantId(manager: EntityManager, preferred: strin
 
 /** Tenant id -> storage location code, for the ids that name a tenant. */
 export async function tenantLocations(manager: EntityManager, ids: readonly string[]): Promise<Map<string, string>> {
-  const rows: Array<{ id: string; code: string }> = await manager.query(`SELECT id, storage_location_code AS code FROM tenant WHERE id = ANY($1::uuid[])`, [ids]);
+  const rows: Array<{ id: string; code: string }> = await manager.query(`SELECT id, storage_location_code AS code FROM tenant WHERE id = ANY($1::uuid[])`, [
+    ids,
+  ]);
   return new Map(rows.map((r) => [r.id, r.code]));
 }
 
@@ -168,7 +170,14 @@ export async function mirrorTenant(manager: EntityManager, tenant: TenantEntity)
 export async function reconcileDirectory(region: EntityManager, control: EntityManager): Promise<number> {
   const theirs = await region.getRepository(TenantEntity).find();
   if (!theirs.length) return 0;
-  const ours = new Map((await tenantsByIds(control, theirs.map((t) => t.id))).map((t) => [t.id, t]));
+  const ours = new Map(
+    (
+      await tenantsByIds(
+        control,
+        theirs.map((t) => t.id),
+      )
+    ).map((t) => [t.id, t]),
+  );
   const stale = theirs.filter((t) => {
     const mine = ours.get(t.id);
     return !mine || mine.version !== t.version || mine.updatedAt.getTime() !== t.updatedAt.getTime();

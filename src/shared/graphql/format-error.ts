@@ -198,10 +198,14 @@ function shapeError(formatted: GraphQLFormattedError, error: unknown, options: F
   if (isDatabaseUnavailable(original)) {
     const region = regionOf(original);
     if (region) {
-      return shaped(ErrorCode.INTERNAL_SERVER_ERROR, `The ${region} storage location's database is unavailable at the moment; nothing was changed there. Retry shortly.`, {
-        retryable: true,
-        storageLocation: region,
-      });
+      return shaped(
+        ErrorCode.INTERNAL_SERVER_ERROR,
+        `The ${region} storage location's database is unavailable at the moment; nothing was changed there. Retry shortly.`,
+        {
+          retryable: true,
+          storageLocation: region,
+        },
+      );
     }
     return shaped(ErrorCode.INTERNAL_SERVER_ERROR, "The database is unavailable at the moment; nothing was changed. Retry shortly.", { retryable: true });
   }
