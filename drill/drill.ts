@@ -56,7 +56,7 @@ function result(drill: string, stream: BatchStream, outcome: { lost: number; dup
 async function apiKilled(): Promise<DrillResult> {
   return withDatabase(async (db) => {
     let api = await startApi(db.url);
-    const tenant = await drillTenant(db.pool);
+    const tenant = await drillTenant(db);
     const stream = new BatchStream(() => api.url, tenant, SIZE.batches);
     const port = Number(new URL(api.url).port);
     const killer = (async () => {
@@ -69,7 +69,7 @@ async function apiKilled(): Promise<DrillResult> {
     await stream.pass(4, 5);
     await killer;
     await stream.retryUntilAcknowledged(60_000);
-    const outcome = await stream.verify(db.pool);
+    const outcome = await stream.verify(db.eu);
     await api.stop();
     return result("API killed (kill -9)", stream, outcome);
   });
@@ -79,13 +79,14 @@ async function apiKilled(): Promise<DrillResult> {
 async function databaseKilled(): Promise<DrillResult> {
   return withDatabase(async (db) => {
     const api = await startApi(db.url);
-    const tenant = await drillTenant(db.pool);
+    const tenant = await drillTenant(db);
     const stream = new BatchStream(() => api.url, tenant, SIZE.batches);
     const failures: string[] = [];
     let slowest = 0;
     const killer = (async () => {
       while (stream.acknowledged.size < SIZE.batches / 3) await sleep(10);
       await db.pool.end();
+      await db.eu.end();
       db.kill9();
       stream.markOutage();
       // While it is down, a request fails fast with a clear error.
@@ -103,7 +104,7 @@ async function databaseKilled(): Promise<DrillResult> {
     await stream.retryUntilAcknowledged(60_000);
     if (api.child.exitCode !== null) failures.push("the API process died with the database");
     if (slowest > 5000) failures.push(`a request hung ${Math.round(slowest)} ms during the outage`);
-    const outcome = await stream.verify(db.pool);
+    const outcome = await stream.verify(db.eu);
     await api.stop();
     return result("database killed (kill -9)", stream, outcome, failures);
   });
@@ -164,13 +165,11 @@ async function gracefulStop(): Promise<DrillResult> {
     if (leftovers.length) failures.push(`${leftovers.length} postgres processes left behind`);
     // What was acknowledged is there: reopen the API's database and look.
     await db.start();
-    const outcome = await stream.verify(db.pool);
+    const outcome = await stream.verify(db.eu);
     // A connection reset before any response is ambiguous: it was accepted only if the server
     // processed it. A processed request that got no answer did not complete: that fails the drill.
     const processed = (
-      await db.pool.query(`SELECT DISTINCT (value->>'batch')::int AS b FROM personal_data_record WHERE (value->>'batch')::int = ANY($1::int[])`, [
-        droppedBatches,
-      ])
+      await db.eu.query(`SELECT DISTINCT (value->>'batch')::int AS b FROM personal_data_record WHERE (value->>'batch')::int = ANY($1::int[])`, [droppedBatches])
     ).rows.length;
     if (processed) failures.push(`${processed} accepted requests were processed but never answered`);
     await db.stop();
@@ -218,10 +217,10 @@ async function twoInstances(): Promise<DrillResult> {
     const [one, two] = [await startApi(db.url, env), await startApi(db.url, env)];
     const failures: string[] = [];
     const operator = await operatorToken();
-    const tenants = [await drillTenant(db.pool, "Two A"), await drillTenant(db.pool, "Two B"), await drillTenant(db.pool, "Two C")];
+    const tenants = [await drillTenant(db, "Two A"), await drillTenant(db, "Two B"), await drillTenant(db, "Two C")];
     let due = 0;
     for (const t of tenants) {
-      const { rowCount } = await db.pool.query(
+      const { rowCount } = await db.eu.query(
         `INSERT INTO personal_data_record (id, tenant_id, data_subject_id, category, purposes, storage_location_code, value, status, deletion_reason, deletion_requested_at, purge_due_at, created_at, updated_at)
          SELECT gen_random_uuid(), $1, $2, 'DEVICE', '{SUPPORT}', 'EU', '{}', 'PENDING_DELETION', 'ACTIVE_DELETION', now() - interval '40 days', now() - interval '1 day', now(), now()
            FROM generate_series(1, 3000)`,
@@ -307,11 +306,11 @@ async function twoInstances(): Promise<DrillResult> {
     await sleep(4500); // both schedules run at least once more
     for (const s of streams) await s.retryUntilAcknowledged(30_000);
 
-    const left = (await db.pool.query(`SELECT count(*)::int AS n FROM personal_data_record WHERE status = 'PENDING_DELETION' AND purge_due_at <= now()`))
-      .rows[0].n;
+    const left = (await db.eu.query(`SELECT count(*)::int AS n FROM personal_data_record WHERE status = 'PENDING_DELETION' AND purge_due_at <= now()`)).rows[0]
+      .n;
     if (left) failures.push(`${left} due records not purged`);
     const counted = (
-      await db.pool.query(
+      await db.eu.query(
         `SELECT coalesce(sum((details->>'count')::int), 0)::int AS n FROM audit_log WHERE action = 'RECORDS_PURGED' AND tenant_id = ANY($1::uuid[])`,
         [tenants.map((t) => t.tenantId)],
       )
@@ -326,7 +325,7 @@ async function twoInstances(): Promise<DrillResult> {
     if (notes.length !== tenants.length || notes.some((n: { n: number }) => n.n !== 1))
       failures.push(`notifications per tenant: ${JSON.stringify(notes.map((n: { n: number }) => n.n))}`);
     const late = (
-      await db.pool.query(
+      await db.eu.query(
         `SELECT count(*)::int AS n FROM data_transfer t JOIN sharing_agreement a ON a.id = t.agreement_id WHERE a.id = $1 AND t.created_at > a.revoked_at`,
         [agreementId],
       )
@@ -335,7 +334,7 @@ async function twoInstances(): Promise<DrillResult> {
     let lost = 0;
     let duplicated = 0;
     for (const s of streams) {
-      const o = await s.verify(db.pool);
+      const o = await s.verify(db.eu);
       lost += o.lost;
       duplicated += o.duplicated;
       if (o.partial) failures.push(`${o.partial} batches partly written`);
@@ -365,7 +364,7 @@ async function soak(): Promise<DrillResult> {
   return withDatabase(async (db) => {
     const heap = new HeapAfterFullGc();
     const api = await startApi(db.url, {}, undefined, { nodeArgs: ["--trace-gc"], onStdout: (chunk) => heap.write(chunk) });
-    const tenant = await drillTenant(db.pool);
+    const tenant = await drillTenant(db);
     const stream = new BatchStream(() => api.url, tenant, 1_000_000, 5);
     const failures: string[] = [];
     const rssSamples: Sample[] = [];
@@ -423,7 +422,7 @@ async function soak(): Promise<DrillResult> {
       );
     }
     if (exhausted) failures.push(`${exhausted} requests found no database connection`);
-    const outcome = await stream.verify(db.pool);
+    const outcome = await stream.verify(db.eu);
     await api.stop();
     const rssAt = (q: number) => rssSamples[Math.min(rssSamples.length - 1, Math.floor(q * rssSamples.length) - 1)]?.[1] ?? 0;
     const rss = [0.2, 0.4, 0.6, 0.8, 1].map((q) => Math.round(rssAt(q) / 1048576)).join("→") + " MB";
@@ -450,7 +449,7 @@ async function racesDrill(): Promise<DrillResult> {
     try {
       return await races(
         api.url,
-        db.pool,
+        db,
         FULL
           ? { deletionRounds: 200, recordsPerWrite: 1000, writers: 4, judgeLatency: true }
           : { deletionRounds: 20, recordsPerWrite: 50, writers: 4, judgeLatency: false },

@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { regionDatabaseName, withDatabase } from "../src/shared/db/topology";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Pool } from "pg";
@@ -27,7 +28,10 @@ export interface DrillResult {
 /** A PostgreSQL the drill may kill: embedded, in its own directory, on a port that survives restarts. */
 export class DrillDatabase {
   server!: EmbeddedServer;
+  /** Control: the tenant directory, incidents. */
   pool!: Pool;
+  /** The EU region, where the drills' tenants and their data live. */
+  eu!: Pool;
   constructor(
     readonly dataDir: string,
     private port?: number,
@@ -40,6 +44,9 @@ export class DrillDatabase {
     this.port ??= Number(new URL(this.server.url).port);
     this.pool = new Pool({ connectionString: this.server.url, max: 3 });
     this.pool.on("error", () => undefined);
+    // The EU region's database beside control (the API creates it at its first start).
+    this.eu = new Pool({ connectionString: withDatabase(this.server.url, regionDatabaseName(this.server.url, "EU")), max: 3 });
+    this.eu.on("error", () => undefined);
   }
 
   get url(): string {
@@ -54,6 +61,7 @@ export class DrillDatabase {
 
   async stop(): Promise<void> {
     await this.pool?.end().catch(() => undefined);
+    await this.eu?.end().catch(() => undefined);
     await this.server?.stop().catch(() => undefined);
   }
 }
@@ -62,15 +70,20 @@ export function rssOf(pid: number): number {
   return procStatusBytes(pid, "VmRSS");
 }
 
-/** A tenant with one subject, made directly in the database (as the owner), and an integration token. */
-export async function drillTenant(pool: Pool, name = "Drill") {
+/**
+ * A tenant in EU with one subject, made directly in the databases (as the owner: the region's
+ * row, then control's directory entry), and an integration token.
+ */
+export async function drillTenant(db: { pool: Pool; eu: Pool }, name = "Drill") {
   const tenantId = randomUUID();
   const subjectId = randomUUID();
-  await pool.query(`INSERT INTO tenant (id, name, storage_location_code, created_at, updated_at) VALUES ($1, $2, 'EU', now(), now())`, [
-    tenantId,
-    `${name} ${tenantId.slice(0, 8)}`,
-  ]);
-  await pool.query(`INSERT INTO data_subject (id, tenant_id, external_id, created_at, updated_at) VALUES ($1, $2, 'drill-person', now(), now())`, [
+  for (const pool of [db.eu, db.pool]) {
+    await pool.query(`INSERT INTO tenant (id, name, storage_location_code, created_at, updated_at) VALUES ($1, $2, 'EU', '2026-01-01', '2026-01-01')`, [
+      tenantId,
+      `${name} ${tenantId.slice(0, 8)}`,
+    ]);
+  }
+  await db.eu.query(`INSERT INTO data_subject (id, tenant_id, external_id, created_at, updated_at) VALUES ($1, $2, 'drill-person', now(), now())`, [
     subjectId,
     tenantId,
   ]);

@@ -54,7 +54,7 @@ async function race(writers: number, write: () => Promise<{ ok: boolean }>, chan
  * its records are written; a revocation and an end of subscription under a stream of writes.
  * Checked in the database afterwards, as the owner.
  */
-export async function races(url: string, pool: Pool, size: RaceSize): Promise<DrillResult> {
+export async function races(url: string, db: { pool: Pool; eu: Pool }, size: RaceSize): Promise<DrillResult> {
   const failures: string[] = [];
   let operations = 0;
   let acknowledged = 0;
@@ -63,7 +63,7 @@ export async function races(url: string, pool: Pool, size: RaceSize): Promise<Dr
 
   // 1. Deletion against writers: every record either committed before the deletion (and was
   // deleted by it) or was refused; none stays ACTIVE under a DELETED subject.
-  const tenant = await drillTenant(pool, "Races deletion");
+  const tenant = await drillTenant(db, "Races deletion");
   for (let round = 0; round < size.deletionRounds; round++) {
     const subject = await post(url, tenant.admin, REGISTER, { input: { tenantId: tenant.tenantId, externalId: `race-${round}-${randomUUID().slice(0, 8)}` } });
     if (!subject.ok) {
@@ -80,7 +80,7 @@ export async function races(url: string, pool: Pool, size: RaceSize): Promise<Dr
     acknowledged += results.filter((r) => r.ok).length;
     errors += results.filter((r) => !r.ok && r.body?.errors?.[0]?.extensions?.code !== "INVALID_STATE").length;
   }
-  const { rows: stuck } = await pool.query(
+  const { rows: stuck } = await db.eu.query(
     `SELECT count(*)::int AS n FROM personal_data_record r JOIN data_subject s ON s.id = r.data_subject_id
       WHERE r.tenant_id = $1 AND r.status = 'ACTIVE' AND s.status = 'DELETED'`,
     [tenant.tenantId],
@@ -88,7 +88,7 @@ export async function races(url: string, pool: Pool, size: RaceSize): Promise<Dr
   if (stuck[0].n > 0) failures.push(`${stuck[0].n} ACTIVE records under DELETED subjects`);
 
   // 2. Revocation under shares of many records each.
-  const sharing = await drillTenant(pool, "Races sharing");
+  const sharing = await drillTenant(db, "Races sharing");
   const party = await post(
     url,
     operator,
@@ -108,7 +108,7 @@ export async function races(url: string, pool: Pool, size: RaceSize): Promise<Dr
   await post(url, sharing.admin, `mutation($id: ID!) { grantSharingConsent(agreementId: $id) { id } }`, { id: agreementId });
   const batch = await post(url, sharing.token, BATCH, batchVariables(sharing, 0, size.recordsPerWrite, randomUUID()));
   if (!batch.ok) failures.push(`could not seed records to share: ${JSON.stringify(batch.body).slice(0, 200)}`);
-  const { rows: toShare } = await pool.query(`SELECT id FROM personal_data_record WHERE tenant_id = $1`, [sharing.tenantId]);
+  const { rows: toShare } = await db.eu.query(`SELECT id FROM personal_data_record WHERE tenant_id = $1`, [sharing.tenantId]);
   const recordIds = toShare.map((r: { id: string }) => r.id);
   const revoke = await race(
     size.writers,
@@ -118,14 +118,14 @@ export async function races(url: string, pool: Pool, size: RaceSize): Promise<Dr
   operations += revoke.writes + 1;
   if (!revoke.ok) failures.push(`the revocation failed: ${JSON.stringify(revoke.body).slice(0, 200)}`);
   if (revoke.afterAcknowledged) failures.push(`${revoke.afterAcknowledged} shares acknowledged after the revocation answered`);
-  const { rows: late } = await pool.query(
+  const { rows: late } = await db.eu.query(
     `SELECT count(*)::int AS n FROM data_transfer t JOIN sharing_agreement a ON a.id = t.agreement_id WHERE a.id = $1 AND t.created_at > a.revoked_at`,
     [agreementId],
   );
   if (late[0].n) failures.push(`${late[0].n} transfers made after the revocation`);
 
   // 3. End of subscription under batch writes.
-  const ending = await drillTenant(pool, "Races end");
+  const ending = await drillTenant(db, "Races end");
   let n = 1;
   const end = await race(
     size.writers,
@@ -135,7 +135,7 @@ export async function races(url: string, pool: Pool, size: RaceSize): Promise<Dr
   operations += end.writes + 1;
   if (!end.ok) failures.push(`the end of subscription failed: ${JSON.stringify(end.body).slice(0, 200)}`);
   if (end.afterAcknowledged) failures.push(`${end.afterAcknowledged} batches acknowledged after the end answered`);
-  const { rows: active } = await pool.query(`SELECT count(*)::int AS n FROM personal_data_record WHERE tenant_id = $1 AND status = 'ACTIVE'`, [
+  const { rows: active } = await db.eu.query(`SELECT count(*)::int AS n FROM personal_data_record WHERE tenant_id = $1 AND status = 'ACTIVE'`, [
     ending.tenantId,
   ]);
   if (active[0].n) failures.push(`${active[0].n} records still ACTIVE after the end`);

@@ -166,4 +166,46 @@ describe("physical residency: each tenant's data only in its own location's clus
       for (const port of ports) assert.ok(allowed.has(port), `${code}'s requests reached ${[...clusters.values()].find((c) => c.port === port)?.name}`);
     }
   });
+
+  it("with one region's server down: its tenants get a retryable error naming it, the others work, lists say what is missing", async () => {
+    const us = tenants.get("US")!;
+    const eu = tenants.get("EU")!;
+    const down = clusters.get("US")!;
+    await down.stop();
+    try {
+      const refused = await app.as(principals.tenantAdmin(us.id)).gql(`query($id: ID!) { tenant(id: $id) { id } }`, { id: us.id });
+      assert.equal(refused.errors?.[0].extensions.code, "INTERNAL_SERVER_ERROR", JSON.stringify(refused));
+      assert.equal(refused.errors?.[0].extensions.retryable, true);
+      assert.equal(refused.errors?.[0].extensions.storageLocation, "US");
+      assert.match(refused.errors![0].message, /US storage location's database is unavailable/);
+      // Another region's tenant is not affected, reads and writes.
+      assertOk(
+        await app.as(principals.tenantAdmin(eu.id)).gql(`query($id: ID!) { tenant(id: $id) { personalDataRecords(first: 5) { totalCount } } }`, { id: eu.id }),
+      );
+      assertOk(
+        await app.as(principals.tenantAdmin(eu.id)).gql(`mutation($input: RegisterDataSubjectInput!) { registerDataSubject(input: $input) { id } }`, {
+          input: { tenantId: eu.id, externalId: `during-outage-${randomUUID()}` },
+        }),
+      );
+      // The operator's list: every other region's tenants, and one error naming US; never a 500.
+      const list = await app.as(principals.operator()).gql(`{ tenants(first: 50) { totalCount nodes { id storageLocation { code } } } }`);
+      const codes = (list.data?.tenants.nodes ?? []).map((t: { storageLocation: { code: string } }) => t.storageLocation.code).sort();
+      assert.deepEqual(codes, ["APAC", "EU", "UK"], JSON.stringify(list));
+      assert.deepEqual(
+        list.errors?.map((e) => [e.extensions.storageLocation, e.extensions.retryable]),
+        [["US", true]],
+      );
+      // Readiness names each database; control answers, so the process is ready.
+      const ready = await fetch(app.server.url.replace(/\/graphql$/, "/readyz"));
+      assert.equal(ready.status, 200);
+      assert.deepEqual(((await ready.json()) as { databases: unknown }).databases, { control: "ok", EU: "ok", US: "unavailable", UK: "ok", APAC: "ok" });
+    } finally {
+      await down.start();
+    }
+    // Back: its first request succeeds.
+    assertOk(await app.as(principals.tenantAdmin(us.id)).gql(`query($id: ID!) { tenant(id: $id) { id } }`, { id: us.id }));
+    const list = await app.as(principals.operator()).gql(`{ tenants(first: 50) { totalCount } }`);
+    assert.equal(list.errors, undefined);
+    assert.equal(list.data?.tenants.totalCount, 4);
+  });
 });
