@@ -1,7 +1,9 @@
 import type { DataSourceOptions } from "../ormconfig";
 import { seedStorageLocations } from "./modules/storage-location/storage-location.service";
 import { copyLocations, locationCodes } from "./modules/storage-location/storage-location.store";
-import { reconcileDirectory, tenantLocations } from "./modules/tenant/tenant.store";
+import { AuditService } from "./modules/audit/audit.service";
+import { repairNotificationEntries } from "./modules/incident/notification-entries";
+import { allTenantIds, reconcileDirectory, tenantLocations } from "./modules/tenant/tenant.store";
 import { copyParties } from "./modules/third-party/third-party.store";
 import { Topology, type Database } from "./shared/db/topology";
 import { loggableError, type Logger } from "./shared/logging";
@@ -17,15 +19,20 @@ export interface DatabasesOptions {
 
 /**
  * A region joins the service: control's reference rows (storage locations, third parties) are
- * copied into it, and control's tenant directory is repaired from its tenant rows (a crash between
- * a region's commit and control's left control behind). Runs when the region's database opens:
- * at start, when it comes back after an outage, when its location is created.
+ * copied into it; control's tenant directory is repaired from its tenant rows (a crash between a
+ * region's commit and control's left control behind); and its tenants' chains get the entries of
+ * breach notifications control committed but a crash kept from them. Runs when the region's
+ * database opens (at start, when it comes back after an outage, when its location is created)
+ * and after each retention run on it.
  */
 export async function prepareRegion(region: Database, control: Database, log?: Logger): Promise<void> {
-  await copyLocations(control.maintenance.manager, region.maintenance.manager);
-  await copyParties(control.maintenance.manager, region.maintenance.manager);
-  const repaired = await reconcileDirectory(region.maintenance.manager, control.maintenance.manager);
+  const [ours, theirs] = [control.maintenance.manager, region.maintenance.manager];
+  await copyLocations(ours, theirs);
+  await copyParties(ours, theirs);
+  const repaired = await reconcileDirectory(theirs, ours);
   if (repaired) log?.warn({ location: region.name, tenants: repaired }, "the tenant directory was behind a region: repaired");
+  const entries = await repairNotificationEntries(new AuditService(), ours, theirs, await allTenantIds(theirs));
+  if (entries) log?.warn({ location: region.name, entries }, "breach notifications lacked their audit entries in a region: written");
 }
 
 /**

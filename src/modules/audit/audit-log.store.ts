@@ -189,3 +189,12 @@ export async function insertCheckpoint(
     [c.chainKey, c.seq, c.hash, c.signedAt, c.keyId, c.signature],
   );
 }
+
+/** Which of the notifications `ids` have their BREACH_NOTIFICATION_SENT entry. */
+export async function sentNotificationTargets(manager: EntityManager, ids: readonly string[]): Promise<Set<string>> {
+  const rows: Array<{ target_id: string }> = await manager.query(
+    `SELECT DISTINCT target_id FROM audit_log WHERE action = 'BREACH_NOTIFICATION_SENT' AND target_id = ANY($1::text[])`,
+    [ids],
+  );
+  return new Set(rows.map((r) => r.target_id));
+}

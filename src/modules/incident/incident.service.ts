@@ -2,6 +2,8 @@ import { randomUUID } from "node:crypto";
 import type { SelectQueryBuilder } from "typeorm";
 import type { RequestContext } from "../../context";
 import { onControl, onTenant, principalOf } from "../../context";
+import { recordNotificationSent } from "./notification-entries";
+import { loggableError } from "../../shared/logging";
 import { dataScope } from "../../shared/auth/scope";
 import { em } from "../../shared/db/database";
 import { NotFoundError } from "../../shared/errors";
@@ -219,26 +221,26 @@ export class IncidentService {
 
   /**
    * DOMAIN rule 23: notifies every affected tenant not yet notified, in the caller's transaction
-   * (the state change and the notifications commit together). Each tenant's own audit chain
-   * records its notification, naming only the incident.
+   * (the state change and the notifications commit together, in control). Each tenant's own audit
+   * chain, in its region, records its notification, naming only the incident: written once
+   * control has committed, so a crash between the two leaves an entry missing, which the repair
+   * at the region's next open writes (repairNotificationEntries), never an entry without its notification.
    */
   private async notify(ctx: RequestContext, incident: BreachIncidentEntity): Promise<number> {
     const now = ctx.clock.now();
     const sent = await notifyAffectedTenants(em(ctx), incident.id, now);
-    for (const n of sent) {
-      // The notification's entry goes into the tenant's own chain, in its region.
-      await this.audit.append(em(await onTenant(ctx, n.tenant_id)), {
-        tenantId: n.tenant_id,
-        occurredAt: now,
-        actor: principalOf(ctx),
-        action: "BREACH_NOTIFICATION_SENT",
-        targetType: "BreachNotification",
-        targetId: n.id,
-        outcome: "ALLOWED",
-        details: { incidentId: incident.id, withinDeadline: withinDeadline(now, incident.detectedAt) },
-        requestId: ctx.requestId,
-      });
-    }
+    const actor = principalOf(ctx);
+    ctx.unit.afterCommit(async () => {
+      for (const n of sent) {
+        const notification = { ...n, incident_id: incident.id, sent_at: now, detected_at: incident.detectedAt };
+        try {
+          await recordNotificationSent(this.audit, em(await onTenant(ctx, n.tenant_id)), notification, actor, ctx.requestId);
+        } catch (error) {
+          // The notification is committed: the entry follows at the region's repair.
+          ctx.log.error({ error: loggableError(error), notificationId: n.id }, "a breach notification's audit entry waits for the region's repair");
+        }
+      }
+    });
     return sent.length;
   }
 

@@ -121,3 +121,21 @@ export async function acknowledgeNotification(manager: EntityManager, id: string
 export function unacknowledgedNotificationCountSql(tenantIdSql: string): string {
   return `(SELECT count(*) FROM breach_notification WHERE tenant_id = ${tenantIdSql} AND acknowledged_at IS NULL)`;
 }
+
+/** A notification as its tenant's audit entry names it. */
+export interface SentNotification {
+  id: string;
+  tenant_id: string;
+  incident_id: string;
+  sent_at: Date;
+  detected_at: Date;
+}
+
+/** Every notification sent to the tenants `tenantIds`, with its incident's detection time. */
+export function notificationsOfTenantsSent(manager: EntityManager, tenantIds: readonly string[]): Promise<SentNotification[]> {
+  return manager.query(
+    `SELECT n.id, n.tenant_id, n.incident_id, n.sent_at, i.detected_at FROM breach_notification n JOIN breach_incident i ON i.id = n.incident_id
+      WHERE n.tenant_id = ANY($1::uuid[]) ORDER BY n.sent_at, n.id`,
+    [tenantIds],
+  );
+}

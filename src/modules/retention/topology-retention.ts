@@ -3,7 +3,6 @@ import type { AuditService } from "../audit/audit.service";
 import type { Clock } from "../../shared/clock";
 import { CONTROL, type Database, type Topology } from "../../shared/db/topology";
 import { DatabaseUnavailableError } from "../../shared/db/unit-of-work";
-import { reconcileDirectory } from "../tenant/tenant.store";
 import { RetentionService } from "./retention.service";
 import { RetentionRun } from "./retention.types";
 
@@ -15,7 +14,7 @@ export function retentionDatabases(topology: Topology): string[] {
 /**
  * Retention over the topology (DOMAIN rules 5-10 with physical residency): each database runs
  * its own, side by side; a region purges its tenants' rows and audit chains where they live, and
- * control's directory then takes the tenants the region marked PURGED.
+ * is then repaired against control (its directory takes the tenants the region marked PURGED).
  */
 export class TopologyRetention {
   constructor(
@@ -32,7 +31,8 @@ export class TopologyRetention {
       ...options,
       tenantData: database.name !== CONTROL,
     });
-    if (database.name !== CONTROL && !options.dryRun) await reconcileDirectory(database.maintenance.manager, this.topology.control.maintenance.manager);
+    // A region's run may mark tenants PURGED: control's directory follows (with the rest of the repair).
+    if (database.name !== CONTROL && !options.dryRun) await this.topology.repair(database);
     return run;
   }
 

@@ -191,3 +191,9 @@ export async function populatedLocations(manager: EntityManager): Promise<string
   const rows: Array<{ code: string }> = await preparedQuery(manager, `SELECT DISTINCT storage_location_code AS code FROM tenant ORDER BY 1`, []);
   return rows.map((r) => r.code);
 }
+
+/** Every tenant's id. */
+export async function allTenantIds(manager: EntityManager): Promise<string[]> {
+  const rows: Array<{ id: string }> = await manager.query(`SELECT id FROM tenant`);
+  return rows.map((r) => r.id);
+}

@@ -176,6 +176,14 @@ export class Topology {
     return this.regionsByCode.get(code) ?? this.addRegion(code);
   }
 
+  /**
+   * Brings a region up to control again (reference rows, the directory, what a crash between a
+   * region's commit and control's left out): what opening it does, for a region already open.
+   */
+  async repair(region: Database): Promise<void> {
+    await this.options.prepareRegion?.(region, this.control);
+  }
+
   /** The location of `tenantId` from the directory (cached: it never changes); null for no such tenant. */
   async locate(tenantId: string): Promise<string | null> {
     const known = this.located.get(tenantId);

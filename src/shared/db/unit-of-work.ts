@@ -26,7 +26,7 @@ export class UnitOfWork {
   /** Which database each opened session is on. */
   private readonly names = new Map<RequestSession, string>();
   /** The running transaction: its token and the sessions that joined it, in order. */
-  private running: { token: object; joined: RequestSession[] } | null = null;
+  private running: { token: object; joined: RequestSession[]; afterCommit: Array<() => Promise<void>> } | null = null;
   private closed = false;
 
   constructor(
@@ -88,7 +88,7 @@ export class UnitOfWork {
     const token = {};
     const homeSession = await this.session(home);
     await homeSession.begin(token);
-    const running = { token, joined: [homeSession] };
+    const running = { token, joined: [homeSession], afterCommit: [] as Array<() => Promise<void>> };
     this.running = running;
     let result: T;
     try {
@@ -109,7 +109,19 @@ export class UnitOfWork {
         throw error;
       }
     }
+    for (const work of running.afterCommit) await work();
     return result;
+  }
+
+  /**
+   * Work that must follow the running transaction's commit, each statement on its own: what a
+   * database writes about another's change once that change is durable (a tenant's audit entry
+   * of a notification control committed). A crash before it leaves it to a repair that finds it
+   * missing, never the other way round.
+   */
+  afterCommit(work: () => Promise<void>): void {
+    if (!this.running) throw new Error("afterCommit outside a transaction of the request");
+    this.running.afterCommit.push(work);
   }
 
   /** Closes every session the request opened (see RequestSession.close). */
