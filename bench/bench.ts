@@ -10,7 +10,7 @@ import { Role } from "../src/shared/auth/role";
 import { freePort } from "../src/shared/db/embedded";
 import { createLogger } from "../src/shared/logging";
 import { datasetSize, seedDataset, tenantIds } from "./dataset";
-import { BENCH_SECRET, intFromEnv, postgresCpuMs, processCpuMs, procStatusBytes, startApi } from "./lib";
+import { BENCH_SECRET, euRegionUrl, intFromEnv, postgresCpuMs, processCpuMs, procStatusBytes, regionUrl, startApi } from "./lib";
 
 /**
  * `npm run bench`: the read path of Custodian against PostGraphile 5 and hand-written SQL on one
@@ -147,10 +147,10 @@ async function measure(
 /** SQL statements per request, from pg_stat_statements (null when the server has not loaded it). */
 async function statementsPerRequest(pool: Pool, target: Target, requests: number): Promise<number | null> {
   // Requests still in flight from the load run would be counted too: wait until every other
-  // session of the database is idle (at most 5 s).
+  // session of control and its region databases (named after it) is idle (at most 5 s).
   for (let waited = 0; waited < 5000; waited += 50) {
     const { rows } = await pool.query(
-      `SELECT count(*)::int AS busy FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND state <> 'idle'`,
+      `SELECT count(*)::int AS busy FROM pg_stat_activity WHERE datname LIKE current_database() || '%' AND pid <> pg_backend_pid() AND state <> 'idle'`,
     );
     if (rows[0].busy === 0) break;
     await new Promise((ok) => setTimeout(ok, 50));
@@ -163,9 +163,47 @@ async function statementsPerRequest(pool: Pool, target: Target, requests: number
   for (let i = 0; i < requests; i++) await post(target, i);
   const { rows } = await pool.query(
     `SELECT coalesce(sum(calls), 0)::int AS calls FROM pg_stat_statements
-      WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) AND query NOT LIKE '%pg_stat_statements%'`,
+      WHERE dbid IN (SELECT oid FROM pg_database WHERE datname LIKE current_database() || '%') AND query NOT LIKE '%pg_stat_statements%'`,
   );
   return rows[0].calls / requests;
+}
+
+/**
+ * Custodian's dashboard on the same dataset with its tenants spread over the four seeded
+ * locations (tenant t in location t mod 4, each location its own database): the fan-out's cost,
+ * beside the one-location figures. A database set of its own, dropped afterwards.
+ */
+async function spreadDashboard(
+  size: ReturnType<typeof datasetSize>,
+  settings: { connections: number; seconds: number; runs: number; warmup: number },
+  query: string,
+  variables: Record<string, unknown>,
+  operator: string,
+): Promise<CaseFigures> {
+  const database = await freshDatabase("custodian_bench4", createLogger("warn"), { shared_preload_libraries: "pg_stat_statements" });
+  const control = new Pool({ connectionString: database.url, max: 2 });
+  control.on("error", () => undefined);
+  const regions = ["EU", "US", "UK", "APAC"].map((code) => ({ code, pool: new Pool({ connectionString: regionUrl(database.url, code), max: 2 }) }));
+  let api: Awaited<ReturnType<typeof startApi>> | undefined;
+  try {
+    await seedDataset({ control, regions }, size);
+    await control.query(`CREATE EXTENSION IF NOT EXISTS pg_stat_statements`).catch(() => undefined);
+    api = await startApi(database.url, { RETENTION_INTERVAL: "off" });
+    const target: Target = {
+      name: "Custodian, 4 regions",
+      url: api.url,
+      pid: api.child.pid,
+      request: () => ({ headers: { "content-type": "application/json", authorization: `Bearer ${operator}` }, body: JSON.stringify({ query, variables }) }),
+    };
+    const sample = await post(target, 0);
+    const locations = new Set(sample.data.tenants.nodes.map((t: { storageLocation: { code: string } }) => t.storageLocation.code));
+    if (locations.size !== 4) throw new Error(`the spread dashboard's page spans ${locations.size} locations, not 4`);
+    return (await measure(control, [target], settings)).get(target)!;
+  } finally {
+    await api?.stop();
+    await Promise.all([control, ...regions.map((r) => r.pool)].map((p) => p.end()));
+    await database.drop();
+  }
 }
 
 function startProcess(command: string, args: string[], env: Record<string, string>): Promise<ChildProcess> {
@@ -218,7 +256,10 @@ async function main() {
   try {
     console.log(`# bench on ${database.description}: ${size.tenants} tenants, ${size.subjects} subjects, ${size.records} records`);
     const started = Date.now();
-    await seedDataset(pool, size);
+    // One location: every tenant in EU, the region database PostGraphile and the floor read too.
+    const eu = new Pool({ connectionString: euRegionUrl(database.url), max: 2 });
+    await seedDataset({ control: pool, regions: [{ code: "EU", pool: eu }] }, size);
+    await eu.end();
     await pool.query(`CREATE EXTENSION IF NOT EXISTS pg_stat_statements`).catch(() => undefined);
     console.log(`# seeded in ${((Date.now() - started) / 1000).toFixed(1)} s`);
     const tenants = await tenantIds(pool);
@@ -226,14 +267,14 @@ async function main() {
     api = await startApi(database.url, { RETENTION_INTERVAL: "off" });
     const pgPort = await freePort();
     const postgraphileProcess = await startProcess(join(ROOT, "node_modules", "node", "bin", "node"), [join(ROOT, "bench", "postgraphile", "server.mjs")], {
-      DATABASE_URL: database.url,
+      DATABASE_URL: euRegionUrl(database.url),
       PORT: String(pgPort),
       GRAPHILE_ENV: "production",
     });
     children.push(postgraphileProcess);
     const floorPort = await freePort();
     const floorProcess = await startProcess(process.execPath, [join(__dirname, "floor.js")], {
-      DATABASE_URL: database.url,
+      DATABASE_URL: euRegionUrl(database.url),
       PORT: String(floorPort),
       DASHBOARD_TENANTS: String(dashTenants),
       DASHBOARD_RECORDS: String(dashRecords),
@@ -322,6 +363,9 @@ async function main() {
     await database.drop();
     dropped = true;
 
+    console.log("# the dashboard with its tenants spread over four region databases");
+    const fourLocations = await spreadDashboard(size, { connections, seconds, runs, warmup }, CUSTODIAN_DASHBOARD, variables, operator);
+
     console.log("# ingest and retention benches (each on a database of its own)");
     const ingest = await childBench("ingest.js");
     const retention = await childBench("retention.js");
@@ -341,6 +385,7 @@ async function main() {
     console.log(row("dashboard: Custodian", c));
     console.log(row("dashboard: PostGraphile 5", p));
     console.log(row("dashboard: SQL floor (pg)", f));
+    console.log(row("dashboard: Custodian, 4 regions", fourLocations));
     console.log(row(`values: ${valuesPerRequest} for one purpose`, valuesCase));
     console.log(`dashboard ratios: Custodian / PostGraphile ${ratio.toFixed(2)}, Custodian / floor ${(ofFloor * 100).toFixed(0)}%`);
     console.log(
@@ -355,6 +400,7 @@ async function main() {
       ["dashboard >= 45% of the floor", ofFloor >= 0.45],
       ["dashboard p99 <= 200 ms", c.median.p99 <= 200],
       ["dashboard <= 4 SQL statements per request", c.statementsPerRequest !== null && c.statementsPerRequest <= 4],
+      ["dashboard over 4 regions: p50 <= 1.5x one region's", fourLocations.median.p50 <= 1.5 * c.median.p50],
       ["values p99 <= 100 ms", valuesCase.median.p99 <= 100],
       ["API peak RSS <= 300 MB", rssMb <= 300],
       ["no errors", [c, p, f, valuesCase].every((k) => k.runs.every((r) => r.errors === 0))],
@@ -365,7 +411,7 @@ async function main() {
       at: new Date().toISOString(),
       machine: { cpus: (await import("node:os")).cpus().length, node: process.version, database: database.description.replace(/ in \/.*$/, "") },
       settings: { scale, dataset: size, seconds, runs, warmup, connections, dashTenants, dashRecords, valuesPerRequest },
-      dashboard: { custodian: c, postgraphile: p, floor: f, ratioToPostgraphile: ratio, fractionOfFloor: ofFloor },
+      dashboard: { custodian: c, postgraphile: p, floor: f, ratioToPostgraphile: ratio, fractionOfFloor: ofFloor, custodianFourRegions: fourLocations },
       values: valuesCase,
       ingest,
       retention,

@@ -4,7 +4,7 @@ import { freshDatabase } from "../scripts/fresh-database";
 import { Role } from "../src/shared/auth/role";
 import { signToken } from "../src/shared/auth/jwt";
 import { createLogger } from "../src/shared/logging";
-import { BENCH_SECRET, intFromEnv, startApi } from "./lib";
+import { BENCH_SECRET, euRegionUrl, syncDirectory, intFromEnv, startApi } from "./lib";
 
 /**
  * One tenant's auditor floods the API with verifications of a long chain, as the red team did
@@ -18,7 +18,7 @@ async function main() {
   const seconds = intFromEnv("BENCH_SECONDS", 10);
   const entries = intFromEnv("AUDIT_ENTRIES", 31_000);
   const database = await freshDatabase("custodian_bench", createLogger("warn"));
-  const owner = new Client({ connectionString: database.url });
+  const owner = new Client({ connectionString: euRegionUrl(database.url) });
   await owner.connect();
   const [flooded, probed] = [randomUUID(), randomUUID()];
   for (const id of [flooded, probed]) {
@@ -37,6 +37,7 @@ async function main() {
     );
   }
   await owner.end();
+  await syncDirectory(database.url);
   const api = await startApi(database.url);
   try {
     const auditor = await signToken({ subject: "bench-auditor", role: Role.AUDITOR, tenantId: flooded }, BENCH_SECRET);

@@ -4,7 +4,7 @@ import { freshDatabase } from "../scripts/fresh-database";
 import { Role } from "../src/shared/auth/role";
 import { signToken } from "../src/shared/auth/jwt";
 import { createLogger } from "../src/shared/logging";
-import { BENCH_SECRET, gql, intFromEnv, startApi, timed } from "./lib";
+import { BENCH_SECRET, euRegionUrl, syncDirectory, gql, intFromEnv, startApi, timed } from "./lib";
 
 /**
  * Ingest: BENCH_RECORDS records (default 100,000) through recordPersonalDataBatch, BENCH_BATCH
@@ -43,7 +43,7 @@ async function main() {
   const batches = Math.ceil(records / batchSize);
   const database = await freshDatabase("custodian_bench", createLogger("warn"));
   console.log(`# ingest bench on ${database.description}: ${records} records, ${batchSize} per batch, concurrency ${concurrency}`);
-  const pool = new Pool({ connectionString: database.url, max: concurrency });
+  const pool = new Pool({ connectionString: euRegionUrl(database.url), max: concurrency });
   // The database goes away at the end of the run; an idle client hearing that is no failure.
   pool.on("error", () => undefined);
   const api = await startApi(database.url);
@@ -63,6 +63,7 @@ async function main() {
       );
       subjects[t] = ids;
     }
+    await syncDirectory(database.url);
     const token = await signToken({ subject: "bench-integration", role: Role.INTEGRATION, tenantId: tenants[0] }, BENCH_SECRET);
     const apiBatch = (b: number) => () =>
       gql(api.url, token, BATCH, {

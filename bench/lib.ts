@@ -3,6 +3,8 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { freePort } from "../src/shared/db/embedded";
+import { Client } from "pg";
+import { regionDatabaseName, withDatabase } from "../src/shared/db/topology";
 
 export const BENCH_SECRET = "bench-secret-that-is-long-enough-for-hs256-0123456789";
 
@@ -162,4 +164,32 @@ export function postgresCpuMs(): number {
     if (!isPostgres(fields[1])) total += cpuMs(fields, 13);
   }
   return total;
+}
+
+/**
+ * The EU region's database beside control `controlUrl` (the default topology: each location's
+ * database on the control server): where a bench seeds its tenants and their data directly.
+ */
+export function euRegionUrl(controlUrl: string): string {
+  return regionUrl(controlUrl, "EU");
+}
+
+/** Location `code`'s region database beside control `controlUrl` (the default topology). */
+export function regionUrl(controlUrl: string, code: string): string {
+  return withDatabase(controlUrl, regionDatabaseName(controlUrl, code));
+}
+
+/** Copies the EU region's tenant rows into control's directory, as the service keeps it (a bench seeds the region directly). */
+export async function syncDirectory(controlUrl: string): Promise<void> {
+  const region = new Client({ connectionString: euRegionUrl(controlUrl) });
+  const control = new Client({ connectionString: controlUrl });
+  await Promise.all([region.connect(), control.connect()]);
+  try {
+    const { rows } = await region.query(`SELECT to_jsonb(t) AS row FROM tenant t`);
+    await control.query(`INSERT INTO tenant SELECT * FROM jsonb_populate_recordset(NULL::tenant, $1) ON CONFLICT (id) DO NOTHING`, [
+      JSON.stringify(rows.map((r: { row: unknown }) => r.row)),
+    ]);
+  } finally {
+    await Promise.all([region.end(), control.end()]);
+  }
 }

@@ -4,7 +4,7 @@ import { freshDatabase } from "../scripts/fresh-database";
 import { Role } from "../src/shared/auth/role";
 import { signToken } from "../src/shared/auth/jwt";
 import { createLogger } from "../src/shared/logging";
-import { BENCH_SECRET, procStatusBytes, startApi } from "./lib";
+import { BENCH_SECRET, euRegionUrl, syncDirectory, procStatusBytes, startApi } from "./lib";
 
 /**
  * Memory under the largest reads the cost limit lets through, against the API in its own
@@ -17,7 +17,7 @@ import { BENCH_SECRET, procStatusBytes, startApi } from "./lib";
  */
 async function main() {
   const database = await freshDatabase("custodian_bench", createLogger("warn"));
-  const pool = new Pool({ connectionString: database.url, max: 2 });
+  const pool = new Pool({ connectionString: euRegionUrl(database.url), max: 2 });
   pool.on("error", () => undefined);
   const api = await startApi(database.url);
   try {
@@ -35,6 +35,7 @@ async function main() {
        SELECT gen_random_uuid(), $1, $2, 'DEVICE', '{SUPPORT}', 'EU', $3::jsonb, now(), now() FROM generate_series(1, 500)`,
       [tenantId, subjectId, value],
     );
+    await syncDirectory(database.url);
     const admin = await signToken({ subject: "bench-admin", role: Role.TENANT_ADMIN, tenantId }, BENCH_SECRET);
     const post = async (query: string, variables: Record<string, unknown>) => {
       const response = await fetch(api.url, {

@@ -4,7 +4,7 @@ import { freshDatabase } from "../scripts/fresh-database";
 import { Role } from "../src/shared/auth/role";
 import { signToken } from "../src/shared/auth/jwt";
 import { createLogger } from "../src/shared/logging";
-import { BENCH_SECRET, intFromEnv, startApi } from "./lib";
+import { BENCH_SECRET, euRegionUrl, syncDirectory, intFromEnv, startApi } from "./lib";
 
 /**
  * Reads: a tenant administrator's page of 20 records with their subjects, BENCH_CONCURRENCY (20)
@@ -16,7 +16,7 @@ async function main() {
   const concurrency = intFromEnv("BENCH_CONCURRENCY", 20);
   const seconds = intFromEnv("BENCH_SECONDS", 10);
   const database = await freshDatabase("custodian_bench", createLogger("warn"));
-  const pool = new Pool({ connectionString: database.url, max: 2 });
+  const pool = new Pool({ connectionString: euRegionUrl(database.url), max: 2 });
   pool.on("error", () => undefined);
   const api = await startApi(database.url);
   try {
@@ -36,6 +36,7 @@ async function main() {
         [id],
       );
     }
+    await syncDirectory(database.url);
     const tokens = await Promise.all(tenants.map((tenantId) => signToken({ subject: "bench-admin", role: Role.TENANT_ADMIN, tenantId }, BENCH_SECRET)));
     const latencies: number[] = [];
     const deadline = Date.now() + seconds * 1000;

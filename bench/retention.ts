@@ -8,7 +8,7 @@ import { AuditService } from "../src/modules/audit/audit.service";
 import { RetentionService } from "../src/modules/retention/retention.service";
 import { systemClock } from "../src/shared/clock";
 import { createLogger } from "../src/shared/logging";
-import { intFromEnv } from "./lib";
+import { euRegionUrl, intFromEnv } from "./lib";
 
 /**
  * Retention: BENCH_RECORDS pending records (default 1,000,000), all due, purged by the retention
@@ -24,9 +24,9 @@ async function main() {
   // Seeding a million rows and copying them is set-up, not a request: it must finish however busy
   // the machine is, so it runs without the service's statement timeouts (a busy machine once
   // cancelled its foreign-key checks). The engine runs as the service does, with them.
-  const setup = createDataSource(database.url, { poolSize: 2, timeouts: false });
+  const setup = createDataSource(euRegionUrl(database.url), { poolSize: 2, timeouts: false });
   await setup.initialize();
-  const db = await openMaintenancePool(database.url, { poolSize: 4 });
+  const db = await openMaintenancePool(euRegionUrl(database.url), { poolSize: 4 });
   try {
     const perTenant = Math.ceil(records / tenants);
     for (let t = 0; t < tenants; t++) {

@@ -442,6 +442,84 @@ async function soak(): Promise<DrillResult> {
   });
 }
 
+/**
+ * One region's PostgreSQL killed (kill -9) under a steady read of two tenants, one per region:
+ * the dead region's tenant gets a retryable error naming its location, fast; the other region's
+ * tenant is served throughout; the operator's tenants list answers (200) with the living region
+ * and an error naming the dead one; /readyz names it and stays ready. After the restart the dead
+ * region's first request succeeds.
+ */
+async function regionOutage(): Promise<DrillResult> {
+  return withDatabase(async (db, dir) => {
+    const us = new DrillDatabase(join(dir, "us"), undefined, "custodian_us");
+    await us.start();
+    const failures: string[] = [];
+    let operations = 0;
+    let errors = 0;
+    const api = await startApi(db.url, { STORAGE_LOCATION_DATABASES: `US=${us.url}` });
+    try {
+      const operator = await operatorToken();
+      const tenantIn = async (code: string) => {
+        const created = await post(api.url, operator, `mutation($c: ID!) { createTenant(input: { name: "Outage ${code}", storageLocationCode: $c }) { id } }`, {
+          c: code,
+        });
+        if (!created.body?.data?.createTenant) throw new Error(`createTenant in ${code}: ${JSON.stringify(created.body).slice(0, 300)}`);
+        const id = created.body.data.createTenant.id as string;
+        return { id, admin: await signToken({ subject: "drill-admin", role: Role.TENANT_ADMIN, tenantId: id, expiresIn: "2h" }, BENCH_SECRET) };
+      };
+      const [eu, usTenant] = [await tenantIn("EU"), await tenantIn("US")];
+      const read = (t: { id: string; admin: string }) =>
+        post(api.url, t.admin, `query($id: ID!) { tenant(id: $id) { id dataSubjects(first: 1) { totalCount } } }`, { id: t.id });
+      for (const t of [eu, usTenant]) if (!(await read(t)).ok) failures.push("a tenant could not be read before the outage");
+
+      us.kill9();
+      await sleep(300);
+      let slowest = 0;
+      for (let i = 0; i < 20; i++) {
+        const [a, b] = await Promise.all([read(eu), read(usTenant)]);
+        operations += 2;
+        if (!a.ok || a.body.errors) failures.push(`the EU tenant failed during the US outage: ${JSON.stringify(a.body).slice(0, 200)}`);
+        const error = b.body?.errors?.[0]?.extensions;
+        if (b.ok && !b.body.errors) failures.push("the US tenant was served with its database down");
+        else if (error?.storageLocation !== "US" || error?.retryable !== true) failures.push(`unclear outage error: ${JSON.stringify(b.body).slice(0, 200)}`);
+        else errors += 1;
+        slowest = Math.max(slowest, b.ms);
+      }
+      if (slowest > 5000) failures.push(`a US request took ${Math.round(slowest)} ms to fail`);
+      const list = await post(api.url, operator, `{ tenants(first: 100) { nodes { id } } }`);
+      operations += 1;
+      const listed = (list.body?.data?.tenants?.nodes ?? []).map((n: { id: string }) => n.id);
+      const named = (list.body?.errors ?? []).map((e: { extensions?: { storageLocation?: string } }) => e.extensions?.storageLocation);
+      if (list.status !== 200 || !listed.includes(eu.id) || listed.includes(usTenant.id) || named.join() !== "US")
+        failures.push(`the operator's list during the outage: ${list.status} ${JSON.stringify(list.body).slice(0, 300)}`);
+      const ready = await fetch(api.url.replace(/\/graphql$/, "/readyz"));
+      const readiness = (await ready.json()) as { databases?: Record<string, string> };
+      if (ready.status !== 200 || readiness.databases?.US !== "unavailable" || readiness.databases?.control !== "ok")
+        failures.push(`readiness during the outage: ${ready.status} ${JSON.stringify(readiness)}`);
+
+      while (processesNaming(us.dataDir).length) await sleep(100);
+      const restarted = performance.now();
+      await us.start();
+      const first = await read(usTenant);
+      operations += 1;
+      if (!first.ok || first.body.errors) failures.push(`the US tenant's first request after the restart failed: ${JSON.stringify(first.body).slice(0, 200)}`);
+      return {
+        drill: "one region's database killed (kill -9)",
+        operations,
+        acknowledged: operations - errors,
+        lost: 0,
+        duplicated: 0,
+        errors,
+        recoverySeconds: Number(((performance.now() - restarted) / 1000).toFixed(2)),
+        failures,
+      };
+    } finally {
+      await api.stop();
+      await us.stop();
+    }
+  });
+}
+
 /** Deletion, revocation and end of subscription racing writes, at scale with --full. */
 async function racesDrill(): Promise<DrillResult> {
   return withDatabase(async (db) => {
@@ -464,6 +542,7 @@ async function main(): Promise<number> {
   const drills: Array<[string, () => Promise<DrillResult>]> = [
     ["api", apiKilled],
     ["database", databaseKilled],
+    ["region", regionOutage],
     ["stop", gracefulStop],
     ["two", twoInstances],
     ["soak", soak],
