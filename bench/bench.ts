@@ -184,6 +184,7 @@ async function spreadDashboard(
   const control = new Pool({ connectionString: database.url, max: 2 });
   control.on("error", () => undefined);
   const regions = ["EU", "US", "UK", "APAC"].map((code) => ({ code, pool: new Pool({ connectionString: regionUrl(database.url, code), max: 2 }) }));
+  for (const { pool } of regions) pool.on("error", () => undefined);
   let api: Awaited<ReturnType<typeof startApi>> | undefined;
   try {
     await seedDataset({ control, regions }, size);
@@ -258,6 +259,7 @@ async function main() {
     const started = Date.now();
     // One location: every tenant in EU, the region database PostGraphile and the floor read too.
     const eu = new Pool({ connectionString: euRegionUrl(database.url), max: 2 });
+    eu.on("error", () => undefined);
     await seedDataset({ control: pool, regions: [{ code: "EU", pool: eu }] }, size);
     await eu.end();
     await pool.query(`CREATE EXTENSION IF NOT EXISTS pg_stat_statements`).catch(() => undefined);
