@@ -14,13 +14,6 @@ export function datasetSize(scale: number): DatasetSize {
 
 const CATEGORIES = ["IDENTITY", "CONTACT", "DEVICE", "APP_INVENTORY", "LOCATION", "NETWORK"];
 
-/**
- * A fixed dataset, the same on every run: ids are md5 hashes of their position and every
- * timestamp is an offset from one fixed instant, so keyset order is the same for all readers.
- * Per tenant: subjects and records evenly spread, one record in ten pending deletion, every
- * record usable for SERVICE_OPERATION; one agreement with a listed agent and five transfers.
- */
-
 /** Where the dataset goes: control's directory and registry, and each region's tenants with their data. */
 export interface DatasetTarget {
   control: Pool;
@@ -28,8 +21,12 @@ export interface DatasetTarget {
 }
 
 /**
- * Seeds the dataset with tenant t in region t mod (number of regions): its row in control's
- * directory and in its region, its subjects, records, agreement and transfers in its region.
+ * A fixed dataset, the same on every run: ids are md5 hashes of their position and every
+ * timestamp is an offset from one fixed instant, so keyset order is the same for all readers.
+ * Per tenant: subjects and records evenly spread, one record in ten pending deletion, every
+ * record usable for SERVICE_OPERATION; one agreement with a listed agent and five transfers.
+ * Tenant t goes to region t mod (number of regions): its row in control's directory and in its
+ * region, its subjects, records, agreement and transfers in its region.
  */
 export async function seedDataset(target: DatasetTarget, size: DatasetSize): Promise<void> {
   const epoch = "2026-01-01T00:00:00Z";

@@ -1,6 +1,6 @@
 import type { DataSourceOptions } from "../ormconfig";
 import { seedStorageLocations } from "./modules/storage-location/storage-location.service";
-import { copyLocations, locationCodes } from "./modules/storage-location/storage-location.store";
+import { copyLocations, locationCodes, locationsByCode } from "./modules/storage-location/storage-location.store";
 import { AuditService } from "./modules/audit/audit.service";
 import { repairNotificationEntries } from "./modules/incident/notification-entries";
 import { allTenantIds, reconcileDirectory, tenantLocations } from "./modules/tenant/tenant.store";
@@ -47,6 +47,7 @@ export async function openDatabases(options: DatabasesOptions): Promise<Topology
     appUrl: options.appUrl,
     pool: options.pool,
     directory: (control, ids) => tenantLocations(control.manager, ids),
+    locationExists: async (control, code) => (await locationsByCode(control.manager, [code])).length > 0,
     prepareRegion: (region, control) => prepareRegion(region, control, options.log),
   });
   try {

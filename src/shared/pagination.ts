@@ -251,30 +251,3 @@ export function pageOf<E, T>(rows: E[], first: number, totalCount: number, posit
     totalCount,
   };
 }
-
-/**
- * Pages of several databases (each up to `first` after the same cursor) as one page of the
- * first `first` in keyset order. More follow when the merge left some out or a database said so;
- * the total is the sum.
- */
-export function mergePages<T>(pages: readonly Connection<T>[], first: number, positionOf: (node: T) => [Date, string]): Connection<T> {
-  const compare = (a: T, b: T) => {
-    const [at, aid] = positionOf(a);
-    const [bt, bid] = positionOf(b);
-    return at.getTime() - bt.getTime() || (aid < bid ? -1 : aid > bid ? 1 : 0);
-  };
-  const nodes = pages.flatMap((p) => p.nodes).sort(compare);
-  const more = nodes.length > first || pages.some((p) => p.pageInfo.hasNextPage);
-  const page = pageOf(nodes, first, 0, positionOf, (node) => node);
-  const counts = pages.map((p) => p.totalCount);
-  const sum = (all: number[]) => all.reduce((n, c) => n + c, 0);
-  page.totalCount = counts.every((c): c is number => typeof c === "number") ? sum(counts) : Promise.all(counts.map((c) => Promise.resolve(c))).then(sum);
-  return more === page.pageInfo.hasNextPage
-    ? page
-    : { ...withEdges(page), pageInfo: { ...page.pageInfo, endCursor: page.pageInfo.endCursor, hasNextPage: more } };
-}
-
-/** A page whose lazily built edges survive being spread into another object. */
-function withEdges<T>(page: Connection<T>): Connection<T> {
-  return { edges: page.edges, nodes: page.nodes, pageInfo: page.pageInfo, totalCount: page.totalCount };
-}

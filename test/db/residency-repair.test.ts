@@ -3,7 +3,7 @@ import { randomUUID } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import { type TestApp, principals, startTestApp } from "../helpers/app";
 import { assertOk } from "../helpers/assertions";
-import { createTenant, recordData, registerSubject } from "../helpers/factories";
+import { createTenant, recordData, registerSubject, declaredIncident } from "../helpers/factories";
 import { isolatedDatabase } from "../helpers/isolated-db";
 
 /**
@@ -93,19 +93,7 @@ describe("a crash between a region's commit and control's", () => {
         RETURN NEW;
       END $$;
       CREATE TRIGGER test_crash_entry BEFORE INSERT ON audit_log FOR EACH ROW EXECUTE FUNCTION test_crash_entry();`);
-    const operator = app.as(principals.operator());
-    const incident = assertOk(
-      await operator.gql(`mutation($input: ReportSecurityIncidentInput!) { reportSecurityIncident(input: $input) { id } }`, {
-        input: {
-          title: "Drill",
-          description: "x",
-          severity: "LOW",
-          detectedAt: new Date(app.clock.now().getTime() - 1000).toISOString(),
-          affectedTenantIds: [tenant.id],
-        },
-      }),
-    ).reportSecurityIncident;
-    assertOk(await operator.gql(`mutation($id: ID!) { declareCustomerReportable(incidentId: $id) { id } }`, { id: incident.id }));
+    await declaredIncident(app, [tenant.id]);
     const [notification] = await app.controlDb.query(`SELECT id FROM breach_notification WHERE tenant_id = $1`, [tenant.id]);
     const entries = async () => app.db.query(`SELECT actor FROM audit_log WHERE action = 'BREACH_NOTIFICATION_SENT' AND target_id = $1`, [notification.id]);
     assert.deepEqual(await entries(), [], "the crash left the notification without its entry");

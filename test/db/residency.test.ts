@@ -4,7 +4,7 @@ import { after, before, describe, it } from "node:test";
 import { Client } from "pg";
 import { type TestApp, principals, roles, startTestApp } from "../helpers/app";
 import { assertOk } from "../helpers/assertions";
-import { consentedAgreement, createTenant } from "../helpers/factories";
+import { consentedAgreement, createTenant, declaredIncident } from "../helpers/factories";
 import { startCluster, type Cluster } from "../helpers/pg15-cluster";
 import { serversUsed } from "../helpers/statements";
 
@@ -99,19 +99,10 @@ describe("physical residency: each tenant's data only in its own location's clus
     }
     // An incident that affects every tenant, declared: notifications in control, entries in each chain.
     const operator = app.as(principals.operator());
-    const ids = [...tenants.values()].map((t) => t.id);
-    const incident = assertOk(
-      await operator.gql(`mutation($input: ReportSecurityIncidentInput!) { reportSecurityIncident(input: $input) { id } }`, {
-        input: {
-          title: "Everyone",
-          description: "A drill",
-          severity: "LOW",
-          detectedAt: new Date(app.clock.now().getTime() - 1000).toISOString(),
-          affectedTenantIds: ids,
-        },
-      }),
-    ).reportSecurityIncident;
-    assertOk(await operator.gql(`mutation($id: ID!) { declareCustomerReportable(incidentId: $id) { id } }`, { id: incident.id }));
+    await declaredIncident(
+      app,
+      [...tenants.values()].map((t) => t.id),
+    );
     // The dashboard, across every region.
     assertOk(await operator.gql(`{ tenants(first: 10) { totalCount nodes { id personalDataRecords(first: 5) { nodes { id subject { id } } } } } }`));
     // Past the grace period: retention purges the deleted record and subject in their regions.

@@ -35,6 +35,23 @@ describe("storage locations (rule 1)", () => {
     assertError(await as.asOperator().gql(CREATE, { input: { code, name: "Again", dataCenterCountries: ["CH"] } }), "BAD_USER_INPUT", "code");
   });
 
+  it("gets a database of its own, which holds its tenants' rows; an instance started before finds it", async () => {
+    const other = await startTestApp();
+    try {
+      const code = `NO${Date.now() % 100000}`;
+      assertOk(await as.asOperator().gql(CREATE, { input: { code, name: "Norway", dataCenterCountries: ["NO"] } }));
+      const [{ exists }] = await app.controlDb.query(`SELECT count(*)::int AS exists FROM pg_database WHERE datname = current_database() || '_' || lower($1)`, [
+        code,
+      ]);
+      assert.equal(exists, 1, "created beside control, as <control>_<code>");
+      const tenant = await createTenant(other, { storageLocationCode: code });
+      assert.equal((await other.region(code).owner.query(`SELECT storage_location_code AS code FROM tenant WHERE id = $1`, [tenant.id]))[0].code, code);
+      assert.deepEqual(await app.db.query(`SELECT id FROM tenant WHERE id = $1`, [tenant.id]), [], "not in EU's database");
+    } finally {
+      await other.close();
+    }
+  });
+
   it("refuses malformed input naming the field", async () => {
     assertError(await as.asOperator().gql(CREATE, { input: { code: "x", name: "Bad", dataCenterCountries: ["CH"] } }), "BAD_USER_INPUT", "code");
     assertError(await as.asOperator().gql(CREATE, { input: { code: "ZZ", name: "Bad", dataCenterCountries: [] } }), "BAD_USER_INPUT", "dataCenterCountries");

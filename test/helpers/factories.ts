@@ -124,3 +124,25 @@ export async function createAgreement(app: TestApp, tenantId: string, thirdParty
     );
   return created;
 }
+
+/** A LOW incident affecting `tenantIds`, reported by an operator a second before the service clock's now and declared customer-reportable (the tenants are notified). */
+export async function declaredIncident(app: TestApp, tenantIds: string[]): Promise<{ id: string }> {
+  const operator = app.as(principals.operator());
+  const reported = await operator.gql<{ reportSecurityIncident: { id: string } }>(
+    `mutation($input: ReportSecurityIncidentInput!) { reportSecurityIncident(input: $input) { id } }`,
+    {
+      input: {
+        title: "Drill",
+        description: "x",
+        severity: "LOW",
+        detectedAt: new Date(app.clock.now().getTime() - 1000).toISOString(),
+        affectedTenantIds: tenantIds,
+      },
+    },
+  );
+  assert.equal(reported.errors, undefined, JSON.stringify(reported.errors));
+  const incident = reported.data!.reportSecurityIncident;
+  const declared = await operator.gql(`mutation($id: ID!) { declareCustomerReportable(incidentId: $id) { id } }`, { id: incident.id });
+  assert.equal(declared.errors, undefined, JSON.stringify(declared.errors));
+  return incident;
+}

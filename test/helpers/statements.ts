@@ -1,35 +1,35 @@
 import { Client } from "pg";
 
 /**
- * Counts the SQL statements this process sends while `during` runs (every pg client query:
- * TypeORM's and ours). Only meaningful while nothing else in the process talks to the database.
+ * Runs `during` with `observe` called for every statement this process sends (every pg client
+ * query: TypeORM's and ours). Only meaningful while nothing else in the process talks to a database.
  */
-export async function countStatements<T>(during: () => Promise<T>): Promise<{ result: T; statements: string[] }> {
-  const statements: string[] = [];
+async function observingQueries<T>(observe: (client: Client, first: unknown) => void, during: () => Promise<T>): Promise<T> {
   const original = Client.prototype.query;
   Client.prototype.query = function (this: Client, ...args: unknown[]) {
-    const first = args[0] as string | { text?: string };
-    statements.push(typeof first === "string" ? first : (first?.text ?? "?"));
+    observe(this, args[0]);
     return (original as (...a: unknown[]) => unknown).apply(this, args);
   } as typeof original;
   try {
-    return { result: await during(), statements };
+    return await during();
   } finally {
     Client.prototype.query = original;
   }
 }
 
+/** Counts the SQL statements this process sends while `during` runs. */
+export async function countStatements<T>(during: () => Promise<T>): Promise<{ result: T; statements: string[] }> {
+  const statements: string[] = [];
+  const result = await observingQueries((_client, first) => {
+    const query = first as string | { text?: string };
+    statements.push(typeof query === "string" ? query : (query?.text ?? "?"));
+  }, during);
+  return { result, statements };
+}
+
 /** The servers (by port) this process sends statements to while `during` runs. */
 export async function serversUsed<T>(during: () => Promise<T>): Promise<{ result: T; ports: Set<number> }> {
   const ports = new Set<number>();
-  const original = Client.prototype.query;
-  Client.prototype.query = function (this: Client, ...args: unknown[]) {
-    ports.add(this.port);
-    return (original as (...a: unknown[]) => unknown).apply(this, args);
-  } as typeof original;
-  try {
-    return { result: await during(), ports };
-  } finally {
-    Client.prototype.query = original;
-  }
+  const result = await observingQueries((client) => ports.add(client.port), during);
+  return { result, ports };
 }

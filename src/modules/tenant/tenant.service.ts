@@ -6,7 +6,7 @@ import { em } from "../../shared/db/database";
 import { NotFoundError } from "../../shared/errors";
 import { isUuid } from "../../shared/ids";
 import { byKeyLoader } from "../../shared/loaders";
-import { afterPosition, DEFAULT_PAGE_SIZE, mergePages, pageOf, type Connection, type PageArgs } from "../../shared/pagination";
+import { afterPosition, DEFAULT_PAGE_SIZE, pageOf, type Connection, type PageArgs } from "../../shared/pagination";
 import { auditTarget } from "../../shared/audit/audit-draft";
 import { locationJoin } from "../storage-location/storage-location.store";
 import type { StorageLocationService } from "../storage-location/storage-location.service";
@@ -19,7 +19,8 @@ import {
   existingTenantIds,
   insertTenant,
   mirrorTenant,
-  populatedLocations,
+  tenantDirectoryPage,
+  tenantsByIdsSource,
   oneTenantSource,
   selectTenants,
   tenantById,
@@ -123,27 +124,45 @@ export class TenantService {
   }
 
   /**
-   * Every region's page side by side, merged in the page's order (oldest first, then id): each
-   * region gives at most the page and one more after the cursor, so the first of the merge are
-   * the page, and the cursor (a tenant's creation time and id) means the same in every region.
-   * A region that does not answer is left out, and the answer says so (acrossRegions).
+   * Every tenant's page, for operators. Control's directory gives the page: which tenants, in
+   * the page's order (oldest first, then id; a cursor means the same in every region), whether
+   * more follow, and the count. Then each region holding some of them reads just those, with
+   * what the query selects below them, side by side; they are answered in the directory's order.
+   * A region that does not answer leaves its tenants out, and the answer says so (acrossRegions).
    */
   private async listEverywhere(ctx: RequestContext, args: PageArgs, plan: TenantPagePlan): Promise<Connection<Tenant>> {
-    const pages = await acrossRegions(
-      ctx,
-      async (region, location) => {
-        const page = await this.listOn(region, args, plan, { all: true });
-        for (const node of page.nodes) ctx.topology.remember(node.id, location);
-        return page;
-      },
-      await this.populatedLocations(ctx),
+    const first = args.first ?? DEFAULT_PAGE_SIZE;
+    const directory = await tenantDirectoryPage(em(await onControl(ctx)), args.after ? afterPosition(args.after) : null, first + 1, plan.totalCount);
+    const onPage = directory.rows.slice(0, first);
+    const byLocation = new Map<string, string[]>();
+    for (const { id, code } of onPage) {
+      ctx.topology.remember(id, code);
+      byLocation.set(code, [...(byLocation.get(code) ?? []), id]);
+    }
+    const read = await acrossRegions(ctx, (region, location) => this.readTenants(region, byLocation.get(location)!, plan), [...byLocation.keys()]);
+    const tenants = new Map(read.flat().map((t) => [t.id, t]));
+    // A tenant the directory lists and its region does not hold cannot be answered: left out, as
+    // are those of a region that did not answer (which the answer names).
+    const answered = onPage.flatMap(({ id }) => tenants.get(id) ?? []);
+    const page = pageOf(
+      answered,
+      first,
+      directory.total ?? 0,
+      (t) => [t.createdAt, t.id],
+      (t) => t,
     );
-    return mergePages(pages, args.first ?? DEFAULT_PAGE_SIZE, (t) => [t.createdAt, t.id]);
+    page.pageInfo.hasNextPage = directory.rows.length > first;
+    return page;
   }
 
-  /** The locations holding tenants, from control's directory: a fan-out asks only those. */
-  async populatedLocations(ctx: RequestContext): Promise<string[]> {
-    return populatedLocations(em(await onControl(ctx)));
+  /** The tenants `ids` of one region, with what `plan` fetches for them: one statement. */
+  private async readTenants(ctx: RequestContext, ids: string[], plan: TenantPagePlan): Promise<Tenant[]> {
+    const params: unknown[] = [];
+    const bind = (value: unknown) => `$${params.push(value)}`;
+    const rows = await this.select(ctx, tenantsByIdsSource(bind, ids), plan, ids.length, bind, params);
+    const tenantRow = tenantJsonRow(em(ctx));
+    const read = this.reader(ctx, plan);
+    return rows.map((row) => read(row, tenantRow.read(row.tenant)));
   }
 
   /** One database's page of the tenants `visibleTo` names. */

@@ -186,10 +186,32 @@ export async function reconcileDirectory(region: EntityManager, control: EntityM
   return stale.length;
 }
 
-/** The locations that hold at least one tenant (from control's directory): where a fan-out must ask. */
-export async function populatedLocations(manager: EntityManager): Promise<string[]> {
-  const rows: Array<{ code: string }> = await preparedQuery(manager, `SELECT DISTINCT storage_location_code AS code FROM tenant ORDER BY 1`, []);
-  return rows.map((r) => r.code);
+/**
+ * A page of control's directory for operators: the tenants after `after` in the page's order
+ * (created_at, id), at most `limit`, with their locations; and, when `counted`, how many there are.
+ * One statement.
+ */
+export async function tenantDirectoryPage(
+  manager: EntityManager,
+  after: [Date, string] | null,
+  limit: number,
+  counted: boolean,
+): Promise<{ rows: Array<{ id: string; code: string }>; total: number | null }> {
+  const params: unknown[] = [limit];
+  const cursor = after ? `WHERE (created_at, id) > ($${params.push(after[0])}, $${params.push(after[1])})` : "";
+  const rows: Array<{ id: string; code: string; total: number | null }> = await preparedQuery(
+    manager,
+    `SELECT id, storage_location_code AS code, ${counted ? "(SELECT count(*)::int FROM tenant)" : "NULL::int"} AS total
+       FROM tenant ${cursor} ORDER BY created_at, id LIMIT $1`,
+    params,
+  );
+  if (counted && rows.length === 0) return { rows: [], total: await countTenants(manager, { all: true }) };
+  return { rows, total: rows[0]?.total ?? null };
+}
+
+/** The source of the tenants `ids` for `selectTenants`, in the page's order. */
+export function tenantsByIdsSource(bind: (value: unknown) => string, ids: readonly string[]): string {
+  return `SELECT *, row_number() OVER (ORDER BY created_at, id) AS position FROM tenant WHERE id = ANY(${bind(ids)}::uuid[])`;
 }
 
 /** Every tenant's id. */

@@ -40,6 +40,8 @@ export interface TopologyOptions {
   pool?: DataSourceOptions;
   /** Brings a region's reference rows (locations, third parties) up to control's: at start, and for a region created later. */
   prepareRegion?: (region: Database, control: Database) => Promise<void>;
+  /** Whether `code` is a storage location in control (one another instance created since this one started). */
+  locationExists?: (control: DataSource, code: string) => Promise<boolean>;
   /** Tenant id -> location code, read from control's tenant directory (on its maintenance pool: no request scope). */
   directory: (control: DataSource, tenantIds: readonly string[]) => Promise<Map<string, string>>;
 }
@@ -172,7 +174,7 @@ export class Topology {
    */
   async region(code: string): Promise<Database | undefined> {
     if (code === CONTROL) return this.control;
-    if (!this.known.has(code)) return undefined;
+    if (!this.known.has(code) && !(await this.options.locationExists?.(this.control.maintenance, code))) return undefined;
     return this.regionsByCode.get(code) ?? this.addRegion(code);
   }
 
