@@ -401,7 +401,8 @@ async function main() {
       ["dashboard >= 0.8x PostGraphile", ratio >= 0.8],
       ["dashboard >= 45% of the floor", ofFloor >= 0.45],
       ["dashboard p99 <= 200 ms", c.median.p99 <= 200],
-      ["dashboard <= 4 SQL statements per request", c.statementsPerRequest !== null && c.statementsPerRequest <= 4],
+      // Per database the request touches (control's directory, then the one region): the scope, one statement, the reset.
+      ["dashboard <= 6 SQL statements per request (3 on control, 3 on its region)", c.statementsPerRequest !== null && c.statementsPerRequest <= 6],
       ["dashboard over 4 regions: p50 <= 1.5x one region's", fourLocations.median.p50 <= 1.5 * c.median.p50],
       ["values p99 <= 100 ms", valuesCase.median.p99 <= 100],
       ["API peak RSS <= 300 MB", rssMb <= 300],

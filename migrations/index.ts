@@ -6,6 +6,7 @@ import { RowLevelSecurity1764100000000 } from "./1764100000000-RowLevelSecurity"
 import { PolicyInitPlans1764200000000 } from "./1764200000000-PolicyInitPlans";
 import { DatabaseRoles1764300000000 } from "./1764300000000-DatabaseRoles";
 import { AuditCheckpoints1764400000000 } from "./1764400000000-AuditCheckpoints";
+import { ResidencyGuard1764500000000 } from "./1764500000000-ResidencyGuard";
 
 /** Every migration, in order. Listed explicitly so a stale compiled file can never run. */
 export const migrations = [
@@ -17,4 +18,5 @@ export const migrations = [
   PolicyInitPlans1764200000000,
   DatabaseRoles1764300000000,
   AuditCheckpoints1764400000000,
+  ResidencyGuard1764500000000,
 ];

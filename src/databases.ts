@@ -5,7 +5,7 @@ import { AuditService } from "./modules/audit/audit.service";
 import { repairNotificationEntries } from "./modules/incident/notification-entries";
 import { allTenantIds, reconcileDirectory, tenantLocations } from "./modules/tenant/tenant.store";
 import { copyParties } from "./modules/third-party/third-party.store";
-import { Topology, type Database } from "./shared/db/topology";
+import { MisconfiguredDatabaseError, Topology, type Database } from "./shared/db/topology";
 import { loggableError, type Logger } from "./shared/logging";
 
 export interface DatabasesOptions {
@@ -54,6 +54,7 @@ export async function openDatabases(options: DatabasesOptions): Promise<Topology
     await seedStorageLocations(topology.control.owner, options.now);
     for (const code of await locationCodes(topology.control.maintenance.manager)) {
       await topology.addRegion(code).catch((error: unknown) => {
+        if (error instanceof MisconfiguredDatabaseError) throw error;
         options.log.error({ location: code, error: loggableError(error) }, "a region database could not be opened; its tenants are unavailable until it is");
       });
     }

@@ -113,3 +113,62 @@ describe("a crash between a region's commit and control's", () => {
     );
   });
 });
+
+/** Each database holds residency too: whatever the code does, a row that belongs elsewhere is refused. */
+describe("each database's residency guard", () => {
+  let database: { url: string; drop(): Promise<void> };
+  let app: TestApp;
+  before(async () => {
+    database = await isolatedDatabase();
+    app = await startTestApp({ databaseUrl: database.url });
+  });
+  after(async () => {
+    await app.close();
+    await database.drop();
+  });
+
+  const tenantRow = (location: string) => [randomUUID(), `Guard ${location}`, location];
+  const INSERT_TENANT = `INSERT INTO tenant (id, name, storage_location_code, created_at, updated_at) VALUES ($1, $2, $3, now(), now())`;
+
+  it("a region refuses another location's tenant, control's rows and the operators' entries; control refuses tenant data", async () => {
+    const eu = app.region("EU").maintenance;
+    const control = app.topology.control.maintenance;
+    // The probe: what belongs there is accepted.
+    await eu.query(INSERT_TENANT, tenantRow("EU"));
+    await control.query(INSERT_TENANT, tenantRow("US"));
+    await assert.rejects(eu.query(INSERT_TENANT, tenantRow("US")), /a tenant of US cannot be stored in the EU region database/);
+    const [{ id: subjectTenant }] = await eu.query(`SELECT id FROM tenant LIMIT 1`);
+    await assert.rejects(
+      control.query(`INSERT INTO data_subject (id, tenant_id, external_id, created_at, updated_at) VALUES ($1, $2, 'x', now(), now())`, [
+        randomUUID(),
+        subjectTenant,
+      ]),
+      /data_subject rows belong in their tenant's region database, never in control/,
+    );
+    await assert.rejects(
+      eu.query(
+        `INSERT INTO breach_incident (id, title, description, severity, status, detected_at, created_at, updated_at) VALUES ($1, 't', 'd', 'LOW', 'INVESTIGATING', now(), now(), now())`,
+        [randomUUID()],
+      ),
+      /breach_incident rows belong in control, not in the EU region database/,
+    );
+    await assert.rejects(
+      eu.query(
+        `INSERT INTO audit_log (tenant_id, occurred_at, actor, actor_role, action, outcome) VALUES (NULL, now(), 'x', 'OPERATOR', 'TENANT_CREATED', 'ALLOWED')`,
+      ),
+      /the operators' in control/,
+    );
+    await assert.rejects(
+      control.query(
+        `INSERT INTO audit_log (tenant_id, occurred_at, actor, actor_role, action, outcome) VALUES ($1, now(), 'x', 'OPERATOR', 'TENANT_CREATED', 'ALLOWED')`,
+        [subjectTenant],
+      ),
+      /a tenant's audit entries live in its region/,
+    );
+  });
+
+  it("a location's database cannot be declared another's", async () => {
+    // Two locations pointed at one database: the second refuses to start on it.
+    await assert.rejects(startTestApp({ databaseUrl: database.url, regionUrls: { US: app.region("EU").url } }), /declared EU's, not US's/);
+  });
+});

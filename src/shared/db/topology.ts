@@ -83,6 +83,7 @@ async function openDatabase(name: string, url: string, options: TopologyOptions,
   await owner.initialize();
   try {
     await migrate(owner);
+    await declareLocation(owner, name);
     const app = await openRequestPool(owner, url, { ...options.pool, appUrl });
     const maintenance = await openMaintenancePool(url, { onPoolError: options.pool?.onPoolError });
     return { name, url, owner, app, maintenance };
@@ -90,6 +91,26 @@ async function openDatabase(name: string, url: string, options: TopologyOptions,
     await owner.destroy().catch(() => undefined);
     throw error;
   }
+}
+
+/** A database set up for something else: a configuration to fix, not an outage to wait out. */
+export class MisconfiguredDatabaseError extends Error {}
+
+/**
+ * Tells the database what it is (`custodian.location`: control, or the location's code), for
+ * its residency guard (the ResidencyGuard migration) to refuse rows that belong elsewhere. A
+ * database setting, so every session opened from now on has it.
+ */
+async function declareLocation(owner: DataSource, name: string): Promise<void> {
+  const [{ current }]: Array<{ current: string | null }> = await owner.query(
+    `SELECT (SELECT split_part(c, '=', 2) FROM pg_db_role_setting s JOIN pg_database d ON d.oid = s.setdatabase, unnest(s.setconfig) c
+              WHERE d.datname = current_database() AND s.setrole = 0 AND c LIKE 'custodian.location=%') AS current`,
+  );
+  if (current === name) return;
+  if (current) throw new MisconfiguredDatabaseError(`this database is declared ${current}'s, not ${name}'s: two locations may not share one database`);
+  if (!/^[A-Za-z0-9_]+$/.test(name)) throw new Error(`unexpected location ${JSON.stringify(name)}`);
+  const [{ db }]: Array<{ db: string }> = await owner.query(`SELECT quote_ident(current_database()) AS db`);
+  await owner.query(`ALTER DATABASE ${db} SET custodian.location = '${name}'`);
 }
 
 async function closeDatabase(db: Database): Promise<void> {
