@@ -5,6 +5,7 @@ import { type TestApp, principals, startTestApp } from "../helpers/app";
 import { assertOk } from "../helpers/assertions";
 import { createTenant, recordData, registerSubject, declaredIncident } from "../helpers/factories";
 import { isolatedDatabase } from "../helpers/isolated-db";
+import { lifecycleApp } from "../helpers/lifecycle";
 
 /**
  * A write that spans control and a region commits the region first and control last (the
@@ -116,16 +117,13 @@ describe("a crash between a region's commit and control's", () => {
 
 /** Each database holds residency too: whatever the code does, a row that belongs elsewhere is refused. */
 describe("each database's residency guard", () => {
-  let database: { url: string; drop(): Promise<void> };
+  let life: Awaited<ReturnType<typeof lifecycleApp>>;
   let app: TestApp;
   before(async () => {
-    database = await isolatedDatabase();
-    app = await startTestApp({ databaseUrl: database.url });
+    life = await lifecycleApp();
+    app = life.app;
   });
-  after(async () => {
-    await app.close();
-    await database.drop();
-  });
+  after(() => life.close());
 
   const tenantRow = (location: string) => [randomUUID(), `Guard ${location}`, location];
   const INSERT_TENANT = `INSERT INTO tenant (id, name, storage_location_code, created_at, updated_at) VALUES ($1, $2, $3, now(), now())`;
@@ -169,6 +167,6 @@ describe("each database's residency guard", () => {
 
   it("a location's database cannot be declared another's", async () => {
     // Two locations pointed at one database: the second refuses to start on it.
-    await assert.rejects(startTestApp({ databaseUrl: database.url, regionUrls: { US: app.region("EU").url } }), /declared EU's, not US's/);
+    await assert.rejects(startTestApp({ databaseUrl: life.databaseUrl, regionUrls: { US: app.region("EU").url } }), /declared EU's, not US's/);
   });
 });
