@@ -72,16 +72,17 @@ export function rssOf(pid: number): number {
 
 /**
  * A tenant in EU with one subject, made directly in the databases (as the owner: the region's
- * row, then control's directory entry), and an integration token.
+ * row, then control's directory entry, which a running API's repair may have copied first), and
+ * an integration token.
  */
 export async function drillTenant(db: { pool: Pool; eu: Pool }, name = "Drill") {
   const tenantId = randomUUID();
   const subjectId = randomUUID();
   for (const pool of [db.eu, db.pool]) {
-    await pool.query(`INSERT INTO tenant (id, name, storage_location_code, created_at, updated_at) VALUES ($1, $2, 'EU', '2026-01-01', '2026-01-01')`, [
-      tenantId,
-      `${name} ${tenantId.slice(0, 8)}`,
-    ]);
+    await pool.query(
+      `INSERT INTO tenant (id, name, storage_location_code, created_at, updated_at) VALUES ($1, $2, 'EU', '2026-01-01', '2026-01-01') ON CONFLICT (id) DO NOTHING`,
+      [tenantId, `${name} ${tenantId.slice(0, 8)}`],
+    );
   }
   await db.eu.query(`INSERT INTO data_subject (id, tenant_id, external_id, created_at, updated_at) VALUES ($1, $2, 'drill-person', now(), now())`, [
     subjectId,

@@ -85,6 +85,14 @@ describe("a crash between a region's commit and control's", () => {
     assert.deepEqual([await inRegion(tenant.id), await inControl(tenant.id)], ["ENDED", "ENDED"]);
   });
 
+  it("never moves control's directory back: a row newer in control than the region read stays", async () => {
+    const tenant = await createTenant(app);
+    // As if a change committed in both after the repair read the region: control is ahead of what it read.
+    await app.controlDb.query(`UPDATE tenant SET name = 'Renamed later', version = version + 5 WHERE id = $1`, [tenant.id]);
+    await restart();
+    assert.equal((await app.controlDb.query(`SELECT name FROM tenant WHERE id = $1`, [tenant.id]))[0].name, "Renamed later");
+  });
+
   it("notifying tenants of a breach: control has the notification, the tenant's chain lacks its entry, until the repair", async () => {
     const tenant = await createTenant(app);
     // The entries are written after control's commit: fail them in the region, as a crash there would.

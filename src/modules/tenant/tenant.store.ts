@@ -1,5 +1,5 @@
 import type { EntityManager } from "typeorm";
-import { preparedQuery } from "../../shared/db/database";
+import { preparedQuery, returning } from "../../shared/db/database";
 import { FAIR_LOCK_CLASS, queueFairly } from "../../shared/db/fair-lock";
 import { jsonRow, type JsonRow } from "../../shared/read-path/json-rows";
 import { TenantEntity } from "./tenant.entity";
@@ -165,7 +165,8 @@ export async function mirrorTenant(manager: EntityManager, tenant: TenantEntity)
 
 /**
  * Repairs control's directory from a region (whose rows are the truth): every tenant row of the
- * region that control lacks or holds differently is written to control. Says how many it wrote.
+ * region that control lacks or holds at an older version is written to control; a newer one in
+ * control (a change committed after this read) is left alone. Says how many it wrote.
  */
 export async function reconcileDirectory(region: EntityManager, control: EntityManager): Promise<number> {
   const theirs = await region.getRepository(TenantEntity).find();
@@ -176,14 +177,35 @@ export async function reconcileDirectory(region: EntityManager, control: EntityM
         control,
         theirs.map((t) => t.id),
       )
-    ).map((t) => [t.id, t]),
+    ).map((t) => [t.id, t.version]),
   );
-  const stale = theirs.filter((t) => {
-    const mine = ours.get(t.id);
-    return !mine || mine.version !== t.version || mine.updatedAt.getTime() !== t.updatedAt.getTime();
-  });
-  if (stale.length) await control.getRepository(TenantEntity).upsert(stale, ["id"]);
-  return stale.length;
+  const stale = theirs.filter((t) => (ours.get(t.id) ?? 0) < t.version);
+  if (!stale.length) return 0;
+  const rows = stale.map((t) => ({
+    id: t.id,
+    name: t.name,
+    storage_location_code: t.storageLocationCode,
+    subscription_status: t.subscriptionStatus,
+    subscription_ended_at: t.subscriptionEndedAt,
+    data_purge_due_at: t.dataPurgeDueAt,
+    deletion_grace_days: t.deletionGraceDays,
+    audit_log_retention_days: t.auditLogRetentionDays,
+    created_at: t.createdAt,
+    updated_at: t.updatedAt,
+    version: t.version,
+  }));
+  const written = await returning<{ id: string }>(
+    control,
+    `INSERT INTO tenant SELECT * FROM jsonb_populate_recordset(NULL::tenant, $1::jsonb)
+     ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, subscription_status = EXCLUDED.subscription_status,
+       subscription_ended_at = EXCLUDED.subscription_ended_at, data_purge_due_at = EXCLUDED.data_purge_due_at,
+       deletion_grace_days = EXCLUDED.deletion_grace_days, audit_log_retention_days = EXCLUDED.audit_log_retention_days,
+       updated_at = EXCLUDED.updated_at, version = EXCLUDED.version
+     WHERE tenant.version < EXCLUDED.version
+     RETURNING id`,
+    [JSON.stringify(rows)],
+  );
+  return written.length;
 }
 
 /**
