@@ -2,8 +2,9 @@ import { createHash } from "node:crypto";
 import type { DataSource, EntityManager } from "typeorm";
 
 /**
- * The database a request works against. Every data access goes through the request context's
- * `db`, so choosing a database per storage location later stays a change in one place.
+ * The database a context works against: control or one location's region. Every data access
+ * goes through the context it is handed (`em(ctx)`); which database that is, the request context
+ * decides (src/context.ts), never a store.
  */
 export interface DbContext {
   db: DataSource;
