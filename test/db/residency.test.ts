@@ -158,6 +158,31 @@ describe("physical residency: each tenant's data only in its own location's clus
     }
   });
 
+  it("pages an operator through every region's tenants in one order, a cursor meaning the same in each", async () => {
+    const operator = app.as(principals.operator());
+    const all = assertOk(await operator.gql(`{ tenants(first: 50) { totalCount nodes { id createdAt storageLocation { code } } } }`)).tenants;
+    assert.equal(all.totalCount, 4);
+    // The page's order (creation time, then id; the test clock made them all at one instant) across four regions.
+    type Row = { id: string; createdAt: string; storageLocation: { code: string } };
+    const ordered = [...all.nodes].sort((a: Row, b: Row) => a.createdAt.localeCompare(b.createdAt) || (a.id < b.id ? -1 : 1));
+    assert.deepEqual(all.nodes, ordered);
+    assert.deepEqual(new Set(all.nodes.map((t: Row) => t.storageLocation.code)), new Set(LOCATIONS));
+    const seen: string[] = [];
+    let after: string | null = null;
+    for (;;) {
+      const page: { edges: Array<{ cursor: string; node: { id: string } }>; pageInfo: { hasNextPage: boolean } } = assertOk(
+        await operator.gql(`query($after: String) { tenants(first: 1, after: $after) { edges { cursor node { id } } pageInfo { hasNextPage } } }`, { after }),
+      ).tenants;
+      seen.push(...page.edges.map((e) => e.node.id));
+      if (!page.pageInfo.hasNextPage) break;
+      after = page.edges.at(-1)!.cursor;
+    }
+    assert.deepEqual(
+      seen,
+      all.nodes.map((t: { id: string }) => t.id),
+    );
+  });
+
   it("with one region's server down: its tenants get a retryable error naming it, the others work, lists say what is missing", async () => {
     const us = tenants.get("US")!;
     const eu = tenants.get("EU")!;
