@@ -206,9 +206,9 @@ export async function acrossRegions<T>(
  * An object by id, for a caller whose request is not on a region (an operator's): each region
  * is asked, side by side, and the first that has it answers. On a region already, only there.
  */
-export async function findInRegions<T>(ctx: RequestContext, find: (on: RequestContext) => Promise<T | null>, locations?: readonly string[]): Promise<T | null> {
+export async function findInRegions<T>(ctx: RequestContext, find: (on: RequestContext) => Promise<T | null>): Promise<T | null> {
   if (ctx.database !== CONTROL) return find(ctx);
-  const found = await acrossRegions(ctx, find, locations);
+  const found = await acrossRegions(ctx, find);
   return found.find((value) => value !== null) ?? null;
 }
 

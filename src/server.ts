@@ -9,7 +9,7 @@ import express, { type RequestHandler } from "express";
 import { visit, type GraphQLFormattedError, type GraphQLSchema } from "graphql";
 import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from "@apollo/server/plugin/disabled";
 import { pinoHttp } from "pino-http";
-import { CONTROL, type Topology } from "./shared/db/topology";
+import type { Topology } from "./shared/db/topology";
 import type { Config } from "./config";
 import { createRequestContext, type RequestContext } from "./context";
 import { TokenVerifier } from "./shared/auth/jwt";
@@ -304,18 +304,8 @@ export async function startServer(deps: ServerDeps): Promise<CustodianServer> {
 
 /** Each database by name: "ok" when it answers within two seconds, "unavailable" otherwise. */
 async function databaseStatus(topology: Topology): Promise<Record<string, "ok" | "unavailable">> {
-  const names = [CONTROL, ...topology.locations];
-  const answers = await Promise.all(
-    names.map(async (name) => {
-      try {
-        const database = await topology.region(name);
-        if (!database) return "unavailable" as const;
-        await Promise.race([database.app.query("SELECT 1"), new Promise((_, fail) => setTimeout(() => fail(new Error("timeout")), 2000).unref())]);
-        return "ok" as const;
-      } catch {
-        return "unavailable" as const;
-      }
-    }),
+  const answers = await topology.each((database) =>
+    Promise.race([database.app.query("SELECT 1"), new Promise((_, fail) => setTimeout(() => fail(new Error("timeout")), 2000).unref())]),
   );
-  return Object.fromEntries(names.map((name, i) => [name, answers[i]]));
+  return Object.fromEntries(answers.map(({ name, outcome }) => [name, outcome.status === "fulfilled" ? "ok" : "unavailable"]));
 }

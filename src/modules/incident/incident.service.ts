@@ -103,7 +103,8 @@ function affectedTenantsLoader(ctx: RequestContext) {
 }
 
 /**
- * Security incidents (DOMAIN rules 22-25). Operators see everything. A tenant role sees an
+ * Security incidents (DOMAIN rules 22-25), kept in control: each method works on the request's
+ * control context (onControl), whatever database its caller is on. Operators see everything. A tenant role sees an
  * incident once its own tenant was notified of it, only its own notification, and never the
  * other affected tenants: not who, not how many (even `overdue` is computed for its tenant alone).
  */
@@ -118,7 +119,6 @@ export class IncidentService {
   }
 
   async get(request: RequestContext, id: string): Promise<BreachIncident | null> {
-    // Incidents and their notifications live in control.
     const ctx = await onControl(request);
     if (!isUuid(id)) return null;
     const incident = await this.scoped(ctx).andWhere("i.id = :id", { id: id.toLowerCase() }).getOne();
@@ -126,7 +126,6 @@ export class IncidentService {
   }
 
   async list(request: RequestContext, args: PageArgs, status: IncidentStatus | null | undefined): Promise<Connection<BreachIncident>> {
-    // Incidents and their notifications live in control.
     const ctx = await onControl(request);
     const query = this.scoped(ctx);
     if (status) query.andWhere("i.status = :status", { status });
@@ -135,7 +134,6 @@ export class IncidentService {
 
   /** `overdue` for the caller: all affected tenants for operators, its own tenant for a tenant role. */
   async overdue(request: RequestContext, incident: BreachIncident): Promise<boolean> {
-    // Incidents and their notifications live in control.
     const ctx = await onControl(request);
     // An incident with no affected tenant left to notify has no row: none missing.
     const missing = (await ctx.loaders.get(ctx, unnotifiedByIncidentLoader).load(incident.id)) ?? 0;
@@ -144,26 +142,22 @@ export class IncidentService {
 
   /** Every incident of the request asking is read at once. */
   async affectedTenantIds(request: RequestContext, incidentId: string): Promise<string[]> {
-    // Incidents and their notifications live in control.
     const ctx = await onControl(request);
     return ctx.loaders.get(ctx, affectedTenantsLoader).load(incidentId);
   }
 
   /** The incident's notifications the caller may see: all for operators, its own for a tenant role. */
   async notificationsOf(request: RequestContext, incidentId: string): Promise<BreachNotification[]> {
-    // Incidents and their notifications live in control.
     const ctx = await onControl(request);
     return ctx.loaders.get(ctx, notificationsByIncidentLoader).load(incidentId);
   }
 
   async notificationsOfTenant(request: RequestContext, tenantId: string): Promise<BreachNotification[]> {
-    // Incidents and their notifications live in control.
     const ctx = await onControl(request);
     return ctx.loaders.get(ctx, notificationsByTenantLoader).load(tenantId);
   }
 
   async report(request: RequestContext, input: ReportSecurityIncidentInput): Promise<BreachIncident> {
-    // Incidents and their notifications live in control.
     const ctx = await onControl(request);
     const now = ctx.clock.now();
     if (Number.isNaN(input.detectedAt.getTime()) || input.detectedAt > now) {
@@ -245,7 +239,6 @@ export class IncidentService {
   }
 
   async addTenants(request: RequestContext, incidentId: string, tenantIds: string[]): Promise<BreachIncident> {
-    // Incidents and their notifications live in control.
     const ctx = await onControl(request);
     const incident = await this.locked(ctx, incidentId);
     requireStep(incident.status, "addTenants");
@@ -256,7 +249,6 @@ export class IncidentService {
   }
 
   async declare(request: RequestContext, id: string): Promise<BreachIncident> {
-    // Incidents and their notifications live in control.
     const ctx = await onControl(request);
     const incident = await this.locked(ctx, id);
     requireStep(incident.status, "declare");
@@ -269,7 +261,6 @@ export class IncidentService {
   }
 
   async dismiss(request: RequestContext, id: string, reason: string): Promise<BreachIncident> {
-    // Incidents and their notifications live in control.
     const ctx = await onControl(request);
     const incident = await this.locked(ctx, id);
     if (!/\S/.test(reason) || reason.length > 2000) throw IncidentErrors.dismissalReason();
@@ -281,7 +272,6 @@ export class IncidentService {
   }
 
   async resolve(request: RequestContext, id: string, resolution: string): Promise<BreachIncident> {
-    // Incidents and their notifications live in control.
     const ctx = await onControl(request);
     const incident = await this.locked(ctx, id);
     if (!/\S/.test(resolution) || resolution.length > 2000) throw IncidentErrors.resolutionText();
@@ -294,7 +284,6 @@ export class IncidentService {
 
   /** DOMAIN rule 24: the tenant's administrator acknowledges its own notification; twice changes nothing. */
   async acknowledge(request: RequestContext, notificationId: string): Promise<BreachNotification> {
-    // Incidents and their notifications live in control.
     const ctx = await onControl(request);
     const scope = dataScope(principalOf(ctx));
     const row = isUuid(notificationId) && scope.kind === "tenant" ? await notificationHeld(em(ctx), notificationId.toLowerCase(), scope.tenantId) : null;

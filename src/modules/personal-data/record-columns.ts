@@ -33,8 +33,8 @@ export function recordColumnsFor(meta: EntityMetadata, selection: RecordSelectio
   const columns = columnsFor(
     meta,
     Object.values(selection.nodeFields).map((f) => f.name),
-    // The tenant always: the record's fields are answered on its tenant's region (region-routing).
-    joined ? (selection.cursors ? ["id", "createdAt"] : ["id"]) : selection.cursors ? ["id", "tenantId", "createdAt"] : ["id", "tenantId"],
+    // Unjoined, the tenant always: the record's fields are answered on its tenant's region (region-routing).
+    [...(selection.cursors ? ["id", "createdAt"] : ["id"]), ...(joined ? [] : ["tenantId"])],
     {
       subject: joined ? [] : ["dataSubjectId"],
       tenant: joined ? [] : ["tenantId"],

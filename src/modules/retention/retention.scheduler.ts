@@ -1,7 +1,7 @@
 import type { Logger } from "../../shared/logging";
 import { loggableError } from "../../shared/logging";
 import type { Database, Topology } from "../../shared/db/topology";
-import { mergeRuns, retentionDatabases, type TopologyRetention } from "./topology-retention";
+import { mergeRuns, type TopologyRetention } from "./topology-retention";
 import type { RetentionRun } from "./retention.types";
 
 /** The advisory lock that makes scheduled runs single-flight across every instance. */
@@ -42,18 +42,12 @@ export class RetentionScheduler {
 
   /** One scheduled pass over every database; null when no database ran (other instances held them all). */
   async runOnce(): Promise<RetentionRun | null> {
-    const runs = await Promise.all(
-      retentionDatabases(this.topology).map(async (name) => {
-        try {
-          const database = await this.topology.region(name);
-          return database ? await this.runOn(database) : null;
-        } catch (error) {
-          this.log.error({ location: name, error: loggableError(error) }, "retention run failed; the next tick retries");
-          return null;
-        }
-      }),
-    );
-    const done = runs.filter((r): r is RetentionRun => r !== null);
+    const done: RetentionRun[] = [];
+    for (const { name, outcome } of await this.topology.each((database) => this.runOn(database))) {
+      if (outcome.status === "rejected")
+        this.log.error({ location: name, error: loggableError(outcome.reason) }, "retention run failed; the next tick retries");
+      else if (outcome.value) done.push(outcome.value);
+    }
     return done.length ? mergeRuns(done) : null;
   }
 

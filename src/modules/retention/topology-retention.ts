@@ -2,14 +2,8 @@ import type { AuditSigner } from "../audit/audit-signer";
 import type { AuditService } from "../audit/audit.service";
 import type { Clock } from "../../shared/clock";
 import { CONTROL, type Database, type Topology } from "../../shared/db/topology";
-import { DatabaseUnavailableError } from "../../shared/db/unit-of-work";
 import { RetentionService } from "./retention.service";
 import { RetentionRun } from "./retention.types";
-
-/** The databases retention runs on: control (the operators' audit chain) and every region, by name. */
-export function retentionDatabases(topology: Topology): string[] {
-  return [CONTROL, ...topology.locations];
-}
 
 /**
  * Retention over the topology (DOMAIN rules 5-10 with physical residency): each database runs
@@ -41,18 +35,12 @@ export class TopologyRetention {
    * whole answer, naming its location, after the others have run.
    */
   async run(options: { dryRun: boolean }): Promise<RetentionRun> {
-    const outcomes = await Promise.allSettled(
-      retentionDatabases(this.topology).map(async (name) => {
-        const database = await this.topology.region(name).catch((error: unknown) => {
-          throw new DatabaseUnavailableError(name, { cause: error });
-        });
-        if (!database) throw new DatabaseUnavailableError(name);
-        return this.runOn(database, options);
-      }),
-    );
-    const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === "rejected");
-    if (failed) throw failed.reason;
-    return mergeRuns(outcomes.map((o) => (o as PromiseFulfilledResult<RetentionRun>).value));
+    const runs: RetentionRun[] = [];
+    for (const { outcome } of await this.topology.each((database) => this.runOn(database, options))) {
+      if (outcome.status === "rejected") throw outcome.reason;
+      runs.push(outcome.value);
+    }
+    return mergeRuns(runs);
   }
 }
 

@@ -16,8 +16,7 @@ export function tenantsByIds(manager: EntityManager, ids: readonly string[]): Pr
 
 /** Which of `ids` (lower-case uuids) name a tenant. */
 export async function existingTenantIds(manager: EntityManager, ids: readonly string[]): Promise<Set<string>> {
-  const rows: Array<{ id: string }> = await manager.query(`SELECT id FROM tenant WHERE id = ANY($1::uuid[])`, [ids]);
-  return new Set(rows.map((r) => r.id));
+  return new Set((await tenantLocations(manager, ids)).keys());
 }
 
 /**

@@ -29,6 +29,16 @@ export interface Database {
   maintenance: DataSource;
 }
 
+/** A database that could not be reached: the location's tenants' error, retryable. */
+export class DatabaseUnavailableError extends Error {
+  constructor(
+    readonly database: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`the ${database === CONTROL ? "control" : `${database} region`} database is unavailable`, options);
+  }
+}
+
 /** What a deployment says about its databases. */
 export interface TopologyOptions {
   /** The control database (DATABASE_URL, or the embedded server's). */
@@ -144,6 +154,25 @@ export class Topology {
   /** Every storage location's code, whether or not its database is open. */
   get locations(): string[] {
     return [...this.known];
+  }
+
+  /**
+   * `work` on every database (control, then every location, also one whose database is not
+   * open), side by side; each one's outcome by name. A database that cannot be opened fails its
+   * own outcome with DatabaseUnavailableError.
+   */
+  async each<T>(work: (database: Database) => Promise<T>): Promise<Array<{ name: string; outcome: PromiseSettledResult<T> }>> {
+    const names = [CONTROL, ...this.locations];
+    const outcomes = await Promise.allSettled(
+      names.map(async (name) => {
+        const database = await this.region(name).catch((error: unknown) => {
+          throw new DatabaseUnavailableError(name, { cause: error });
+        });
+        if (!database) throw new DatabaseUnavailableError(name);
+        return work(database);
+      }),
+    );
+    return names.map((name, i) => ({ name, outcome: outcomes[i] }));
   }
 
   /** Every database: control first. */

@@ -1,17 +1,7 @@
 import type { EntityManager } from "typeorm";
 import { DomainError } from "../errors";
 import { currentToken, RequestSession, runInside, type RowScope } from "./session";
-import { CONTROL, type Database, type Topology } from "./topology";
-
-/** A database that could not be reached for a request: the location's tenants' error, retryable. */
-export class DatabaseUnavailableError extends Error {
-  constructor(
-    readonly database: string,
-    options?: { cause?: unknown },
-  ) {
-    super(`the ${database === CONTROL ? "control" : `${database} region`} database is unavailable`, options);
-  }
-}
+import { CONTROL, DatabaseUnavailableError, type Database, type Topology } from "./topology";
 
 /**
  * One request's work over the databases of the topology: a session (RequestSession) per
@@ -71,11 +61,6 @@ export class UnitOfWork {
       if (error instanceof DomainError) throw error;
       throw new DatabaseUnavailableError(database.name, { cause: error });
     }
-  }
-
-  /** True while a transaction of this unit runs. */
-  get inTransaction(): boolean {
-    return this.running !== null;
   }
 
   /**

@@ -1,6 +1,5 @@
 import { unwrapResolverError } from "@apollo/server/errors";
-import { CONTROL } from "../db/topology";
-import { DatabaseUnavailableError } from "../db/unit-of-work";
+import { CONTROL, DatabaseUnavailableError } from "../db/topology";
 import type { ValidationError } from "class-validator";
 import { GraphQLError, type GraphQLFormattedError } from "graphql";
 import { ArgumentValidationError } from "type-graphql";
