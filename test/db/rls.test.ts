@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import { onControl, onLocation, rowScopeOf, type RequestContext } from "../../src/context";
-import { RequestSession } from "../../src/shared/db/session";
+import { ALL_TENANTS, RequestSession } from "../../src/shared/db/session";
+import { scopeClaim, scopeKeyOf } from "../../src/shared/db/scope-claim";
 import { PersonalDataRecordEntity } from "../../src/modules/personal-data/personal-data-record.entity";
 import { em } from "../../src/shared/db/database";
 import { openRequestPool } from "../../src/shared/db/pools";
@@ -76,7 +77,7 @@ describe("row-level security", () => {
     await ctx.unit.close();
   });
 
-  it("clears the scope at close: the next request on the same pooled connection starts clean", async () => {
+  it("leaves no scope behind: the next request on the same pooled connection starts clean", async () => {
     const first = await contextOf(principals.tenantAdmin(a.id));
     await first.unit.close();
     const partner = await contextOf(principals.partner());
@@ -139,18 +140,36 @@ describe("row-level security", () => {
       // forgeries run on a connection of a second pool.
       const other = await openRequestPool(app.db, app.region().url, { poolSize: 1 });
       try {
-        for (const principal of [principals.partner(), principals.tenantAdmin(a.id)]) {
+        // A connection of the request role that writes the setting itself (no session gives it a claim).
+        const runner = other.createQueryRunner();
+        try {
           for (const forged of forgeries) {
-            const session = await RequestSession.open(other, rowScopeOf(principal), "forger");
-            const ctx = { tx: session.manager } as RequestContext;
-            try {
-              await em(ctx).query(`SELECT set_config('custodian.scope', $1, false), set_config('custodian.tenant_id', $2, false)`, [forged, b.id]);
-              assert.equal(await count(ctx, "personal_data_record"), 0, `${principal.role} with ${forged.slice(0, 12)}…`);
-              assert.equal(await count(ctx, "tenant"), 0);
-            } finally {
-              await session.close();
-            }
+            await runner.query(`SELECT set_config('custodian.scope', $1, false)`, [forged]);
+            assert.equal((await runner.query(`SELECT count(*)::int AS n FROM personal_data_record`))[0].n, 0, `${forged.slice(0, 12)}…`);
+            assert.equal((await runner.query(`SELECT count(*)::int AS n FROM tenant`))[0].n, 0);
           }
+        } finally {
+          await runner.release();
+        }
+        // Inside a session, even a claim that verifies on its connection, written by a statement,
+        // does not widen what the next one sees: each statement carries the session's own claim.
+        const session = await RequestSession.open(other, rowScopeOf(principals.tenantAdmin(a.id)), "forger");
+        const ctx = { tx: session.manager } as RequestContext;
+        const subjectsOf = async (run: (sql: string) => Promise<Array<{ tenant_id: string }>>) =>
+          (await run(`SELECT DISTINCT tenant_id FROM data_subject ORDER BY tenant_id`)).map((r) => r.tenant_id);
+        try {
+          const [{ pid }] = await em(ctx).query(`SELECT pg_backend_pid() AS pid`);
+          await em(ctx).query(`SELECT set_config('custodian.scope', $1, false)`, [scopeClaim(scopeKeyOf(other), ALL_TENANTS, pid)]);
+          assert.deepEqual(await subjectsOf((sql) => em(ctx).query(sql)), [a.id]);
+        } finally {
+          await session.close();
+        }
+        // The probe: that claim does verify there, for whoever runs without a session's claim.
+        const after = other.createQueryRunner();
+        try {
+          assert.ok((await subjectsOf((sql) => after.query(sql))).includes(b.id));
+        } finally {
+          await after.release();
         }
       } finally {
         await other.destroy();

@@ -23,21 +23,23 @@ describe("request session", () => {
   });
   after(() => app.close());
 
-  it("sets its scope first, as a parameter; keeps it across its transactions; clears it before the connection is pooled again", async () => {
+  it("sends its scope with each statement, as a parameter, in that statement's round trip; leaves none on the connection", async () => {
     const { result: ctx, statements: opening } = await countStatements(() => contextOf(principals.tenantAdmin(tenant.id)));
-    assert.deepEqual(opening, ["SELECT set_config('custodian.scope', $1, false)"]);
-    const [{ pid }] = await em(ctx).query(`SELECT pg_backend_pid() AS pid`);
-    await ctx.session.transaction((m) => m.query(`SELECT 1`));
-    // After a commit the next statement still runs under the scope, with no round trip to restore it.
+    assert.deepEqual(opening, [], "opening costs no round trip");
     const { result: seen, statements } = await countStatements(() => tenantsSeen(ctx));
     assert.deepEqual(seen, [tenant.id]);
-    assert.equal(statements.length, 1);
-    assert.deepEqual((await countStatements(() => ctx.session.close())).statements, ["RESET custodian.scope"]);
+    assert.equal(statements.length, 1, "one round trip: the scope travels with the statement");
+    await ctx.session.transaction((m) => m.query(`SELECT 1`));
+    assert.deepEqual(await tenantsSeen(ctx), [tenant.id], "after a commit, still scoped");
+    const [{ pid, claim }] = await em(ctx).query(`SELECT pg_backend_pid() AS pid, current_setting('custodian.scope') AS claim`);
+    assert.match(claim, new RegExp(`^tenant:${tenant.id}:[0-9a-f]{64}$`), "the probe: the statement runs under the claim");
+    assert.ok(!statements.some((text) => text.includes(claim)), "never in a statement's text");
+    assert.deepEqual((await countStatements(() => ctx.session.close())).statements, [], "closing costs no round trip either");
     // The same backend, taken from the pool by something that is not a session, holds no claim.
     const pooled = app.appDb.createQueryRunner();
     try {
       const [row] = await pooled.query(`SELECT pg_backend_pid() AS pid, coalesce(current_setting('custodian.scope', true), '') AS scope`);
-      if (row.pid === pid) assert.equal(row.scope, "", "the claim was cleared");
+      if (row.pid === pid) assert.equal(row.scope, "", "the claim ended with its statement");
       else assert.fail("the pool of two handed out another connection: the check could not look at the session's");
     } finally {
       await pooled.release();

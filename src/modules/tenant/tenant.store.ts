@@ -230,9 +230,9 @@ export async function tenantDirectoryPage(
   return { rows, total: rows[0]?.total ?? null };
 }
 
-/** The source of the tenants `ids` for `selectTenants`, in the page's order. */
+/** The source of the tenants `ids` for `selectTenants`: all of them on the page (position 1), no window to number them. */
 export function tenantsByIdsSource(bind: (value: unknown) => string, ids: readonly string[]): string {
-  return `SELECT *, row_number() OVER (ORDER BY created_at, id) AS position FROM tenant WHERE id = ANY(${bind(ids)}::uuid[])`;
+  return `SELECT *, 1 AS position FROM tenant WHERE id = ANY(${bind(ids)}::uuid[])`;
 }
 
 /** Every tenant's id. */

@@ -43,8 +43,22 @@ export async function returning<T>(manager: EntityManager, sql: string, params: 
  * so different texts never share one. pg takes `{ name, text }` where TypeORM passes a string on.
  */
 export function preparedQuery<T>(manager: EntityManager, text: string, params: unknown[]): Promise<T[]> {
-  const name = `c_${createHash("sha1").update(text).digest("hex").slice(0, 20)}`;
-  return manager.query({ name, text } as unknown as string, params);
+  return manager.query({ name: statementName(text), text } as unknown as string, params);
+}
+
+/** Statement names by text: hashing a page's few kilobytes of SQL on every call showed in profiles. */
+const statementNames = new Map<string, string>();
+const MAX_STATEMENT_NAMES = 2000;
+
+function statementName(text: string): string {
+  let name = statementNames.get(text);
+  if (name === undefined) {
+    name = `c_${createHash("sha1").update(text).digest("hex").slice(0, 20)}`;
+    // The texts are the read path's shapes, a bounded set; a cap keeps an odd client from growing it.
+    if (statementNames.size >= MAX_STATEMENT_NAMES) statementNames.clear();
+    statementNames.set(text, name);
+  }
+  return name;
 }
 
 /** Runs a data-modifying statement (one with RETURNING) and counts the rows it returned, in one round trip. */

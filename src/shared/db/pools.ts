@@ -56,7 +56,7 @@ export async function openRequestPool(owner: DataSource, ownerUrl: string, optio
   const appUrl = options.appUrl ?? appLoginUrl(ownerUrl);
   await ensureAppLogin(owner, appUrl, options.appUrl === undefined);
   const [{ value }]: Array<{ value: string }> = await owner.query(`SELECT value FROM custodian_secret WHERE name = 'scope'`);
-  const db = createDataSource(appUrl, options);
+  const db = createDataSource(appUrl, { ...options, scoped: true });
   await db.initialize();
   registerScopeKey(db, value);
   return db;

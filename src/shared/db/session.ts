@@ -1,8 +1,10 @@
 import { AsyncLocalStorage } from "node:async_hooks";
+import type { Client } from "pg";
 import { EventSubscriber, type DataSource, type EntityManager, type EntitySubscriberInterface, type QueryRunner } from "typeorm";
 import type { AfterQueryEvent, BeforeQueryEvent } from "typeorm/subscriber/event/QueryEvent";
 import { scopeClaim, scopeKeyOf } from "./scope-claim";
 import { shareOf } from "./connection-share";
+import { ScopedClient } from "./scoped-client";
 
 /**
  * Whose rows a session may see under row-level security: every tenant's (operators, the
@@ -19,15 +21,6 @@ export const ALL_TENANTS: RowScope = { all: true };
 export function inMaintenance<T>(db: DataSource, work: (manager: EntityManager) => Promise<T>): Promise<T> {
   return db.transaction(work);
 }
-
-/**
- * Sets the signed scope claim for the connection while the session holds it; the claim travels
- * as a parameter, never in a statement's text (which every session of the role can read in
- * pg_stat_activity). Prepared once per connection (pg takes `{ name, text }`).
- */
-const SET_SCOPE = { name: "custodian_set_scope", text: "SELECT set_config('custodian.scope', $1, false)" } as unknown as string;
-/** No connection goes back to the pool holding a claim. */
-const CLEAR_SCOPE = "RESET custodian.scope";
 
 /**
  * Which transaction the running code belongs to (AsyncLocalStorage follows awaits). Enabled only
@@ -51,8 +44,9 @@ export function currentToken(): object | undefined {
  * One request's unit of work on the database.
  *
  * - **Connection and scope**: the session holds one connection of the request pool, within the
- *   caller's share, and sets the caller's signed scope on it first; the row-level security
- *   policies verify that claim on every statement.
+ *   caller's share, and gives it the caller's signed scope claim, which the connection sends in
+ *   the same round trip as each statement (ScopedClient); the row-level security policies verify
+ *   it on every statement, and it lasts no longer than that statement's transaction.
  * - **Reads** run one statement at a time (pg queues a request's concurrent resolvers), each
  *   committed on its own: an audited read's entry is one INSERT, durable before its values leave.
  * - **Writes** run in `transaction`: one per mutation, holding the change and its audit entry,
@@ -60,8 +54,8 @@ export function currentToken(): object | undefined {
  *   request's other resolvers wait (a chain's verification beside a value read in one document):
  *   nothing another resolver commits lands inside it, and what it reads over several statements
  *   is one transaction with its locks held to its end.
- * - **Close** rolls back a transaction still open (its mutation was not acknowledged), clears the
- *   scope and returns the connection; from then on no statement of the request runs.
+ * - **Close** rolls back a transaction still open (its mutation was not acknowledged), takes the
+ *   claim back and returns the connection; from then on no statement of the request runs.
  *
  * Built on TypeORM's public interfaces: a query runner, its `data`, and a subscriber's
  * `beforeQuery` and `afterQuery` (see StatementGate), which hold back the statements of other
@@ -91,9 +85,10 @@ export class RequestSession {
     try {
       // pg's client knows its backend's pid from the start-up handshake (it cancels by it).
       const client: { processID?: unknown } = await runner.connect();
+      if (!(client instanceof ScopedClient)) throw new Error("a request session needs a request pool's connection: open it with openRequestPool");
       if (typeof client.processID !== "number") throw new Error("the connection did not say its backend pid");
       // The claim is bound to this connection's backend: copied to another, it does not verify.
-      await runner.query(SET_SCOPE, [scopeClaim(scopeKeyOf(db), scope, client.processID)]);
+      client.scopeClaim = scopeClaim(scopeKeyOf(db), scope, client.processID);
     } catch (error) {
       releaseShare();
       await runner.release().catch(() => undefined);
@@ -216,7 +211,7 @@ export class RequestSession {
 
   /**
    * Ends the request: rolls back a transaction still open (its mutation has not finished, so
-   * nothing of it was acknowledged), clears the scope and returns the connection to the pool.
+   * nothing of it was acknowledged), takes the claim back and returns the connection to the pool.
    * Statements of the request that come later are refused.
    */
   async close(): Promise<void> {
@@ -237,11 +232,14 @@ export class RequestSession {
       // The statements already past the gate are answered first; later ones are refused. The
       // close's own go to pg's client directly, past the gate.
       await this.drain();
-      const client: { query(text: string): Promise<unknown> } = await this.runner.connect();
-      if (this.runner.isTransactionActive) await client.query("ROLLBACK");
-      await client.query(CLEAR_SCOPE);
+      const client: ScopedClient = await this.runner.connect();
+      try {
+        if (this.runner.isTransactionActive) await (client as Client).query("ROLLBACK");
+      } finally {
+        client.scopeClaim = null;
+      }
     } finally {
-      // A failed ROLLBACK or RESET means a lost connection, which pg's pool discards.
+      // A failed ROLLBACK means a lost connection, which pg's pool discards.
       await this.runner.release();
     }
   }
