@@ -40,6 +40,8 @@ export interface Config {
   debugErrors: boolean;
   /** Largest accepted request body, in bytes. */
   bodyLimitBytes: number;
+  /** How long a stop waits for in-flight requests (SHUTDOWN_TIMEOUT_MS, default 10 s); past it, their connections are cut. */
+  shutdownTimeoutMs: number;
   /**
    * Signs audit checkpoints: AUDIT_SIGNING_KEY (an Ed25519 private key, PEM), required in
    * production; elsewhere a development key derived from the JWT secret.
@@ -200,6 +202,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     testClock,
     debugErrors,
     bodyLimitBytes: parseInteger(env, "BODY_LIMIT_BYTES", 8 * 1024 * 1024, 1024, 64 * 1024 * 1024),
+    shutdownTimeoutMs: parseInteger(env, "SHUTDOWN_TIMEOUT_MS", 10_000, 0, 600_000),
     retentionIntervalMs: parseDuration(env, "RETENTION_INTERVAL", 3_600_000, 1000),
     jwtPublicKey,
     jwtIssuer: env.JWT_ISSUER || null,

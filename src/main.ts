@@ -65,7 +65,7 @@ async function main(): Promise<void> {
     if (!config.production && (await seedDemoIfEmpty(topology, clock))) log.info("demo data seeded (two tenants)");
 
     const schema = await createSchema({ testClock, auditSigner: config.auditSigner });
-    const server = await startServer({ config, topology, clock, log, schema });
+    const server = await startServer({ config, topology, clock, log, schema, alive: () => embedded?.alive() ?? true });
     cleanup.push({ step: "HTTP server", run: () => server.stop() });
     if (config.retentionIntervalMs !== null) {
       const scheduler = new RetentionScheduler(

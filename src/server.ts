@@ -25,7 +25,7 @@ import { currentMemory, defaultMemoryLimitBytes, memoryExhausted } from "./share
 
 export interface ServerDeps {
   config: Pick<Config, "port" | "host" | "jwtSecret" | "debugErrors" | "bodyLimitBytes" | "production"> &
-    Partial<Pick<Config, "jwtPublicKey" | "jwtIssuer" | "jwtAudience" | "rateLimitPerMinute">> & {
+    Partial<Pick<Config, "jwtPublicKey" | "jwtIssuer" | "jwtAudience" | "rateLimitPerMinute" | "shutdownTimeoutMs">> & {
       /** New requests are refused (503, retryable) while the process uses this much; default three quarters of its heap limit. */
       memoryLimitBytes?: number;
     };
@@ -33,6 +33,11 @@ export interface ServerDeps {
   clock: Clock;
   log: Logger;
   schema: GraphQLSchema;
+  /**
+   * False once something every request needs is gone for good (the embedded PostgreSQL exited
+   * and could not be restarted): liveness fails, so a supervisor restarts the process.
+   */
+  alive?: () => boolean;
 }
 
 export interface CustodianServer {
@@ -177,7 +182,8 @@ export async function startServer(deps: ServerDeps): Promise<CustodianServer> {
     includeStacktraceInErrorResponses: false,
     formatError: (formatted, error) => formatError(formatted, error, { debug: config.debugErrors, production: config.production }),
     plugins: [
-      ApolloServerPluginDrainHttpServer({ httpServer: http }),
+      // Past the drain timeout, open connections are cut: a stop never hangs on a slow client.
+      ApolloServerPluginDrainHttpServer({ httpServer: http, stopGracePeriodMillis: config.shutdownTimeoutMs ?? 10_000 }),
       errorLogging(log),
       ...(limits.plugins as ApolloServerPlugin<RequestContext>[]),
       // Apollo starts these checks side by side; their count is bounded before either runs (countVariables).
@@ -218,8 +224,10 @@ export async function startServer(deps: ServerDeps): Promise<CustodianServer> {
     }),
   );
 
+  // Alive while the process can serve: not merely while it runs.
   app.get("/healthz", (_req, res) => {
-    res.json({ status: "ok" });
+    const alive = deps.alive?.() ?? true;
+    res.status(alive ? 200 : 503).json({ status: alive ? "ok" : "dead" });
   });
   // Ready while control answers: every request needs it. A region that does not answer is its
   // tenants' outage, not the process's: reported by name, with the status still 200.

