@@ -10,7 +10,7 @@ import { createLogger } from "../src/shared/logging";
 
 /**
  * `npm run retention [-- --dry-run]`: one retention run now, on DATABASE_URL or on the embedded
- * database `npm start` uses (stop the API first: one embedded server per data directory).
+ * database `npm start` uses (its running server when the API runs, else one of its own).
  * Prints what was purged (or, dry, what would be) as JSON.
  */
 async function main(): Promise<number> {
