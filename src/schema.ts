@@ -2,6 +2,7 @@ import { routeFieldsToRegions } from "./region-routing";
 import "reflect-metadata";
 import { lexicographicSortSchema, printSchema, type GraphQLSchema } from "graphql";
 import { buildSchema, type ContainerType, type NonEmptyArray } from "type-graphql";
+import { allowedRoles } from "./shared/auth/allow";
 import { AuditLogResolver } from "./modules/audit/audit-log.resolver";
 import { AuditLogService } from "./modules/audit/audit-log.service";
 import { AuditService } from "./modules/audit/audit.service";
@@ -143,7 +144,20 @@ export async function createSchema(options: SchemaOptions): Promise<GraphQLSchem
   // type-graphql has no decorator for the root types; partners read these in introspection.
   schema.getQueryType()!.description = "Reads. Every field names the roles that may call it.";
   schema.getMutationType()!.description = "Writes. Every mutation is audited, refused attempts included.";
+  nameRoles(schema);
   return schema;
+}
+
+/** Partners read who may call what in introspection: each root field's description ends with the roles its guard admits. */
+function nameRoles(schema: GraphQLSchema): void {
+  for (const root of [schema.getQueryType(), schema.getMutationType()]) {
+    for (const field of Object.values(root?.getFields() ?? {})) {
+      const roles = allowedRoles(field);
+      if (!roles) continue;
+      const line = `Roles: ${roles.join(", ")}.`;
+      field.description = field.description ? `${field.description}\n\n${line}` : line;
+    }
+  }
 }
 
 /** The schema as committed in schema/schema.graphql: sorted, without test-only fields. */

@@ -27,20 +27,28 @@ export function unguardedRootFields(schema: GraphQLSchema): string[] {
   return missing;
 }
 
-/** Types, fields, input fields and enum values without a description (partners read them). */
+/** Types, fields, arguments, input fields and enum values without a description, and root fields whose description names no roles (partners read them). */
 export function undescribed(schema: GraphQLSchema): string[] {
+  const rootsWithoutRoles = [schema.getQueryType(), schema.getMutationType()].flatMap((root) =>
+    Object.values(root?.getFields() ?? {})
+      .filter((field) => !/\n\nRoles: [A-Z_]+(, [A-Z_]+)*\.$/.test(field.description ?? ""))
+      .map((field) => `${root!.name}.${field.name} names no roles`),
+  );
   const missing: string[] = [];
   for (const type of Object.values(schema.getTypeMap())) {
     if (type.name.startsWith("__") || ["String", "Boolean", "Int", "Float", "ID"].includes(type.name)) continue;
     if (!type.description) missing.push(type.name);
     if (isObjectType(type) || isInterfaceType(type) || isInputObjectType(type)) {
-      for (const field of Object.values(type.getFields())) if (!field.description) missing.push(`${type.name}.${field.name}`);
+      for (const field of Object.values(type.getFields())) {
+        if (!field.description) missing.push(`${type.name}.${field.name}`);
+        for (const arg of "args" in field ? field.args : []) if (!arg.description) missing.push(`${type.name}.${field.name}(${arg.name})`);
+      }
     }
     if (isEnumType(type)) {
       for (const value of type.getValues()) if (!value.description) missing.push(`${type.name}.${value.name}`);
     }
   }
-  return missing;
+  return [...missing, ...rootsWithoutRoles];
 }
 
 /**

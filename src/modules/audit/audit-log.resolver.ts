@@ -40,14 +40,18 @@ export class AuditLogResolver {
     @Ctx() ctx: RequestContext,
     @Root() tenant: Tenant,
     @Args() page: PageArgs,
-    @Arg("filter", () => AuditLogFilter, { nullable: true }) filter: AuditLogFilter | null,
+    @Arg("filter", () => AuditLogFilter, { description: "Only entries that match every condition given.", nullable: true }) filter: AuditLogFilter | null,
   ) {
     return this.log.page(ctx, tenant.id, page, filter);
   }
 
   @FieldResolver(() => [AuditCheckpoint], { description: "The tenant's signed audit checkpoints, newest first (tenant admin, auditor, operator)." })
   @Allow(...AUDIT_READERS)
-  auditCheckpoints(@Ctx() ctx: RequestContext, @Root() tenant: Tenant, @Arg("first", () => Int, { defaultValue: 20 }) first: number) {
+  auditCheckpoints(
+    @Ctx() ctx: RequestContext,
+    @Root() tenant: Tenant,
+    @Arg("first", () => Int, { description: "How many checkpoints, newest first (1-100).", defaultValue: 20 }) first: number,
+  ) {
     if (!Number.isInteger(first) || first < 1 || first > 100) throw AuditErrors.checkpointCount();
     return this.log.checkpoints(ctx, tenant.id, first);
   }
@@ -59,7 +63,11 @@ export class AuditLogResolver {
     complexity: VERIFY_COST,
   })
   @Allow(...AUDIT_READERS)
-  async verifyAuditLog(@Ctx() ctx: RequestContext, @Arg("tenantId", () => ID) tenantId: string, @Arg("full", { defaultValue: false }) full: boolean) {
+  async verifyAuditLog(
+    @Ctx() ctx: RequestContext,
+    @Arg("tenantId", () => ID, { description: "The tenant whose chain is checked." }) tenantId: string,
+    @Arg("full", { description: "Recompute the whole chain, not only the entries after the newest signed checkpoint.", defaultValue: false }) full: boolean,
+  ) {
     const tenant = await this.tenants.findVisible(ctx, tenantId);
     if (!tenant) throw new NotFoundError("tenant");
     return this.verifications.run(() => this.log.verify(ctx, tenant.id, full));
@@ -73,7 +81,11 @@ export class AuditLogResolver {
 
   @Query(() => AuditLogEntryConnection, { description: "The audit log of operator actions on reference data (entries without a tenant), newest first." })
   @Allow(Role.OPERATOR)
-  operatorAuditLog(@Ctx() ctx: RequestContext, @Args() page: PageArgs, @Arg("filter", () => AuditLogFilter, { nullable: true }) filter: AuditLogFilter | null) {
+  operatorAuditLog(
+    @Ctx() ctx: RequestContext,
+    @Args() page: PageArgs,
+    @Arg("filter", () => AuditLogFilter, { description: "Only entries that match every condition given.", nullable: true }) filter: AuditLogFilter | null,
+  ) {
     return this.log.page(ctx, OPERATOR_CHAIN, page, filter);
   }
 
@@ -82,7 +94,10 @@ export class AuditLogResolver {
     complexity: VERIFY_COST,
   })
   @Allow(Role.OPERATOR)
-  verifyOperatorAuditLog(@Ctx() ctx: RequestContext, @Arg("full", { defaultValue: false }) full: boolean) {
+  verifyOperatorAuditLog(
+    @Ctx() ctx: RequestContext,
+    @Arg("full", { description: "Recompute the whole chain, not only the entries after the newest signed checkpoint.", defaultValue: false }) full: boolean,
+  ) {
     return this.verifications.run(() => this.log.verify(ctx, OPERATOR_CHAIN, full));
   }
 }

@@ -23,21 +23,30 @@ export class DataSubjectResolver {
     description: "A data subject by id; null when it does not exist or is outside your scope (a data subject sees only itself).",
   })
   @Allow(...DATA_VIEWERS)
-  dataSubject(@Ctx() ctx: RequestContext, @Arg("id", () => ID) id: string) {
+  dataSubject(@Ctx() ctx: RequestContext, @Arg("id", () => ID, { description: "The data subject's id." }) id: string) {
     return findInRegions(ctx, (on) => this.subjects.get(on, id));
   }
 
   @Mutation(() => DataSubject, { description: "Registers a person the tenant holds data about." })
   @Allow(Role.TENANT_ADMIN, Role.INTEGRATION)
   @Audited("DATA_SUBJECT_REGISTERED")
-  registerDataSubject(@Ctx() ctx: RequestContext, @Arg("input", () => RegisterDataSubjectInput) input: RegisterDataSubjectInput) {
+  registerDataSubject(
+    @Ctx() ctx: RequestContext,
+    @Arg("input", () => RegisterDataSubjectInput, {
+      description: "The person: tenant, external id and display name (personal data: never echoed in an error).",
+    })
+    input: RegisterDataSubjectInput,
+  ) {
     return this.subjects.register(ctx, input);
   }
 
   @Mutation(() => DataSubject, { description: "Active deletion of a person: the subject and all its records become pending deletion." })
   @Allow(Role.TENANT_ADMIN)
   @Audited("DATA_SUBJECT_DELETED")
-  deleteDataSubject(@Ctx() ctx: RequestContext, @Arg("id", () => ID) id: string) {
+  deleteDataSubject(
+    @Ctx() ctx: RequestContext,
+    @Arg("id", () => ID, { description: "The data subject to delete, with every record (purged after the tenant's grace period)." }) id: string,
+  ) {
     return this.subjects.delete(ctx, id);
   }
 

@@ -23,20 +23,29 @@ export class IncidentResolver {
     description: "Security incidents, oldest first: all for operators, those your tenant was notified of for tenant roles.",
   })
   @Allow(...INCIDENT_READERS)
-  breachIncidents(@Ctx() ctx: RequestContext, @Args() page: PageArgs, @Arg("status", () => IncidentStatus, { nullable: true }) status: IncidentStatus | null) {
+  breachIncidents(
+    @Ctx() ctx: RequestContext,
+    @Args() page: PageArgs,
+    @Arg("status", () => IncidentStatus, { description: "Only incidents in this state; every state when omitted.", nullable: true })
+    status: IncidentStatus | null,
+  ) {
     return this.incidents.list(ctx, page, status);
   }
 
   @Query(() => BreachIncident, { nullable: true, description: "An incident by id; null when it does not exist or your tenant was not notified of it." })
   @Allow(...INCIDENT_READERS)
-  breachIncident(@Ctx() ctx: RequestContext, @Arg("id", () => ID) id: string) {
+  breachIncident(@Ctx() ctx: RequestContext, @Arg("id", () => ID, { description: "The incident's id." }) id: string) {
     return this.incidents.get(ctx, id);
   }
 
   @Mutation(() => BreachIncident, { description: "Reports a security incident; the 72-hour clock starts at detectedAt." })
   @Allow(Role.OPERATOR)
   @Audited("SECURITY_INCIDENT_REPORTED")
-  reportSecurityIncident(@Ctx() ctx: RequestContext, @Arg("input", () => ReportSecurityIncidentInput) input: ReportSecurityIncidentInput) {
+  reportSecurityIncident(
+    @Ctx() ctx: RequestContext,
+    @Arg("input", () => ReportSecurityIncidentInput, { description: "What happened and when it was detected: the 72-hour clock starts there." })
+    input: ReportSecurityIncidentInput,
+  ) {
     return this.incidents.report(ctx, input);
   }
 
@@ -45,35 +54,50 @@ export class IncidentResolver {
   })
   @Allow(Role.OPERATOR)
   @Audited("AFFECTED_TENANTS_ADDED")
-  addAffectedTenants(@Ctx() ctx: RequestContext, @Arg("incidentId", () => ID) incidentId: string, @Arg("tenantIds", () => [ID]) tenantIds: string[]) {
+  addAffectedTenants(
+    @Ctx() ctx: RequestContext,
+    @Arg("incidentId", () => ID, { description: "The incident." }) incidentId: string,
+    @Arg("tenantIds", () => [ID], { description: "The tenants it affects; those already affected stay as they are." }) tenantIds: string[],
+  ) {
     return this.incidents.addTenants(ctx, incidentId, tenantIds);
   }
 
   @Mutation(() => BreachIncident, { description: "Identifies the incident as customer-reportable and notifies every affected tenant." })
   @Allow(Role.OPERATOR)
   @Audited("INCIDENT_DECLARED_CUSTOMER_REPORTABLE")
-  declareCustomerReportable(@Ctx() ctx: RequestContext, @Arg("incidentId", () => ID) incidentId: string) {
+  declareCustomerReportable(@Ctx() ctx: RequestContext, @Arg("incidentId", () => ID, { description: "The incident under investigation." }) incidentId: string) {
     return this.incidents.declare(ctx, incidentId);
   }
 
   @Mutation(() => BreachIncident, { description: "Closes an incident under investigation as not a breach; the reason is required." })
   @Allow(Role.OPERATOR)
   @Audited("SECURITY_INCIDENT_DISMISSED")
-  dismissSecurityIncident(@Ctx() ctx: RequestContext, @Arg("incidentId", () => ID) incidentId: string, @Arg("reason") reason: string) {
+  dismissSecurityIncident(
+    @Ctx() ctx: RequestContext,
+    @Arg("incidentId", () => ID, { description: "The incident under investigation." }) incidentId: string,
+    @Arg("reason", { description: "Why it is not a breach (required; kept with the incident, so no personal data)." }) reason: string,
+  ) {
     return this.incidents.dismiss(ctx, incidentId, reason);
   }
 
   @Mutation(() => BreachIncident, { description: "Closes a customer-reportable incident with its resolution." })
   @Allow(Role.OPERATOR)
   @Audited("SECURITY_INCIDENT_RESOLVED")
-  resolveSecurityIncident(@Ctx() ctx: RequestContext, @Arg("incidentId", () => ID) incidentId: string, @Arg("resolution") resolution: string) {
+  resolveSecurityIncident(
+    @Ctx() ctx: RequestContext,
+    @Arg("incidentId", () => ID, { description: "The customer-reportable incident." }) incidentId: string,
+    @Arg("resolution", { description: "How it was resolved (kept with the incident, so no personal data)." }) resolution: string,
+  ) {
     return this.incidents.resolve(ctx, incidentId, resolution);
   }
 
   @Mutation(() => BreachNotification, { description: "The tenant administrator acknowledges the tenant's notification; twice changes nothing." })
   @Allow(Role.TENANT_ADMIN)
   @Audited("BREACH_NOTIFICATION_ACKNOWLEDGED")
-  acknowledgeBreachNotification(@Ctx() ctx: RequestContext, @Arg("notificationId", () => ID) notificationId: string) {
+  acknowledgeBreachNotification(
+    @Ctx() ctx: RequestContext,
+    @Arg("notificationId", () => ID, { description: "Your tenant's notification." }) notificationId: string,
+  ) {
     return this.incidents.acknowledge(ctx, notificationId);
   }
 

@@ -52,7 +52,7 @@ export class PersonalDataRecordResolver {
 
   @Query(() => PersonalDataRecord, { nullable: true, description: "A record by id; null when it does not exist or is outside your scope." })
   @Allow(...DATA_VIEWERS)
-  personalDataRecord(@Ctx() ctx: RequestContext, @Arg("id", () => ID) id: string) {
+  personalDataRecord(@Ctx() ctx: RequestContext, @Arg("id", () => ID, { description: "The record's id." }) id: string) {
     return findInRegions(ctx, (on) => this.records.get(on, id));
   }
 
@@ -66,7 +66,7 @@ export class PersonalDataRecordResolver {
   @Audited(EXPORT_ACTION)
   exportDataSubject(
     @Ctx() ctx: RequestContext,
-    @Arg("id", () => ID) id: string,
+    @Arg("id", () => ID, { description: "The data subject whose data is exported." }) id: string,
     @Arg("onRequest", () => String, {
       nullable: true,
       description:
@@ -81,7 +81,14 @@ export class PersonalDataRecordResolver {
   @Mutation(() => PersonalDataRecord, { description: "Collects one record, in the tenant's storage location, for declared purposes." })
   @Allow(...WRITERS)
   @Audited("RECORD_CREATED")
-  recordPersonalData(@Ctx() ctx: RequestContext, @Arg("input", () => RecordPersonalDataInput, { validate: false }) input: RecordPersonalDataInput) {
+  recordPersonalData(
+    @Ctx() ctx: RequestContext,
+    @Arg("input", () => RecordPersonalDataInput, {
+      description: "The record: its data subject, category, value and the purposes it was collected for.",
+      validate: false,
+    })
+    input: RecordPersonalDataInput,
+  ) {
     return this.records.record(ctx, input);
   }
 
@@ -90,7 +97,8 @@ export class PersonalDataRecordResolver {
   @Audited("RECORDS_BATCH_CREATED")
   recordPersonalDataBatch(
     @Ctx() ctx: RequestContext,
-    @Arg("input", () => RecordPersonalDataBatchInput, { validate: false }) input: RecordPersonalDataBatchInput,
+    @Arg("input", () => RecordPersonalDataBatchInput, { description: "1-1000 records, stored all or none, under an idempotency key.", validate: false })
+    input: RecordPersonalDataBatchInput,
   ) {
     return this.records.recordBatch(ctx, input);
   }
@@ -98,14 +106,20 @@ export class PersonalDataRecordResolver {
   @Mutation(() => PersonalDataRecord, { description: "Corrects a record's value; refused with VERSION_CONFLICT when expectedVersion is stale." })
   @Allow(...EDITORS)
   @Audited("RECORD_CORRECTED")
-  correctPersonalData(@Ctx() ctx: RequestContext, @Arg("input", () => CorrectPersonalDataInput, { validate: false }) input: CorrectPersonalDataInput) {
+  correctPersonalData(
+    @Ctx() ctx: RequestContext,
+    @Arg("input", () => CorrectPersonalDataInput, { description: "The record and its corrected value.", validate: false }) input: CorrectPersonalDataInput,
+  ) {
     return this.records.correct(ctx, input);
   }
 
   @Mutation(() => PersonalDataRecord, { description: "Active deletion of one record." })
   @Allow(...EDITORS)
   @Audited("RECORD_DELETED")
-  deletePersonalData(@Ctx() ctx: RequestContext, @Arg("id", () => ID) id: string) {
+  deletePersonalData(
+    @Ctx() ctx: RequestContext,
+    @Arg("id", () => ID, { description: "The record to delete (purged after the tenant's grace period)." }) id: string,
+  ) {
     return this.records.delete(ctx, id);
   }
 
@@ -113,7 +127,14 @@ export class PersonalDataRecordResolver {
     description: "The personal data itself. Every read states its purpose and is written to the audit log.",
     complexity: VALUE_READ_COST,
   })
-  value(@Ctx() ctx: RequestContext, @Root() record: PersonalDataRecord, @Arg("purpose", () => ProcessingPurpose) purpose: ProcessingPurpose) {
+  value(
+    @Ctx() ctx: RequestContext,
+    @Root() record: PersonalDataRecord,
+    @Arg("purpose", () => ProcessingPurpose, {
+      description: "Why you read it: refused unless the record was collected for it, and always for profiling and marketing. Audited either way.",
+    })
+    purpose: ProcessingPurpose,
+  ) {
     return this.values.read(ctx, record, purpose);
   }
 
@@ -149,7 +170,8 @@ export class TenantRecordsResolver {
     @Ctx() ctx: RequestContext,
     @Root() tenant: Tenant,
     @Args() page: PageArgs,
-    @Arg("filter", () => PersonalDataRecordFilter, { nullable: true, validate: false }) filter: PersonalDataRecordFilter | null,
+    @Arg("filter", () => PersonalDataRecordFilter, { description: "Only records that match every condition given.", nullable: true, validate: false })
+    filter: PersonalDataRecordFilter | null,
     @Info() info: GraphQLResolveInfo,
   ) {
     // The tenants page may have fetched it already (tenant-record-pages: one statement for all):

@@ -32,7 +32,7 @@ export class SharingAgreementResolver {
 
   @Query(() => SharingAgreement, { nullable: true, description: "An agreement by id; null when it does not exist or is outside your scope." })
   @Allow(...AGREEMENT_VIEWERS)
-  sharingAgreement(@Ctx() ctx: RequestContext, @Arg("id", () => ID) id: string) {
+  sharingAgreement(@Ctx() ctx: RequestContext, @Arg("id", () => ID, { description: "The agreement's id." }) id: string) {
     return findInRegions(ctx, (on) => this.sharing.get(on, id));
   }
 
@@ -41,14 +41,21 @@ export class SharingAgreementResolver {
   })
   @Allow(Role.TENANT_ADMIN)
   @Audited("SHARING_AGREEMENT_CREATED")
-  createSharingAgreement(@Ctx() ctx: RequestContext, @Arg("input", () => CreateSharingAgreementInput) input: CreateSharingAgreementInput) {
+  createSharingAgreement(
+    @Ctx() ctx: RequestContext,
+    @Arg("input", () => CreateSharingAgreementInput, { description: "The party, direction, purposes and categories of the agreement." })
+    input: CreateSharingAgreementInput,
+  ) {
     return this.sharing.create(ctx, input);
   }
 
   @Mutation(() => SharingAgreement, { description: "The tenant administrator's consent to an INDEPENDENT party's agreement." })
   @Allow(Role.TENANT_ADMIN)
   @Audited("CONSENT_GRANTED")
-  grantSharingConsent(@Ctx() ctx: RequestContext, @Arg("agreementId", () => ID) agreementId: string) {
+  grantSharingConsent(
+    @Ctx() ctx: RequestContext,
+    @Arg("agreementId", () => ID, { description: "The INDEPENDENT party's agreement that awaits consent." }) agreementId: string,
+  ) {
     return this.sharing.grant(ctx, agreementId);
   }
 
@@ -57,8 +64,8 @@ export class SharingAgreementResolver {
   @Audited("CONSENT_REVOKED")
   revokeSharingConsent(
     @Ctx() ctx: RequestContext,
-    @Arg("agreementId", () => ID) agreementId: string,
-    @Arg("reason", () => String, { nullable: true }) reason: string | null,
+    @Arg("agreementId", () => ID, { description: "The agreement to revoke." }) agreementId: string,
+    @Arg("reason", () => String, { description: "Why, for the audit log (optional; no personal data).", nullable: true }) reason: string | null,
   ) {
     return this.sharing.revoke(ctx, agreementId, reason);
   }
@@ -67,14 +74,17 @@ export class SharingAgreementResolver {
   @Allow(Role.TENANT_ADMIN, Role.INTEGRATION)
   @Audited("RECORDS_SHARED")
   // Checked by the sharing policy, which names the refused record's index.
-  shareRecords(@Ctx() ctx: RequestContext, @Arg("input", () => ShareRecordsInput, { validate: false }) input: ShareRecordsInput) {
+  shareRecords(
+    @Ctx() ctx: RequestContext,
+    @Arg("input", () => ShareRecordsInput, { description: "The agreement, the purpose and 1-1000 record ids.", validate: false }) input: ShareRecordsInput,
+  ) {
     return this.sharing.share(ctx, input);
   }
 
   @Mutation(() => RecipientNotice, { description: "Confirms that a recipient was told of an erasure or rectification; twice changes nothing." })
   @Allow(Role.TENANT_ADMIN, Role.INTEGRATION)
   @Audited("RECIPIENT_NOTICE_CONFIRMED")
-  confirmRecipientNotice(@Ctx() ctx: RequestContext, @Arg("noticeId", () => ID) noticeId: string) {
+  confirmRecipientNotice(@Ctx() ctx: RequestContext, @Arg("noticeId", () => ID, { description: "The notice whose recipient was told." }) noticeId: string) {
     return this.sharing.confirmNotice(ctx, noticeId);
   }
 

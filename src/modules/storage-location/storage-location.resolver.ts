@@ -20,7 +20,11 @@ export class StorageLocationResolver {
   @Mutation(() => StorageLocation, { description: "Adds a geography (operators only)." })
   @Allow(Role.OPERATOR)
   @Audited("STORAGE_LOCATION_CREATED")
-  createStorageLocation(@Ctx() ctx: RequestContext, @Arg("input", () => CreateStorageLocationInput) input: CreateStorageLocationInput) {
+  createStorageLocation(
+    @Ctx() ctx: RequestContext,
+    @Arg("input", () => CreateStorageLocationInput, { description: "The new location: code, name and data-centre countries. Its database is created with it." })
+    input: CreateStorageLocationInput,
+  ) {
     return this.locations.create(ctx, input);
   }
 }

@@ -13,14 +13,20 @@ export class SubscriptionResolver {
   @Mutation(() => Tenant, { description: "Passive deletion: every record of the tenant becomes PENDING_DELETION, purge due after the grace period." })
   @Allow(Role.OPERATOR)
   @Audited("SUBSCRIPTION_ENDED")
-  endSubscription(@Ctx() ctx: RequestContext, @Arg("tenantId", () => ID) tenantId: string) {
+  endSubscription(
+    @Ctx() ctx: RequestContext,
+    @Arg("tenantId", () => ID, { description: "The tenant whose subscription ends; its data is purged after its grace period." }) tenantId: string,
+  ) {
     return this.subscriptions.end(ctx, tenantId);
   }
 
   @Mutation(() => Tenant, { description: "Only before the purge: records pending passive deletion become ACTIVE again." })
   @Allow(Role.OPERATOR)
   @Audited("SUBSCRIPTION_REACTIVATED")
-  reactivateSubscription(@Ctx() ctx: RequestContext, @Arg("tenantId", () => ID) tenantId: string) {
+  reactivateSubscription(
+    @Ctx() ctx: RequestContext,
+    @Arg("tenantId", () => ID, { description: "The tenant whose ended subscription resumes, before its purge." }) tenantId: string,
+  ) {
     return this.subscriptions.reactivate(ctx, tenantId);
   }
 }

@@ -30,14 +30,18 @@ export class TenantResolver {
 
   @Query(() => Tenant, { nullable: true, description: "A tenant by id; null when it does not exist or is outside your scope." })
   @Allow(Role.OPERATOR, ...TENANT_ROLES)
-  tenant(@Ctx() ctx: RequestContext, @Arg("id", () => ID) id: string, @Info() info: GraphQLResolveInfo) {
+  tenant(@Ctx() ctx: RequestContext, @Arg("id", () => ID, { description: "The tenant's id." }) id: string, @Info() info: GraphQLResolveInfo) {
     return this.tenantService.get(ctx, id, planTenant(ctx, info, this.joins));
   }
 
   @Mutation(() => Tenant, { description: "Creates a tenant in the storage location its administrator chose." })
   @Allow(Role.OPERATOR)
   @Audited("TENANT_CREATED")
-  createTenant(@Ctx() ctx: RequestContext, @Arg("input", () => CreateTenantInput) input: CreateTenantInput) {
+  createTenant(
+    @Ctx() ctx: RequestContext,
+    @Arg("input", () => CreateTenantInput, { description: "The new tenant: its name, its storage location (chosen once, for good) and its retention policy." })
+    input: CreateTenantInput,
+  ) {
     return this.tenantService.create(ctx, input);
   }
 
@@ -46,8 +50,8 @@ export class TenantResolver {
   @Audited("RETENTION_POLICY_UPDATED")
   updateRetentionPolicy(
     @Ctx() ctx: RequestContext,
-    @Arg("tenantId", () => ID) tenantId: string,
-    @Arg("input", () => RetentionPolicyInput) input: RetentionPolicyInput,
+    @Arg("tenantId", () => ID, { description: "The tenant whose policy changes." }) tenantId: string,
+    @Arg("input", () => RetentionPolicyInput, { description: "The new deletion grace period and audit log retention." }) input: RetentionPolicyInput,
   ) {
     return this.tenantService.updateRetentionPolicy(ctx, tenantId, input);
   }

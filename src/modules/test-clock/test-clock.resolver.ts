@@ -14,7 +14,10 @@ export class TestClockResolver {
   @Mutation(() => Date, { description: "Sets the service time for every rule (test installations only)." })
   @Allow(Role.OPERATOR)
   @Audited("TEST_CLOCK_SET")
-  setTestClock(@Ctx() ctx: RequestContext, @Arg("now", () => Date, { validate: false }) now: Date): Date {
+  setTestClock(
+    @Ctx() ctx: RequestContext,
+    @Arg("now", () => Date, { description: "The instant the service clock shows from now on.", validate: false }) now: Date,
+  ): Date {
     auditTarget(ctx, { tenantId: null, targetType: "ServiceClock" });
     return this.clock.set(now);
   }

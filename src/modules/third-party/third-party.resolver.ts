@@ -12,7 +12,10 @@ export class ThirdPartyResolver {
 
   @Query(() => [ThirdParty], { description: "The third-party registry, by name (every role)." })
   @Allow(...ALL_ROLES)
-  thirdParties(@Ctx() ctx: RequestContext, @Arg("role", () => ThirdPartyRole, { nullable: true }) role: ThirdPartyRole | null) {
+  thirdParties(
+    @Ctx() ctx: RequestContext,
+    @Arg("role", () => ThirdPartyRole, { description: "Only parties of this role; every role when omitted.", nullable: true }) role: ThirdPartyRole | null,
+  ) {
     return this.parties.list(ctx, role);
   }
 
@@ -24,21 +27,32 @@ export class ThirdPartyResolver {
 
   @Query(() => [SubprocessorListChange], { description: "Every listing change after `sinceVersion` (default: all), oldest first (every role)." })
   @Allow(...ALL_ROLES)
-  subprocessorListHistory(@Ctx() ctx: RequestContext, @Arg("sinceVersion", () => Int, { nullable: true }) sinceVersion: number | null) {
+  subprocessorListHistory(
+    @Ctx() ctx: RequestContext,
+    @Arg("sinceVersion", () => Int, { description: "Only the changes after this list version; all when omitted.", nullable: true }) sinceVersion: number | null,
+  ) {
     return this.parties.history(ctx, sinceVersion);
   }
 
   @Mutation(() => ThirdParty, { description: "Adds a party to the registry (an AGENT starts unlisted)." })
   @Allow(Role.OPERATOR)
   @Audited("THIRD_PARTY_REGISTERED")
-  registerThirdParty(@Ctx() ctx: RequestContext, @Arg("input", () => RegisterThirdPartyInput) input: RegisterThirdPartyInput) {
+  registerThirdParty(
+    @Ctx() ctx: RequestContext,
+    @Arg("input", () => RegisterThirdPartyInput, { description: "The party: name, role, country, and whether sharing with it is prohibited." })
+    input: RegisterThirdPartyInput,
+  ) {
     return this.parties.register(ctx, input);
   }
 
   @Mutation(() => ThirdParty, { description: "Lists or delists an AGENT as subprocessor; delisting suspends its agreements, relisting re-activates them." })
   @Allow(Role.OPERATOR)
   @Audited("SUBPROCESSOR_LISTING_CHANGED")
-  setSubprocessorListing(@Ctx() ctx: RequestContext, @Arg("thirdPartyId", () => ID) thirdPartyId: string, @Arg("listed") listed: boolean) {
+  setSubprocessorListing(
+    @Ctx() ctx: RequestContext,
+    @Arg("thirdPartyId", () => ID, { description: "The agent." }) thirdPartyId: string,
+    @Arg("listed", { description: "True to list it as a subprocessor, false to take it off the list." }) listed: boolean,
+  ) {
     return this.parties.setListing(ctx, thirdPartyId, listed);
   }
 
