@@ -46,8 +46,8 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   const config = loadConfig();
-  if (config.jwtPublicKey) {
-    console.error("JWT_PUBLIC_KEY is set: tokens are RS256 and come from your identity provider, not from this script.");
+  if (config.jwtPublicKey || config.jwtJwks) {
+    console.error(`${config.jwtJwks ? "JWT_JWKS_URL" : "JWT_PUBLIC_KEY"} is set: tokens come from your identity provider, not from this script.`);
     process.exit(2);
   }
   const token = await signToken(

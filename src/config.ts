@@ -1,3 +1,4 @@
+import { DEFAULT_CLAIM_NAMES, type ClaimNames } from "./shared/auth/principal";
 import { createPublicKey, type KeyObject } from "node:crypto";
 import { AuditSigner } from "./modules/audit/audit-signer";
 /**
@@ -31,6 +32,15 @@ export interface Config {
   /** JWT_ISSUER / JWT_AUDIENCE: checked in every token when set. */
   jwtIssuer: string | null;
   jwtAudience: string | null;
+  /**
+   * JWT_JWKS_URL: tokens come from an identity provider and are verified (RS256 or ES256) against
+   * its key set, fetched and cached (JWT_JWKS_TIMEOUT_MS per fetch, default 5 s; refetched for an
+   * unknown key id at most every JWT_JWKS_COOLDOWN_MS, default 30 s). The HS256 secret then makes
+   * no tokens.
+   */
+  jwtJwks: { url: URL; timeoutMs: number; cooldownMs: number } | null;
+  /** Which token claims hold the role, the tenant and the data subject (JWT_ROLE_CLAIM, ...). */
+  jwtClaims: ClaimNames;
   /** Requests per principal (or client address, anonymously) per minute; null: no limit. */
   rateLimitPerMinute: number | null;
   logLevel: LogLevel;
@@ -130,6 +140,31 @@ function parseDatabaseUrl(env: NodeJS.ProcessEnv, name = "DATABASE_URL"): string
   return raw;
 }
 
+function parseJwks(env: NodeJS.ProcessEnv): Config["jwtJwks"] {
+  const raw = env.JWT_JWKS_URL;
+  if (!raw) return null;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError("JWT_JWKS_URL", "is not a valid URL");
+  }
+  if (url.protocol !== "https:" && url.protocol !== "http:") throw new ConfigError("JWT_JWKS_URL", "must be an https:// (or http://) URL");
+  return {
+    url,
+    timeoutMs: parseInteger(env, "JWT_JWKS_TIMEOUT_MS", 5000, 100, 60_000),
+    cooldownMs: parseInteger(env, "JWT_JWKS_COOLDOWN_MS", 30_000, 0, 3_600_000),
+  };
+}
+
+/** A claim name: a JSON member name as identity providers write them (e.g. roles, extension_tenantId, https://example.com/role). */
+function parseClaimName(env: NodeJS.ProcessEnv, name: string, fallback: string): string {
+  const value = env[name];
+  if (value === undefined || value === "") return fallback;
+  if (!/^[\x21-\x7e]{1,200}$/.test(value)) throw new ConfigError(name, "must be a claim name (printable, no spaces)");
+  return value;
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const nodeEnv = env.NODE_ENV || "development";
   const production = nodeEnv === "production";
@@ -142,10 +177,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError("LOG_LEVEL", `must be one of ${LOG_LEVELS.join(", ")} (got "${env.LOG_LEVEL}")`);
   }
 
+  const jwtJwks = parseJwks(env);
   let jwtSecret = env.JWT_SECRET ?? "";
   const jwtSecretIsDefault = jwtSecret === "";
   if (jwtSecretIsDefault) {
-    if (production) throw new ConfigError("JWT_SECRET", "is required when NODE_ENV=production");
+    // With an identity provider the secret signs no token; it still derives development keys.
+    if (production && !jwtJwks) throw new ConfigError("JWT_SECRET", "is required when NODE_ENV=production");
     jwtSecret = DEVELOPMENT_JWT_SECRET;
   } else if (Buffer.byteLength(jwtSecret, "utf8") < MIN_SECRET_LENGTH) {
     throw new ConfigError("JWT_SECRET", `must be at least ${MIN_SECRET_LENGTH} bytes long`);
@@ -159,6 +196,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     }
     if (jwtPublicKey.asymmetricKeyType !== "rsa") throw new ConfigError("JWT_PUBLIC_KEY", "must be an RSA public key (tokens are RS256)");
   }
+  if (jwtJwks && jwtPublicKey)
+    throw new ConfigError("JWT_PUBLIC_KEY", "must not be set beside JWT_JWKS_URL: the identity provider's key set is the one source of keys");
+  if (jwtJwks && !env.JWT_ISSUER) throw new ConfigError("JWT_ISSUER", "is required with JWT_JWKS_URL (the identity provider's issuer)");
+  if (jwtJwks && !env.JWT_AUDIENCE) throw new ConfigError("JWT_AUDIENCE", "is required with JWT_JWKS_URL (the audience its tokens carry for this service)");
 
   let auditSigner: AuditSigner;
   if (env.AUDIT_SIGNING_KEY) {
@@ -207,6 +248,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     jwtPublicKey,
     jwtIssuer: env.JWT_ISSUER || null,
     jwtAudience: env.JWT_AUDIENCE || null,
+    jwtJwks,
+    jwtClaims: {
+      role: parseClaimName(env, "JWT_ROLE_CLAIM", DEFAULT_CLAIM_NAMES.role),
+      tenant: parseClaimName(env, "JWT_TENANT_CLAIM", DEFAULT_CLAIM_NAMES.tenant),
+      dataSubject: parseClaimName(env, "JWT_DATA_SUBJECT_CLAIM", DEFAULT_CLAIM_NAMES.dataSubject),
+    },
     rateLimitPerMinute: env.RATE_LIMIT_PER_MINUTE === "off" ? null : parseInteger(env, "RATE_LIMIT_PER_MINUTE", 600, 1, 1_000_000),
   };
 }

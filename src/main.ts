@@ -79,7 +79,7 @@ async function main(): Promise<void> {
     }
 
     log.info({ url: server.url }, "Custodian is ready");
-    if (!config.production && !config.jwtPublicKey) {
+    if (!config.production && !config.jwtPublicKey && !config.jwtJwks) {
       const tokens = await developmentTokens(topology, { secret: config.jwtSecret, issuer: config.jwtIssuer, audience: config.jwtAudience });
       const lines = tokens.map((t) => `  ${t.role.padEnd(13)} ${t.token}`);
       process.stdout.write(

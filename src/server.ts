@@ -12,7 +12,7 @@ import { pinoHttp } from "pino-http";
 import type { Topology } from "./shared/db/topology";
 import type { Config } from "./config";
 import { createRequestContext, type RequestContext } from "./context";
-import { TokenVerifier } from "./shared/auth/jwt";
+import { IdentityProviderUnavailableError, remoteKeySet, TokenVerifier } from "./shared/auth/jwt";
 import { hasMoreKeysThan, TOO_MANY_VARIABLES, VARIABLE_LIMITS, variableLimits } from "./shared/graphql/variable-limits";
 import { ANONYMOUS_BODY_LIMIT_BYTES, errorsAsJson, notFoundAsJson, sendError, sendGraphQLError, wwwAuthenticate } from "./shared/http-errors";
 import { RateLimitedError, RequestRateLimiter } from "./shared/rate-limit";
@@ -25,7 +25,7 @@ import { currentMemory, defaultMemoryLimitBytes, memoryExhausted } from "./share
 
 export interface ServerDeps {
   config: Pick<Config, "port" | "host" | "jwtSecret" | "debugErrors" | "bodyLimitBytes" | "production"> &
-    Partial<Pick<Config, "jwtPublicKey" | "jwtIssuer" | "jwtAudience" | "rateLimitPerMinute" | "shutdownTimeoutMs">> & {
+    Partial<Pick<Config, "jwtPublicKey" | "jwtIssuer" | "jwtAudience" | "jwtJwks" | "jwtClaims" | "rateLimitPerMinute" | "shutdownTimeoutMs">> & {
       /** New requests are refused (503, retryable) while the process uses this much; default three quarters of its heap limit. */
       memoryLimitBytes?: number;
     };
@@ -237,7 +237,14 @@ export async function startServer(deps: ServerDeps): Promise<CustodianServer> {
     res.status(ready ? 200 : 503).json({ status: ready ? "ready" : "unavailable", databases });
   });
 
-  const tokens = new TokenVerifier({ secret: config.jwtSecret, publicKey: config.jwtPublicKey, issuer: config.jwtIssuer, audience: config.jwtAudience });
+  const tokens = new TokenVerifier({
+    secret: config.jwtSecret,
+    publicKey: config.jwtPublicKey,
+    jwks: config.jwtJwks ? remoteKeySet(config.jwtJwks.url, config.jwtJwks) : null,
+    issuer: config.jwtIssuer,
+    audience: config.jwtAudience,
+    claims: config.jwtClaims,
+  });
   const limiter = config.rateLimitPerMinute ? new RequestRateLimiter(config.rateLimitPerMinute) : null;
 
   // Who calls, and whether they may call now, is known before the body is read: a refused token or
@@ -249,7 +256,9 @@ export async function startServer(deps: ServerDeps): Promise<CustodianServer> {
       res.locals.principal = principal;
       next();
     } catch (error) {
-      if (!(error instanceof UnauthenticatedError || error instanceof RateLimitedError)) return next(error);
+      if (!(error instanceof UnauthenticatedError || error instanceof RateLimitedError || error instanceof IdentityProviderUnavailableError))
+        return next(error);
+      if (error instanceof IdentityProviderUnavailableError) res.setHeader("retry-after", "1");
       if (error instanceof UnauthenticatedError) res.setHeader("www-authenticate", wwwAuthenticate(true));
       sendGraphQLError(res, error);
     }

@@ -1,7 +1,7 @@
 import { createSecretKey, type KeyObject } from "node:crypto";
-import { SignJWT, errors, jwtVerify } from "jose";
-import { UnauthenticatedError } from "../errors";
-import { InvalidClaimsError, type Principal, principalFromClaims } from "./principal";
+import { SignJWT, createRemoteJWKSet, errors, jwtVerify, type JWTVerifyGetKey } from "jose";
+import { DomainError, ErrorCode, UnauthenticatedError } from "../errors";
+import { DEFAULT_CLAIM_NAMES, InvalidClaimsError, type ClaimNames, type Principal, principalFromClaims } from "./principal";
 
 const ALGORITHM = "HS256";
 
@@ -16,14 +16,37 @@ function key(secret: string): KeyObject {
 }
 
 /**
- * How tokens are checked: HS256 with the shared secret, or, when a public key is configured,
- * RS256 with it (and only it). Issuer and audience are checked when configured.
+ * How tokens are checked: HS256 with the shared secret; or, when a public key is configured,
+ * RS256 with it (and only it); or, with an identity provider's key set, RS256 or ES256 with the
+ * key its `kid` names there (and only those). Issuer and audience are checked when configured
+ * (always with a key set). `claims` says which claims hold the role, tenant and data subject.
  */
 export interface TokenKeys {
   secret: string;
   publicKey?: KeyObject | null;
+  jwks?: JWTVerifyGetKey | null;
   issuer?: string | null;
   audience?: string | null;
+  claims?: ClaimNames;
+}
+
+/**
+ * An identity provider's key set at `url` (jose's remote set): cached, refetched when a token
+ * names a key it does not hold (a rotation) but at most every `cooldownMs`, each fetch given up
+ * after `timeoutMs`.
+ */
+export function remoteKeySet(url: URL, options: { timeoutMs: number; cooldownMs: number }): JWTVerifyGetKey {
+  return createRemoteJWKSet(url, { timeoutDuration: options.timeoutMs, cooldownDuration: options.cooldownMs, cacheMaxAge: 10 * 60_000 });
+}
+
+/** The identity provider's keys could not be fetched: the caller's token was not judged, so retrying may succeed. */
+export class IdentityProviderUnavailableError extends DomainError {
+  constructor() {
+    super(ErrorCode.INTERNAL_SERVER_ERROR, "The identity provider's signing keys could not be fetched; nothing was done. Retry shortly.", {
+      retryable: true,
+      http: { status: 503 },
+    });
+  }
 }
 
 function asKeys(keys: string | TokenKeys): TokenKeys {
@@ -42,14 +65,19 @@ export async function verifyToken(token: string, keysOrSecret: string | TokenKey
 async function verify(token: string, keys: TokenKeys, now = Date.now()): Promise<{ principal: Principal; expiresAt: number }> {
   let payload: Record<string, unknown>;
   try {
-    ({ payload } = await jwtVerify(token, keys.publicKey ?? key(keys.secret), {
-      algorithms: [keys.publicKey ? "RS256" : ALGORITHM],
+    const options = {
+      algorithms: keys.jwks ? ["RS256", "ES256"] : [keys.publicKey ? "RS256" : ALGORITHM],
       requiredClaims: ["exp", "sub"],
       issuer: keys.issuer ?? undefined,
       audience: keys.audience ?? undefined,
       currentDate: new Date(now),
-    }));
+    };
+    ({ payload } = keys.jwks ? await jwtVerify(token, keys.jwks, options) : await jwtVerify(token, keys.publicKey ?? key(keys.secret), options));
   } catch (error) {
+    // The provider did not answer (in time, or with a key set): not the token's fault.
+    if (keys.jwks && (error instanceof errors.JWKSTimeout || error instanceof errors.JWKSInvalid || !(error instanceof errors.JOSEError))) {
+      throw new IdentityProviderUnavailableError();
+    }
     if (error instanceof errors.JWTExpired) throw new UnauthenticatedError("The bearer token has expired; get a new one.");
     if (error instanceof errors.JWTClaimValidationFailed && (error.claim === "iss" || error.claim === "aud")) {
       throw new UnauthenticatedError(`The bearer token was not issued for this service (claim ${error.claim}).`);
@@ -57,7 +85,7 @@ async function verify(token: string, keys: TokenKeys, now = Date.now()): Promise
     throw new UnauthenticatedError("The bearer token is malformed or its signature is not valid.");
   }
   try {
-    return { principal: Object.freeze(principalFromClaims(payload)), expiresAt: (payload.exp as number) * 1000 };
+    return { principal: Object.freeze(principalFromClaims(payload, keys.claims ?? DEFAULT_CLAIM_NAMES)), expiresAt: (payload.exp as number) * 1000 };
   } catch (error) {
     if (error instanceof InvalidClaimsError) throw new UnauthenticatedError(`The bearer token is not usable: ${error.message}.`);
     throw error;
