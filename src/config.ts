@@ -39,6 +39,8 @@ export interface Config {
    * no tokens.
    */
   jwtJwks: { url: URL; timeoutMs: number; cooldownMs: number } | null;
+  /** METRICS_TOKEN: /metrics answers a scraper that sends it as its bearer token; unset, there is no /metrics. */
+  metricsToken: string | null;
   /** Which token claims hold the role, the tenant and the data subject (JWT_ROLE_CLAIM, ...). */
   jwtClaims: ClaimNames;
   /** Requests per principal (or client address, anonymously) per minute; null: no limit. */
@@ -138,6 +140,13 @@ function parseDatabaseUrl(env: NodeJS.ProcessEnv, name = "DATABASE_URL"): string
     throw new ConfigError(name, "must start with postgres:// or postgresql://");
   }
   return raw;
+}
+
+function parseMetricsToken(env: NodeJS.ProcessEnv): string | null {
+  const token = env.METRICS_TOKEN;
+  if (!token) return null;
+  if (!/^[\x21-\x7e]{16,}$/.test(token)) throw new ConfigError("METRICS_TOKEN", "must be at least 16 printable characters, no spaces");
+  return token;
 }
 
 function parseJwks(env: NodeJS.ProcessEnv): Config["jwtJwks"] {
@@ -249,6 +258,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     jwtIssuer: env.JWT_ISSUER || null,
     jwtAudience: env.JWT_AUDIENCE || null,
     jwtJwks,
+    metricsToken: parseMetricsToken(env),
     jwtClaims: {
       role: parseClaimName(env, "JWT_ROLE_CLAIM", DEFAULT_CLAIM_NAMES.role),
       tenant: parseClaimName(env, "JWT_TENANT_CLAIM", DEFAULT_CLAIM_NAMES.tenant),

@@ -1,3 +1,4 @@
+import type { DataSource } from "typeorm";
 import { randomUUID } from "node:crypto";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -13,6 +14,8 @@ import type { Topology } from "./shared/db/topology";
 import type { Config } from "./config";
 import { createRequestContext, type RequestContext } from "./context";
 import { IdentityProviderUnavailableError, remoteKeySet, TokenVerifier } from "./shared/auth/jwt";
+import { operationMetrics } from "./shared/graphql/operation-metrics";
+import { metricsEndpoint, rateLimitRefusals, watchPools, type PoolCounts } from "./shared/metrics";
 import { hasMoreKeysThan, TOO_MANY_VARIABLES, VARIABLE_LIMITS, variableLimits } from "./shared/graphql/variable-limits";
 import { ANONYMOUS_BODY_LIMIT_BYTES, errorsAsJson, notFoundAsJson, sendError, sendGraphQLError, wwwAuthenticate } from "./shared/http-errors";
 import { RateLimitedError, RequestRateLimiter } from "./shared/rate-limit";
@@ -25,7 +28,9 @@ import { currentMemory, defaultMemoryLimitBytes, memoryExhausted } from "./share
 
 export interface ServerDeps {
   config: Pick<Config, "port" | "host" | "jwtSecret" | "debugErrors" | "bodyLimitBytes" | "production"> &
-    Partial<Pick<Config, "jwtPublicKey" | "jwtIssuer" | "jwtAudience" | "jwtJwks" | "jwtClaims" | "rateLimitPerMinute" | "shutdownTimeoutMs">> & {
+    Partial<
+      Pick<Config, "jwtPublicKey" | "jwtIssuer" | "jwtAudience" | "jwtJwks" | "jwtClaims" | "rateLimitPerMinute" | "shutdownTimeoutMs" | "metricsToken">
+    > & {
       /** New requests are refused (503, retryable) while the process uses this much; default three quarters of its heap limit. */
       memoryLimitBytes?: number;
     };
@@ -185,6 +190,7 @@ export async function startServer(deps: ServerDeps): Promise<CustodianServer> {
       // Past the drain timeout, open connections are cut: a stop never hangs on a slow client.
       ApolloServerPluginDrainHttpServer({ httpServer: http, stopGracePeriodMillis: config.shutdownTimeoutMs ?? 10_000 }),
       errorLogging(log),
+      operationMetrics<RequestContext>(),
       ...(limits.plugins as ApolloServerPlugin<RequestContext>[]),
       // Apollo starts these checks side by side; their count is bounded before either runs (countVariables).
       variableLimits() as ApolloServerPlugin<RequestContext>,
@@ -229,6 +235,10 @@ export async function startServer(deps: ServerDeps): Promise<CustodianServer> {
     const alive = deps.alive?.() ?? true;
     res.status(alive ? 200 : 503).json({ status: alive ? "ok" : "dead" });
   });
+  // For a scraper with METRICS_TOKEN; absent without it.
+  if (config.metricsToken) app.get("/metrics", metricsEndpoint(config.metricsToken));
+  watchPools(() => topology.all.map((database) => ({ database: database.name, pool: poolOf(database.app) })));
+
   // Ready while control answers: every request needs it. A region that does not answer is its
   // tenants' outage, not the process's: reported by name, with the status still 200.
   app.get("/readyz", async (_req, res) => {
@@ -259,6 +269,7 @@ export async function startServer(deps: ServerDeps): Promise<CustodianServer> {
       if (!(error instanceof UnauthenticatedError || error instanceof RateLimitedError || error instanceof IdentityProviderUnavailableError))
         return next(error);
       if (error instanceof IdentityProviderUnavailableError) res.setHeader("retry-after", "1");
+      if (error instanceof RateLimitedError) rateLimitRefusals.inc({ limit: "requests" });
       if (error instanceof UnauthenticatedError) res.setHeader("www-authenticate", wwwAuthenticate(true));
       sendGraphQLError(res, error);
     }
@@ -325,4 +336,9 @@ async function databaseStatus(topology: Topology): Promise<Record<string, "ok" |
     Promise.race([database.app.query("SELECT 1"), new Promise((_, fail) => setTimeout(() => fail(new Error("timeout")), 2000).unref())]),
   );
   return Object.fromEntries(answers.map(({ name, outcome }) => [name, outcome.status === "fulfilled" ? "ok" : "unavailable"]));
+}
+
+/** The pg pool under a TypeORM data source (its driver's master pool), for the pool gauges. */
+function poolOf(db: DataSource): PoolCounts | undefined {
+  return (db.driver as unknown as { master?: PoolCounts }).master;
 }

@@ -1,3 +1,4 @@
+import { auditVerifications } from "../../shared/metrics";
 import type { DataSource } from "typeorm";
 import { checkpointMessage, type AuditSigner } from "./audit-signer";
 import { entryAt, newestCheckpoint, readHeadAsMaintenance } from "./audit-chain.store";
@@ -71,6 +72,7 @@ export class AuditCheckpointer {
       if (!end) return "invalid";
       // The segment's end stands in for the head: the walk must arrive exactly there.
       const result = await verifyChain(manager, this.signer, chainKey, { ...head, lastSeq: target, lastHash: end.hash }, "checkpoint", target);
+      auditVerifications.inc({ result: result.problem ? "invalid" : "valid" });
       if (result.problem) return "invalid";
       const checkpoint = { chainKey, seq: target, hash: end.hash, signedAt: now };
       await insertCheckpoint(manager, { ...checkpoint, keyId: this.signer.keyId, signature: this.signer.sign(checkpointMessage(checkpoint)) });

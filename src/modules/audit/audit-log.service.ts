@@ -1,3 +1,4 @@
+import { auditVerifications } from "../../shared/metrics";
 import { onControl, onTenant, type RequestContext } from "../../context";
 import { OPERATOR_CHAIN } from "./audit-chain";
 import { em } from "../../shared/db/database";
@@ -107,6 +108,7 @@ export class AuditLogService {
     return ctx.session.transaction(async (manager) => {
       const head = await readHead(manager, chainKey, true);
       const result = await verifyChain(manager, this.signer, chainKey, head, full ? "anchor" : "checkpoint");
+      auditVerifications.inc({ result: result.problem ? "invalid" : "valid" });
       return Object.assign(new AuditVerification(), {
         valid: !result.problem,
         entriesChecked: result.checked,

@@ -1,3 +1,4 @@
+import { retentionDuration, retentionLastSuccess, retentionPurgedRows, retentionRuns } from "../../shared/metrics";
 import type { AuditSigner } from "../audit/audit-signer";
 import type { AuditService } from "../audit/audit.service";
 import type { Clock } from "../../shared/clock";
@@ -21,13 +22,23 @@ export class TopologyRetention {
 
   /** One database's run. */
   async runOn(database: Database, options: { dryRun: boolean }): Promise<RetentionRun> {
-    const run = await new RetentionService(database.maintenance, this.clock, this.audit, this.signer, this.batchSize).run({
-      ...options,
-      tenantData: database.name !== CONTROL,
-    });
-    // A region's run may mark tenants PURGED: control's directory follows (with the rest of the repair).
-    if (database.name !== CONTROL && !options.dryRun) await this.topology.repair(database);
-    return run;
+    const timer = options.dryRun ? null : retentionDuration.startTimer({ database: database.name });
+    try {
+      const run = await new RetentionService(database.maintenance, this.clock, this.audit, this.signer, this.batchSize).run({
+        ...options,
+        tenantData: database.name !== CONTROL,
+      });
+      // A region's run may mark tenants PURGED: control's directory follows (with the rest of the repair).
+      if (database.name !== CONTROL && !options.dryRun) await this.topology.repair(database);
+      if (timer) {
+        timer();
+        recordRun(database.name, run);
+      }
+      return run;
+    } catch (error) {
+      if (timer) retentionRuns.inc({ database: database.name, outcome: "failed" });
+      throw error;
+    }
   }
 
   /**
@@ -59,4 +70,18 @@ export function mergeRuns(runs: readonly RetentionRun[]): RetentionRun {
     auditCheckpointsSigned: sum((r) => r.auditCheckpointsSigned),
     auditChainsInvalid: runs.flatMap((r) => r.auditChainsInvalid),
   });
+}
+
+/** A finished run in the metrics: its rows by kind, its duration, the time of the last success. */
+function recordRun(database: string, run: RetentionRun): void {
+  retentionRuns.inc({ database, outcome: "ok" });
+  const kinds = {
+    records: run.recordsPurged,
+    data_subjects: run.dataSubjectsPurged,
+    tenants: run.tenantsPurged,
+    audit_entries: run.auditEntriesPurged,
+    idempotency_keys: run.idempotencyKeysPurged,
+  };
+  for (const [kind, rows] of Object.entries(kinds)) retentionPurgedRows.inc({ database, kind }, rows);
+  retentionLastSuccess.set({ database }, Date.now() / 1000);
 }

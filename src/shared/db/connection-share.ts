@@ -1,3 +1,4 @@
+import { rateLimitRefusals } from "../metrics";
 import type { DataSource } from "typeorm";
 import { DomainError, ErrorCode } from "../errors";
 
@@ -56,6 +57,7 @@ export class ConnectionShare {
         };
         const timer = setTimeout(() => {
           this.waiting.splice(this.waiting.indexOf(waiter), 1);
+          rateLimitRefusals.inc({ limit: "connections" });
           fail(
             new DomainError(ErrorCode.RATE_LIMITED, "Your requests already hold their share of the database connections; retry when one has finished.", {
               retryAfterSeconds: 1,
