@@ -39,6 +39,8 @@ export interface Config {
    * no tokens.
    */
   jwtJwks: { url: URL; timeoutMs: number; cooldownMs: number } | null;
+  /** EXPLORER=on|off: the GraphQL explorer page at GET /graphql; default on, off when NODE_ENV=production. */
+  explorer: boolean;
   /** METRICS_TOKEN: /metrics answers a scraper that sends it as its bearer token; unset, there is no /metrics. */
   metricsToken: string | null;
   /** Which token claims hold the role, the tenant and the data subject (JWT_ROLE_CLAIM, ...). */
@@ -140,6 +142,14 @@ function parseDatabaseUrl(env: NodeJS.ProcessEnv, name = "DATABASE_URL"): string
     throw new ConfigError(name, "must start with postgres:// or postgresql://");
   }
   return raw;
+}
+
+function parseOnOff(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean {
+  const value = env[name];
+  if (value === undefined || value === "") return fallback;
+  if (value === "on") return true;
+  if (value === "off") return false;
+  throw new ConfigError(name, "must be on or off");
 }
 
 function parseMetricsToken(env: NodeJS.ProcessEnv): string | null {
@@ -259,6 +269,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     jwtAudience: env.JWT_AUDIENCE || null,
     jwtJwks,
     metricsToken: parseMetricsToken(env),
+    explorer: parseOnOff(env, "EXPLORER", !production),
     jwtClaims: {
       role: parseClaimName(env, "JWT_ROLE_CLAIM", DEFAULT_CLAIM_NAMES.role),
       tenant: parseClaimName(env, "JWT_TENANT_CLAIM", DEFAULT_CLAIM_NAMES.tenant),

@@ -15,6 +15,7 @@ import type { Config } from "./config";
 import { createRequestContext, type RequestContext } from "./context";
 import { IdentityProviderUnavailableError, remoteKeySet, TokenVerifier } from "./shared/auth/jwt";
 import { operationMetrics } from "./shared/graphql/operation-metrics";
+import { explorer } from "./shared/explorer";
 import { metricsEndpoint, rateLimitRefusals, watchPools, type PoolCounts } from "./shared/metrics";
 import { hasMoreKeysThan, TOO_MANY_VARIABLES, VARIABLE_LIMITS, variableLimits } from "./shared/graphql/variable-limits";
 import { ANONYMOUS_BODY_LIMIT_BYTES, errorsAsJson, notFoundAsJson, sendError, sendGraphQLError, wwwAuthenticate } from "./shared/http-errors";
@@ -29,7 +30,10 @@ import { currentMemory, defaultMemoryLimitBytes, memoryExhausted } from "./share
 export interface ServerDeps {
   config: Pick<Config, "port" | "host" | "jwtSecret" | "debugErrors" | "bodyLimitBytes" | "production"> &
     Partial<
-      Pick<Config, "jwtPublicKey" | "jwtIssuer" | "jwtAudience" | "jwtJwks" | "jwtClaims" | "rateLimitPerMinute" | "shutdownTimeoutMs" | "metricsToken">
+      Pick<
+        Config,
+        "jwtPublicKey" | "jwtIssuer" | "jwtAudience" | "jwtJwks" | "jwtClaims" | "rateLimitPerMinute" | "shutdownTimeoutMs" | "metricsToken" | "explorer"
+      >
     > & {
       /** New requests are refused (503, retryable) while the process uses this much; default three quarters of its heap limit. */
       memoryLimitBytes?: number;
@@ -200,7 +204,8 @@ export async function startServer(deps: ServerDeps): Promise<CustodianServer> {
       httpStatusOfRefusals(),
       // Answers are per caller and never cached; the cache-control plugin would wrap every field.
       ApolloServerPluginCacheControlDisabled(),
-      ...(config.production ? [ApolloServerPluginLandingPageDisabled()] : []),
+      // The explorer, when on, is Custodian's own page (explorer.ts): Apollo's would load from its CDN.
+      ApolloServerPluginLandingPageDisabled(),
     ],
   });
   await apollo.start();
@@ -317,6 +322,11 @@ export async function startServer(deps: ServerDeps): Promise<CustodianServer> {
     res.setHeader("retry-after", "5");
     sendError(res, 503, ErrorCode.RATE_LIMITED, "The service is busy: retry in a few seconds.", { retryAfterSeconds: 5 });
   };
+  if (config.explorer) {
+    const { page, assets } = explorer("/graphql");
+    app.use(assets);
+    app.get("/graphql", page);
+  }
   app.use("/graphql", authenticate, guardMemory, parseBody, countVariables, execute);
   app.use(notFoundAsJson());
   app.use(errorsAsJson(log));
