@@ -95,6 +95,8 @@ export async function startTestApp(
     debugErrors: false,
     bodyLimitBytes: 64 * 1024,
     production: options.production ?? false,
+    // As loadConfig has it: the explorer is on outside production.
+    explorer: !(options.production ?? false),
     ...options.config,
   };
   const server = await startServer({ config, topology, clock, log, schema });

@@ -236,3 +236,67 @@ describe("the processes around the embedded PostgreSQL", () => {
     }
   });
 });
+
+/** The README's "A first query" examples: each curl's body and the token it names. */
+function readmeExamples(): Array<{ role: string; body: string }> {
+  const readme = readFileSync(join(ROOT, "README.md"), "utf8");
+  const section = readme.slice(readme.indexOf("## A first query"), readme.indexOf("\n## ", readme.indexOf("## A first query") + 1));
+  return [...section.matchAll(/```sh\n([\s\S]*?)```/g)].map(([, block]) => {
+    const role = /^TOKEN=<the ([A-Z_]+) token>$/m.exec(block)?.[1];
+    const body = /-d '(.*)'$/m.exec(block)?.[1];
+    assert.ok(role && body, `an example without its token or body:\n${block}`);
+    return { role, body };
+  });
+}
+
+describe("the README's first queries", () => {
+  let dir: string;
+  after(async () => {
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it("each answers, with the token it names, what the README says it shows", async () => {
+    dir = await mkdtemp(join(tmpdir(), "custodian-readme-"));
+    await chmod(dir, 0o755);
+    const api = await start(join(dir, ".data", "postgres"));
+    try {
+      const examples = readmeExamples();
+      // What each shows, in the README's order; an example added without its check fails here.
+      const shows: Array<(data: any) => void> = [
+        (data) => {
+          assert.equal(data.viewer.role, "OPERATOR");
+          assert.equal(data.tenants.totalCount, 2);
+          assert.ok(data.storageLocations.length >= 4);
+        },
+        (data) => {
+          assert.equal(data.dataSubject.displayName, "Ada Demo");
+          assert.deepEqual(data.dataSubject.records.nodes[0].value, { email: "ada@contoso.example" });
+        },
+        (data) => {
+          const values = data.tenant.personalDataRecords.nodes.map((r: any) => r.value);
+          assert.deepEqual(values, [{ email: "ada@contoso.example" }, { email: "bram@contoso.example" }]);
+        },
+        (data) => {
+          assert.ok(
+            data.tenant.auditLog.nodes.some((e: any) => e.purpose === "SUPPORT" && e.outcome === "ALLOWED"),
+            "the SUPPORT reads are in the log",
+          );
+          assert.equal(data.verifyAuditLog.valid, true);
+        },
+      ];
+      assert.equal(examples.length, shows.length);
+      for (const [i, { role, body }] of examples.entries()) {
+        const token = api.tokens[role];
+        assert.ok(token, `npm start printed no ${role} token`);
+        // The curl as written, to this server's port.
+        const response = await fetch(api.url, { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${token}` }, body });
+        const answer = (await response.json()) as { data?: unknown; errors?: unknown };
+        assert.equal(answer.errors, undefined, `example ${i + 1}: ${JSON.stringify(answer.errors)}`);
+        shows[i](answer.data);
+      }
+    } finally {
+      api.child.kill("SIGTERM");
+      await api.exited;
+    }
+  });
+});
