@@ -5,7 +5,19 @@ import prettier from "eslint-config-prettier";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["eslint.config.mjs", "scripts/build.mjs", "dist/**", "node_modules/**", "bench/postgraphile/**", "bench/results/**", ".data/**"] },
+  {
+    ignores: [
+      "eslint.config.mjs",
+      "scripts/build.mjs",
+      "scripts/bench-deps.mjs",
+      "bench/node_modules/**",
+      "dist/**",
+      "node_modules/**",
+      "bench/postgraphile/**",
+      "bench/results/**",
+      ".data/**",
+    ],
+  },
   eslint.configs.recommended,
   ...tseslint.configs.recommended,
   {

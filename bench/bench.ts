@@ -269,11 +269,15 @@ async function main() {
 
     api = await startApi(database.url, { RETENTION_INTERVAL: "off" });
     const pgPort = await freePort();
-    const postgraphileProcess = await startProcess(join(ROOT, "node_modules", "node", "bin", "node"), [join(ROOT, "bench", "postgraphile", "server.mjs")], {
-      DATABASE_URL: euRegionUrl(database.url),
-      PORT: String(pgPort),
-      GRAPHILE_ENV: "production",
-    });
+    const postgraphileProcess = await startProcess(
+      join(ROOT, "bench", "node_modules", "node", "bin", "node"),
+      [join(ROOT, "bench", "postgraphile", "server.mjs")],
+      {
+        DATABASE_URL: euRegionUrl(database.url),
+        PORT: String(pgPort),
+        GRAPHILE_ENV: "production",
+      },
+    );
     children.push(postgraphileProcess);
     const floorPort = await freePort();
     const floorProcess = await startProcess(process.execPath, [join(__dirname, "floor.js")], {

@@ -1,6 +1,6 @@
 // PostGraphile 5 over the bench database, for `npm run bench` only. It needs Node 22 or later:
-// the bench starts it with the `node` devDependency (node_modules/node/bin/node), never with
-// the Node that runs Custodian. It logs in as custodian_app, and each connection carries the
+// the bench starts it with the `node` package of bench/package.json (bench/node_modules/node/bin/node),
+// never with the Node that runs Custodian. It logs in as custodian_app, and each connection carries the
 // operator's signed scope (OperatorPool, from dist/): the same row-level security Custodian
 // works under.
 import { createServer } from "node:http";
