@@ -1,3 +1,5 @@
+// First: tracing patches http and pg as they load (off unless OTEL_* configures it).
+import { tracing } from "./tracing-start";
 import "reflect-metadata";
 import { openDatabases } from "./databases";
 import { ConfigError, loadConfig } from "./config";
@@ -78,6 +80,9 @@ async function main(): Promise<void> {
       cleanup.push({ step: "retention schedule", run: () => scheduler.stop() });
     }
 
+    // Last of all on shutdown: the spans of the drained requests are sent.
+    const spans = tracing;
+    if (spans) cleanup.unshift({ step: "tracing", run: () => spans.shutdown() });
     log.info({ url: server.url }, "Custodian is ready");
     if (!config.production && !config.jwtPublicKey && !config.jwtJwks) {
       const tokens = await developmentTokens(topology, { secret: config.jwtSecret, issuer: config.jwtIssuer, audience: config.jwtAudience });

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { chmod, mkdtemp, readFile, rm } from "node:fs/promises";
+import { createServer as createHttpServer } from "node:http";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -32,8 +33,8 @@ function newcomerEnv(dataDir: string): NodeJS.ProcessEnv {
  * The API as a newcomer starts it: by default the compiled entry point (npm start's build already
  * ran); `viaNpm` runs `npm start` itself, so the process to signal is npm's, as a supervisor holds it.
  */
-async function start(dataDir: string, options: { viaNpm?: boolean } = {}): Promise<Started> {
-  const env = newcomerEnv(dataDir);
+async function start(dataDir: string, options: { viaNpm?: boolean; env?: Record<string, string> } = {}): Promise<Started> {
+  const env = { ...newcomerEnv(dataDir), ...options.env };
   const [command, args] = options.viaNpm ? [process.execPath, [npmCli(), "start"]] : [process.execPath, [MAIN]];
   const child = spawn(command, args, { env, cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
   const exited = new Promise<number | null>((ok) => child.on("exit", (code) => ok(code)));
@@ -297,6 +298,77 @@ describe("the README's first queries", () => {
     } finally {
       api.child.kill("SIGTERM");
       await api.exited;
+    }
+  });
+});
+
+/** An OTLP/HTTP collector on loopback: every span it was sent, as OTLP JSON. */
+async function collector(): Promise<{ url: string; spans: () => any[]; raw: () => string; close(): Promise<void> }> {
+  const bodies: string[] = [];
+  const server = createHttpServer((req, res) => {
+    let body = "";
+    req.setEncoding("utf8");
+    req.on("data", (chunk) => (body += chunk));
+    req.on("end", () => {
+      bodies.push(body);
+      res.writeHead(200, { "content-type": "application/json" }).end("{}");
+    });
+  });
+  await new Promise<void>((ok) => server.listen(0, "127.0.0.1", ok));
+  const url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  return {
+    url,
+    raw: () => bodies.join("\n"),
+    spans: () => bodies.flatMap((b) => (JSON.parse(b).resourceSpans ?? []).flatMap((r: any) => r.scopeSpans.flatMap((s: any) => s.spans))),
+    close: () => new Promise((ok) => server.close(() => ok())),
+  };
+}
+
+describe("tracing (OTEL_* variables)", () => {
+  let dir: string;
+  after(async () => {
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it("sends HTTP, GraphQL and SQL spans, nested, with no variable, token or personal data in them", async () => {
+    dir = await mkdtemp(join(tmpdir(), "custodian-tracing-"));
+    await chmod(dir, 0o755);
+    const otlp = await collector();
+    const api = await start(join(dir, ".data", "postgres"), {
+      env: { OTEL_EXPORTER_OTLP_ENDPOINT: otlp.url, OTEL_BSP_SCHEDULE_DELAY: "50", OTEL_SERVICE_NAME: "custodian-test" },
+    });
+    let answer = "";
+    try {
+      const token = api.tokens.DATA_SUBJECT;
+      const response = await fetch(api.url, {
+        method: "POST",
+        headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
+        body: JSON.stringify({
+          query: "query Mine($id: ID!) { dataSubject(id: $id) { displayName records { nodes { value(purpose: SUBJECT_ACCESS) } } } }",
+          variables: { id: DEMO.dataSubjectId },
+        }),
+      });
+      answer = await response.text();
+      const graphql = await until("the operation's span arrives", async () => otlp.spans().find((s) => s.name === "graphql query"));
+      const spans = otlp.spans();
+      const http = spans.find((s) => s.spanId === graphql.parentSpanId);
+      assert.ok(http, "the operation's parent is a span we were sent");
+      assert.equal(http.kind, 2, "the HTTP server span");
+      const sql = spans.filter((s) => s.parentSpanId === graphql.spanId && s.name.startsWith("pg.query"));
+      assert.ok(sql.length >= 1, "statements are the operation's children");
+      assert.ok(
+        sql.some((s) => s.attributes.some((a: any) => /^db\.(statement|query\.text)$/.test(a.key) && /data_subject/.test(a.value.stringValue))),
+        "with their SQL text",
+      );
+      // The probe: what must not be in the spans is in the answer and the request.
+      for (const secret of ["Ada Demo", "ada@contoso.example"]) assert.ok(answer.includes(secret), `the probe misses ${secret}`);
+      for (const secret of ["Ada Demo", "ada@contoso.example", DEMO.dataSubjectId, token, token.split(".")[2]]) {
+        assert.ok(!otlp.raw().includes(secret), `a span holds ${secret.slice(0, 12)}…`);
+      }
+    } finally {
+      api.child.kill("SIGTERM");
+      await api.exited;
+      await otlp.close();
     }
   });
 });

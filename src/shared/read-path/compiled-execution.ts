@@ -3,6 +3,7 @@ import { getVariableValues } from "graphql/execution/values";
 import { GraphQLError, printSchema, type DocumentNode, type ExecutionResult, type GraphQLSchema, type SourceLocation } from "graphql";
 import { compileQuery, isCompiledQuery, type CompiledQuery } from "graphql-jit";
 import { LRUCache } from "lru-cache";
+import { inOperationSpan } from "../tracing";
 
 /** Distinct operations kept compiled; the least recently used goes first beyond this. */
 const MAX_COMPILED = 500;
@@ -24,7 +25,9 @@ export function compiledExecution(schema: GraphQLSchema): GatewayInterface {
     return entry;
   }
 
-  const executor: GatewayExecutor = async (request) => {
+  const executor: GatewayExecutor = (request) => inOperationSpan(request.operation, () => execute(request));
+
+  const execute: GatewayExecutor = async (request) => {
     const query = compile(request.queryHash, request.document, request.operationName);
     if (!isCompiledQuery(query)) return asGraphqlJsErrors(query);
     const variables = request.request.variables ?? {};

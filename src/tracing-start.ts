@@ -1,0 +1,7 @@
+import { startTracing } from "./shared/tracing";
+
+/**
+ * Imported first by main.ts, before anything requires http or pg: the instrumentations patch
+ * those modules as they load. Off unless OTEL_* variables configure an exporter.
+ */
+export const tracing = startTracing();
