@@ -4,14 +4,15 @@
 // tsc, not a loader built on esbuild or type stripping: those drop the decorator metadata that
 // type-graphql and TypeORM read.
 import { spawnSync } from "node:child_process";
-import { existsSync, readdirSync, rmSync, statSync, utimesSync } from "node:fs";
+import { existsSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = dirname(dirname(fileURLToPath(import.meta.url)));
 const dist = join(root, "dist");
 
-const buildInfo = join(dist, ".tsbuildinfo");
+// Our own mark of the last build (tsc's .tsbuildinfo is also written by `tsc --noEmit`, which emits nothing).
+const built = join(dist, ".built");
 const sources = ["src", "test", "migrations", "scripts", "bench", "drill", "ormconfig.ts", "tsconfig.json", "package-lock.json"];
 
 /** True when a source file or folder (an added or deleted file changes its folder) is newer than the last build. */
@@ -24,13 +25,11 @@ function changedSince(builtAt, path) {
 }
 
 // Nothing changed since the last build: not even tsc's own check (2 s here) runs.
-const builtAt = statSync(buildInfo, { throwIfNoEntry: false })?.mtimeMs;
+const builtAt = statSync(built, { throwIfNoEntry: false })?.mtimeMs;
 if (builtAt === undefined || sources.some((path) => changedSince(builtAt, join(root, path)))) {
   const tsc = spawnSync(process.execPath, [join(root, "node_modules", "typescript", "bin", "tsc"), "-p", join(root, "tsconfig.json")], { stdio: "inherit" });
   if (tsc.status !== 0) process.exit(tsc.status ?? 1);
-  // tsc leaves its state file alone when nothing it emits changed: mark the check as done.
-  const now = new Date();
-  utimesSync(buildInfo, now, now);
+  writeFileSync(built, `${new Date().toISOString()}\n`);
 }
 
 /** dist/a/b.js and its map, when a/b.ts is gone. */

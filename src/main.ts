@@ -42,7 +42,7 @@ async function main(): Promise<void> {
     let url = config.databaseUrl;
     let embedded: EmbeddedServer | undefined;
     if (!url) {
-      embedded = await startEmbeddedPostgres({ dataDir: config.embeddedDataDir, database: "custodian", log });
+      embedded = await startEmbeddedPostgres({ dataDir: config.embeddedDataDir, database: "custodian", log, restartOnExit: true });
       cleanup.push({ step: "embedded PostgreSQL", run: () => embedded!.stop() });
       url = embedded.url;
       log.info({ dataDir: config.embeddedDataDir }, "embedded PostgreSQL started");

@@ -72,15 +72,28 @@ async function gql(url: string, token: string, query: string, variables?: Record
   return response.json();
 }
 
-describe("npm start on an embedded PostgreSQL", () => {
-  let dir: string;
+/**
+ * A fresh directory per test of the calling suite, made as a checkout would be (the postgres user
+ * can enter it) and removed after the suite.
+ */
+function scratchDirectories(prefix: string): () => Promise<string> {
+  const made: string[] = [];
   after(async () => {
-    if (dir) await rm(dir, { recursive: true, force: true });
+    for (const dir of made) await rm(dir, { recursive: true, force: true });
   });
+  return async () => {
+    const dir = await mkdtemp(join(tmpdir(), `custodian-${prefix}-`));
+    await chmod(dir, 0o755);
+    made.push(dir);
+    return dir;
+  };
+}
+
+describe("npm start on an embedded PostgreSQL", () => {
+  const scratch = scratchDirectories("start");
 
   it("serves with demo data and a token per role, keeps data across restarts, and leaves no postgres behind", async () => {
-    dir = await mkdtemp(join(tmpdir(), "custodian-start-"));
-    await chmod(dir, 0o755); // as a checkout would be: the postgres user must be able to enter it
+    const dir = await scratch();
     const dataDir = join(dir, ".data", "postgres");
 
     const first = await start(dataDir);
@@ -172,13 +185,13 @@ const answers = async (url: string, token: string) => (await gql(url, token, "{ 
 
 describe("the processes around the embedded PostgreSQL", () => {
   let dir: string;
-  before(async () => {
-    dir = await mkdtemp(join(tmpdir(), "custodian-processes-"));
-    await chmod(dir, 0o755);
-  });
-  after(async () => {
+  // Before the directories go (hooks run in the order they are added): whatever a failed test left running there.
+  after(() => {
     for (const pid of processesNaming(dir)) process.kill(pid, "SIGKILL");
-    await rm(dir, { recursive: true, force: true });
+  });
+  const scratch = scratchDirectories("processes");
+  before(async () => {
+    dir = await scratch();
   });
 
   it("npm start: SIGTERM to npm's own process drains and stops the API and its PostgreSQL, leaving nothing behind", async () => {
@@ -251,14 +264,10 @@ function readmeExamples(): Array<{ role: string; body: string }> {
 }
 
 describe("the README's first queries", () => {
-  let dir: string;
-  after(async () => {
-    if (dir) await rm(dir, { recursive: true, force: true });
-  });
+  const scratch = scratchDirectories("readme");
 
   it("each answers, with the token it names, what the README says it shows", async () => {
-    dir = await mkdtemp(join(tmpdir(), "custodian-readme-"));
-    await chmod(dir, 0o755);
+    const dir = await scratch();
     const api = await start(join(dir, ".data", "postgres"));
     try {
       const examples = readmeExamples();
@@ -325,14 +334,10 @@ async function collector(): Promise<{ url: string; spans: () => any[]; raw: () =
 }
 
 describe("tracing (OTEL_* variables)", () => {
-  let dir: string;
-  after(async () => {
-    if (dir) await rm(dir, { recursive: true, force: true });
-  });
+  const scratch = scratchDirectories("tracing");
 
   it("sends HTTP, GraphQL and SQL spans, nested, with no variable, token or personal data in them", async () => {
-    dir = await mkdtemp(join(tmpdir(), "custodian-tracing-"));
-    await chmod(dir, 0o755);
+    const dir = await scratch();
     const otlp = await collector();
     const api = await start(join(dir, ".data", "postgres"), {
       env: { OTEL_EXPORTER_OTLP_ENDPOINT: otlp.url, OTEL_BSP_SCHEDULE_DELAY: "50", OTEL_SERVICE_NAME: "custodian-test" },

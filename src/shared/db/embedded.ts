@@ -30,6 +30,11 @@ export interface EmbeddedOptions {
   port?: number;
   /** Extra server settings (e.g. the bench's pg_stat_statements), passed as `-c name=value`. */
   settings?: Record<string, string>;
+  /**
+   * Restart the server when it exits unasked (the API's own server). Off for harnesses that kill
+   * it on purpose (drills, tests) and expect it to stay down until they start it again.
+   */
+  restartOnExit?: boolean;
 }
 
 /** A port nobody listens on right now (5432 belongs to the machine's own server). */
@@ -180,7 +185,7 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
   }
   await pg.start();
   await writeFile(ownerFileOf(dataDir), JSON.stringify({ pid: process.pid }));
-  const watch = new RestartWatch(pg as unknown as ServerProcess, options.log);
+  const watch = new RestartWatch(pg as unknown as ServerProcess, options.log, options.restartOnExit ?? false);
   await ensureDatabase(port, password, options.database);
 
   return {
@@ -213,8 +218,9 @@ class RestartWatch {
   constructor(
     private readonly pg: ServerProcess,
     private readonly log: Logger,
+    restart: boolean,
   ) {
-    this.watch();
+    if (restart) this.watch();
   }
 
   private watch(): void {
