@@ -50,7 +50,8 @@ const withNonce = (nonce: string) => (html: string) => html.replaceAll("<script"
  */
 export function explorer(endpoint: string): { page: RequestHandler; assets: ReturnType<typeof serveStatic> } {
   const page: RequestHandler = (req, res, next) => {
-    if (req.method !== "GET" || req.query.query !== undefined || !req.accepts(["json", "html"]) || req.accepts(["json", "html"]) !== "html") return next();
+    // A browser: GET, no query, and HTML preferred over JSON.
+    if (req.method !== "GET" || req.query.query !== undefined || req.accepts(["json", "html"]) !== "html") return next();
     const nonce = randomBytes(16).toString("base64");
     const html = ruruHTML({
       endpoint,
