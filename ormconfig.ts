@@ -9,7 +9,7 @@ import { BreachIncidentEntity } from "./src/modules/incident/incident.entity";
 import { StorageLocation } from "./src/modules/storage-location/storage-location.entity";
 import { TenantEntity } from "./src/modules/tenant/tenant.entity";
 import { StatementGate } from "./src/shared/db/session";
-import { prepareScopeStatement, ScopedClient } from "./src/shared/db/scoped-client";
+import { GuardedClient, prepareScopeStatement, ScopedClient } from "./src/shared/db/scoped-client";
 
 export const entities = [
   StorageLocation,
@@ -71,7 +71,7 @@ export function createDataSource(url: string, options: DataSourceOptions = {}): 
       idleTimeoutMillis: 30_000,
       ...(options.timeouts === false ? {} : { statement_timeout: 30_000, query_timeout: 35_000 }),
       ...(options.role ? { options: `-c role=${options.role}` } : {}),
-      ...(options.scoped ? { Client: ScopedClient, onConnect: prepareScopeStatement } : {}),
+      ...(options.scoped ? { Client: ScopedClient, onConnect: prepareScopeStatement } : { Client: GuardedClient }),
     },
   });
 }

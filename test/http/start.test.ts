@@ -14,6 +14,8 @@ const MAIN = join(__dirname, "..", "..", "src", "main.js");
 
 interface Started {
   child: ChildProcess;
+  /** What the process wrote so far (stdout and stderr): for a failure's message. */
+  output: () => string;
   url: string;
   tokens: Record<string, string>;
   exited: Promise<number | null>;
@@ -53,7 +55,7 @@ async function start(dataDir: string, options: { viaNpm?: boolean; env?: Record<
   });
   const url = /Custodian GraphQL API: (\S+)/.exec(out)![1];
   const tokens = Object.fromEntries([...out.matchAll(/^ {2}([A-Z_]+) +(ey\S+)$/gm)].map((m) => [m[1], m[2]]));
-  return { child, url, tokens, exited };
+  return { child, url, tokens, exited, output: () => out };
 }
 
 /** npm's own entry point: the one that ran this test suite, or the machine's. */
@@ -231,7 +233,9 @@ describe("the processes around the embedded PostgreSQL", () => {
     try {
       const first = await postmaster(dataDir);
       process.kill(first.pid, "SIGKILL");
-      await until("answers again", () => answers(api.url, api.tokens.OPERATOR));
+      await until("answers again", () => answers(api.url, api.tokens.OPERATOR), 60_000).catch((error: Error) => {
+        throw new Error(`${error.message}; the API wrote:\n${api.output().slice(-3000)}`);
+      });
       assert.equal(await health(), 200);
       // Killed again, with its port taken meanwhile: it cannot come back.
       const second = await postmaster(dataDir);
@@ -240,7 +244,8 @@ describe("the processes around the embedded PostgreSQL", () => {
       await until("the old server is gone", async () => !isRunning(second.pid));
       const blocker = createServer().listen(second.port, "127.0.0.1");
       try {
-        await until("liveness fails", async () => (await health()) === 503);
+        // After the restart's patience (30 s) runs out.
+        await until("liveness fails", async () => (await health()) === 503, 60_000);
       } finally {
         blocker.close();
       }

@@ -208,9 +208,13 @@ interface ServerProcess {
 
 /**
  * Restarts the owner's server when it exits without being told to (killed, crashed): the pools
- * reconnect on their own, so requests succeed again once it is back. Five attempts a second
- * apart; after that the server is dead and the process says so (liveness fails).
+ * reconnect on their own, so requests succeed again once it is back. A killed server's backends
+ * may hold its shared memory for a while, and a loaded machine is slow to let go: an attempt a
+ * second for RESTART_PATIENCE_MS; after that the server is dead and the process says so
+ * (liveness fails).
  */
+const RESTART_PATIENCE_MS = 30_000;
+
 class RestartWatch {
   stopping = false;
   alive = true;
@@ -232,7 +236,8 @@ class RestartWatch {
   }
 
   private async restart(): Promise<void> {
-    for (let attempt = 1; attempt <= 5 && !this.stopping; attempt++) {
+    const deadline = Date.now() + RESTART_PATIENCE_MS;
+    for (let attempt = 1; Date.now() < deadline && !this.stopping; attempt++) {
       await new Promise((ok) => setTimeout(ok, 1000));
       if (this.stopping) return;
       try {

@@ -11,7 +11,21 @@ import { Client, Query } from "pg";
  * after, and a pooled connection never holds it. The claim travels as a bound parameter, never in
  * a statement's text (which other sessions of the role can read in pg_stat_activity).
  */
-export class ScopedClient extends Client {
+/**
+ * pg's client with an error listener of its own. A connection's error can arrive when no one
+ * else listens (a server that dies sends each idle backend's client a FATAL, and a client between
+ * TypeORM's release and pg-pool's may hold no listener): node then throws the unhandled 'error'
+ * event and the process dies. Seen when the embedded server was killed under the API. The pool's
+ * and TypeORM's listeners still act on the error; this one only keeps the process alive.
+ */
+export class GuardedClient extends Client {
+  constructor(...args: ConstructorParameters<typeof Client>) {
+    super(...args);
+    this.on("error", () => undefined);
+  }
+}
+
+export class ScopedClient extends GuardedClient {
   /** The claim of the session holding this connection; null when no session holds it. */
   scopeClaim: string | null = null;
 
