@@ -271,11 +271,10 @@ export async function startServer(deps: ServerDeps): Promise<CustodianServer> {
       res.locals.principal = principal;
       next();
     } catch (error) {
-      if (!(error instanceof UnauthenticatedError || error instanceof RateLimitedError || error instanceof IdentityProviderUnavailableError))
-        return next(error);
-      if (error instanceof IdentityProviderUnavailableError) res.setHeader("retry-after", "1");
-      if (error instanceof RateLimitedError) rateLimitRefusals.inc({ limit: "requests" });
+      // The error's own status and headers go out with it (sendGraphQLError).
       if (error instanceof UnauthenticatedError) res.setHeader("www-authenticate", wwwAuthenticate(true));
+      else if (error instanceof RateLimitedError) rateLimitRefusals.inc({ limit: "requests" });
+      else if (!(error instanceof IdentityProviderUnavailableError)) return next(error);
       sendGraphQLError(res, error);
     }
   };

@@ -7,6 +7,7 @@ import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
 import { resourceFromAttributes } from "@opentelemetry/resources";
 import { BatchSpanProcessor, NodeTracerProvider } from "@opentelemetry/sdk-trace-node";
 import type { OperationDefinitionNode } from "graphql";
+import { rootFieldNames } from "./graphql/operation-metrics";
 
 let tracingOn = false;
 
@@ -63,10 +64,9 @@ function withoutQueryString(span: Span, url: string): void {
 export function inOperationSpan<T>(operation: OperationDefinitionNode, work: () => Promise<T>): Promise<T> {
   if (!tracingOn) return work();
   const tracer = trace.getTracer("custodian");
-  const roots = operation.selectionSet.selections.flatMap((s) => (s.kind === "Field" ? [s.name.value] : []));
   const span = tracer.startSpan(`graphql ${operation.operation}`, {
     kind: SpanKind.INTERNAL,
-    attributes: { "graphql.operation.type": operation.operation, "graphql.root_fields": roots },
+    attributes: { "graphql.operation.type": operation.operation, "graphql.root_fields": rootFieldNames(operation) },
   });
   return context.with(trace.setSpan(context.active(), span), async () => {
     try {

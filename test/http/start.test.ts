@@ -1,13 +1,14 @@
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
-import { chmod, mkdtemp, readFile, rm } from "node:fs/promises";
+import { chmod, mkdtemp, rm } from "node:fs/promises";
 import { createServer as createHttpServer } from "node:http";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { processesNaming } from "../../bench/lib";
+import { isRunning, runningServer } from "../../src/shared/db/embedded";
 import { DEMO } from "../../src/demo";
 
 const MAIN = join(__dirname, "..", "..", "src", "main.js");
@@ -140,10 +141,11 @@ describe("npm start on an embedded PostgreSQL", () => {
   });
 });
 
-/** The pid and port in a data directory's postmaster.pid, while its server runs. */
+/** The pid and port of the server running on a data directory (one must be running). */
 async function postmaster(dataDir: string): Promise<{ pid: number; port: number }> {
-  const lines = (await readFile(join(dataDir, "postmaster.pid"), "utf8")).split("\n");
-  return { pid: Number(lines[0]), port: Number(lines[3]) };
+  const server = await runningServer(dataDir);
+  assert.ok(server, `no server runs on ${dataDir}`);
+  return server;
 }
 
 /** Processes whose environment names `dataDir` as theirs: npm, its shell and the API it started. */
@@ -159,15 +161,6 @@ function processesStartedFor(dataDir: string): number[] {
     })
     .map(Number);
 }
-
-const isRunning = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 async function until<T>(what: string, probe: () => Promise<T | undefined | false>, ms = 30_000): Promise<T> {
   for (const deadline = Date.now() + ms; Date.now() < deadline; await new Promise((ok) => setTimeout(ok, 100))) {

@@ -44,7 +44,7 @@ export class IdentityProviderUnavailableError extends DomainError {
   constructor() {
     super(ErrorCode.INTERNAL_SERVER_ERROR, "The identity provider's signing keys could not be fetched; nothing was done. Retry shortly.", {
       retryable: true,
-      http: { status: 503 },
+      http: { status: 503, headers: new Map([["retry-after", "1"]]) },
     });
   }
 }

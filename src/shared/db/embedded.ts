@@ -10,14 +10,12 @@ import type { Logger } from "../logging";
 export interface EmbeddedServer {
   /** Connection URL of the application database. */
   url: string;
-  /**
-   * False when another live process (a running `npm start`) owns the server and this one only
-   * uses it: `stop` then leaves it running.
-   */
-  owned: boolean;
   /** False once the server exited under its owner and could not be restarted. */
   alive(): boolean;
-  /** Stops the server if this process owns it; waits until the postgres process has exited. */
+  /**
+   * Stops the server if this process started it, and waits until the postgres process has
+   * exited; a server another live process owns (a running `npm start`) is left running.
+   */
   stop(): Promise<void>;
 }
 
@@ -51,7 +49,7 @@ export function freePort(): Promise<number> {
 }
 
 /** The postgres serving `dataDir` (from its postmaster.pid), if one is running. */
-async function runningServer(dataDir: string): Promise<{ pid: number; port: number } | null> {
+export async function runningServer(dataDir: string): Promise<{ pid: number; port: number } | null> {
   const pidFile = join(dataDir, "postmaster.pid");
   if (!existsSync(pidFile)) return null;
   const lines = (await readFile(pidFile, "utf8")).split("\n");
@@ -61,7 +59,7 @@ async function runningServer(dataDir: string): Promise<{ pid: number; port: numb
   return { pid, port };
 }
 
-function isRunning(pid: number): boolean {
+export function isRunning(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -145,7 +143,7 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
       // A running API's server: use it, and leave it running (stopping it would take the API down).
       options.log.info({ owner, port: running.port }, "using the embedded PostgreSQL that a running process owns");
       await ensureDatabase(running.port, password, options.database);
-      return { url: urlAt(running.port), owned: false, alive: () => isRunning(running.pid), stop: async () => undefined };
+      return { url: urlAt(running.port), alive: () => isRunning(running.pid), stop: async () => undefined };
     }
     await stopOrphan(running, dataDir, options.log);
   }
@@ -190,7 +188,6 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
 
   return {
     url: urlAt(port),
-    owned: true,
     alive: () => watch.alive,
     async stop() {
       watch.stopping = true;

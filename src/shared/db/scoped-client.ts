@@ -1,17 +1,6 @@
 import { Client, Query } from "pg";
 
 /**
- * The request pools' connection: pg's client that, while a request session holds it, sends the
- * session's signed scope claim (see scope-claim) in the same round trip as each statement.
- *
- * Each statement goes out as one extended-protocol pipeline with one Sync: first
- * `set_config('custodian.scope', claim, true)`, then the statement. One Sync is one transaction,
- * so the claim holds for that statement (or, inside BEGIN ... COMMIT, to the transaction's end)
- * and is gone when it ends: no round trip sets it before a request's reads, none clears it
- * after, and a pooled connection never holds it. The claim travels as a bound parameter, never in
- * a statement's text (which other sessions of the role can read in pg_stat_activity).
- */
-/**
  * pg's client with an error listener of its own. A connection's error can arrive when no one
  * else listens (a server that dies sends each idle backend's client a FATAL, and a client between
  * TypeORM's release and pg-pool's may hold no listener): node then throws the unhandled 'error'
@@ -25,6 +14,17 @@ export class GuardedClient extends Client {
   }
 }
 
+/**
+ * The request pools' connection: pg's client that, while a request session holds it, sends the
+ * session's signed scope claim (see scope-claim) in the same round trip as each statement.
+ *
+ * Each statement goes out as one extended-protocol pipeline with one Sync: first
+ * `set_config('custodian.scope', claim, true)`, then the statement. One Sync is one transaction,
+ * so the claim holds for that statement (or, inside BEGIN ... COMMIT, to the transaction's end)
+ * and is gone when it ends: no round trip sets it before a request's reads, none clears it
+ * after, and a pooled connection never holds it. The claim travels as a bound parameter, never in
+ * a statement's text (which other sessions of the role can read in pg_stat_activity).
+ */
 export class ScopedClient extends GuardedClient {
   /** The claim of the session holding this connection; null when no session holds it. */
   scopeClaim: string | null = null;

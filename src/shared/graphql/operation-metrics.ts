@@ -6,14 +6,9 @@ import { graphqlDuration, graphqlErrors, graphqlRequests, statementTimeouts } fr
 
 const PG_QUERY_CANCELED = "57014";
 
-/** The operation's root fields by their schema names (never aliases, which clients choose); "(none)" before one resolved. */
-function rootFields(operation: OperationDefinitionNode | undefined): string[] {
-  const names = new Set<string>();
-  for (const selection of operation?.selectionSet.selections ?? []) {
-    if (selection.kind === Kind.FIELD) names.add(selection.name.value);
-    else names.add("(fragment)");
-  }
-  return names.size ? [...names] : ["(none)"];
+/** A resolved operation's root fields by their schema names (never aliases, which clients choose); a fragment there as "(fragment)". */
+export function rootFieldNames(operation: OperationDefinitionNode): string[] {
+  return [...new Set(operation.selectionSet.selections.map((selection) => (selection.kind === Kind.FIELD ? selection.name.value : "(fragment)")))];
 }
 
 /**
@@ -38,7 +33,7 @@ export function operationMetrics<C extends object>(): ApolloServerPlugin<C> {
           const seconds = Number(process.hrtime.bigint() - started) / 1e9;
           const outcome = failed ? "error" : "ok";
           // Before validation the document may name anything: only a resolved operation's fields are labels.
-          for (const root_field of operation ? rootFields(operation) : ["(none)"]) {
+          for (const root_field of operation ? rootFieldNames(operation) : ["(none)"]) {
             graphqlRequests.inc({ root_field, outcome });
             graphqlDuration.observe({ root_field, outcome }, seconds);
           }
