@@ -46,11 +46,17 @@ export async function migrateAndSeed(url: string, log: Logger = createLogger("wa
 }
 
 /**
- * A migrated, seeded PostgreSQL database that exists only for one run: with DATABASE_URL, a new
- * database on that server (dropped by `drop`); without, an embedded server in a fresh
- * temporary directory (stopped and removed by `drop`), started with `settings`.
+ * A PostgreSQL database that exists only for one run, made ready by `prepare` (by default
+ * migrated and seeded, regions too): with DATABASE_URL, a new database on that server (dropped
+ * by `drop`); without, an embedded server in a fresh temporary directory (stopped and removed by
+ * `drop`), started with `settings`.
  */
-export async function freshDatabase(prefix: string, log: Logger, settings?: Record<string, string>): Promise<FreshDatabase> {
+export async function freshDatabase(
+  prefix: string,
+  log: Logger,
+  settings?: Record<string, string>,
+  prepare: (url: string) => Promise<void> = migrateAndSeed,
+): Promise<FreshDatabase> {
   const cleanup: Array<() => Promise<void>> = [];
   const drop = async () => {
     for (const task of cleanup.reverse()) await task().catch((e) => console.error("cleanup failed:", e));
@@ -72,7 +78,7 @@ export async function freshDatabase(prefix: string, log: Logger, settings?: Reco
       url = embedded.url;
       description = `embedded PostgreSQL in ${dir}`;
     }
-    await migrateAndSeed(url);
+    await prepare(url);
   } catch (error) {
     await drop();
     throw error;

@@ -15,6 +15,8 @@ export interface DatabasesOptions {
   pool?: DataSourceOptions;
   log: Logger;
   now: Date;
+  /** Told which migrations a database just applied. */
+  onMigrated?: (database: string, applied: string[]) => void;
 }
 
 /**
@@ -49,6 +51,7 @@ export async function openDatabases(options: DatabasesOptions): Promise<Topology
     directory: (control, ids) => tenantLocations(control.manager, ids),
     locationExists: async (control, code) => (await locationsByCode(control.manager, [code])).length > 0,
     prepareRegion: (region, control) => prepareRegion(region, control, options.log),
+    onMigrated: options.onMigrated,
   });
   try {
     await seedStorageLocations(topology.control.owner, options.now);

@@ -1,8 +1,18 @@
-import { Column, Entity, PrimaryColumn } from "typeorm";
+import { Check, Column, Entity, ForeignKey, Index, PrimaryColumn, Unique } from "typeorm";
 import type { DataSubjectStatus } from "./data-subject.status";
 
 /** A person whose data one tenant holds. externalId and displayName are personal data. */
 @Entity("data_subject")
+// Constraints as the migrations name them, so TypeORM's schema diff sees no drift.
+@Check("data_subject_external_id_check", "length(external_id) BETWEEN 1 AND 255")
+@Check("data_subject_display_name_check", "length(display_name) BETWEEN 1 AND 200")
+@Check("data_subject_status_check", "status IN ('ACTIVE', 'DELETED')")
+@Check("data_subject_check", "(status = 'DELETED') = (deleted_at IS NOT NULL AND purge_due_at IS NOT NULL)")
+// (tenant_id, id): the target of the records' foreign key, so a record's subject is its tenant's.
+@Unique("data_subject_tenant_id_id_key", ["tenantId", "id"])
+@Unique("data_subject_tenant_id_external_id_key", ["tenantId", "externalId"])
+@Index("data_subject_page", ["tenantId", "createdAt", "id"])
+@ForeignKey("tenant", ["tenantId"], ["id"], { name: "data_subject_tenant_id_fkey" })
 export class DataSubjectEntity {
   @PrimaryColumn("uuid")
   id!: string;
@@ -16,7 +26,7 @@ export class DataSubjectEntity {
   @Column("text", { name: "display_name", nullable: true })
   displayName!: string | null;
 
-  @Column("text")
+  @Column("text", { default: "ACTIVE" })
   status!: DataSubjectStatus;
 
   @Column("timestamptz", { name: "deleted_at", nullable: true })

@@ -1,4 +1,4 @@
-import { Column, Entity, PrimaryColumn } from "typeorm";
+import { Check, Column, Entity, ForeignKey, Index, PrimaryColumn } from "typeorm";
 import type { ProcessingPurpose } from "../purpose/processing-purpose";
 import type { DataCategory, DeletionReason, RecordStatus } from "./personal-data.enums";
 
@@ -8,6 +8,26 @@ import type { DataCategory, DeletionReason, RecordStatus } from "./personal-data
  * READ_AHEAD columns), so no other path can hand it out by accident.
  */
 @Entity("personal_data_record")
+// Constraints as the migrations name them, so TypeORM's schema diff sees no drift.
+@Check("personal_data_record_category_check", "category IN ('IDENTITY', 'CONTACT', 'DEVICE', 'APP_INVENTORY', 'LOCATION', 'NETWORK', 'DIAGNOSTIC')")
+@Check(
+  "personal_data_record_purposes_check",
+  "cardinality(purposes) > 0 AND purposes <@ ARRAY['SERVICE_OPERATION', 'SUPPORT', 'SERVICE_MAINTENANCE', 'SECURITY', 'LEGAL_OBLIGATION']::text[]",
+)
+@Check("personal_data_record_value_check", "jsonb_typeof(value) = 'object'")
+@Check("personal_data_record_status_check", "status IN ('ACTIVE', 'PENDING_DELETION')")
+@Check("personal_data_record_deletion_reason_check", "deletion_reason IN ('ACTIVE_DELETION', 'PASSIVE_DELETION')")
+@Check(
+  "personal_data_record_check",
+  "(status = 'PENDING_DELETION') = (deletion_reason IS NOT NULL AND deletion_requested_at IS NOT NULL AND purge_due_at IS NOT NULL)",
+)
+@Index("personal_data_record_page", ["tenantId", "createdAt", "id"])
+@Index("personal_data_record_subject", ["dataSubjectId", "createdAt", "id"])
+@Index("personal_data_record_due", ["tenantId", "purgeDueAt"], { where: "status = 'PENDING_DELETION'" })
+// A record's subject is its tenant's, and its location is its tenant's (DOMAIN rule 2).
+@ForeignKey("data_subject", ["tenantId", "dataSubjectId"], ["tenantId", "id"], { name: "personal_data_record_tenant_id_data_subject_id_fkey" })
+@ForeignKey("tenant", ["tenantId", "storageLocationCode"], ["id", "storageLocationCode"], { name: "personal_data_record_tenant_id_storage_location_code_fkey" })
+@ForeignKey("third_party", ["sourceThirdPartyId"], ["id"], { name: "personal_data_record_source" })
 export class PersonalDataRecordEntity {
   @PrimaryColumn("uuid")
   id!: string;
@@ -33,7 +53,7 @@ export class PersonalDataRecordEntity {
   @Column("jsonb", { select: false })
   value?: Record<string, unknown>;
 
-  @Column("text")
+  @Column("text", { default: "ACTIVE" })
   status!: RecordStatus;
 
   @Column("text", { name: "deletion_reason", nullable: true })
@@ -45,7 +65,7 @@ export class PersonalDataRecordEntity {
   @Column("timestamptz", { name: "purge_due_at", nullable: true })
   purgeDueAt!: Date | null;
 
-  @Column("integer")
+  @Column("integer", { default: 1 })
   version!: number;
 
   @Column("timestamptz", { name: "created_at" })

@@ -3,16 +3,47 @@ import type { DataSource } from "typeorm";
 /** Any fixed number: two instances starting at once run the migrations one after the other. */
 const MIGRATION_LOCK = 7_352_001;
 
-/** Applies the pending migrations in one transaction, under an advisory lock. */
-export async function migrate(db: DataSource): Promise<string[]> {
+/** `work` on one connection of `db`, holding the migration lock. */
+async function underMigrationLock<T>(db: DataSource, work: () => Promise<T>): Promise<T> {
   const runner = db.createQueryRunner();
   await runner.connect();
   try {
     await runner.query("SELECT pg_advisory_lock($1)", [MIGRATION_LOCK]);
-    const applied = await db.runMigrations({ transaction: "all" });
-    return applied.map((m) => m.name);
+    return await work();
   } finally {
     await runner.query("SELECT pg_advisory_unlock($1)", [MIGRATION_LOCK]).catch(() => undefined);
     await runner.release();
   }
+}
+
+/** Applies the pending migrations in one transaction, under an advisory lock. */
+export function migrate(db: DataSource): Promise<string[]> {
+  return underMigrationLock(db, async () => (await db.runMigrations({ transaction: "all" })).map((m) => m.name));
+}
+
+/** Undoes the newest applied migration (its `down`, in one transaction), under the same lock; its name, or null when none is applied. */
+export function revertLast(db: DataSource): Promise<string | null> {
+  return underMigrationLock(db, async () => {
+    const [newest]: Array<{ name: string }> = await db.query(`SELECT name FROM migrations ORDER BY timestamp DESC LIMIT 1`).catch(() => []);
+    if (!newest) return null;
+    await db.undoLastMigration({ transaction: "all" });
+    return newest.name;
+  });
+}
+
+export interface Statement {
+  query: string;
+  parameters?: unknown[];
+}
+
+/**
+ * What TypeORM's schema builder would change to make `db` match the entities (synchronize's
+ * plan, never run): no statement when the migrations and the entity metadata agree. It sees
+ * only the entities' tables, columns, keys, indexes, checks and defaults.
+ */
+export async function schemaDrift(db: DataSource): Promise<{ up: Statement[]; down: Statement[] }> {
+  const sql = await db.driver.createSchemaBuilder().log();
+  const plain = (q: { query: string; parameters?: unknown[] }): Statement =>
+    q.parameters?.length ? { query: q.query, parameters: q.parameters } : { query: q.query };
+  return { up: sql.upQueries.map(plain), down: sql.downQueries.map(plain) };
 }

@@ -54,6 +54,8 @@ export interface TopologyOptions {
   locationExists?: (control: DataSource, code: string) => Promise<boolean>;
   /** Tenant id -> location code, read from control's tenant directory (on its maintenance pool: no request scope). */
   directory: (control: DataSource, tenantIds: readonly string[]) => Promise<Map<string, string>>;
+  /** Told which migrations a database just applied (none: not called). */
+  onMigrated?: (database: string, applied: string[]) => void;
 }
 
 /** The database a region without a URL of its own gets on the control server: `<control>_<code>`. */
@@ -81,6 +83,11 @@ export async function ensureDatabase(serverUrl: string, name: string): Promise<v
   }
 }
 
+/** Where `code`'s region database lives: its own URL, or `<control>_<code>` on the control server. */
+export function regionUrlOf(options: Pick<TopologyOptions, "controlUrl" | "regionUrls">, code: string): string {
+  return options.regionUrls?.[code] ?? withDatabase(options.controlUrl, regionDatabaseName(options.controlUrl, code));
+}
+
 export function withDatabase(url: string, name: string): string {
   const next = new URL(url);
   next.pathname = `/${name}`;
@@ -92,7 +99,8 @@ async function openDatabase(name: string, url: string, options: TopologyOptions,
   const owner = createDataSource(url, { ...options.pool, poolSize: 3 });
   await owner.initialize();
   try {
-    await migrate(owner);
+    const applied = await migrate(owner);
+    if (applied.length) options.onMigrated?.(name, applied);
     await declareLocation(owner, name);
     const app = await openRequestPool(owner, url, { ...options.pool, appUrl });
     const maintenance = await openMaintenancePool(url, { onPoolError: options.pool?.onPoolError });
@@ -187,7 +195,7 @@ export class Topology {
 
   /** Where `code`'s region database lives: its own URL, or `<control>_<code>` on the control server. */
   regionUrl(code: string): string {
-    return this.options.regionUrls?.[code] ?? withDatabase(this.options.controlUrl, regionDatabaseName(this.options.controlUrl, code));
+    return regionUrlOf(this.options, code);
   }
 
   /**
