@@ -212,6 +212,16 @@ export async function findInRegions<T>(ctx: RequestContext, find: (on: RequestCo
   return found.find((value) => value !== null) ?? null;
 }
 
+/**
+ * Rows from the regions a caller's request reaches: a tenant role's own region (its request is
+ * on it), or, for a request on control (an operator's), every region side by side; a region
+ * that does not answer is named in the answer (acrossRegions).
+ */
+export async function fromRegions<T>(ctx: RequestContext, find: (on: RequestContext) => Promise<T[]>): Promise<T[]> {
+  if (ctx.database !== CONTROL) return find(ctx);
+  return (await acrossRegions(ctx, find)).flat();
+}
+
 /** The caller, for resolvers behind the root-field guard (which has refused anonymous calls). */
 export function principalOf(ctx: RequestContext): Principal {
   if (!ctx.principal) throw new Error("principalOf called on an anonymous request: the field declares no roles");

@@ -23,7 +23,7 @@ import {
   SharingAgreementResolver,
   TenantAgreementsResolver,
 } from "./modules/sharing/sharing.resolver";
-import { SharingService } from "./modules/sharing/sharing.service";
+import { SharingNodes, SharingService } from "./modules/sharing/sharing.service";
 import { ThirdPartyResolver } from "./modules/third-party/third-party.resolver";
 import { ThirdPartyService } from "./modules/third-party/third-party.service";
 import { SubscriptionResolver } from "./modules/subscription/subscription.resolver";
@@ -43,6 +43,8 @@ import { TenantResolver } from "./modules/tenant/tenant.resolver";
 import { TenantService } from "./modules/tenant/tenant.service";
 import { TestClockResolver } from "./modules/test-clock/test-clock.resolver";
 import { ViewerResolver } from "./modules/viewer/viewer.resolver";
+import { NodeResolver } from "./modules/node/node.resolver";
+import type { NodeSource } from "./modules/node/node-lookup";
 import { guardFields } from "./root-field.guard";
 import { JoinRegistry } from "./shared/read-path/joins";
 import type { RequestContext } from "./context";
@@ -67,6 +69,21 @@ function wire(options: SchemaOptions) {
   const incidents = new IncidentService(audit, tenants);
   const subjects = new DataSubjectService(tenants, deletion);
   const records = new PersonalDataService(tenants, deletion, new IdempotencyKeys(), new InboundCheck(parties), notices);
+  const auditLog = new AuditLogService(options.auditSigner);
+  const sharingNodes = new SharingNodes();
+  // Every type that implements Node, found as the fields that reach it would find it.
+  const nodeSources: Array<NodeSource<RequestContext>> = [
+    (ctx, ids) => tenants.reachable(ctx, ids),
+    (ctx, ids) => subjects.reachable(ctx, ids),
+    (ctx, ids) => records.reachable(ctx, ids),
+    (ctx, ids) => parties.reachable(ctx, ids),
+    (ctx, ids) => sharingNodes.agreements(ctx, ids),
+    (ctx, ids) => sharingNodes.transfers(ctx, ids),
+    (ctx, ids) => sharingNodes.notices(ctx, ids),
+    (ctx, ids) => incidents.reachableIncidents(ctx, ids),
+    (ctx, ids) => incidents.reachableNotifications(ctx, ids),
+    (ctx, ids) => auditLog.reachable(ctx, ids),
+  ];
   // The read path: every field a parent's statement fetches with it, declared here and only here.
   const readPath = new JoinRegistry<RequestContext>([
     { parentType: "Tenant", field: "personalDataRecords", plan: planTenantRecordPages, alsoAnswers: [["PersonalDataRecord", "subject"]] },
@@ -75,7 +92,7 @@ function wire(options: SchemaOptions) {
     [ViewerResolver, new ViewerResolver()],
     [StorageLocationResolver, new StorageLocationResolver(locations)],
     [TenantResolver, new TenantResolver(tenants, locations, readPath)],
-    [AuditLogResolver, new AuditLogResolver(new AuditLogService(options.auditSigner), tenants, options.auditSigner)],
+    [AuditLogResolver, new AuditLogResolver(auditLog, tenants, options.auditSigner)],
     [DataSubjectResolver, new DataSubjectResolver(subjects, tenants)],
     [SubjectRecordsResolver, new SubjectRecordsResolver(records)],
     [TenantDataSubjectsResolver, new TenantDataSubjectsResolver(subjects)],
@@ -104,6 +121,7 @@ function wire(options: SchemaOptions) {
     [SubscriptionResolver, new SubscriptionResolver(new SubscriptionService(tenants, deletion))],
     [RetentionResolver, new RetentionResolver(audit, options.auditSigner)],
     [ComplianceResolver, new ComplianceResolver(new ComplianceService())],
+    [NodeResolver, new NodeResolver(nodeSources)],
   ]);
   if (options.testClock) instances.set(TestClockResolver, new TestClockResolver(options.testClock));
   const container: ContainerType = {

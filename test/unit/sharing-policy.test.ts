@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { DataCategory as C, RecordStatus } from "../../src/modules/personal-data/personal-data.enums";
 import { ProcessingPurpose as P } from "../../src/modules/purpose/processing-purpose";
-import { inboundRefusal, initialStatus, shareRefusal, type AgreementFacts, type PartyFacts } from "../../src/modules/sharing/sharing-policy";
+import { inboundRefusal, initialStatus, shareRefusal, sharingReach, type AgreementFacts, type PartyFacts } from "../../src/modules/sharing/sharing-policy";
+import { Role } from "../../src/shared/auth/role";
 import { SharingAgreementStatus as S, SharingDirection as D } from "../../src/modules/sharing/sharing.types";
 import { ThirdPartyRole } from "../../src/modules/third-party/third-party.types";
 
@@ -66,5 +67,21 @@ describe("sharing policy (rules 15-19, pure)", () => {
     assert.equal(inboundRefusal([{ ...inbound, status: S.PENDING_CONSENT }], independent, C.DEVICE)?.code, "CONSENT_REQUIRED");
     assert.equal(inboundRefusal([{ ...inbound, status: S.REVOKED }], independent, C.DEVICE)?.code, "CONSENT_REVOKED");
     assert.equal(inboundRefusal([{ ...inbound, consentCategories: null }], agent(false), C.DEVICE)?.code, "SUBPROCESSOR_NOT_LISTED");
+  });
+});
+
+describe("who reaches agreements, transfers and notices (node, nodes)", () => {
+  it("agreement viewers within their scope, a data subject through its own records, a partner not at all", () => {
+    assert.deepEqual(
+      Object.values(Role).map((role) => [role, sharingReach(role)]),
+      [
+        [Role.OPERATOR, "scope"],
+        [Role.TENANT_ADMIN, "scope"],
+        [Role.INTEGRATION, "scope"],
+        [Role.DATA_SUBJECT, "own-records"],
+        [Role.AUDITOR, "scope"],
+        [Role.PARTNER, "none"],
+      ],
+    );
   });
 });

@@ -9,7 +9,7 @@ import type { TenantService } from "../tenant/tenant.service";
 import { Tenant } from "../tenant/tenant.types";
 import { OPERATOR_CHAIN } from "./audit-chain";
 import type { AuditLogService } from "./audit-log.service";
-import { AuditCheckpoint, AuditLogEntryConnection, AuditLogFilter, AuditSigningKey, AuditVerification } from "./audit-log.types";
+import { AUDIT_READERS, AuditCheckpoint, AuditLogEntryConnection, AuditLogFilter, AuditSigningKey, AuditVerification } from "./audit-log.types";
 import type { AuditSigner } from "./audit-signer";
 import { AuditErrors } from "./audit.errors";
 
@@ -20,9 +20,6 @@ import { AuditErrors } from "./audit.errors";
  */
 export const VERIFY_COST = 6000;
 export const MAX_CONCURRENT_VERIFICATIONS = 2;
-
-/** Who may read a tenant's audit log: its administrator and auditor, and operators. */
-const AUDIT_READERS = [Role.OPERATOR, Role.TENANT_ADMIN, Role.AUDITOR] as const;
 
 @Resolver(() => Tenant)
 export class AuditLogResolver {

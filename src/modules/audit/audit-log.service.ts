@@ -1,12 +1,13 @@
 import { auditVerifications } from "../../shared/metrics";
-import { onControl, onTenant, type RequestContext } from "../../context";
+import { fromRegions, onControl, onTenant, principalOf, type RequestContext } from "../../context";
+import { Role } from "../../shared/auth/role";
 import { OPERATOR_CHAIN } from "./audit-chain";
 import { em } from "../../shared/db/database";
 import { decodeCursor, DEFAULT_PAGE_SIZE, encodeCursor, type Connection, type PageArgs } from "../../shared/pagination";
 import { DataLoader } from "../../shared/loaders";
 import { checkpointsOfChains, readHead, type StoredCheckpoint } from "./audit-chain.store";
-import { entriesOfChains, entryCountsOfChains, type EntryRow } from "./audit-log.store";
-import { AuditCheckpoint, AuditLogEntry, type AuditLogFilter, AuditVerification } from "./audit-log.types";
+import { entriesByIds, entriesOfChains, entryCountsOfChains, type EntryRow } from "./audit-log.store";
+import { AUDIT_READERS, AuditCheckpoint, AuditLogEntry, type AuditLogFilter, AuditVerification } from "./audit-log.types";
 import { checkpointMessage, type AuditSigner } from "./audit-signer";
 import { verifyChain } from "./audit-verification";
 import { AuditErrors } from "./audit.errors";
@@ -36,6 +37,24 @@ function toEntry(row: EntryRow): AuditLogEntry {
  */
 export class AuditLogService {
   constructor(private readonly signer: AuditSigner) {}
+
+  /**
+   * The entries among `ids` (lower-case uuids) the caller reaches: an operator every chain's
+   * (`operatorAuditLog`, any tenant's `auditLog`), a tenant's administrator or auditor its own
+   * tenant's (`auditLog`), nobody else any.
+   */
+  async reachable(request: RequestContext, ids: readonly string[]): Promise<AuditLogEntry[]> {
+    const principal = principalOf(request);
+    if (!AUDIT_READERS.includes(principal.role)) return [];
+    if (principal.role !== Role.OPERATOR) {
+      return principal.tenantId ? (await fromRegions(request, (on) => entriesByIds(em(on), ids, principal.tenantId))).map(toEntry) : [];
+    }
+    const [control, regions] = await Promise.all([
+      onControl(request).then((on) => entriesByIds(em(on), ids, null)),
+      fromRegions(request, (on) => entriesByIds(em(on), ids, null)),
+    ]);
+    return [...control, ...regions].map(toEntry);
+  }
 
   /**
    * Newest first, in chain order: the cursor is the chain position, stable under new entries.

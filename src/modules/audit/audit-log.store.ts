@@ -44,6 +44,10 @@ export interface EntryRow {
   hash: string;
 }
 
+/** An EntryRow's columns of the entries `a`. */
+const ENTRY_ROW_COLUMNS =
+  "a.id, a.tenant_id, a.chain_seq, a.occurred_at, a.actor, a.actor_role, a.action, a.target_type, a.target_id, a.purpose, a.outcome, a.error_code, a.details, a.hash";
+
 /** What narrows a chain's entries: each value is bound, never written into the statement. */
 export interface EntryFilter {
   action?: string | null;
@@ -87,12 +91,15 @@ export async function entriesOfChains(
   all.push(limit);
   return manager.query(
     `SELECT chains.key AS chain, e.* FROM unnest($1::uuid[]) AS chains(key) CROSS JOIN LATERAL (
-       SELECT a.id, a.tenant_id, a.chain_seq, a.occurred_at, a.actor, a.actor_role, a.action, a.target_type, a.target_id,
-              a.purpose, a.outcome, a.error_code, a.details, a.hash
-         FROM audit_log a WHERE ${pageWhere} ORDER BY ${CHAIN_KEY_SQL} DESC, a.chain_seq DESC LIMIT $${all.length}) e
+       SELECT ${ENTRY_ROW_COLUMNS} FROM audit_log a WHERE ${pageWhere} ORDER BY ${CHAIN_KEY_SQL} DESC, a.chain_seq DESC LIMIT $${all.length}) e
       ORDER BY e.chain_seq DESC`,
     all,
   );
+}
+
+/** The entries among `ids` (lower-case uuids), only `tenantId`'s when given. */
+export function entriesByIds(manager: EntityManager, ids: readonly string[], tenantId: string | null): Promise<EntryRow[]> {
+  return manager.query(`SELECT ${ENTRY_ROW_COLUMNS} FROM audit_log a WHERE a.id = ANY($1::uuid[]) AND ($2::uuid IS NULL OR a.tenant_id = $2)`, [ids, tenantId]);
 }
 
 /** How many entries of each chain match, in one statement. */

@@ -7,6 +7,9 @@ import { connectionTypes } from "../../shared/pagination";
 import { ProcessingPurpose } from "../purpose/processing-purpose";
 import type { AuditDetails } from "../../shared/audit/audit-draft";
 
+/** Who may read a tenant's audit log: its administrator and auditor, and operators. */
+export const AUDIT_READERS: readonly Role[] = [Role.OPERATOR, Role.TENANT_ADMIN, Role.AUDITOR];
+
 export enum AuditOutcome {
   ALLOWED = "ALLOWED",
   DENIED = "DENIED",

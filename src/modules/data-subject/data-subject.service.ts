@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { principalOf, type RequestContext } from "../../context";
+import { fromRegions, principalOf, type RequestContext } from "../../context";
 import { dataScope } from "../../shared/auth/scope";
 import { em, pgErrorCode, PG_UNIQUE_VIOLATION } from "../../shared/db/database";
 import { NotFoundError } from "../../shared/errors";
@@ -12,7 +12,7 @@ import { requireActiveSubscription } from "../tenant/tenant.policy";
 import type { TenantService } from "../tenant/tenant.service";
 import { DataSubjectEntity } from "./data-subject.entity";
 import { DataSubjectStatus } from "./data-subject.status";
-import { insertSubject, markSubjectDeleted, subjectPageQuery, subjectsByIds, visibleSubject } from "./data-subject.store";
+import { insertSubject, markSubjectDeleted, subjectPageQuery, subjectsByIds, visibleSubject, visibleSubjects } from "./data-subject.store";
 import { toDataSubject, type DataSubject, type RegisterDataSubjectInput } from "./data-subject.types";
 import type { SubjectRecords } from "./subject-records";
 import { DataSubjectErrors } from "./data-subject.errors";
@@ -41,6 +41,13 @@ export class DataSubjectService {
   async get(ctx: RequestContext, id: string): Promise<DataSubject | null> {
     const subject = await this.findVisible(ctx, id);
     return subject && toDataSubject(subject);
+  }
+
+  /** The subjects among `ids` (lower-case uuids) the caller reaches, as `dataSubject(id:)` does. */
+  async reachable(ctx: RequestContext, ids: readonly string[]): Promise<DataSubject[]> {
+    const scope = dataScope(principalOf(ctx));
+    if (scope.kind === "none") return [];
+    return (await fromRegions(ctx, (on) => visibleSubjects(em(on), scope, ids))).map(toDataSubject);
   }
 
   byId(ctx: RequestContext, id: string): Promise<DataSubject | null> {

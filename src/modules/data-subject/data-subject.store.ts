@@ -15,18 +15,25 @@ export function subjectsByIds(manager: EntityManager, ids: readonly string[]): P
   return manager.getRepository(DataSubjectEntity).createQueryBuilder("s").where("s.id IN (:...ids)", { ids }).getMany();
 }
 
-/**
- * The subject if `scope` reaches it (a tenant role its tenant's, a data subject only itself),
- * else null; `lock` holds it FOR UPDATE until the transaction ends.
- */
-export function visibleSubject(manager: EntityManager, scope: DataScope, id: string, lock: boolean): Promise<DataSubjectEntity | null> {
-  const query = scopedTo(manager.getRepository(DataSubjectEntity).createQueryBuilder("s").where("s.id = :id", { id }), scope, {
+/** The subjects among `ids` that `scope` reaches (a tenant role its tenant's, a data subject only itself); null when it reaches none. */
+function scopedSubjects(manager: EntityManager, scope: DataScope, ids: readonly string[]): SelectQueryBuilder<DataSubjectEntity> | null {
+  return scopedTo(manager.getRepository(DataSubjectEntity).createQueryBuilder("s").where("s.id IN (:...ids)", { ids }), scope, {
     tenant: "s.tenant_id",
     subject: "s.id",
   });
+}
+
+/** The subject if `scope` reaches it, else null; `lock` holds it FOR UPDATE until the transaction ends. */
+export function visibleSubject(manager: EntityManager, scope: DataScope, id: string, lock: boolean): Promise<DataSubjectEntity | null> {
+  const query = scopedSubjects(manager, scope, [id]);
   if (!query) return Promise.resolve(null);
   if (lock) query.setLock("pessimistic_write");
   return query.getOne();
+}
+
+/** The subjects among `ids` (lower-case uuids) that `scope` reaches. */
+export function visibleSubjects(manager: EntityManager, scope: DataScope, ids: readonly string[]): Promise<DataSubjectEntity[]> {
+  return scopedSubjects(manager, scope, ids)?.getMany() ?? Promise.resolve([]);
 }
 
 /** A page's query of subjects (alias `s`) for parentPage: its parent is `s.tenant_id`. */

@@ -7,10 +7,9 @@ import { Audited } from "../../shared/audit/audited";
 import type { TenantService } from "../tenant/tenant.service";
 import { Tenant } from "../tenant/tenant.types";
 import type { IncidentService } from "./incident.service";
-import { BreachIncident, BreachIncidentConnection, BreachNotification, IncidentStatus, ReportSecurityIncidentInput } from "./incident.types";
+import { BreachIncident, BreachIncidentConnection, BreachNotification, INCIDENT_READERS, IncidentStatus, ReportSecurityIncidentInput } from "./incident.types";
 
 /** Who reads incidents: operators all, a tenant's administrator and auditor those their tenant was notified of. */
-const INCIDENT_READERS = [Role.OPERATOR, Role.TENANT_ADMIN, Role.AUDITOR] as const;
 
 @Resolver(() => BreachIncident)
 export class IncidentResolver {

@@ -23,6 +23,7 @@ import {
   incidentsQuery,
   insertIncident,
   notificationHeld,
+  notificationsByIds,
   notificationsOfIncidents,
   notificationsOfTenants,
   notifyAffectedTenants,
@@ -30,7 +31,7 @@ import {
   updateIncident,
   type NotificationRow,
 } from "./incident.store";
-import { BreachIncident, BreachNotification, IncidentStatus, NotificationStatus, type ReportSecurityIncidentInput } from "./incident.types";
+import { BreachIncident, BreachNotification, INCIDENT_READERS, IncidentStatus, NotificationStatus, type ReportSecurityIncidentInput } from "./incident.types";
 import { IncidentErrors } from "./incident.errors";
 
 function toIncident(e: BreachIncidentEntity): BreachIncident {
@@ -123,6 +124,20 @@ export class IncidentService {
     if (!isUuid(id)) return null;
     const incident = await this.scoped(ctx).andWhere("i.id = :id", { id: id.toLowerCase() }).getOne();
     return incident && toIncident(incident);
+  }
+
+  /** The incidents among `ids` (lower-case uuids) the caller reaches, as `breachIncident(id:)` does. */
+  async reachableIncidents(request: RequestContext, ids: readonly string[]): Promise<BreachIncident[]> {
+    if (!INCIDENT_READERS.includes(principalOf(request).role)) return [];
+    const ctx = await onControl(request);
+    return (await this.scoped(ctx).andWhere("i.id IN (:...ids)", { ids }).getMany()).map(toIncident);
+  }
+
+  /** The notifications among `ids` the caller reaches: all for operators, its own tenant's for a tenant role (`breachNotifications`, an incident's `notifications`). */
+  async reachableNotifications(request: RequestContext, ids: readonly string[]): Promise<BreachNotification[]> {
+    if (!INCIDENT_READERS.includes(principalOf(request).role)) return [];
+    const ctx = await onControl(request);
+    return (await notificationsByIds(em(ctx), ids, ownTenant(ctx))).map(toNotification);
   }
 
   async list(request: RequestContext, args: PageArgs, status: IncidentStatus | null | undefined): Promise<Connection<BreachIncident>> {

@@ -52,6 +52,15 @@ export function notificationsOfIncidents(manager: EntityManager, incidentIds: re
   );
 }
 
+/** The notifications among `ids` (only `ownTenant`'s when given). */
+export function notificationsByIds(manager: EntityManager, ids: readonly string[], ownTenant: string | null): Promise<NotificationRow[]> {
+  return manager.query(
+    `SELECT ${NOTIFICATION_COLUMNS} FROM breach_notification n JOIN breach_incident i ON i.id = n.incident_id
+      WHERE n.id = ANY($1::uuid[]) AND ($2::uuid IS NULL OR n.tenant_id = $2)`,
+    [ids, ownTenant],
+  );
+}
+
 /** The notifications of `tenantIds`, by tenant, oldest first. */
 export function notificationsOfTenants(manager: EntityManager, tenantIds: readonly string[]): Promise<NotificationRow[]> {
   return manager.query(

@@ -93,6 +93,9 @@ export class BreachIncident extends Node {
   createdAt!: Date;
 }
 
+/** Who reads incidents and notifications (a tenant role only its own tenant's). */
+export const INCIDENT_READERS: readonly Role[] = [Role.OPERATOR, Role.TENANT_ADMIN, Role.AUDITOR];
+
 export const { ConnectionType: BreachIncidentConnection, EdgeType: BreachIncidentEdge } = connectionTypes(BreachIncident, "BreachIncident");
 
 @ObjectType("BreachNotification", { implements: Node, description: "The notice to one affected tenant that its data was concerned in a breach." })

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { principalOf, type RequestContext } from "../../context";
+import { fromRegions, principalOf, type RequestContext } from "../../context";
 import { dataScope } from "../../shared/auth/scope";
 import { em } from "../../shared/db/database";
 import { NotFoundError } from "../../shared/errors";
@@ -32,7 +32,7 @@ import { valueChanges } from "./value-changes";
 import { readsValues, recordColumnsFor, type RecordSelection } from "./record-columns";
 import { readAhead } from "./value-reader";
 import { recordPageConditions } from "./record-filter";
-import { insertRecords, recordMetadata, recordPageQuery, replaceValue, visibleRecord } from "./personal-data.store";
+import { insertRecords, recordMetadata, recordPageQuery, replaceValue, visibleRecord, visibleRecords } from "./personal-data.store";
 import { RecordErrors } from "./personal-data.errors";
 import { DataSubjectErrors } from "../data-subject/data-subject.errors";
 
@@ -54,6 +54,13 @@ export class PersonalDataService {
   async get(ctx: RequestContext, id: string): Promise<PersonalDataRecord | null> {
     const record = await this.findVisible(ctx, id);
     return record && toRecord(record);
+  }
+
+  /** The records among `ids` (lower-case uuids) the caller reaches, as `personalDataRecord(id:)` does. */
+  async reachable(ctx: RequestContext, ids: readonly string[]): Promise<PersonalDataRecord[]> {
+    const scope = dataScope(principalOf(ctx));
+    if (scope.kind === "none") return [];
+    return (await fromRegions(ctx, (on) => visibleRecords(em(on), scope, ids))).map(toRecord);
   }
 
   /** A page of records, oldest first, within a tenant (or a subject) already in the caller's scope. */

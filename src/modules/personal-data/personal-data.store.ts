@@ -13,15 +13,25 @@ import { scopedTo } from "../../shared/db/scoped-query";
  * typed fragments for other features' statements to compose.
  */
 
-/** The record if `scope` reaches it (a tenant role its tenant's, a data subject its own), else null; `lock` holds it FOR UPDATE. */
-export function visibleRecord(manager: EntityManager, scope: DataScope, id: string, lock: boolean): Promise<PersonalDataRecordEntity | null> {
-  const query = scopedTo(manager.getRepository(PersonalDataRecordEntity).createQueryBuilder("r").where("r.id = :id", { id }), scope, {
+/** The records among `ids` that `scope` reaches (a tenant role its tenant's, a data subject its own); null when it reaches none. */
+function scopedRecords(manager: EntityManager, scope: DataScope, ids: readonly string[]): SelectQueryBuilder<PersonalDataRecordEntity> | null {
+  return scopedTo(manager.getRepository(PersonalDataRecordEntity).createQueryBuilder("r").where("r.id IN (:...ids)", { ids }), scope, {
     tenant: "r.tenant_id",
     subject: "r.data_subject_id",
   });
+}
+
+/** The record if `scope` reaches it, else null; `lock` holds it FOR UPDATE. */
+export function visibleRecord(manager: EntityManager, scope: DataScope, id: string, lock: boolean): Promise<PersonalDataRecordEntity | null> {
+  const query = scopedRecords(manager, scope, [id]);
   if (!query) return Promise.resolve(null);
   if (lock) query.setLock("pessimistic_write");
   return query.getOne();
+}
+
+/** The records among `ids` (lower-case uuids) that `scope` reaches. */
+export function visibleRecords(manager: EntityManager, scope: DataScope, ids: readonly string[]): Promise<PersonalDataRecordEntity[]> {
+  return scopedRecords(manager, scope, ids)?.getMany() ?? Promise.resolve([]);
 }
 
 /** The record entity's mapping: which columns a selection needs, how a joined row reads back. */

@@ -1,10 +1,11 @@
+import { Role } from "../../shared/auth/role";
 import { ErrorCode } from "../../shared/errors";
 import { DataCategory } from "../personal-data/personal-data.enums";
 import { RecordStatus } from "../personal-data/personal-data.enums";
 import type { ProcessingPurpose } from "../purpose/processing-purpose";
 import { isProhibited } from "../purpose/purpose-policy";
 import { ThirdPartyRole } from "../third-party/third-party.types";
-import { SharingAgreementStatus, SharingDirection } from "./sharing.types";
+import { AGREEMENT_VIEWERS, SharingAgreementStatus, SharingDirection } from "./sharing.types";
 
 export interface PartyFacts {
   role: ThirdPartyRole;
@@ -129,4 +130,15 @@ export interface TransferFacts {
 export function transferSeenBySubject(transfer: TransferFacts, ownCategories: ReadonlyMap<string, DataCategory>): TransferFacts {
   const recordIds = transfer.recordIds.filter((id) => ownCategories.has(id));
   return { recordIds, categories: [...new Set(recordIds.map((id) => ownCategories.get(id)!))].sort() };
+}
+
+/**
+ * How a role reaches agreements, transfers and notices: agreement viewers within their scope
+ * (`sharingAgreement`, its `transfers` and `openNotices`); a data subject only the transfers that
+ * carried its own records and their agreements (its records' `transfers`, a transfer's
+ * `agreement`), never notices; partners nothing.
+ */
+export function sharingReach(role: Role): "scope" | "own-records" | "none" {
+  if ((AGREEMENT_VIEWERS as readonly Role[]).includes(role)) return "scope";
+  return role === Role.DATA_SUBJECT ? "own-records" : "none";
 }

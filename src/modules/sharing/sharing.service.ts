@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { RequestContext } from "../../context";
-import { principalOf } from "../../context";
+import { fromRegions, principalOf } from "../../context";
 import { Role } from "../../shared/auth/role";
 import { dataScope } from "../../shared/auth/scope";
 import { em } from "../../shared/db/database";
@@ -11,12 +11,12 @@ import { parentPage, type Connection, type PageArgs } from "../../shared/paginat
 import { auditTarget } from "../../shared/audit/audit-draft";
 import { declaredPurposes } from "../purpose/purpose-policy";
 import { requireActiveSubscription, SubscriptionStatus } from "../tenant/tenant.policy";
-import { categoriesOfSubjectRecords, recordsHeldForShare } from "../personal-data/personal-data.store";
+import { categoriesOfSubjectRecords, recordIdsOfSubject, recordsHeldForShare } from "../personal-data/personal-data.store";
 import type { TenantService } from "../tenant/tenant.service";
 import type { ThirdPartyService } from "../third-party/third-party.service";
 import { ThirdPartyRole } from "../third-party/third-party.types";
 import { DataTransferEntity, SharingAgreementEntity } from "./sharing.entities";
-import { initialStatus, shareRefusal, transferSeenBySubject } from "./sharing-policy";
+import { initialStatus, shareRefusal, sharingReach, transferSeenBySubject } from "./sharing-policy";
 import {
   agreementPageQuery,
   agreementsByIds,
@@ -29,6 +29,11 @@ import {
   transfersIncluding,
   updateAgreement,
   visibleAgreement,
+  visibleAgreements,
+  agreementsCarrying,
+  visibleTransfers,
+  transfersCarrying,
+  openNoticesByIds,
   type NoticeRow,
 } from "./sharing.store";
 
@@ -93,15 +98,18 @@ export function toTransfer(e: DataTransferEntity): DataTransfer {
 export function transfersByRecordLoader(ctx: RequestContext) {
   return new DataLoader<string, DataTransfer[]>(async (ids) => {
     const rows = await transfersIncluding(em(ctx), ids);
-    const subjectId = ctx.principal?.role === Role.DATA_SUBJECT ? ctx.principal.dataSubjectId : undefined;
-    let seen = (t: DataTransferEntity) => toTransfer(t);
-    if (subjectId !== undefined) {
-      const own = await categoriesOfSubjectRecords(em(ctx), subjectId, [...new Set(rows.flatMap((t) => t.recordIds))]);
-      const categories = new Map(own.map((r) => [r.id, r.category]));
-      seen = (t) => toTransfer(Object.assign(new DataTransferEntity(), t, transferSeenBySubject(t, categories)));
-    }
-    return ids.map((id) => rows.filter((t) => t.recordIds.includes(id)).map(seen));
+    const seen = await transfersAsSeen(ctx, rows);
+    return ids.map((id) => seen.filter((_, i) => rows[i].recordIds.includes(id)));
   });
+}
+
+/** Transfers as the caller sees them: a data subject only its own records in each (transferSeenBySubject). */
+async function transfersAsSeen(ctx: RequestContext, rows: readonly DataTransferEntity[]): Promise<DataTransfer[]> {
+  const subjectId = ctx.principal?.role === Role.DATA_SUBJECT ? ctx.principal.dataSubjectId : undefined;
+  if (subjectId === undefined) return rows.map(toTransfer);
+  const own = await categoriesOfSubjectRecords(em(ctx), subjectId, [...new Set(rows.flatMap((t) => t.recordIds))]);
+  const categories = new Map(own.map((r) => [r.id, r.category]));
+  return rows.map((t) => toTransfer(Object.assign(new DataTransferEntity(), t, transferSeenBySubject(t, categories))));
 }
 
 export function agreementLoader(ctx: RequestContext) {
@@ -337,6 +345,57 @@ export class SharingService {
     await confirmNotice(em(ctx), row.id, now, principalOf(ctx).subject);
     return toNotice({ ...row, confirmed_at: now, confirmed_by: principalOf(ctx).subject });
   }
+}
+
+/**
+ * What `node` and `nodes` find of sharing: exactly what the caller reaches through the other
+ * fields. Agreement viewers reach their scope's agreements, the transfers under them and their
+ * open notices (`sharingAgreement`, `transfers`, `openNotices`); a data subject reaches the
+ * transfers that carried its own records (its records' `transfers`, each showing only its own
+ * records) and their agreements (a transfer's `agreement`); no other role reaches any.
+ */
+export class SharingNodes {
+  async agreements(ctx: RequestContext, ids: readonly string[]): Promise<SharingAgreement[]> {
+    const principal = principalOf(ctx);
+    switch (sharingReach(principal.role)) {
+      case "scope":
+        return (await fromRegions(ctx, (on) => visibleAgreements(em(on), dataScope(principal), ids))).map(toAgreement);
+      case "own-records": {
+        const own = await ownRecordIds(ctx);
+        return own ? (await agreementsCarrying(em(ctx), own.tenantId, ids, own.recordIds)).map(toAgreement) : [];
+      }
+      case "none":
+        return [];
+    }
+  }
+
+  async transfers(ctx: RequestContext, ids: readonly string[]): Promise<DataTransfer[]> {
+    const principal = principalOf(ctx);
+    switch (sharingReach(principal.role)) {
+      case "scope":
+        return (await fromRegions(ctx, (on) => visibleTransfers(em(on), dataScope(principal), ids))).map(toTransfer);
+      case "own-records": {
+        const own = await ownRecordIds(ctx);
+        return own ? transfersAsSeen(ctx, await transfersCarrying(em(ctx), own.tenantId, ids, own.recordIds)) : [];
+      }
+      case "none":
+        return [];
+    }
+  }
+
+  async notices(ctx: RequestContext, ids: readonly string[]): Promise<RecipientNotice[]> {
+    const principal = principalOf(ctx);
+    if (sharingReach(principal.role) !== "scope") return [];
+    return (await fromRegions(ctx, (on) => openNoticesByIds(em(on), dataScope(principal), ids))).map(toNotice);
+  }
+}
+
+/** A data subject caller's tenant and own records' ids (its request is on its tenant's region); null for anyone else or no records. */
+async function ownRecordIds(ctx: RequestContext): Promise<{ tenantId: string; recordIds: string[] } | null> {
+  const scope = dataScope(principalOf(ctx));
+  if (scope.kind !== "tenant" || !scope.dataSubjectId) return null;
+  const recordIds = await recordIdsOfSubject(em(ctx), scope.tenantId, scope.dataSubjectId);
+  return recordIds.length ? { tenantId: scope.tenantId, recordIds } : null;
 }
 
 /** Each agreement's unconfirmed notices, one statement for all the agreements a request lists. */

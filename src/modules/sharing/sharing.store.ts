@@ -35,6 +35,54 @@ export async function visibleAgreement(
   return query.getOne();
 }
 
+/** The agreements among `ids` (lower-case uuids) that `scope` reaches. */
+export function visibleAgreements(manager: EntityManager, scope: DataScope, ids: readonly string[]): Promise<SharingAgreementEntity[]> {
+  const query = scopedTo(manager.getRepository(SharingAgreementEntity).createQueryBuilder("a").where("a.id IN (:...ids)", { ids }), scope, {
+    tenant: "a.tenant_id",
+  });
+  return query?.getMany() ?? Promise.resolve([]);
+}
+
+/** The tenant's agreements among `ids` under which some transfer carried one of `recordIds`. */
+export function agreementsCarrying(
+  manager: EntityManager,
+  tenantId: string,
+  ids: readonly string[],
+  recordIds: readonly string[],
+): Promise<SharingAgreementEntity[]> {
+  return manager
+    .getRepository(SharingAgreementEntity)
+    .createQueryBuilder("a")
+    .where("a.id IN (:...ids)", { ids })
+    .andWhere("a.tenant_id = :tenantId", { tenantId })
+    .andWhere("EXISTS (SELECT 1 FROM data_transfer t WHERE t.agreement_id = a.id AND t.record_ids && CAST(:recordIds AS uuid[]))", { recordIds })
+    .getMany();
+}
+
+/** The transfers among `ids` that `scope` reaches. */
+export function visibleTransfers(manager: EntityManager, scope: DataScope, ids: readonly string[]): Promise<DataTransferEntity[]> {
+  const query = scopedTo(manager.getRepository(DataTransferEntity).createQueryBuilder("t").where("t.id IN (:...ids)", { ids }), scope, {
+    tenant: "t.tenant_id",
+  });
+  return query?.getMany() ?? Promise.resolve([]);
+}
+
+/** The tenant's transfers among `ids` that carried one of `recordIds`. */
+export function transfersCarrying(
+  manager: EntityManager,
+  tenantId: string,
+  ids: readonly string[],
+  recordIds: readonly string[],
+): Promise<DataTransferEntity[]> {
+  return manager
+    .getRepository(DataTransferEntity)
+    .createQueryBuilder("t")
+    .where("t.id IN (:...ids)", { ids })
+    .andWhere("t.tenant_id = :tenantId", { tenantId })
+    .andWhere("t.record_ids && CAST(:recordIds AS uuid[])", { recordIds })
+    .getMany();
+}
+
 /** A page's query of agreements (alias `a`) for parentPage: its parent is `a.tenant_id`. */
 export function agreementPageQuery(manager: EntityManager, status: SharingAgreementStatus | null | undefined): SelectQueryBuilder<SharingAgreementEntity> {
   const query = manager.getRepository(SharingAgreementEntity).createQueryBuilder("a");
@@ -111,6 +159,17 @@ export function openNoticesOf(manager: EntityManager, agreementIds: readonly str
     `SELECT id, tenant_id, agreement_id, record_id, kind, created_at, confirmed_at, confirmed_by FROM recipient_notice
       WHERE agreement_id = ANY($1::uuid[]) AND confirmed_at IS NULL ORDER BY agreement_id, created_at, id`,
     [agreementIds],
+  );
+}
+
+/** The unconfirmed notices among `ids` that `scope` reaches (a tenant role its tenant's). */
+export function openNoticesByIds(manager: EntityManager, scope: DataScope, ids: readonly string[]): Promise<NoticeRow[]> {
+  if (scope.kind === "none") return Promise.resolve([]);
+  const tenant = scope.kind === "tenant" ? scope.tenantId : null;
+  return manager.query(
+    `SELECT id, tenant_id, agreement_id, record_id, kind, created_at, confirmed_at, confirmed_by FROM recipient_notice
+      WHERE id = ANY($1::uuid[]) AND confirmed_at IS NULL AND ($2::uuid IS NULL OR tenant_id = $2)`,
+    [ids, tenant],
   );
 }
 

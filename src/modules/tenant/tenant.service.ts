@@ -98,6 +98,17 @@ export class TenantService {
     return ctx.loaders.get(ctx, tenantLoader).load(id);
   }
 
+  /** The tenants among `ids` (lower-case uuids) the caller may see, each read in its region as `tenant(id:)` reads it. */
+  async reachable(request: RequestContext, ids: readonly string[]): Promise<Tenant[]> {
+    const principal = principalOf(request);
+    const visible = ids.filter((id) => canSeeTenant(principal, id));
+    if (!visible.length) return [];
+    const byLocation = new Map<string, string[]>();
+    for (const [id, code] of await request.topology.locateAll(visible)) byLocation.set(code, [...(byLocation.get(code) ?? []), id]);
+    const found = await acrossRegions(request, (on, code) => tenantsByIds(em(on), byLocation.get(code)!), [...byLocation.keys()]);
+    return found.flat().map(toTenant);
+  }
+
   /** A tenant by id, if the caller may see it, in one statement with what `plan` says the query selects on it. */
   async get(request: RequestContext, id: string, plan?: TenantPagePlan): Promise<Tenant | null> {
     if (!plan?.joins.length) {

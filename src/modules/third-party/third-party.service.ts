@@ -64,6 +64,11 @@ export class ThirdPartyService {
     return partyHeld(em(ctx), id.toLowerCase(), "share");
   }
 
+  /** The parties among `ids` (lower-case uuids): the registry is open to every role (`thirdParties`). */
+  async reachable(ctx: RequestContext, ids: readonly string[]): Promise<ThirdParty[]> {
+    return (await Promise.all(ids.map((id) => this.byId(ctx, id)))).filter((party): party is ThirdParty => party !== null);
+  }
+
   byId(ctx: RequestContext, id: string): Promise<ThirdParty | null> {
     return isUuid(id) ? ctx.loaders.get(ctx, thirdPartyLoader).load(id.toLowerCase()) : Promise.resolve(null);
   }

@@ -246,12 +246,19 @@ export class Topology {
 
   /** The location of `tenantId` from the directory (cached: it never changes); null for no such tenant. */
   async locate(tenantId: string): Promise<string | null> {
-    const known = this.located.get(tenantId);
-    if (known) return known;
-    const found = await this.options.directory(this.control.maintenance, [tenantId]);
-    const code = found.get(tenantId) ?? null;
-    if (code) this.located.set(tenantId, code);
-    return code;
+    return this.located.get(tenantId) ?? (await this.locateAll([tenantId])).get(tenantId) ?? null;
+  }
+
+  /** The locations of those of `tenantIds` that are tenants, asking the directory once for the ones not known yet. */
+  async locateAll(tenantIds: readonly string[]): Promise<Map<string, string>> {
+    const unknown = tenantIds.filter((id) => !this.located.has(id));
+    if (unknown.length) for (const [id, code] of await this.options.directory(this.control.maintenance, unknown)) this.located.set(id, code);
+    const found = new Map<string, string>();
+    for (const id of tenantIds) {
+      const code = this.located.get(id);
+      if (code) found.set(id, code);
+    }
+    return found;
   }
 
   /** The location of `tenantId` if already known, without asking the directory. */
