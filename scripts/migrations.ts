@@ -189,6 +189,14 @@ async function main(command: string | undefined, args: string[]): Promise<number
 }
 
 if (require.main === module) {
+  // TypeORM's schema builder reads the catalog with overlapping queries on one connection, which
+  // pg 8 queues and warns of: that warning is about TypeORM, not about the migrations.
+  const [printWarning] = process.listeners("warning");
+  process.removeAllListeners("warning");
+  process.on("warning", (warning) => {
+    if (!(warning.name === "DeprecationWarning" && warning.message.startsWith("Calling client.query() when the client is already executing")))
+      printWarning?.(warning);
+  });
   main(process.argv[2], process.argv.slice(3)).then(
     (code) => process.exit(code),
     (error: unknown) => {

@@ -39,8 +39,8 @@ export async function prepareRegion(region: Database, control: Database, log?: L
 
 /**
  * Opens control (migrated, storage locations seeded) and every location's region database
- * (created when missing, migrated, prepared). A region that cannot be opened is logged and
- * retried on first use: its tenants wait for it, nobody else does.
+ * (created when missing, migrated, prepared), the regions side by side. A region that cannot be
+ * opened is logged and retried on first use: its tenants wait for it, nobody else does.
  */
 export async function openDatabases(options: DatabasesOptions): Promise<Topology> {
   const topology = await Topology.open({
@@ -55,12 +55,17 @@ export async function openDatabases(options: DatabasesOptions): Promise<Topology
   });
   try {
     await seedStorageLocations(topology.control.owner, options.now);
-    for (const code of await locationCodes(topology.control.maintenance.manager)) {
-      await topology.addRegion(code).catch((error: unknown) => {
-        if (error instanceof MisconfiguredDatabaseError) throw error;
-        options.log.error({ location: code, error: loggableError(error) }, "a region database could not be opened; its tenants are unavailable until it is");
-      });
-    }
+    const codes = await locationCodes(topology.control.maintenance.manager);
+    // Every region settles before a misconfigured one fails the start: none is left opening.
+    const outcomes = await Promise.allSettled(codes.map((code) => topology.addRegion(code)));
+    outcomes.forEach((outcome, i) => {
+      if (outcome.status === "fulfilled") return;
+      if (outcome.reason instanceof MisconfiguredDatabaseError) throw outcome.reason;
+      options.log.error(
+        { location: codes[i], error: loggableError(outcome.reason) },
+        "a region database could not be opened; its tenants are unavailable until it is",
+      );
+    });
   } catch (error) {
     await topology.close();
     throw error;

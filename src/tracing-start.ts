@@ -1,4 +1,4 @@
-import { startTracing } from "./shared/tracing";
+import { startTracing } from "./shared/tracing-sdk";
 
 /**
  * Imported first by main.ts, before anything requires http or pg: the instrumentations patch

@@ -79,14 +79,17 @@ export async function startTestApp(
   const logs: string[] = [];
   const log = createLogger("debug", new Writable({ write: (chunk, _enc, done) => (logs.push(String(chunk)), done()) }));
   const clock = new SettableClock();
-  const topology = await openDatabases({ controlUrl: url, regionUrls: options.regionUrls, pool: { poolSize: options.poolSize ?? 5 }, log, now: clock.now() });
+  // The schema is built while the databases open (one is CPU, the other mostly waiting).
+  const [topology, schema] = await Promise.all([
+    openDatabases({ controlUrl: url, regionUrls: options.regionUrls, pool: { poolSize: options.poolSize ?? 5 }, log, now: clock.now() }),
+    createSchema({ testClock: clock, auditSigner: TEST_AUDIT_SIGNER }),
+  ]);
   const region = (code = DEFAULT_LOCATION) => {
     const database = topology.database(code);
     if (!database) throw new Error(`no region database for ${code}`);
     return database;
   };
   const { owner: db, app: appDb, maintenance } = region();
-  const schema = await createSchema({ testClock: clock, auditSigner: TEST_AUDIT_SIGNER });
   const contexts: RequestContext[] = [];
   const config = {
     port: 0,

@@ -1,5 +1,4 @@
 import { createHmac } from "node:crypto";
-import { Client } from "pg";
 import type { DataSource } from "typeorm";
 import { APP_ROLE, MAINTENANCE_ROLE, createDataSource, type DataSourceOptions } from "../../../ormconfig";
 import { PG_INVALID_PASSWORD, pgErrorCode } from "./database";
@@ -27,37 +26,28 @@ export function appLoginUrl(ownerUrl: string): string {
 }
 
 /**
- * Makes sure custodian_app can log in with `appUrl`: when the server refuses its password and
- * the URL is the derived one, the owner sets that password (the embedded server asks for one).
+ * Connects `db` as custodian_app: when the server refuses its password and the URL is the
+ * derived one, the owner sets that password (the embedded server asks for one) and it connects again.
  */
-async function ensureAppLogin(owner: DataSource, appUrl: string, derived: boolean): Promise<void> {
-  const attempt = async () => {
-    const client = new Client({ connectionString: appUrl, connectionTimeoutMillis: 3000 });
-    try {
-      await client.connect();
-    } finally {
-      await client.end().catch(() => undefined);
-    }
-  };
+async function initializeAppLogin(owner: DataSource, db: DataSource, appUrl: string, derived: boolean): Promise<void> {
   try {
-    await attempt();
+    await db.initialize();
   } catch (error) {
     if (!derived || pgErrorCode(error) !== PG_INVALID_PASSWORD) throw error;
     const password = decodeURIComponent(new URL(appUrl).password);
     // base64url: nothing to escape. ALTER ROLE takes no parameters.
     if (!/^[A-Za-z0-9_-]+$/.test(password)) throw new Error("the derived password has unexpected characters");
     await owner.query(`ALTER ROLE ${APP_ROLE} LOGIN PASSWORD '${password}'`);
-    await attempt();
+    await db.initialize();
   }
 }
 
 /** The request pool, ready: logged in as custodian_app and holding the key that signs scopes. */
 export async function openRequestPool(owner: DataSource, ownerUrl: string, options: DataSourceOptions & { appUrl?: string } = {}): Promise<DataSource> {
   const appUrl = options.appUrl ?? appLoginUrl(ownerUrl);
-  await ensureAppLogin(owner, appUrl, options.appUrl === undefined);
   const [{ value }]: Array<{ value: string }> = await owner.query(`SELECT value FROM custodian_secret WHERE name = 'scope'`);
   const db = createDataSource(appUrl, { ...options, scoped: true });
-  await db.initialize();
+  await initializeAppLogin(owner, db, appUrl, options.appUrl === undefined);
   registerScopeKey(db, value);
   return db;
 }

@@ -66,6 +66,7 @@ export function regionDatabaseName(controlUrl: string, code: string): string {
 }
 
 const PG_DUPLICATE_DATABASE = "42P04";
+const PG_UNKNOWN_DATABASE = "3D000";
 
 /** Creates database `name` on the server `serverUrl` names, unless it exists (two instances may race to it). */
 export async function ensureDatabase(serverUrl: string, name: string): Promise<void> {
@@ -210,8 +211,12 @@ export class Topology {
     if (!opening) {
       opening = (async () => {
         const url = this.regionUrl(code);
-        if (!this.options.regionUrls?.[code]) await ensureDatabase(this.options.controlUrl, regionDatabaseName(this.options.controlUrl, code));
-        const region = await openDatabase(code, url, this.options);
+        const region = await openDatabase(code, url, this.options).catch(async (error: unknown) => {
+          // A location without a URL of its own gets its database on the control server, made on first open.
+          if (this.options.regionUrls?.[code] || pgErrorCode(error) !== PG_UNKNOWN_DATABASE) throw error;
+          await ensureDatabase(this.options.controlUrl, regionDatabaseName(this.options.controlUrl, code));
+          return openDatabase(code, url, this.options);
+        });
         try {
           await this.options.prepareRegion?.(region, this.control);
         } catch (error) {
