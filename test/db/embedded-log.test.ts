@@ -8,6 +8,8 @@ import { Client } from "pg";
 import { loggablePostgresLine, startEmbeddedPostgres } from "../../src/shared/db/embedded";
 import { createLogger } from "../../src/shared/logging";
 
+/** @own-servers: an embedded PostgreSQL of its own. */
+
 describe("the embedded server's log, forwarded at debug level", () => {
   it("keeps the server's own events and drops every line that can quote a statement or a value", () => {
     const prefix = "2026-12-01 05:43:40.816 UTC [18378] ";

@@ -8,6 +8,8 @@ import { consentedAgreement, createTenant, declaredIncident } from "../helpers/f
 import { startCluster, type Cluster } from "../helpers/pg15-cluster";
 import { serversUsed } from "../helpers/statements";
 
+/** @own-servers: five PostgreSQL 15 clusters of its own, one per location and control. */
+
 const LOCATIONS = ["EU", "US", "UK", "APAC"] as const;
 const DAY = 86_400_000;
 

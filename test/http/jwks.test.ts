@@ -8,6 +8,8 @@ import { IdentityProviderUnavailableError, remoteKeySet, TokenVerifier, type Tok
 import { UnauthenticatedError } from "../../src/shared/errors";
 import { TEST_SECRET } from "../helpers/app";
 
+/** @own-servers: no database at all; the identity provider's key set is a server of its own. */
+
 const ISSUER = "https://login.example.test/tenant-x/v2.0";
 const AUDIENCE = "api://custodian";
 const tenantId = randomUUID();

@@ -11,6 +11,8 @@ import { processesNaming } from "../../bench/lib";
 import { isRunning, runningServer } from "../../src/shared/db/embedded";
 import { DEMO } from "../../src/demo";
 
+/** @own-servers: every test here runs `npm start` or the API on an embedded PostgreSQL of its own. */
+
 const MAIN = join(__dirname, "..", "..", "src", "main.js");
 
 interface Started {
