@@ -32,24 +32,29 @@ async function main(): Promise<number> {
 export const OWN_SERVERS_MARKER = "@own-servers";
 
 /**
- * What node's runner is given: the test folder; or, with SERVER_TESTS_ONLY=1, only the test
- * files that use the suite's server. CI runs the suite on two servers and sets it for the second
- * run: unit tests and the files marked OWN_SERVERS_MARKER (they start servers of their own) would
- * only repeat the first run's work.
+ * What node's runner is given: the test folder, or with TESTS one part of it. CI runs the suite
+ * on two servers and splits it across lanes: `TESTS=server` is the files that use the suite's
+ * server (run on each server); `TESTS=standalone` the rest, which no server changes: the unit
+ * tests and the files marked OWN_SERVERS_MARKER (they start servers of their own).
  */
 function testPaths(): string[] {
   const root = join(__dirname, "..", "test");
-  if (process.env.SERVER_TESTS_ONLY !== "1") return [root];
+  const part = process.env.TESTS;
+  if (!part || part === "all") return [root];
+  if (part !== "server" && part !== "standalone") throw new Error(`TESTS must be all, server or standalone, not ${JSON.stringify(part)}`);
   const files: string[] = [];
-  const walk = (dir: string) => {
+  const walk = (dir: string, unit: boolean) => {
     for (const entry of readdirSync(dir, { withFileTypes: true })) {
       const path = join(dir, entry.name);
-      if (entry.isDirectory() && entry.name !== "unit") walk(path);
-      else if (entry.isFile() && entry.name.endsWith(".test.js") && !readFileSync(path, "utf8").includes(OWN_SERVERS_MARKER)) files.push(path);
+      if (entry.isDirectory()) walk(path, unit || entry.name === "unit");
+      else if (entry.isFile() && entry.name.endsWith(".test.js")) {
+        const standalone = unit || readFileSync(path, "utf8").includes(OWN_SERVERS_MARKER);
+        if (standalone === (part === "standalone")) files.push(path);
+      }
     }
   };
-  walk(root);
-  console.log(`# SERVER_TESTS_ONLY: ${files.length} test files that use the suite's server (no unit tests, none marked ${OWN_SERVERS_MARKER})`);
+  walk(root, false);
+  console.log(`# TESTS=${part}: ${files.length} test files`);
   return files.sort();
 }
 
