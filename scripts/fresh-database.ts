@@ -4,7 +4,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Client } from "pg";
 import { openDatabases } from "../src/databases";
-import { startEmbeddedPostgres } from "../src/shared/db/embedded";
+import type { Config } from "../src/config";
+import { startEmbeddedPostgres, type EmbeddedServer } from "../src/shared/db/embedded";
 import { createLogger, type Logger } from "../src/shared/logging";
 
 export interface FreshDatabase {
@@ -36,6 +37,16 @@ export async function createDatabaseOn(serverUrl: string, name: string): Promise
       }
     },
   };
+}
+
+/**
+ * The control database's URL a command works on: DATABASE_URL, or the embedded server `npm start`
+ * uses (its running server when the API runs, else one of its own, returned to be stopped).
+ */
+export async function configuredServer(config: Config, log: Logger): Promise<{ url: string; embedded?: EmbeddedServer }> {
+  if (config.databaseUrl) return { url: config.databaseUrl };
+  const embedded = await startEmbeddedPostgres({ dataDir: config.embeddedDataDir, database: "custodian", log });
+  return { url: embedded.url, embedded };
 }
 
 /** Makes control and each seeded location's region database, migrated; seeds the storage locations. */

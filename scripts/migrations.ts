@@ -6,11 +6,10 @@ import { ConfigError, loadConfig } from "../src/config";
 import { openDatabases } from "../src/databases";
 import { locationCodes } from "../src/modules/storage-location/storage-location.store";
 import { systemClock } from "../src/shared/clock";
-import { startEmbeddedPostgres, type EmbeddedServer } from "../src/shared/db/embedded";
 import { migrate, revertLast, schemaDrift, type Statement } from "../src/shared/db/migrate";
 import { CONTROL, regionUrlOf } from "../src/shared/db/topology";
 import { createLogger, type Logger } from "../src/shared/logging";
-import { freshDatabase } from "./fresh-database";
+import { configuredServer, freshDatabase } from "./fresh-database";
 
 const USAGE = `usage:
   npm run migration:create -- <Name>     a new, empty migration in migrations/, listed in migrations/index.ts
@@ -74,14 +73,6 @@ class UsageError extends Error {}
 
 const reverted = (database: string, name: string | null) => `${database}: ${name ? `reverted ${name}` : "no migration applied"}`;
 
-/** The control database's URL, and the embedded server that serves it when there is no DATABASE_URL. */
-async function configuredControl(log: Logger): Promise<{ url: string; embedded?: EmbeddedServer }> {
-  const config = loadConfig();
-  if (config.databaseUrl) return { url: config.databaseUrl };
-  const embedded = await startEmbeddedPostgres({ dataDir: config.embeddedDataDir, database: "custodian", log });
-  return { url: embedded.url, embedded };
-}
-
 /**
  * The schema diff of a throwaway database that ran every migration from nothing. One database
  * stands for all: control and the regions run the same migrations, which do not know where
@@ -136,12 +127,13 @@ async function main(command: string | undefined, args: string[]): Promise<number
     }
     case "run": {
       if (args.length) throw new UsageError("migration:run takes no argument");
-      const { url, embedded } = await configuredControl(log);
+      const config = loadConfig();
+      const { url, embedded } = await configuredServer(config, log);
       try {
         const applied: string[] = [];
         const topology = await openDatabases({
           controlUrl: url,
-          regionUrls: loadConfig().regionDatabaseUrls,
+          regionUrls: config.regionDatabaseUrls,
           pool: { poolSize: 2, timeouts: false },
           log,
           now: systemClock.now(),
@@ -156,14 +148,15 @@ async function main(command: string | undefined, args: string[]): Promise<number
     }
     case "revert": {
       if (args.length) throw new UsageError("migration:revert takes no argument");
-      const { url, embedded } = await configuredControl(log);
+      const config = loadConfig();
+      const { url, embedded } = await configuredServer(config, log);
       try {
         const control = createDataSource(url, { timeouts: false, poolSize: 2 });
         await control.initialize();
         try {
           // Regions first, control last: control's directory names the regions to visit.
           for (const code of await locationCodes(control.manager)) {
-            const region = createDataSource(regionUrlOf({ controlUrl: url, regionUrls: loadConfig().regionDatabaseUrls }, code), {
+            const region = createDataSource(regionUrlOf({ controlUrl: url, regionUrls: config.regionDatabaseUrls }, code), {
               timeouts: false,
               poolSize: 2,
             });

@@ -5,8 +5,8 @@ import { openDatabases } from "../src/databases";
 import { TopologyRetention } from "../src/modules/retention/topology-retention";
 import type { Topology } from "../src/shared/db/topology";
 import { systemClock } from "../src/shared/clock";
-import { startEmbeddedPostgres, type EmbeddedServer } from "../src/shared/db/embedded";
 import { createLogger } from "../src/shared/logging";
+import { configuredServer } from "./fresh-database";
 
 /**
  * `npm run retention [-- --dry-run]`: one retention run now, on DATABASE_URL or on the embedded
@@ -23,12 +23,7 @@ async function main(): Promise<number> {
   const config = loadConfig();
   // Logs go to stderr: stdout is the run, as JSON.
   const log = createLogger(config.logLevel === "info" ? "warn" : config.logLevel, process.stderr);
-  let embedded: EmbeddedServer | undefined;
-  let url = config.databaseUrl;
-  if (!url) {
-    embedded = await startEmbeddedPostgres({ dataDir: config.embeddedDataDir, database: "custodian", log });
-    url = embedded.url;
-  }
+  const { url, embedded } = await configuredServer(config, log);
   let topology: Topology | undefined;
   try {
     topology = await openDatabases({

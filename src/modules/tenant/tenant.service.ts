@@ -50,6 +50,17 @@ export function tenantLoader(ctx: RequestContext) {
   );
 }
 
+/** Tenant ids by their location's code, each group in the order given. */
+function idsByLocation(located: Iterable<readonly [id: string, code: string]>): Map<string, string[]> {
+  const groups = new Map<string, string[]>();
+  for (const [id, code] of located) {
+    const group = groups.get(code);
+    if (group) group.push(id);
+    else groups.set(code, [id]);
+  }
+  return groups;
+}
+
 export class TenantService {
   constructor(private readonly locations: StorageLocationService) {}
 
@@ -103,8 +114,7 @@ export class TenantService {
     const principal = principalOf(request);
     const visible = ids.filter((id) => canSeeTenant(principal, id));
     if (!visible.length) return [];
-    const byLocation = new Map<string, string[]>();
-    for (const [id, code] of await request.topology.locateAll(visible)) byLocation.set(code, [...(byLocation.get(code) ?? []), id]);
+    const byLocation = idsByLocation(await request.topology.locateAll(visible));
     const found = await acrossRegions(request, (on, code) => tenantsByIds(em(on), byLocation.get(code)!), [...byLocation.keys()]);
     return found.flat().map(toTenant);
   }
@@ -145,11 +155,8 @@ export class TenantService {
     const first = args.first ?? DEFAULT_PAGE_SIZE;
     const directory = await tenantDirectoryPage(em(await onControl(ctx)), args.after ? afterPosition(args.after) : null, first + 1, plan.totalCount);
     const onPage = directory.rows.slice(0, first);
-    const byLocation = new Map<string, string[]>();
-    for (const { id, code } of onPage) {
-      ctx.topology.remember(id, code);
-      byLocation.set(code, [...(byLocation.get(code) ?? []), id]);
-    }
+    for (const { id, code } of onPage) ctx.topology.remember(id, code);
+    const byLocation = idsByLocation(onPage.map(({ id, code }) => [id, code] as const));
     const read = await acrossRegions(ctx, (region, location) => this.readTenants(region, byLocation.get(location)!, plan), [...byLocation.keys()]);
     const tenants = new Map(read.flat().map((t) => [t.id, t]));
     // A tenant the directory lists and its region does not hold cannot be answered: left out, as
