@@ -6,6 +6,8 @@ import { PersonalDataRecordEntity } from "./src/modules/personal-data/personal-d
 import { DataTransferEntity, SharingAgreementEntity } from "./src/modules/sharing/sharing.entities";
 import { ThirdPartyEntity } from "./src/modules/third-party/third-party.entity";
 import { BreachIncidentEntity } from "./src/modules/incident/incident.entity";
+import { SubjectRequestEntity } from "./src/modules/subject-request/subject-request.entity";
+import { EventEntity, WebhookDeliveryEntity, WebhookEndpointEntity } from "./src/modules/events/events.entities";
 import { StorageLocation } from "./src/modules/storage-location/storage-location.entity";
 import { TenantEntity } from "./src/modules/tenant/tenant.entity";
 import { StatementGate } from "./src/shared/db/session";
@@ -20,6 +22,10 @@ export const entities = [
   SharingAgreementEntity,
   DataTransferEntity,
   BreachIncidentEntity,
+  SubjectRequestEntity,
+  EventEntity,
+  WebhookEndpointEntity,
+  WebhookDeliveryEntity,
 ];
 
 export interface DataSourceOptions {

@@ -7,6 +7,7 @@ import { PolicyInitPlans1764200000000 } from "./1764200000000-PolicyInitPlans";
 import { DatabaseRoles1764300000000 } from "./1764300000000-DatabaseRoles";
 import { AuditCheckpoints1764400000000 } from "./1764400000000-AuditCheckpoints";
 import { ResidencyGuard1764500000000 } from "./1764500000000-ResidencyGuard";
+import { EventsAndSubjectRequests1796168879360 } from "./1796168879360-EventsAndSubjectRequests";
 
 /** Every migration, in order. Listed explicitly so a stale compiled file can never run. */
 export const migrations = [
@@ -19,4 +20,5 @@ export const migrations = [
   DatabaseRoles1764300000000,
   AuditCheckpoints1764400000000,
   ResidencyGuard1764500000000,
+  EventsAndSubjectRequests1796168879360,
 ];

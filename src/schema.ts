@@ -44,6 +44,11 @@ import { TenantService } from "./modules/tenant/tenant.service";
 import { TestClockResolver } from "./modules/test-clock/test-clock.resolver";
 import { ViewerResolver } from "./modules/viewer/viewer.resolver";
 import { NodeResolver } from "./modules/node/node.resolver";
+import { DataSubjectRequestsResolver, SubjectRequestResolver, TenantSubjectRequestsResolver } from "./modules/subject-request/subject-request.resolver";
+import { SubjectRequestService } from "./modules/subject-request/subject-request.service";
+import { noteExport } from "./modules/subject-request/subject-request.store";
+import { recordIdsOfSubject } from "./modules/personal-data/personal-data.store";
+import { em } from "./shared/db/database";
 import type { NodeSource } from "./modules/node/node-lookup";
 import { guardFields } from "./root-field.guard";
 import { JoinRegistry } from "./shared/read-path/joins";
@@ -71,6 +76,10 @@ function wire(options: SchemaOptions) {
   const records = new PersonalDataService(tenants, deletion, new IdempotencyKeys(), new InboundCheck(parties), notices);
   const auditLog = new AuditLogService(options.auditSigner);
   const sharingNodes = new SharingNodes();
+  const requests = new SubjectRequestService(subjects, {
+    recordIdsOf: (ctx, tenantId, subjectId) => recordIdsOfSubject(em(ctx), tenantId, subjectId),
+    rectificationsSince: (ctx, tenantId, recordIds, since) => notices.since(ctx, tenantId, recordIds, "RECTIFICATION", since),
+  });
   // Every type that implements Node, found as the fields that reach it would find it.
   const nodeSources: Array<NodeSource<RequestContext>> = [
     (ctx, ids) => tenants.reachable(ctx, ids),
@@ -83,6 +92,7 @@ function wire(options: SchemaOptions) {
     (ctx, ids) => incidents.reachableIncidents(ctx, ids),
     (ctx, ids) => incidents.reachableNotifications(ctx, ids),
     (ctx, ids) => auditLog.reachable(ctx, ids),
+    (ctx, ids) => requests.reachable(ctx, ids),
   ];
   // The read path: every field a parent's statement fetches with it, declared here and only here.
   const readPath = new JoinRegistry<RequestContext>([
@@ -101,7 +111,7 @@ function wire(options: SchemaOptions) {
       new PersonalDataRecordResolver(
         records,
         new ValueReader(audit),
-        new ExportService(subjects, audit, new RecordTransferHistory(parties)),
+        new ExportService(subjects, audit, new RecordTransferHistory(parties), (ctx, tenantId, subjectId, at) => noteExport(em(ctx), tenantId, subjectId, at)),
         subjects,
         tenants,
         locations,
@@ -122,6 +132,9 @@ function wire(options: SchemaOptions) {
     [RetentionResolver, new RetentionResolver(audit, options.auditSigner)],
     [ComplianceResolver, new ComplianceResolver(new ComplianceService())],
     [NodeResolver, new NodeResolver(nodeSources)],
+    [SubjectRequestResolver, new SubjectRequestResolver(requests, subjects, tenants, sharingNodes)],
+    [TenantSubjectRequestsResolver, new TenantSubjectRequestsResolver(requests)],
+    [DataSubjectRequestsResolver, new DataSubjectRequestsResolver(requests)],
   ]);
   if (options.testClock) instances.set(TestClockResolver, new TestClockResolver(options.testClock));
   const container: ContainerType = {
@@ -152,6 +165,7 @@ export async function createSchema(options: SchemaOptions): Promise<GraphQLSchem
     SharingAgreement: (a: { tenantId: string }) => a.tenantId,
     DataTransfer: (t: { tenantId: string }) => t.tenantId,
     RecipientNotice: (n: { tenantId: string }) => n.tenantId,
+    SubjectRequest: (r: { tenantId: string }) => r.tenantId,
   });
   // Fields a parent's statement fetched take that answer without their type-graphql resolver
   // (nor a trip to their region); before the guard, which must run around them.

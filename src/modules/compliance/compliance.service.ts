@@ -6,6 +6,7 @@ import { purgeDueSubjectIdsSql } from "../data-subject/data-subject.store";
 import { unacknowledgedNotificationCountSql } from "../incident/incident.store";
 import { recordFiguresSql } from "../personal-data/personal-data.store";
 import { agreementCountSql } from "../sharing/sharing.store";
+import { requestCountsSql } from "../subject-request/subject-request.store";
 import { auditRetentionDaysSql, tenantLocationSql, tenantPurgeIsDueSql } from "../tenant/tenant.store";
 import { ComplianceReport } from "./compliance.types";
 
@@ -49,12 +50,14 @@ function reportLoader(ctx: RequestContext) {
       purgeDueSubjects: purgeDueSubjectIdsSql(t, "$2"),
       locationSql: tenantLocationSql(t),
     });
+    const requests = requestCountsSql(t, "$2");
     const rows: Array<Record<string, unknown>> = await em(ctx).query(
       `SELECT ${t} AS tenant_id, ${records.active}::int AS active, ${records.pending}::int AS pending, ${records.overdue}::int AS overdue,
               ${records.oldestDue} AS oldest_due, ${records.residency}::int AS residency,
               ${entriesBeforeCountSql(t, `$2::timestamptz - make_interval(days => ${auditRetentionDaysSql(t)})`)}::int AS audit_beyond,
               ${agreementCountSql(t, "'PENDING_CONSENT'")}::int AS pending_consent,
-              ${agreementCountSql(t, "'SUSPENDED'")}::int AS suspended
+              ${agreementCountSql(t, "'SUSPENDED'")}::int AS suspended,
+              ${requests.open}::int AS open_requests, ${requests.overdue}::int AS overdue_requests
          FROM unnest($1::uuid[]) AS tenants(id)`,
       [[...tenantIds], now],
     );
@@ -79,5 +82,7 @@ function toReport(row: Record<string, unknown>, now: Date): ComplianceReport {
     suspendedAgreements: row.suspended,
     unacknowledgedBreachNotifications: 0,
     residencyViolations: row.residency,
+    openSubjectRequests: row.open_requests,
+    overdueSubjectRequests: row.overdue_requests,
   });
 }

@@ -31,4 +31,10 @@ export class ComplianceReport {
 
   @Field(() => Int, { description: "Records stored outside the tenant's storage location: always 0." })
   residencyViolations!: number;
+
+  @Field(() => Int, { description: "Data subjects' requests open (including those awaiting proof of identity)." })
+  openSubjectRequests!: number;
+
+  @Field(() => Int, { description: "Data subjects' requests past their due date and still open." })
+  overdueSubjectRequests!: number;
 }

@@ -101,6 +101,11 @@ export class DataSubjectService {
    * nothing: the due dates stay where the first deletion put them.
    */
   async delete(ctx: RequestContext, id: string): Promise<DataSubject> {
+    return (await this.erase(ctx, id)).subject;
+  }
+
+  /** The deletion, with the ids of the recipient notices it opened (none when the subject was deleted already). */
+  async erase(ctx: RequestContext, id: string): Promise<{ subject: DataSubject; noticeIds: string[] }> {
     const subject = await this.findVisible(ctx, id, { lock: true });
     if (!subject) throw new NotFoundError("data subject");
     auditTarget(ctx, { tenantId: subject.tenantId, targetType: "DataSubject", targetId: subject.id });
@@ -110,14 +115,17 @@ export class DataSubjectService {
       const plan = { requestedAt: subject.deletedAt!, purgeDueAt: subject.purgeDueAt! };
       const recordsDeleted = await this.records.deleteOfSubject(ctx, subject.tenantId, subject.id, plan);
       auditTarget(ctx, { details: { alreadyDeleted: true, recordsDeleted } });
-      return toDataSubject(subject);
+      return { subject: toDataSubject(subject), noticeIds: [] };
     }
     const tenant = await this.tenants.findVisible(ctx, subject.tenantId, { lock: "share" });
     const plan: DeletionPlan = activeDeletion(ctx.clock.now(), tenant!.deletionGraceDays);
     await markSubjectDeleted(em(ctx), subject.id, plan);
     const recordsDeleted = await this.records.deleteOfSubject(ctx, subject.tenantId, subject.id, plan);
-    const recipientNotices = await this.records.noticeErasure(ctx, subject.tenantId, subject.id);
-    auditTarget(ctx, { details: { alreadyDeleted: false, recordsDeleted, recipientNotices, purgeDueAt: plan.purgeDueAt.toISOString() } });
-    return toDataSubject(Object.assign(subject, { status: DataSubjectStatus.DELETED, deletedAt: plan.requestedAt, purgeDueAt: plan.purgeDueAt }));
+    const noticeIds = await this.records.noticeErasure(ctx, subject.tenantId, subject.id);
+    auditTarget(ctx, {
+      details: { alreadyDeleted: false, recordsDeleted, recipientNotices: noticeIds.length, purgeDueAt: plan.purgeDueAt.toISOString() },
+    });
+    const deleted = Object.assign(subject, { status: DataSubjectStatus.DELETED, deletedAt: plan.requestedAt, purgeDueAt: plan.purgeDueAt });
+    return { subject: toDataSubject(deleted), noticeIds };
   }
 }

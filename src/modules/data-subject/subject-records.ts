@@ -8,6 +8,6 @@ import type { DeletionPlan } from "../tenant/deletion-plan";
 export interface SubjectRecords {
   /** Marks every record of the subject still deletable as pending deletion under `plan`; returns how many. */
   deleteOfSubject(ctx: RequestContext, tenantId: string, subjectId: string, plan: DeletionPlan): Promise<number>;
-  /** Raises an erasure notice for each agreement any of the subject's records went out under; returns how many. */
-  noticeErasure(ctx: RequestContext, tenantId: string, subjectId: string): Promise<number>;
+  /** Raises an erasure notice for each agreement any of the subject's records went out under; returns their ids. */
+  noticeErasure(ctx: RequestContext, tenantId: string, subjectId: string): Promise<string[]>;
 }

@@ -26,6 +26,8 @@ export class BreachIncidentEntity {
   @Column("timestamptz", { name: "dismissed_at", nullable: true }) dismissedAt!: Date | null;
   @Column("text", { nullable: true }) resolution!: string | null;
   @Column("timestamptz", { name: "resolved_at", nullable: true }) resolvedAt!: Date | null;
+  /** When the maintenance run raised `breach_notification.overdue` for it (once). */
+  @Column("timestamptz", { name: "overdue_raised_at", nullable: true }) overdueRaisedAt!: Date | null;
   @Column("timestamptz", { name: "created_at" }) createdAt!: Date;
   @Column("timestamptz", { name: "updated_at" }) updatedAt!: Date;
 }

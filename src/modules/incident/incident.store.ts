@@ -1,3 +1,4 @@
+import { NOTIFICATION_WINDOW_MS } from "./incident-policy";
 import type { EntityManager, SelectQueryBuilder } from "typeorm";
 import type { DataScope } from "../../shared/auth/scope";
 import { BreachIncidentEntity } from "./incident.entity";
@@ -146,5 +147,22 @@ export function notificationsOfTenantsSent(manager: EntityManager, tenantIds: re
     `SELECT n.id, n.tenant_id, n.incident_id, n.sent_at, i.detected_at FROM breach_notification n JOIN breach_incident i ON i.id = n.incident_id
       WHERE n.tenant_id = ANY($1::uuid[]) ORDER BY n.sent_at, n.id`,
     [tenantIds],
+  );
+}
+
+/**
+ * Marks the incidents whose 72 hours passed at `now` with an affected tenant unnotified (DOMAIN
+ * rule 23's overdue; a dismissed incident needs no notification) and not marked before, and
+ * returns them with how many tenants wait: each raises its overdue event once, however many
+ * instances run this (the second finds the mark set once the first commits).
+ */
+export function markOverdueIncidents(manager: EntityManager, now: Date, dryRun: boolean): Promise<Array<{ id: string; detected_at: Date; unnotified: number }>> {
+  const due = `i.overdue_raised_at IS NULL AND i.status <> 'DISMISSED' AND i.detected_at + interval '${NOTIFICATION_WINDOW_MS} milliseconds' < $1`;
+  const unnotified = `(SELECT count(*) FROM breach_affected_tenant a WHERE a.incident_id = i.id
+      AND NOT EXISTS (SELECT 1 FROM breach_notification n WHERE n.incident_id = a.incident_id AND n.tenant_id = a.tenant_id))::int`;
+  if (dryRun) return manager.query(`SELECT i.id, i.detected_at, ${unnotified} AS unnotified FROM breach_incident i WHERE ${due} AND ${unnotified} > 0`, [now]);
+  return manager.query(
+    `UPDATE breach_incident i SET overdue_raised_at = $1 WHERE ${due} AND ${unnotified} > 0 RETURNING i.id, i.detected_at, ${unnotified} AS unnotified`,
+    [now],
   );
 }

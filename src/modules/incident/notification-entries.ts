@@ -1,4 +1,7 @@
 import type { EntityManager } from "typeorm";
+import { EventType } from "../events/event-type";
+import { existingEventIds } from "../events/events.store";
+import { emitOn } from "../events/outbox";
 import type { Principal } from "../../shared/auth/principal";
 import { Role } from "../../shared/auth/role";
 import type { AuditService } from "../audit/audit.service";
@@ -9,9 +12,14 @@ import { notificationsOfTenantsSent, type SentNotification } from "./incident.st
 /** Who writes the entries a crash left out: the service itself. */
 const REPAIR_ACTOR: Principal = { subject: "custodian-repair", role: Role.OPERATOR, tenantId: null, dataSubjectId: null };
 
-/** The entry of one notification in its tenant's chain (`manager`: the tenant's region). */
-export function recordNotificationSent(audit: AuditService, manager: EntityManager, n: SentNotification, actor: Principal, requestId: string | null) {
-  return audit.append(manager, {
+/**
+ * The entry of one notification in its tenant's chain and its `breach_notification.sent` event
+ * (`manager`: the tenant's region). The event's id is the notification's: written twice, it is
+ * written once.
+ */
+export async function recordNotificationSent(audit: AuditService, manager: EntityManager, n: SentNotification, actor: Principal, requestId: string | null) {
+  await sentEvents(manager, [n]);
+  await audit.append(manager, {
     tenantId: n.tenant_id,
     occurredAt: n.sent_at,
     actor,
@@ -44,5 +52,28 @@ export async function repairNotificationEntries(
   );
   const missing = sent.filter((n) => !recorded.has(n.id));
   for (const n of missing) await recordNotificationSent(audit, region, n, REPAIR_ACTOR, null);
+  // Events a crash kept out (within their 30 days: older ones were purged, not missed).
+  const recent = sent.filter((n) => recorded.has(n.id) && Date.now() - n.sent_at.getTime() < EVENT_KEPT_MS);
+  const present = recent.length ? await existingEventIds(region, recent.map((n) => n.id)) : new Set<string>();
+  await sentEvents(
+    region,
+    recent.filter((n) => !present.has(n.id)),
+  );
   return missing.length;
+}
+
+const EVENT_KEPT_MS = 30 * 24 * 3_600_000;
+
+/** A tenant's `breach_notification.sent` events: the incident and the notification, nothing of other tenants. */
+function sentEvents(manager: EntityManager, sent: readonly SentNotification[]): Promise<void> {
+  return emitOn(
+    manager,
+    sent.map((n) => ({
+      id: n.id,
+      tenantId: n.tenant_id,
+      type: EventType.BREACH_NOTIFICATION_SENT,
+      occurredAt: n.sent_at,
+      data: { incidentId: n.incident_id, notificationId: n.id, withinDeadline: withinDeadline(n.sent_at, n.detected_at) },
+    })),
+  );
 }

@@ -31,6 +31,8 @@ export class ExportService {
     private readonly subjects: DataSubjectService,
     private readonly audit: AuditService,
     private readonly transfers: RecordTransfers,
+    /** Told of each export made (a subject request may complete with it). */
+    private readonly exported: (ctx: RequestContext, tenantId: string, subjectId: string, at: Date) => Promise<void>,
   ) {}
 
   async export(ctx: RequestContext, dataSubjectId: string, onRequest: string | null): Promise<DataSubjectExport> {
@@ -79,6 +81,7 @@ export class ExportService {
         details: { recordIds: records.map((r) => r.id as string), ...(onRequest ? { onRequest } : {}) },
       },
     ]);
+    await this.exported(ctx, subject.tenantId, subject.id, generatedAt);
     return { dataSubjectId: subject.id, generatedAt, document };
   }
 }

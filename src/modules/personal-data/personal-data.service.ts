@@ -238,7 +238,7 @@ export class PersonalDataService {
       throw RecordErrors.versionConflict(current?.version);
     }
     const changes = valueChanges(updated.oldValue as JsonObject, input.value);
-    const notices = changes.changed ? await this.notices.raise(ctx, record.tenantId, [record.id], "RECTIFICATION") : 0;
+    const notices = changes.changed ? (await this.notices.raise(ctx, record.tenantId, [record.id], "RECTIFICATION")).length : 0;
     auditTarget(ctx, {
       details: {
         changedFields: changes.changed ? ["value"] : [],
@@ -259,7 +259,7 @@ export class PersonalDataService {
     const tenant = await this.tenants.findVisible(ctx, record.tenantId, { lock: "share" });
     const plan = activeDeletion(ctx.clock.now(), tenant!.deletionGraceDays);
     const deleted = await this.deletion.deleteOne(ctx, record.id, plan);
-    const notices = deleted ? await this.notices.raise(ctx, record.tenantId, [record.id], "ERASURE") : 0;
+    const notices = deleted ? (await this.notices.raise(ctx, record.tenantId, [record.id], "ERASURE")).length : 0;
     auditTarget(ctx, {
       details: { alreadyDeleted: !deleted, purgeDueAt: (deleted ? plan.purgeDueAt : record.purgeDueAt)?.toISOString() ?? null, recipientNotices: notices },
     });

@@ -16,7 +16,7 @@ export class RecordDeletion implements SubjectRecords {
   constructor(private readonly recipients: RecordRecipients) {}
 
   /** Every record of the subject, whatever its state: a recipient is told of each one it received. */
-  async noticeErasure(ctx: RequestContext, tenantId: string, subjectId: string): Promise<number> {
+  async noticeErasure(ctx: RequestContext, tenantId: string, subjectId: string): Promise<string[]> {
     return this.recipients.raise(ctx, tenantId, await recordIdsOfSubject(em(ctx), tenantId, subjectId), "ERASURE");
   }
 

@@ -19,8 +19,8 @@ export interface InboundSources {
 
 /** DOMAIN rule 21: recipients of shared records are told when those records are erased or corrected. */
 export interface RecordRecipients {
-  /** Raises a notice per agreement each record went out under; returns how many were raised. */
-  raise(ctx: RequestContext, tenantId: string, recordIds: readonly string[], kind: "ERASURE" | "RECTIFICATION"): Promise<number>;
+  /** Raises a notice per agreement each record went out under; returns the ids of those raised. */
+  raise(ctx: RequestContext, tenantId: string, recordIds: readonly string[], kind: "ERASURE" | "RECTIFICATION"): Promise<string[]>;
 }
 
 /** A transfer as a subject's export shows it (DOMAIN rule 14): to whom, under what, why, what and when. */

@@ -19,6 +19,15 @@ import {
 } from "../personal-data/personal-data.store";
 import { markTenantPurged, nextPurgeDueTenantHeld, purgeDueTenantIdsSql, tenantsWhere } from "../tenant/tenant.store";
 import { RetentionRun } from "./retention.types";
+import { flushTallies, tally } from "./purge-tally";
+import { raiseRequestDeadlines } from "../subject-request/request-deadlines";
+import { purgeClosedRequests, purgeRequestsOfTenant } from "../subject-request/subject-request.store";
+import { raiseIncidentDeadlines } from "../incident/incident-deadlines";
+import { purgeEventsBefore, purgeEventsOfTenant } from "../events/events.store";
+import { auditRetentionDaysSql } from "../tenant/tenant.store";
+
+/** Events and their delivery logs are kept this long (DOMAIN rule 34). */
+export const EVENT_RETENTION_MS = 30 * 24 * 3_600_000;
 
 /** Rows a batch deletes; each batch is a transaction of its own. */
 export const DEFAULT_BATCH_SIZE = 10_000;
@@ -58,6 +67,10 @@ export class RetentionService {
     const startedAt = this.clock.now();
     const none = { recordsPurged: 0, dataSubjectsPurged: 0, tenantsPurged: 0, idempotencyKeysPurged: 0 };
     const counts = options.tenantData === false ? none : options.dryRun ? await this.count(startedAt) : await this.purge(startedAt);
+    // Deadlines raise their events once (control: incidents; a region: its subject requests).
+    const raise = options.tenantData === false ? raiseIncidentDeadlines : raiseRequestDeadlines;
+    const deadlineEventsRaised = await inMaintenance(this.db, (m) => raise(m, startedAt, options.dryRun));
+    if (!options.dryRun) await this.purgeOldEvents(startedAt);
     // Audit entries last: the entries this run wrote are new and never expire in the same run.
     const auditEntriesPurged = await this.auditRetention.purge(startedAt, options);
     // Then the chains, as the run left them, are verified and signed.
@@ -67,6 +80,7 @@ export class RetentionService {
       startedAt,
       finishedAt: this.clock.now(),
       ...counts,
+      deadlineEventsRaised,
       auditEntriesPurged,
       auditCheckpointsSigned: checkpoints.signed,
       auditChainsInvalid: checkpoints.invalidChains,
@@ -79,10 +93,12 @@ export class RetentionService {
     let idempotencyKeysPurged = 0;
     let tenantsPurged = 0;
     const limit = this.batchSize;
+    // The tallies a crashed run left become their events first.
+    await inMaintenance(this.db, (m) => flushTallies(m, now));
 
     // 1. Records past their due date, tenant by tenant.
     for (const tenantId of await this.tenantsWith((t) => dueRecordsExistSql(t, "$1"), now)) {
-      recordsPurged += await this.drain(now, tenantId, "RECORDS_PURGED", (m) => purgeDueRecords(m, tenantId, now, limit));
+      recordsPurged += await this.drain(now, tenantId, "RECORDS_PURGED", (m) => purgeDueRecords(m, tenantId, now, limit), "records");
     }
 
     // 2. Ended tenants past their purge date: every record, subject and key, then the tombstone.
@@ -98,8 +114,11 @@ export class RetentionService {
     // 3. Deleted subjects once due and without records left, tenant by tenant.
     const kept = subjectHasRecordsSql("s");
     for (const tenantId of await this.tenantsWith((t) => dueSubjectsExistSql(t, "$1", kept), now)) {
-      dataSubjectsPurged += await this.drain(now, tenantId, "DATA_SUBJECTS_PURGED", (m) => purgeDueSubjects(m, tenantId, now, limit, kept));
+      dataSubjectsPurged += await this.drain(now, tenantId, "DATA_SUBJECTS_PURGED", (m) => purgeDueSubjects(m, tenantId, now, limit, kept), "dataSubjects");
     }
+
+    // One data.purged event per tenant for what this run purged.
+    await inMaintenance(this.db, (m) => flushTallies(m, now));
 
     // 4. Idempotency keys past their 24 hours (they name no values, but need not stay).
     for (;;) {
@@ -122,13 +141,22 @@ export class RetentionService {
    * previous one committed: no row is counted twice and no instance stops while due rows remain.
    * Row locks come from the DELETE itself.
    */
-  private async drain(now: Date, tenantId: string, action: AuditAction, batch: (manager: EntityManager) => Promise<number>): Promise<number> {
+  private async drain(
+    now: Date,
+    tenantId: string,
+    action: AuditAction,
+    batch: (manager: EntityManager) => Promise<number>,
+    counted: "records" | "dataSubjects",
+  ): Promise<number> {
     let total = 0;
     for (;;) {
       const n = await inMaintenance(this.db, async (manager) => {
         await manager.query(`SELECT pg_advisory_xact_lock(${RETENTION_LOCK_CLASS}, hashtext($1))`, [tenantId]);
         const n = await batch(manager);
-        if (n > 0) await this.record(manager, now, tenantId, action, { count: n });
+        if (n > 0) {
+          await this.record(manager, now, tenantId, action, { count: n });
+          await tally(manager, tenantId, { [counted]: n });
+        }
         return n;
       });
       total += n;
@@ -153,9 +181,14 @@ export class RetentionService {
       if (step.records < limit) step.subjects = await purgeSubjectsOfTenant(manager, tenantId, limit);
       if (step.records + step.subjects < limit) step.keys = await purgeKeysOfTenant(manager, tenantId, limit);
       if (step.records + step.subjects + step.keys < limit) {
-        await markTenantPurged(manager, tenantId, now);
-        step.purged = true;
+        // What remains of the tenant here: its subject requests, events and endpoints.
+        const rest = (await purgeRequestsOfTenant(manager, tenantId, limit)) + (await purgeEventsOfTenant(manager, tenantId, limit));
+        if (rest < limit) {
+          await markTenantPurged(manager, tenantId, now);
+          step.purged = true;
+        }
       }
+      await tally(manager, tenantId, { records: step.records, dataSubjects: step.subjects, idempotencyKeys: step.keys, tenantPurged: step.purged });
       await this.record(manager, now, tenantId, step.purged ? "TENANT_PURGED" : "TENANT_PURGE_PROGRESSED", {
         recordsPurged: step.records,
         dataSubjectsPurged: step.subjects,
@@ -163,6 +196,16 @@ export class RetentionService {
       });
       return step;
     });
+  }
+
+  /**
+   * Events (with their deliveries' logs) past 30 days, and closed subject requests past their
+   * tenant's audit retention (they are proof as long as its log is), in batches.
+   */
+  private async purgeOldEvents(now: Date): Promise<void> {
+    const before = new Date(now.getTime() - EVENT_RETENTION_MS);
+    while ((await inMaintenance(this.db, (m) => purgeEventsBefore(m, before, this.batchSize))) === this.batchSize);
+    await inMaintenance(this.db, (m) => purgeClosedRequests(m, now, auditRetentionDaysSql));
   }
 
   private record(manager: EntityManager, now: Date, tenantId: string, action: AuditAction, details: AuditDetails) {

@@ -20,6 +20,9 @@ export class RetentionRun {
   @Field(() => Int, { description: "Ended tenants whose personal data is now gone (they remain as PURGED tombstones)." })
   tenantsPurged!: number;
 
+  @Field(() => Int, { description: "Deadline events raised by this run (breach overdue, subject request due soon and overdue)." })
+  deadlineEventsRaised!: number;
+
   @Field(() => Int, { description: "Audit entries older than their tenant's audit retention." })
   auditEntriesPurged!: number;
 

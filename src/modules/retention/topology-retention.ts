@@ -66,6 +66,7 @@ export function mergeRuns(runs: readonly RetentionRun[]): RetentionRun {
     dataSubjectsPurged: sum((r) => r.dataSubjectsPurged),
     tenantsPurged: sum((r) => r.tenantsPurged),
     auditEntriesPurged: sum((r) => r.auditEntriesPurged),
+    deadlineEventsRaised: sum((r) => r.deadlineEventsRaised),
     idempotencyKeysPurged: sum((r) => r.idempotencyKeysPurged),
     auditCheckpointsSigned: sum((r) => r.auditCheckpointsSigned),
     auditChainsInvalid: runs.flatMap((r) => r.auditChainsInvalid),

@@ -1,4 +1,6 @@
 import { randomUUID } from "node:crypto";
+import { EventType } from "../events/event-type";
+import { emit } from "../events/outbox";
 import type { RequestContext } from "../../context";
 import { fromRegions, principalOf } from "../../context";
 import { Role } from "../../shared/auth/role";
@@ -34,6 +36,7 @@ import {
   visibleTransfers,
   transfersCarrying,
   openNoticesByIds,
+  noticesByIds,
   type NoticeRow,
 } from "./sharing.store";
 
@@ -268,6 +271,11 @@ export class SharingService {
     };
     await updateAgreement(em(ctx), agreement.id, change);
     auditTarget(ctx, { details: { statusBefore: agreement.status } });
+    await emit(ctx, agreement.tenantId, EventType.SHARING_AGREEMENT_SUSPENDED, {
+      agreementId: agreement.id,
+      thirdPartyId: agreement.thirdPartyId,
+      status: SharingAgreementStatus.REVOKED,
+    });
     return toAgreement(Object.assign(agreement, change));
   }
 
@@ -387,6 +395,11 @@ export class SharingNodes {
     const principal = principalOf(ctx);
     if (sharingReach(principal.role) !== "scope") return [];
     return (await fromRegions(ctx, (on) => openNoticesByIds(em(on), dataScope(principal), ids))).map(toNotice);
+  }
+
+  /** The tenant's notices among `ids`, confirmed or not, on the tenant's region (`ctx`). */
+  async ofTenant(ctx: RequestContext, tenantId: string, ids: readonly string[]): Promise<RecipientNotice[]> {
+    return ids.length ? (await noticesByIds(em(ctx), tenantId, ids)).map(toNotice) : [];
   }
 }
 

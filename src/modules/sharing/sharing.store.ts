@@ -173,6 +173,15 @@ export function openNoticesByIds(manager: EntityManager, scope: DataScope, ids: 
   );
 }
 
+/** The tenant's notices among `ids`, confirmed or not (a subject request lists those it opened). */
+export function noticesByIds(manager: EntityManager, tenantId: string, ids: readonly string[]): Promise<NoticeRow[]> {
+  return manager.query(
+    `SELECT id, tenant_id, agreement_id, record_id, kind, created_at, confirmed_at, confirmed_by FROM recipient_notice
+      WHERE id = ANY($1::uuid[]) AND tenant_id = $2 ORDER BY created_at, id`,
+    [ids, tenantId],
+  );
+}
+
 /** The tenant's notice, locked FOR UPDATE until the transaction ends; none when another tenant's. */
 export async function noticeHeld(manager: EntityManager, id: string, tenantId: string): Promise<NoticeRow | null> {
   const [row]: NoticeRow[] = await manager.query(`SELECT * FROM recipient_notice WHERE id = $1 AND tenant_id = $2 FOR UPDATE`, [id, tenantId]);
@@ -185,22 +194,34 @@ export async function confirmNotice(manager: EntityManager, id: string, at: Date
 
 /**
  * Raises a notice per agreement each record went out under (one open notice per agreement,
- * record and kind); returns how many were raised.
+ * record and kind); returns those raised.
  */
-export async function raiseNotices(manager: EntityManager, tenantId: string, recordIds: readonly string[], kind: string, now: Date): Promise<number> {
-  const [{ n }]: Array<{ n: number }> = await manager.query(
-    `WITH raised AS (
-       INSERT INTO recipient_notice (id, tenant_id, agreement_id, record_id, kind, created_at)
+export function raiseNotices(
+  manager: EntityManager,
+  tenantId: string,
+  recordIds: readonly string[],
+  kind: string,
+  now: Date,
+): Promise<Array<{ id: string; agreement_id: string; record_id: string }>> {
+  return manager.query(
+    `INSERT INTO recipient_notice (id, tenant_id, agreement_id, record_id, kind, created_at)
        SELECT gen_random_uuid(), $1, shared.agreement_id, shared.record_id, $3, $4
          FROM (SELECT DISTINCT t.agreement_id, r AS record_id
                  FROM data_transfer t, unnest(t.record_ids) AS r
                 WHERE t.tenant_id = $1 AND t.record_ids && $2::uuid[] AND r = ANY($2::uuid[])) shared
        ON CONFLICT (agreement_id, record_id, kind) WHERE confirmed_at IS NULL DO NOTHING
-       RETURNING 1)
-     SELECT count(*)::int AS n FROM raised`,
+       RETURNING id, agreement_id, record_id`,
     [tenantId, recordIds, kind, now],
   );
-  return n;
+}
+
+/** The notices of `kind` raised since `since` for any of `recordIds` (a rectification request's answer). */
+export async function noticesOfRecordsSince(manager: EntityManager, tenantId: string, recordIds: readonly string[], kind: string, since: Date): Promise<string[]> {
+  const rows: Array<{ id: string }> = await manager.query(
+    `SELECT id FROM recipient_notice WHERE tenant_id = $1 AND record_id = ANY ($2::uuid[]) AND kind = $3 AND created_at >= $4 ORDER BY created_at, id`,
+    [tenantId, recordIds, kind, since],
+  );
+  return rows.map((r) => r.id);
 }
 
 /** Moves every agreement with a party from one status to another; the changed ones, by tenant then id. */

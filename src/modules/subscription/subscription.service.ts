@@ -1,4 +1,6 @@
 import { onTenant, type RequestContext } from "../../context";
+import { EventType } from "../events/event-type";
+import { emit } from "../events/outbox";
 import { NotFoundError } from "../../shared/errors";
 import { auditTarget } from "../../shared/audit/audit-draft";
 import { activeDeletion } from "../tenant/deletion-plan";
@@ -38,6 +40,11 @@ export class SubscriptionService {
     const change = { subscriptionStatus: SubscriptionStatus.ENDED, subscriptionEndedAt: plan.requestedAt, dataPurgeDueAt: plan.purgeDueAt };
     await this.tenants.changeSubscription(ctx, tenant.id, change);
     auditTarget(ctx, { details: { recordsPendingDeletion: records, dataPurgeDueAt: plan.purgeDueAt.toISOString() } });
+    await emit(ctx, tenant.id, EventType.SUBSCRIPTION_ENDED, {
+      tenantId: tenant.id,
+      recordsPendingDeletion: records,
+      dataPurgeDueAt: plan.purgeDueAt.toISOString(),
+    });
     return toTenant(Object.assign(tenant, change));
   }
 

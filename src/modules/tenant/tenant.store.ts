@@ -240,3 +240,9 @@ export async function allTenantIds(manager: EntityManager): Promise<string[]> {
   const rows: Array<{ id: string }> = await manager.query(`SELECT id FROM tenant`);
   return rows.map((r) => r.id);
 }
+
+/** The tenants here whose data is not purged (every tenant an announcement reaches). */
+export async function liveTenantIds(manager: EntityManager): Promise<string[]> {
+  const rows: Array<{ id: string }> = await manager.query(`SELECT id FROM tenant WHERE subscription_status <> 'PURGED' ORDER BY id`);
+  return rows.map((r) => r.id);
+}

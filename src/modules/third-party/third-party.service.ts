@@ -1,4 +1,7 @@
 import { randomUUID } from "node:crypto";
+import { EventType } from "../events/event-type";
+import { emit, emitOn } from "../events/outbox";
+import { liveTenantIds } from "../tenant/tenant.store";
 import type { RequestContext } from "../../context";
 import { everyRegion, onControl, principalOf } from "../../context";
 import { em, pgErrorCode, PG_UNIQUE_VIOLATION } from "../../shared/db/database";
@@ -142,6 +145,12 @@ export class ThirdPartyService {
     for (const region of await everyRegion(ctx)) {
       await copyParties(em(ctx), em(region), [party.id]);
       agreementsChanged += await this.moveAgreements(region, party.id, listed, now, version);
+      // Every tenant of the region is told, each with an event of its own.
+      const data = { thirdPartyId: party.id, listed, subprocessorListVersion: version };
+      await emitOn(
+        em(region),
+        (await liveTenantIds(em(region))).map((tenantId) => ({ tenantId, type: EventType.SUBPROCESSOR_LIST_CHANGED, occurredAt: now, data })),
+      );
     }
     auditTarget(ctx, { details: { listed, changed: true, subprocessorListVersion: version, agreementsChanged } });
     return toThirdParty(Object.assign(party, { listedAsSubprocessor: listed }));
@@ -153,6 +162,9 @@ export class ThirdPartyService {
       ? await this.agreements.moveStatus(ctx, partyId, "SUSPENDED", "ACTIVE", now)
       : await this.agreements.moveStatus(ctx, partyId, "ACTIVE", "SUSPENDED", now);
     for (const agreement of changed) {
+      if (!listed) {
+        await emit(ctx, agreement.tenantId, EventType.SHARING_AGREEMENT_SUSPENDED, { agreementId: agreement.id, thirdPartyId: partyId, status: "SUSPENDED" });
+      }
       await this.audit.append(em(ctx), {
         tenantId: agreement.tenantId,
         occurredAt: now,

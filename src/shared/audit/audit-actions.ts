@@ -38,6 +38,20 @@ export const AUDIT_ACTIONS = {
   SECURITY_INCIDENT_RESOLVED: "an incident was resolved",
   BREACH_NOTIFICATION_SENT: "a tenant was notified of a breach",
   BREACH_NOTIFICATION_ACKNOWLEDGED: "a tenant acknowledged a breach notification",
+  // Subject requests
+  SUBJECT_REQUEST_OPENED: "a data subject's request was opened",
+  SUBJECT_IDENTITY_REQUESTED: "proof of identity was asked for on a subject request (its clock stopped)",
+  SUBJECT_IDENTITY_CONFIRMED: "a subject request's identity was confirmed (its clock restarted)",
+  SUBJECT_REQUEST_EXTENDED: "a subject request's due date was extended",
+  SUBJECT_REQUEST_COMPLETED: "a subject request was completed",
+  SUBJECT_REQUEST_REJECTED: "a subject request was rejected",
+  // Webhooks
+  WEBHOOK_ENDPOINT_CREATED: "a webhook endpoint was created",
+  WEBHOOK_SECRET_ROTATED: "a webhook endpoint's secret was rotated",
+  WEBHOOK_ENDPOINT_DISABLED: "a webhook endpoint was disabled",
+  WEBHOOK_ENDPOINT_ENABLED: "a webhook endpoint was enabled",
+  WEBHOOK_ENDPOINT_DELETED: "a webhook endpoint and its secrets were deleted",
+  WEBHOOK_DELIVERY_REPLAYED: "a webhook delivery was sent again",
   // Retention
   RETENTION_RUN: "a retention run was started on demand",
   RECORDS_PURGED: "records past their purge date were deleted",

@@ -1,0 +1,106 @@
+import { IsIn, IsOptional, IsString } from "class-validator";
+import { Field, ID, InputType, ObjectType, registerEnumType } from "type-graphql";
+import { Role } from "../../shared/auth/role";
+import { Node } from "../../shared/graphql/node";
+import { connectionTypes } from "../../shared/pagination";
+import type { SubjectRequestEntity } from "./subject-request.entity";
+import { SubjectRequestKind, SubjectRequestStatus } from "./subject-request-policy";
+
+export { SubjectRequestKind, SubjectRequestStatus };
+
+/** Who reads subject requests: the tenant's administrators and auditors, and a data subject its own. */
+export const REQUEST_READERS = [Role.TENANT_ADMIN, Role.AUDITOR, Role.DATA_SUBJECT] as const;
+
+registerEnumType(SubjectRequestKind, {
+  name: "SubjectRequestKind",
+  description: "What the data subject asks for (GDPR Art. 15, 16, 17, 20).",
+});
+registerEnumType(SubjectRequestStatus, {
+  name: "SubjectRequestStatus",
+  description: "Where a request stands.",
+  valuesConfig: { AWAITING_IDENTITY: { description: "Proof of identity was asked for; the clock restarts when it is confirmed." } },
+});
+
+@ObjectType("SubjectRequest", {
+  implements: Node,
+  description: "A data subject's request and its legal clock (GDPR Art. 12(3)): due one month from the clock's start, three once extended.",
+})
+export class SubjectRequest extends Node {
+  /** Not a field: the tenant field resolver loads by it. */
+  tenantId!: string;
+
+  @Field(() => ID, { description: "Kept after the subject is purged (the request stays as proof, without personal data)." })
+  dataSubjectId!: string;
+
+  @Field(() => SubjectRequestKind)
+  kind!: SubjectRequestKind;
+
+  @Field(() => SubjectRequestStatus)
+  status!: SubjectRequestStatus;
+
+  @Field({ description: "When the request reached the tenant." })
+  receivedAt!: Date;
+
+  @Field(() => Date, { nullable: true, description: "When the clock started: receipt, or confirmation of identity." })
+  clockStartedAt!: Date | null;
+
+  @Field(() => Date, {
+    nullable: true,
+    description: "End of the due day (UTC): one month from clockStartedAt, three once extended (Art. 12(3)); null while awaiting identity.",
+  })
+  dueAt!: Date | null;
+
+  @Field(() => Date, { nullable: true, description: "The due date before the extension; null if not extended." })
+  originalDueAt!: Date | null;
+
+  @Field(() => String, { nullable: true, description: "Why the request was extended, as the subject reads it." })
+  extensionReason!: string | null;
+
+  @Field(() => Date, { nullable: true })
+  completedAt!: Date | null;
+
+  @Field(() => String, { nullable: true, description: "Why the request was rejected (Art. 12(4)), as the subject reads it." })
+  rejectionReason!: string | null;
+
+  @Field({ description: "When the request was recorded." })
+  createdAt!: Date;
+
+  /** Not a field: `recipientNotices` loads them. */
+  recipientNoticeIds!: string[];
+}
+
+export function toSubjectRequest(e: SubjectRequestEntity): SubjectRequest {
+  return Object.assign(new SubjectRequest(), {
+    id: e.id,
+    tenantId: e.tenantId,
+    dataSubjectId: e.dataSubjectId,
+    kind: e.kind,
+    status: e.status,
+    receivedAt: e.receivedAt,
+    clockStartedAt: e.clockStartedAt,
+    dueAt: e.dueAt,
+    originalDueAt: e.originalDueAt,
+    extensionReason: e.extensionReason,
+    completedAt: e.completedAt,
+    rejectionReason: e.rejectionReason,
+    createdAt: e.createdAt,
+    recipientNoticeIds: e.recipientNoticeIds,
+  });
+}
+
+export const { ConnectionType: SubjectRequestConnection, EdgeType: SubjectRequestEdge } = connectionTypes(SubjectRequest, "SubjectRequest");
+
+@InputType("OpenSubjectRequestInput", { description: "A data subject's request as it reached the tenant." })
+export class OpenSubjectRequestInput {
+  @Field(() => ID)
+  @IsString()
+  dataSubjectId!: string;
+
+  @Field(() => SubjectRequestKind)
+  @IsIn(Object.values(SubjectRequestKind))
+  kind!: SubjectRequestKind;
+
+  @Field(() => Date, { nullable: true, description: "When the request reached the tenant; default now; never in the future." })
+  @IsOptional()
+  receivedAt?: Date | null;
+}
