@@ -31,6 +31,11 @@ export const TABLE_OWNERS: Readonly<Record<string, string>> = {
   breach_incident: "incident",
   breach_affected_tenant: "incident",
   breach_notification: "incident",
+  subject_request: "subject-request",
+  event: "events",
+  webhook_endpoint: "events",
+  webhook_delivery: "events",
+  purge_tally: "retention",
 };
 
 /** The TypeORM entities over those tables: naming one outside its feature is reaching its table. */
@@ -43,6 +48,10 @@ export const ENTITY_TABLES: Readonly<Record<string, string>> = {
   SharingAgreementEntity: "sharing_agreement",
   DataTransferEntity: "data_transfer",
   BreachIncidentEntity: "breach_incident",
+  SubjectRequestEntity: "subject_request",
+  EventEntity: "event",
+  WebhookEndpointEntity: "webhook_endpoint",
+  WebhookDeliveryEntity: "webhook_delivery",
 };
 
 export interface SourceFile {

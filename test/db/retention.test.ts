@@ -146,6 +146,7 @@ describe("retention (rules 6, 8-10)", () => {
         tenantsPurged: 1,
         auditEntriesPurged: 0,
         idempotencyKeysPurged: 1,
+        deadlineEventsRaised: 0,
       });
     });
 

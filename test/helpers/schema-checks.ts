@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { CriticalityLevel, diff } from "@graphql-inspector/core";
-import { buildSchema, isEnumType, isInputObjectType, isInterfaceType, isObjectType, type GraphQLSchema } from "graphql";
+import { buildSchema, printType, isEnumType, isInputObjectType, isInterfaceType, isObjectType, type GraphQLSchema } from "graphql";
 import { allowedRoles } from "../../src/shared/auth/allow";
 import { auditActionOf } from "../../src/shared/audit/audited";
 
@@ -75,4 +75,28 @@ export function pendingButPresent(emitted: GraphQLSchema): string[] {
     if (!fieldName) return !!type;
     return !!type && (isObjectType(type) || isInterfaceType(type)) && !!type.getFields()[fieldName];
   });
+}
+
+/** The next contract (schema/contract-next.graphql) over the current one: the API the open work adds, as outside clients expect it. */
+export function loadNextContract(emitted: GraphQLSchema): GraphQLSchema {
+  const read = (name: string) => readFileSync(join(__dirname, "..", "..", "..", "schema", name), "utf8");
+  let sdl = `${read("contract.graphql")}\n${read("contract-next.graphql")}`;
+  // Types it names as "defined in the service's schema already" come from the service's schema.
+  for (;;) {
+    try {
+      return buildSchema(sdl);
+    } catch (error) {
+      const missing = /Unknown type "(\w+)"/.exec(String((error as Error).message))?.[1];
+      const type = missing && emitted.getType(missing);
+      if (!type) throw error;
+      sdl += `\n${printType(type)}`;
+    }
+  }
+}
+
+/** Breaking changes from the next contract to the schema, within `built` (type names, or Type.field paths). */
+export async function nextContractBreaks(emitted: GraphQLSchema, built: readonly string[]): Promise<string[]> {
+  const changes = await diff(loadNextContract(emitted), emitted);
+  const within = (path: string | undefined) => !!path && built.some((b) => path === b || path.startsWith(`${b}.`));
+  return changes.filter((c) => c.criticality.level === CriticalityLevel.Breaking && within(c.path)).map((c) => `${c.type} ${c.path ?? ""}: ${c.message}`);
 }

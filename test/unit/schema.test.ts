@@ -9,6 +9,7 @@ import {
   CONTRACT_PATH,
   contractBreaks,
   loadContract,
+  nextContractBreaks,
   UPSTREAM_CONTRACT_PATH,
   pendingButPresent,
   SCHEMA_PATH,
@@ -75,5 +76,42 @@ describe("the partner contract (schema/contract.graphql, vendored from ../shared
     assert.match(breaks, /Viewer\.role/);
     assert.match(breaks, /Tenant\.name/);
     assert.match(breaks, /Query\.tenants\.after/);
+  });
+});
+
+describe("the next contract (schema/contract-next.graphql) for what is built of it", () => {
+  /** The subject-request parts: same names and types as outside clients are written against. (EventType joins with the Event type.) */
+  const BUILT = [
+    "SubjectRequestKind",
+    "SubjectRequestStatus",
+    "SubjectRequest",
+    "SubjectRequestConnection",
+    "SubjectRequestEdge",
+    "OpenSubjectRequestInput",
+    "Tenant.subjectRequests",
+    "DataSubject.requests",
+    "ComplianceReport.openSubjectRequests",
+    "ComplianceReport.overdueSubjectRequests",
+    "RetentionRun.deadlineEventsRaised",
+    "Query.subjectRequest",
+    "Mutation.openSubjectRequest",
+    "Mutation.requestSubjectIdentity",
+    "Mutation.confirmSubjectIdentity",
+    "Mutation.extendSubjectRequest",
+    "Mutation.completeSubjectRequest",
+    "Mutation.rejectSubjectRequest",
+  ];
+
+  it("the emitted schema has those parts with the same names and types", async () => {
+    assert.deepEqual(await nextContractBreaks(buildSchema(await printContractSchema()), BUILT), []);
+  });
+
+  it("the check finds a renamed field and a changed type", async () => {
+    const sdl = (await printContractSchema())
+      .replace("  rejectionReason: String\n", "  rejectReason: String\n")
+      .replace("  dueAt: DateTimeISO\n", "  dueAt: String\n");
+    const breaks = (await nextContractBreaks(buildSchema(sdl), BUILT)).join("\n");
+    assert.match(breaks, /SubjectRequest\.rejectionReason/);
+    assert.match(breaks, /SubjectRequest\.dueAt/);
   });
 });

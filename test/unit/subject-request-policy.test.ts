@@ -76,7 +76,9 @@ describe("a subject request's steps", () => {
   it("asks for identity once, while open and not late; overdue only while OPEN past the due date", () => {
     const state = open("2026-03-05T10:00:00Z");
     askIdentity(new Date("2026-03-10T00:00:00Z"), state);
-    assert.throws(() => askIdentity(new Date("2026-03-10T00:00:00Z"), { ...state, identityRequestedAt: new Date() }), { extensions: { code: "INVALID_STATE" } });
+    assert.throws(() => askIdentity(new Date("2026-03-10T00:00:00Z"), { ...state, identityRequestedAt: new Date() }), {
+      extensions: { code: "INVALID_STATE" },
+    });
     assert.throws(() => askIdentity(new Date("2026-04-07T00:00:00Z"), state), { extensions: { code: "INVALID_STATE" } });
     assert.equal(isOverdue(endOf("2026-04-06"), state), false, "the due day's last millisecond is in time");
     assert.equal(isOverdue(new Date(endOf("2026-04-06").getTime() + 1), state), true);

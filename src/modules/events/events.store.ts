@@ -1,4 +1,5 @@
 import type { EntityManager } from "typeorm";
+import { changedRows, countedChange } from "../../shared/db/database";
 import type { EventType } from "./event-type";
 
 /**
@@ -53,22 +54,21 @@ export async function existingEventIds(manager: EntityManager, ids: readonly str
 }
 
 /** Events (and, by cascade, their deliveries) older than `before`: kept 30 days (DOMAIN rule 34). */
-export async function purgeEventsBefore(manager: EntityManager, before: Date, limit: number): Promise<number> {
-  const rows: unknown[] = await manager.query(
-    `DELETE FROM event WHERE id IN (SELECT id FROM event WHERE occurred_at < $1 ORDER BY occurred_at LIMIT $2) RETURNING 1`,
-    [before, limit],
-  );
-  return rows.length;
+export function purgeEventsBefore(manager: EntityManager, before: Date, limit: number): Promise<number> {
+  return countedChange(manager, `DELETE FROM event WHERE id IN (SELECT id FROM event WHERE occurred_at < $1 ORDER BY occurred_at LIMIT $2) RETURNING 1`, [
+    before,
+    limit,
+  ]);
 }
 
 /** A purged tenant's events, endpoints and deliveries. */
 export async function purgeEventsOfTenant(manager: EntityManager, tenantId: string, limit: number): Promise<number> {
-  const events: unknown[] = await manager.query(
-    `DELETE FROM event WHERE id IN (SELECT id FROM event WHERE tenant_id = $1 LIMIT $2) RETURNING 1`,
-    [tenantId, limit],
-  );
-  if (events.length < limit) await manager.query(`DELETE FROM webhook_endpoint WHERE tenant_id = $1`, [tenantId]);
-  return events.length;
+  const events = await countedChange(manager, `DELETE FROM event WHERE id IN (SELECT id FROM event WHERE tenant_id = $1 LIMIT $2) RETURNING 1`, [
+    tenantId,
+    limit,
+  ]);
+  if (events < limit) await manager.query(`DELETE FROM webhook_endpoint WHERE tenant_id = $1`, [tenantId]);
+  return events;
 }
 
 // ------------------------------------------------------------------ endpoints
@@ -142,16 +142,15 @@ export async function updateEndpoint(
 
 /** Deletes the endpoint, its secrets and its deliveries (cascade). */
 export async function deleteEndpoint(manager: EntityManager, id: string): Promise<boolean> {
-  const rows: unknown[] = await manager.query(`DELETE FROM webhook_endpoint WHERE id = $1 RETURNING 1`, [id]);
-  return rows.length > 0;
+  return (await countedChange(manager, `DELETE FROM webhook_endpoint WHERE id = $1 RETURNING 1`, [id])) > 0;
 }
 
 /** A disabled endpoint's PENDING deliveries fail: it gets nothing more until enabled and replayed. */
 export async function failPendingOf(manager: EntityManager, endpointId: string, now: Date): Promise<void> {
-  await manager.query(
-    `UPDATE webhook_delivery SET status = 'FAILED', next_attempt_at = NULL, updated_at = $2 WHERE endpoint_id = $1 AND status = 'PENDING'`,
-    [endpointId, now],
-  );
+  await manager.query(`UPDATE webhook_delivery SET status = 'FAILED', next_attempt_at = NULL, updated_at = $2 WHERE endpoint_id = $1 AND status = 'PENDING'`, [
+    endpointId,
+    now,
+  ]);
 }
 
 // ------------------------------------------------------------------ deliveries
@@ -220,7 +219,8 @@ export async function replayDelivery(manager: EntityManager, id: string, now: Da
  * SKIP LOCKED: two dispatchers never hand out the same delivery.
  */
 export async function leaseDue(manager: EntityManager, now: Date, leaseUntil: Date, limit: number): Promise<string[]> {
-  const rows: Array<{ id: string }> = await manager.query(
+  const rows = await changedRows<{ id: string }>(
+    manager,
     `UPDATE webhook_delivery d SET lease_until = $2
       WHERE d.id IN (SELECT id FROM webhook_delivery
                       WHERE status = 'PENDING' AND next_attempt_at <= $1 AND (lease_until IS NULL OR lease_until < clock_timestamp())

@@ -1,5 +1,6 @@
 import { NOTIFICATION_WINDOW_MS } from "./incident-policy";
 import type { EntityManager, SelectQueryBuilder } from "typeorm";
+import { changedRows } from "../../shared/db/database";
 import type { DataScope } from "../../shared/auth/scope";
 import { BreachIncidentEntity } from "./incident.entity";
 
@@ -156,12 +157,17 @@ export function notificationsOfTenantsSent(manager: EntityManager, tenantIds: re
  * returns them with how many tenants wait: each raises its overdue event once, however many
  * instances run this (the second finds the mark set once the first commits).
  */
-export function markOverdueIncidents(manager: EntityManager, now: Date, dryRun: boolean): Promise<Array<{ id: string; detected_at: Date; unnotified: number }>> {
+export function markOverdueIncidents(
+  manager: EntityManager,
+  now: Date,
+  dryRun: boolean,
+): Promise<Array<{ id: string; detected_at: Date; unnotified: number }>> {
   const due = `i.overdue_raised_at IS NULL AND i.status <> 'DISMISSED' AND i.detected_at + interval '${NOTIFICATION_WINDOW_MS} milliseconds' < $1`;
   const unnotified = `(SELECT count(*) FROM breach_affected_tenant a WHERE a.incident_id = i.id
       AND NOT EXISTS (SELECT 1 FROM breach_notification n WHERE n.incident_id = a.incident_id AND n.tenant_id = a.tenant_id))::int`;
   if (dryRun) return manager.query(`SELECT i.id, i.detected_at, ${unnotified} AS unnotified FROM breach_incident i WHERE ${due} AND ${unnotified} > 0`, [now]);
-  return manager.query(
+  return changedRows(
+    manager,
     `UPDATE breach_incident i SET overdue_raised_at = $1 WHERE ${due} AND ${unnotified} > 0 RETURNING i.id, i.detected_at, ${unnotified} AS unnotified`,
     [now],
   );

@@ -54,7 +54,12 @@ export async function repairNotificationEntries(
   for (const n of missing) await recordNotificationSent(audit, region, n, REPAIR_ACTOR, null);
   // Events a crash kept out (within their 30 days: older ones were purged, not missed).
   const recent = sent.filter((n) => recorded.has(n.id) && Date.now() - n.sent_at.getTime() < EVENT_KEPT_MS);
-  const present = recent.length ? await existingEventIds(region, recent.map((n) => n.id)) : new Set<string>();
+  const present = recent.length
+    ? await existingEventIds(
+        region,
+        recent.map((n) => n.id),
+      )
+    : new Set<string>();
   await sentEvents(
     region,
     recent.filter((n) => !present.has(n.id)),

@@ -19,7 +19,8 @@ import {
 } from "../personal-data/personal-data.store";
 import { markTenantPurged, nextPurgeDueTenantHeld, purgeDueTenantIdsSql, tenantsWhere } from "../tenant/tenant.store";
 import { RetentionRun } from "./retention.types";
-import { flushTallies, tally } from "./purge-tally";
+import { flushTallies } from "./purge-tally";
+import { tally } from "./retention.store";
 import { raiseRequestDeadlines } from "../subject-request/request-deadlines";
 import { purgeClosedRequests, purgeRequestsOfTenant } from "../subject-request/subject-request.store";
 import { raiseIncidentDeadlines } from "../incident/incident-deadlines";

@@ -216,7 +216,13 @@ export function raiseNotices(
 }
 
 /** The notices of `kind` raised since `since` for any of `recordIds` (a rectification request's answer). */
-export async function noticesOfRecordsSince(manager: EntityManager, tenantId: string, recordIds: readonly string[], kind: string, since: Date): Promise<string[]> {
+export async function noticesOfRecordsSince(
+  manager: EntityManager,
+  tenantId: string,
+  recordIds: readonly string[],
+  kind: string,
+  since: Date,
+): Promise<string[]> {
   const rows: Array<{ id: string }> = await manager.query(
     `SELECT id FROM recipient_notice WHERE tenant_id = $1 AND record_id = ANY ($2::uuid[]) AND kind = $3 AND created_at >= $4 ORDER BY created_at, id`,
     [tenantId, recordIds, kind, since],

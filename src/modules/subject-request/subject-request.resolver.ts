@@ -11,13 +11,7 @@ import type { SharingNodes } from "../sharing/sharing.service";
 import type { TenantService } from "../tenant/tenant.service";
 import { Tenant } from "../tenant/tenant.types";
 import type { SubjectRequestService } from "./subject-request.service";
-import {
-  OpenSubjectRequestInput,
-  REQUEST_READERS,
-  SubjectRequest,
-  SubjectRequestConnection,
-  SubjectRequestStatus,
-} from "./subject-request.types";
+import { OpenSubjectRequestInput, REQUEST_READERS, SubjectRequest, SubjectRequestConnection, SubjectRequestStatus } from "./subject-request.types";
 
 const requestId = () => Arg("requestId", () => ID, { description: "The subject request." });
 
@@ -32,14 +26,17 @@ export class SubjectRequestResolver {
 
   @Query(() => SubjectRequest, { nullable: true, description: "A subject request by id; null when it does not exist or is outside your scope." })
   @Allow(...REQUEST_READERS)
-  subjectRequest(@Ctx() ctx: RequestContext, @Arg("id", () => ID) id: string) {
+  subjectRequest(@Ctx() ctx: RequestContext, @Arg("id", () => ID, { description: "The subject request's id." }) id: string) {
     return this.requests.get(ctx, id);
   }
 
   @Mutation(() => SubjectRequest, { description: "A data subject for themselves, or a TENANT_ADMIN for a subject of the tenant." })
   @Allow(Role.DATA_SUBJECT, Role.TENANT_ADMIN)
   @Audited("SUBJECT_REQUEST_OPENED")
-  openSubjectRequest(@Ctx() ctx: RequestContext, @Arg("input", () => OpenSubjectRequestInput) input: OpenSubjectRequestInput) {
+  openSubjectRequest(
+    @Ctx() ctx: RequestContext,
+    @Arg("input", () => OpenSubjectRequestInput, { description: "The subject, the kind of request and when it was received." }) input: OpenSubjectRequestInput,
+  ) {
     return this.requests.open(ctx, input);
   }
 
@@ -60,7 +57,11 @@ export class SubjectRequestResolver {
   @Mutation(() => SubjectRequest, { description: "TENANT_ADMIN: once, before the due date, with a reason: due three months from the clock's start." })
   @Allow(Role.TENANT_ADMIN)
   @Audited("SUBJECT_REQUEST_EXTENDED")
-  extendSubjectRequest(@Ctx() ctx: RequestContext, @requestId() id: string, @Arg("reason", { description: "Why, as the subject will read it." }) reason: string) {
+  extendSubjectRequest(
+    @Ctx() ctx: RequestContext,
+    @requestId() id: string,
+    @Arg("reason", { description: "Why, as the subject will read it." }) reason: string,
+  ) {
     return this.requests.extend(ctx, id, reason);
   }
 
@@ -76,11 +77,15 @@ export class SubjectRequestResolver {
   @Mutation(() => SubjectRequest, { description: "TENANT_ADMIN: with the reason the subject will read (Art. 12(4))." })
   @Allow(Role.TENANT_ADMIN)
   @Audited("SUBJECT_REQUEST_REJECTED")
-  rejectSubjectRequest(@Ctx() ctx: RequestContext, @requestId() id: string, @Arg("reason", { description: "Why, as the subject will read it." }) reason: string) {
+  rejectSubjectRequest(
+    @Ctx() ctx: RequestContext,
+    @requestId() id: string,
+    @Arg("reason", { description: "Why, as the subject will read it." }) reason: string,
+  ) {
     return this.requests.reject(ctx, id, reason);
   }
 
-  @FieldResolver(() => Tenant)
+  @FieldResolver(() => Tenant, { description: "The tenant that must answer the request." })
   async tenant(@Ctx() ctx: RequestContext, @Root() request: SubjectRequest): Promise<Tenant> {
     return (await this.tenants.byId(ctx, request.tenantId))!;
   }
@@ -111,7 +116,7 @@ export class TenantSubjectRequestsResolver {
     @Ctx() ctx: RequestContext,
     @Root() tenant: Tenant,
     @Args() page: PageArgs,
-    @Arg("status", () => SubjectRequestStatus, { nullable: true }) status: SubjectRequestStatus | null,
+    @Arg("status", () => SubjectRequestStatus, { nullable: true, description: "Only requests in this status." }) status: SubjectRequestStatus | null,
     @Arg("overdue", () => Boolean, { nullable: true, description: "Only overdue (true) or only not overdue (false) requests." }) overdue: boolean | null,
   ) {
     return this.requests.list(ctx, tenant.id, page, { status, overdue });

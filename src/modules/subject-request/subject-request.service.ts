@@ -248,6 +248,9 @@ export class SubjectRequestService {
 }
 
 /** A request's event payload: ids, kind, state and due date, nothing the subject or an administrator typed. */
-export function requestEventData(r: Pick<SubjectRequestEntity, "id" | "dataSubjectId" | "kind" | "status" | "dueAt">, extra: Record<string, string | number> = {}) {
+export function requestEventData(
+  r: Pick<SubjectRequestEntity, "id" | "dataSubjectId" | "kind" | "status" | "dueAt">,
+  extra: Record<string, string | number> = {},
+) {
   return { requestId: r.id, dataSubjectId: r.dataSubjectId, kind: r.kind, status: r.status, dueAt: r.dueAt?.toISOString() ?? null, ...extra };
 }

@@ -1,6 +1,7 @@
 import type { EntityManager, SelectQueryBuilder } from "typeorm";
 import type { DataScope } from "../../shared/auth/scope";
 import { scopedTo } from "../../shared/db/scoped-query";
+import { changedRows, countedChange } from "../../shared/db/database";
 import { SubjectRequestEntity } from "./subject-request.entity";
 import { DUE_SOON_MS, type SubjectRequestStatus } from "./subject-request-policy";
 
@@ -86,30 +87,29 @@ export interface DeadlineHit {
  */
 export function markDeadlines(manager: EntityManager, which: "soon" | "overdue", now: Date, dryRun = false): Promise<DeadlineHit[]> {
   const column = which === "soon" ? "due_soon_raised_for" : "overdue_raised_for";
-  const reached = which === "soon" ? "due_at - make_interval(secs => $2 / 1000.0) <= $1" : "due_at < $1";
+  const reached = which === "soon" ? "due_at - make_interval(secs => $2::bigint / 1000.0) <= $1::timestamptz" : "due_at < $1::timestamptz";
   const where = `status = 'OPEN' AND ${reached} AND ${column} IS DISTINCT FROM due_at`;
   const params = which === "soon" ? [now, DUE_SOON_MS] : [now];
   if (dryRun) return manager.query(`SELECT id, tenant_id, data_subject_id, kind, due_at FROM subject_request WHERE ${where}`, params);
-  return manager.query(`UPDATE subject_request SET ${column} = due_at WHERE ${where} RETURNING id, tenant_id, data_subject_id, kind, due_at`, params);
+  return changedRows(manager, `UPDATE subject_request SET ${column} = due_at WHERE ${where} RETURNING id, tenant_id, data_subject_id, kind, due_at`, params);
 }
 
 /** A purged tenant's requests. */
-export async function purgeRequestsOfTenant(manager: EntityManager, tenantId: string, limit: number): Promise<number> {
-  const rows: unknown[] = await manager.query(
-    `DELETE FROM subject_request WHERE id IN (SELECT id FROM subject_request WHERE tenant_id = $1 LIMIT $2) RETURNING 1`,
-    [tenantId, limit],
-  );
-  return rows.length;
+export function purgeRequestsOfTenant(manager: EntityManager, tenantId: string, limit: number): Promise<number> {
+  return countedChange(manager, `DELETE FROM subject_request WHERE id IN (SELECT id FROM subject_request WHERE tenant_id = $1 LIMIT $2) RETURNING 1`, [
+    tenantId,
+    limit,
+  ]);
 }
 
 /** Closed requests kept longer than their tenant's audit-log retention (they are its proof as long as its log is). */
-export async function purgeClosedRequests(manager: EntityManager, now: Date, retentionDaysSql: (tenantIdSql: string) => string): Promise<number> {
-  const rows: unknown[] = await manager.query(
+export function purgeClosedRequests(manager: EntityManager, now: Date, retentionDaysSql: (tenantIdSql: string) => string): Promise<number> {
+  return countedChange(
+    manager,
     `DELETE FROM subject_request r
       WHERE r.status IN ('COMPLETED', 'REJECTED')
-        AND coalesce(r.completed_at, r.rejected_at) < $1 - make_interval(days => ${retentionDaysSql("r.tenant_id")})
+        AND coalesce(r.completed_at, r.rejected_at) < $1::timestamptz - make_interval(days => ${retentionDaysSql("r.tenant_id")})
       RETURNING 1`,
     [now],
   );
-  return rows.length;
 }

@@ -14,11 +14,22 @@ export const REQUEST_READERS = [Role.TENANT_ADMIN, Role.AUDITOR, Role.DATA_SUBJE
 registerEnumType(SubjectRequestKind, {
   name: "SubjectRequestKind",
   description: "What the data subject asks for (GDPR Art. 15, 16, 17, 20).",
+  valuesConfig: {
+    ACCESS: { description: "A copy of its data (Art. 15): answered with an export." },
+    RECTIFICATION: { description: "A correction (Art. 16): answered with the corrections made and the recipients told." },
+    ERASURE: { description: "Erasure (Art. 17): completing it deletes the subject." },
+    PORTABILITY: { description: "Its data in a machine-readable form (Art. 20): answered with an export." },
+  },
 });
 registerEnumType(SubjectRequestStatus, {
   name: "SubjectRequestStatus",
   description: "Where a request stands.",
-  valuesConfig: { AWAITING_IDENTITY: { description: "Proof of identity was asked for; the clock restarts when it is confirmed." } },
+  valuesConfig: {
+    OPEN: { description: "Received; the clock runs." },
+    AWAITING_IDENTITY: { description: "Proof of identity was asked for; the clock restarts when it is confirmed." },
+    COMPLETED: { description: "Answered." },
+    REJECTED: { description: "Refused, with a reason (Art. 12(4))." },
+  },
 });
 
 @ObjectType("SubjectRequest", {
@@ -32,10 +43,10 @@ export class SubjectRequest extends Node {
   @Field(() => ID, { description: "Kept after the subject is purged (the request stays as proof, without personal data)." })
   dataSubjectId!: string;
 
-  @Field(() => SubjectRequestKind)
+  @Field(() => SubjectRequestKind, { description: "What the subject asks for." })
   kind!: SubjectRequestKind;
 
-  @Field(() => SubjectRequestStatus)
+  @Field(() => SubjectRequestStatus, { description: "Where the request stands." })
   status!: SubjectRequestStatus;
 
   @Field({ description: "When the request reached the tenant." })
@@ -56,7 +67,7 @@ export class SubjectRequest extends Node {
   @Field(() => String, { nullable: true, description: "Why the request was extended, as the subject reads it." })
   extensionReason!: string | null;
 
-  @Field(() => Date, { nullable: true })
+  @Field(() => Date, { nullable: true, description: "When the request was completed." })
   completedAt!: Date | null;
 
   @Field(() => String, { nullable: true, description: "Why the request was rejected (Art. 12(4)), as the subject reads it." })
@@ -92,11 +103,11 @@ export const { ConnectionType: SubjectRequestConnection, EdgeType: SubjectReques
 
 @InputType("OpenSubjectRequestInput", { description: "A data subject's request as it reached the tenant." })
 export class OpenSubjectRequestInput {
-  @Field(() => ID)
+  @Field(() => ID, { description: "The subject the request is about (a data subject: itself)." })
   @IsString()
   dataSubjectId!: string;
 
-  @Field(() => SubjectRequestKind)
+  @Field(() => SubjectRequestKind, { description: "What the subject asks for." })
   @IsIn(Object.values(SubjectRequestKind))
   kind!: SubjectRequestKind;
 
