@@ -46,18 +46,6 @@ const EVENTS: Record<EventType, { wire: string; description: string }> = {
   SUBJECT_REQUEST_REJECTED: { wire: "subject_request.rejected", description: "a subject request was rejected, with a reason." },
 };
 
-export function wireName(type: EventType): string {
-  return EVENTS[type].wire;
-}
-
-/** Events about one data subject's requests: the subject's own, never an integration's. */
-export function isSubjectRequestEvent(type: EventType): boolean {
-  return type.startsWith("SUBJECT_REQUEST_");
-}
-
-/** Events that concern the operators, not a tenant. */
-export const OPERATOR_EVENTS: readonly EventType[] = [EventType.BREACH_NOTIFICATION_OVERDUE];
-
 registerEnumType(EventType, {
   name: "EventType",
   description:

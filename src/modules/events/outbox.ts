@@ -5,6 +5,9 @@ import { em } from "../../shared/db/database";
 import type { EventType } from "./event-type";
 import { insertEvents, type EventRow } from "./events.store";
 
+/** Events (with their deliveries' logs) are kept this long (DOMAIN rule 34). */
+export const EVENT_RETENTION_MS = 30 * 24 * 3_600_000;
+
 /** A thin payload: ids, states, counts and times; never a personal-data value, a name or free text. */
 export type EventData = Record<string, string | number | boolean | null | readonly string[]>;
 

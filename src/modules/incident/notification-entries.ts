@@ -1,7 +1,7 @@
 import type { EntityManager } from "typeorm";
 import { EventType } from "../events/event-type";
 import { existingEventIds } from "../events/events.store";
-import { emitOn } from "../events/outbox";
+import { EVENT_RETENTION_MS, emitOn } from "../events/outbox";
 import type { Principal } from "../../shared/auth/principal";
 import { Role } from "../../shared/auth/role";
 import type { AuditService } from "../audit/audit.service";
@@ -53,7 +53,7 @@ export async function repairNotificationEntries(
   const missing = sent.filter((n) => !recorded.has(n.id));
   for (const n of missing) await recordNotificationSent(audit, region, n, REPAIR_ACTOR, null);
   // Events a crash kept out (within their 30 days: older ones were purged, not missed).
-  const recent = sent.filter((n) => recorded.has(n.id) && Date.now() - n.sent_at.getTime() < EVENT_KEPT_MS);
+  const recent = sent.filter((n) => recorded.has(n.id) && Date.now() - n.sent_at.getTime() < EVENT_RETENTION_MS);
   const present = recent.length
     ? await existingEventIds(
         region,
@@ -66,8 +66,6 @@ export async function repairNotificationEntries(
   );
   return missing.length;
 }
-
-const EVENT_KEPT_MS = 30 * 24 * 3_600_000;
 
 /** A tenant's `breach_notification.sent` events: the incident and the notification, nothing of other tenants. */
 function sentEvents(manager: EntityManager, sent: readonly SentNotification[]): Promise<void> {

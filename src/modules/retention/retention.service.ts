@@ -25,10 +25,8 @@ import { raiseRequestDeadlines } from "../subject-request/request-deadlines";
 import { purgeClosedRequests, purgeRequestsOfTenant } from "../subject-request/subject-request.store";
 import { raiseIncidentDeadlines } from "../incident/incident-deadlines";
 import { purgeEventsBefore, purgeEventsOfTenant } from "../events/events.store";
+import { EVENT_RETENTION_MS } from "../events/outbox";
 import { auditRetentionDaysSql } from "../tenant/tenant.store";
-
-/** Events and their delivery logs are kept this long (DOMAIN rule 34). */
-export const EVENT_RETENTION_MS = 30 * 24 * 3_600_000;
 
 /** Rows a batch deletes; each batch is a transaction of its own. */
 export const DEFAULT_BATCH_SIZE = 10_000;

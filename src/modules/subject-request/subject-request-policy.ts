@@ -131,8 +131,3 @@ export function requireRejectable(state: RequestState): void {
     throw invalid(`A request that is ${state.status} cannot be rejected.`);
   }
 }
-
-/** Open requests, which block another of the same kind for the same subject. */
-export function isOpen(status: SubjectRequestStatus): boolean {
-  return status === SubjectRequestStatus.OPEN || status === SubjectRequestStatus.AWAITING_IDENTITY;
-}
