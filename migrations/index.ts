@@ -8,6 +8,7 @@ import { DatabaseRoles1764300000000 } from "./1764300000000-DatabaseRoles";
 import { AuditCheckpoints1764400000000 } from "./1764400000000-AuditCheckpoints";
 import { ResidencyGuard1764500000000 } from "./1764500000000-ResidencyGuard";
 import { EventsAndSubjectRequests1796168879360 } from "./1796168879360-EventsAndSubjectRequests";
+import { WebhookDeliveryLease1796171726547 } from "./1796171726547-WebhookDeliveryLease";
 
 /** Every migration, in order. Listed explicitly so a stale compiled file can never run. */
 export const migrations = [
@@ -21,4 +22,5 @@ export const migrations = [
   AuditCheckpoints1764400000000,
   ResidencyGuard1764500000000,
   EventsAndSubjectRequests1796168879360,
+  WebhookDeliveryLease1796171726547,
 ];

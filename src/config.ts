@@ -65,6 +65,10 @@ export interface Config {
   memoryLimitBytes: number | undefined;
   /** Milliseconds between scheduled retention runs; null when the schedule is off. */
   retentionIntervalMs: number | null;
+  /** WEBHOOK_ALLOW_PRIVATE_NETWORKS=1: webhook receivers on loopback and private networks (development, tests); refused in production. */
+  webhookAllowPrivate: boolean;
+  /** WEBHOOK_DELIVERY=off: this instance delivers no webhooks (others do; events are kept either way). */
+  webhookDelivery: boolean;
 }
 
 export class ConfigError extends Error {
@@ -244,6 +248,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (testClock && production) throw new ConfigError("TEST_CLOCK", "must not be set when NODE_ENV=production");
   const debugErrors = parseFlag(env, "DEBUG_ERRORS");
   if (debugErrors && production) throw new ConfigError("DEBUG_ERRORS", "must not be set when NODE_ENV=production");
+  const webhookAllowPrivate = parseFlag(env, "WEBHOOK_ALLOW_PRIVATE_NETWORKS");
+  if (webhookAllowPrivate && production) throw new ConfigError("WEBHOOK_ALLOW_PRIVATE_NETWORKS", "must not be set when NODE_ENV=production");
 
   return {
     nodeEnv,
@@ -276,5 +282,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       dataSubject: parseClaimName(env, "JWT_DATA_SUBJECT_CLAIM", DEFAULT_CLAIM_NAMES.dataSubject),
     },
     rateLimitPerMinute: env.RATE_LIMIT_PER_MINUTE === "off" ? null : parseInteger(env, "RATE_LIMIT_PER_MINUTE", 600, 1, 1_000_000),
+    webhookAllowPrivate,
+    webhookDelivery: parseOnOff(env, "WEBHOOK_DELIVERY", true),
   };
 }

@@ -8,6 +8,9 @@ import { AuditService } from "./modules/audit/audit.service";
 import { RetentionScheduler } from "./modules/retention/retention.scheduler";
 import { TopologyRetention } from "./modules/retention/topology-retention";
 import { createSchema } from "./schema";
+import { EventFeed } from "./modules/events/event-feed";
+import { systemResolve } from "./modules/events/webhook-transport";
+import { WebhookWorker } from "./modules/events/webhook-worker";
 import { startServer } from "./server";
 import { SettableClock, systemClock } from "./shared/clock";
 import { startEmbeddedPostgres, type EmbeddedServer } from "./shared/db/embedded";
@@ -27,7 +30,7 @@ async function main(): Promise<void> {
   const log = createLogger(config.logLevel);
   if (config.jwtSecretIsDefault) log.warn("JWT_SECRET is not set: using the development default. Never run like this in production.");
 
-  // Undone in reverse order on shutdown: retention schedule, HTTP server (draining), pool, embedded server.
+  // Undone in reverse order on shutdown: retention schedule, webhook delivery, HTTP server (draining), event feed, pool, embedded server.
   const cleanup: Array<{ step: string; run: () => Promise<void> }> = [];
   let cleaningUp = false;
   const runCleanup = async () => {
@@ -66,9 +69,20 @@ async function main(): Promise<void> {
     log.info({ databases: topology.all.map((d) => d.name) }, "databases ready");
     if (!config.production && (await seedDemoIfEmpty(topology, clock))) log.info("demo data seeded (two tenants)");
 
-    const schema = await createSchema({ testClock, auditSigner: config.auditSigner });
-    const server = await startServer({ config, topology, clock, log, schema, alive: () => embedded?.alive() ?? true });
+    const webhookRules = { resolve: systemResolve, allowPrivate: config.webhookAllowPrivate };
+    if (config.webhookAllowPrivate) log.warn("WEBHOOK_ALLOW_PRIVATE_NETWORKS is set: webhook receivers on loopback and private networks are allowed.");
+    const schema = await createSchema({ testClock, auditSigner: config.auditSigner, webhooks: { rules: webhookRules, httpsOnly: config.production } });
+    // Committed events from every database: the webhook dispatcher's wake-up and the subscriptions' source.
+    const feed = new EventFeed(topology, log);
+    await feed.start();
+    cleanup.push({ step: "event feed", run: () => feed.stop() });
+    const server = await startServer({ config, topology, clock, log, schema, feed, alive: () => embedded?.alive() ?? true });
     cleanup.push({ step: "HTTP server", run: () => server.stop() });
+    if (config.webhookDelivery) {
+      const webhooks = new WebhookWorker(topology, clock, feed, log, { rules: webhookRules });
+      await webhooks.start();
+      cleanup.push({ step: "webhook delivery", run: () => webhooks.stop() });
+    }
     if (config.retentionIntervalMs !== null) {
       const scheduler = new RetentionScheduler(
         topology,

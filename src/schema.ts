@@ -49,6 +49,10 @@ import { SubjectRequestService } from "./modules/subject-request/subject-request
 import { noteExport } from "./modules/subject-request/subject-request.store";
 import { recordIdsOfSubject } from "./modules/personal-data/personal-data.store";
 import { em } from "./shared/db/database";
+import { WebhookDeliveryResolver, WebhookEndpointResolver } from "./modules/events/webhooks.resolver";
+import { EventSubscriptionResolver } from "./modules/events/events.resolver";
+import { WebhookService, type WebhookSettings } from "./modules/events/webhooks.service";
+import { systemResolve } from "./modules/events/webhook-transport";
 import type { NodeSource } from "./modules/node/node-lookup";
 import { guardFields } from "./root-field.guard";
 import { JoinRegistry } from "./shared/read-path/joins";
@@ -60,6 +64,8 @@ export interface SchemaOptions {
   testClock?: SettableClock;
   /** Signs and checks audit checkpoints. */
   auditSigner: AuditSigner;
+  /** Which webhook receivers may be registered; default: public addresses only, http or https. */
+  webhooks?: WebhookSettings;
 }
 
 /** The services, wired once; all request state travels in the context instead. */
@@ -80,6 +86,7 @@ function wire(options: SchemaOptions) {
     recordIdsOf: (ctx, tenantId, subjectId) => recordIdsOfSubject(em(ctx), tenantId, subjectId),
     rectificationsSince: (ctx, tenantId, recordIds, since) => notices.since(ctx, tenantId, recordIds, "RECTIFICATION", since),
   });
+  const webhooks = new WebhookService(options.webhooks ?? { rules: { resolve: systemResolve, allowPrivate: false }, httpsOnly: false });
   // Every type that implements Node, found as the fields that reach it would find it.
   const nodeSources: Array<NodeSource<RequestContext>> = [
     (ctx, ids) => tenants.reachable(ctx, ids),
@@ -93,6 +100,8 @@ function wire(options: SchemaOptions) {
     (ctx, ids) => incidents.reachableNotifications(ctx, ids),
     (ctx, ids) => auditLog.reachable(ctx, ids),
     (ctx, ids) => requests.reachable(ctx, ids),
+    (ctx, ids) => webhooks.reachableEndpoints(ctx, ids),
+    (ctx, ids) => webhooks.reachableDeliveries(ctx, ids),
   ];
   // The read path: every field a parent's statement fetches with it, declared here and only here.
   const readPath = new JoinRegistry<RequestContext>([
@@ -135,6 +144,9 @@ function wire(options: SchemaOptions) {
     [SubjectRequestResolver, new SubjectRequestResolver(requests, subjects, tenants, sharingNodes)],
     [TenantSubjectRequestsResolver, new TenantSubjectRequestsResolver(requests)],
     [DataSubjectRequestsResolver, new DataSubjectRequestsResolver(requests)],
+    [WebhookEndpointResolver, new WebhookEndpointResolver(webhooks, tenants)],
+    [WebhookDeliveryResolver, new WebhookDeliveryResolver(webhooks)],
+    [EventSubscriptionResolver, new EventSubscriptionResolver()],
   ]);
   if (options.testClock) instances.set(TestClockResolver, new TestClockResolver(options.testClock));
   const container: ContainerType = {
@@ -154,6 +166,15 @@ export async function createSchema(options: SchemaOptions): Promise<GraphQLSchem
   const schema = await buildSchema({
     resolvers,
     container,
+    // Subscriptions take their events from the hub (EventSubscriptionContext), never by topic; type-graphql asks for a PubSub all the same.
+    pubSub: {
+      publish: () => {
+        throw new Error("events are published by committing them (the outbox), not through type-graphql");
+      },
+      subscribe: () => {
+        throw new Error("subscriptions read the event hub, not topics");
+      },
+    },
     // Never echo rejected values back (they may be personal data).
     validate: { forbidUnknownValues: true, validationError: { target: false, value: false } },
   });
@@ -176,6 +197,8 @@ export async function createSchema(options: SchemaOptions): Promise<GraphQLSchem
   // type-graphql has no decorator for the root types; partners read these in introspection.
   schema.getQueryType()!.description = "Reads. Every field names the roles that may call it.";
   schema.getMutationType()!.description = "Writes. Every mutation is audited, refused attempts included.";
+  schema.getSubscriptionType()!.description =
+    "Committed events, over graphql-ws on the same path; connection_init carries the bearer token as {authorization}. Queries and mutations go over HTTP.";
   nameRoles(schema);
   return schema;
 }

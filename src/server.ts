@@ -11,6 +11,10 @@ import { visit, type GraphQLFormattedError, type GraphQLSchema } from "graphql";
 import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from "@apollo/server/plugin/disabled";
 import { pinoHttp } from "pino-http";
 import type { Topology } from "./shared/db/topology";
+import type { EventFeed } from "./modules/events/event-feed";
+import { EventHub } from "./modules/events/event-hub";
+import type { EventSubscriptionContext } from "./modules/events/events.resolver";
+import { subscriptionServer } from "./shared/graphql/websocket";
 import type { Config } from "./config";
 import { createRequestContext, type RequestContext } from "./context";
 import { IdentityProviderUnavailableError, remoteKeySet, TokenVerifier } from "./shared/auth/jwt";
@@ -42,6 +46,8 @@ export interface ServerDeps {
   clock: Clock;
   log: Logger;
   schema: GraphQLSchema;
+  /** Committed events as they commit: what GraphQL subscriptions are fed from (none: no subscriptions). */
+  feed?: EventFeed;
   /**
    * False once something every request needs is gone for good (the embedded PostgreSQL exited
    * and could not be restarted): liveness fails, so a supervisor restarts the process.
@@ -334,9 +340,37 @@ export async function startServer(deps: ServerDeps): Promise<CustodianServer> {
     http.once("error", fail);
     http.listen(config.port, config.host, () => ok());
   });
+  // Subscriptions, on the same path over graphql-ws, fed from committed events.
+  let subscriptions: { dispose(): Promise<void> } | null = null;
+  let hub: EventHub | null = null;
+  if (deps.feed) {
+    const events = (hub = new EventHub(topology, deps.feed, log));
+    events.start();
+    subscriptions = subscriptionServer({
+      http,
+      path: "/graphql",
+      schema: deps.schema,
+      tokens,
+      limiter,
+      validationRules: limits.validationRules,
+      log,
+      contextOf: (principal): EventSubscriptionContext => ({ subscribeEvents: (types) => events.subscribe(principal, types) }),
+    });
+  }
+
   const { port } = http.address() as AddressInfo;
   const host = config.host.includes(":") ? `[${config.host}]` : config.host;
-  return { url: `http://${host}:${port}/graphql`, apollo, http, stop: () => apollo.stop() };
+  return {
+    url: `http://${host}:${port}/graphql`,
+    apollo,
+    http,
+    async stop() {
+      // Sockets first (they close with 1001 Going Away and free their subscriptions), then the HTTP drain.
+      hub?.stop();
+      await subscriptions?.dispose();
+      await apollo.stop();
+    },
+  };
 }
 
 /** Each database by name: "ok" when it answers within two seconds, "unavailable" otherwise. */

@@ -82,6 +82,57 @@ export const auditVerifications = new Counter({
   registers: [registry],
 });
 
+export const webhookAttempts = new Counter({
+  name: "custodian_webhook_attempts_total",
+  help: "Webhook delivery attempts, by outcome (ok, or the error class: TIMEOUT, CONNECTION, REDIRECT, REFUSED_ADDRESS, HTTP).",
+  labelNames: ["outcome"] as const,
+  registers: [registry],
+});
+
+export const webhookFailures = new Counter({
+  name: "custodian_webhook_deliveries_failed_total",
+  help: "Webhook deliveries that failed for good (every scheduled attempt failed).",
+  registers: [registry],
+});
+
+export const webhookLag = new Histogram({
+  name: "custodian_webhook_delivery_lag_seconds",
+  help: "From an event's commit to its first successful delivery (service clock).",
+  buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 60, 300, 3600],
+  registers: [registry],
+});
+
+/** Reports the webhook queue (deliveries pending, due now) and disabled endpoints by database when scraped. */
+export function watchWebhooks(read: () => Promise<Array<{ database: string; pending: number; due: number; disabledEndpoints: number }>>): void {
+  for (const name of ["custodian_webhook_queue_depth", "custodian_webhook_endpoints_disabled"]) registry.removeSingleMetric(name);
+  let latest: Promise<Awaited<ReturnType<typeof read>>> | null = null;
+  // One read serves both gauges of a scrape.
+  const once = () => (latest ??= read().finally(() => setImmediate(() => (latest = null))));
+  new Gauge({
+    name: "custodian_webhook_queue_depth",
+    help: "Webhook deliveries waiting, by database and state (pending: any; due: their attempt time has come).",
+    labelNames: ["database", "state"] as const,
+    registers: [registry],
+    async collect() {
+      this.reset();
+      for (const row of await once().catch(() => [])) {
+        this.set({ database: row.database, state: "pending" }, row.pending);
+        this.set({ database: row.database, state: "due" }, row.due);
+      }
+    },
+  });
+  new Gauge({
+    name: "custodian_webhook_endpoints_disabled",
+    help: "Disabled webhook endpoints, by database.",
+    labelNames: ["database"] as const,
+    registers: [registry],
+    async collect() {
+      this.reset();
+      for (const row of await once().catch(() => [])) this.set({ database: row.database }, row.disabledEndpoints);
+    },
+  });
+}
+
 /** A pool as pg-pool counts it. */
 export interface PoolCounts {
   totalCount: number;

@@ -14,6 +14,8 @@ import { Role } from "../../src/shared/auth/role";
 import { signToken } from "../../src/shared/auth/jwt";
 import { SettableClock } from "../../src/shared/clock";
 import { createLogger } from "../../src/shared/logging";
+import type { WebhookSettings } from "../../src/modules/events/webhooks.service";
+import { EventFeed } from "../../src/modules/events/event-feed";
 
 export const TEST_SECRET = "test-secret-that-is-long-enough-for-hs256-0123456789";
 /** Every test process signs audit checkpoints with the same key, so each can check the others'. */
@@ -72,6 +74,10 @@ export async function startTestApp(
     poolSize?: number;
     production?: boolean;
     config?: Partial<Parameters<typeof startServer>[0]["config"]>;
+    /** Which webhook receivers may be registered (a test's resolver and rules). */
+    webhooks?: WebhookSettings;
+    /** Serve GraphQL subscriptions (an event feed listening on every database). */
+    subscriptions?: boolean;
   } = {},
 ): Promise<TestApp> {
   const url = options.databaseUrl ?? process.env.DATABASE_URL;
@@ -82,7 +88,7 @@ export async function startTestApp(
   // The schema is built while the databases open (one is CPU, the other mostly waiting).
   const [topology, schema] = await Promise.all([
     openDatabases({ controlUrl: url, regionUrls: options.regionUrls, pool: { poolSize: options.poolSize ?? 5 }, log, now: clock.now() }),
-    createSchema({ testClock: clock, auditSigner: TEST_AUDIT_SIGNER }),
+    createSchema({ testClock: clock, auditSigner: TEST_AUDIT_SIGNER, webhooks: options.webhooks }),
   ]);
   const region = (code = DEFAULT_LOCATION) => {
     const database = topology.database(code);
@@ -102,7 +108,9 @@ export async function startTestApp(
     explorer: !(options.production ?? false),
     ...options.config,
   };
-  const server = await startServer({ config, topology, clock, log, schema });
+  const feed = options.subscriptions ? new EventFeed(topology, log) : undefined;
+  await feed?.start();
+  const server = await startServer({ config, topology, clock, log, schema, feed });
 
   const as = (principal: Principal | null): Caller => ({
     principal,
@@ -138,6 +146,7 @@ export async function startTestApp(
     async close() {
       for (const ctx of contexts) await ctx.unit.close().catch(() => undefined);
       await server.stop();
+      await feed?.stop();
       await topology.close();
     },
   };

@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { existsSync, readFileSync } from "node:fs";
 import { describe, it } from "node:test";
-import { buildSchema, printSchema, lexicographicSortSchema } from "graphql";
+import { buildSchema, printSchema, lexicographicSortSchema, type GraphQLEnumType, type GraphQLSchema } from "graphql";
+import { wireName } from "../../src/modules/events/event-type";
 import { createSchema, printContractSchema } from "../../src/schema";
 import { SettableClock } from "../../src/shared/clock";
 import { TEST_AUDIT_SIGNER } from "../helpers/app";
@@ -9,6 +10,7 @@ import {
   CONTRACT_PATH,
   contractBreaks,
   loadContract,
+  loadNextContract,
   nextContractBreaks,
   UPSTREAM_CONTRACT_PATH,
   pendingButPresent,
@@ -100,10 +102,38 @@ describe("the next contract (schema/contract-next.graphql) for what is built of 
     "Mutation.extendSubjectRequest",
     "Mutation.completeSubjectRequest",
     "Mutation.rejectSubjectRequest",
+    "EventType",
+    "Event",
+    "Subscription",
+    "WebhookEndpoint",
+    "WebhookEndpointWithSecret",
+    "WebhookDeliveryStatus",
+    "WebhookDelivery",
+    "WebhookAttempt",
+    "WebhookDeliveryConnection",
+    "WebhookDeliveryEdge",
+    "CreateWebhookEndpointInput",
+    "Query.webhookEndpoints",
+    "Mutation.createWebhookEndpoint",
+    "Mutation.rotateWebhookSecret",
+    "Mutation.disableWebhookEndpoint",
+    "Mutation.enableWebhookEndpoint",
+    "Mutation.deleteWebhookEndpoint",
+    "Mutation.replayWebhookDelivery",
   ];
 
   it("the emitted schema has those parts with the same names and types", async () => {
     assert.deepEqual(await nextContractBreaks(buildSchema(await printContractSchema()), BUILT), []);
+  });
+
+  it("every EventType value carries the next contract's dotted wire name, which the webhook body uses", async () => {
+    const emitted = buildSchema(await printContractSchema());
+    const wire = (schema: GraphQLSchema) =>
+      Object.fromEntries((schema.getType("EventType") as GraphQLEnumType).getValues().map((v) => [v.name, /^"([a-z_.]+)"/.exec(v.description ?? "")?.[1]]));
+    const expected = wire(loadNextContract(emitted));
+    assert.equal(Object.keys(expected).length, 13);
+    assert.deepEqual(wire(emitted), expected);
+    for (const [name, dotted] of Object.entries(expected)) assert.equal(wireName(name), dotted);
   });
 
   it("the check finds a renamed field and a changed type", async () => {

@@ -52,3 +52,13 @@ registerEnumType(EventType, {
     'What happened. On the wire (the webhook payload\'s "type", Standard Webhooks style) each value has the dotted name given first in its description.',
   valuesConfig: Object.fromEntries(Object.entries(EVENTS).map(([name, e]) => [name, { description: `"${e.wire}": ${e.description}` }])),
 });
+
+/** The dotted name receivers see in a delivery's "type" ("subject_request.opened"); the stored name when unknown. */
+export function wireName(type: string): string {
+  return EVENTS[type as EventType]?.wire ?? type;
+}
+
+/** Whether a stored type is a subject request's (who may see it is narrower: see the role table). */
+export function isSubjectRequestEvent(type: string): boolean {
+  return type.startsWith("SUBJECT_REQUEST_");
+}

@@ -63,6 +63,8 @@ export class WebhookDeliveryEntity {
   @Column("timestamptz", { name: "next_attempt_at", nullable: true }) nextAttemptAt!: Date | null;
   /** Wall-clock time until which a worker holds the delivery (a dead instance's lease runs out). */
   @Column("timestamptz", { name: "lease_until", nullable: true }) leaseUntil!: Date | null;
+  /** Which hand-over holds the lease: only the job that carries it may attempt and record. */
+  @Column("uuid", { name: "lease_token", nullable: true }) leaseToken!: string | null;
   /** Every attempt: time, status code, duration, error class (never the answer's body). */
   @Column("jsonb", { default: () => "'[]'" }) attempts!: Array<{ at: string; status: number | null; ms: number; error: string | null }>;
   @Column("timestamptz", { name: "created_at" }) createdAt!: Date;

@@ -3,8 +3,8 @@ import { countedChange } from "../../shared/db/database";
 import type { EventType } from "./event-type";
 
 /**
- * The events feature's tables (event, webhook_endpoint, webhook_delivery): every statement over
- * them is here (the endpoints' and deliveries' own statements come with webhook delivery). Each database (control, each region) has its own; the caller's manager chooses.
+ * The outbox's statements (the event table; endpoints' and deliveries' own are in
+ * webhooks.store.ts). Each database (control, each region) has its own; the caller's manager chooses.
  */
 
 export interface EventRow {
@@ -39,6 +39,11 @@ export async function insertEvents(manager: EntityManager, events: readonly Even
       events.map((e) => JSON.stringify(e.data)),
     ],
   );
+}
+
+export async function eventsById(manager: EntityManager, ids: readonly string[]): Promise<EventRow[]> {
+  if (!ids.length) return [];
+  return manager.query(`SELECT id, tenant_id AS "tenantId", type, occurred_at AS "occurredAt", data FROM event WHERE id = ANY ($1::uuid[])`, [ids]);
 }
 
 /** Which of `ids` are events here (a repair writes only the missing). */

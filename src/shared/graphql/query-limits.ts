@@ -84,6 +84,39 @@ function costKey(operationName: string | null | undefined, variables: Record<str
   return key.length <= 1024 ? key : null;
 }
 
+/** An operation's estimated cost; refuses one whose cost cannot be computed, and variables that do not fit their types. */
+export function operationCost(
+  schema: GraphQLSchema,
+  document: DocumentNode,
+  operation: OperationDefinitionNode | undefined,
+  variables: Record<string, unknown>,
+): number {
+  try {
+    return getComplexity({
+      schema,
+      query: document,
+      operationName: operation?.name?.value,
+      variables,
+      estimators: [pageSizeEstimator, fieldExtensionsEstimator(), simpleEstimator({ defaultComplexity: 1 })],
+    });
+  } catch (error) {
+    if (!(error instanceof GraphQLError)) throw new QueryTooComplexError("The operation's cost cannot be computed, so it is refused.");
+    // Only now, on the refusal's path, is the offending variable coerced again for its path.
+    const path = firstInvalidPath(schema, operation, variables);
+    if (path) throw invalidVariableError(path);
+    throw new GraphQLError(error.message, { extensions: { code: ErrorCode.BAD_USER_INPUT } });
+  }
+}
+
+/** Refuses an operation over the cost limit (QUERY_TOO_COMPLEX). */
+export function assertWithinCost(cost: number): void {
+  if (cost > QUERY_LIMITS.cost) {
+    throw new QueryTooComplexError(
+      `The operation's estimated cost ${cost} exceeds the cost limit of ${QUERY_LIMITS.cost}; ask for smaller pages or fewer fields.`,
+    );
+  }
+}
+
 /**
  * The cost budget (graphql-query-complexity), with the request's variables, before execution.
  * An operation whose cost cannot be computed is refused, never let through: a directive given
@@ -95,24 +128,8 @@ function costKey(operationName: string | null | undefined, variables: Record<str
  */
 export function costLimit(schema: GraphQLSchema): ApolloServerPlugin {
   const costs = new WeakMap<DocumentNode, Map<string, number>>();
-  const costOf = (document: DocumentNode, operation: OperationDefinitionNode | undefined, variables: Record<string, unknown>): number => {
-    try {
-      const operationName = operation?.name?.value;
-      return getComplexity({
-        schema,
-        query: document,
-        operationName,
-        variables,
-        estimators: [pageSizeEstimator, fieldExtensionsEstimator(), simpleEstimator({ defaultComplexity: 1 })],
-      });
-    } catch (error) {
-      if (!(error instanceof GraphQLError)) throw new QueryTooComplexError("The operation's cost cannot be computed, so it is refused.");
-      // Only now, on the refusal's path, is the offending variable coerced again for its path.
-      const path = firstInvalidPath(schema, operation, variables);
-      if (path) throw invalidVariableError(path);
-      throw new GraphQLError(error.message, { extensions: { code: ErrorCode.BAD_USER_INPUT } });
-    }
-  };
+  const costOf = (document: DocumentNode, operation: OperationDefinitionNode | undefined, variables: Record<string, unknown>): number =>
+    operationCost(schema, document, operation, variables);
   return {
     async requestDidStart() {
       return {
@@ -129,11 +146,7 @@ export function costLimit(schema: GraphQLSchema): ApolloServerPlugin {
               known.set(key, cost);
             }
           }
-          if (cost > QUERY_LIMITS.cost) {
-            throw new QueryTooComplexError(
-              `The operation's estimated cost ${cost} exceeds the cost limit of ${QUERY_LIMITS.cost}; ask for smaller pages or fewer fields.`,
-            );
-          }
+          assertWithinCost(cost);
         },
       };
     },

@@ -1,0 +1,124 @@
+import { lookup } from "node:dns/promises";
+import { request as httpRequest, type ClientRequest, type IncomingMessage } from "node:http";
+import { request as httpsRequest } from "node:https";
+import { isIP, type LookupFunction } from "node:net";
+import { BadUserInputError } from "../../shared/errors";
+import { ATTEMPT_TIMEOUT_MS, classifyStatus, ipLiteral, isForbiddenAddress, MAX_ANSWER_BYTES, type AttemptError, type AttemptOutcome } from "./webhook-policy";
+
+/** Names to addresses: the system's resolver, or a test's (to play DNS rebinding). */
+export type Resolve = (host: string) => Promise<string[]>;
+
+export const systemResolve: Resolve = async (host) => (await lookup(host, { all: true, verbatim: true })).map((a) => a.address);
+
+export interface AddressRules {
+  resolve: Resolve;
+  /** WEBHOOK_ALLOW_PRIVATE_NETWORKS: loopback and private receivers allowed (development and tests; never production). */
+  allowPrivate: boolean;
+}
+
+/** At creation: every address the host resolves to must be one a receiver may have. */
+export async function checkReachable(url: URL, rules: AddressRules): Promise<void> {
+  if (rules.allowPrivate) return;
+  const literal = ipLiteral(url);
+  let addresses: string[];
+  try {
+    addresses = literal ? [literal] : await rules.resolve(url.hostname);
+  } catch {
+    throw new BadUserInputError("url", "The endpoint URL's host does not resolve.");
+  }
+  if (!addresses.length) throw new BadUserInputError("url", "The endpoint URL's host does not resolve.");
+  if (addresses.some(isForbiddenAddress)) {
+    throw new BadUserInputError(
+      "url",
+      "The endpoint URL reaches a loopback, private, link-local or metadata address: receivers must be on the public internet.",
+    );
+  }
+}
+
+class AttemptFailure extends Error {
+  constructor(readonly kind: AttemptError) {
+    super(kind);
+  }
+}
+
+/**
+ * The lookup a delivery connects through: the injected resolver's first allowed address, so the
+ * address checked is the address connected (a name that resolves elsewhere since creation, DNS
+ * rebinding, is refused here).
+ */
+function checkedLookup(rules: AddressRules): LookupFunction {
+  return ((hostname: string, options: { all?: boolean }, callback: (...args: unknown[]) => void) => {
+    rules.resolve(hostname).then(
+      (addresses) => {
+        const usable = rules.allowPrivate ? addresses : addresses.filter((a) => !isForbiddenAddress(a));
+        if (!usable.length || usable.length < addresses.length) return callback(new AttemptFailure(addresses.length ? "REFUSED_ADDRESS" : "CONNECTION"));
+        if (options.all)
+          callback(
+            null,
+            usable.map((address) => ({ address, family: isIP(address) })),
+          );
+        else callback(null, usable[0], isIP(usable[0]));
+      },
+      () => callback(new AttemptFailure("CONNECTION")),
+    );
+  }) as LookupFunction;
+}
+
+/**
+ * One POST of a signed body: 2xx succeeds; redirects are not followed; at most 64 KB of the
+ * answer is read and dropped; ten seconds in all. Never throws: the outcome says what happened.
+ */
+export function attemptDelivery(target: { url: string; headers: Record<string, string>; body: string }, rules: AddressRules): Promise<AttemptOutcome> {
+  const started = process.hrtime.bigint();
+  const elapsed = () => Number((process.hrtime.bigint() - started) / 1_000_000n);
+  return new Promise((resolve) => {
+    let settled = false;
+    const sent: { req?: ClientRequest } = {};
+    const finish = (status: number | null, error: AttemptError | null) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      sent.req?.destroy();
+      resolve({ status, durationMs: elapsed(), error });
+    };
+    const timer = setTimeout(() => finish(null, "TIMEOUT"), ATTEMPT_TIMEOUT_MS);
+    let url: URL;
+    try {
+      url = new URL(target.url);
+    } catch {
+      return finish(null, "CONNECTION");
+    }
+    const literal = ipLiteral(url);
+    if (literal && !rules.allowPrivate && isForbiddenAddress(literal)) return finish(null, "REFUSED_ADDRESS");
+    const send = url.protocol === "https:" ? httpsRequest : httpRequest;
+    const req = (sent.req = send(url, {
+      method: "POST",
+      headers: {
+        ...target.headers,
+        "content-type": "application/json",
+        "content-length": String(Buffer.byteLength(target.body)),
+        "user-agent": "Custodian-Webhooks/1",
+      },
+      lookup: checkedLookup(rules),
+      agent: false,
+    }));
+    req.on("socket", (socket) => {
+      socket.once("connect", () => {
+        // The address actually connected, whatever resolved it.
+        if (!rules.allowPrivate && socket.remoteAddress && isForbiddenAddress(socket.remoteAddress)) finish(null, "REFUSED_ADDRESS");
+      });
+    });
+    req.on("response", (res: IncomingMessage) => {
+      const status = res.statusCode ?? 0;
+      let read = 0;
+      res.on("data", (chunk: Buffer) => {
+        read += chunk.length;
+        if (read >= MAX_ANSWER_BYTES) finish(status, classifyStatus(status));
+      });
+      res.on("end", () => finish(status, classifyStatus(status)));
+      res.on("error", () => finish(status, classifyStatus(status)));
+    });
+    req.on("error", (error) => finish(null, error instanceof AttemptFailure ? error.kind : "CONNECTION"));
+    req.end(target.body);
+  });
+}

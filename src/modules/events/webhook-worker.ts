@@ -1,0 +1,203 @@
+import { Logger as WorkerLogger, run, runMigrations, type Runner, type Task } from "graphile-worker";
+import { Pool } from "pg";
+import type { Clock } from "../../shared/clock";
+import type { Database, Topology } from "../../shared/db/topology";
+import { loggableError, type Logger } from "../../shared/logging";
+import { watchWebhooks, webhookAttempts, webhookFailures, webhookLag } from "../../shared/metrics";
+import { wireName } from "./event-type";
+import type { EventFeed } from "./event-feed";
+import { afterAttempt, deliveryBody, disableReason, signature, signingSecrets } from "./webhook-policy";
+import { attemptDelivery, type AddressRules } from "./webhook-transport";
+import { claimDue, deliveryBacklog, disableEndpoint, leasedDelivery, recordAttempt } from "./webhooks.store";
+
+/** The queue's task that makes one attempt of one delivery. */
+const ATTEMPT_TASK = "webhook_attempt";
+/** Serialises graphile-worker's own migrations across instances starting together. */
+const QUEUE_MIGRATION_LOCK = 7_310_023;
+
+/** What a job carries: where the delivery is and the lease it was handed with (ids only, no data). */
+interface AttemptJob {
+  database: string;
+  delivery: string;
+  token: string;
+}
+
+export interface WebhookWorkerOptions {
+  rules: AddressRules;
+  /** Attempts in flight at once per instance. */
+  concurrency?: number;
+  /** How often due deliveries are looked for without a notification (retries come due by the clock). */
+  pollMs?: number;
+  /** How long a hand-over holds a delivery (wall clock): an instance that dies mid-attempt frees it after this. */
+  leaseMs?: number;
+}
+
+/**
+ * Webhook delivery (DOMAIN rules 35-38). Each delivery's next attempt time is in our table, on
+ * the service clock; a dispatcher (every instance, every database) leases the due ones with
+ * SKIP LOCKED and hands each to graphile-worker, a PostgreSQL-backed queue in control, as a job
+ * carrying the lease's token. The job attempts only while that lease is its own, then logs the
+ * attempt and the next time in the same statement that releases the lease. An instance that
+ * dies mid-attempt leaves a lease that runs out, and the next dispatch hands the delivery again:
+ * at least once, one worker at a time.
+ */
+export class WebhookWorker {
+  private runner: Runner | null = null;
+  private pool: Pool | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private dispatching: Promise<void> | null = null;
+  private again = false;
+  private unlisten: (() => void) | null = null;
+  private readonly concurrency: number;
+  private readonly pollMs: number;
+  private readonly leaseMs: number;
+
+  constructor(
+    private readonly topology: Topology,
+    private readonly clock: Clock,
+    private readonly feed: EventFeed,
+    private readonly log: Logger,
+    private readonly options: WebhookWorkerOptions,
+  ) {
+    this.concurrency = options.concurrency ?? 10;
+    this.pollMs = options.pollMs ?? 1000;
+    this.leaseMs = options.leaseMs ?? 60_000;
+  }
+
+  async start(): Promise<void> {
+    this.pool = new Pool({ connectionString: this.topology.control.url, max: this.concurrency + 3 });
+    this.pool.on("error", (error) => this.log.warn({ error: loggableError(error) }, "an idle queue connection failed"));
+    const logger = new WorkerLogger(() => (level, message) => {
+      if (level === "error" || level === "warning") this.log.warn({ queue: message }, "webhook queue");
+    });
+    const client = await this.pool.connect();
+    try {
+      await client.query("SELECT pg_advisory_lock($1)", [QUEUE_MIGRATION_LOCK]);
+      try {
+        await runMigrations({ pgPool: this.pool, logger });
+      } finally {
+        await client.query("SELECT pg_advisory_unlock($1)", [QUEUE_MIGRATION_LOCK]);
+      }
+    } finally {
+      client.release();
+    }
+    const attempt: Task = (payload) => this.attempt(payload as AttemptJob);
+    this.runner = await run({
+      pgPool: this.pool,
+      concurrency: this.concurrency,
+      noHandleSignals: true,
+      pollInterval: this.pollMs,
+      logger,
+      taskList: { [ATTEMPT_TASK]: attempt },
+    });
+    this.unlisten = this.feed.on(() => this.wake());
+    this.timer = setInterval(() => this.wake(), this.pollMs);
+    this.timer.unref();
+    watchWebhooks(() => this.backlog());
+    this.wake();
+  }
+
+  /** Dispatches now (or right after the dispatch in progress). */
+  wake(): void {
+    if (this.dispatching) {
+      this.again = true;
+      return;
+    }
+    this.dispatching = this.dispatchAll()
+      .catch((error: unknown) => this.log.warn({ error: loggableError(error) }, "webhook dispatch failed; the next tick retries"))
+      .finally(() => {
+        this.dispatching = null;
+        if (this.again && this.runner) {
+          this.again = false;
+          this.wake();
+        }
+      });
+  }
+
+  /** Hands every due delivery of every open database to the queue; resolves when done. */
+  async dispatchAll(): Promise<void> {
+    await Promise.all(
+      this.topology.all.map((db) =>
+        this.dispatch(db).catch((error: unknown) => this.log.debug({ database: db.name, error: loggableError(error) }, "webhook dispatch skipped a database")),
+      ),
+    );
+  }
+
+  private async dispatch(db: Database): Promise<void> {
+    const batch = 100;
+    for (;;) {
+      const claimed = await claimDue(db.maintenance.manager, this.clock.now(), batch, this.leaseMs);
+      if (!claimed.length || !this.pool) return;
+      const jobs: AttemptJob[] = claimed.map((c) => ({ database: db.name, delivery: c.id, token: c.token }));
+      // A crash between the lease and this leaves a lease that runs out: the delivery is handed again.
+      await this.pool.query(`SELECT graphile_worker.add_job($2, j, job_key := j->>'delivery', max_attempts := 1) FROM json_array_elements($1::json) j`, [
+        JSON.stringify(jobs),
+        ATTEMPT_TASK,
+      ]);
+      if (claimed.length < batch) return;
+    }
+  }
+
+  /** One attempt of a leased delivery; never throws (a job that failed would stay in the queue). */
+  private async attempt(job: AttemptJob): Promise<void> {
+    try {
+      const db = this.topology.database(job.database);
+      if (!db) return;
+      // Enough of the lease must be left for a whole attempt (ten seconds) and its record.
+      const leased = await leasedDelivery(db.maintenance.manager, job.delivery, job.token, 20_000);
+      if (!leased || !leased.enabled) return;
+      const at = this.clock.now();
+      const body = deliveryBody({
+        id: leased.eventId,
+        wireType: wireName(leased.type),
+        occurredAt: leased.occurredAt,
+        tenantId: leased.tenantId,
+        data: leased.data,
+      });
+      // The wall-clock second of this attempt, so receivers' five-minute tolerance holds under a moved test clock.
+      const timestamp = Math.floor(Date.now() / 1000);
+      const headers = {
+        "webhook-id": leased.eventId,
+        "webhook-timestamp": String(timestamp),
+        "webhook-signature": signature(signingSecrets(leased, at), leased.eventId, timestamp, body),
+      };
+      const outcome = await attemptDelivery({ url: leased.url, headers, body }, this.options.rules);
+      const next = afterAttempt(outcome, leased.scheduledAttempts + 1, at);
+      const recorded = await db.maintenance.transaction(async (manager) => {
+        const mine = await recordAttempt(manager, { id: leased.id, token: job.token, endpointId: leased.endpointId }, { at, outcome, ...next });
+        const reason = mine && disableReason(outcome, leased.failingSince, at);
+        if (reason) await disableEndpoint(manager, leased.endpointId, reason, at);
+        return mine;
+      });
+      if (!recorded) return;
+      webhookAttempts.inc({ outcome: outcome.error ?? "ok" });
+      if (next.status === "FAILED") webhookFailures.inc();
+      if (outcome.error === null && leased.scheduledAttempts === 0)
+        webhookLag.observe(Math.max(0, this.clock.now().getTime() - new Date(leased.occurredAt).getTime()) / 1000);
+    } catch (error) {
+      this.log.warn(
+        { database: job.database, error: loggableError(error) },
+        "a webhook attempt could not be made or recorded; its lease runs out and it is handed again",
+      );
+    }
+  }
+
+  private async backlog() {
+    const now = this.clock.now();
+    const rows = await Promise.all(this.topology.all.map(async (db) => ({ database: db.name, ...(await deliveryBacklog(db.maintenance.manager, now)) })));
+    return rows;
+  }
+
+  /** Stops dispatching, lets attempts in flight finish, and closes the queue's connections. */
+  async stop(): Promise<void> {
+    this.unlisten?.();
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    const runner = this.runner;
+    this.runner = null;
+    await this.dispatching;
+    await runner?.stop();
+    await this.pool?.end().catch(() => undefined);
+    this.pool = null;
+  }
+}

@@ -1,0 +1,171 @@
+import type { EntityManager, SelectQueryBuilder } from "typeorm";
+import { changedRows, countedChange } from "../../shared/db/database";
+import { WebhookDeliveryEntity, WebhookEndpointEntity } from "./events.entities";
+import type { AttemptOutcome, DeliveryStatus } from "./webhook-policy";
+
+/**
+ * The statements over webhook endpoints and deliveries. Request statements run on the caller's
+ * session (row-level security keeps a tenant to its own); the delivery worker's on a database's
+ * maintenance pool.
+ */
+
+/** Endpoints of one owner (a tenant; null: the operators), oldest first. */
+export function endpointsOf(manager: EntityManager, tenantId: string | null): Promise<WebhookEndpointEntity[]> {
+  const query = manager.getRepository(WebhookEndpointEntity).createQueryBuilder("w");
+  if (tenantId) query.where("w.tenant_id = :tenantId", { tenantId });
+  else query.where("w.tenant_id IS NULL");
+  return query.orderBy("w.created_at", "ASC").addOrderBy("w.id", "ASC").getMany();
+}
+
+export function endpointsById(manager: EntityManager, ids: readonly string[]): Promise<WebhookEndpointEntity[]> {
+  if (!ids.length) return Promise.resolve([]);
+  return manager.getRepository(WebhookEndpointEntity).createQueryBuilder("w").where("w.id IN (:...ids)", { ids }).getMany();
+}
+
+/**
+ * Inserts an endpoint unless its owner has `max` already; false when it has. The owner's
+ * endpoints are locked first, so two creations racing for the last place cannot both take it.
+ */
+export async function insertEndpointWithin(manager: EntityManager, endpoint: WebhookEndpointEntity, max: number): Promise<boolean> {
+  await manager.query(`SELECT pg_advisory_xact_lock(hashtextextended('webhook_endpoint:' || coalesce($1::text, 'operators'), 0))`, [endpoint.tenantId]);
+  const [{ n }]: Array<{ n: number }> = await manager.query(`SELECT count(*)::int AS n FROM webhook_endpoint WHERE tenant_id IS NOT DISTINCT FROM $1`, [
+    endpoint.tenantId,
+  ]);
+  if (n >= max) return false;
+  await manager.getRepository(WebhookEndpointEntity).insert(endpoint);
+  return true;
+}
+
+/** A new secret; the current one keeps signing until `until` (a previous one is dropped). */
+export async function rotateSecret(manager: EntityManager, id: string, secret: string, until: Date, now: Date): Promise<boolean> {
+  const rows = await changedRows(
+    manager,
+    `UPDATE webhook_endpoint SET previous_secret = secret, previous_secret_until = $3, secret = $2, updated_at = $4 WHERE id = $1 RETURNING id`,
+    [id, secret, until, now],
+  );
+  return rows.length > 0;
+}
+
+/** Disables an endpoint with a reason; its pending deliveries fail (a disabled endpoint gets nothing). */
+export async function disableEndpoint(manager: EntityManager, id: string, reason: string, now: Date): Promise<void> {
+  await manager.query(`UPDATE webhook_endpoint SET enabled = false, disabled_reason = $2, updated_at = $3 WHERE id = $1 AND enabled`, [id, reason, now]);
+  await manager.query(
+    `UPDATE webhook_delivery SET status = 'FAILED', next_attempt_at = NULL, lease_until = NULL, lease_token = NULL, updated_at = $2
+      WHERE endpoint_id = $1 AND status = 'PENDING'`,
+    [id, now],
+  );
+}
+
+export async function enableEndpoint(manager: EntityManager, id: string, now: Date): Promise<void> {
+  await manager.query(`UPDATE webhook_endpoint SET enabled = true, disabled_reason = NULL, failing_since = NULL, updated_at = $2 WHERE id = $1`, [id, now]);
+}
+
+/** Deletes an endpoint, its secrets and (by cascade) its deliveries. */
+export async function deleteEndpoint(manager: EntityManager, id: string): Promise<boolean> {
+  return (await countedChange(manager, `DELETE FROM webhook_endpoint WHERE id = $1 RETURNING 1`, [id])) > 0;
+}
+
+/** An endpoint's deliveries, oldest first, optionally of one status (page it with keysetPage). */
+export function deliveriesQuery(manager: EntityManager, endpointId: string, status: DeliveryStatus | null): SelectQueryBuilder<WebhookDeliveryEntity> {
+  const query = manager.getRepository(WebhookDeliveryEntity).createQueryBuilder("d").where("d.endpoint_id = :endpointId", { endpointId });
+  if (status) query.andWhere("d.status = :status", { status });
+  return query;
+}
+
+export function deliveriesById(manager: EntityManager, ids: readonly string[]): Promise<WebhookDeliveryEntity[]> {
+  if (!ids.length) return Promise.resolve([]);
+  return manager.getRepository(WebhookDeliveryEntity).createQueryBuilder("d").where("d.id IN (:...ids)", { ids }).getMany();
+}
+
+/** A new schedule for the delivery, due at once (a replay); attempts already logged stay. */
+export async function replayDelivery(manager: EntityManager, id: string, now: Date): Promise<void> {
+  await manager.query(`UPDATE webhook_delivery SET status = 'PENDING', scheduled_attempts = 0, next_attempt_at = $2, updated_at = $2 WHERE id = $1`, [id, now]);
+}
+
+// ---------------------------------------------------------------- the delivery worker's statements
+
+/**
+ * Leases up to `limit` deliveries due at `now` (service clock) that no one holds, for `leaseMs`
+ * of wall-clock time (a dead instance's lease runs out). SKIP LOCKED: instances claiming side by
+ * side take different rows.
+ */
+export function claimDue(manager: EntityManager, now: Date, limit: number, leaseMs: number): Promise<Array<{ id: string; token: string }>> {
+  return changedRows(
+    manager,
+    `UPDATE webhook_delivery d SET lease_until = clock_timestamp() + make_interval(secs => $3::float8 / 1000), lease_token = gen_random_uuid()
+      WHERE d.id IN (SELECT id FROM webhook_delivery
+                      WHERE status = 'PENDING' AND next_attempt_at <= $1 AND (lease_until IS NULL OR lease_until < clock_timestamp())
+                      ORDER BY next_attempt_at LIMIT $2 FOR UPDATE SKIP LOCKED)
+      RETURNING d.id, d.lease_token AS token`,
+    [now, limit, leaseMs],
+  );
+}
+
+/** A leased delivery with what its attempt needs, while the lease is this token's and at least `marginMs` of it is left. */
+export interface LeasedDelivery {
+  id: string;
+  scheduledAttempts: number;
+  endpointId: string;
+  url: string;
+  secret: string;
+  previousSecret: string | null;
+  previousSecretUntil: Date | null;
+  enabled: boolean;
+  failingSince: Date | null;
+  eventId: string;
+  tenantId: string | null;
+  type: string;
+  occurredAt: Date;
+  data: Record<string, unknown>;
+}
+
+export async function leasedDelivery(manager: EntityManager, id: string, token: string, marginMs: number): Promise<LeasedDelivery | null> {
+  const rows: LeasedDelivery[] = await manager.query(
+    `SELECT d.id, d.scheduled_attempts AS "scheduledAttempts", w.id AS "endpointId", w.url, w.secret, w.previous_secret AS "previousSecret",
+            w.previous_secret_until AS "previousSecretUntil", w.enabled, w.failing_since AS "failingSince",
+            e.id AS "eventId", e.tenant_id AS "tenantId", e.type, e.occurred_at AS "occurredAt", e.data
+       FROM webhook_delivery d JOIN webhook_endpoint w ON w.id = d.endpoint_id JOIN event e ON e.id = d.event_id
+      WHERE d.id = $1 AND d.lease_token = $2 AND d.status = 'PENDING'
+        AND d.lease_until > clock_timestamp() + make_interval(secs => $3::float8 / 1000)`,
+    [id, token, marginMs],
+  );
+  return rows[0] ?? null;
+}
+
+/**
+ * Logs an attempt and sets where the delivery stands, releasing the lease; only for the token's
+ * holder (false when the lease was taken over). The endpoint's failing streak follows.
+ */
+export async function recordAttempt(
+  manager: EntityManager,
+  lease: { id: string; token: string; endpointId: string },
+  attempt: { at: Date; outcome: AttemptOutcome; status: DeliveryStatus; nextAttemptAt: Date | null },
+): Promise<boolean> {
+  const logged = { at: attempt.at.toISOString(), status: attempt.outcome.status, ms: attempt.outcome.durationMs, error: attempt.outcome.error };
+  const rows = await changedRows(
+    manager,
+    `UPDATE webhook_delivery SET attempts = attempts || jsonb_build_array($3::jsonb), scheduled_attempts = scheduled_attempts + 1,
+            status = $4, next_attempt_at = $5, lease_until = NULL, lease_token = NULL, updated_at = $6
+      WHERE id = $1 AND lease_token = $2 RETURNING id`,
+    [lease.id, lease.token, JSON.stringify(logged), attempt.status, attempt.nextAttemptAt, attempt.at],
+  );
+  if (!rows.length) return false;
+  await manager.query(
+    attempt.outcome.error === null
+      ? `UPDATE webhook_endpoint SET failing_since = NULL WHERE id = $1 AND failing_since IS NOT NULL`
+      : `UPDATE webhook_endpoint SET failing_since = $2 WHERE id = $1 AND failing_since IS NULL`,
+    attempt.outcome.error === null ? [lease.endpointId] : [lease.endpointId, attempt.at],
+  );
+  return true;
+}
+
+/** Deliveries waiting (due or not) and those due now: the queue's depth for the metrics. */
+export async function deliveryBacklog(manager: EntityManager, now: Date): Promise<{ pending: number; due: number; disabledEndpoints: number }> {
+  const [row]: Array<{ pending: number; due: number; disabled: number }> = await manager.query(
+    `SELECT (SELECT count(*)::int FROM webhook_delivery WHERE status = 'PENDING') AS pending,
+            (SELECT count(*)::int FROM webhook_delivery WHERE status = 'PENDING' AND next_attempt_at <= $1) AS due,
+            (SELECT count(*)::int FROM webhook_endpoint WHERE NOT enabled) AS disabled`,
+    [now],
+  );
+  return { pending: row.pending, due: row.due, disabledEndpoints: row.disabled };
+}
