@@ -11,11 +11,13 @@ import { freshDatabase } from "./fresh-database";
  * Arguments are passed on to `node --test` (e.g. --test-name-pattern=tenant).
  */
 async function main(): Promise<number> {
-  const database = await freshDatabase("custodian_test", createLogger(process.env.LOG_LEVEL ?? "warn"));
+  // The suite's own embedded server is thrown away after the run: it need not survive a power
+  // cut, so it does not wait for the disk (durability is tested on servers of their own).
+  const database = await freshDatabase("custodian_test", createLogger(process.env.LOG_LEVEL ?? "warn"), DISPOSABLE_SERVER);
   console.log(`# test ${database.description}, Node ${process.version}`);
   try {
     // Decorator metadata must exist before any decorated class loads, whichever a test file imports first.
-    const child = spawn(process.execPath, ["--require", "reflect-metadata", "--test", ...process.argv.slice(2), ...testPaths()], {
+    const child = spawn(process.execPath, ["--require", "reflect-metadata", "--test", `--test-concurrency=${concurrency()}`, ...process.argv.slice(2), ...testPaths()], {
       stdio: "inherit",
       env: { ...process.env, DATABASE_URL: database.url, CUSTODIAN_TEST: "1" },
     });
@@ -26,6 +28,19 @@ async function main(): Promise<number> {
   } finally {
     await database.drop();
   }
+}
+
+const DISPOSABLE_SERVER = { fsync: "off", synchronous_commit: "off", full_page_writes: "off" };
+
+/**
+ * Test files run side by side (TEST_CONCURRENCY, default 3 for the server tests and 2 for the
+ * whole suite): they mostly wait on PostgreSQL, timers and child processes, and each works in
+ * tenants or databases of its own. The standalone files start servers of their own: one at a time.
+ */
+function concurrency(): number {
+  const given = Number(process.env.TEST_CONCURRENCY);
+  if (Number.isInteger(given) && given > 0) return given;
+  return process.env.TESTS === "standalone" ? 1 : process.env.TESTS === "server" ? 3 : 2;
 }
 
 /** The marker of a test file that runs PostgreSQL servers of its own: which server the suite runs on does not matter to it. */
