@@ -9,6 +9,7 @@ import { signToken } from "../src/shared/auth/jwt";
 import { Role } from "../src/shared/auth/role";
 import { HeapAfterFullGc, memoryTrend, type Sample } from "./memory-trend";
 import { races } from "./races";
+import { eventsDrill } from "./events";
 import { BATCH, batchVariables, BatchStream, DrillDatabase, type DrillResult, drillTenant, operatorToken, post, rssOf, sleep, startApi } from "./lib";
 
 /**
@@ -547,6 +548,7 @@ async function main(): Promise<number> {
     ["two", twoInstances],
     ["soak", soak],
     ["races", racesDrill],
+    ["events", () => withDatabase((db) => eventsDrill(db, 1000))],
   ];
   const results: DrillResult[] = [];
   for (const [name, drill] of drills) {

@@ -17,10 +17,14 @@ async function main(): Promise<number> {
   console.log(`# test ${database.description}, Node ${process.version}`);
   try {
     // Decorator metadata must exist before any decorated class loads, whichever a test file imports first.
-    const child = spawn(process.execPath, ["--require", "reflect-metadata", "--test", `--test-concurrency=${concurrency()}`, ...process.argv.slice(2), ...testPaths()], {
-      stdio: "inherit",
-      env: { ...process.env, DATABASE_URL: database.url, CUSTODIAN_TEST: "1" },
-    });
+    const child = spawn(
+      process.execPath,
+      ["--require", "reflect-metadata", "--test", `--test-concurrency=${concurrency()}`, ...process.argv.slice(2), ...testPaths()],
+      {
+        stdio: "inherit",
+        env: { ...process.env, DATABASE_URL: database.url, CUSTODIAN_TEST: "1" },
+      },
+    );
     const forward = (signal: NodeJS.Signals) => child.kill(signal);
     process.on("SIGINT", forward);
     process.on("SIGTERM", forward);

@@ -69,6 +69,8 @@ export interface Config {
   webhookAllowPrivate: boolean;
   /** WEBHOOK_DELIVERY=off: this instance delivers no webhooks (others do; events are kept either way). */
   webhookDelivery: boolean;
+  /** WEBHOOK_LEASE: how long an instance holds a delivery it took; one that died mid-attempt frees it after this. */
+  webhookLeaseMs: number;
 }
 
 export class ConfigError extends Error {
@@ -284,5 +286,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     rateLimitPerMinute: env.RATE_LIMIT_PER_MINUTE === "off" ? null : parseInteger(env, "RATE_LIMIT_PER_MINUTE", 600, 1, 1_000_000),
     webhookAllowPrivate,
     webhookDelivery: parseOnOff(env, "WEBHOOK_DELIVERY", true),
+    webhookLeaseMs: parseDuration(env, "WEBHOOK_LEASE", 60_000, 15_000) ?? 60_000,
   };
 }

@@ -79,7 +79,7 @@ async function main(): Promise<void> {
     const server = await startServer({ config, topology, clock, log, schema, feed, alive: () => embedded?.alive() ?? true });
     cleanup.push({ step: "HTTP server", run: () => server.stop() });
     if (config.webhookDelivery) {
-      const webhooks = new WebhookWorker(topology, clock, feed, log, { rules: webhookRules });
+      const webhooks = new WebhookWorker(topology, clock, feed, log, { rules: webhookRules, leaseMs: config.webhookLeaseMs });
       await webhooks.start();
       cleanup.push({ step: "webhook delivery", run: () => webhooks.stop() });
     }

@@ -6,12 +6,14 @@ import { loggableError, type Logger } from "../../shared/logging";
 import { watchWebhooks, webhookAttempts, webhookFailures, webhookLag } from "../../shared/metrics";
 import { wireName } from "./event-type";
 import type { EventFeed } from "./event-feed";
-import { afterAttempt, deliveryBody, disableReason, signature, signingSecrets } from "./webhook-policy";
+import { afterAttempt, ATTEMPT_TIMEOUT_MS, deliveryBody, disableReason, signature, signingSecrets } from "./webhook-policy";
 import { attemptDelivery, type AddressRules } from "./webhook-transport";
 import { claimDue, deliveryBacklog, disableEndpoint, leasedDelivery, recordAttempt } from "./webhooks.store";
 
 /** The queue's task that makes one attempt of one delivery. */
 const ATTEMPT_TASK = "webhook_attempt";
+/** What must be left of a lease when its job starts: a whole attempt and its record. */
+const LEASE_MARGIN_MS = ATTEMPT_TIMEOUT_MS + 2_000;
 /** Serialises graphile-worker's own migrations across instances starting together. */
 const QUEUE_MIGRATION_LOCK = 7_310_023;
 
@@ -61,12 +63,16 @@ export class WebhookWorker {
   ) {
     this.concurrency = options.concurrency ?? 10;
     this.pollMs = options.pollMs ?? 1000;
-    this.leaseMs = options.leaseMs ?? 60_000;
+    this.leaseMs = Math.max(options.leaseMs ?? 60_000, LEASE_MARGIN_MS + 3_000);
   }
 
   async start(): Promise<void> {
     this.pool = new Pool({ connectionString: this.topology.control.url, max: this.concurrency + 3 });
     this.pool.on("error", (error) => this.log.warn({ error: loggableError(error) }, "an idle queue connection failed"));
+    // A connection that fails while checked out (the server died) fails its query; its own
+    // 'error' event must not take the process down. graphile-worker guards only the connections
+    // it opened itself, not those its migrations left in the pool.
+    this.pool.on("connect", (client) => client.on("error", () => undefined));
     const logger = new WorkerLogger(() => (level, message) => {
       if (level === "error" || level === "warning") this.log.warn({ queue: message }, "webhook queue");
     });
@@ -144,7 +150,7 @@ export class WebhookWorker {
       const db = this.topology.database(job.database);
       if (!db) return;
       // Enough of the lease must be left for a whole attempt (ten seconds) and its record.
-      const leased = await leasedDelivery(db.maintenance.manager, job.delivery, job.token, 20_000);
+      const leased = await leasedDelivery(db.maintenance.manager, job.delivery, job.token, LEASE_MARGIN_MS);
       if (!leased || !leased.enabled) return;
       const at = this.clock.now();
       const body = deliveryBody({

@@ -1,0 +1,156 @@
+import { randomUUID } from "node:crypto";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { Pool } from "pg";
+import { Webhook } from "standardwebhooks";
+import { freshDatabase } from "../scripts/fresh-database";
+import { Role } from "../src/shared/auth/role";
+import { signToken } from "../src/shared/auth/jwt";
+import { createLogger } from "../src/shared/logging";
+import { BENCH_SECRET, euRegionUrl, gql, intFromEnv, startApi, syncDirectory, timed } from "./lib";
+
+/**
+ * Events: BENCH_EVENTS committed openSubjectRequest mutations (default 10,000), paced at
+ * BENCH_RATE per second (200), each delivered as a signed webhook to a receiver on loopback that
+ * verifies it with the standardwebhooks package. Prints events/s delivered and p50/p99 from the
+ * mutation's answer (its commit) to the verified delivery; then the same mutations' req/s at
+ * full speed with the endpoint enabled and disabled, alternating runs (BENCH_RUNS of each, 3).
+ */
+const OPEN = `mutation($input: OpenSubjectRequestInput!) { openSubjectRequest(input: $input) { id } }`;
+const CREATE = `mutation($input: CreateWebhookEndpointInput!) { createWebhookEndpoint(input: $input) { secret endpoint { id } } }`;
+
+const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+
+async function main() {
+  const events = intFromEnv("BENCH_EVENTS", 10_000);
+  const rate = intFromEnv("BENCH_RATE", 200);
+  const runs = intFromEnv("BENCH_RUNS", 3);
+  const perRun = intFromEnv("BENCH_RUN_REQUESTS", 1500);
+  const concurrency = intFromEnv("BENCH_CONCURRENCY", 20);
+  const database = await freshDatabase("custodian_bench", createLogger("warn"));
+  console.log(
+    `# events bench on ${database.description}: ${events} events at ${rate}/s, then ${runs} x 2 alternating runs of ${perRun} at concurrency ${concurrency}`,
+  );
+
+  // The receiver: verifies each delivery, notes when the first one of each event arrived.
+  let hook: Webhook | null = null;
+  const arrived = new Map<string, number>();
+  let duplicates = 0;
+  let unverified = 0;
+  const receiver = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => {
+      try {
+        const payload = hook!.verify(Buffer.concat(chunks).toString("utf8"), req.headers as Record<string, string>) as { data: { requestId: string } };
+        if (arrived.has(payload.data.requestId)) duplicates++;
+        else arrived.set(payload.data.requestId, performance.now());
+        res.writeHead(204).end();
+      } catch {
+        unverified++;
+        res.writeHead(400).end();
+      }
+    });
+  });
+  await new Promise<void>((ok) => receiver.listen(0, "127.0.0.1", ok));
+  const receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
+
+  const pool = new Pool({ connectionString: euRegionUrl(database.url), max: 4 });
+  pool.on("error", () => undefined);
+  // Development mode: the receiver is on loopback, which production refuses.
+  const api = await startApi(database.url, { NODE_ENV: "development", WEBHOOK_ALLOW_PRIVATE_NETWORKS: "1", RETENTION_INTERVAL: "off" });
+  try {
+    const tenantId = randomUUID();
+    await pool.query(`INSERT INTO tenant (id, name, storage_location_code, created_at, updated_at) VALUES ($1, 'Events bench', 'EU', now(), now())`, [
+      tenantId,
+    ]);
+    const subjects = Array.from({ length: events + 2 * runs * perRun + 10 }, () => randomUUID());
+    await pool.query(
+      `INSERT INTO data_subject (id, tenant_id, external_id, created_at, updated_at) SELECT id, $1, 'ext-' || id, now(), now() FROM unnest($2::uuid[]) AS id`,
+      [tenantId, subjects],
+    );
+    await syncDirectory(database.url);
+    const admin = await signToken({ subject: "bench-admin", role: Role.TENANT_ADMIN, tenantId }, BENCH_SECRET);
+    // Several administrators: one principal may hold only its share of the connections.
+    const admins = await Promise.all(
+      Array.from({ length: concurrency }, (_, i) => signToken({ subject: `bench-admin-${i}`, role: Role.TENANT_ADMIN, tenantId }, BENCH_SECRET)),
+    );
+    const created = (await gql(api.url, admin, CREATE, { input: { url: receiverUrl, eventTypes: ["SUBJECT_REQUEST_OPENED"] } })).createWebhookEndpoint;
+    hook = new Webhook(created.secret);
+    const endpointId: string = created.endpoint.id;
+    let next = 0;
+    // Events opened while the endpoint is enabled: each is delivered once.
+    let deliverable = 0;
+    let enabledNow = true;
+    const open = async () => {
+      if (enabledNow) deliverable++;
+      const i = next++;
+      const data = await gql(api.url, admins[i % admins.length], OPEN, { input: { dataSubjectId: subjects[i], kind: "ACCESS" } });
+      return data.openSubjectRequest.id as string;
+    };
+
+    // Warm-up (not counted).
+    for (let i = 0; i < 10; i++) await open();
+
+    // 1. Paced: commit -> verified delivery.
+    const committed = new Map<string, number>();
+    const started = performance.now();
+    const inFlight: Array<Promise<void>> = [];
+    for (let i = 0; i < events; i++) {
+      const due = started + (i * 1000) / rate;
+      const wait = due - performance.now();
+      if (wait > 0) await new Promise((ok) => setTimeout(ok, wait));
+      inFlight.push(open().then((id) => void committed.set(id, performance.now())));
+    }
+    await Promise.all(inFlight);
+    const deadline = performance.now() + 60_000;
+    while ([...committed.keys()].some((id) => !arrived.has(id)) && performance.now() < deadline) await new Promise((ok) => setTimeout(ok, 100));
+    const lastArrival = Math.max(...[...committed.keys()].map((id) => arrived.get(id) ?? 0));
+    const latencies = [...committed].map(([id, at]) => Math.max(0, (arrived.get(id) ?? Infinity) - at)).sort((a, b) => a - b);
+    const missing = latencies.filter((l) => !Number.isFinite(l)).length;
+    console.log(`delivered     ${events - missing} of ${events} (${duplicates} duplicates, ${unverified} unverified)`);
+    console.log(`events/s      ${((events - missing) / ((lastArrival - started) / 1000)).toFixed(0)} (offered ${rate}/s)`);
+    console.log(
+      `commit->delivery p50 ${percentile(latencies, 50).toFixed(1)} ms  p99 ${percentile(latencies, 99).toFixed(1)} ms  max ${latencies.at(-1)!.toFixed(1)} ms`,
+    );
+
+    // 2. The mutations' own speed, with the endpoint subscribed and without, alternating.
+    const withEndpoint: number[] = [];
+    const without: number[] = [];
+    for (let run = 0; run < runs; run++) {
+      for (const enabled of [true, false]) {
+        await gql(api.url, admin, `mutation($id: ID!) { ${enabled ? "enable" : "disable"}WebhookEndpoint(endpointId: $id) { id } }`, { id: endpointId });
+        enabledNow = enabled;
+        const seconds = await timed(
+          Array.from({ length: perRun }, () => open),
+          concurrency,
+        );
+        (enabled ? withEndpoint : without).push(perRun / seconds);
+        // The next run starts when this one's deliveries are done: each run pays for its own.
+        const until = performance.now() + 60_000;
+        while (enabled && arrived.size < deliverable && performance.now() < until) await new Promise((ok) => setTimeout(ok, 50));
+      }
+    }
+    const [w, n] = [median(withEndpoint), median(without)];
+    const fmt = (xs: number[]) => `${Math.min(...xs).toFixed(0)}-${Math.max(...xs).toFixed(0)}`;
+    console.log(
+      `openSubjectRequest req/s  with endpoint ${w.toFixed(0)} (${fmt(withEndpoint)})  without ${n.toFixed(0)} (${fmt(without)})  ratio ${(w / n).toFixed(3)}`,
+    );
+    if (process.argv.includes("--json")) {
+      console.log(
+        JSON.stringify({ events, rate, missing, duplicates, p50: percentile(latencies, 50), p99: percentile(latencies, 99), withEndpoint: w, without: n }),
+      );
+    }
+  } finally {
+    await api.stop();
+    await pool.end();
+    receiver.close();
+    await database.drop();
+  }
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});
