@@ -2,6 +2,8 @@ import { spawn } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { createLogger } from "../src/shared/logging";
+import { Client } from "pg";
+import { withDatabase } from "../src/shared/db/topology";
 import { freshDatabase } from "./fresh-database";
 
 /**
@@ -22,7 +24,8 @@ async function main(): Promise<number> {
       ["--require", "reflect-metadata", "--test", `--test-concurrency=${concurrency()}`, ...process.argv.slice(2), ...testPaths()],
       {
         stdio: "inherit",
-        env: { ...process.env, DATABASE_URL: database.url, CUSTODIAN_TEST: "1" },
+        // The suite's database is a template: each test file works on copies (test/helpers/suite-db.ts).
+        env: { ...process.env, DATABASE_URL: database.url, CUSTODIAN_TEST: "1", CUSTODIAN_TEST_REGIONS: (await regionSuffixes(database.url)).join(",") },
       },
     );
     const forward = (signal: NodeJS.Signals) => child.kill(signal);
@@ -34,17 +37,29 @@ async function main(): Promise<number> {
   }
 }
 
+/** The region databases made beside the suite's (`<suite>_eu`, ...), by their suffix. */
+async function regionSuffixes(url: string): Promise<string[]> {
+  const name = decodeURIComponent(new URL(url).pathname.slice(1));
+  const admin = new Client({ connectionString: withDatabase(url, "postgres") });
+  await admin.connect();
+  try {
+    const { rows } = await admin.query<{ datname: string }>(`SELECT datname FROM pg_database WHERE datname LIKE $1`, [`${name}\\_%`]);
+    return rows.map((r) => r.datname.slice(name.length + 1));
+  } finally {
+    await admin.end();
+  }
+}
+
 const DISPOSABLE_SERVER = { fsync: "off", synchronous_commit: "off", full_page_writes: "off" };
 
 /**
- * Test files run side by side (TEST_CONCURRENCY, default 3 for the server tests and 2 for the
- * whole suite): they mostly wait on PostgreSQL, timers and child processes, and each works in
- * tenants or databases of its own. The standalone files start servers of their own: one at a time.
+ * Test files at once (TEST_CONCURRENCY, default 1). Each file works on copies of the suite's
+ * database, so files may run side by side; CI keeps one at a time per lane (its three lanes
+ * already fill both cores, and some tests measure how the server answers under a deadline).
  */
 function concurrency(): number {
   const given = Number(process.env.TEST_CONCURRENCY);
-  if (Number.isInteger(given) && given > 0) return given;
-  return process.env.TESTS === "standalone" ? 1 : process.env.TESTS === "server" ? 3 : 2;
+  return Number.isInteger(given) && given > 0 ? given : 1;
 }
 
 /** The marker of a test file that runs PostgreSQL servers of its own: which server the suite runs on does not matter to it. */

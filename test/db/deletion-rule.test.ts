@@ -1,12 +1,13 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { Client } from "pg";
+import { suiteDatabaseUrl } from "../helpers/suite-db";
 import { ACTIVELY_DELETABLE_SQL, isActivelyDeletable } from "../../src/modules/personal-data/deletion-policy";
 
 describe("which records an active deletion takes: one rule, in SQL and in TypeScript", () => {
   // Compared as a WHERE clause uses it: NULL (a pending record without a reason) is not taken.
   it("gives the same answer in PostgreSQL as the predicate, for every status and reason", async () => {
-    const client = new Client({ connectionString: process.env.DATABASE_URL });
+    const client = new Client({ connectionString: await suiteDatabaseUrl() });
     await client.connect();
     try {
       const statuses = ["ACTIVE", "PENDING_DELETION"];

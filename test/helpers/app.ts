@@ -16,6 +16,7 @@ import { SettableClock } from "../../src/shared/clock";
 import { createLogger } from "../../src/shared/logging";
 import type { WebhookSettings } from "../../src/modules/events/webhooks.service";
 import { EventFeed } from "../../src/modules/events/event-feed";
+import { suiteDatabaseUrl } from "./suite-db";
 
 export const TEST_SECRET = "test-secret-that-is-long-enough-for-hs256-0123456789";
 /** Every test process signs audit checkpoints with the same key, so each can check the others'. */
@@ -80,8 +81,7 @@ export async function startTestApp(
     subscriptions?: boolean;
   } = {},
 ): Promise<TestApp> {
-  const url = options.databaseUrl ?? process.env.DATABASE_URL;
-  if (!url) throw new Error("DATABASE_URL is not set: run the suite with `npm test`");
+  const url = options.databaseUrl ?? (await suiteDatabaseUrl());
   const logs: string[] = [];
   const log = createLogger("debug", new Writable({ write: (chunk, _enc, done) => (logs.push(String(chunk)), done()) }));
   const clock = new SettableClock();

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { type TestApp, principals, startTestApp } from "../helpers/app";
+import { suiteDatabaseUrl } from "../helpers/suite-db";
 import { CuttableProxy } from "../helpers/proxy";
 
 describe("HTTP surface", () => {
@@ -64,7 +65,7 @@ describe("the database going away and coming back", () => {
   let proxy: CuttableProxy;
   let app: TestApp;
   before(async () => {
-    const url = new URL(process.env.DATABASE_URL!);
+    const url = new URL(await suiteDatabaseUrl());
     proxy = new CuttableProxy({ host: url.hostname, port: Number(url.port || 5432) });
     await proxy.open();
     url.hostname = "127.0.0.1";
