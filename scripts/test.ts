@@ -2,9 +2,10 @@ import { spawn } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { createLogger } from "../src/shared/logging";
-import { Client } from "pg";
+import { Client, Pool } from "pg";
+import { migrateQueue } from "../src/modules/events/webhook-worker";
 import { withDatabase } from "../src/shared/db/topology";
-import { freshDatabase } from "./fresh-database";
+import { freshDatabase, migrateAndSeed } from "./fresh-database";
 
 /**
  * Runs the suite against a real PostgreSQL that exists only for this run: with DATABASE_URL, a
@@ -15,7 +16,12 @@ import { freshDatabase } from "./fresh-database";
 async function main(): Promise<number> {
   // The suite's own embedded server is thrown away after the run: it need not survive a power
   // cut, so it does not wait for the disk (durability is tested on servers of their own).
-  const database = await freshDatabase("custodian_test", createLogger(process.env.LOG_LEVEL ?? "warn"), DISPOSABLE_SERVER);
+  const database = await freshDatabase("custodian_test", createLogger(process.env.LOG_LEVEL ?? "warn"), DISPOSABLE_SERVER, async (url) => {
+    await migrateAndSeed(url);
+    // The webhook queue's schema too, so no test file's copy waits for graphile-worker's migrations.
+    const pool = new Pool({ connectionString: url, max: 2 });
+    await migrateQueue(pool).finally(() => pool.end());
+  });
   console.log(`# test ${database.description}, Node ${process.version}`);
   try {
     // Decorator metadata must exist before any decorated class loads, whichever a test file imports first.

@@ -30,7 +30,7 @@ async function main(): Promise<void> {
   const log = createLogger(config.logLevel);
   if (config.jwtSecretIsDefault) log.warn("JWT_SECRET is not set: using the development default. Never run like this in production.");
 
-  // Undone in reverse order on shutdown: retention schedule, webhook delivery, HTTP server (draining), event feed, pool, embedded server.
+  // Undone in reverse order on shutdown: retention schedule, HTTP server (draining), webhook delivery, event feed, pool, embedded server.
   const cleanup: Array<{ step: string; run: () => Promise<void> }> = [];
   let cleaningUp = false;
   const runCleanup = async () => {
@@ -76,13 +76,14 @@ async function main(): Promise<void> {
     const feed = new EventFeed(topology, log);
     await feed.start();
     cleanup.push({ step: "event feed", run: () => feed.stop() });
-    const server = await startServer({ config, topology, clock, log, schema, feed, alive: () => embedded?.alive() ?? true });
-    cleanup.push({ step: "HTTP server", run: () => server.stop() });
+    // Before the server listens: once it answers /readyz, everything it runs has started.
     if (config.webhookDelivery) {
       const webhooks = new WebhookWorker(topology, clock, feed, log, { rules: webhookRules, leaseMs: config.webhookLeaseMs });
       await webhooks.start();
       cleanup.push({ step: "webhook delivery", run: () => webhooks.stop() });
     }
+    const server = await startServer({ config, topology, clock, log, schema, feed, alive: () => embedded?.alive() ?? true });
+    cleanup.push({ step: "HTTP server", run: () => server.stop() });
     if (config.retentionIntervalMs !== null) {
       const scheduler = new RetentionScheduler(
         topology,

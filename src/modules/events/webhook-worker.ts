@@ -35,6 +35,24 @@ export interface WebhookWorkerOptions {
 }
 
 /**
+ * Installs or updates graphile-worker's own schema (graphile_worker) in the database `pool`
+ * reaches, under a lock: instances starting together migrate it once.
+ */
+export async function migrateQueue(pool: Pool, logger = new WorkerLogger(() => () => undefined)): Promise<void> {
+  const client = await pool.connect();
+  try {
+    await client.query("SELECT pg_advisory_lock($1)", [QUEUE_MIGRATION_LOCK]);
+    try {
+      await runMigrations({ pgPool: pool, logger });
+    } finally {
+      await client.query("SELECT pg_advisory_unlock($1)", [QUEUE_MIGRATION_LOCK]);
+    }
+  } finally {
+    client.release();
+  }
+}
+
+/**
  * Webhook delivery (DOMAIN rules 35-38). Each delivery's next attempt time is in our table, on
  * the service clock; a dispatcher (every instance, every database) leases the due ones with
  * SKIP LOCKED and hands each to graphile-worker, a PostgreSQL-backed queue in control, as a job
@@ -76,17 +94,7 @@ export class WebhookWorker {
     const logger = new WorkerLogger(() => (level, message) => {
       if (level === "error" || level === "warning") this.log.warn({ queue: message }, "webhook queue");
     });
-    const client = await this.pool.connect();
-    try {
-      await client.query("SELECT pg_advisory_lock($1)", [QUEUE_MIGRATION_LOCK]);
-      try {
-        await runMigrations({ pgPool: this.pool, logger });
-      } finally {
-        await client.query("SELECT pg_advisory_unlock($1)", [QUEUE_MIGRATION_LOCK]);
-      }
-    } finally {
-      client.release();
-    }
+    await migrateQueue(this.pool, logger);
     const attempt: Task = (payload) => this.attempt(payload as AttemptJob);
     this.runner = await run({
       pgPool: this.pool,
