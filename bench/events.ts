@@ -34,7 +34,7 @@ async function main() {
   );
 
   // The receiver: verifies each delivery, notes when the first one of each event arrived.
-  let hook: Webhook | null = null;
+  const hooks = new Map<string, Webhook>();
   const arrived = new Map<string, number>();
   let duplicates = 0;
   let unverified = 0;
@@ -43,7 +43,9 @@ async function main() {
     req.on("data", (c: Buffer) => chunks.push(c));
     req.on("end", () => {
       try {
-        const payload = hook!.verify(Buffer.concat(chunks).toString("utf8"), req.headers as Record<string, string>) as { data: { requestId: string } };
+        const body = Buffer.concat(chunks).toString("utf8");
+        const tenantId = (JSON.parse(body) as { data: { tenantId: string } }).data.tenantId;
+        const payload = hooks.get(tenantId)!.verify(body, req.headers as Record<string, string>) as { data: { requestId: string } };
         if (arrived.has(payload.data.requestId)) duplicates++;
         else arrived.set(payload.data.requestId, performance.now());
         res.writeHead(204).end();
@@ -61,33 +63,54 @@ async function main() {
   // Development mode: the receiver is on loopback, which production refuses.
   const api = await startApi(database.url, { NODE_ENV: "development", WEBHOOK_ALLOW_PRIVATE_NETWORKS: "1", RETENTION_INTERVAL: "off" });
   try {
-    const tenantId = randomUUID();
-    await pool.query(`INSERT INTO tenant (id, name, storage_location_code, created_at, updated_at) VALUES ($1, 'Events bench', 'EU', now(), now())`, [
-      tenantId,
-    ]);
+    // Requests spread over BENCH_TENANTS tenants (10), as a service's load is (each tenant's audit
+    // chain takes its entries one at a time); each tenant has its endpoint, with its own secret,
+    // to the same receiver, and 20 administrators (one principal holds only its share of the connections).
+    const tenantCount = intFromEnv("BENCH_TENANTS", 10);
+    const tenants = Array.from({ length: tenantCount }, () => randomUUID());
     const subjects = Array.from({ length: events + 2 * runs * perRun + 10 }, () => randomUUID());
-    await pool.query(
-      `INSERT INTO data_subject (id, tenant_id, external_id, created_at, updated_at) SELECT id, $1, 'ext-' || id, now(), now() FROM unnest($2::uuid[]) AS id`,
-      [tenantId, subjects],
-    );
+    const admins: string[][] = [];
+    const endpoints: Array<{ id: string; token: string }> = [];
+    for (const [t, tenantId] of tenants.entries()) {
+      await pool.query(`INSERT INTO tenant (id, name, storage_location_code, created_at, updated_at) VALUES ($1, $2, 'EU', now(), now())`, [
+        tenantId,
+        `Events bench ${t}`,
+      ]);
+      await pool.query(
+        `INSERT INTO data_subject (id, tenant_id, external_id, created_at, updated_at) SELECT id, $1, 'ext-' || id, now(), now() FROM unnest($2::uuid[]) AS id`,
+        [tenantId, subjects.filter((_, i) => i % tenantCount === t)],
+      );
+      admins.push(
+        await Promise.all(Array.from({ length: 20 }, (_, a) => signToken({ subject: `bench-admin-${a}`, role: Role.TENANT_ADMIN, tenantId }, BENCH_SECRET))),
+      );
+    }
     await syncDirectory(database.url);
-    const admin = await signToken({ subject: "bench-admin", role: Role.TENANT_ADMIN, tenantId }, BENCH_SECRET);
-    // Several administrators: one principal may hold only its share of the connections.
-    const admins = await Promise.all(
-      Array.from({ length: concurrency }, (_, i) => signToken({ subject: `bench-admin-${i}`, role: Role.TENANT_ADMIN, tenantId }, BENCH_SECRET)),
-    );
-    const created = (await gql(api.url, admin, CREATE, { input: { url: receiverUrl, eventTypes: ["SUBJECT_REQUEST_OPENED"] } })).createWebhookEndpoint;
-    hook = new Webhook(created.secret);
-    const endpointId: string = created.endpoint.id;
+    for (const [t, tenantId] of tenants.entries()) {
+      const created = (await gql(api.url, admins[t][0], CREATE, { input: { url: receiverUrl, eventTypes: ["SUBJECT_REQUEST_OPENED"] } })).createWebhookEndpoint;
+      hooks.set(tenantId, new Webhook(created.secret));
+      endpoints.push({ id: created.endpoint.id, token: admins[t][0] });
+    }
     let next = 0;
+    let retried = 0;
     // Events opened while the endpoint is enabled: each is delivered once.
     let deliverable = 0;
     let enabledNow = true;
     const open = async () => {
       if (enabledNow) deliverable++;
       const i = next++;
-      const data = await gql(api.url, admins[i % admins.length], OPEN, { input: { dataSubjectId: subjects[i], kind: "ACCESS" } });
-      return data.openSubjectRequest.id as string;
+      for (;;) {
+        try {
+          const admin = admins[i % tenantCount][Math.floor(i / tenantCount) % 20];
+          const data = await gql(api.url, admin, OPEN, { input: { dataSubjectId: subjects[i], kind: "ACCESS" } });
+          return data.openSubjectRequest.id as string;
+        } catch (error) {
+          // An overloaded API tells the client to retry (RATE_LIMITED, or a retryable wait for a
+          // connection): it does, and the retries are counted.
+          if (!/RATE_LIMITED|"retryable":true/.test(String(error))) throw error;
+          retried++;
+          await new Promise((ok) => setTimeout(ok, 20));
+        }
+      }
     };
 
     // Warm-up (not counted).
@@ -97,20 +120,38 @@ async function main() {
     const committed = new Map<string, number>();
     const started = performance.now();
     const inFlight: Array<Promise<void>> = [];
+    const failures: unknown[] = [];
+    const maxInFlight = intFromEnv("BENCH_MAX_IN_FLIGHT", 40);
+    let open_ = 0;
     for (let i = 0; i < events; i++) {
       const due = started + (i * 1000) / rate;
       const wait = due - performance.now();
       if (wait > 0) await new Promise((ok) => setTimeout(ok, wait));
-      inFlight.push(open().then((id) => void committed.set(id, performance.now())));
+      // At most BENCH_MAX_IN_FLIGHT requests open: past what the API sustains, the offered rate falls behind (and is reported).
+      while (open_ > maxInFlight) await new Promise((ok) => setTimeout(ok, 2));
+      open_++;
+      // Settled here, so a failure waits for Promise.all below instead of ending the process.
+      inFlight.push(
+        open()
+          .then((id) => void committed.set(id, performance.now()))
+          .catch((error: unknown) => void failures.push(error))
+          .finally(() => open_--),
+      );
     }
     await Promise.all(inFlight);
+    if (failures.length) throw failures[0];
+    const offeredSeconds = (performance.now() - started) / 1000;
     const deadline = performance.now() + 60_000;
     while ([...committed.keys()].some((id) => !arrived.has(id)) && performance.now() < deadline) await new Promise((ok) => setTimeout(ok, 100));
     const lastArrival = Math.max(...[...committed.keys()].map((id) => arrived.get(id) ?? 0));
     const latencies = [...committed].map(([id, at]) => Math.max(0, (arrived.get(id) ?? Infinity) - at)).sort((a, b) => a - b);
     const missing = latencies.filter((l) => !Number.isFinite(l)).length;
-    console.log(`delivered     ${events - missing} of ${events} (${duplicates} duplicates, ${unverified} unverified)`);
-    console.log(`events/s      ${((events - missing) / ((lastArrival - started) / 1000)).toFixed(0)} (offered ${rate}/s)`);
+    console.log(
+      `delivered     ${events - missing} of ${events} (${duplicates} duplicates, ${unverified} unverified; ${retried} requests retried after a retryable refusal)`,
+    );
+    console.log(
+      `events/s      ${((events - missing) / ((lastArrival - started) / 1000)).toFixed(0)} delivered (asked ${rate}/s, committed ${(events / offeredSeconds).toFixed(0)}/s)`,
+    );
     console.log(
       `commit->delivery p50 ${percentile(latencies, 50).toFixed(1)} ms  p99 ${percentile(latencies, 99).toFixed(1)} ms  max ${latencies.at(-1)!.toFixed(1)} ms`,
     );
@@ -120,7 +161,8 @@ async function main() {
     const without: number[] = [];
     for (let run = 0; run < runs; run++) {
       for (const enabled of [true, false]) {
-        await gql(api.url, admin, `mutation($id: ID!) { ${enabled ? "enable" : "disable"}WebhookEndpoint(endpointId: $id) { id } }`, { id: endpointId });
+        for (const e of endpoints)
+          await gql(api.url, e.token, `mutation($id: ID!) { ${enabled ? "enable" : "disable"}WebhookEndpoint(endpointId: $id) { id } }`, { id: e.id });
         enabledNow = enabled;
         const seconds = await timed(
           Array.from({ length: perRun }, () => open),

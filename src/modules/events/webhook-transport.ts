@@ -1,6 +1,6 @@
 import { lookup } from "node:dns/promises";
-import { request as httpRequest, type ClientRequest, type IncomingMessage } from "node:http";
-import { request as httpsRequest } from "node:https";
+import { Agent as HttpAgent, request as httpRequest, type ClientRequest, type IncomingMessage } from "node:http";
+import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
 import { isIP, type LookupFunction } from "node:net";
 import { BadUserInputError } from "../../shared/errors";
 import { ATTEMPT_TIMEOUT_MS, classifyStatus, ipLiteral, isForbiddenAddress, MAX_ANSWER_BYTES, type AttemptError, type AttemptOutcome } from "./webhook-policy";
@@ -64,21 +64,39 @@ function checkedLookup(rules: AddressRules): LookupFunction {
   }) as LookupFunction;
 }
 
+/** Kept-alive connections to receivers, opened through the checked lookup (one pair per worker). */
+export interface DeliveryAgents {
+  http: HttpAgent;
+  https: HttpsAgent;
+}
+
+/** Connections are reused while a receiver keeps them open; each was checked when it was opened. */
+export function deliveryAgents(rules: AddressRules): DeliveryAgents {
+  const options = { keepAlive: true, maxSockets: 64, maxFreeSockets: 16, lookup: checkedLookup(rules) };
+  return { http: new HttpAgent(options), https: new HttpsAgent(options) };
+}
+
 /**
  * One POST of a signed body: 2xx succeeds; redirects are not followed; at most 64 KB of the
- * answer is read and dropped; ten seconds in all. Never throws: the outcome says what happened.
+ * answer is read (and dropped, the connection with it); ten seconds in all. Never throws: the
+ * outcome says what happened.
  */
-export function attemptDelivery(target: { url: string; headers: Record<string, string>; body: string }, rules: AddressRules): Promise<AttemptOutcome> {
+export function attemptDelivery(
+  target: { url: string; headers: Record<string, string>; body: string },
+  rules: AddressRules,
+  agents: DeliveryAgents = deliveryAgents(rules),
+): Promise<AttemptOutcome> {
   const started = process.hrtime.bigint();
   const elapsed = () => Number((process.hrtime.bigint() - started) / 1_000_000n);
   return new Promise((resolve) => {
     let settled = false;
     const sent: { req?: ClientRequest } = {};
-    const finish = (status: number | null, error: AttemptError | null) => {
+    /** `drop`: the connection is not reused (cut short, or a refused address). */
+    const finish = (status: number | null, error: AttemptError | null, drop = true) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
-      sent.req?.destroy();
+      if (drop) sent.req?.destroy();
       resolve({ status, durationMs: elapsed(), error });
     };
     const timer = setTimeout(() => finish(null, "TIMEOUT"), ATTEMPT_TIMEOUT_MS);
@@ -99,12 +117,12 @@ export function attemptDelivery(target: { url: string; headers: Record<string, s
         "content-length": String(Buffer.byteLength(target.body)),
         "user-agent": "Custodian-Webhooks/1",
       },
-      lookup: checkedLookup(rules),
-      agent: false,
+      agent: url.protocol === "https:" ? agents.https : agents.http,
     }));
     req.on("socket", (socket) => {
+      // A new connection: the address actually connected, whatever resolved it (a reused one was checked when it connected).
+      if (!socket.connecting) return;
       socket.once("connect", () => {
-        // The address actually connected, whatever resolved it.
         if (!rules.allowPrivate && socket.remoteAddress && isForbiddenAddress(socket.remoteAddress)) finish(null, "REFUSED_ADDRESS");
       });
     });
@@ -115,7 +133,7 @@ export function attemptDelivery(target: { url: string; headers: Record<string, s
         read += chunk.length;
         if (read >= MAX_ANSWER_BYTES) finish(status, classifyStatus(status));
       });
-      res.on("end", () => finish(status, classifyStatus(status)));
+      res.on("end", () => finish(status, classifyStatus(status), false));
       res.on("error", () => finish(status, classifyStatus(status)));
     });
     req.on("error", (error) => finish(null, error instanceof AttemptFailure ? error.kind : "CONNECTION"));

@@ -7,7 +7,7 @@ import { watchWebhooks, webhookAttempts, webhookFailures, webhookLag } from "../
 import { wireName } from "./event-type";
 import type { EventFeed } from "./event-feed";
 import { afterAttempt, ATTEMPT_TIMEOUT_MS, deliveryBody, disableReason, signature, signingSecrets } from "./webhook-policy";
-import { attemptDelivery, type AddressRules } from "./webhook-transport";
+import { attemptDelivery, deliveryAgents, type AddressRules, type DeliveryAgents } from "./webhook-transport";
 import { claimDue, deliveryBacklog, disableEndpoint, leasedDelivery, recordAttempt } from "./webhooks.store";
 
 /** The queue's task that makes one attempt of one delivery. */
@@ -66,9 +66,11 @@ export class WebhookWorker {
   private pool: Pool | null = null;
   private timer: NodeJS.Timeout | null = null;
   private dispatching: Promise<void> | null = null;
-  private again = false;
+  private pendingAll = false;
+  private readonly pendingDatabases = new Set<string>();
   private unlisten: (() => void) | null = null;
   private readonly concurrency: number;
+  private readonly agents: DeliveryAgents;
   private readonly pollMs: number;
   private readonly leaseMs: number;
 
@@ -79,7 +81,9 @@ export class WebhookWorker {
     private readonly log: Logger,
     private readonly options: WebhookWorkerOptions,
   ) {
-    this.concurrency = options.concurrency ?? 10;
+    // Attempts mostly wait on receivers: many at once per instance.
+    this.concurrency = options.concurrency ?? 32;
+    this.agents = deliveryAgents(options.rules);
     this.pollMs = options.pollMs ?? 1000;
     this.leaseMs = Math.max(options.leaseMs ?? 60_000, LEASE_MARGIN_MS + 3_000);
   }
@@ -104,36 +108,45 @@ export class WebhookWorker {
       logger,
       taskList: { [ATTEMPT_TASK]: attempt },
     });
-    this.unlisten = this.feed.on(() => this.wake());
+    this.unlisten = this.feed.on((database) => this.wake(database));
     this.timer = setInterval(() => this.wake(), this.pollMs);
     this.timer.unref();
     watchWebhooks(() => this.backlog());
     this.wake();
   }
 
-  /** Dispatches now (or right after the dispatch in progress). */
-  wake(): void {
-    if (this.dispatching) {
-      this.again = true;
-      return;
-    }
-    this.dispatching = this.dispatchAll()
+  /**
+   * Dispatches now (or right after the dispatch in progress): the database that announced an
+   * event, or every database (the clock's tick, which finds retries come due). Wakes during a
+   * dispatch are gathered into the next one.
+   */
+  wake(database?: string): void {
+    if (database) this.pendingDatabases.add(database);
+    else this.pendingAll = true;
+    if (this.dispatching) return;
+    const names = this.pendingAll ? null : new Set(this.pendingDatabases);
+    this.pendingAll = false;
+    this.pendingDatabases.clear();
+    this.dispatching = this.dispatchAll(names)
       .catch((error: unknown) => this.log.warn({ error: loggableError(error) }, "webhook dispatch failed; the next tick retries"))
       .finally(() => {
         this.dispatching = null;
-        if (this.again && this.runner) {
-          this.again = false;
-          this.wake();
-        }
+        if (!this.runner) return;
+        if (this.pendingAll) this.wake();
+        else if (this.pendingDatabases.size) this.wake([...this.pendingDatabases][0]);
       });
   }
 
-  /** Hands every due delivery of every open database to the queue; resolves when done. */
-  async dispatchAll(): Promise<void> {
+  /** Hands every due delivery of every open database (or of those named) to the queue; resolves when done. */
+  async dispatchAll(names: ReadonlySet<string> | null = null): Promise<void> {
     await Promise.all(
-      this.topology.all.map((db) =>
-        this.dispatch(db).catch((error: unknown) => this.log.debug({ database: db.name, error: loggableError(error) }, "webhook dispatch skipped a database")),
-      ),
+      this.topology.all
+        .filter((db) => !names || names.has(db.name))
+        .map((db) =>
+          this.dispatch(db).catch((error: unknown) =>
+            this.log.debug({ database: db.name, error: loggableError(error) }, "webhook dispatch skipped a database"),
+          ),
+        ),
     );
   }
 
@@ -175,10 +188,10 @@ export class WebhookWorker {
         "webhook-timestamp": String(timestamp),
         "webhook-signature": signature(signingSecrets(leased, at), leased.eventId, timestamp, body),
       };
-      const outcome = await attemptDelivery({ url: leased.url, headers, body }, this.options.rules);
+      const outcome = await attemptDelivery({ url: leased.url, headers, body }, this.options.rules, this.agents);
       const next = afterAttempt(outcome, leased.scheduledAttempts + 1, at);
       const recorded = await db.maintenance.transaction(async (manager) => {
-        const mine = await recordAttempt(manager, { id: leased.id, token: job.token, endpointId: leased.endpointId }, { at, outcome, ...next });
+        const mine = await recordAttempt(manager, { id: leased.id, token: job.token }, { at, outcome, ...next });
         const reason = mine && disableReason(outcome, leased.failingSince, at);
         if (reason) await disableEndpoint(manager, leased.endpointId, reason, at);
         return mine;
@@ -211,6 +224,8 @@ export class WebhookWorker {
     this.runner = null;
     await this.dispatching;
     await runner?.stop();
+    this.agents.http.destroy();
+    this.agents.https.destroy();
     await this.pool?.end().catch(() => undefined);
     this.pool = null;
   }

@@ -138,25 +138,25 @@ export async function leasedDelivery(manager: EntityManager, id: string, token: 
  */
 export async function recordAttempt(
   manager: EntityManager,
-  lease: { id: string; token: string; endpointId: string },
+  lease: { id: string; token: string },
   attempt: { at: Date; outcome: AttemptOutcome; status: DeliveryStatus; nextAttemptAt: Date | null },
 ): Promise<boolean> {
   const logged = { at: attempt.at.toISOString(), status: attempt.outcome.status, ms: attempt.outcome.durationMs, error: attempt.outcome.error };
-  const rows = await changedRows(
-    manager,
-    `UPDATE webhook_delivery SET attempts = attempts || jsonb_build_array($3::jsonb), scheduled_attempts = scheduled_attempts + 1,
-            status = $4, next_attempt_at = $5, lease_until = NULL, lease_token = NULL, updated_at = $6
-      WHERE id = $1 AND lease_token = $2 RETURNING id`,
-    [lease.id, lease.token, JSON.stringify(logged), attempt.status, attempt.nextAttemptAt, attempt.at],
+  const succeeded = attempt.outcome.error === null;
+  // One statement: the delivery, and the endpoint's failing streak when it changes (a success
+  // ends it, the first failure after a success starts it).
+  const [{ n }]: Array<{ n: number }> = await manager.query(
+    `WITH d AS (
+       UPDATE webhook_delivery SET attempts = attempts || jsonb_build_array($3::jsonb), scheduled_attempts = scheduled_attempts + 1,
+              status = $4, next_attempt_at = $5, lease_until = NULL, lease_token = NULL, updated_at = $6
+        WHERE id = $1 AND lease_token = $2 RETURNING endpoint_id),
+     e AS (
+       UPDATE webhook_endpoint SET failing_since = CASE WHEN $7::boolean THEN NULL ELSE $6 END
+        WHERE id IN (SELECT endpoint_id FROM d) AND (failing_since IS NULL) <> $7::boolean)
+     SELECT count(*)::int AS n FROM d`,
+    [lease.id, lease.token, JSON.stringify(logged), attempt.status, attempt.nextAttemptAt, attempt.at, succeeded],
   );
-  if (!rows.length) return false;
-  await manager.query(
-    attempt.outcome.error === null
-      ? `UPDATE webhook_endpoint SET failing_since = NULL WHERE id = $1 AND failing_since IS NOT NULL`
-      : `UPDATE webhook_endpoint SET failing_since = $2 WHERE id = $1 AND failing_since IS NULL`,
-    attempt.outcome.error === null ? [lease.endpointId] : [lease.endpointId, attempt.at],
-  );
-  return true;
+  return n > 0;
 }
 
 /** Deliveries waiting (due or not) and those due now: the queue's depth for the metrics. */
