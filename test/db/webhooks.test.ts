@@ -435,7 +435,7 @@ describe("webhooks", () => {
       assert.equal(receiver.received.length, 0, "not while the lease holds");
       // Many events at once: each is delivered once between the two workers.
       for (let i = 0; i < 15; i++) await openRequest(tenant.id);
-      const got = await receiver.waitFor(16, 20_000);
+      const got = await receiver.waitFor(16, 60_000);
       await new Promise((ok) => setTimeout(ok, 500));
       const ids = got.map((r) => r.headers["webhook-id"]);
       assert.equal(new Set(ids).size, 16);

@@ -81,23 +81,36 @@ export function deliveryAgents(rules: AddressRules): DeliveryAgents {
  * answer is read (and dropped, the connection with it); ten seconds in all. Never throws: the
  * outcome says what happened.
  */
-export function attemptDelivery(
+export async function attemptDelivery(
   target: { url: string; headers: Record<string, string>; body: string },
   rules: AddressRules,
   agents: DeliveryAgents = deliveryAgents(rules),
 ): Promise<AttemptOutcome> {
+  const first = await sendOnce(target, rules, agents);
+  // A kept-alive connection the receiver closed as it was reused: sent again on a new one, once
+  // (nothing reached the receiver: the connection was reset before any answer).
+  if (!first.staleConnection) return first.outcome;
+  const again = await sendOnce(target, rules, agents);
+  return { ...again.outcome, durationMs: first.outcome.durationMs + again.outcome.durationMs };
+}
+
+function sendOnce(
+  target: { url: string; headers: Record<string, string>; body: string },
+  rules: AddressRules,
+  agents: DeliveryAgents,
+): Promise<{ outcome: AttemptOutcome; staleConnection?: boolean }> {
   const started = process.hrtime.bigint();
   const elapsed = () => Number((process.hrtime.bigint() - started) / 1_000_000n);
   return new Promise((resolve) => {
     let settled = false;
     const sent: { req?: ClientRequest } = {};
     /** `drop`: the connection is not reused (cut short, or a refused address). */
-    const finish = (status: number | null, error: AttemptError | null, drop = true) => {
+    const finish = (status: number | null, error: AttemptError | null, drop = true, staleConnection = false) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
       if (drop) sent.req?.destroy();
-      resolve({ status, durationMs: elapsed(), error });
+      resolve({ outcome: { status, durationMs: elapsed(), error }, staleConnection });
     };
     const timer = setTimeout(() => finish(null, "TIMEOUT"), ATTEMPT_TIMEOUT_MS);
     let url: URL;
@@ -136,7 +149,12 @@ export function attemptDelivery(
       res.on("end", () => finish(status, classifyStatus(status), false));
       res.on("error", () => finish(status, classifyStatus(status)));
     });
-    req.on("error", (error) => finish(null, error instanceof AttemptFailure ? error.kind : "CONNECTION"));
+    let answered = false;
+    req.on("response", () => (answered = true));
+    req.on("error", (error) => {
+      const stale = req.reusedSocket && !answered && (error as NodeJS.ErrnoException).code === "ECONNRESET";
+      finish(null, error instanceof AttemptFailure ? error.kind : "CONNECTION", true, stale);
+    });
     req.end(target.body);
   });
 }
