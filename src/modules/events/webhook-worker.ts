@@ -12,6 +12,8 @@ import { claimDue, deliveryBacklog, disableEndpoint, leasedDelivery, recordAttem
 
 /** The queue's task that makes one attempt of one delivery. */
 const ATTEMPT_TASK = "webhook_attempt";
+/** The queue's connections per instance: graphile-worker's LISTEN, job fetches and completions, the dispatcher's hand-overs. */
+const QUEUE_CONNECTIONS = 6;
 /** What must be left of a lease when its job starts: a whole attempt and its record. */
 const LEASE_MARGIN_MS = ATTEMPT_TIMEOUT_MS + 2_000;
 /** Serialises graphile-worker's own migrations across instances starting together. */
@@ -89,7 +91,10 @@ export class WebhookWorker {
   }
 
   async start(): Promise<void> {
-    this.pool = new Pool({ connectionString: this.topology.control.url, max: this.concurrency + 3 });
+    // Jobs hold a connection only to fetch and complete themselves (attempts wait on receivers,
+    // not on PostgreSQL): a few connections serve many attempts, and instances stay within the
+    // server's connection limit.
+    this.pool = new Pool({ connectionString: this.topology.control.url, max: QUEUE_CONNECTIONS });
     this.pool.on("error", (error) => this.log.warn({ error: loggableError(error) }, "an idle queue connection failed"));
     // A connection that fails while checked out (the server died) fails its query; its own
     // 'error' event must not take the process down. graphile-worker guards only the connections
