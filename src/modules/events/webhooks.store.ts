@@ -1,5 +1,5 @@
 import type { EntityManager, SelectQueryBuilder } from "typeorm";
-import { changedRows, countedChange } from "../../shared/db/database";
+import { returning, countedChange } from "../../shared/db/database";
 import { WebhookDeliveryEntity, WebhookEndpointEntity } from "./events.entities";
 import type { AttemptOutcome, DeliveryStatus } from "./webhook-policy";
 
@@ -38,7 +38,7 @@ export async function insertEndpointWithin(manager: EntityManager, endpoint: Web
 
 /** A new secret; the current one keeps signing until `until` (a previous one is dropped). */
 export async function rotateSecret(manager: EntityManager, id: string, secret: string, until: Date, now: Date): Promise<boolean> {
-  const rows = await changedRows(
+  const rows = await returning(
     manager,
     `UPDATE webhook_endpoint SET previous_secret = secret, previous_secret_until = $3, secret = $2, updated_at = $4 WHERE id = $1 RETURNING id`,
     [id, secret, until, now],
@@ -90,7 +90,7 @@ export async function replayDelivery(manager: EntityManager, id: string, now: Da
  * side take different rows.
  */
 export function claimDue(manager: EntityManager, now: Date, limit: number, leaseMs: number): Promise<Array<{ id: string; token: string }>> {
-  return changedRows(
+  return returning(
     manager,
     `UPDATE webhook_delivery d SET lease_until = clock_timestamp() + make_interval(secs => $3::float8 / 1000), lease_token = gen_random_uuid()
       WHERE d.id IN (SELECT id FROM webhook_delivery

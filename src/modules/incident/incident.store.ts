@@ -1,6 +1,6 @@
 import { NOTIFICATION_WINDOW_MS } from "./incident-policy";
 import type { EntityManager, SelectQueryBuilder } from "typeorm";
-import { changedRows } from "../../shared/db/database";
+import { returning } from "../../shared/db/database";
 import type { DataScope } from "../../shared/auth/scope";
 import { BreachIncidentEntity } from "./incident.entity";
 
@@ -166,7 +166,7 @@ export function markOverdueIncidents(
   const unnotified = `(SELECT count(*) FROM breach_affected_tenant a WHERE a.incident_id = i.id
       AND NOT EXISTS (SELECT 1 FROM breach_notification n WHERE n.incident_id = a.incident_id AND n.tenant_id = a.tenant_id))::int`;
   if (dryRun) return manager.query(`SELECT i.id, i.detected_at, ${unnotified} AS unnotified FROM breach_incident i WHERE ${due} AND ${unnotified} > 0`, [now]);
-  return changedRows(
+  return returning(
     manager,
     `UPDATE breach_incident i SET overdue_raised_at = $1 WHERE ${due} AND ${unnotified} > 0 RETURNING i.id, i.detected_at, ${unnotified} AS unnotified`,
     [now],

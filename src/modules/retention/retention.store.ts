@@ -1,5 +1,5 @@
 import type { EntityManager } from "typeorm";
-import { changedRows } from "../../shared/db/database";
+import { returning } from "../../shared/db/database";
 
 /** Retention's own table, purge_tally: what a run purged per tenant until its data.purged event is written. */
 
@@ -25,5 +25,5 @@ export async function tally(manager: EntityManager, tenantId: string, counts: Pu
 export function takeTallies(
   manager: EntityManager,
 ): Promise<Array<{ tenant_id: string; records: number; data_subjects: number; idempotency_keys: number; tenant_purged: boolean }>> {
-  return changedRows(manager, `DELETE FROM purge_tally RETURNING tenant_id, records, data_subjects, idempotency_keys, tenant_purged`, []);
+  return returning(manager, `DELETE FROM purge_tally RETURNING tenant_id, records, data_subjects, idempotency_keys, tenant_purged`, []);
 }

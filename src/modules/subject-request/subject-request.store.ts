@@ -1,7 +1,7 @@
 import type { EntityManager, SelectQueryBuilder } from "typeorm";
 import type { DataScope } from "../../shared/auth/scope";
 import { scopedTo } from "../../shared/db/scoped-query";
-import { changedRows, countedChange } from "../../shared/db/database";
+import { returning, countedChange } from "../../shared/db/database";
 import { SubjectRequestEntity } from "./subject-request.entity";
 import { DUE_SOON_MS, type SubjectRequestStatus } from "./subject-request-policy";
 
@@ -91,7 +91,7 @@ export function markDeadlines(manager: EntityManager, which: "soon" | "overdue",
   const where = `status = 'OPEN' AND ${reached} AND ${column} IS DISTINCT FROM due_at`;
   const params = which === "soon" ? [now, DUE_SOON_MS] : [now];
   if (dryRun) return manager.query(`SELECT id, tenant_id, data_subject_id, kind, due_at FROM subject_request WHERE ${where}`, params);
-  return changedRows(manager, `UPDATE subject_request SET ${column} = due_at WHERE ${where} RETURNING id, tenant_id, data_subject_id, kind, due_at`, params);
+  return returning(manager, `UPDATE subject_request SET ${column} = due_at WHERE ${where} RETURNING id, tenant_id, data_subject_id, kind, due_at`, params);
 }
 
 /** A purged tenant's requests. */

@@ -62,11 +62,6 @@ function statementName(text: string): string {
 }
 
 /** Runs a data-modifying statement (one with RETURNING) and counts the rows it returned, in one round trip. */
-/** The rows an UPDATE or DELETE ... RETURNING gave back (TypeORM answers such a statement with [rows, count]). */
-export function changedRows<R>(manager: EntityManager, changeSql: string, params: unknown[]): Promise<R[]> {
-  return manager.query(`WITH changed AS (${changeSql}) SELECT * FROM changed`, params);
-}
-
 export async function countedChange(manager: EntityManager, changeSql: string, params: unknown[]): Promise<number> {
   const [{ n }]: Array<{ n: number }> = await manager.query(`WITH changed AS (${changeSql}) SELECT count(*)::int AS n FROM changed`, params);
   return n;

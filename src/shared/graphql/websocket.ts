@@ -69,7 +69,7 @@ export function subscriptionServer(options: WebSocketOptions): { dispose(): Prom
           return false;
         }
         if (!principal) return false;
-        const holder = `${principal.role}|${principal.tenantId ?? ""}|${principal.subject}`;
+        const holder = RequestRateLimiter.keyOf(principal, undefined);
         const held = sockets.get(holder) ?? 0;
         if (held >= MAX_SOCKETS_PER_PRINCIPAL) {
           ctx.extra.socket.close(TOO_MANY_SOCKETS, "Too many sockets for this principal");
