@@ -426,7 +426,7 @@ describe("webhooks", () => {
       // An instance took the delivery and died: nothing runs it until its lease runs out.
       await worker.stop();
       await openRequest(tenant.id);
-      const [taken] = await claimDue(app.region().maintenance.manager, app.clock.now(), 10, 1500);
+      const [taken] = (await claimDue(app.region().maintenance.manager, app.clock.now(), 10, 1500)).deliveries;
       assert.ok(taken, "the delivery was leased");
       worker = new WebhookWorker(app.topology, app.clock, feed, log, { rules, pollMs: 100 });
       second = new WebhookWorker(app.topology, app.clock, feed, log, { rules, pollMs: 100 });

@@ -8,6 +8,7 @@ import {
   classifyStatus,
   deliveryBody,
   disableReason,
+  endpointVerdicts,
   isForbiddenAddress,
   MAX_ATTEMPTS,
   newSecret,
@@ -60,6 +61,32 @@ describe("webhook rules (pure)", () => {
     assert.match(disableReason(failed, new Date(T0.getTime() - 5 * day), T0)!, /five consecutive days/);
     assert.equal(disableReason(ok, new Date(T0.getTime() - 9 * day), T0), null, "a success is no reason");
     assert.equal(disableReason(failed, null, T0), null, "the first failure starts the count");
+  });
+
+  it("attempts made together: any success ends an endpoint's streak, any reason disables it", () => {
+    const day = 86_400_000;
+    const long = new Date(T0.getTime() - 6 * day);
+    const gone = { status: 410, durationMs: 1, error: "HTTP" as const };
+    const verdicts = endpointVerdicts(
+      [
+        { endpointId: "a", failingSince: long, outcome: failed },
+        { endpointId: "a", failingSince: long, outcome: ok },
+        { endpointId: "b", failingSince: null, outcome: failed },
+        { endpointId: "b", failingSince: null, outcome: failed },
+        { endpointId: "c", failingSince: long, outcome: failed },
+        { endpointId: "d", failingSince: null, outcome: ok },
+        { endpointId: "d", failingSince: null, outcome: gone },
+      ],
+      T0,
+    );
+    const of = (id: string) => verdicts.find((v) => v.endpointId === id)!;
+    assert.equal(verdicts.length, 4, "one verdict per endpoint");
+    assert.equal(of("a").succeeded, true);
+    assert.equal(of("a").disable, null, "an endpoint that took one of them has not failed for five days");
+    assert.deepEqual({ ...of("b") }, { endpointId: "b", succeeded: false, disable: null });
+    assert.match(of("c").disable!, /five consecutive days/);
+    assert.equal(of("d").succeeded, true);
+    assert.match(of("d").disable!, /410/, "a 410 disables whatever else answered");
   });
 
   it("refuses loopback, private, link-local, metadata and other special addresses, IPv4 inside IPv6 included", () => {

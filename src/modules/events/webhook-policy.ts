@@ -55,6 +55,36 @@ export function disableReason(outcome: AttemptOutcome, failingSince: Date | null
   return null;
 }
 
+/** What a batch of attempts made at `at` does to each endpoint it reached. */
+export interface EndpointVerdict {
+  endpointId: string;
+  /** Some attempt succeeded: the failing streak ends (none failing: it starts at `at` unless running). */
+  succeeded: boolean;
+  /** Why the endpoint is disabled now, or null. */
+  disable: string | null;
+}
+
+/**
+ * Attempts made side by side have no order: an endpoint that took any of them has not failed
+ * them all, so its streak ends and five days of failing are no reason; one that failed them all
+ * keeps (or starts) its streak. A 410 disables whatever else answered.
+ */
+export function endpointVerdicts(
+  attempts: ReadonlyArray<{ endpointId: string; failingSince: Date | null; outcome: AttemptOutcome }>,
+  at: Date,
+): EndpointVerdict[] {
+  const verdicts = new Map<string, EndpointVerdict & { gone: string | null; streak: string | null }>();
+  for (const { endpointId, failingSince, outcome } of attempts) {
+    const verdict = verdicts.get(endpointId) ?? { endpointId, succeeded: false, disable: null, gone: null, streak: null };
+    verdict.succeeded ||= outcome.error === null;
+    const reason = disableReason(outcome, failingSince, at);
+    if (outcome.status === 410) verdict.gone ??= reason;
+    else verdict.streak ??= reason;
+    verdicts.set(endpointId, verdict);
+  }
+  return [...verdicts.values()].map(({ endpointId, succeeded, gone, streak }) => ({ endpointId, succeeded, disable: gone ?? (succeeded ? null : streak) }));
+}
+
 /** The endpoint URL as given, checked: http(s) only (https only in production), no credentials, at most 2,048 characters. */
 export function checkEndpointUrl(raw: string, options: { httpsOnly: boolean }): URL {
   const refuse = (why: string) => new BadUserInputError("url", `The endpoint URL ${why}.`);

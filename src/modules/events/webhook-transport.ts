@@ -72,7 +72,7 @@ export interface DeliveryAgents {
 
 /** Connections are reused while a receiver keeps them open; each was checked when it was opened. */
 export function deliveryAgents(rules: AddressRules): DeliveryAgents {
-  const options = { keepAlive: true, maxSockets: 64, maxFreeSockets: 16, lookup: checkedLookup(rules) };
+  const options = { keepAlive: true, maxSockets: 32, maxFreeSockets: 32, lookup: checkedLookup(rules) };
   return { http: new HttpAgent(options), https: new HttpsAgent(options) };
 }
 

@@ -1,28 +1,43 @@
 import { Logger as WorkerLogger, run, runMigrations, type Runner, type Task } from "graphile-worker";
 import { Pool } from "pg";
+import type { EntityManager } from "typeorm";
 import type { Clock } from "../../shared/clock";
 import type { Database, Topology } from "../../shared/db/topology";
 import { loggableError, type Logger } from "../../shared/logging";
 import { watchWebhooks, webhookAttempts, webhookFailures, webhookLag } from "../../shared/metrics";
 import { wireName } from "./event-type";
 import type { EventFeed } from "./event-feed";
-import { afterAttempt, ATTEMPT_TIMEOUT_MS, deliveryBody, disableReason, signature, signingSecrets } from "./webhook-policy";
+import { afterAttempt, ATTEMPT_TIMEOUT_MS, deliveryBody, endpointVerdicts, signature, signingSecrets, type AttemptOutcome } from "./webhook-policy";
 import { attemptDelivery, deliveryAgents, type AddressRules, type DeliveryAgents } from "./webhook-transport";
-import { claimDue, deliveryBacklog, disableEndpoint, leasedDelivery, recordAttempt } from "./webhooks.store";
+import { claimDue, deliveryBacklog, disableEndpoint, leasedDeliveries, recordAttempts, type LeasedDelivery } from "./webhooks.store";
 
-/** The queue's task that makes one attempt of one delivery. */
-const ATTEMPT_TASK = "webhook_attempt";
+/** The queue's task that makes one attempt of each delivery of a batch. */
+const ATTEMPTS_TASK = "webhook_attempts";
+/** The task an earlier version queued, one delivery per job: still run if such jobs are waiting. */
+const SINGLE_ATTEMPT_TASK = "webhook_attempt";
+/**
+ * Deliveries per job at most. One job's attempts run side by side and are read and recorded in
+ * one statement each: the queue's and the database's work per delivery falls with the batch,
+ * which under load is what keeps delivery up with the events (a quiet stream hands batches of one).
+ */
+const BATCH = 25;
 /** The queue's connections per instance: graphile-worker's LISTEN, job fetches and completions, the dispatcher's hand-overs. */
 const QUEUE_CONNECTIONS = 6;
+/**
+ * How often each idle queue worker looks for jobs unannounced. Jobs are announced (graphile-worker
+ * LISTENs for them) and a worker that finishes one takes the next: polling is only the fallback
+ * for a lost notification, and each idle worker's poll is a query.
+ */
+const QUEUE_POLL_MS = 10_000;
 /** What must be left of a lease when its job starts: a whole attempt and its record. */
 const LEASE_MARGIN_MS = ATTEMPT_TIMEOUT_MS + 2_000;
 /** Serialises graphile-worker's own migrations across instances starting together. */
 const QUEUE_MIGRATION_LOCK = 7_310_023;
 
-/** What a job carries: where the delivery is and the lease it was handed with (ids only, no data). */
-interface AttemptJob {
+/** What a job carries: where its deliveries are and the lease they were handed with (ids only, no data). */
+interface AttemptsJob {
   database: string;
-  delivery: string;
+  deliveries: string[];
   token: string;
 }
 
@@ -32,6 +47,8 @@ export interface WebhookWorkerOptions {
   concurrency?: number;
   /** How often due deliveries are looked for without a notification (retries come due by the clock). */
   pollMs?: number;
+  /** How long a wake waits to gather others before dispatching (a delivery's added latency at most). */
+  gatherMs?: number;
   /** How long a hand-over holds a delivery (wall clock): an instance that dies mid-attempt frees it after this. */
   leaseMs?: number;
 }
@@ -57,11 +74,11 @@ export async function migrateQueue(pool: Pool, logger = new WorkerLogger(() => (
 /**
  * Webhook delivery (DOMAIN rules 35-38). Each delivery's next attempt time is in our table, on
  * the service clock; a dispatcher (every instance, every database) leases the due ones with
- * SKIP LOCKED and hands each to graphile-worker, a PostgreSQL-backed queue in control, as a job
- * carrying the lease's token. The job attempts only while that lease is its own, then logs the
- * attempt and the next time in the same statement that releases the lease. An instance that
- * dies mid-attempt leaves a lease that runs out, and the next dispatch hands the delivery again:
- * at least once, one worker at a time.
+ * SKIP LOCKED and hands them, in batches, to graphile-worker, a PostgreSQL-backed queue in
+ * control, as jobs carrying the lease's token. A job attempts the deliveries whose lease is still
+ * its own, then logs the attempts and the next times in the same statement that releases the
+ * leases. An instance that dies mid-attempt leaves leases that run out, and the next dispatch
+ * hands those deliveries again: at least once, one worker at a time.
  */
 export class WebhookWorker {
   private runner: Runner | null = null;
@@ -75,6 +92,7 @@ export class WebhookWorker {
   private readonly agents: DeliveryAgents;
   private readonly pollMs: number;
   private readonly leaseMs: number;
+  private readonly gatherMs: number;
 
   constructor(
     private readonly topology: Topology,
@@ -87,6 +105,7 @@ export class WebhookWorker {
     this.concurrency = options.concurrency ?? 32;
     this.agents = deliveryAgents(options.rules);
     this.pollMs = options.pollMs ?? 1000;
+    this.gatherMs = options.gatherMs ?? 100;
     this.leaseMs = Math.max(options.leaseMs ?? 60_000, LEASE_MARGIN_MS + 3_000);
   }
 
@@ -104,14 +123,18 @@ export class WebhookWorker {
       if (level === "error" || level === "warning") this.log.warn({ queue: message }, "webhook queue");
     });
     await migrateQueue(this.pool, logger);
-    const attempt: Task = (payload) => this.attempt(payload as AttemptJob);
+    const attempts: Task = (payload) => this.attempts(payload as AttemptsJob);
+    const single: Task = (payload) => {
+      const { database, delivery, token } = payload as { database: string; delivery: string; token: string };
+      return this.attempts({ database, deliveries: [delivery], token });
+    };
     this.runner = await run({
       pgPool: this.pool,
       concurrency: this.concurrency,
       noHandleSignals: true,
-      pollInterval: this.pollMs,
+      pollInterval: QUEUE_POLL_MS,
       logger,
-      taskList: { [ATTEMPT_TASK]: attempt },
+      taskList: { [ATTEMPTS_TASK]: attempts, [SINGLE_ATTEMPT_TASK]: single },
     });
     this.unlisten = this.feed.on((database) => this.wake(database));
     this.timer = setInterval(() => this.wake(), this.pollMs);
@@ -121,18 +144,22 @@ export class WebhookWorker {
   }
 
   /**
-   * Dispatches now (or right after the dispatch in progress): the database that announced an
-   * event, or every database (the clock's tick, which finds retries come due). Wakes during a
-   * dispatch are gathered into the next one.
+   * Dispatches shortly (or right after the dispatch in progress): the database that announced an
+   * event, or every database (the clock's tick, which finds retries come due). Wakes within the
+   * gathering time, or during a dispatch, are gathered into one: under load, each claim then
+   * takes many deliveries, and the queue's and the database's work per delivery falls.
    */
   wake(database?: string): void {
     if (database) this.pendingDatabases.add(database);
     else this.pendingAll = true;
     if (this.dispatching) return;
-    const names = this.pendingAll ? null : new Set(this.pendingDatabases);
-    this.pendingAll = false;
-    this.pendingDatabases.clear();
-    this.dispatching = this.dispatchAll(names)
+    this.dispatching = new Promise((ok) => setTimeout(ok, this.gatherMs))
+      .then(() => {
+        const names = this.pendingAll ? null : new Set(this.pendingDatabases);
+        this.pendingAll = false;
+        this.pendingDatabases.clear();
+        return this.dispatchAll(names);
+      })
       .catch((error: unknown) => this.log.warn({ error: loggableError(error) }, "webhook dispatch failed; the next tick retries"))
       .finally(() => {
         this.dispatching = null;
@@ -156,62 +183,79 @@ export class WebhookWorker {
   }
 
   private async dispatch(db: Database): Promise<void> {
-    const batch = 100;
+    const claim = 100;
     for (;;) {
-      const claimed = await claimDue(db.maintenance.manager, this.clock.now(), batch, this.leaseMs);
-      if (!claimed.length || !this.pool) return;
-      const jobs: AttemptJob[] = claimed.map((c) => ({ database: db.name, delivery: c.id, token: c.token }));
-      // A crash between the lease and this leaves a lease that runs out: the delivery is handed again.
-      await this.pool.query(`SELECT graphile_worker.add_job($2, j, job_key := j->>'delivery', max_attempts := 1) FROM json_array_elements($1::json) j`, [
+      const { token, deliveries } = await claimDue(db.maintenance.manager, this.clock.now(), claim, this.leaseMs);
+      if (!deliveries.length || !this.pool) return;
+      // A batch mostly goes to one receiver: a slow one holds up few others.
+      deliveries.sort((a, b) => a.endpointId.localeCompare(b.endpointId));
+      const jobs: AttemptsJob[] = [];
+      for (let i = 0; i < deliveries.length; i += BATCH) jobs.push({ database: db.name, token, deliveries: deliveries.slice(i, i + BATCH).map((d) => d.id) });
+      // A crash between the lease and this leaves a lease that runs out: the deliveries are handed again.
+      await this.pool.query(`SELECT graphile_worker.add_job($2, j, max_attempts := 1) FROM json_array_elements($1::json) j`, [
         JSON.stringify(jobs),
-        ATTEMPT_TASK,
+        ATTEMPTS_TASK,
       ]);
-      if (claimed.length < batch) return;
+      if (deliveries.length < claim) return;
     }
   }
 
-  /** One attempt of a leased delivery; never throws (a job that failed would stay in the queue). */
-  private async attempt(job: AttemptJob): Promise<void> {
+  /** One attempt of each leased delivery of a job, side by side; never throws (a job that failed would stay in the queue). */
+  private async attempts(job: AttemptsJob): Promise<void> {
     try {
       const db = this.topology.database(job.database);
       if (!db) return;
       // Enough of the lease must be left for a whole attempt (ten seconds) and its record.
-      const leased = await leasedDelivery(db.maintenance.manager, job.delivery, job.token, LEASE_MARGIN_MS);
-      if (!leased || !leased.enabled) return;
+      const leased = (await leasedDeliveries(db.maintenance.manager, job.deliveries, job.token, LEASE_MARGIN_MS)).filter((d) => d.enabled);
+      if (!leased.length) return;
       const at = this.clock.now();
-      const body = deliveryBody({
-        id: leased.eventId,
-        wireType: wireName(leased.type),
-        occurredAt: leased.occurredAt,
-        tenantId: leased.tenantId,
-        data: leased.data,
-      });
-      // The wall-clock second of this attempt, so receivers' five-minute tolerance holds under a moved test clock.
-      const timestamp = Math.floor(Date.now() / 1000);
-      const headers = {
-        "webhook-id": leased.eventId,
-        "webhook-timestamp": String(timestamp),
-        "webhook-signature": signature(signingSecrets(leased, at), leased.eventId, timestamp, body),
+      const outcomes = await Promise.all(leased.map((delivery) => this.attempt(delivery, at)));
+      const records = leased.map((d, i) => ({ id: d.id, outcome: outcomes[i], ...afterAttempt(outcomes[i], d.scheduledAttempts + 1, at) }));
+      const verdicts = endpointVerdicts(
+        leased.map((d, i) => ({ endpointId: d.endpointId, failingSince: d.failingSince, outcome: outcomes[i] })),
+        at,
+      );
+      const disabling = verdicts.filter((v) => v.disable);
+      const record = async (manager: EntityManager) => {
+        const recorded = await recordAttempts(manager, job.token, at, records, verdicts);
+        for (const v of disabling) await disableEndpoint(manager, v.endpointId, v.disable!, at);
+        return new Set(recorded);
       };
-      const outcome = await attemptDelivery({ url: leased.url, headers, body }, this.options.rules, this.agents);
-      const next = afterAttempt(outcome, leased.scheduledAttempts + 1, at);
-      const recorded = await db.maintenance.transaction(async (manager) => {
-        const mine = await recordAttempt(manager, { id: leased.id, token: job.token }, { at, outcome, ...next });
-        const reason = mine && disableReason(outcome, leased.failingSince, at);
-        if (reason) await disableEndpoint(manager, leased.endpointId, reason, at);
-        return mine;
-      });
-      if (!recorded) return;
-      webhookAttempts.inc({ outcome: outcome.error ?? "ok" });
-      if (next.status === "FAILED") webhookFailures.inc();
-      if (outcome.error === null && leased.scheduledAttempts === 0)
-        webhookLag.observe(Math.max(0, this.clock.now().getTime() - new Date(leased.occurredAt).getTime()) / 1000);
+      // One statement, unless an endpoint is disabled with it.
+      const recorded = disabling.length ? await db.maintenance.transaction(record) : await record(db.maintenance.manager);
+      const now = this.clock.now().getTime();
+      for (const [i, r] of records.entries()) {
+        if (!recorded.has(r.id)) continue;
+        webhookAttempts.inc({ outcome: r.outcome.error ?? "ok" });
+        if (r.status === "FAILED") webhookFailures.inc();
+        if (r.outcome.error === null && leased[i].scheduledAttempts === 0)
+          webhookLag.observe(Math.max(0, now - new Date(leased[i].occurredAt).getTime()) / 1000);
+      }
     } catch (error) {
       this.log.warn(
         { database: job.database, error: loggableError(error) },
-        "a webhook attempt could not be made or recorded; its lease runs out and it is handed again",
+        "webhook attempts could not be made or recorded; their leases run out and they are handed again",
       );
     }
+  }
+
+  /** One signed POST of a delivery's event. */
+  private attempt(leased: LeasedDelivery, at: Date): Promise<AttemptOutcome> {
+    const body = deliveryBody({
+      id: leased.eventId,
+      wireType: wireName(leased.type),
+      occurredAt: leased.occurredAt,
+      tenantId: leased.tenantId,
+      data: leased.data,
+    });
+    // The wall-clock second of this attempt, so receivers' five-minute tolerance holds under a moved test clock.
+    const timestamp = Math.floor(Date.now() / 1000);
+    const headers = {
+      "webhook-id": leased.eventId,
+      "webhook-timestamp": String(timestamp),
+      "webhook-signature": signature(signingSecrets(leased, at), leased.eventId, timestamp, body),
+    };
+    return attemptDelivery({ url: leased.url, headers, body }, this.options.rules, this.agents);
   }
 
   private async backlog() {

@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import type { EntityManager, SelectQueryBuilder } from "typeorm";
 import { returning, countedChange } from "../../shared/db/database";
 import { WebhookDeliveryEntity, WebhookEndpointEntity } from "./events.entities";
@@ -86,22 +87,29 @@ export async function replayDelivery(manager: EntityManager, id: string, now: Da
 
 /**
  * Leases up to `limit` deliveries due at `now` (service clock) that no one holds, for `leaseMs`
- * of wall-clock time (a dead instance's lease runs out). SKIP LOCKED: instances claiming side by
- * side take different rows.
+ * of wall-clock time (a dead instance's lease runs out), under one new token. SKIP LOCKED:
+ * instances claiming side by side take different rows.
  */
-export function claimDue(manager: EntityManager, now: Date, limit: number, leaseMs: number): Promise<Array<{ id: string; token: string }>> {
-  return returning(
+export async function claimDue(
+  manager: EntityManager,
+  now: Date,
+  limit: number,
+  leaseMs: number,
+): Promise<{ token: string; deliveries: Array<{ id: string; endpointId: string }> }> {
+  const token = randomUUID();
+  const deliveries = await returning<{ id: string; endpointId: string }>(
     manager,
-    `UPDATE webhook_delivery d SET lease_until = clock_timestamp() + make_interval(secs => $3::float8 / 1000), lease_token = gen_random_uuid()
+    `UPDATE webhook_delivery d SET lease_until = clock_timestamp() + make_interval(secs => $3::float8 / 1000), lease_token = $4
       WHERE d.id IN (SELECT id FROM webhook_delivery
                       WHERE status = 'PENDING' AND next_attempt_at <= $1 AND (lease_until IS NULL OR lease_until < clock_timestamp())
                       ORDER BY next_attempt_at LIMIT $2 FOR UPDATE SKIP LOCKED)
-      RETURNING d.id, d.lease_token AS token`,
-    [now, limit, leaseMs],
+      RETURNING d.id, d.endpoint_id AS "endpointId"`,
+    [now, limit, leaseMs, token],
   );
+  return { token, deliveries };
 }
 
-/** A leased delivery with what its attempt needs, while the lease is this token's and at least `marginMs` of it is left. */
+/** A leased delivery with what its attempt needs. */
 export interface LeasedDelivery {
   id: string;
   scheduledAttempts: number;
@@ -119,44 +127,65 @@ export interface LeasedDelivery {
   data: Record<string, unknown>;
 }
 
-export async function leasedDelivery(manager: EntityManager, id: string, token: string, marginMs: number): Promise<LeasedDelivery | null> {
-  const rows: LeasedDelivery[] = await manager.query(
+/** Those of `ids` still PENDING and leased under `token` with at least `marginMs` of the lease left. */
+export function leasedDeliveries(manager: EntityManager, ids: readonly string[], token: string, marginMs: number): Promise<LeasedDelivery[]> {
+  return manager.query(
     `SELECT d.id, d.scheduled_attempts AS "scheduledAttempts", w.id AS "endpointId", w.url, w.secret, w.previous_secret AS "previousSecret",
             w.previous_secret_until AS "previousSecretUntil", w.enabled, w.failing_since AS "failingSince",
             e.id AS "eventId", e.tenant_id AS "tenantId", e.type, e.occurred_at AS "occurredAt", e.data
        FROM webhook_delivery d JOIN webhook_endpoint w ON w.id = d.endpoint_id JOIN event e ON e.id = d.event_id
-      WHERE d.id = $1 AND d.lease_token = $2 AND d.status = 'PENDING'
+      WHERE d.id = ANY ($1::uuid[]) AND d.lease_token = $2 AND d.status = 'PENDING'
         AND d.lease_until > clock_timestamp() + make_interval(secs => $3::float8 / 1000)`,
-    [id, token, marginMs],
+    [ids, token, marginMs],
   );
-  return rows[0] ?? null;
+}
+
+/** One attempt's result, to be recorded. */
+export interface AttemptRecord {
+  id: string;
+  outcome: AttemptOutcome;
+  status: DeliveryStatus;
+  nextAttemptAt: Date | null;
 }
 
 /**
- * Logs an attempt and sets where the delivery stands, releasing the lease; only for the token's
- * holder (false when the lease was taken over). The endpoint's failing streak follows.
+ * Logs attempts made at `at` and sets where each delivery stands, releasing its lease; only
+ * those still leased under `token` (a lease taken over is someone else's now). Each endpoint
+ * reached gets its failing streak (ended by a success, started by the first failure). Returns
+ * the ids recorded. One statement: a crash records all or none (and the leases run out).
  */
-export async function recordAttempt(
+export async function recordAttempts(
   manager: EntityManager,
-  lease: { id: string; token: string },
-  attempt: { at: Date; outcome: AttemptOutcome; status: DeliveryStatus; nextAttemptAt: Date | null },
-): Promise<boolean> {
-  const logged = { at: attempt.at.toISOString(), status: attempt.outcome.status, ms: attempt.outcome.durationMs, error: attempt.outcome.error };
-  const succeeded = attempt.outcome.error === null;
-  // One statement: the delivery, and the endpoint's failing streak when it changes (a success
-  // ends it, the first failure after a success starts it).
-  const [{ n }]: Array<{ n: number }> = await manager.query(
-    `WITH d AS (
-       UPDATE webhook_delivery SET attempts = attempts || jsonb_build_array($3::jsonb), scheduled_attempts = scheduled_attempts + 1,
-              status = $4, next_attempt_at = $5, lease_until = NULL, lease_token = NULL, updated_at = $6
-        WHERE id = $1 AND lease_token = $2 RETURNING endpoint_id),
+  token: string,
+  at: Date,
+  attempts: readonly AttemptRecord[],
+  endpoints: ReadonlyArray<{ endpointId: string; succeeded: boolean }>,
+): Promise<string[]> {
+  if (!attempts.length) return [];
+  const logged = attempts.map(({ outcome }) => JSON.stringify({ at: at.toISOString(), status: outcome.status, ms: outcome.durationMs, error: outcome.error }));
+  const rows: Array<{ id: string }> = await manager.query(
+    `WITH a AS (SELECT * FROM unnest($1::uuid[], $2::jsonb[], $3::text[], $4::timestamptz[]) AS a(id, logged, status, next_attempt_at)),
+     d AS (
+       UPDATE webhook_delivery d SET attempts = d.attempts || jsonb_build_array(a.logged), scheduled_attempts = d.scheduled_attempts + 1,
+              status = a.status, next_attempt_at = a.next_attempt_at, lease_until = NULL, lease_token = NULL, updated_at = $6
+         FROM a WHERE d.id = a.id AND d.lease_token = $5 RETURNING d.id, d.endpoint_id),
+     s AS (SELECT * FROM unnest($7::uuid[], $8::boolean[]) AS s(endpoint_id, succeeded)),
      e AS (
-       UPDATE webhook_endpoint SET failing_since = CASE WHEN $7::boolean THEN NULL ELSE $6 END
-        WHERE id IN (SELECT endpoint_id FROM d) AND (failing_since IS NULL) <> $7::boolean)
-     SELECT count(*)::int AS n FROM d`,
-    [lease.id, lease.token, JSON.stringify(logged), attempt.status, attempt.nextAttemptAt, attempt.at, succeeded],
+       UPDATE webhook_endpoint w SET failing_since = CASE WHEN s.succeeded THEN NULL ELSE $6 END
+         FROM s WHERE w.id = s.endpoint_id AND w.id IN (SELECT endpoint_id FROM d) AND (w.failing_since IS NULL) <> s.succeeded)
+     SELECT id FROM d`,
+    [
+      attempts.map((a) => a.id),
+      logged,
+      attempts.map((a) => a.status),
+      attempts.map((a) => a.nextAttemptAt),
+      token,
+      at,
+      endpoints.map((e) => e.endpointId),
+      endpoints.map((e) => e.succeeded),
+    ],
   );
-  return n > 0;
+  return rows.map((r) => r.id);
 }
 
 /** Deliveries waiting (due or not) and those due now: the queue's depth for the metrics. */
