@@ -70,32 +70,53 @@ function concurrency(): number {
 
 /** The marker of a test file that runs PostgreSQL servers of its own: which server the suite runs on does not matter to it. */
 export const OWN_SERVERS_MARKER = "@own-servers";
+/**
+ * The marker of a test file that uses the suite's server but tests nothing of it (a browser
+ * driving the explorer's page): it runs once, with the standalone files, not on each server.
+ */
+export const ANY_SERVER_MARKER = "@any-server";
 
 /**
  * What node's runner is given: the test folder, or with TESTS one part of it. CI runs the suite
  * on two servers and splits it across lanes: `TESTS=server` is the files that use the suite's
  * server (run on each server); `TESTS=standalone` the rest, which no server changes: the unit
- * tests and the files marked OWN_SERVERS_MARKER (they start servers of their own).
+ * tests and the files marked OWN_SERVERS_MARKER (they start servers of their own) or
+ * ANY_SERVER_MARKER. TEST_SHARD=k/n keeps every n-th file of that, from the k-th (files in name
+ * order): n lanes with shards 1/n..n/n run the part once between them.
  */
 function testPaths(): string[] {
   const root = join(__dirname, "..", "test");
-  const part = process.env.TESTS;
-  if (!part || part === "all") return [root];
-  if (part !== "server" && part !== "standalone") throw new Error(`TESTS must be all, server or standalone, not ${JSON.stringify(part)}`);
+  const part = process.env.TESTS ?? "all";
+  if (!["all", "server", "standalone"].includes(part)) throw new Error(`TESTS must be all, server or standalone, not ${JSON.stringify(part)}`);
+  const shard = testShard();
+  if (part === "all" && !shard) return [root];
   const files: string[] = [];
   const walk = (dir: string, unit: boolean) => {
     for (const entry of readdirSync(dir, { withFileTypes: true })) {
       const path = join(dir, entry.name);
       if (entry.isDirectory()) walk(path, unit || entry.name === "unit");
       else if (entry.isFile() && entry.name.endsWith(".test.js")) {
-        const standalone = unit || readFileSync(path, "utf8").includes(OWN_SERVERS_MARKER);
-        if (standalone === (part === "standalone")) files.push(path);
+        const text = unit ? "" : readFileSync(path, "utf8");
+        const standalone = unit || text.includes(OWN_SERVERS_MARKER) || text.includes(ANY_SERVER_MARKER);
+        if (part === "all" || standalone === (part === "standalone")) files.push(path);
       }
     }
   };
   walk(root, false);
-  console.log(`# TESTS=${part}: ${files.length} test files`);
-  return files.sort();
+  files.sort();
+  const chosen = shard ? files.filter((_, i) => i % shard.of === shard.index - 1) : files;
+  console.log(`# TESTS=${part}${shard ? ` TEST_SHARD=${shard.index}/${shard.of}` : ""}: ${chosen.length} test files`);
+  return chosen;
+}
+
+/** TEST_SHARD=k/n (1 <= k <= n), or null when unset. */
+function testShard(): { index: number; of: number } | null {
+  const given = process.env.TEST_SHARD;
+  if (!given) return null;
+  const match = /^(\d+)\/(\d+)$/.exec(given);
+  const [index, of] = match ? [Number(match[1]), Number(match[2])] : [0, 0];
+  if (!(of >= 1 && index >= 1 && index <= of)) throw new Error(`TEST_SHARD must be k/n with 1 <= k <= n, not ${JSON.stringify(given)}`);
+  return { index, of };
 }
 
 main().then(

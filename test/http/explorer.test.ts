@@ -8,6 +8,8 @@ import { chromium, type Browser } from "playwright-core";
 import { loadConfig } from "../../src/config";
 import { type TestApp, principals, startTestApp } from "../helpers/app";
 
+/** @any-server: a browser on the explorer's page; the suite's server only answers one query. */
+
 /** Debian's chromium (.ci/run installs it when missing): the test runs in CI, never skips. */
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 /** Where the test leaves its screenshot (a CI artefact; docs/explorer.png is one of them). */
