@@ -13,14 +13,22 @@ import { eventsDrill } from "./events";
 import { BATCH, batchVariables, BatchStream, DrillDatabase, type DrillResult, drillTenant, operatorToken, post, rssOf, sleep, startApi } from "./lib";
 
 /**
- * `npm run drill [-- --full]`: crashes, database outages, shutdowns, two instances, a soak and
+ * `npm run drill [-- --full] [--only=api,soak | --except=api,soak]`: crashes, database outages, shutdowns, two instances, a soak and
  * webhook delivery through a crash and a receiver outage, against real API processes and a real
  * PostgreSQL. Prints a table; exits 1 when any drill lost or duplicated an acknowledged write or
  * broke another guarantee. Every loop is bounded; the short version (CI) takes about five
  * minutes, `--full` is longer (a 5-minute soak, a burst of 1,000 events).
  */
 const FULL = process.argv.includes("--full");
-const ONLY = process.argv.find((a) => a.startsWith("--only="))?.slice(7);
+/** `--only=api,soak`: those drills alone; `--except=api,soak`: all others (CI spreads the drills over its lanes). */
+const listed = (flag: string) =>
+  process.argv
+    .find((a) => a.startsWith(`--${flag}=`))
+    ?.slice(flag.length + 3)
+    .split(",")
+    .filter(Boolean);
+const ONLY = listed("only");
+const EXCEPT = listed("except") ?? [];
 const SIZE = {
   batches: FULL ? 300 : 60,
   soakSeconds: Number(process.env.SOAK_SECONDS ?? (FULL ? 300 : 20)),
@@ -551,9 +559,11 @@ async function main(): Promise<number> {
     ["races", racesDrill],
     ["events", () => withDatabase((db) => eventsDrill(db, FULL ? 1000 : 300))],
   ];
+  const unknown = [...(ONLY ?? []), ...EXCEPT].filter((name) => !drills.some(([known]) => known === name));
+  if (unknown.length) throw new Error(`no drill named ${unknown.join(", ")}; the drills: ${drills.map(([name]) => name).join(", ")}`);
   const results: DrillResult[] = [];
   for (const [name, drill] of drills) {
-    if (ONLY && ONLY !== name) continue;
+    if ((ONLY && !ONLY.includes(name)) || EXCEPT.includes(name)) continue;
     const started = Date.now();
     try {
       results.push(await drill());
