@@ -14,7 +14,7 @@ import { BENCH_SECRET, euRegionUrl, gql, intFromEnv, startApi, syncDirectory, ti
  * BENCH_RATE per second (200), each delivered as a signed webhook to a receiver on loopback that
  * verifies it with the standardwebhooks package. Prints events/s delivered and p50/p99 from the
  * mutation's answer (its commit) to the verified delivery; then the same mutations' req/s at
- * full speed with the endpoint enabled and disabled, alternating runs (BENCH_RUNS of each, 3).
+ * full speed with the endpoint enabled and disabled, alternating runs (BENCH_RUNS of each, 5: single runs vary by 10-20% on a busy 2-core machine).
  */
 const OPEN = `mutation($input: OpenSubjectRequestInput!) { openSubjectRequest(input: $input) { id } }`;
 const CREATE = `mutation($input: CreateWebhookEndpointInput!) { createWebhookEndpoint(input: $input) { secret endpoint { id } } }`;
@@ -25,7 +25,7 @@ const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floo
 async function main() {
   const events = intFromEnv("BENCH_EVENTS", 10_000);
   const rate = intFromEnv("BENCH_RATE", 200);
-  const runs = intFromEnv("BENCH_RUNS", 3);
+  const runs = intFromEnv("BENCH_RUNS", 5);
   const perRun = intFromEnv("BENCH_RUN_REQUESTS", 1500);
   const concurrency = intFromEnv("BENCH_CONCURRENCY", 20);
   const database = await freshDatabase("custodian_bench", createLogger("warn"));
