@@ -14,7 +14,8 @@ import { BENCH_SECRET, euRegionUrl, gql, intFromEnv, startApi, syncDirectory, ti
  * BENCH_RATE per second (200), each delivered as a signed webhook to a receiver on loopback that
  * verifies it with the standardwebhooks package. Prints events/s delivered and p50/p99 from the
  * mutation's answer (its commit) to the verified delivery; then the same mutations' req/s at
- * full speed with the endpoint enabled and disabled, alternating runs (BENCH_RUNS of each, 5: single runs vary by 10-20% on a busy 2-core machine).
+ * full speed with the endpoint enabled and disabled, alternating runs (BENCH_RUNS of each, 5:
+ * single runs vary by 10-20% on a busy 2-core machine).
  */
 const OPEN = `mutation($input: OpenSubjectRequestInput!) { openSubjectRequest(input: $input) { id } }`;
 const CREATE = `mutation($input: CreateWebhookEndpointInput!) { createWebhookEndpoint(input: $input) { secret endpoint { id } } }`;

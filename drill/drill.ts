@@ -13,9 +13,9 @@ import { eventsDrill } from "./events";
 import { BATCH, batchVariables, BatchStream, DrillDatabase, type DrillResult, drillTenant, operatorToken, post, rssOf, sleep, startApi } from "./lib";
 
 /**
- * `npm run drill [-- --full] [--only=api,soak | --except=api,soak]`: crashes, database outages, shutdowns, two instances, a soak and
- * webhook delivery through a crash and a receiver outage, against real API processes and a real
- * PostgreSQL. Prints a table; exits 1 when any drill lost or duplicated an acknowledged write or
+ * `npm run drill [-- --full] [--only=api,soak | --except=api,soak]`: crashes, database outages,
+ * shutdowns, two instances, a soak and webhook delivery through a crash and a receiver outage,
+ * against real API processes and a real PostgreSQL. Prints a table; exits 1 when any drill lost or duplicated an acknowledged write or
  * broke another guarantee. Every loop is bounded; the short version (CI) takes about five
  * minutes, `--full` is longer (a 5-minute soak, a burst of 1,000 events).
  */

@@ -84,7 +84,7 @@ export function deliveryAgents(rules: AddressRules): DeliveryAgents {
 export async function attemptDelivery(
   target: { url: string; headers: Record<string, string>; body: string },
   rules: AddressRules,
-  agents: DeliveryAgents = deliveryAgents(rules),
+  agents: DeliveryAgents,
 ): Promise<AttemptOutcome> {
   const first = await sendOnce(target, rules, agents);
   // A kept-alive connection the receiver closed as it was reused: sent again on a new one, once

@@ -152,7 +152,12 @@ export class WebhookWorker {
   wake(database?: string): void {
     if (database) this.pendingDatabases.add(database);
     else this.pendingAll = true;
-    if (this.dispatching) return;
+    this.dispatchPending();
+  }
+
+  /** Starts a dispatch of what wakes asked for, unless one is under way (it starts the next when done). */
+  private dispatchPending(): void {
+    if (this.dispatching || !this.runner || (!this.pendingAll && !this.pendingDatabases.size)) return;
     this.dispatching = new Promise((ok) => setTimeout(ok, this.gatherMs))
       .then(() => {
         const names = this.pendingAll ? null : new Set(this.pendingDatabases);
@@ -163,9 +168,7 @@ export class WebhookWorker {
       .catch((error: unknown) => this.log.warn({ error: loggableError(error) }, "webhook dispatch failed; the next tick retries"))
       .finally(() => {
         this.dispatching = null;
-        if (!this.runner) return;
-        if (this.pendingAll) this.wake();
-        else if (this.pendingDatabases.size) this.wake([...this.pendingDatabases][0]);
+        this.dispatchPending();
       });
   }
 
