@@ -1,4 +1,5 @@
 import type { DataSource } from "typeorm";
+import { pgErrorCode, PG_UNIQUE_VIOLATION } from "./database";
 
 /** Any fixed number: two instances starting at once run the migrations one after the other. */
 const MIGRATION_LOCK = 7_352_001;
@@ -23,7 +24,34 @@ async function underMigrationLock<T>(db: DataSource, work: () => Promise<T>): Pr
  */
 export async function migrate(db: DataSource): Promise<string[]> {
   if (await upToDate(db)) return [];
-  return underMigrationLock(db, async () => (await db.runMigrations({ transaction: "all" })).map((m) => m.name));
+  return underMigrationLock(db, async () => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return (await db.runMigrations({ transaction: "all" })).map((m) => m.name);
+      } catch (error) {
+        // The whole transaction rolled back: run it again, and it finds the role made.
+        if (!lostRoleRace(error) || attempt >= ROLE_RACE_ATTEMPTS) throw error;
+      }
+    }
+  });
+}
+
+const ROLE_RACE_ATTEMPTS = 5;
+const PG_DUPLICATE_OBJECT = "42710";
+const PG_INTERNAL_ERROR = "XX000";
+
+/**
+ * Whether a migration failed because another database's migration changed the same role at the
+ * same moment. Roles belong to the server, and the migration lock (an advisory lock) is per
+ * database: two databases of one fresh server migrated at once (two deployments, CI's lanes)
+ * both see a role missing and both create it, and the later one fails.
+ */
+export function lostRoleRace(error: unknown): boolean {
+  const code = pgErrorCode(error);
+  const fields = (error as { driverError?: { table?: unknown; message?: unknown } })?.driverError ?? (error as { table?: unknown; message?: unknown });
+  if (code === PG_DUPLICATE_OBJECT) return true;
+  if (code === PG_UNIQUE_VIOLATION) return fields?.table === "pg_authid" || fields?.table === "pg_auth_members";
+  return code === PG_INTERNAL_ERROR && fields?.message === "tuple concurrently updated";
 }
 
 /** Whether the migrations table lists exactly the known migrations (a database without one is not). */
