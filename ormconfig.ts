@@ -1,6 +1,7 @@
 import "reflect-metadata";
 import { DataSource } from "typeorm";
 import { migrations } from "./migrations";
+import { keystoreMigrations } from "./migrations/keystore";
 import { DataSubjectEntity } from "./src/modules/data-subject/data-subject.entity";
 import { PersonalDataRecordEntity } from "./src/modules/personal-data/personal-data-record.entity";
 import { DataTransferEntity, SharingAgreementEntity } from "./src/modules/sharing/sharing.entities";
@@ -79,6 +80,28 @@ export function createDataSource(url: string, options: DataSourceOptions = {}): 
       ...(options.role ? { options: `-c role=${options.role}` } : {}),
       ...(options.scoped ? { Client: ScopedClient, onConnect: prepareScopeStatement } : { Client: GuardedClient }),
     },
+  });
+}
+
+/**
+ * A region's key store: a database of its own (the keys must not be in the data's backups), with
+ * its own migrations and no entities. Its statements carry wrapped keys only.
+ */
+export function createKeystoreDataSource(url: string, options: Pick<DataSourceOptions, "poolSize" | "onPoolError"> = {}): DataSource {
+  return new DataSource({
+    type: "postgres",
+    url,
+    entities: [],
+    migrations: keystoreMigrations,
+    migrationsTableName: "migrations",
+    migrationsTransactionMode: "all",
+    synchronize: false,
+    logging: false,
+    applicationName: "custodian-keys",
+    poolSize: options.poolSize ?? 4,
+    connectTimeoutMS: 3000,
+    poolErrorHandler: options.onPoolError ?? (() => undefined),
+    extra: { idleTimeoutMillis: 30_000, statement_timeout: 30_000, query_timeout: 35_000, Client: GuardedClient },
   });
 }
 

@@ -1,4 +1,5 @@
 import "reflect-metadata";
+import { KeyRing } from "../src/modules/keys/key-ring";
 import { randomUUID } from "node:crypto";
 import { createDataSource } from "../ormconfig";
 import { AuditSigner } from "../src/modules/audit/audit-signer";
@@ -61,7 +62,13 @@ async function main() {
     let peakRss = idleRss;
     const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 20);
     let started = process.hrtime.bigint();
-    const run = await new RetentionService(db, systemClock, new AuditService(), AuditSigner.development("bench")).run({ dryRun: false });
+    const run = await new RetentionService(
+      db,
+      systemClock,
+      new AuditService(),
+      AuditSigner.development("bench"),
+      KeyRing.withoutMasterKey().shredder(null),
+    ).run({ dryRun: false });
     const engineSeconds = Number(process.hrtime.bigint() - started) / 1e9;
     clearInterval(sampler);
     peakRss = Math.max(peakRss, process.memoryUsage().rss);

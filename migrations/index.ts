@@ -9,6 +9,7 @@ import { AuditCheckpoints1764400000000 } from "./1764400000000-AuditCheckpoints"
 import { ResidencyGuard1764500000000 } from "./1764500000000-ResidencyGuard";
 import { EventsAndSubjectRequests1796168879360 } from "./1796168879360-EventsAndSubjectRequests";
 import { WebhookDeliveryLease1796171726547 } from "./1796171726547-WebhookDeliveryLease";
+import { SealedValues1796400000001 } from "./1796400000001-SealedValues";
 
 /** Every migration, in order. Listed explicitly so a stale compiled file can never run. */
 export const migrations = [
@@ -23,4 +24,5 @@ export const migrations = [
   ResidencyGuard1764500000000,
   EventsAndSubjectRequests1796168879360,
   WebhookDeliveryLease1796171726547,
+  SealedValues1796400000001,
 ];

@@ -36,6 +36,10 @@ export const TABLE_OWNERS: Readonly<Record<string, string>> = {
   webhook_endpoint: "events",
   webhook_delivery: "events",
   purge_tally: "retention",
+  // The key store's tables (a database of their own, see src/modules/keys).
+  tenant_key: "keys",
+  subject_key: "keys",
+  record_key: "keys",
 };
 
 /** The TypeORM entities over those tables: naming one outside its feature is reaching its table. */

@@ -1,4 +1,7 @@
 import "reflect-metadata";
+import { LocalKeyProvider } from "../src/modules/keys/envelope";
+import { KeyRing } from "../src/modules/keys/key-ring";
+import { loadMasterKey } from "../src/modules/keys/key-config";
 import { ConfigError, loadConfig } from "../src/config";
 import { AuditService } from "../src/modules/audit/audit.service";
 import { openDatabases } from "../src/databases";
@@ -31,10 +34,17 @@ async function main(): Promise<number> {
       regionUrls: config.regionDatabaseUrls,
       appUrl: config.appDatabaseUrl,
       pool: { poolSize: 2 },
+      keystore: { serverUrl: config.keystoreServerUrl, urls: config.keystoreUrls, production: config.production },
       log,
       now: systemClock.now(),
     });
-    const run = await new TopologyRetention(topology, systemClock, new AuditService(), config.auditSigner).run({ dryRun: args.includes("--dry-run") });
+    const run = await new TopologyRetention(
+      topology,
+      systemClock,
+      new AuditService(),
+      config.auditSigner,
+      new KeyRing(new LocalKeyProvider(await loadMasterKey(config.masterKey, config.masterKeyFile, log))),
+    ).run({ dryRun: args.includes("--dry-run") });
     console.log(JSON.stringify(run, null, 2));
     return 0;
   } finally {

@@ -1,6 +1,7 @@
 import { DEFAULT_CLAIM_NAMES, type ClaimNames } from "./shared/auth/principal";
 import { createPublicKey, type KeyObject } from "node:crypto";
 import { AuditSigner } from "./modules/audit/audit-signer";
+import { parseMasterKey } from "./modules/keys/envelope";
 /**
  * Configuration, read once from the environment and validated before anything starts.
  * A bad value stops the process with a message that names the variable (never a secret's value).
@@ -24,6 +25,14 @@ export interface Config {
   /** Region databases by storage location code (STORAGE_LOCATION_DATABASES); a location not named gets `<control>_<code>` on the control server. */
   regionDatabaseUrls: Record<string, string>;
   embeddedDataDir: string;
+  /** MASTER_KEY (32 bytes, base64): wraps every tenant's key-encryption key; required in production. */
+  masterKey: Buffer | null;
+  /** Without MASTER_KEY (development only): the file the master key is read from, made on first start (MASTER_KEY_FILE). */
+  masterKeyFile: string;
+  /** KEYSTORE_DATABASE_URL: the server the regions' key stores are made on (`<region database>_keys`); required in production unless KEYSTORE_DATABASES names every location. */
+  keystoreServerUrl: string | undefined;
+  /** KEYSTORE_DATABASES: a location's key store database by code, overriding the server's. */
+  keystoreUrls: Record<string, string>;
   jwtSecret: string;
   /** True when JWT_SECRET was not set and the development default is used. */
   jwtSecretIsDefault: boolean;
@@ -119,19 +128,33 @@ function parseInteger(env: NodeJS.ProcessEnv, name: string, fallback: number, mi
   return Number(raw);
 }
 
-/** `STORAGE_LOCATION_DATABASES="EU=postgres://…,US=postgres://…"`: each location's database. */
-function parseRegionDatabases(env: NodeJS.ProcessEnv): Record<string, string> {
-  const raw = env.STORAGE_LOCATION_DATABASES;
+/** `STORAGE_LOCATION_DATABASES="EU=postgres://…,US=postgres://…"` (or KEYSTORE_DATABASES): a database per location. */
+function parseRegionDatabases(env: NodeJS.ProcessEnv, name = "STORAGE_LOCATION_DATABASES"): Record<string, string> {
+  const raw = env[name];
   const urls: Record<string, string> = {};
   if (!raw) return urls;
   for (const entry of raw.split(",")) {
     const at = entry.indexOf("=");
     const code = entry.slice(0, at).trim();
-    if (at <= 0 || !/^[A-Z0-9_]{1,20}$/.test(code)) throw new ConfigError("STORAGE_LOCATION_DATABASES", "expects CODE=postgres://… pairs separated by commas");
-    if (urls[code]) throw new ConfigError("STORAGE_LOCATION_DATABASES", `names ${code} twice`);
-    urls[code] = parseDatabaseUrl({ [`STORAGE_LOCATION_DATABASES (${code})`]: entry.slice(at + 1).trim() }, `STORAGE_LOCATION_DATABASES (${code})`)!;
+    if (at <= 0 || !/^[A-Z0-9_]{1,20}$/.test(code)) throw new ConfigError(name, "expects CODE=postgres://… pairs separated by commas");
+    if (urls[code]) throw new ConfigError(name, `names ${code} twice`);
+    urls[code] = parseDatabaseUrl({ [`${name} (${code})`]: entry.slice(at + 1).trim() }, `${name} (${code})`)!;
   }
   return urls;
+}
+
+/** MASTER_KEY, required in production; the error names no byte of a bad key. */
+function parseMasterKeyEnv(env: NodeJS.ProcessEnv, production: boolean): Buffer | null {
+  const raw = env.MASTER_KEY;
+  if (!raw) {
+    if (production) throw new ConfigError("MASTER_KEY", "is required when NODE_ENV=production (32 random bytes in base64: openssl rand -base64 32)");
+    return null;
+  }
+  try {
+    return parseMasterKey(raw);
+  } catch (error) {
+    throw new ConfigError("MASTER_KEY", (error as Error).message.replace(/^The master key /, ""));
+  }
 }
 
 function parseDatabaseUrl(env: NodeJS.ProcessEnv, name = "DATABASE_URL"): string | undefined {
@@ -188,6 +211,16 @@ function parseClaimName(env: NodeJS.ProcessEnv, name: string, fallback: string):
   if (value === undefined || value === "") return fallback;
   if (!/^[\x21-\x7e]{1,200}$/.test(value)) throw new ConfigError(name, "must be a claim name (printable, no spaces)");
   return value;
+}
+
+/** Where the regions' key stores are; production names them (another cluster than the data, checked at open). */
+function keystoreConfig(env: NodeJS.ProcessEnv, production: boolean): Pick<Config, "keystoreServerUrl" | "keystoreUrls"> {
+  const keystoreServerUrl = parseDatabaseUrl(env, "KEYSTORE_DATABASE_URL");
+  const keystoreUrls = parseRegionDatabases(env, "KEYSTORE_DATABASES");
+  if (production && !keystoreServerUrl && Object.keys(keystoreUrls).length === 0) {
+    throw new ConfigError("KEYSTORE_DATABASE_URL", "is required when NODE_ENV=production (or KEYSTORE_DATABASES): keys must not share the data's backups");
+  }
+  return { keystoreServerUrl, keystoreUrls };
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -264,6 +297,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     appDatabaseUrl: parseDatabaseUrl(env, "APP_DATABASE_URL"),
     regionDatabaseUrls: parseRegionDatabases(env),
     embeddedDataDir: env.EMBEDDED_PG_DIR || ".data/postgres",
+    masterKey: parseMasterKeyEnv(env, production),
+    masterKeyFile: env.MASTER_KEY_FILE || ".data/master.key",
+    ...keystoreConfig(env, production),
     jwtSecret,
     jwtSecretIsDefault,
     logLevel,

@@ -42,6 +42,11 @@ export interface RequestContext extends DbContext {
    * the other regions' rows, and one error per location here (see the server's partial answers).
    */
   regionsMissing: Set<string>;
+  /**
+   * Records a page left out because their value failed authentication (DATA_INTEGRITY_FAILURE):
+   * the answer keeps the rest of the page and carries one error per record left out.
+   */
+  recordsLeftOut: string[];
 }
 
 export interface ContextDeps {
@@ -96,6 +101,7 @@ export async function createRequestContext(deps: ContextDeps, principal: Princip
     log: deps.log.child({ requestId }),
     audit: {},
     regionsMissing: new Set(),
+    recordsLeftOut: [],
   } as unknown as RequestContext;
   return ctx;
 }

@@ -7,6 +7,7 @@ import { allTenantIds, reconcileDirectory, tenantLocations } from "./modules/ten
 import { copyParties } from "./modules/third-party/third-party.store";
 import { MisconfiguredDatabaseError, Topology, type Database } from "./shared/db/topology";
 import { loggableError, type Logger } from "./shared/logging";
+import { keystoreLocation, sharesServer, type KeystoreSettings } from "./modules/keys/key-config";
 
 export interface DatabasesOptions {
   controlUrl: string;
@@ -17,6 +18,8 @@ export interface DatabasesOptions {
   now: Date;
   /** Told which migrations a database just applied. */
   onMigrated?: (database: string, applied: string[]) => void;
+  /** Where the regions' key stores are (default: development, beside each region's database). */
+  keystore?: KeystoreSettings;
 }
 
 /**
@@ -52,6 +55,14 @@ export async function openDatabases(options: DatabasesOptions): Promise<Topology
     locationExists: async (control, code) => (await locationsByCode(control.manager, [code])).length > 0,
     prepareRegion: (region, control) => prepareRegion(region, control, options.log),
     onMigrated: options.onMigrated,
+    keystore: (code, regionUrl) => {
+      const settings = options.keystore ?? { production: false };
+      const location = keystoreLocation(settings, code, regionUrl);
+      if (sharesServer(settings, code, regionUrl) && !settings.urls?.[code]) {
+        options.log.warn({ location: code }, "the key store is on the same server as its data (development): set KEYSTORE_DATABASE_URL to another server");
+      }
+      return location;
+    },
   });
   try {
     await seedStorageLocations(topology.control.owner, options.now);

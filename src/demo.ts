@@ -6,6 +6,8 @@ import { DataSubjectEntity } from "./modules/data-subject/data-subject.entity";
 import { DataSubjectStatus } from "./modules/data-subject/data-subject.status";
 import { insertSubject } from "./modules/data-subject/data-subject.store";
 import { insertRecords } from "./modules/personal-data/personal-data.store";
+import { SealedValues } from "./modules/personal-data/sealed-values";
+import type { KeyRing } from "./modules/keys/key-ring";
 import { TenantEntity } from "./modules/tenant/tenant.entity";
 import { SubscriptionStatus } from "./modules/tenant/tenant.policy";
 import { countTenants, insertTenant, preferredTenantId } from "./modules/tenant/tenant.store";
@@ -82,7 +84,7 @@ const DEMO_RECORDS = [
  * a few data subjects and records (invented), and a third-party registry.
  * Runs only when the database holds no tenant at all, so it never mixes with real data.
  */
-export async function seedDemoIfEmpty(topology: Topology, clock: Clock): Promise<boolean> {
+export async function seedDemoIfEmpty(topology: Topology, clock: Clock, keys: KeyRing): Promise<boolean> {
   // Control: the directory and the registry. Each tenant's region: its row and its people.
   const manager = topology.control.owner.manager;
   if ((await countTenants(manager, { all: true })) > 0) return false;
@@ -155,19 +157,29 @@ export async function seedDemoIfEmpty(topology: Topology, clock: Clock): Promise
     );
   }
   for (const tenant of [DEMO.tenantA, DEMO.tenantB]) {
-    const records = DEMO_RECORDS.map((r, i) => ({ r, i, subject: DEMO_SUBJECTS[r.subject] })).filter((x) => x.subject.tenantId === tenant.id);
+    const records = DEMO_RECORDS.map((r, i) => ({
+      r,
+      id: `7e4a0000-0000-4000-8000-0000000001${String(i).padStart(2, "0")}`,
+      subject: DEMO_SUBJECTS[r.subject],
+    })).filter((x) => x.subject.tenantId === tenant.id);
+    // Sealed as every value is, each under a key of its own in the region's key store.
+    const sealed = await new SealedValues(keys).seal(
+      topology.database(tenant.location)!.keystore!,
+      records.map(({ r, id, subject }) => ({ tenantId: tenant.id, subjectId: subject.id, recordId: id, version: 1, value: r.value })),
+      now,
+    );
     await insertRecords(
       regionOf(tenant.location),
       tenant.id,
       tenant.location,
       now,
-      records.map(({ r, i, subject }) => ({
-        id: `7e4a0000-0000-4000-8000-0000000001${String(i).padStart(2, "0")}`,
+      records.map(({ r, id, subject }, i) => ({
+        id,
         dataSubjectId: subject.id,
         category: r.category,
         purposes: r.purposes,
         sourceThirdPartyId: null,
-        value: r.value,
+        sealed: sealed[i],
       })),
     );
   }

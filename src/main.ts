@@ -4,6 +4,9 @@ import "reflect-metadata";
 import { openDatabases } from "./databases";
 import { ConfigError, loadConfig } from "./config";
 import { developmentTokens, seedDemoIfEmpty } from "./demo";
+import { LocalKeyProvider } from "./modules/keys/envelope";
+import { KeyRing } from "./modules/keys/key-ring";
+import { loadMasterKey } from "./modules/keys/key-config";
 import { AuditService } from "./modules/audit/audit.service";
 import { RetentionScheduler } from "./modules/retention/retention.scheduler";
 import { TopologyRetention } from "./modules/retention/topology-retention";
@@ -57,9 +60,11 @@ async function main(): Promise<void> {
     const onPoolError = (e: Error) => (cleaningUp ? log.debug : log.warn).call(log, { error: loggableError(e) }, "an idle database connection failed");
     const testClock = config.testClock ? new SettableClock() : undefined;
     const clock = testClock ?? systemClock;
+    const keys = new KeyRing(new LocalKeyProvider(await loadMasterKey(config.masterKey, config.masterKeyFile, log)));
     const topology = await openDatabases({
       controlUrl: url,
       regionUrls: config.regionDatabaseUrls,
+      keystore: { serverUrl: config.keystoreServerUrl, urls: config.keystoreUrls, production: config.production },
       appUrl: config.appDatabaseUrl,
       pool: { onPoolError },
       log,
@@ -67,11 +72,11 @@ async function main(): Promise<void> {
     });
     cleanup.push({ step: "database pools", run: () => topology.close() });
     log.info({ databases: topology.all.map((d) => d.name) }, "databases ready");
-    if (!config.production && (await seedDemoIfEmpty(topology, clock))) log.info("demo data seeded (two tenants)");
+    if (!config.production && (await seedDemoIfEmpty(topology, clock, keys))) log.info("demo data seeded (two tenants)");
 
     const webhookRules = { resolve: systemResolve, allowPrivate: config.webhookAllowPrivate };
     if (config.webhookAllowPrivate) log.warn("WEBHOOK_ALLOW_PRIVATE_NETWORKS is set: webhook receivers on loopback and private networks are allowed.");
-    const schema = await createSchema({ testClock, auditSigner: config.auditSigner, webhooks: { rules: webhookRules, httpsOnly: config.production } });
+    const schema = await createSchema({ testClock, auditSigner: config.auditSigner, webhooks: { rules: webhookRules, httpsOnly: config.production }, keys });
     // Committed events from every database: the webhook dispatcher's wake-up and the subscriptions' source.
     const feed = new EventFeed(topology, log);
     await feed.start();
@@ -87,7 +92,7 @@ async function main(): Promise<void> {
     if (config.retentionIntervalMs !== null) {
       const scheduler = new RetentionScheduler(
         topology,
-        new TopologyRetention(topology, clock, new AuditService(), config.auditSigner),
+        new TopologyRetention(topology, clock, new AuditService(), config.auditSigner, keys),
         log,
         config.retentionIntervalMs,
       );

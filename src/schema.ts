@@ -59,6 +59,9 @@ import { JoinRegistry } from "./shared/read-path/joins";
 import type { RequestContext } from "./context";
 import type { SettableClock } from "./shared/clock";
 
+import { KeyRing } from "./modules/keys/key-ring";
+import { SealedValues } from "./modules/personal-data/sealed-values";
+
 export interface SchemaOptions {
   /** When set, the schema has `setTestClock`, driving this clock. */
   testClock?: SettableClock;
@@ -66,6 +69,8 @@ export interface SchemaOptions {
   auditSigner: AuditSigner;
   /** Which webhook receivers may be registered; default: public addresses only, http or https. */
   webhooks?: WebhookSettings;
+  /** The key hierarchy that seals personal data (src/modules/keys); without one, a schema that seals nothing (printing it, checking it). */
+  keys?: KeyRing;
 }
 
 /** The services, wired once; all request state travels in the context instead. */
@@ -79,7 +84,9 @@ function wire(options: SchemaOptions) {
   const sharing = new SharingService(tenants, parties);
   const incidents = new IncidentService(audit, tenants);
   const subjects = new DataSubjectService(tenants, deletion);
-  const records = new PersonalDataService(tenants, deletion, new IdempotencyKeys(), new InboundCheck(parties), notices);
+  const keys = options.keys ?? KeyRing.withoutMasterKey();
+  const values = new SealedValues(keys);
+  const records = new PersonalDataService(tenants, deletion, new IdempotencyKeys(), new InboundCheck(parties), notices, values);
   const auditLog = new AuditLogService(options.auditSigner);
   const sharingNodes = new SharingNodes();
   const requests = new SubjectRequestService(subjects, {
@@ -105,7 +112,12 @@ function wire(options: SchemaOptions) {
   ];
   // The read path: every field a parent's statement fetches with it, declared here and only here.
   const readPath = new JoinRegistry<RequestContext>([
-    { parentType: "Tenant", field: "personalDataRecords", plan: planTenantRecordPages, alsoAnswers: [["PersonalDataRecord", "subject"]] },
+    {
+      parentType: "Tenant",
+      field: "personalDataRecords",
+      plan: (ctx, field) => planTenantRecordPages(ctx, field, values),
+      alsoAnswers: [["PersonalDataRecord", "subject"]],
+    },
   ]);
   const instances = new Map<unknown, unknown>([
     [ViewerResolver, new ViewerResolver()],
@@ -119,8 +131,10 @@ function wire(options: SchemaOptions) {
       PersonalDataRecordResolver,
       new PersonalDataRecordResolver(
         records,
-        new ValueReader(audit),
-        new ExportService(subjects, audit, new RecordTransferHistory(parties), (ctx, tenantId, subjectId, at) => noteExport(em(ctx), tenantId, subjectId, at)),
+        new ValueReader(audit, values),
+        new ExportService(subjects, audit, new RecordTransferHistory(parties), values, (ctx, tenantId, subjectId, at) =>
+          noteExport(em(ctx), tenantId, subjectId, at),
+        ),
         subjects,
         tenants,
         locations,
@@ -138,7 +152,7 @@ function wire(options: SchemaOptions) {
     [BreachNotificationResolver, new BreachNotificationResolver(incidents, tenants)],
     [TenantBreachNotificationsResolver, new TenantBreachNotificationsResolver(incidents)],
     [SubscriptionResolver, new SubscriptionResolver(new SubscriptionService(tenants, deletion))],
-    [RetentionResolver, new RetentionResolver(audit, options.auditSigner)],
+    [RetentionResolver, new RetentionResolver(audit, options.auditSigner, keys)],
     [ComplianceResolver, new ComplianceResolver(new ComplianceService())],
     [NodeResolver, new NodeResolver(nodeSources)],
     [SubjectRequestResolver, new SubjectRequestResolver(requests, subjects, tenants, sharingNodes)],

@@ -94,6 +94,7 @@ function sessionClosing(): ApolloServerPlugin<RequestContext> {
       return {
         async willSendResponse({ contextValue, response }) {
           addMissingRegions(contextValue, response.body);
+          addRecordsLeftOut(contextValue, response.body);
           try {
             await contextValue.unit?.close();
           } catch (error) {
@@ -119,6 +120,16 @@ function addMissingRegions(ctx: RequestContext | undefined, body: { kind: string
     extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR, retryable: true, storageLocation: location },
   }));
   body.singleResult.errors = [...(body.singleResult.errors ?? []), ...missing];
+}
+
+/** Records a page left out because their value failed authentication: one error each, naming the record. */
+function addRecordsLeftOut(ctx: RequestContext | undefined, body: { kind: string; singleResult?: { errors?: ReadonlyArray<GraphQLFormattedError> } }): void {
+  if (!ctx?.recordsLeftOut?.length || body.kind !== "single" || !body.singleResult) return;
+  const leftOut = [...new Set(ctx.recordsLeftOut)].sort().map((recordId): GraphQLFormattedError => ({
+    message: "A record's stored value failed authentication (tampered with or moved): the record is left out of this page.",
+    extensions: { code: ErrorCode.DATA_INTEGRITY_FAILURE, recordId },
+  }));
+  body.singleResult.errors = [...(body.singleResult.errors ?? []), ...leftOut];
 }
 
 /**

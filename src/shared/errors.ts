@@ -24,6 +24,10 @@ export const ErrorCode = {
   INVALID_STATE: "INVALID_STATE",
   QUERY_TOO_COMPLEX: "QUERY_TOO_COMPLEX",
   INTERNAL_SERVER_ERROR: "INTERNAL_SERVER_ERROR",
+  /** The key was destroyed at purge: the data can never be read again (e.g. a row of a restored backup). */
+  DATA_SHREDDED: "DATA_SHREDDED",
+  /** A stored value failed authentication (tampered with, moved to another row): it is not returned. */
+  DATA_INTEGRITY_FAILURE: "DATA_INTEGRITY_FAILURE",
   /** Not in the partner contract's list: too many requests from one principal (HTTP 429, Retry-After). */
   RATE_LIMITED: "RATE_LIMITED",
 } as const;

@@ -4,7 +4,7 @@ import { getIntrospectionQuery, graphql } from "graphql";
 import { createSchema } from "../../src/schema";
 import type { Principal } from "../../src/shared/auth/principal";
 import { SettableClock } from "../../src/shared/clock";
-import { type TestApp, roles, startTestApp, TEST_AUDIT_SIGNER, requestContext } from "../helpers/app";
+import { type TestApp, roles, startTestApp, TEST_AUDIT_SIGNER, requestContext, testKeyRing } from "../helpers/app";
 import { assertError, assertOk } from "../helpers/assertions";
 import { createTenant, recordData, registerSubject } from "../helpers/factories";
 
@@ -26,7 +26,7 @@ describe("compiled execution", () => {
 
   it("answers introspection exactly as graphql-js executes it on the same schema", async () => {
     const reference = await graphql({
-      schema: await createSchema({ testClock: new SettableClock(), auditSigner: TEST_AUDIT_SIGNER }),
+      schema: await createSchema({ testClock: new SettableClock(), auditSigner: TEST_AUDIT_SIGNER, keys: testKeyRing() }),
       source: getIntrospectionQuery({ descriptions: true }),
     });
     assert.equal(reference.errors, undefined);

@@ -203,7 +203,7 @@ describe("retention (rules 6, 8-10)", () => {
       const log = createLogger("silent");
       const scheduler = new RetentionScheduler(
         app.topology,
-        new TopologyRetention(app.topology, app.clock, new AuditService(), TEST_AUDIT_SIGNER),
+        new TopologyRetention(app.topology, app.clock, new AuditService(), TEST_AUDIT_SIGNER, app.keys),
         log,
         3_600_000,
       );

@@ -13,7 +13,7 @@ import { createLogger } from "../../src/shared/logging";
 import { assertOk } from "../helpers/assertions";
 import { createTenant, registerSubject } from "../helpers/factories";
 import { isolatedDatabase } from "../helpers/isolated-db";
-import { principals, roles, startTestApp, TEST_AUDIT_SIGNER, TEST_SECRET, type TestApp } from "../helpers/app";
+import { principals, roles, startTestApp, TEST_AUDIT_SIGNER, TEST_SECRET, testKeyRing, type TestApp } from "../helpers/app";
 import { eventually } from "../helpers/receiver";
 
 const OPEN = `mutation($input: OpenSubjectRequestInput!) { openSubjectRequest(input: $input) { id } }`;
@@ -155,7 +155,7 @@ describe("subscriptions", () => {
       topology: app.topology,
       clock: app.clock,
       log,
-      schema: await createSchema({ auditSigner: TEST_AUDIT_SIGNER }),
+      schema: await createSchema({ auditSigner: TEST_AUDIT_SIGNER, keys: testKeyRing() }),
       feed,
     });
     const tenant = await createTenant(app);

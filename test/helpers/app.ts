@@ -1,4 +1,4 @@
-import { randomUUID } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
 import { Writable } from "node:stream";
 import type { DataSource } from "typeorm";
 import { openDatabases } from "../../src/databases";
@@ -17,10 +17,16 @@ import { createLogger } from "../../src/shared/logging";
 import type { WebhookSettings } from "../../src/modules/events/webhooks.service";
 import { EventFeed } from "../../src/modules/events/event-feed";
 import { suiteDatabaseUrl } from "./suite-db";
+import { LocalKeyProvider } from "../../src/modules/keys/envelope";
+import { KeyRing } from "../../src/modules/keys/key-ring";
 
 export const TEST_SECRET = "test-secret-that-is-long-enough-for-hs256-0123456789";
 /** Every test process signs audit checkpoints with the same key, so each can check the others'. */
 export const TEST_AUDIT_SIGNER = AuditSigner.development(TEST_SECRET);
+/** Every test process seals with the same master key, so each can open what another sealed. */
+export const TEST_MASTER_KEY = createHash("sha256").update("custodian test master key").digest();
+/** A key ring of its own (its own cache) over the test master key. */
+export const testKeyRing = () => new KeyRing(new LocalKeyProvider(TEST_MASTER_KEY));
 
 export interface GqlError {
   message: string;
@@ -53,6 +59,8 @@ export interface TestApp {
   /** A region's database (the default region's when no code is given). */
   region(code?: string): Database;
   clock: SettableClock;
+  /** The key ring the app seals with (the test master key). */
+  keys: KeyRing;
   server: CustodianServer;
   /** Every log line the app wrote, for tests that check what never reaches a log. */
   logs: string[];
@@ -85,10 +93,11 @@ export async function startTestApp(
   const logs: string[] = [];
   const log = createLogger("debug", new Writable({ write: (chunk, _enc, done) => (logs.push(String(chunk)), done()) }));
   const clock = new SettableClock();
+  const keys = testKeyRing();
   // The schema is built while the databases open (one is CPU, the other mostly waiting).
   const [topology, schema] = await Promise.all([
     openDatabases({ controlUrl: url, regionUrls: options.regionUrls, pool: { poolSize: options.poolSize ?? 5 }, log, now: clock.now() }),
-    createSchema({ testClock: clock, auditSigner: TEST_AUDIT_SIGNER, webhooks: options.webhooks }),
+    createSchema({ testClock: clock, auditSigner: TEST_AUDIT_SIGNER, webhooks: options.webhooks, keys }),
   ]);
   const region = (code = DEFAULT_LOCATION) => {
     const database = topology.database(code);
@@ -139,6 +148,7 @@ export async function startTestApp(
     region,
     contexts,
     clock,
+    keys,
     server,
     logs,
     as,

@@ -25,7 +25,8 @@ export async function lifecycleApp() {
     app,
     as: roles(app),
     databaseUrl: database.url,
-    engine: (batchSize = 1000, db: DataSource = app.maintenance) => new RetentionService(db, app.clock, new AuditService(), TEST_AUDIT_SIGNER, batchSize),
+    engine: (batchSize = 1000, db: DataSource = app.maintenance) =>
+      new RetentionService(db, app.clock, new AuditService(), TEST_AUDIT_SIGNER, app.keys.shredder(app.region().keystore), batchSize),
     record: async (id: string): Promise<Record<string, any> | undefined> => (await app.db.query("SELECT * FROM personal_data_record WHERE id = $1", [id]))[0],
     count: async (table: string, tenantId: string): Promise<number> =>
       (await app.db.query(`SELECT count(*)::int AS n FROM ${table} WHERE tenant_id = $1`, [tenantId]))[0].n,

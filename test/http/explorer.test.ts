@@ -7,6 +7,7 @@ import { after, before, describe, it } from "node:test";
 import { chromium, type Browser } from "playwright-core";
 import { loadConfig } from "../../src/config";
 import { type TestApp, principals, startTestApp } from "../helpers/app";
+import { PRODUCTION_KEY_ENV } from "../helpers/production-env";
 
 /** @any-server: a browser on the explorer's page; the suite's server only answers one query. */
 
@@ -93,7 +94,7 @@ describe("the explorer in a real browser, offline", () => {
 
   it("is on in development and off in production unless EXPLORER=on; when off, GET /graphql serves no page", async () => {
     const auditKey = String(generateKeyPairSync("ed25519").privateKey.export({ type: "pkcs8", format: "pem" }));
-    const production = { NODE_ENV: "production", JWT_SECRET: "x".repeat(32), AUDIT_SIGNING_KEY: auditKey };
+    const production = { NODE_ENV: "production", JWT_SECRET: "x".repeat(32), AUDIT_SIGNING_KEY: auditKey, ...PRODUCTION_KEY_ENV };
     assert.equal(loadConfig({}).explorer, true);
     assert.equal(loadConfig(production).explorer, false);
     assert.equal(loadConfig({ ...production, EXPLORER: "on" }).explorer, true);

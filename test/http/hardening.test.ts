@@ -6,6 +6,7 @@ import { ConfigError, loadConfig } from "../../src/config";
 import { signToken, verifyToken } from "../../src/shared/auth/jwt";
 import { Role } from "../../src/shared/auth/role";
 import { TEST_SECRET, type TestApp, principals, startTestApp } from "../helpers/app";
+import { PRODUCTION_KEY_ENV } from "../helpers/production-env";
 
 const unauthenticated = (e: unknown) => (e as { extensions?: { code?: string } }).extensions?.code === "UNAUTHENTICATED";
 
@@ -49,11 +50,11 @@ const SIGNING_KEY = String(generateKeyPairSync("ed25519").privateKey.export({ ty
 describe("tokens", () => {
   it("needs a secret of at least 32 bytes", () => {
     assert.throws(
-      () => loadConfig({ NODE_ENV: "production", JWT_SECRET: "x".repeat(31), AUDIT_SIGNING_KEY: SIGNING_KEY }),
+      () => loadConfig({ NODE_ENV: "production", JWT_SECRET: "x".repeat(31), AUDIT_SIGNING_KEY: SIGNING_KEY, ...PRODUCTION_KEY_ENV }),
       (e: unknown) => e instanceof ConfigError && /32 bytes/.test(e.message),
     );
     assert.equal(
-      loadConfig({ NODE_ENV: "production", JWT_SECRET: "é".repeat(16), AUDIT_SIGNING_KEY: SIGNING_KEY }).jwtSecret.length,
+      loadConfig({ NODE_ENV: "production", JWT_SECRET: "é".repeat(16), AUDIT_SIGNING_KEY: SIGNING_KEY, ...PRODUCTION_KEY_ENV }).jwtSecret.length,
       16,
       "16 two-byte characters are 32 bytes",
     );

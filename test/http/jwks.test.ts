@@ -7,6 +7,7 @@ import { ConfigError, loadConfig } from "../../src/config";
 import { IdentityProviderUnavailableError, remoteKeySet, TokenVerifier, type TokenKeys } from "../../src/shared/auth/jwt";
 import { UnauthenticatedError } from "../../src/shared/errors";
 import { TEST_SECRET } from "../helpers/app";
+import { PRODUCTION_KEY_ENV } from "../helpers/production-env";
 
 /** @own-servers: no database at all; the identity provider's key set is a server of its own. */
 
@@ -161,7 +162,7 @@ describe("tokens from an identity provider (JWT_JWKS_URL)", () => {
     const env = { JWT_JWKS_URL: "https://login.example.test/keys", JWT_ISSUER: ISSUER, JWT_AUDIENCE: AUDIENCE };
     // In production the provider makes the tokens: no JWT_SECRET is needed.
     const auditKey = String(generateKeyPairSync("ed25519").privateKey.export({ type: "pkcs8", format: "pem" }));
-    assert.equal(loadConfig({ ...env, NODE_ENV: "production", AUDIT_SIGNING_KEY: auditKey }).jwtJwks?.url.href, env.JWT_JWKS_URL);
+    assert.equal(loadConfig({ ...env, NODE_ENV: "production", AUDIT_SIGNING_KEY: auditKey, ...PRODUCTION_KEY_ENV }).jwtJwks?.url.href, env.JWT_JWKS_URL);
     assert.throws(
       () => loadConfig({ JWT_JWKS_URL: env.JWT_JWKS_URL, JWT_AUDIENCE: AUDIENCE }),
       (e: unknown) => e instanceof ConfigError && e.variable === "JWT_ISSUER",

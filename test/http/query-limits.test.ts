@@ -1,3 +1,4 @@
+import type { SealedValues } from "../../src/modules/personal-data/sealed-values";
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { after, before, describe, it } from "node:test";
@@ -181,7 +182,7 @@ describe("exports at once", () => {
     const waiting: Array<() => void> = [];
     // A subject lookup that waits until released: the exports stay in flight as long as the test wants.
     const subjects = { findVisible: () => new Promise<null>((ok) => waiting.push(() => ok(null))) } as unknown as DataSubjectService;
-    const exports = new ExportService(subjects, new AuditService(), { ofRecords: () => Promise.resolve([]) }, () => Promise.resolve());
+    const exports = new ExportService(subjects, new AuditService(), { ofRecords: () => Promise.resolve([]) }, {} as SealedValues, () => Promise.resolve());
     const ctx = { audit: {}, principal: principals.subject(randomUUID(), randomUUID()) } as unknown as RequestContext;
     const inFlight = Array.from({ length: MAX_CONCURRENT_EXPORTS }, () => exports.export(ctx, randomUUID(), null).catch((e: unknown) => e));
     await assert.rejects(

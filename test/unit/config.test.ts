@@ -2,6 +2,7 @@ import { createPublicKey, generateKeyPairSync } from "node:crypto";
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { ConfigError, DEVELOPMENT_JWT_SECRET, loadConfig } from "../../src/config";
+import { PRODUCTION_KEY_ENV } from "../helpers/production-env";
 
 const SECRET = "x".repeat(32);
 const SIGNING_KEY = String(generateKeyPairSync("ed25519").privateKey.export({ type: "pkcs8", format: "pem" }));
@@ -64,7 +65,7 @@ describe("loadConfig", () => {
 
   it("requires JWT_SECRET in production and refuses the test clock and debug errors there", () => {
     assert.throws(() => loadConfig({ NODE_ENV: "production" }), /JWT_SECRET is required/);
-    const production = { NODE_ENV: "production", JWT_SECRET: SECRET, AUDIT_SIGNING_KEY: SIGNING_KEY };
+    const production = { NODE_ENV: "production", JWT_SECRET: SECRET, AUDIT_SIGNING_KEY: SIGNING_KEY, ...PRODUCTION_KEY_ENV };
     assert.equal(loadConfig(production).jwtSecretIsDefault, false);
     assert.throws(() => loadConfig({ ...production, TEST_CLOCK: "1" }), /TEST_CLOCK/);
     assert.throws(() => loadConfig({ ...production, DEBUG_ERRORS: "1" }), /DEBUG_ERRORS/);

@@ -88,13 +88,19 @@ export function dueSubjectsExistSql(tenantIdSql: string, nowSql: string, kept: s
   return `EXISTS (SELECT 1 FROM data_subject s WHERE s.tenant_id = ${tenantIdSql} AND ${dueSubject(nowSql, kept)})`;
 }
 
-/** Deletes up to `limit` of the tenant's due subjects that are not `kept`; returns how many. */
-export function purgeDueSubjects(manager: EntityManager, tenantId: string, now: Date, limit: number, kept: string): Promise<number> {
-  return countedChange(
-    manager,
-    `DELETE FROM data_subject WHERE ctid = ANY(ARRAY(SELECT s.ctid FROM data_subject s WHERE s.tenant_id = $1 AND ${dueSubject("$2", kept)} LIMIT $3)) RETURNING 1`,
+/** Up to `limit` of the tenant's due subjects that are not `kept`, held (FOR UPDATE) until the caller's transaction ends. */
+export async function dueSubjectIdsHeld(manager: EntityManager, tenantId: string, now: Date, limit: number, kept: string): Promise<string[]> {
+  const rows: Array<{ id: string }> = await manager.query(
+    `SELECT s.id FROM data_subject s WHERE s.tenant_id = $1 AND ${dueSubject("$2", kept)} LIMIT $3 FOR UPDATE`,
     [tenantId, now, limit],
   );
+  return rows.map((r) => r.id);
+}
+
+/** Deletes the subjects `ids` (held by the caller); returns how many. */
+export function deleteSubjectsByIds(manager: EntityManager, ids: readonly string[]): Promise<number> {
+  if (!ids.length) return Promise.resolve(0);
+  return countedChange(manager, `DELETE FROM data_subject WHERE id = ANY($1::uuid[]) RETURNING 1`, [ids]);
 }
 
 /** Deletes up to `limit` of the tenant's subjects, due or not (its data purge); returns how many. */

@@ -2,7 +2,7 @@ import { principalOf, type RequestContext } from "../../context";
 import { exportRequest } from "./export-policy";
 import { em } from "../../shared/db/database";
 import { Concurrency } from "../../shared/concurrency";
-import { NotFoundError } from "../../shared/errors";
+import { DomainError, ErrorCode, NotFoundError } from "../../shared/errors";
 import { auditTarget } from "../../shared/audit/audit-draft";
 import type { AuditService } from "../audit/audit.service";
 import type { DataSubjectService } from "../data-subject/data-subject.service";
@@ -10,6 +10,9 @@ import { ProcessingPurpose } from "../purpose/processing-purpose";
 import type { DataSubjectExport, JsonObject } from "./personal-data.types";
 import { activeRecordsOfSubject, recordIdsOfSubject } from "./personal-data.store";
 import type { RecordTransfers } from "./record-sharing";
+import type { SealedValues } from "./sealed-values";
+
+const isShredded = (value: unknown) => value instanceof DomainError && value.code === ErrorCode.DATA_SHREDDED;
 
 export const EXPORT_ACTION = "DATA_SUBJECT_EXPORTED";
 
@@ -31,6 +34,7 @@ export class ExportService {
     private readonly subjects: DataSubjectService,
     private readonly audit: AuditService,
     private readonly transfers: RecordTransfers,
+    private readonly values: SealedValues,
     /** Told of each export made (a subject request may complete with it). */
     private readonly exported: (ctx: RequestContext, tenantId: string, subjectId: string, at: Date) => Promise<void>,
   ) {}
@@ -45,7 +49,20 @@ export class ExportService {
     const subject = await this.subjects.findVisible(ctx, dataSubjectId);
     if (!subject) throw new NotFoundError("data subject");
     const generatedAt = ctx.clock.now();
-    const records = await activeRecordsOfSubject(em(ctx), subject.tenantId, subject.id);
+    const stored = await activeRecordsOfSubject(em(ctx), subject.tenantId, subject.id);
+    const values = await this.values.open(
+      ctx,
+      stored.map((r) => ({
+        recordId: r.id as string,
+        tenantId: r.tenant_id as string,
+        subjectId: r.data_subject_id as string,
+        plain: r.value as JsonObject | null,
+        sealed: r.value_sealed as Buffer | null,
+        keyVersion: r.value_key_version as number | null,
+      })),
+    );
+    // A record whose key is gone was purged (a restored backup's row): it is not the person's data any more.
+    const records: Array<Record<string, unknown>> = stored.flatMap((r, i) => (isShredded(values[i]) ? [] : [{ ...r, value: values[i] }]));
     const document: JsonObject = {
       format: "custodian.data-subject-export/1",
       generatedAt: generatedAt.toISOString(),
@@ -63,7 +80,8 @@ export class ExportService {
         purposes: r.purposes,
         storageLocation: r.storage_location_code,
         source: r.source_third_party_id ? { thirdPartyId: r.source_third_party_id } : null,
-        value: r.value,
+        // A value that failed authentication is not handed out; the document says so in its place.
+        ...(r.value instanceof DomainError ? { value: null, valueError: r.value.code } : { value: r.value }),
         version: r.version,
         createdAt: (r.created_at as Date).toISOString(),
         updatedAt: (r.updated_at as Date).toISOString(),

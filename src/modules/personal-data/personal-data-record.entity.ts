@@ -15,6 +15,7 @@ import type { DataCategory, DeletionReason, RecordStatus } from "./personal-data
   "cardinality(purposes) > 0 AND purposes <@ ARRAY['SERVICE_OPERATION', 'SUPPORT', 'SERVICE_MAINTENANCE', 'SECURITY', 'LEGAL_OBLIGATION']::text[]",
 )
 @Check("personal_data_record_value_check", "jsonb_typeof(value) = 'object'")
+@Check("personal_data_record_sealed_check", "(value IS NULL) = (value_sealed IS NOT NULL) AND (value_sealed IS NULL) = (value_key_version IS NULL)")
 @Check("personal_data_record_status_check", "status IN ('ACTIVE', 'PENDING_DELETION')")
 @Check("personal_data_record_deletion_reason_check", "deletion_reason IN ('ACTIVE_DELETION', 'PASSIVE_DELETION')")
 @Check(
@@ -50,8 +51,16 @@ export class PersonalDataRecordEntity {
   @Column("uuid", { name: "source_third_party_id", nullable: true })
   sourceThirdPartyId!: string | null;
 
-  @Column("jsonb", { select: false })
-  value?: Record<string, unknown>;
+  /** A value written before values were sealed (null once sealed). */
+  @Column("jsonb", { select: false, nullable: true })
+  value?: Record<string, unknown> | null;
+
+  /** The value sealed under the record's key of `valueKeyVersion` (src/modules/keys). */
+  @Column("bytea", { name: "value_sealed", select: false, nullable: true })
+  valueSealed?: Buffer | null;
+
+  @Column("integer", { name: "value_key_version", select: false, nullable: true })
+  valueKeyVersion?: number | null;
 
   @Column("text", { default: "ACTIVE" })
   status!: RecordStatus;

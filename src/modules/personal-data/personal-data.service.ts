@@ -2,7 +2,8 @@ import { randomUUID } from "node:crypto";
 import { fromRegions, principalOf, type RequestContext } from "../../context";
 import { dataScope } from "../../shared/auth/scope";
 import { em } from "../../shared/db/database";
-import { NotFoundError } from "../../shared/errors";
+import { DomainError, NotFoundError } from "../../shared/errors";
+import { loggableError } from "../../shared/logging";
 import { isUuid } from "../../shared/ids";
 import { parentPage, type Connection, type PageArgs } from "../../shared/pagination";
 import { auditTarget } from "../../shared/audit/audit-draft";
@@ -19,7 +20,6 @@ import { type PersonalDataRecordEntity } from "./personal-data-record.entity";
 import {
   toRecord,
   type CorrectPersonalDataInput,
-  type JsonObject,
   type PersonalDataRecord,
   type PersonalDataRecordFilter,
   type RecordBatchResult,
@@ -30,9 +30,10 @@ import type { RecordDeletion } from "./record-deletion";
 import type { InboundSources, RecordRecipients } from "./record-sharing";
 import { valueChanges } from "./value-changes";
 import { readsValues, recordColumnsFor, type RecordSelection } from "./record-columns";
-import { readAhead } from "./value-reader";
+import { readAhead, screenedPage } from "./value-reader";
 import { recordPageConditions } from "./record-filter";
-import { insertRecords, recordMetadata, recordPageQuery, replaceValue, visibleRecord, visibleRecords } from "./personal-data.store";
+import { insertRecords, recordMetadata, recordPageQuery, replaceValue, storedValue, visibleRecord, visibleRecords } from "./personal-data.store";
+import { keystoreOf, type SealedValues } from "./sealed-values";
 import { RecordErrors } from "./personal-data.errors";
 import { DataSubjectErrors } from "../data-subject/data-subject.errors";
 
@@ -43,6 +44,7 @@ export class PersonalDataService {
     private readonly keys: IdempotencyKeys,
     private readonly inbound: InboundSources,
     private readonly notices: RecordRecipients,
+    private readonly values: SealedValues,
   ) {}
 
   /** The record if the caller may reach it: operators all, tenant roles their tenant's, a data subject its own. */
@@ -73,7 +75,17 @@ export class PersonalDataService {
   ): Promise<Connection<PersonalDataRecord>> {
     const scope = dataScope(principalOf(ctx));
     if (scope.kind === "none") throw new Error("list called for a caller without a data scope");
+    return this.page(ctx, scope, where, args, filter, selection);
+  }
 
+  private async page(
+    ctx: RequestContext,
+    scope: Exclude<ReturnType<typeof dataScope>, { kind: "none" }>,
+    where: { tenantId?: string; dataSubjectId?: string },
+    args: PageArgs,
+    filter?: PersonalDataRecordFilter | null,
+    selection?: RecordSelection | null,
+  ): Promise<Connection<PersonalDataRecord>> {
     // Only the columns the query's selection needs; with the values' rows when it reads values,
     // so that reading them takes no statement of its own (value-reader.ts).
     const withValues = !!selection && readsValues(selection);
@@ -91,7 +103,7 @@ export class PersonalDataService {
       return `:${name}`;
     });
     if (conditions.length) query.andWhere(conditions.join(" AND "), params);
-    return parentPage(ctx, {
+    const page = await parentPage(ctx, {
       key: JSON.stringify(["records", parent.column, where.dataSubjectId ? where.tenantId : null, args.first, args.after, filter, selected]),
       parent: parent.key,
       query,
@@ -104,6 +116,7 @@ export class PersonalDataService {
         return record;
       },
     });
+    return withValues ? screenedPage(ctx, this.values, page) : page;
   }
 
   /** The tenant a write names, held shared until commit so the subscription cannot end mid-write. */
@@ -136,6 +149,11 @@ export class PersonalDataService {
 
   private async insert(ctx: RequestContext, tenant: TenantEntity, ids: string[], drafts: RecordDraft[]): Promise<Date> {
     const now = ctx.clock.now();
+    const sealed = await this.values.seal(
+      keystoreOf(ctx),
+      drafts.map((d, i) => ({ tenantId: tenant.id, subjectId: d.dataSubjectId, recordId: ids[i], version: 1, value: d.value })),
+      now,
+    );
     await insertRecords(
       em(ctx),
       tenant.id,
@@ -147,7 +165,7 @@ export class PersonalDataService {
         category: d.category,
         purposes: d.purposes,
         sourceThirdPartyId: d.sourceThirdPartyId ?? null,
-        value: d.value,
+        sealed: sealed[i],
       })),
     );
     return now;
@@ -222,7 +240,9 @@ export class PersonalDataService {
    * counts of keys, never the keys' values.
    */
   async correct(ctx: RequestContext, input: CorrectPersonalDataInput): Promise<PersonalDataRecord> {
-    const record = await this.findVisible(ctx, input.id);
+    // Held until commit: the new value's key is made for the version after this one, and no
+    // other correction can make one for the same version meanwhile.
+    const record = await this.findVisible(ctx, input.id, { lock: true });
     if (!record) throw new NotFoundError("record");
     auditTarget(ctx, { tenantId: record.tenantId, targetType: "PersonalDataRecord", targetId: record.id });
     checkValue(input.value, "value");
@@ -230,14 +250,35 @@ export class PersonalDataService {
       throw RecordErrors.expectedVersionInvalid();
     }
     if (record.status !== RecordStatus.ACTIVE) throw RecordErrors.pendingDeletion();
+    if (record.version !== input.expectedVersion) throw RecordErrors.versionConflict(record.version);
     const now = ctx.clock.now();
-    const updated = await replaceValue(em(ctx), record.id, input.expectedVersion, input.value, now);
-    if (!updated) {
-      const current = await this.findVisible(ctx, record.id);
-      if (current && current.status !== RecordStatus.ACTIVE) throw RecordErrors.pendingDeletion();
-      throw RecordErrors.versionConflict(current?.version);
-    }
-    const changes = valueChanges(updated.oldValue as JsonObject, input.value);
+    const stored = (await storedValue(em(ctx), record.id))!;
+    const [oldValue] = await this.values.open(ctx, [
+      {
+        recordId: stored.id,
+        tenantId: stored.tenant_id,
+        subjectId: stored.data_subject_id,
+        plain: stored.value,
+        sealed: stored.value_sealed,
+        keyVersion: stored.value_key_version,
+      },
+    ]);
+    // The new value under a new key; the old key is destroyed once this commits (the old value is then shredded everywhere).
+    const keyVersion = input.expectedVersion + 1;
+    const [sealed] = await this.values.seal(
+      keystoreOf(ctx),
+      [{ tenantId: record.tenantId, subjectId: record.dataSubjectId, recordId: record.id, version: keyVersion, value: input.value }],
+      now,
+    );
+    if (!(await replaceValue(em(ctx), record.id, input.expectedVersion, sealed, keyVersion, now))) throw RecordErrors.versionConflict(record.version);
+    ctx.unit.afterCommit(() =>
+      this.values.destroyOlder(ctx, record.id, keyVersion).catch((error: unknown) => {
+        // Left to the retention run's repair, which destroys keys older than their record's value.
+        ctx.log.warn({ recordId: record.id, error: loggableError(error) }, "a corrected record's old key could not be destroyed yet");
+      }),
+    );
+    // An old value that cannot be opened counts as wholly replaced.
+    const changes = valueChanges(oldValue instanceof DomainError ? {} : oldValue, input.value);
     const notices = changes.changed ? (await this.notices.raise(ctx, record.tenantId, [record.id], "RECTIFICATION")).length : 0;
     auditTarget(ctx, {
       details: {

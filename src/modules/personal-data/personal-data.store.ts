@@ -64,7 +64,8 @@ export interface NewRecord {
   category: string;
   purposes: readonly string[];
   sourceThirdPartyId: string | null;
-  value: unknown;
+  /** The value sealed under the record's first key (version 1). */
+  sealed: Buffer;
 }
 
 /** Inserts the tenant's new records in one statement, in the tenant's storage location. */
@@ -76,9 +77,9 @@ export async function insertRecords(
   records: readonly NewRecord[],
 ): Promise<void> {
   await manager.query(
-    `INSERT INTO personal_data_record (id, tenant_id, data_subject_id, category, purposes, storage_location_code, source_third_party_id, value, status, version, created_at, updated_at)
-     SELECT r.id, $1, r.subject_id, r.category, r.purposes::text[], $2, r.source_id, r.value, 'ACTIVE', 1, $3, $3
-       FROM unnest($4::uuid[], $5::uuid[], $6::text[], $7::text[], $8::uuid[], $9::jsonb[]) AS r (id, subject_id, category, purposes, source_id, value)`,
+    `INSERT INTO personal_data_record (id, tenant_id, data_subject_id, category, purposes, storage_location_code, source_third_party_id, value_sealed, value_key_version, status, version, created_at, updated_at)
+     SELECT r.id, $1, r.subject_id, r.category, r.purposes::text[], $2, r.source_id, r.sealed, 1, 'ACTIVE', 1, $3, $3
+       FROM unnest($4::uuid[], $5::uuid[], $6::text[], $7::text[], $8::uuid[], $9::bytea[]) AS r (id, subject_id, category, purposes, source_id, sealed)`,
     [
       tenantId,
       storageLocationCode,
@@ -89,28 +90,47 @@ export async function insertRecords(
       // Enum names need no quoting in an array literal.
       records.map((r) => `{${r.purposes.join(",")}}`),
       records.map((r) => r.sourceThirdPartyId),
-      records.map((r) => JSON.stringify(r.value)),
+      records.map((r) => r.sealed),
     ],
   );
 }
 
-/** Replaces an ACTIVE record's value if it is still at `expectedVersion`; the value it had, or null when it was not. */
+/** A record's stored value (plaintext from before sealing, or sealed) and the columns that place it. */
+export interface StoredValueRow {
+  id: string;
+  tenant_id: string;
+  data_subject_id: string;
+  value: Record<string, unknown> | null;
+  value_sealed: Buffer | null;
+  value_key_version: number | null;
+}
+
+/** The record's stored value, if the record exists in the caller's scope. */
+export async function storedValue(manager: EntityManager, id: string): Promise<StoredValueRow | null> {
+  const [row]: StoredValueRow[] = await manager.query(
+    `SELECT id, tenant_id, data_subject_id, value, value_sealed, value_key_version FROM personal_data_record WHERE id = $1`,
+    [id],
+  );
+  return row ?? null;
+}
+
+/** Replaces an ACTIVE record's value with one sealed under its key of `keyVersion`, if it is still at `expectedVersion`; false when it was not. */
 export async function replaceValue(
   manager: EntityManager,
   id: string,
   expectedVersion: number,
-  value: unknown,
+  sealed: Buffer,
+  keyVersion: number,
   now: Date,
-): Promise<{ oldValue: unknown } | null> {
-  const [updated] = await returning<{ old_value: unknown }>(
+): Promise<boolean> {
+  const rows = await returning(
     manager,
-    `UPDATE personal_data_record r SET value = $3, version = r.version + 1, updated_at = $4
-       FROM personal_data_record old
-      WHERE r.id = $1 AND old.id = r.id AND r.version = $2 AND r.status = 'ACTIVE'
-      RETURNING old.value AS old_value`,
-    [id, expectedVersion, JSON.stringify(value), now],
+    `UPDATE personal_data_record SET value = NULL, value_sealed = $3, value_key_version = $4, version = version + 1, updated_at = $5
+      WHERE id = $1 AND version = $2 AND status = 'ACTIVE'
+      RETURNING 1`,
+    [id, expectedVersion, sealed, keyVersion, now],
   );
-  return updated ? { oldValue: updated.old_value } : null;
+  return rows.length > 0;
 }
 
 /** What a value's read decides on, for records by id (the caller's scope applies through RLS). */
@@ -118,7 +138,7 @@ export function valueRows<R>(manager: EntityManager, ids: readonly string[]): Pr
   // Purposes as JSON: pg parses a json column natively, an enum array in JavaScript (a third of
   // this statement's client time for 100 rows).
   return manager.query(
-    `SELECT id, tenant_id, data_subject_id, to_json(purposes) AS purposes, status, value FROM personal_data_record WHERE id = ANY($1::uuid[])`,
+    `SELECT id, tenant_id, data_subject_id, to_json(purposes) AS purposes, status, value, value_sealed, value_key_version FROM personal_data_record WHERE id = ANY($1::uuid[])`,
     [ids],
   );
 }
@@ -126,7 +146,7 @@ export function valueRows<R>(manager: EntityManager, ids: readonly string[]): Pr
 /** The subject's ACTIVE records with their values, oldest first (an export). */
 export function activeRecordsOfSubject(manager: EntityManager, tenantId: string, subjectId: string): Promise<Array<Record<string, unknown>>> {
   return manager.query(
-    `SELECT id, category, purposes, storage_location_code, source_third_party_id, value, version, created_at, updated_at
+    `SELECT id, tenant_id, data_subject_id, category, purposes, storage_location_code, source_third_party_id, value, value_sealed, value_key_version, version, created_at, updated_at
        FROM personal_data_record
       WHERE tenant_id = $1 AND data_subject_id = $2 AND status = 'ACTIVE'
       ORDER BY created_at, id`,
@@ -182,7 +202,7 @@ export function restorePassivelyDeletedRecords(manager: EntityManager, tenantId:
     `UPDATE personal_data_record
         SET status = 'ACTIVE', deletion_reason = NULL, deletion_requested_at = NULL, purge_due_at = NULL,
             version = version + 1, updated_at = $2
-      WHERE tenant_id = $1 AND deletion_reason = 'PASSIVE_DELETION'
+      WHERE tenant_id = $1 AND deletion_reason = 'PASSIVE_DELETION' AND purge_due_at > $2
       RETURNING 1`,
     [tenantId, now],
   );
@@ -285,14 +305,19 @@ export function subjectHasRecordsSql(s: string, notDueAt?: string): string {
   return `EXISTS (SELECT 1 FROM personal_data_record r WHERE r.tenant_id = ${s}.tenant_id AND r.data_subject_id = ${s}.id${notDue})`;
 }
 
-/** Deletes up to `limit` of the tenant's due records; returns how many. */
-export function purgeDueRecords(manager: EntityManager, tenantId: string, now: Date, limit: number): Promise<number> {
-  return countedChange(
-    manager,
-    `DELETE FROM personal_data_record WHERE ctid = ANY(ARRAY(
-       SELECT ctid FROM personal_data_record r WHERE r.tenant_id = $1 AND ${dueRecord("r", "$2")} LIMIT $3)) RETURNING 1`,
+/** Up to `limit` of the tenant's due records' ids, held (FOR UPDATE) until the caller's transaction ends. */
+export async function dueRecordIdsHeld(manager: EntityManager, tenantId: string, now: Date, limit: number): Promise<string[]> {
+  const rows: Array<{ id: string }> = await manager.query(
+    `SELECT id FROM personal_data_record r WHERE r.tenant_id = $1 AND ${dueRecord("r", "$2")} LIMIT $3 FOR UPDATE`,
     [tenantId, now, limit],
   );
+  return rows.map((r) => r.id);
+}
+
+/** Deletes the records `ids` (held by the caller); returns how many. */
+export function deleteRecordsByIds(manager: EntityManager, ids: readonly string[]): Promise<number> {
+  if (!ids.length) return Promise.resolve(0);
+  return countedChange(manager, `DELETE FROM personal_data_record WHERE id = ANY($1::uuid[]) RETURNING 1`, [ids]);
 }
 
 /** Deletes up to `limit` of the tenant's records, due or not (its data purge, DOMAIN rule 5); returns how many. */

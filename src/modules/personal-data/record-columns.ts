@@ -45,5 +45,5 @@ export function recordColumnsFor(meta: EntityMetadata, selection: RecordSelectio
     },
   );
   // The value is never a readable column (select: false): only a page that reads values adds it.
-  return readsValues(selection) ? [...columns, meta.findColumnWithPropertyName(READ_AHEAD_VALUE)!] : columns;
+  return readsValues(selection) ? [...columns, ...READ_AHEAD_VALUE.map((name) => meta.findColumnWithPropertyName(name)!)] : columns;
 }

@@ -12,7 +12,8 @@ import { type PersonalDataRecordEntity } from "./personal-data-record.entity";
 import { toRecord, type PersonalDataRecordFilter } from "./personal-data.types";
 import { readsValues, recordColumnsFor, recordSelectionOf } from "./record-columns";
 import { recordPageConditions } from "./record-filter";
-import { readAhead } from "./value-reader";
+import { readAhead, screenedPage } from "./value-reader";
+import type { SealedValues } from "./sealed-values";
 import { recordJoinSql, recordMetadata } from "./personal-data.store";
 
 /**
@@ -23,7 +24,7 @@ import { recordJoinSql, recordMetadata } from "./personal-data.store";
  * (created_at, id) order of its keyset page. Arguments that list would refuse are left to it, so its error
  * is the one the caller sees.
  */
-export function planTenantRecordPages(ctx: RequestContext, field: ResolveTree): TenantJoin | null {
+export function planTenantRecordPages(ctx: RequestContext, field: ResolveTree, values: SealedValues): TenantJoin | null {
   const scope = dataScope(principalOf(ctx));
   const first = field.args.first ?? DEFAULT_PAGE_SIZE;
   if (scope.kind === "none" || !Number.isInteger(first) || (first as number) < 1 || (first as number) > MAX_PAGE_SIZE) return null;
@@ -89,17 +90,14 @@ export function planTenantRecordPages(ctx: RequestContext, field: ResolveTree): 
         }
         return record;
       });
-      leaveFor(
-        tenant,
-        field.alias,
-        pageOf(
-          records,
-          first as number,
-          count ?? 0,
-          (r) => [r.createdAt, r.id],
-          (r) => r,
-        ),
+      const connection = pageOf(
+        records,
+        first as number,
+        count ?? 0,
+        (r) => [r.createdAt, r.id],
+        (r) => r,
       );
+      leaveFor(tenant, field.alias, withValues ? screenedPage(ctx, values, connection) : connection);
     },
   };
 }

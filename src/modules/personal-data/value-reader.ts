@@ -11,6 +11,8 @@ import type { PersonalDataRecordEntity } from "./personal-data-record.entity";
 import type { JsonObject } from "./personal-data.types";
 import { valueReadRefusal } from "./read-policy";
 import { valueRows } from "./personal-data.store";
+import type { SealedValues, StoredValue } from "./sealed-values";
+import type { Connection } from "../../shared/pagination";
 
 export const VALUE_READ_ACTION = "RECORD_VALUE_READ";
 
@@ -29,7 +31,11 @@ interface Row {
   data_subject_id: string;
   purposes: ProcessingPurpose[];
   status: RecordStatus;
-  value: JsonObject;
+  value: JsonObject | null;
+  value_sealed: Buffer | null;
+  value_key_version: number | null;
+  /** The value opened (or why it cannot be) by the page that read the row ahead (screenedPage). */
+  opened?: JsonObject | DomainError;
 }
 
 /** A record as the value reader takes it: its id, and the row its page may have read ahead. */
@@ -45,7 +51,7 @@ type ReadAhead = ValueKey & { [READ_AHEAD]?: Row };
  * record's value never reaches the schema but through `read`.
  */
 export const READ_AHEAD_COLUMNS = ["tenantId", "dataSubjectId", "purposes", "status"] as const;
-export const READ_AHEAD_VALUE = "value";
+export const READ_AHEAD_VALUE = ["value", "valueSealed", "valueKeyVersion"] as const;
 
 /**
  * Keeps on `record` the row its value read needs, taken from the page's entity (which then no
@@ -59,9 +65,65 @@ export function readAhead(record: ValueKey, entity: PersonalDataRecordEntity): v
     data_subject_id: entity.dataSubjectId,
     purposes: entity.purposes,
     status: entity.status,
-    value: entity.value as JsonObject,
+    value: (entity.value ?? null) as JsonObject | null,
+    value_sealed: asBytes(entity.valueSealed),
+    value_key_version: entity.valueKeyVersion ?? null,
   };
   delete entity.value;
+  delete entity.valueSealed;
+}
+
+/** bytea as pg gives it (a Buffer), or as it travels inside a page's JSON (`\x` and hex). */
+function asBytes(value: unknown): Buffer | null {
+  if (value == null) return null;
+  if (Buffer.isBuffer(value)) return value;
+  if (typeof value === "string" && value.startsWith("\\x")) return Buffer.from(value.slice(2), "hex");
+  throw new Error("a sealed value in an unexpected form");
+}
+
+/**
+ * A page that read its records' values ahead, without the records whose value cannot be opened:
+ * a shredded one (its key was destroyed at purge: a restored backup's row) is left out as the
+ * purged row it is; one that fails authentication is left out with an error naming it
+ * (ctx.recordsLeftOut). A value field is non-null, so one such record would otherwise null the
+ * whole page. The values are opened once, here, in one key store statement; the reads still
+ * decide and audit each value before handing it out.
+ */
+export async function screenedPage<T extends ValueKey>(ctx: RequestContext, values: SealedValues, page: Connection<T>): Promise<Connection<T>> {
+  const rows = page.nodes.flatMap((record) => (record as ReadAhead)[READ_AHEAD] ?? []);
+  if (!rows.length) return page;
+  const opened = await values.open(ctx, rows.map(storedValueOf));
+  rows.forEach((row, i) => (row.opened = opened[i]));
+  const failed = new Set<string>();
+  for (const row of rows) {
+    if (!(row.opened instanceof DomainError)) continue;
+    failed.add(row.id);
+    if (row.opened.code === ErrorCode.DATA_INTEGRITY_FAILURE) ctx.recordsLeftOut.push(row.id);
+  }
+  if (!failed.size) return page;
+  const nodes = page.nodes.filter((record) => !failed.has(record.id));
+  let edges: Connection<T>["edges"] | undefined;
+  return {
+    nodes,
+    get edges() {
+      return (edges ??= page.edges.filter((edge) => !failed.has(edge.node.id)));
+    },
+    pageInfo: page.pageInfo,
+    get totalCount() {
+      return page.totalCount;
+    },
+  };
+}
+
+function storedValueOf(row: Row): StoredValue {
+  return {
+    recordId: row.id,
+    tenantId: row.tenant_id,
+    subjectId: row.data_subject_id,
+    plain: row.value,
+    sealed: row.value_sealed,
+    keyVersion: row.value_key_version,
+  };
 }
 
 /**
@@ -74,7 +136,10 @@ export function readAhead(record: ValueKey, entity: PersonalDataRecordEntity): v
 export class ValueReader {
   private readonly factories = new Map<ProcessingPurpose, (ctx: RequestContext) => DataLoader<ValueKey, JsonObject, string>>();
 
-  constructor(private readonly audit: AuditService) {}
+  constructor(
+    private readonly audit: AuditService,
+    private readonly values: SealedValues,
+  ) {}
 
   read(ctx: RequestContext, record: ValueKey, purpose: ProcessingPurpose): Promise<JsonObject> {
     let factory = this.factories.get(purpose);
@@ -119,6 +184,12 @@ export class ValueReader {
       ctx,
       [...groups.values()].map((g) => ({ ...g, targetId: g.details.recordIds.length === 1 ? g.details.recordIds[0] : null })),
     );
-    return decisions.map((d) => (d.code ? new DomainError(d.code, REFUSALS[d.code]) : d.row!.value));
+    // Opened once the read is decided and audited (unless its page opened it to screen it); a
+    // value that cannot be opened fails alone.
+    const toOpen = decisions.filter((d) => !d.code && !d.row!.opened).map((d) => d.row!);
+    const opened = toOpen.length ? await this.values.open(ctx, toOpen.map(storedValueOf)) : [];
+    const openedById = new Map(toOpen.map((r, i) => [r.id, opened[i]]));
+    for (const d of decisions) if (!d.code && d.row!.opened) openedById.set(d.id, d.row!.opened);
+    return decisions.map((d) => (d.code ? new DomainError(d.code, REFUSALS[d.code]) : openedById.get(d.id)!));
   }
 }

@@ -8,12 +8,14 @@ import type { AuditService } from "../audit/audit.service";
 import type { AuditSigner } from "../audit/audit-signer";
 import { TopologyRetention } from "./topology-retention";
 import { RetentionRun } from "./retention.types";
+import type { KeyRing } from "../keys/key-ring";
 
 @Resolver()
 export class RetentionResolver {
   constructor(
     private readonly audit: AuditService,
     private readonly signer: AuditSigner,
+    private readonly keys: KeyRing,
   ) {}
 
   @Mutation(() => RetentionRun, { description: "Runs retention now (each batch commits on its own); a dry run only counts what a real run would purge." })
@@ -25,7 +27,7 @@ export class RetentionResolver {
   ) {
     const dryRun = dryRunArg === true;
     auditTarget(ctx, { tenantId: null, targetType: "RetentionRun" });
-    const run = await new TopologyRetention(ctx.topology, ctx.clock, this.audit, this.signer).run({ dryRun });
+    const run = await new TopologyRetention(ctx.topology, ctx.clock, this.audit, this.signer, this.keys).run({ dryRun });
     auditTarget(ctx, {
       details: {
         dryRun,

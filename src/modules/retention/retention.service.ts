@@ -7,11 +7,18 @@ import type { AuditService } from "../audit/audit.service";
 import { AuditCheckpointer } from "../audit/audit-checkpoints";
 import type { AuditSigner } from "../audit/audit-signer";
 import { inMaintenance } from "../../shared/db/session";
-import { dueSubjectsExistSql, purgeableSubjectsCountSql, purgeDueSubjects, purgeSubjectsOfTenant } from "../data-subject/data-subject.store";
 import {
+  deleteSubjectsByIds,
+  dueSubjectIdsHeld,
+  dueSubjectsExistSql,
+  purgeableSubjectsCountSql,
+  purgeSubjectsOfTenant,
+} from "../data-subject/data-subject.store";
+import {
+  deleteRecordsByIds,
+  dueRecordIdsHeld,
   dueRecordsExistSql,
   purgeableCountsSql,
-  purgeDueRecords,
   purgeExpiredKeys,
   purgeKeysOfTenant,
   purgeRecordsOfTenant,
@@ -27,6 +34,19 @@ import { raiseIncidentDeadlines } from "../incident/incident-deadlines";
 import { purgeEventsBefore, purgeEventsOfTenant } from "../events/events.store";
 import { EVENT_RETENTION_MS } from "../events/outbox";
 import { auditRetentionDaysSql } from "../tenant/tenant.store";
+
+/**
+ * Destroys the keys that seal purged data (crypto-shredding, src/modules/keys), in the region's
+ * key store. The purge destroys keys before it deletes their rows, holding the rows meanwhile: a
+ * crash between the two leaves rows pending deletion without keys (they read as shredded, can no
+ * longer be restored, and the next run deletes them), never a key whose rows are gone, which an
+ * old backup's copy of the rows would open.
+ */
+export interface Shredder {
+  records(recordIds: readonly string[]): Promise<void>;
+  subjects(subjectIds: readonly string[]): Promise<void>;
+  tenant(tenantId: string): Promise<void>;
+}
 
 /** Rows a batch deletes; each batch is a transaction of its own. */
 export const DEFAULT_BATCH_SIZE = 10_000;
@@ -52,6 +72,7 @@ export class RetentionService {
     private readonly clock: Clock,
     private readonly audit: AuditService,
     signer: AuditSigner,
+    private readonly shredder: Shredder,
     private readonly batchSize = DEFAULT_BATCH_SIZE,
   ) {
     this.auditRetention = new AuditRetention(db, audit, batchSize);
@@ -97,7 +118,17 @@ export class RetentionService {
 
     // 1. Records past their due date, tenant by tenant.
     for (const tenantId of await this.tenantsWith((t) => dueRecordsExistSql(t, "$1"), now)) {
-      recordsPurged += await this.drain(now, tenantId, "RECORDS_PURGED", (m) => purgeDueRecords(m, tenantId, now, limit), "records");
+      recordsPurged += await this.drain(
+        now,
+        tenantId,
+        "RECORDS_PURGED",
+        async (m) => {
+          const ids = await dueRecordIdsHeld(m, tenantId, now, limit);
+          await this.shredder.records(ids);
+          return deleteRecordsByIds(m, ids);
+        },
+        "records",
+      );
     }
 
     // 2. Ended tenants past their purge date: every record, subject and key, then the tombstone.
@@ -113,7 +144,17 @@ export class RetentionService {
     // 3. Deleted subjects once due and without records left, tenant by tenant.
     const kept = subjectHasRecordsSql("s");
     for (const tenantId of await this.tenantsWith((t) => dueSubjectsExistSql(t, "$1", kept), now)) {
-      dataSubjectsPurged += await this.drain(now, tenantId, "DATA_SUBJECTS_PURGED", (m) => purgeDueSubjects(m, tenantId, now, limit, kept), "dataSubjects");
+      dataSubjectsPurged += await this.drain(
+        now,
+        tenantId,
+        "DATA_SUBJECTS_PURGED",
+        async (m) => {
+          const ids = await dueSubjectIdsHeld(m, tenantId, now, limit, kept);
+          await this.shredder.subjects(ids);
+          return deleteSubjectsByIds(m, ids);
+        },
+        "dataSubjects",
+      );
     }
 
     // One data.purged event per tenant for what this run purged.
@@ -176,6 +217,8 @@ export class RetentionService {
       // Also the tenant's retention lock: a step-1 batch of another instance finishes first.
       await manager.query(`SELECT pg_advisory_xact_lock(${RETENTION_LOCK_CLASS}, hashtext($1))`, [tenantId]);
       const step = { records: 0, subjects: 0, keys: 0, purged: false };
+      // Every key of the tenant first: from here on its rows are unreadable everywhere, backups included.
+      await this.shredder.tenant(tenantId);
       step.records = await purgeRecordsOfTenant(manager, tenantId, limit);
       if (step.records < limit) step.subjects = await purgeSubjectsOfTenant(manager, tenantId, limit);
       if (step.records + step.subjects < limit) step.keys = await purgeKeysOfTenant(manager, tenantId, limit);

@@ -5,6 +5,7 @@ import type { Clock } from "../../shared/clock";
 import { CONTROL, type Database, type Topology } from "../../shared/db/topology";
 import { RetentionService } from "./retention.service";
 import { RetentionRun } from "./retention.types";
+import type { KeyRing } from "../keys/key-ring";
 
 /**
  * Retention over the topology (DOMAIN rules 5-10 with physical residency): each database runs
@@ -17,6 +18,7 @@ export class TopologyRetention {
     private readonly clock: Clock,
     private readonly audit: AuditService,
     private readonly signer: AuditSigner,
+    private readonly keys: KeyRing,
     private readonly batchSize?: number,
   ) {}
 
@@ -24,7 +26,14 @@ export class TopologyRetention {
   async runOn(database: Database, options: { dryRun: boolean }): Promise<RetentionRun> {
     const timer = options.dryRun ? null : retentionDuration.startTimer({ database: database.name });
     try {
-      const run = await new RetentionService(database.maintenance, this.clock, this.audit, this.signer, this.batchSize).run({
+      const run = await new RetentionService(
+        database.maintenance,
+        this.clock,
+        this.audit,
+        this.signer,
+        this.keys.shredder(database.keystore),
+        this.batchSize,
+      ).run({
         ...options,
         tenantData: database.name !== CONTROL,
       });

@@ -1,6 +1,6 @@
 import { Client } from "pg";
 import type { DataSource } from "typeorm";
-import { createDataSource, type DataSourceOptions } from "../../../ormconfig";
+import { createDataSource, createKeystoreDataSource, type DataSourceOptions } from "../../../ormconfig";
 import { pgErrorCode } from "./database";
 import { migrate } from "./migrate";
 import { openMaintenancePool, openRequestPool } from "./pools";
@@ -27,6 +27,14 @@ export interface Database {
   app: DataSource;
   /** The maintenance pool (custodian_maintenance): retention and the audit purge. */
   maintenance: DataSource;
+  /** A region's key store (a database of its own, see src/modules/keys); null for control, which holds no personal data. */
+  keystore: DataSource | null;
+}
+
+/** Where a region's key store is: its URL, and whether it is made there when missing (a database Custodian named). */
+export interface KeystoreLocation {
+  url: string;
+  create: boolean;
 }
 
 /** A database that could not be reached: the location's tenants' error, retryable. */
@@ -56,6 +64,8 @@ export interface TopologyOptions {
   directory: (control: DataSource, tenantIds: readonly string[]) => Promise<Map<string, string>>;
   /** Told which migrations a database just applied (none: not called). */
   onMigrated?: (database: string, applied: string[]) => void;
+  /** Where location `code`'s key store is, given its region database's URL; unset: regions have none. */
+  keystore?: (code: string, regionUrl: string) => KeystoreLocation;
 }
 
 /** The database a region without a URL of its own gets on the control server: `<control>_<code>`. */
@@ -105,11 +115,31 @@ async function openDatabase(name: string, url: string, options: TopologyOptions,
     await declareLocation(owner, name);
     const app = await openRequestPool(owner, url, { ...options.pool, appUrl });
     const maintenance = await openMaintenancePool(url, { onPoolError: options.pool?.onPoolError });
-    return { name, url, owner, app, maintenance };
+    return { name, url, owner, app, maintenance, keystore: null };
   } catch (error) {
     await owner.destroy().catch(() => undefined);
     throw error;
   }
+}
+
+/** Opens and migrates a region's key store, made first when Custodian names it and it is missing. */
+async function openKeystore(location: KeystoreLocation, options: TopologyOptions): Promise<DataSource> {
+  const open = async () => {
+    const keystore = createKeystoreDataSource(location.url, { onPoolError: options.pool?.onPoolError });
+    await keystore.initialize();
+    try {
+      await migrate(keystore);
+      return keystore;
+    } catch (error) {
+      await keystore.destroy().catch(() => undefined);
+      throw error;
+    }
+  };
+  return open().catch(async (error: unknown) => {
+    if (!location.create || pgErrorCode(error) !== PG_UNKNOWN_DATABASE) throw error;
+    await ensureDatabase(withDatabase(location.url, "postgres"), decodeURIComponent(new URL(location.url).pathname.slice(1)));
+    return open();
+  });
 }
 
 /** A database set up for something else: a configuration to fix, not an outage to wait out. */
@@ -133,7 +163,7 @@ async function declareLocation(owner: DataSource, name: string): Promise<void> {
 }
 
 async function closeDatabase(db: Database): Promise<void> {
-  for (const pool of [db.app, db.maintenance, db.owner]) if (pool.isInitialized) await pool.destroy().catch(() => undefined);
+  for (const pool of [db.app, db.maintenance, db.owner, db.keystore]) if (pool?.isInitialized) await pool.destroy().catch(() => undefined);
 }
 
 export class Topology {
@@ -218,6 +248,8 @@ export class Topology {
           return openDatabase(code, url, this.options);
         });
         try {
+          const keystore = this.options.keystore?.(code, url);
+          if (keystore) region.keystore = await openKeystore(keystore, this.options);
           await this.options.prepareRegion?.(region, this.control);
         } catch (error) {
           await closeDatabase(region);

@@ -1,0 +1,4 @@
+import { KeyStore1796400000000 } from "./1796400000000-KeyStore";
+
+/** The key store's migrations, in order (a database of its own: see src/modules/keys). */
+export const keystoreMigrations = [KeyStore1796400000000];

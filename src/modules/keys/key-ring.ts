@@ -1,0 +1,228 @@
+import { LRUCache } from "lru-cache";
+import type { DataSource } from "typeorm";
+import { associatedData, IntegrityError, newKey, unwrapKey, wrapKey, type KeyProvider } from "./envelope";
+import {
+  addRecordKeys,
+  addSubjectKeys,
+  addTenantKey,
+  deleteRecordKeys,
+  deleteSubjectKeys,
+  deleteTenantKeys,
+  newestTenantKey,
+  subjectKeys,
+  tenantKey,
+  vacuumKeys,
+  wrappedChains,
+  type WrappedChain,
+} from "./keystore.store";
+
+/** Where a record value's key sits in the hierarchy, and which version of the value it seals. */
+export interface RecordKeyRef {
+  tenantId: string;
+  subjectId: string;
+  recordId: string;
+  version: number;
+}
+
+/** A wrapped key failed authentication (tampered with, or another row's). */
+export const TAMPERED = Symbol("a wrapped key failed authentication");
+
+/** The master key's version the local provider wraps under (rotation adds the next). */
+const MASTER_VERSION = 1;
+
+/**
+ * The key hierarchy over a region's key store: master key (the provider) -> tenant KEK ->
+ * subject key -> one data key per record value version. Keys are made on first need, stored only
+ * wrapped, and unwrapped keys are cached per process with a bound on count and lifetime; a key
+ * this process destroys leaves the cache at once (another instance's copy ages out within the
+ * lifetime, and only ever opens rows the same destruction deleted).
+ */
+export class KeyRing {
+  private readonly cache: LRUCache<string, Buffer>;
+
+  constructor(
+    private readonly provider: KeyProvider,
+    options: { maxKeys?: number; ttlMs?: number } = {},
+  ) {
+    this.cache = new LRUCache<string, Buffer>({ max: options.maxKeys ?? 20_000, ttl: options.ttlMs ?? 5 * 60_000 });
+  }
+
+  /**
+   * New data keys for `refs` (a value written, or a new version of it), made and committed in the
+   * key store before the caller's transaction commits: a value is never stored without its key. A
+   * transaction that then rolls back leaves keys that seal nothing.
+   */
+  async createRecordKeys(keystore: DataSource, refs: readonly RecordKeyRef[], now: Date): Promise<Buffer[]> {
+    if (!refs.length) return [];
+    const subjects = await this.subjectKeysFor(keystore, refs, now);
+    const keys = refs.map(() => newKey());
+    await addRecordKeys(
+      keystore.manager,
+      refs.map((ref, i) => ({
+        recordId: ref.recordId,
+        version: ref.version,
+        tenantId: ref.tenantId,
+        subjectId: ref.subjectId,
+        wrapped: wrapKey(subjects.get(ref.subjectId)!, keys[i], associatedData("record-key", [ref.tenantId, ref.subjectId, ref.recordId], ref.version)),
+      })),
+      now,
+    );
+    refs.forEach((ref, i) => this.cache.set(recordCacheKey(ref.recordId, ref.version), keys[i]));
+    return keys;
+  }
+
+  /**
+   * The data keys of `refs`, in order: null where the key (or one above it) is gone, which is
+   * what a shredded value is; TAMPERED where a wrapped key failed authentication (that value's
+   * failure alone).
+   */
+  async recordKeys(keystore: DataSource, refs: ReadonlyArray<Pick<RecordKeyRef, "recordId" | "version">>): Promise<Array<Buffer | null | typeof TAMPERED>> {
+    const missing = refs.filter((ref) => !this.cache.has(recordCacheKey(ref.recordId, ref.version)));
+    const tampered = new Set<string>();
+    if (missing.length) {
+      for (const chain of await wrappedChains(keystore, missing)) {
+        await this.unwrapChain(chain).catch((error: unknown) => {
+          if (!(error instanceof IntegrityError)) throw error;
+          tampered.add(recordCacheKey(chain.recordId, chain.version));
+        });
+      }
+    }
+    return refs.map((ref) => {
+      const cacheKey = recordCacheKey(ref.recordId, ref.version);
+      return tampered.has(cacheKey) ? TAMPERED : (this.cache.get(cacheKey) ?? null);
+    });
+  }
+
+  /** Shreds record values: every key of each record, or only the versions before `belowVersion` (a correction's old value). */
+  async destroyRecordKeys(keystore: DataSource, recordIds: readonly string[], belowVersion?: number): Promise<void> {
+    if (!recordIds.length) return;
+    const deleted = await deleteRecordKeys(keystore.manager, recordIds, belowVersion);
+    this.forget((key) => recordIds.some((id) => key.startsWith(`r:${id}:`) && (belowVersion === undefined || Number(key.split(":")[2]) < belowVersion)));
+    if (deleted) await vacuumKeys(keystore);
+  }
+
+  /** Shreds everything of the subjects: their keys and every record key under them. */
+  async destroySubjectKeys(keystore: DataSource, subjectIds: readonly string[]): Promise<void> {
+    if (!subjectIds.length) return;
+    const deleted = await keystore.transaction((m) => deleteSubjectKeys(m, subjectIds));
+    // Records' cache entries are not indexed by subject: drop them all (the cache refills from the store).
+    this.forget((key) => key.startsWith("r:") || subjectIds.some((id) => key === `s:${id}`));
+    if (deleted) await vacuumKeys(keystore);
+  }
+
+  /** Shreds everything of a tenant: its KEK, its blind-index key and every key under them. */
+  async destroyTenantKeys(keystore: DataSource, tenantId: string): Promise<void> {
+    const deleted = await keystore.transaction((m) => deleteTenantKeys(m, tenantId));
+    if (!deleted) return;
+    this.cache.clear();
+    await vacuumKeys(keystore);
+  }
+
+  /** What the retention purge destroys, in `keystore` (none: a database without personal data). */
+  shredder(keystore: DataSource | null): {
+    records(ids: readonly string[]): Promise<void>;
+    subjects(ids: readonly string[]): Promise<void>;
+    tenant(id: string): Promise<void>;
+  } {
+    const none = async () => undefined;
+    if (!keystore) return { records: none, subjects: none, tenant: none };
+    return {
+      records: (ids) => this.destroyRecordKeys(keystore, ids),
+      subjects: (ids) => this.destroySubjectKeys(keystore, ids),
+      tenant: (id) => this.destroyTenantKeys(keystore, id),
+    };
+  }
+
+  /** A ring that refuses every key: for a schema that never runs a request (printing, checks). */
+  static withoutMasterKey(): KeyRing {
+    const refuse = () => Promise.reject(new Error("no master key is configured"));
+    return new KeyRing({ wrap: refuse, unwrap: refuse });
+  }
+
+  private forget(match: (cacheKey: string) => boolean): void {
+    for (const key of [...this.cache.keys()]) if (match(key)) this.cache.delete(key);
+  }
+
+  private async unwrapChain(chain: WrappedChain): Promise<void> {
+    const kek = await this.kek(chain.tenantId, chain.kekVersion, chain.kek, chain.masterVersion);
+    const subjectCacheKey = `s:${chain.subjectId}`;
+    let subject = this.cache.get(subjectCacheKey);
+    if (!subject) {
+      subject = unwrapKey(kek, chain.subject, associatedData("subject-key", [chain.tenantId, chain.subjectId], chain.kekVersion));
+      this.cache.set(subjectCacheKey, subject);
+    }
+    const record = unwrapKey(subject, chain.record, associatedData("record-key", [chain.tenantId, chain.subjectId, chain.recordId], chain.version));
+    this.cache.set(recordCacheKey(chain.recordId, chain.version), record);
+  }
+
+  private async kek(tenantId: string, version: number, wrapped: Buffer, masterVersion: number): Promise<Buffer> {
+    const cacheKey = `t:${tenantId}:KEK:${version}`;
+    let kek = this.cache.get(cacheKey);
+    if (!kek) {
+      kek = await this.provider.unwrap(wrapped, associatedData("tenant-key", [tenantId, "KEK", `m${masterVersion}`], version));
+      this.cache.set(cacheKey, kek);
+    }
+    return kek;
+  }
+
+  /** The subjects' keys, made (under the tenant's KEK, made too when missing) for those that have none yet. */
+  private async subjectKeysFor(keystore: DataSource, refs: readonly RecordKeyRef[], now: Date): Promise<Map<string, Buffer>> {
+    const tenantOf = new Map(refs.map((ref) => [ref.subjectId, ref.tenantId]));
+    const found = new Map<string, Buffer>();
+    for (const id of tenantOf.keys()) {
+      const cached = this.cache.get(`s:${id}`);
+      if (cached) found.set(id, cached);
+    }
+    const unknown = [...tenantOf.keys()].filter((id) => !found.has(id));
+    if (!unknown.length) return found;
+    let stored = await subjectKeys(keystore.manager, unknown);
+    const toMake = unknown.filter((id) => !stored.has(id));
+    if (toMake.length) {
+      const made = [];
+      for (const subjectId of toMake) {
+        const tenantId = tenantOf.get(subjectId)!;
+        const kek = await this.tenantKek(keystore, tenantId, now);
+        made.push({
+          subjectId,
+          tenantId,
+          kekVersion: kek.version,
+          wrapped: wrapKey(kek.key, newKey(), associatedData("subject-key", [tenantId, subjectId], kek.version)),
+        });
+      }
+      await addSubjectKeys(keystore.manager, made, now);
+      // Read back: another instance may have made one of them first, and its key is the one.
+      stored = await subjectKeys(keystore.manager, unknown);
+    }
+    for (const [subjectId, row] of stored) {
+      if (row.tenantId !== tenantOf.get(subjectId)) throw new Error("a subject key belongs to another tenant");
+      const kek = await this.kekByVersion(keystore, row.tenantId, row.kekVersion);
+      const key = unwrapKey(kek, row.wrapped, associatedData("subject-key", [row.tenantId, subjectId], row.kekVersion));
+      this.cache.set(`s:${subjectId}`, key);
+      found.set(subjectId, key);
+    }
+    return found;
+  }
+
+  /** The tenant's current KEK, made when it has none. */
+  private async tenantKek(keystore: DataSource, tenantId: string, now: Date): Promise<{ version: number; key: Buffer }> {
+    let row = await newestTenantKey(keystore.manager, tenantId, "KEK");
+    if (!row) {
+      const version = 1;
+      const wrapped = await this.provider.wrap(newKey(), associatedData("tenant-key", [tenantId, "KEK", `m${MASTER_VERSION}`], version));
+      row = await addTenantKey(keystore.manager, { tenantId, kind: "KEK", version, wrapped, masterVersion: MASTER_VERSION }, now);
+    }
+    return { version: row.version, key: await this.kek(tenantId, row.version, row.wrapped, row.masterVersion) };
+  }
+
+  private async kekByVersion(keystore: DataSource, tenantId: string, version: number): Promise<Buffer> {
+    const cached = this.cache.get(`t:${tenantId}:KEK:${version}`);
+    if (cached) return cached;
+    const row = await tenantKey(keystore.manager, tenantId, "KEK", version);
+    if (!row) throw new Error("a subject key's KEK is gone");
+    return this.kek(tenantId, version, row.wrapped, row.masterVersion);
+  }
+}
+
+function recordCacheKey(recordId: string, version: number): string {
+  return `r:${recordId}:${version}`;
+}

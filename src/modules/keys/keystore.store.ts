@@ -1,0 +1,185 @@
+import type { DataSource, EntityManager } from "typeorm";
+
+/**
+ * Statements over a region's key store (its own database: tenant_key, subject_key, record_key).
+ * Only wrapped keys travel here, as bound parameters.
+ */
+
+export interface WrappedChain {
+  recordId: string;
+  version: number;
+  subjectId: string;
+  tenantId: string;
+  record: Buffer;
+  subject: Buffer;
+  kekVersion: number;
+  kek: Buffer;
+  masterVersion: number;
+}
+
+/** The wrapped keys from each record key up to its tenant's KEK; a record key (or a key above it) that is gone is missing. */
+export async function wrappedChains(keystore: DataSource, refs: ReadonlyArray<{ recordId: string; version: number }>): Promise<WrappedChain[]> {
+  if (!refs.length) return [];
+  const rows: Array<{
+    record_id: string;
+    version: number;
+    subject_id: string;
+    tenant_id: string;
+    record: Buffer;
+    subject: Buffer;
+    kek_version: number;
+    kek: Buffer;
+    master_version: number;
+  }> = await keystore.query(
+    `SELECT r.record_id, r.version, r.subject_id, r.tenant_id, r.wrapped AS record, s.wrapped AS subject, s.kek_version, t.wrapped AS kek, t.master_version
+       FROM unnest($1::uuid[], $2::int[]) AS want(record_id, version)
+       JOIN record_key r ON r.record_id = want.record_id AND r.version = want.version
+       JOIN subject_key s ON s.subject_id = r.subject_id AND s.tenant_id = r.tenant_id
+       JOIN tenant_key t ON t.tenant_id = s.tenant_id AND t.kind = 'KEK' AND t.version = s.kek_version`,
+    [refs.map((r) => r.recordId), refs.map((r) => r.version)],
+  );
+  return rows.map((r) => ({
+    recordId: r.record_id,
+    version: r.version,
+    subjectId: r.subject_id,
+    tenantId: r.tenant_id,
+    record: r.record,
+    subject: r.subject,
+    kekVersion: r.kek_version,
+    kek: r.kek,
+    masterVersion: r.master_version,
+  }));
+}
+
+/** The tenant's newest key of `kind`, if any. */
+export async function newestTenantKey(
+  m: EntityManager,
+  tenantId: string,
+  kind: "KEK" | "INDEX",
+): Promise<{ version: number; wrapped: Buffer; masterVersion: number } | null> {
+  const [row]: Array<{ version: number; wrapped: Buffer; master_version: number }> = await m.query(
+    `SELECT version, wrapped, master_version FROM tenant_key WHERE tenant_id = $1 AND kind = $2 ORDER BY version DESC LIMIT 1`,
+    [tenantId, kind],
+  );
+  return row ? { version: row.version, wrapped: row.wrapped, masterVersion: row.master_version } : null;
+}
+
+/** The tenant's key of `kind` and `version`, if it exists. */
+export async function tenantKey(
+  m: EntityManager,
+  tenantId: string,
+  kind: "KEK" | "INDEX",
+  version: number,
+): Promise<{ wrapped: Buffer; masterVersion: number } | null> {
+  const [row]: Array<{ wrapped: Buffer; master_version: number }> = await m.query(
+    `SELECT wrapped, master_version FROM tenant_key WHERE tenant_id = $1 AND kind = $2 AND version = $3`,
+    [tenantId, kind, version],
+  );
+  return row ? { wrapped: row.wrapped, masterVersion: row.master_version } : null;
+}
+
+/** Adds a tenant key unless one of that version exists (another instance made it first): then the existing one is returned. */
+export async function addTenantKey(
+  m: EntityManager,
+  key: { tenantId: string; kind: "KEK" | "INDEX"; version: number; wrapped: Buffer; masterVersion: number },
+  now: Date,
+): Promise<{ version: number; wrapped: Buffer; masterVersion: number }> {
+  await m.query(
+    `INSERT INTO tenant_key (tenant_id, kind, version, wrapped, master_version, created_at) VALUES ($1, $2, $3, $4, $5, $6)
+     ON CONFLICT DO NOTHING`,
+    [key.tenantId, key.kind, key.version, key.wrapped, key.masterVersion, now],
+  );
+  return (await newestTenantKey(m, key.tenantId, key.kind))!;
+}
+
+/** The subjects' keys that exist, by subject id. */
+export async function subjectKeys(
+  m: EntityManager,
+  subjectIds: readonly string[],
+): Promise<Map<string, { tenantId: string; wrapped: Buffer; kekVersion: number }>> {
+  const rows: Array<{ subject_id: string; tenant_id: string; wrapped: Buffer; kek_version: number }> = subjectIds.length
+    ? await m.query(`SELECT subject_id, tenant_id, wrapped, kek_version FROM subject_key WHERE subject_id = ANY($1::uuid[])`, [subjectIds])
+    : [];
+  return new Map(rows.map((r) => [r.subject_id, { tenantId: r.tenant_id, wrapped: r.wrapped, kekVersion: r.kek_version }]));
+}
+
+/** Adds subject keys; one another instance added first is kept (the caller reads it back). */
+export async function addSubjectKeys(
+  m: EntityManager,
+  keys: ReadonlyArray<{ subjectId: string; tenantId: string; wrapped: Buffer; kekVersion: number }>,
+  now: Date,
+): Promise<void> {
+  if (!keys.length) return;
+  await m.query(
+    `INSERT INTO subject_key (subject_id, tenant_id, wrapped, kek_version, created_at)
+     SELECT * , $5::timestamptz FROM unnest($1::uuid[], $2::uuid[], $3::bytea[], $4::int[])
+     ON CONFLICT DO NOTHING`,
+    [keys.map((k) => k.subjectId), keys.map((k) => k.tenantId), keys.map((k) => k.wrapped), keys.map((k) => k.kekVersion), now],
+  );
+}
+
+/**
+ * Adds record keys. A key of the same record and version can only be a leftover of a write that
+ * rolled back (the writer holds the record's row, at the version before, while it makes the key):
+ * it seals nothing, and is replaced.
+ */
+export async function addRecordKeys(
+  m: EntityManager,
+  keys: ReadonlyArray<{ recordId: string; version: number; tenantId: string; subjectId: string; wrapped: Buffer }>,
+  now: Date,
+): Promise<void> {
+  if (!keys.length) return;
+  await m.query(
+    `INSERT INTO record_key (record_id, version, tenant_id, subject_id, wrapped, created_at)
+     SELECT *, $6::timestamptz FROM unnest($1::uuid[], $2::int[], $3::uuid[], $4::uuid[], $5::bytea[])
+     ON CONFLICT (record_id, version) DO UPDATE SET wrapped = EXCLUDED.wrapped, tenant_id = EXCLUDED.tenant_id, subject_id = EXCLUDED.subject_id, created_at = EXCLUDED.created_at`,
+    [keys.map((k) => k.recordId), keys.map((k) => k.version), keys.map((k) => k.tenantId), keys.map((k) => k.subjectId), keys.map((k) => k.wrapped), now],
+  );
+}
+
+/** Destroys record keys: every version of each record, or with `belowVersion` the versions before it. Returns how many. */
+export async function deleteRecordKeys(m: EntityManager, recordIds: readonly string[], belowVersion?: number): Promise<number> {
+  if (!recordIds.length) return 0;
+  const rows: unknown[] = await m.query(`DELETE FROM record_key WHERE record_id = ANY($1::uuid[]) AND ($2::int IS NULL OR version < $2) RETURNING 1`, [
+    recordIds,
+    belowVersion ?? null,
+  ]);
+  return rows.length;
+}
+
+/** Destroys subjects' keys, and every record key under them. */
+export async function deleteSubjectKeys(m: EntityManager, subjectIds: readonly string[]): Promise<number> {
+  if (!subjectIds.length) return 0;
+  const records: unknown[] = await m.query(`DELETE FROM record_key WHERE subject_id = ANY($1::uuid[]) RETURNING 1`, [subjectIds]);
+  const subjects: unknown[] = await m.query(`DELETE FROM subject_key WHERE subject_id = ANY($1::uuid[]) RETURNING 1`, [subjectIds]);
+  return records.length + subjects.length;
+}
+
+/** Destroys every key of a tenant: its KEK, its blind-index key, and everything under them. */
+export async function deleteTenantKeys(m: EntityManager, tenantId: string): Promise<number> {
+  let deleted = 0;
+  for (const table of ["record_key", "subject_key", "tenant_key"]) {
+    const rows: unknown[] = await m.query(`DELETE FROM ${table} WHERE tenant_id = $1 RETURNING 1`, [tenantId]);
+    deleted += rows.length;
+  }
+  return deleted;
+}
+
+/**
+ * Removes destroyed keys' dead tuples from the tables' pages at once (VACUUM cannot run in a
+ * transaction): a deleted row stays readable on disk until vacuumed.
+ */
+export async function vacuumKeys(keystore: DataSource): Promise<void> {
+  await keystore.query(`VACUUM record_key, subject_key, tenant_key`);
+}
+
+/** Which of `refs` (record id, version) have a key. */
+export async function existingRecordKeys(keystore: DataSource, refs: ReadonlyArray<{ recordId: string; version: number }>): Promise<Set<string>> {
+  if (!refs.length) return new Set();
+  const rows: Array<{ record_id: string; version: number }> = await keystore.query(
+    `SELECT r.record_id, r.version FROM unnest($1::uuid[], $2::int[]) AS want(record_id, version)
+       JOIN record_key r USING (record_id, version)`,
+    [refs.map((r) => r.recordId), refs.map((r) => r.version)],
+  );
+  return new Set(rows.map((r) => `${r.record_id}/${r.version}`));
+}

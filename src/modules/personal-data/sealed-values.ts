@@ -1,0 +1,81 @@
+import type { DataSource } from "typeorm";
+import type { RequestContext } from "../../context";
+import { DomainError, ErrorCode } from "../../shared/errors";
+import { associatedData, IntegrityError, open, seal } from "../keys/envelope";
+import { TAMPERED, type KeyRing, type RecordKeyRef } from "../keys/key-ring";
+import type { JsonObject } from "./personal-data.types";
+
+/** A value as stored: plaintext from before sealing, or sealed under the record's key of `keyVersion`. */
+export interface StoredValue {
+  recordId: string;
+  tenantId: string;
+  subjectId: string;
+  plain: JsonObject | null;
+  sealed: Buffer | null;
+  keyVersion: number | null;
+}
+
+export const shredded = () =>
+  new DomainError(ErrorCode.DATA_SHREDDED, "This record's key was destroyed when it was purged: its value can never be read again.");
+export const integrityFailure = () =>
+  new DomainError(ErrorCode.DATA_INTEGRITY_FAILURE, "This record's stored value failed authentication (tampered with or moved): it is not returned.");
+
+/** What binds a sealed value to its row: tenant, subject, record and key version. */
+function valueAad(ref: RecordKeyRef): string {
+  return associatedData("record", [ref.tenantId, ref.subjectId, ref.recordId], ref.version);
+}
+
+/**
+ * Record values sealed under keys of their own (see src/modules/keys): a value is sealed
+ * before it is stored and opened after the read's rules and audit have let it out.
+ */
+export class SealedValues {
+  constructor(private readonly keys: KeyRing) {}
+
+  /** Seals each value under a new key of its record (made and committed in the key store first). */
+  async seal(keystore: DataSource, items: ReadonlyArray<RecordKeyRef & { value: unknown }>, now: Date): Promise<Buffer[]> {
+    const keys = await this.keys.createRecordKeys(keystore, items, now);
+    return items.map((item, i) => seal(keys[i], Buffer.from(JSON.stringify(item.value), "utf8"), valueAad(item)));
+  }
+
+  /**
+   * The values, in order: a plaintext one as it is; a sealed one opened, DATA_SHREDDED when its
+   * key is gone, DATA_INTEGRITY_FAILURE when it fails authentication (logged without values).
+   * One value's failure is that value's alone.
+   */
+  async open(ctx: RequestContext, values: readonly StoredValue[]): Promise<Array<JsonObject | DomainError>> {
+    const sealed = values.filter((v) => v.sealed);
+    const keys: Array<Buffer | null | typeof TAMPERED> = sealed.length
+      ? await this.keys.recordKeys(
+          keystoreOf(ctx),
+          sealed.map((v) => ({ recordId: v.recordId, version: v.keyVersion! })),
+        )
+      : [];
+    const keyOf = new Map<StoredValue, Buffer | null | typeof TAMPERED>(sealed.map((v, i) => [v, keys[i]]));
+    return values.map((v) => {
+      if (!v.sealed) return v.plain!;
+      const key = keyOf.get(v);
+      if (!key) return shredded();
+      try {
+        if (key === TAMPERED) throw new IntegrityError();
+        return JSON.parse(open(key, v.sealed, valueAad({ ...v, version: v.keyVersion! })).toString("utf8")) as JsonObject;
+      } catch (error) {
+        if (!(error instanceof IntegrityError)) throw error;
+        ctx.log.error({ recordId: v.recordId, tenantId: v.tenantId }, "a record value failed authentication: it was not returned");
+        return integrityFailure();
+      }
+    });
+  }
+
+  /** Destroys the keys of the record's values before `version` (a correction's old value), once the correction has committed. */
+  destroyOlder(ctx: RequestContext, recordId: string, version: number): Promise<void> {
+    return this.keys.destroyRecordKeys(keystoreOf(ctx), [recordId], version);
+  }
+}
+
+/** The key store of the region the context is on. */
+export function keystoreOf(ctx: RequestContext): DataSource {
+  const keystore = ctx.topology.database(ctx.database)?.keystore;
+  if (!keystore) throw new Error(`the ${ctx.database} database has no key store`);
+  return keystore;
+}

@@ -1,0 +1,179 @@
+import assert from "node:assert/strict";
+import { randomUUID } from "node:crypto";
+import { after, before, beforeEach, describe, it } from "node:test";
+import type { DataSource } from "typeorm";
+import { AuditService } from "../../src/modules/audit/audit.service";
+import { RetentionService, type Shredder } from "../../src/modules/retention/retention.service";
+import { principals, startTestApp, TEST_AUDIT_SIGNER, type TestApp } from "../helpers/app";
+import { assertError, assertOk } from "../helpers/assertions";
+import { createTenant, recordData, registerSubject } from "../helpers/factories";
+import { at, DELETE, END, lifecycleApp, REACTIVATE } from "../helpers/lifecycle";
+
+const READ = `query($id: ID!) { personalDataRecord(id: $id) { value(purpose: SUPPORT) } }`;
+const PAGE = `query($id: ID!) { tenant(id: $id) { personalDataRecords(first: 10) { nodes { id value(purpose: SUPPORT) } } } }`;
+const CORRECT = `mutation($input: CorrectPersonalDataInput!) { correctPersonalData(input: $input) { id version } }`;
+const DELETE_SUBJECT = `mutation($id: ID!) { deleteDataSubject(id: $id) { id } }`;
+
+/** Personal data sealed under keys of its own (crypto-shredding): at rest, corrected, tampered with, purged. */
+describe("sealed record values", () => {
+  let lifecycle: Awaited<ReturnType<typeof lifecycleApp>>;
+  let app: TestApp;
+  let keystore: DataSource;
+  /** Another instance on the same databases: a key ring of its own, nothing cached, every key read from the key store. */
+  let other: TestApp;
+
+  before(async () => {
+    lifecycle = await lifecycleApp();
+    app = lifecycle.app;
+    keystore = app.region().keystore!;
+    other = await startTestApp({ databaseUrl: lifecycle.databaseUrl });
+  });
+  beforeEach(() => app.clock.reset());
+  after(async () => {
+    await other?.close();
+    await lifecycle.close();
+  });
+
+  /** Every row of the tenant's records as text, bytes included, as a dump or a disk copy would hold them. */
+  const tableText = async (tenantId: string) =>
+    (await app.db.query(`SELECT t::text AS row, encode(t.value_sealed, 'escape') AS bytes FROM personal_data_record t WHERE tenant_id = $1`, [tenantId]))
+      .map((r: { row: string; bytes: string | null }) => `${r.row}\n${r.bytes ?? ""}`)
+      .join("\n");
+  const keysOf = async (recordId: string): Promise<number[]> =>
+    (await keystore.query(`SELECT version FROM record_key WHERE record_id = $1 ORDER BY version`, [recordId])).map((r: { version: number }) => r.version);
+  const countKeys = async (table: string, column: string, id: string): Promise<number> =>
+    Number((await keystore.query(`SELECT count(*) AS n FROM ${table} WHERE ${column} = $1`, [id]))[0].n);
+
+  it("stores no value in plain text: the canary reads back through the API and is in no row of the table", async () => {
+    const canary = `CANARY-${randomUUID()}`;
+    const tenant = await createTenant(app);
+    const subject = await registerSubject(app, tenant.id);
+    const record = await recordData(app, tenant.id, subject.id, { value: { email: `${canary}@example.test` } });
+    const read = assertOk(await other.as(principals.tenantAdmin(tenant.id)).gql(READ, { id: record.id }));
+    assert.equal(read.personalDataRecord.value.email, `${canary}@example.test`, "another instance opens it with the key store's key");
+    assert.ok(!(await tableText(tenant.id)).includes(canary), "no row holds the canary");
+    assert.deepEqual(await keysOf(record.id), [1], "its key is in the key store");
+    // The probe finds a canary where one is: the same text in the clear.
+    await app.db.query(`UPDATE personal_data_record SET value = $2, value_sealed = NULL, value_key_version = NULL WHERE id = $1`, [
+      record.id,
+      JSON.stringify({ email: `${canary}@example.test` }),
+    ]);
+    assert.ok((await tableText(tenant.id)).includes(canary), "the probe finds a plaintext canary");
+  });
+
+  it("corrects under a new key and destroys the old one: the old ciphertext, restored into the row, reads as shredded", async () => {
+    const tenant = await createTenant(app);
+    const subject = await registerSubject(app, tenant.id);
+    const record = await recordData(app, tenant.id, subject.id, { value: { email: "old@example.test" } });
+    const [backup] = await app.db.query(`SELECT value_sealed, value_key_version FROM personal_data_record WHERE id = $1`, [record.id]);
+    const admin = app.as(principals.tenantAdmin(tenant.id));
+    assertOk(await admin.gql(CORRECT, { input: { id: record.id, expectedVersion: 1, value: { email: "new@example.test" } } }));
+    assert.deepEqual(await keysOf(record.id), [2], "only the new value's key is left");
+    assert.equal(assertOk(await other.as(principals.tenantAdmin(tenant.id)).gql(READ, { id: record.id })).personalDataRecord.value.email, "new@example.test");
+
+    // A backup from before the correction holds the old ciphertext: restored into the row, no key opens it.
+    await app.db.query(`UPDATE personal_data_record SET value_sealed = $2, value_key_version = $3 WHERE id = $1`, [
+      record.id,
+      backup.value_sealed,
+      backup.value_key_version,
+    ]);
+    for (const caller of [admin, other.as(principals.tenantAdmin(tenant.id))]) {
+      const answer = await caller.gql(READ, { id: record.id });
+      assertError(answer, "DATA_SHREDDED");
+      assert.ok(!JSON.stringify(answer).includes("old@example"));
+    }
+    // In a page that reads values, a shredded record is left out as the purged row it is, without an error.
+    const kept = await recordData(app, tenant.id, subject.id, { value: { email: "kept@example.test" } });
+    const page = await admin.gql(PAGE, { id: tenant.id });
+    assert.equal(page.errors, undefined, JSON.stringify(page.errors));
+    assert.deepEqual(page.data?.tenant.personalDataRecords.nodes, [{ id: kept.id, value: { email: "kept@example.test" } }]);
+  });
+
+  it("answers DATA_INTEGRITY_FAILURE for a tampered value, a value moved to another row and another tenant's key, for that value only", async () => {
+    const tenant = await createTenant(app);
+    const subject = await registerSubject(app, tenant.id);
+    const flipped = await recordData(app, tenant.id, subject.id, { value: { n: 1 } });
+    const moved = await recordData(app, tenant.id, subject.id, { value: { n: 2 } });
+    const rekeyed = await recordData(app, tenant.id, subject.id, { value: { n: 3 } });
+    const intact = await recordData(app, tenant.id, subject.id, { value: { n: 4 } });
+    const stranger = await createTenant(app);
+    const foreign = await recordData(app, stranger.id, (await registerSubject(app, stranger.id)).id, { value: { n: 5 } });
+
+    await app.db.query(`UPDATE personal_data_record SET value_sealed = overlay(value_sealed placing '\\xff'::bytea from 40 for 1) WHERE id = $1`, [flipped.id]);
+    // The same subject's other record, sealed under the same key version: only the row binding differs.
+    await app.db.query(`UPDATE personal_data_record SET value_sealed = (SELECT value_sealed FROM personal_data_record WHERE id = $2) WHERE id = $1`, [
+      moved.id,
+      intact.id,
+    ]);
+    await keystore.query(`UPDATE record_key SET wrapped = (SELECT wrapped FROM record_key WHERE record_id = $2) WHERE record_id = $1`, [
+      rekeyed.id,
+      foreign.id,
+    ]);
+
+    const reader = other.as(principals.tenantAdmin(tenant.id));
+    for (const record of [flipped, moved, rekeyed]) {
+      const answer = await reader.gql(READ, { id: record.id });
+      assertError(answer, "DATA_INTEGRITY_FAILURE");
+      assert.ok(!JSON.stringify(answer).includes('"n"'), "no value in the answer");
+    }
+    // A page keeps the rest: the failing records are left out, each named by an error.
+    const page = await reader.gql(PAGE, { id: tenant.id });
+    assert.deepEqual(page.data?.tenant.personalDataRecords.nodes, [{ id: intact.id, value: { n: 4 } }], JSON.stringify(page));
+    assert.deepEqual(
+      (page.errors ?? []).map((e) => [e.extensions.code, e.extensions.recordId]),
+      [flipped.id, moved.id, rekeyed.id].sort().map((id) => ["DATA_INTEGRITY_FAILURE", id]),
+    );
+    assert.ok(
+      other.logs.some((line) => line.includes("failed authentication") && line.includes(flipped.id)),
+      "the failure is logged by record id",
+    );
+  });
+
+  it("destroys a purged record's key, a purged subject's keys and a purged tenant's keys in the run that purges their rows", async () => {
+    app.clock.set(at(0));
+    const tenant = await createTenant(app, { retentionPolicy: { deletionGraceDays: 7 } });
+    const subject = await registerSubject(app, tenant.id);
+    const purged = await recordData(app, tenant.id, subject.id);
+    const kept = await recordData(app, tenant.id, subject.id);
+    assertOk(await app.as(principals.integration(tenant.id)).gql(DELETE, { id: purged.id }));
+    app.clock.set(at(8));
+    await lifecycle.engine().run({ dryRun: false });
+    assert.deepEqual(await keysOf(purged.id), [], "the purged record's key is gone");
+    assert.deepEqual(await keysOf(kept.id), [1], "the other record's key stays");
+
+    assertOk(await app.as(principals.tenantAdmin(tenant.id)).gql(DELETE_SUBJECT, { id: subject.id }));
+    app.clock.set(at(16));
+    await lifecycle.engine().run({ dryRun: false });
+    assert.equal(await countKeys("subject_key", "subject_id", subject.id), 0, "the purged subject's key is gone");
+    assert.deepEqual(await keysOf(kept.id), [], "and every key under it");
+
+    const survivor = await registerSubject(app, tenant.id);
+    await recordData(app, tenant.id, survivor.id);
+    assert.ok((await countKeys("tenant_key", "tenant_id", tenant.id)) > 0);
+    assertOk(await app.as(principals.operator()).gql(END, { id: tenant.id }));
+    app.clock.set(at(24));
+    await lifecycle.engine().run({ dryRun: false });
+    for (const table of ["tenant_key", "subject_key", "record_key"])
+      assert.equal(await countKeys(table, "tenant_id", tenant.id), 0, `${table}: the tenant's keys are gone`);
+  });
+
+  it("destroys keys before rows: a run that dies between them leaves rows pending deletion that no one can restore, and the next run deletes them", async () => {
+    app.clock.set(at(0));
+    const tenant = await createTenant(app, { retentionPolicy: { deletionGraceDays: 7 } });
+    const subject = await registerSubject(app, tenant.id);
+    const record = await recordData(app, tenant.id, subject.id);
+    assertOk(await app.as(principals.operator()).gql(END, { id: tenant.id }));
+    app.clock.set(at(8));
+    // The crash: the due records' keys are destroyed, then the run dies before their rows are deleted.
+    const shredder = app.keys.shredder(keystore);
+    const dying: Shredder = { ...shredder, records: async (ids) => (await shredder.records(ids), Promise.reject(new Error("the process died"))) };
+    await assert.rejects(new RetentionService(app.maintenance, app.clock, new AuditService(), TEST_AUDIT_SIGNER, dying).run({ dryRun: false }), /died/);
+    const [row] = await app.db.query(`SELECT status FROM personal_data_record WHERE id = $1`, [record.id]);
+    assert.equal(row.status, "PENDING_DELETION", "the row is still there, pending deletion");
+    assert.deepEqual(await keysOf(record.id), [], "its key is gone");
+    // Never an ACTIVE row without its key: the tenant cannot be reactivated once its purge is due.
+    assertError(await app.as(principals.operator()).gql(REACTIVATE, { id: tenant.id }), "INVALID_STATE");
+    await lifecycle.engine().run({ dryRun: false });
+    assert.equal((await app.db.query(`SELECT 1 FROM personal_data_record WHERE id = $1`, [record.id])).length, 0, "the next run deletes it");
+  });
+});
