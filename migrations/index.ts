@@ -10,6 +10,7 @@ import { ResidencyGuard1764500000000 } from "./1764500000000-ResidencyGuard";
 import { EventsAndSubjectRequests1796168879360 } from "./1796168879360-EventsAndSubjectRequests";
 import { WebhookDeliveryLease1796171726547 } from "./1796171726547-WebhookDeliveryLease";
 import { SealedValues1796400000001 } from "./1796400000001-SealedValues";
+import { SealedSubjects1796400000002 } from "./1796400000002-SealedSubjects";
 
 /** Every migration, in order. Listed explicitly so a stale compiled file can never run. */
 export const migrations = [
@@ -25,4 +26,5 @@ export const migrations = [
   EventsAndSubjectRequests1796168879360,
   WebhookDeliveryLease1796171726547,
   SealedValues1796400000001,
+  SealedSubjects1796400000002,
 ];

@@ -7,6 +7,7 @@ import { DataSubjectStatus } from "./modules/data-subject/data-subject.status";
 import { insertSubject } from "./modules/data-subject/data-subject.store";
 import { insertRecords } from "./modules/personal-data/personal-data.store";
 import { SealedValues } from "./modules/personal-data/sealed-values";
+import { SealedIdentities } from "./modules/data-subject/sealed-identity";
 import type { KeyRing } from "./modules/keys/key-ring";
 import { TenantEntity } from "./modules/tenant/tenant.entity";
 import { SubscriptionStatus } from "./modules/tenant/tenant.policy";
@@ -140,14 +141,17 @@ export async function seedDemoIfEmpty(topology: Topology, clock: Clock, keys: Ke
   await recordListingChange(manager, agent.id, true, now, "demo");
   for (const t of [DEMO.tenantA, DEMO.tenantB]) await copyParties(manager, regionOf(t.location));
   const locationOf = (tenantId: string) => [DEMO.tenantA, DEMO.tenantB].find((t) => t.id === tenantId)!.location;
+  const identities = new SealedIdentities(keys);
   for (const s of DEMO_SUBJECTS) {
+    const location = locationOf(s.tenantId);
     await insertSubject(
-      regionOf(locationOf(s.tenantId)),
+      regionOf(location),
       Object.assign(new DataSubjectEntity(), {
         id: s.id,
         tenantId: s.tenantId,
-        externalId: s.externalId,
-        displayName: s.displayName,
+        externalId: null,
+        displayName: null,
+        ...(await identities.seal(topology.database(location)!.keystore!, s, now)),
         status: DataSubjectStatus.ACTIVE,
         deletedAt: null,
         purgeDueAt: null,

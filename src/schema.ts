@@ -61,6 +61,7 @@ import type { SettableClock } from "./shared/clock";
 
 import { KeyRing } from "./modules/keys/key-ring";
 import { SealedValues } from "./modules/personal-data/sealed-values";
+import { SealedIdentities } from "./modules/data-subject/sealed-identity";
 
 export interface SchemaOptions {
   /** When set, the schema has `setTestClock`, driving this clock. */
@@ -83,8 +84,8 @@ function wire(options: SchemaOptions) {
   const parties = new ThirdPartyService(audit, new PartyAgreementStatus());
   const sharing = new SharingService(tenants, parties);
   const incidents = new IncidentService(audit, tenants);
-  const subjects = new DataSubjectService(tenants, deletion);
   const keys = options.keys ?? KeyRing.withoutMasterKey();
+  const subjects = new DataSubjectService(tenants, deletion, new SealedIdentities(keys));
   const values = new SealedValues(keys);
   const records = new PersonalDataService(tenants, deletion, new IdempotencyKeys(), new InboundCheck(parties), notices, values);
   const auditLog = new AuditLogService(options.auditSigner);

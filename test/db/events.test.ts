@@ -4,7 +4,10 @@ import { after, before, beforeEach, describe, it } from "node:test";
 import { assertError, assertOk } from "../helpers/assertions";
 import { consentedAgreement, createTenant, recordData, registerSubject } from "../helpers/factories";
 import { at, END, lifecycleApp } from "../helpers/lifecycle";
-import type { TestApp, roles } from "../helpers/app";
+import { principals, requestContext, type TestApp, type roles } from "../helpers/app";
+import { DataSubjectEntity } from "../../src/modules/data-subject/data-subject.entity";
+import { toDataSubject } from "../../src/modules/data-subject/data-subject.types";
+import { SealedIdentities } from "../../src/modules/data-subject/sealed-identity";
 
 const SHARE = `mutation($input: ShareRecordsInput!) { shareRecords(input: $input) { id } }`;
 const CORRECT = `mutation($input: CorrectPersonalDataInput!) { correctPersonalData(input: $input) { id version } }`;
@@ -76,7 +79,9 @@ describe("events", () => {
     assert.deepEqual([...new Set(all.map((e) => e.type))].sort(), ["RECIPIENT_NOTICE_OPENED", "SHARING_AGREEMENT_SUSPENDED"]);
     assert.equal(all.filter((e) => e.type === "RECIPIENT_NOTICE_OPENED").length, 2, "a rectification and an erasure");
     assert.doesNotMatch(JSON.stringify(all), new RegExp(canary));
-    const probe = JSON.stringify(await app.db.query(`SELECT external_id FROM data_subject WHERE id = $1`, [subject.id]));
-    assert.match(probe, new RegExp(canary), "the probe finds the canary in the subject's own row");
+    // The probe finds the canary where it belongs: the subject's own external id (it was deleted, so read from its seal here).
+    const row = (await app.db.getRepository(DataSubjectEntity).findOneBy({ id: subject.id }))!;
+    const identity = await new SealedIdentities(app.keys).open(await requestContext(app, principals.tenantAdmin(tenant.id)), toDataSubject(row).stored);
+    assert.match(JSON.stringify(identity), new RegExp(canary), "the probe finds the canary in the subject's own identifiers");
   });
 });

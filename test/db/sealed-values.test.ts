@@ -61,6 +61,38 @@ describe("sealed record values", () => {
     assert.ok((await tableText(tenant.id)).includes(canary), "the probe finds a plaintext canary");
   });
 
+  it("seals a subject's external id and display name: unique in the tenant by blind index, never in the table in plain text", async () => {
+    const canary = `CANARY-${randomUUID()}`;
+    const [tenant, stranger] = [await createTenant(app), await createTenant(app)];
+    const admin = app.as(principals.tenantAdmin(tenant.id));
+    const register = (caller: typeof admin, tenantId: string, externalId: string) =>
+      caller.gql(`mutation($input: RegisterDataSubjectInput!) { registerDataSubject(input: $input) { id externalId displayName } }`, {
+        input: { tenantId, externalId, displayName: `${canary} Name` },
+      });
+    const subject = assertOk(await register(admin, tenant.id, `${canary}-ext`)).registerDataSubject;
+    assert.deepEqual([subject.externalId, subject.displayName], [`${canary}-ext`, `${canary} Name`]);
+    const read = assertOk(
+      await other.as(principals.tenantAdmin(tenant.id)).gql(`query($id: ID!) { dataSubject(id: $id) { externalId displayName } }`, { id: subject.id }),
+    );
+    assert.deepEqual(read.dataSubject, { externalId: `${canary}-ext`, displayName: `${canary} Name` }, "another instance opens them");
+
+    const rows = JSON.stringify(
+      await app.db.query(
+        `SELECT t::text AS row, encode(external_id_sealed, 'escape'), encode(display_name_sealed, 'escape') FROM data_subject t WHERE tenant_id = $1`,
+        [tenant.id],
+      ),
+    );
+    assert.ok(!rows.includes(canary), "no row holds the canary");
+    assert.ok(JSON.stringify(read).includes(canary), "the probe finds it in the answer");
+
+    assertError(await register(admin, tenant.id, `${canary}-ext`), "BAD_USER_INPUT", "externalId");
+    const elsewhere = assertOk(await register(app.as(principals.tenantAdmin(stranger.id)), stranger.id, `${canary}-ext`)).registerDataSubject;
+    const [a, b] = await Promise.all(
+      [subject.id, elsewhere.id].map(async (id) => (await app.db.query(`SELECT external_id_index FROM data_subject WHERE id = $1`, [id]))[0].external_id_index),
+    );
+    assert.notEqual(a, b, "each tenant's index key gives another index for the same external id");
+  });
+
   it("corrects under a new key and destroys the old one: the old ciphertext, restored into the row, reads as shredded", async () => {
     const tenant = await createTenant(app);
     const subject = await registerSubject(app, tenant.id);
@@ -155,6 +187,28 @@ describe("sealed record values", () => {
     await lifecycle.engine().run({ dryRun: false });
     for (const table of ["tenant_key", "subject_key", "record_key"])
       assert.equal(await countKeys(table, "tenant_id", tenant.id), 0, `${table}: the tenant's keys are gone`);
+  });
+
+  it("answers DATA_SHREDDED for the identifiers of a purged subject's row restored from a backup", async () => {
+    app.clock.set(at(0));
+    const tenant = await createTenant(app, { retentionPolicy: { deletionGraceDays: 7 } });
+    const subject = await registerSubject(app, tenant.id, "restored-person");
+    const [backup] = await app.db.query(`SELECT * FROM data_subject WHERE id = $1`, [subject.id]);
+    assertOk(await app.as(principals.tenantAdmin(tenant.id)).gql(DELETE_SUBJECT, { id: subject.id }));
+    app.clock.set(at(8));
+    await lifecycle.engine().run({ dryRun: false });
+    assert.equal((await app.db.query(`SELECT 1 FROM data_subject WHERE id = $1`, [subject.id])).length, 0, "purged");
+    // The backup's row, back in the table: its key is gone.
+    const columns = Object.keys(backup);
+    await app.db.query(
+      `INSERT INTO data_subject (${columns.join(", ")}) VALUES (${columns.map((_, i) => `$${i + 1}`).join(", ")})`,
+      columns.map((c) => backup[c]),
+    );
+    for (const caller of [app, other]) {
+      const answer = await caller.as(principals.tenantAdmin(tenant.id)).gql(`query($id: ID!) { dataSubject(id: $id) { id externalId } }`, { id: subject.id });
+      assertError(answer, "DATA_SHREDDED");
+      assert.ok(!JSON.stringify(answer).includes("restored-person"));
+    }
   });
 
   it("destroys keys before rows: a run that dies between them leaves rows pending deletion that no one can restore, and the next run deletes them", async () => {

@@ -9,7 +9,7 @@ import { Tenant } from "../tenant/tenant.types";
 import type { DataSubjectService } from "./data-subject.service";
 import { DataSubjectStatus } from "./data-subject.status";
 import { DATA_VIEWERS } from "./data-viewers";
-import { DataSubject, DataSubjectConnection, RegisterDataSubjectInput } from "./data-subject.types";
+import { DataSubject, DataSubjectConnection, RegisterDataSubjectInput, SUBJECT_IDENTITY_READERS } from "./data-subject.types";
 
 @Resolver(() => DataSubject)
 export class DataSubjectResolver {
@@ -17,6 +17,19 @@ export class DataSubjectResolver {
     private readonly subjects: DataSubjectService,
     private readonly tenants: TenantService,
   ) {}
+
+  // Opened from their seal (the subject's key) only for a role that may read them.
+  @FieldResolver()
+  @Allow(...SUBJECT_IDENTITY_READERS)
+  async externalId(@Ctx() ctx: RequestContext, @Root() subject: DataSubject): Promise<string> {
+    return (await this.subjects.identity(ctx, subject)).externalId;
+  }
+
+  @FieldResolver()
+  @Allow(...SUBJECT_IDENTITY_READERS)
+  async displayName(@Ctx() ctx: RequestContext, @Root() subject: DataSubject): Promise<string | null> {
+    return (await this.subjects.identity(ctx, subject)).displayName;
+  }
 
   @Query(() => DataSubject, {
     nullable: true,

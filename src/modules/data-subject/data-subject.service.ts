@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import type { Identity, SealedIdentities } from "./sealed-identity";
 import { fromRegions, principalOf, type RequestContext } from "../../context";
 import { dataScope } from "../../shared/auth/scope";
 import { em, pgErrorCode, PG_UNIQUE_VIOLATION } from "../../shared/db/database";
@@ -30,7 +31,13 @@ export class DataSubjectService {
   constructor(
     private readonly tenants: TenantService,
     private readonly records: SubjectRecords,
+    private readonly identities: SealedIdentities,
   ) {}
+
+  /** Who the subject is (its external id and display name), opened from their seal. */
+  identity(ctx: RequestContext, subject: DataSubject): Promise<Identity> {
+    return this.identities.open(ctx, subject.stored);
+  }
 
   /** The subject if the caller may reach it: a data subject only itself; partners none. */
   async findVisible(ctx: RequestContext, id: string, options: { lock?: boolean } = {}): Promise<DataSubjectEntity | null> {
@@ -73,11 +80,17 @@ export class DataSubjectService {
     auditTarget(ctx, { tenantId: tenant.id });
     requireActiveSubscription(tenant);
     const now = ctx.clock.now();
+    const id = randomUUID();
+    // Sealed under the subject's own key (made and committed in the key store first); unique by blind index.
+    const keystore = ctx.topology.database(ctx.database)?.keystore;
+    if (!keystore) throw new Error(`the ${ctx.database} database has no key store`);
+    const sealed = await this.identities.seal(keystore, { tenantId: tenant.id, id, externalId: input.externalId, displayName: input.displayName ?? null }, now);
     const subject = Object.assign(new DataSubjectEntity(), {
-      id: randomUUID(),
+      id,
       tenantId: tenant.id,
-      externalId: input.externalId,
-      displayName: input.displayName ?? null,
+      externalId: null,
+      displayName: null,
+      ...sealed,
       status: DataSubjectStatus.ACTIVE,
       deletedAt: null,
       purgeDueAt: null,

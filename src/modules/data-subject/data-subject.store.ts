@@ -126,6 +126,18 @@ export function subjectJoin(manager: EntityManager, fieldNames: readonly string[
   return {
     clause: "JOIN data_subject s ON s.tenant_id = r.tenant_id AND s.id = r.data_subject_id",
     // Fields resolved from elsewhere need no column of their own.
-    row: jsonRow<DataSubjectEntity>(meta, columnsFor(meta, [...fieldNames], ["id"], { tenant: [], records: [] })),
+    // The identifiers are opened from their seal: a field of them takes the sealed columns too.
+    row: jsonRow<DataSubjectEntity>(
+      meta,
+      columnsFor(
+        meta,
+        [...fieldNames].flatMap((name) => (name === "externalId" || name === "displayName" ? [name, `${name}Sealed`] : [name])),
+        ["id"],
+        {
+          tenant: [],
+          records: [],
+        },
+      ),
+    ),
   };
 }

@@ -6,6 +6,8 @@ import { Node } from "../../shared/graphql/node";
 import { connectionTypes } from "../../shared/pagination";
 import type { DataSubjectEntity } from "./data-subject.entity";
 import { DataSubjectStatus } from "./data-subject.status";
+import type { StoredIdentity } from "./sealed-identity";
+import { asBytes } from "../../shared/db/bytes";
 
 /** Roles that may see who a subject is: its identifiers are personal data (operators and auditors never read them). */
 export const SUBJECT_IDENTITY_READERS = [Role.TENANT_ADMIN, Role.INTEGRATION, Role.DATA_SUBJECT] as const;
@@ -41,14 +43,23 @@ export class DataSubject extends Node {
 
   /** Not a field: the tenant field resolver loads by it. */
   tenantId!: string;
+
+  /** Not a field: the identifiers as stored, which externalId and displayName open (sealed-identity.ts). */
+  stored!: StoredIdentity;
 }
 
 export function toDataSubject(e: DataSubjectEntity): DataSubject {
   return Object.assign(new DataSubject(), {
     id: e.id,
     tenantId: e.tenantId,
-    externalId: e.externalId,
-    displayName: e.displayName,
+    stored: {
+      id: e.id,
+      tenantId: e.tenantId,
+      externalId: e.externalId ?? null,
+      displayName: e.displayName ?? null,
+      externalIdSealed: asBytes(e.externalIdSealed),
+      displayNameSealed: asBytes(e.displayNameSealed),
+    },
     status: e.status,
     deletedAt: e.deletedAt,
     purgeDueAt: e.purgeDueAt,

@@ -13,6 +13,7 @@ import {
   tenantKey,
   vacuumKeys,
   wrappedChains,
+  wrappedSubjectChains,
   type WrappedChain,
 } from "./keystore.store";
 
@@ -93,6 +94,50 @@ export class KeyRing {
     });
   }
 
+  /**
+   * The subjects' keys, made (under the tenant's KEK, made too when missing) for those that have
+   * none yet: for sealing what identifies a subject at its registration.
+   */
+  subjectKeys(keystore: DataSource, refs: ReadonlyArray<{ tenantId: string; subjectId: string }>, now: Date): Promise<Map<string, Buffer>> {
+    return this.subjectKeysFor(keystore, refs, now);
+  }
+
+  /**
+   * The keys of existing subjects, for opening what they seal: null where the key (or its KEK) is
+   * gone (shredded), TAMPERED where a wrapped key fails authentication.
+   */
+  async openSubjectKeys(keystore: DataSource, subjectIds: readonly string[]): Promise<Map<string, Buffer | null | typeof TAMPERED>> {
+    const found = new Map<string, Buffer | null | typeof TAMPERED>(subjectIds.map((id) => [id, this.cache.get(`s:${id}`) ?? null]));
+    const missing = subjectIds.filter((id) => !found.get(id));
+    for (const chain of await wrappedSubjectChains(keystore, missing)) {
+      try {
+        const kek = await this.kek(chain.tenantId, chain.kekVersion, chain.kek, chain.masterVersion);
+        const key = unwrapKey(kek, chain.subject, associatedData("subject-key", [chain.tenantId, chain.subjectId], chain.kekVersion));
+        this.cache.set(`s:${chain.subjectId}`, key);
+        found.set(chain.subjectId, key);
+      } catch (error) {
+        if (!(error instanceof IntegrityError)) throw error;
+        found.set(chain.subjectId, TAMPERED);
+      }
+    }
+    return found;
+  }
+
+  /** The tenant's blind-index key (HMAC), made when it has none; wrapped by the master key like its KEK. */
+  async indexKey(keystore: DataSource, tenantId: string, now: Date): Promise<Buffer> {
+    const cacheKey = `t:${tenantId}:INDEX`;
+    const cached = this.cache.get(cacheKey);
+    if (cached) return cached;
+    let row = await newestTenantKey(keystore.manager, tenantId, "INDEX");
+    if (!row) {
+      const wrapped = await this.provider.wrap(newKey(), associatedData("index-key", [tenantId, `m${MASTER_VERSION}`], 1));
+      row = await addTenantKey(keystore.manager, { tenantId, kind: "INDEX", version: 1, wrapped, masterVersion: MASTER_VERSION }, now);
+    }
+    const key = await this.provider.unwrap(row.wrapped, associatedData("index-key", [tenantId, `m${row.masterVersion}`], row.version));
+    this.cache.set(cacheKey, key);
+    return key;
+  }
+
   /** Shreds record values: every key of each record, or only the versions before `belowVersion` (a correction's old value). */
   async destroyRecordKeys(keystore: DataSource, recordIds: readonly string[], belowVersion?: number): Promise<void> {
     if (!recordIds.length) return;
@@ -166,7 +211,7 @@ export class KeyRing {
   }
 
   /** The subjects' keys, made (under the tenant's KEK, made too when missing) for those that have none yet. */
-  private async subjectKeysFor(keystore: DataSource, refs: readonly RecordKeyRef[], now: Date): Promise<Map<string, Buffer>> {
+  private async subjectKeysFor(keystore: DataSource, refs: ReadonlyArray<{ tenantId: string; subjectId: string }>, now: Date): Promise<Map<string, Buffer>> {
     const tenantOf = new Map(refs.map((ref) => [ref.subjectId, ref.tenantId]));
     const found = new Map<string, Buffer>();
     for (const id of tenantOf.keys()) {

@@ -51,6 +51,29 @@ export async function wrappedChains(keystore: DataSource, refs: ReadonlyArray<{ 
   }));
 }
 
+/** The subjects' wrapped keys with their tenants' KEKs; a subject whose key (or KEK) is gone is missing. */
+export async function wrappedSubjectChains(
+  keystore: DataSource,
+  subjectIds: readonly string[],
+): Promise<Array<{ subjectId: string; tenantId: string; subject: Buffer; kekVersion: number; kek: Buffer; masterVersion: number }>> {
+  if (!subjectIds.length) return [];
+  const rows: Array<{ subject_id: string; tenant_id: string; subject: Buffer; kek_version: number; kek: Buffer; master_version: number }> =
+    await keystore.query(
+      `SELECT s.subject_id, s.tenant_id, s.wrapped AS subject, s.kek_version, t.wrapped AS kek, t.master_version
+       FROM subject_key s JOIN tenant_key t ON t.tenant_id = s.tenant_id AND t.kind = 'KEK' AND t.version = s.kek_version
+      WHERE s.subject_id = ANY($1::uuid[])`,
+      [subjectIds],
+    );
+  return rows.map((r) => ({
+    subjectId: r.subject_id,
+    tenantId: r.tenant_id,
+    subject: r.subject,
+    kekVersion: r.kek_version,
+    kek: r.kek,
+    masterVersion: r.master_version,
+  }));
+}
+
 /** The tenant's newest key of `kind`, if any. */
 export async function newestTenantKey(
   m: EntityManager,

@@ -6,6 +6,7 @@ import { DomainError, ErrorCode, NotFoundError } from "../../shared/errors";
 import { auditTarget } from "../../shared/audit/audit-draft";
 import type { AuditService } from "../audit/audit.service";
 import type { DataSubjectService } from "../data-subject/data-subject.service";
+import { toDataSubject } from "../data-subject/data-subject.types";
 import { ProcessingPurpose } from "../purpose/processing-purpose";
 import type { DataSubjectExport, JsonObject } from "./personal-data.types";
 import { activeRecordsOfSubject, recordIdsOfSubject } from "./personal-data.store";
@@ -63,14 +64,15 @@ export class ExportService {
     );
     // A record whose key is gone was purged (a restored backup's row): it is not the person's data any more.
     const records: Array<Record<string, unknown>> = stored.flatMap((r, i) => (isShredded(values[i]) ? [] : [{ ...r, value: values[i] }]));
+    const identity = await this.subjects.identity(ctx, toDataSubject(subject));
     const document: JsonObject = {
       format: "custodian.data-subject-export/1",
       generatedAt: generatedAt.toISOString(),
       subject: {
         id: subject.id,
         tenantId: subject.tenantId,
-        externalId: subject.externalId,
-        displayName: subject.displayName,
+        externalId: identity.externalId,
+        displayName: identity.displayName,
         status: subject.status,
         createdAt: subject.createdAt.toISOString(),
       },

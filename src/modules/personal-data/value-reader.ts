@@ -13,6 +13,7 @@ import { valueReadRefusal } from "./read-policy";
 import { valueRows } from "./personal-data.store";
 import type { SealedValues, StoredValue } from "./sealed-values";
 import type { Connection } from "../../shared/pagination";
+import { asBytes } from "../../shared/db/bytes";
 
 export const VALUE_READ_ACTION = "RECORD_VALUE_READ";
 
@@ -71,14 +72,6 @@ export function readAhead(record: ValueKey, entity: PersonalDataRecordEntity): v
   };
   delete entity.value;
   delete entity.valueSealed;
-}
-
-/** bytea as pg gives it (a Buffer), or as it travels inside a page's JSON (`\x` and hex). */
-function asBytes(value: unknown): Buffer | null {
-  if (value == null) return null;
-  if (Buffer.isBuffer(value)) return value;
-  if (typeof value === "string" && value.startsWith("\\x")) return Buffer.from(value.slice(2), "hex");
-  throw new Error("a sealed value in an unexpected form");
 }
 
 /**
