@@ -19,6 +19,7 @@ import { EventFeed } from "../../src/modules/events/event-feed";
 import { suiteDatabaseUrl } from "./suite-db";
 import { LocalKeyProvider } from "../../src/modules/keys/envelope";
 import { KeyRing } from "../../src/modules/keys/key-ring";
+import type { KeystoreSettings } from "../../src/modules/keys/key-config";
 
 export const TEST_SECRET = "test-secret-that-is-long-enough-for-hs256-0123456789";
 /** Every test process signs audit checkpoints with the same key, so each can check the others'. */
@@ -87,6 +88,8 @@ export async function startTestApp(
     webhooks?: WebhookSettings;
     /** Serve GraphQL subscriptions (an event feed listening on every database). */
     subscriptions?: boolean;
+    /** Where the regions' key stores are (default: beside each region's database). */
+    keystore?: KeystoreSettings;
   } = {},
 ): Promise<TestApp> {
   const url = options.databaseUrl ?? (await suiteDatabaseUrl());
@@ -96,7 +99,14 @@ export async function startTestApp(
   const keys = testKeyRing();
   // The schema is built while the databases open (one is CPU, the other mostly waiting).
   const [topology, schema] = await Promise.all([
-    openDatabases({ controlUrl: url, regionUrls: options.regionUrls, pool: { poolSize: options.poolSize ?? 5 }, log, now: clock.now() }),
+    openDatabases({
+      controlUrl: url,
+      regionUrls: options.regionUrls,
+      keystore: options.keystore,
+      pool: { poolSize: options.poolSize ?? 5 },
+      log,
+      now: clock.now(),
+    }),
     createSchema({ testClock: clock, auditSigner: TEST_AUDIT_SIGNER, webhooks: options.webhooks, keys }),
   ]);
   const region = (code = DEFAULT_LOCATION) => {
