@@ -17,6 +17,9 @@ export interface ApiProcess {
 /** One signing key for every API this process starts: instances of one deployment share it. */
 const AUDIT_SIGNING_KEY = String(generateKeyPairSync("ed25519").privateKey.export({ type: "pkcs8", format: "pem" }));
 
+/** The master key of every API a bench or drill starts (production requires one). */
+export const BENCH_MASTER_KEY = Buffer.alloc(32, 42).toString("base64");
+
 /**
  * The API as it runs in production: its own process, on the given database (null: its own
  * embedded server, in EMBEDDED_PG_DIR of `env`).
@@ -39,6 +42,9 @@ export async function startApi(
       LOG_LEVEL: "warn",
       NODE_ENV: "production",
       AUDIT_SIGNING_KEY,
+      // Production's keys, on one machine: a fixed master key, the key stores beside the data.
+      MASTER_KEY: BENCH_MASTER_KEY,
+      KEYSTORE_SAME_SERVER_UNSAFE: "1",
       RATE_LIMIT_PER_MINUTE: "off",
       ...env,
     },

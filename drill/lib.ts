@@ -1,9 +1,14 @@
 import { randomUUID } from "node:crypto";
+import { createKeystoreDataSource } from "../ormconfig";
+import { open } from "../src/modules/keys/envelope";
+import { LocalKeyProvider } from "../src/modules/keys/envelope";
+import { KeyRing } from "../src/modules/keys/key-ring";
+import { valueAad } from "../src/modules/personal-data/sealed-values";
 import { regionDatabaseName, withDatabase } from "../src/shared/db/topology";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Pool } from "pg";
-import { procStatusBytes, startApi, type ApiProcess, BENCH_SECRET } from "../bench/lib";
+import { procStatusBytes, startApi, type ApiProcess, BENCH_MASTER_KEY, BENCH_SECRET } from "../bench/lib";
 import { Role } from "../src/shared/auth/role";
 import { signToken } from "../src/shared/auth/jwt";
 import { startEmbeddedPostgres, type EmbeddedServer } from "../src/shared/db/embedded";
@@ -51,6 +56,36 @@ export class DrillDatabase {
 
   get url(): string {
     return this.server.url;
+  }
+
+  /**
+   * The batch marker of each of the tenant's records in EU, opened from its seal as the API would
+   * (the key store beside the data, the drills' master key): what the database really holds.
+   */
+  async batchesOf(tenantId: string): Promise<number[]> {
+    const { rows } = await this.eu.query(
+      `SELECT id, tenant_id, data_subject_id, value, value_sealed, value_key_version FROM personal_data_record WHERE tenant_id = $1`,
+      [tenantId],
+    );
+    const keystore = createKeystoreDataSource(withDatabase(this.server.url, `${regionDatabaseName(this.server.url, "EU")}_keys`), { poolSize: 1 });
+    await keystore.initialize();
+    try {
+      const ring = new KeyRing(new LocalKeyProvider(Buffer.from(BENCH_MASTER_KEY, "base64")));
+      const sealed = rows.filter((r) => r.value_sealed);
+      const keys = await ring.recordKeys(
+        keystore,
+        sealed.map((r) => ({ recordId: r.id, version: r.value_key_version })),
+      );
+      const opened = sealed.map((r, i) => {
+        const key = keys[i];
+        if (!Buffer.isBuffer(key)) throw new Error(`record ${r.id} has no readable key`);
+        const ref = { tenantId: r.tenant_id, subjectId: r.data_subject_id, recordId: r.id, version: r.value_key_version };
+        return JSON.parse(open(key, r.value_sealed, valueAad(ref)).toString("utf8")) as { batch: number };
+      });
+      return [...rows.filter((r) => r.value).map((r) => r.value as { batch: number }), ...opened].map((v) => Number(v.batch));
+    } finally {
+      await keystore.destroy();
+    }
   }
 
   /** kill -9 of the postmaster (its backends follow). */
@@ -147,7 +182,7 @@ export class BatchStream {
 
   constructor(
     private url: () => string,
-    private readonly tenant: { tenantId: string; subjectId: string; token: string },
+    readonly tenant: { tenantId: string; subjectId: string; token: string },
     readonly batches: number,
     readonly size = 10,
   ) {}
@@ -198,11 +233,9 @@ export class BatchStream {
   }
 
   /** Lost: acknowledged but absent; duplicated: more rows than items; partial: a batch half written. */
-  async verify(pool: Pool): Promise<{ lost: number; duplicated: number; partial: number }> {
-    const { rows } = await pool.query(`SELECT (value->>'batch')::int AS batch, count(*)::int AS n FROM personal_data_record WHERE tenant_id = $1 GROUP BY 1`, [
-      this.tenant.tenantId,
-    ]);
-    const counts = new Map<number, number>(rows.map((r: { batch: number; n: number }) => [r.batch, r.n]));
+  async verify(db: DrillDatabase): Promise<{ lost: number; duplicated: number; partial: number }> {
+    const counts = new Map<number, number>();
+    for (const batch of await db.batchesOf(this.tenant.tenantId)) counts.set(batch, (counts.get(batch) ?? 0) + 1);
     let lost = 0;
     let duplicated = 0;
     let partial = 0;

@@ -34,7 +34,7 @@ async function main(): Promise<number> {
       regionUrls: config.regionDatabaseUrls,
       appUrl: config.appDatabaseUrl,
       pool: { poolSize: 2 },
-      keystore: { serverUrl: config.keystoreServerUrl, urls: config.keystoreUrls, production: config.production },
+      keystore: { serverUrl: config.keystoreServerUrl, urls: config.keystoreUrls, production: config.production && !config.keystoreSameServerUnsafe },
       log,
       now: systemClock.now(),
     });

@@ -33,6 +33,8 @@ export interface Config {
   keystoreServerUrl: string | undefined;
   /** KEYSTORE_DATABASES: a location's key store database by code, overriding the server's. */
   keystoreUrls: Record<string, string>;
+  /** KEYSTORE_SAME_SERVER_UNSAFE=1: production may keep key stores on the data's server (drills, benchmarks on one machine; never real data). */
+  keystoreSameServerUnsafe: boolean;
   jwtSecret: string;
   /** True when JWT_SECRET was not set and the development default is used. */
   jwtSecretIsDefault: boolean;
@@ -214,13 +216,14 @@ function parseClaimName(env: NodeJS.ProcessEnv, name: string, fallback: string):
 }
 
 /** Where the regions' key stores are; production names them (another cluster than the data, checked at open). */
-function keystoreConfig(env: NodeJS.ProcessEnv, production: boolean): Pick<Config, "keystoreServerUrl" | "keystoreUrls"> {
+function keystoreConfig(env: NodeJS.ProcessEnv, production: boolean): Pick<Config, "keystoreServerUrl" | "keystoreUrls" | "keystoreSameServerUnsafe"> {
   const keystoreServerUrl = parseDatabaseUrl(env, "KEYSTORE_DATABASE_URL");
   const keystoreUrls = parseRegionDatabases(env, "KEYSTORE_DATABASES");
-  if (production && !keystoreServerUrl && Object.keys(keystoreUrls).length === 0) {
+  const keystoreSameServerUnsafe = parseFlag(env, "KEYSTORE_SAME_SERVER_UNSAFE");
+  if (production && !keystoreSameServerUnsafe && !keystoreServerUrl && Object.keys(keystoreUrls).length === 0) {
     throw new ConfigError("KEYSTORE_DATABASE_URL", "is required when NODE_ENV=production (or KEYSTORE_DATABASES): keys must not share the data's backups");
   }
-  return { keystoreServerUrl, keystoreUrls };
+  return { keystoreServerUrl, keystoreUrls, keystoreSameServerUnsafe };
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {

@@ -7,6 +7,7 @@ import { developmentTokens, seedDemoIfEmpty } from "./demo";
 import { LocalKeyProvider } from "./modules/keys/envelope";
 import { KeyRing } from "./modules/keys/key-ring";
 import { loadMasterKey } from "./modules/keys/key-config";
+import { sealExisting } from "./sealing";
 import { AuditService } from "./modules/audit/audit.service";
 import { RetentionScheduler } from "./modules/retention/retention.scheduler";
 import { TopologyRetention } from "./modules/retention/topology-retention";
@@ -60,11 +61,16 @@ async function main(): Promise<void> {
     const onPoolError = (e: Error) => (cleaningUp ? log.debug : log.warn).call(log, { error: loggableError(e) }, "an idle database connection failed");
     const testClock = config.testClock ? new SettableClock() : undefined;
     const clock = testClock ?? systemClock;
+    if (config.production && config.keystoreSameServerUnsafe) {
+      log.warn(
+        "KEYSTORE_SAME_SERVER_UNSAFE is set: key stores may share the data's server and backups, and shredding does not reach those. Never with real data.",
+      );
+    }
     const keys = new KeyRing(new LocalKeyProvider(await loadMasterKey(config.masterKey, config.masterKeyFile, log)));
     const topology = await openDatabases({
       controlUrl: url,
       regionUrls: config.regionDatabaseUrls,
-      keystore: { serverUrl: config.keystoreServerUrl, urls: config.keystoreUrls, production: config.production },
+      keystore: { serverUrl: config.keystoreServerUrl, urls: config.keystoreUrls, production: config.production && !config.keystoreSameServerUnsafe },
       appUrl: config.appDatabaseUrl,
       pool: { onPoolError },
       log,
@@ -89,6 +95,17 @@ async function main(): Promise<void> {
     }
     const server = await startServer({ config, topology, clock, log, schema, feed, alive: () => embedded?.alive() ?? true });
     cleanup.push({ step: "HTTP server", run: () => server.stop() });
+    // Personal data written before sealing existed is sealed in the background, batch by batch
+    // (resumable: a stop ends it after the running batch; `npm run seal` does it by hand).
+    const stopSealing = new AbortController();
+    const sealing = sealExisting(topology, keys, () => clock.now(), { log, signal: stopSealing.signal }).then(
+      (run) => {
+        const sealed = Object.values(run.sealed).reduce((n, s) => n + s.values + s.subjects, 0);
+        if (sealed) log.info({ sealed: run.sealed, plaintextLeft: run.plaintextLeft }, "personal data written before sealing was sealed");
+      },
+      (error: unknown) => log.error({ error: loggableError(error) }, "sealing existing personal data failed: the next start resumes it"),
+    );
+    cleanup.push({ step: "sealing", run: () => (stopSealing.abort(), sealing) });
     if (config.retentionIntervalMs !== null) {
       const scheduler = new RetentionScheduler(
         topology,

@@ -30,8 +30,8 @@ async function createDatabase(cluster: Cluster, name: string): Promise<string> {
 describe("physical residency: each tenant's data only in its own location's cluster", () => {
   const clusters = new Map<string, Cluster>();
   let app: TestApp;
-  /** Per location: the tenant there, and the canary every value of it carries. */
-  const tenants = new Map<string, { id: string; canary: string }>();
+  /** Per location: the tenant there, the canary every value of it carries, and its subject's and records' ids. */
+  const tenants = new Map<string, { id: string; canary: string; rowIds: string[] }>();
 
   before(async () => {
     const started = await Promise.all(["CONTROL", ...LOCATIONS].map((name) => startCluster(name)));
@@ -50,7 +50,8 @@ describe("physical residency: each tenant's data only in its own location's clus
     for (const code of LOCATIONS) {
       const canary = `CANARY${code}${randomUUID().replace(/-/g, "").slice(0, 12)}`;
       const tenant = await createTenant(app, { storageLocationCode: code, retentionPolicy: { deletionGraceDays: 1 } });
-      tenants.set(code, { id: tenant.id, canary });
+      const rowIds: string[] = [];
+      tenants.set(code, { id: tenant.id, canary, rowIds });
       const admin = as.asTenantAdmin(tenant.id);
       const integration = as.asIntegration(tenant.id);
       const subject = (n: number) =>
@@ -66,6 +67,7 @@ describe("physical residency: each tenant's data only in its own location's clus
           }),
         ).recordPersonalData;
       const [r1, r2] = [await record(kept, 1), await record(kept, 2), await record(deleted, 3), await record(kept, 4)];
+      rowIds.push(kept, r1.id, r2.id);
       // A batch with an idempotency key: the key stays in the region too.
       assertOk(
         await integration.gql(`mutation($input: RecordPersonalDataBatchInput!) { recordPersonalDataBatch(input: $input) { count } }`, {
@@ -122,17 +124,21 @@ describe("physical residency: each tenant's data only in its own location's clus
     for (const [name, cluster] of clusters) dumps.set(name, await cluster.dump("custodian"));
     const logs = new Map<string, string>();
     for (const [name, cluster] of clusters) logs.set(name, await cluster.log());
-    for (const [code, { canary }] of tenants) {
+    for (const [code, { canary, rowIds }] of tenants) {
       for (const [name, dump] of dumps) {
         if (name === code) continue;
         assert.ok(!dump.includes(canary), `${code}'s canary is in ${name}'s dump`);
         assert.ok(!logs.get(name)!.includes(canary), `${code}'s canary is in ${name}'s server log`);
+        for (const id of rowIds) assert.ok(!dump.includes(id), `${code}'s subject or record ${id} is in ${name}'s dump`);
       }
-      // The probe finds what it looks for where it belongs: values, names, ids, contract references.
+      // The probe finds what it looks for where it belongs: the subject's and records' rows (their
+      // values and names are sealed, see the encryption tests), what stays plain (a contract
+      // reference), and none of the sealed canaries.
       const own = dumps.get(code)!;
-      for (const kind of ["-ext-1", " Person 1", "-value-4@", "-corrected@", "-batch", "-contract"]) {
-        assert.ok(own.includes(`${canary}${kind}`), `${code}'s dump holds its ${kind.trim()} canary`);
-      }
+      for (const id of rowIds) assert.ok(own.includes(id), `${code}'s dump holds its subject's and records' rows`);
+      assert.ok(own.includes(`${canary}-contract`), `${code}'s dump holds its contract reference`);
+      for (const kind of ["-ext-1", " Person 1", "-value-4@", "-corrected@", "-batch@"])
+        assert.ok(!own.includes(`${canary}${kind}`), `${code}'s ${kind.trim()} is sealed`);
     }
   });
 

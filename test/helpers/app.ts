@@ -90,13 +90,15 @@ export async function startTestApp(
     subscriptions?: boolean;
     /** Where the regions' key stores are (default: beside each region's database). */
     keystore?: KeystoreSettings;
+    /** The key ring to seal with (default: one of its own over the test master key). */
+    keys?: KeyRing;
   } = {},
 ): Promise<TestApp> {
   const url = options.databaseUrl ?? (await suiteDatabaseUrl());
   const logs: string[] = [];
   const log = createLogger("debug", new Writable({ write: (chunk, _enc, done) => (logs.push(String(chunk)), done()) }));
   const clock = new SettableClock();
-  const keys = testKeyRing();
+  const keys = options.keys ?? testKeyRing();
   // The schema is built while the databases open (one is CPU, the other mostly waiting).
   const [topology, schema] = await Promise.all([
     openDatabases({

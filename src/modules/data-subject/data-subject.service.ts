@@ -13,7 +13,15 @@ import { requireActiveSubscription } from "../tenant/tenant.policy";
 import type { TenantService } from "../tenant/tenant.service";
 import { DataSubjectEntity } from "./data-subject.entity";
 import { DataSubjectStatus } from "./data-subject.status";
-import { insertSubject, markSubjectDeleted, subjectPageQuery, subjectsByIds, visibleSubject, visibleSubjects } from "./data-subject.store";
+import {
+  insertSubject,
+  markSubjectDeleted,
+  subjectPageQuery,
+  subjectsByIds,
+  visibleSubject,
+  visibleSubjects,
+  plaintextExternalIdTaken,
+} from "./data-subject.store";
 import { toDataSubject, type DataSubject, type RegisterDataSubjectInput } from "./data-subject.types";
 import type { SubjectRecords } from "./subject-records";
 import { DataSubjectErrors } from "./data-subject.errors";
@@ -80,6 +88,8 @@ export class DataSubjectService {
     auditTarget(ctx, { tenantId: tenant.id });
     requireActiveSubscription(tenant);
     const now = ctx.clock.now();
+    // A subject registered before sealing is unique by its plaintext (until the sealing job has run over it).
+    if (await plaintextExternalIdTaken(em(ctx), tenant.id, input.externalId)) throw DataSubjectErrors.externalIdTaken();
     const id = randomUUID();
     // Sealed under the subject's own key (made and committed in the key store first); unique by blind index.
     const keystore = ctx.topology.database(ctx.database)?.keystore;

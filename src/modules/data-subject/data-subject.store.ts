@@ -141,3 +141,44 @@ export function subjectJoin(manager: EntityManager, fieldNames: readonly string[
     ),
   };
 }
+
+// Sealing identifiers written before sealing existed (sealing-job.ts), on the maintenance pool.
+
+/** Up to `limit` subjects whose identifiers are still plaintext, held (FOR UPDATE SKIP LOCKED). */
+export function plaintextIdentitiesHeld(
+  manager: EntityManager,
+  limit: number,
+): Promise<Array<{ id: string; tenant_id: string; external_id: string; display_name: string | null }>> {
+  return manager.query(
+    `SELECT id, tenant_id, external_id, display_name FROM data_subject WHERE external_id IS NOT NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`,
+    [limit],
+  );
+}
+
+/** Replaces held plaintext identifiers by their sealed form and blind index. */
+export async function storeSealedIdentities(
+  manager: EntityManager,
+  rows: ReadonlyArray<{ id: string; externalIdSealed: Buffer; displayNameSealed: Buffer | null; externalIdIndex: string }>,
+): Promise<void> {
+  if (!rows.length) return;
+  await manager.query(
+    `UPDATE data_subject d SET external_id = NULL, display_name = NULL, external_id_sealed = s.e, display_name_sealed = s.n, external_id_index = s.i
+       FROM unnest($1::uuid[], $2::bytea[], $3::bytea[], $4::text[]) AS s (id, e, n, i)
+      WHERE d.id = s.id AND d.external_id IS NOT NULL`,
+    [rows.map((r) => r.id), rows.map((r) => r.externalIdSealed), rows.map((r) => r.displayNameSealed), rows.map((r) => r.externalIdIndex)],
+  );
+}
+
+/** How many subjects' identifiers are still plaintext. */
+export async function plaintextIdentityCount(manager: EntityManager): Promise<number> {
+  const [{ n }]: Array<{ n: number }> = await manager.query(
+    `SELECT count(*)::int AS n FROM data_subject WHERE external_id IS NOT NULL OR display_name IS NOT NULL`,
+  );
+  return n;
+}
+
+/** Whether the tenant has a subject registered before sealing with this plaintext external id. */
+export async function plaintextExternalIdTaken(manager: EntityManager, tenantId: string, externalId: string): Promise<boolean> {
+  const rows: unknown[] = await manager.query(`SELECT 1 FROM data_subject WHERE tenant_id = $1 AND external_id = $2`, [tenantId, externalId]);
+  return rows.length > 0;
+}

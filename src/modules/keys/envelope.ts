@@ -100,25 +100,37 @@ export function associatedData(
  * this interface, with the master key never leaving it.
  */
 export interface KeyProvider {
+  /** The master key version new wraps are made under (a rotation moves to the next). */
+  readonly version: number;
   wrap(key: Buffer, aad: string): Promise<Buffer>;
-  unwrap(wrapped: Buffer, aad: string): Promise<Buffer>;
+  /** Unwraps a key wrapped under master key `version` (default: the current one). */
+  unwrap(wrapped: Buffer, aad: string, version?: number): Promise<Buffer>;
 }
 
 export class LocalKeyProvider implements KeyProvider {
-  private readonly master: Buffer;
+  readonly version: number;
+  private readonly masters = new Map<number, Buffer>();
 
-  constructor(master: Buffer) {
+  /** `master` is version `version` (default 1); `previous` are older versions, kept to unwrap until a rotation has re-wrapped everything. */
+  constructor(master: Buffer, options: { version?: number; previous?: ReadonlyMap<number, Buffer> } = {}) {
+    this.version = options.version ?? 1;
+    for (const [version, key] of options.previous ?? []) {
+      checkKey(key);
+      this.masters.set(version, Buffer.from(key));
+    }
     checkKey(master);
-    this.master = Buffer.from(master);
+    this.masters.set(this.version, Buffer.from(master));
   }
 
   // Async as a KMS would be: a failure rejects, it never throws at the call.
   async wrap(key: Buffer, aad: string): Promise<Buffer> {
-    return wrapKey(this.master, key, aad);
+    return wrapKey(this.masters.get(this.version)!, key, aad);
   }
 
-  async unwrap(wrapped: Buffer, aad: string): Promise<Buffer> {
-    return unwrapKey(this.master, wrapped, aad);
+  async unwrap(wrapped: Buffer, aad: string, version = this.version): Promise<Buffer> {
+    const master = this.masters.get(version);
+    if (!master) throw new Error(`master key version ${version} is not configured (MASTER_KEY_PREVIOUS)`);
+    return unwrapKey(master, wrapped, aad);
   }
 }
 

@@ -9,8 +9,14 @@ import {
   deleteSubjectKeys,
   deleteTenantKeys,
   newestTenantKey,
+  dropRetiredKeks,
+  kekStates,
+  rewrapSubjectKeys,
+  rewrapTenantKeys,
   subjectKeys,
+  subjectKeysBelow,
   tenantKey,
+  tenantKeysNotUnder,
   vacuumKeys,
   wrappedChains,
   wrappedSubjectChains,
@@ -27,9 +33,6 @@ export interface RecordKeyRef {
 
 /** A wrapped key failed authentication (tampered with, or another row's). */
 export const TAMPERED = Symbol("a wrapped key failed authentication");
-
-/** The master key's version the local provider wraps under (rotation adds the next). */
-const MASTER_VERSION = 1;
 
 /**
  * The key hierarchy over a region's key store: master key (the provider) -> tenant KEK ->
@@ -130,10 +133,10 @@ export class KeyRing {
     if (cached) return cached;
     let row = await newestTenantKey(keystore.manager, tenantId, "INDEX");
     if (!row) {
-      const wrapped = await this.provider.wrap(newKey(), associatedData("index-key", [tenantId, `m${MASTER_VERSION}`], 1));
-      row = await addTenantKey(keystore.manager, { tenantId, kind: "INDEX", version: 1, wrapped, masterVersion: MASTER_VERSION }, now);
+      const wrapped = await this.provider.wrap(newKey(), associatedData("index-key", [tenantId, `m${this.provider.version}`], 1));
+      row = await addTenantKey(keystore.manager, { tenantId, kind: "INDEX", version: 1, wrapped, masterVersion: this.provider.version }, now);
     }
-    const key = await this.provider.unwrap(row.wrapped, associatedData("index-key", [tenantId, `m${row.masterVersion}`], row.version));
+    const key = await this.provider.unwrap(row.wrapped, associatedData("index-key", [tenantId, `m${row.masterVersion}`], row.version), row.masterVersion);
     this.cache.set(cacheKey, key);
     return key;
   }
@@ -178,10 +181,84 @@ export class KeyRing {
     };
   }
 
+  /**
+   * Re-wraps every tenant key (KEKs, index keys) under the provider's current master key
+   * version, batch by batch (each a transaction holding its rows): after a new MASTER_KEY, with
+   * the old one in MASTER_KEY_PREVIOUS until this has run. Nothing below is re-encrypted; reads
+   * go on throughout (a key is either wrapped under the old version, which still unwraps, or the
+   * new). Resumable. Returns how many keys it re-wrapped.
+   */
+  async rewrapUnderMaster(keystore: DataSource, batchSize = 500): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const n = await keystore.transaction(async (m) => {
+        const held = await tenantKeysNotUnder(m, this.provider.version, batchSize);
+        const rewrapped = [];
+        for (const key of held) {
+          const ids = key.kind === "KEK" ? [key.tenantId, "KEK"] : [key.tenantId];
+          const kind = key.kind === "KEK" ? "tenant-key" : "index-key";
+          const plain = await this.provider.unwrap(key.wrapped, associatedData(kind, [...ids, `m${key.masterVersion}`], key.version), key.masterVersion);
+          const wrapped = await this.provider.wrap(plain, associatedData(kind, [...ids, `m${this.provider.version}`], key.version));
+          rewrapped.push({ ...key, wrapped, masterVersion: this.provider.version });
+        }
+        await rewrapTenantKeys(m, rewrapped);
+        return held.length;
+      });
+      total += n;
+      if (n < batchSize) return total;
+    }
+  }
+
+  /**
+   * Rotates each tenant's KEK: a new version, under which every subject key is re-wrapped, batch
+   * by batch, before the old version is destroyed. A tenant whose rotation was interrupted (some
+   * subject keys still under an older version) is finished, not rotated again. Data and subject
+   * keys are not re-encrypted; reads go on throughout. Returns the tenants rotated and the subject
+   * keys re-wrapped.
+   */
+  async rotateKeks(keystore: DataSource, now: Date, batchSize = 500, signal?: AbortSignal): Promise<{ tenants: number; subjectKeys: number }> {
+    const done = { tenants: 0, subjectKeys: 0 };
+    for (const state of await kekStates(keystore)) {
+      if (signal?.aborted) break;
+      let newest = state.newest;
+      if (!state.behind) {
+        newest = state.newest + 1;
+        const wrapped = await this.provider.wrap(newKey(), associatedData("tenant-key", [state.tenantId, "KEK", `m${this.provider.version}`], newest));
+        newest = (
+          await addTenantKey(keystore.manager, { tenantId: state.tenantId, kind: "KEK", version: newest, wrapped, masterVersion: this.provider.version }, now)
+        ).version;
+      }
+      const kek = await this.kekByVersion(keystore, state.tenantId, newest);
+      for (;;) {
+        const n = await keystore.transaction(async (m) => {
+          const held = await subjectKeysBelow(m, state.tenantId, newest, batchSize);
+          const rewrapped = [];
+          for (const key of held) {
+            const old = await this.kekByVersion(keystore, state.tenantId, key.kekVersion);
+            const subject = unwrapKey(old, key.wrapped, associatedData("subject-key", [state.tenantId, key.subjectId], key.kekVersion));
+            rewrapped.push({
+              subjectId: key.subjectId,
+              wrapped: wrapKey(kek, subject, associatedData("subject-key", [state.tenantId, key.subjectId], newest)),
+              kekVersion: newest,
+            });
+          }
+          await rewrapSubjectKeys(m, rewrapped);
+          return held.length;
+        });
+        done.subjectKeys += n;
+        if (n < batchSize || signal?.aborted) break;
+      }
+      if (signal?.aborted) break;
+      if ((await keystore.transaction((m) => dropRetiredKeks(m, state.tenantId, newest))) > 0) await vacuumKeys(keystore);
+      done.tenants++;
+    }
+    return done;
+  }
+
   /** A ring that refuses every key: for a schema that never runs a request (printing, checks). */
   static withoutMasterKey(): KeyRing {
     const refuse = () => Promise.reject(new Error("no master key is configured"));
-    return new KeyRing({ wrap: refuse, unwrap: refuse });
+    return new KeyRing({ version: 1, wrap: refuse, unwrap: refuse });
   }
 
   private forget(match: (cacheKey: string) => boolean): void {
@@ -204,7 +281,7 @@ export class KeyRing {
     const cacheKey = `t:${tenantId}:KEK:${version}`;
     let kek = this.cache.get(cacheKey);
     if (!kek) {
-      kek = await this.provider.unwrap(wrapped, associatedData("tenant-key", [tenantId, "KEK", `m${masterVersion}`], version));
+      kek = await this.provider.unwrap(wrapped, associatedData("tenant-key", [tenantId, "KEK", `m${masterVersion}`], version), masterVersion);
       this.cache.set(cacheKey, kek);
     }
     return kek;
@@ -253,8 +330,8 @@ export class KeyRing {
     let row = await newestTenantKey(keystore.manager, tenantId, "KEK");
     if (!row) {
       const version = 1;
-      const wrapped = await this.provider.wrap(newKey(), associatedData("tenant-key", [tenantId, "KEK", `m${MASTER_VERSION}`], version));
-      row = await addTenantKey(keystore.manager, { tenantId, kind: "KEK", version, wrapped, masterVersion: MASTER_VERSION }, now);
+      const wrapped = await this.provider.wrap(newKey(), associatedData("tenant-key", [tenantId, "KEK", `m${this.provider.version}`], version));
+      row = await addTenantKey(keystore.manager, { tenantId, kind: "KEK", version, wrapped, masterVersion: this.provider.version }, now);
     }
     return { version: row.version, key: await this.kek(tenantId, row.version, row.wrapped, row.masterVersion) };
   }

@@ -206,3 +206,78 @@ export async function existingRecordKeys(keystore: DataSource, refs: ReadonlyArr
   );
   return new Set(rows.map((r) => `${r.record_id}/${r.version}`));
 }
+
+// Rotation (key-ring.ts): re-wrapping keys under a new wrapping key, batch by batch.
+
+export interface WrappedTenantKey {
+  tenantId: string;
+  kind: "KEK" | "INDEX";
+  version: number;
+  wrapped: Buffer;
+  masterVersion: number;
+}
+
+/** Up to `limit` tenant keys wrapped under another master key version than `masterVersion`, held until the caller's transaction ends. */
+export async function tenantKeysNotUnder(m: EntityManager, masterVersion: number, limit: number): Promise<WrappedTenantKey[]> {
+  const rows: Array<{ tenant_id: string; kind: "KEK" | "INDEX"; version: number; wrapped: Buffer; master_version: number }> = await m.query(
+    `SELECT tenant_id, kind, version, wrapped, master_version FROM tenant_key WHERE master_version <> $1 LIMIT $2 FOR UPDATE SKIP LOCKED`,
+    [masterVersion, limit],
+  );
+  return rows.map((r) => ({ tenantId: r.tenant_id, kind: r.kind, version: r.version, wrapped: r.wrapped, masterVersion: r.master_version }));
+}
+
+export async function rewrapTenantKeys(m: EntityManager, keys: readonly WrappedTenantKey[]): Promise<void> {
+  for (const k of keys) {
+    await m.query(`UPDATE tenant_key SET wrapped = $4, master_version = $5 WHERE tenant_id = $1 AND kind = $2 AND version = $3`, [
+      k.tenantId,
+      k.kind,
+      k.version,
+      k.wrapped,
+      k.masterVersion,
+    ]);
+  }
+}
+
+/** Every tenant with a KEK: its newest version, and whether a rotation is under way (an older version is left, with or without subject keys under it). */
+export async function kekStates(keystore: DataSource): Promise<Array<{ tenantId: string; newest: number; behind: boolean }>> {
+  const rows: Array<{ tenant_id: string; newest: number; behind: boolean }> = await keystore.query(
+    `SELECT t.tenant_id, max(t.version) AS newest,
+            count(*) > 1 OR EXISTS (SELECT 1 FROM subject_key s WHERE s.tenant_id = t.tenant_id AND s.kek_version < max(t.version)) AS behind
+       FROM tenant_key t WHERE t.kind = 'KEK' GROUP BY t.tenant_id`,
+  );
+  return rows.map((r) => ({ tenantId: r.tenant_id, newest: r.newest, behind: r.behind }));
+}
+
+/** Up to `limit` of the tenant's subject keys wrapped under a KEK older than `version`, held until the caller's transaction ends. */
+export async function subjectKeysBelow(
+  m: EntityManager,
+  tenantId: string,
+  version: number,
+  limit: number,
+): Promise<Array<{ subjectId: string; wrapped: Buffer; kekVersion: number }>> {
+  const rows: Array<{ subject_id: string; wrapped: Buffer; kek_version: number }> = await m.query(
+    `SELECT subject_id, wrapped, kek_version FROM subject_key WHERE tenant_id = $1 AND kek_version < $2 LIMIT $3 FOR UPDATE SKIP LOCKED`,
+    [tenantId, version, limit],
+  );
+  return rows.map((r) => ({ subjectId: r.subject_id, wrapped: r.wrapped, kekVersion: r.kek_version }));
+}
+
+export async function rewrapSubjectKeys(m: EntityManager, keys: ReadonlyArray<{ subjectId: string; wrapped: Buffer; kekVersion: number }>): Promise<void> {
+  if (!keys.length) return;
+  await m.query(
+    `UPDATE subject_key s SET wrapped = k.wrapped, kek_version = k.kek_version
+       FROM unnest($1::uuid[], $2::bytea[], $3::int[]) AS k (subject_id, wrapped, kek_version) WHERE s.subject_id = k.subject_id`,
+    [keys.map((k) => k.subjectId), keys.map((k) => k.wrapped), keys.map((k) => k.kekVersion)],
+  );
+}
+
+/** Destroys the tenant's KEK versions older than `newest` that wrap no subject key any more; how many. */
+export async function dropRetiredKeks(m: EntityManager, tenantId: string, newest: number): Promise<number> {
+  const rows: unknown[] = await m.query(
+    `DELETE FROM tenant_key t WHERE t.tenant_id = $1 AND t.kind = 'KEK' AND t.version < $2
+        AND NOT EXISTS (SELECT 1 FROM subject_key s WHERE s.tenant_id = t.tenant_id AND s.kek_version = t.version)
+     RETURNING 1`,
+    [tenantId, newest],
+  );
+  return rows.length;
+}

@@ -364,3 +364,33 @@ export async function recordIdsOfSubject(manager: EntityManager, tenantId: strin
   ]);
   return rows.map((r) => r.id);
 }
+
+// Sealing values written before sealing existed (sealing-job.ts), on the maintenance pool.
+
+/** Up to `limit` records whose value is still plaintext, held (FOR UPDATE SKIP LOCKED: two runs take different rows). */
+export function plaintextValuesHeld(
+  manager: EntityManager,
+  limit: number,
+): Promise<Array<{ id: string; tenant_id: string; data_subject_id: string; version: number; value: Record<string, unknown> }>> {
+  return manager.query(
+    `SELECT id, tenant_id, data_subject_id, version, value FROM personal_data_record WHERE value IS NOT NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`,
+    [limit],
+  );
+}
+
+/** Replaces held plaintext values by their sealed form, each under its record's key of `keyVersion`. */
+export async function storeSealedValues(manager: EntityManager, rows: ReadonlyArray<{ id: string; sealed: Buffer; keyVersion: number }>): Promise<void> {
+  if (!rows.length) return;
+  await manager.query(
+    `UPDATE personal_data_record r SET value = NULL, value_sealed = s.sealed, value_key_version = s.key_version
+       FROM unnest($1::uuid[], $2::bytea[], $3::int[]) AS s (id, sealed, key_version)
+      WHERE r.id = s.id AND r.value IS NOT NULL`,
+    [rows.map((r) => r.id), rows.map((r) => r.sealed), rows.map((r) => r.keyVersion)],
+  );
+}
+
+/** How many record values are still plaintext. */
+export async function plaintextValueCount(manager: EntityManager): Promise<number> {
+  const [{ n }]: Array<{ n: number }> = await manager.query(`SELECT count(*)::int AS n FROM personal_data_record WHERE value IS NOT NULL`);
+  return n;
+}

@@ -21,7 +21,7 @@ export const integrityFailure = () =>
   new DomainError(ErrorCode.DATA_INTEGRITY_FAILURE, "This record's stored value failed authentication (tampered with or moved): it is not returned.");
 
 /** What binds a sealed value to its row: tenant, subject, record and key version. */
-function valueAad(ref: RecordKeyRef): string {
+export function valueAad(ref: RecordKeyRef): string {
   return associatedData("record", [ref.tenantId, ref.subjectId, ref.recordId], ref.version);
 }
 

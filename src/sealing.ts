@@ -1,0 +1,88 @@
+import type { Database, Topology } from "./shared/db/topology";
+import { inMaintenance } from "./shared/db/session";
+import type { KeyRing } from "./modules/keys/key-ring";
+import { SealedValues } from "./modules/personal-data/sealed-values";
+import { SealedIdentities } from "./modules/data-subject/sealed-identity";
+import { plaintextValueCount, plaintextValuesHeld, storeSealedValues } from "./modules/personal-data/personal-data.store";
+import { plaintextIdentitiesHeld, plaintextIdentityCount, storeSealedIdentities } from "./modules/data-subject/data-subject.store";
+import { loggableError, type Logger } from "./shared/logging";
+
+export interface SealingRun {
+  /** Record values and subjects sealed by this run, by location. */
+  sealed: Record<string, { values: number; subjects: number }>;
+  /** Plaintext left after the run, by location (0 everywhere when it is done). */
+  plaintextLeft: Record<string, number>;
+}
+
+/**
+ * Seals personal data written before sealing existed, online: each batch is a transaction of its
+ * own that holds its rows (FOR UPDATE SKIP LOCKED: requests wait only on those rows, two runs take
+ * different ones), makes their keys in the key store, and replaces the plaintext. Resumable: a run
+ * that stops leaves the rest for the next, and a batch that dies leaves keys that seal nothing.
+ * Runs at start in the background, or by hand (`npm run seal`) for large databases.
+ */
+export async function sealExisting(
+  topology: Topology,
+  keys: KeyRing,
+  now: () => Date,
+  options: { batchSize?: number; log?: Logger; signal?: AbortSignal } = {},
+): Promise<SealingRun> {
+  const run: SealingRun = { sealed: {}, plaintextLeft: {} };
+  for (const { name, outcome } of await topology.each(async (database) =>
+    database.keystore ? sealRegion(database, keys, now, options.batchSize ?? 500, options.signal) : null,
+  )) {
+    if (outcome.status === "rejected") {
+      options.log?.error(
+        { location: name, error: loggableError(outcome.reason) },
+        "sealing existing personal data failed in a region: the next run resumes it",
+      );
+      continue;
+    }
+    if (!outcome.value) continue;
+    run.sealed[name] = outcome.value.sealed;
+    run.plaintextLeft[name] = outcome.value.left;
+  }
+  return run;
+}
+
+async function sealRegion(region: Database, keys: KeyRing, now: () => Date, batchSize: number, signal?: AbortSignal) {
+  const keystore = region.keystore!;
+  const values = new SealedValues(keys);
+  const identities = new SealedIdentities(keys);
+  const sealed = { values: 0, subjects: 0 };
+  // Subjects first: their keys are made here, and the values' keys are wrapped by them.
+  for (;;) {
+    const n = await inMaintenance(region.maintenance, async (m) => {
+      const rows = await plaintextIdentitiesHeld(m, batchSize);
+      const at = now();
+      const done = [];
+      for (const row of rows) {
+        done.push({
+          id: row.id,
+          ...(await identities.seal(keystore, { tenantId: row.tenant_id, id: row.id, externalId: row.external_id, displayName: row.display_name }, at)),
+        });
+      }
+      await storeSealedIdentities(m, done);
+      return rows.length;
+    });
+    sealed.subjects += n;
+    if (n < batchSize || signal?.aborted) break;
+  }
+  for (;;) {
+    const n = await inMaintenance(region.maintenance, async (m) => {
+      const rows = await plaintextValuesHeld(m, batchSize);
+      // Under the key of the record's current version: a later correction makes the next one.
+      const refs = rows.map((r) => ({ tenantId: r.tenant_id, subjectId: r.data_subject_id, recordId: r.id, version: r.version, value: r.value }));
+      const sealedValues = await values.seal(keystore, refs, now());
+      await storeSealedValues(
+        m,
+        rows.map((r, i) => ({ id: r.id, sealed: sealedValues[i], keyVersion: r.version })),
+      );
+      return rows.length;
+    });
+    sealed.values += n;
+    if (n < batchSize || signal?.aborted) break;
+  }
+  const left = await inMaintenance(region.maintenance, async (m) => (await plaintextValueCount(m)) + (await plaintextIdentityCount(m)));
+  return { sealed, left };
+}
