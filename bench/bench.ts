@@ -10,7 +10,7 @@ import { Role } from "../src/shared/auth/role";
 import { freePort } from "../src/shared/db/embedded";
 import { createLogger } from "../src/shared/logging";
 import { datasetSize, seedDataset, tenantIds } from "./dataset";
-import { BENCH_SECRET, euRegionUrl, intFromEnv, postgresCpuMs, processCpuMs, procStatusBytes, regionUrl, startApi } from "./lib";
+import { BENCH_SECRET, euRegionUrl, intFromEnv, postgresCpuMs, processCpuMs, procStatusBytes, regionUrl, sealSeededData, startApi } from "./lib";
 
 /**
  * `npm run bench`: the read path of Custodian against PostGraphile 5 and hand-written SQL on one
@@ -188,6 +188,7 @@ async function spreadDashboard(
   let api: Awaited<ReturnType<typeof startApi>> | undefined;
   try {
     await seedDataset({ control, regions }, size);
+    await sealSeededData(database.url);
     await control.query(`CREATE EXTENSION IF NOT EXISTS pg_stat_statements`).catch(() => undefined);
     api = await startApi(database.url, { RETENTION_INTERVAL: "off" });
     const target: Target = {
@@ -263,6 +264,7 @@ async function main() {
     eu.on("error", () => undefined);
     await seedDataset({ control: pool, regions: [{ code: "EU", pool: eu }] }, size);
     await eu.end();
+    await sealSeededData(database.url);
     await pool.query(`CREATE EXTENSION IF NOT EXISTS pg_stat_statements`).catch(() => undefined);
     console.log(`# seeded in ${((Date.now() - started) / 1000).toFixed(1)} s`);
     const tenants = await tenantIds(pool);

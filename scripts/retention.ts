@@ -1,7 +1,6 @@
 import "reflect-metadata";
-import { LocalKeyProvider } from "../src/modules/keys/envelope";
 import { KeyRing } from "../src/modules/keys/key-ring";
-import { loadMasterKey } from "../src/modules/keys/key-config";
+import { masterKeyProvider } from "../src/modules/keys/key-config";
 import { ConfigError, loadConfig } from "../src/config";
 import { AuditService } from "../src/modules/audit/audit.service";
 import { openDatabases } from "../src/databases";
@@ -43,7 +42,7 @@ async function main(): Promise<number> {
       systemClock,
       new AuditService(),
       config.auditSigner,
-      new KeyRing(new LocalKeyProvider(await loadMasterKey(config.masterKey, config.masterKeyFile, log))),
+      new KeyRing(await masterKeyProvider(config, log)),
     ).run({ dryRun: args.includes("--dry-run") });
     console.log(JSON.stringify(run, null, 2));
     return 0;

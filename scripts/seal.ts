@@ -1,7 +1,6 @@
 import "reflect-metadata";
-import { LocalKeyProvider } from "../src/modules/keys/envelope";
 import { KeyRing } from "../src/modules/keys/key-ring";
-import { loadMasterKey } from "../src/modules/keys/key-config";
+import { masterKeyProvider } from "../src/modules/keys/key-config";
 import { ConfigError, loadConfig } from "../src/config";
 import { openDatabases } from "../src/databases";
 import { sealExisting } from "../src/sealing";
@@ -31,7 +30,7 @@ async function main(): Promise<number> {
       log,
       now: systemClock.now(),
     });
-    const keys = new KeyRing(new LocalKeyProvider(await loadMasterKey(config.masterKey, config.masterKeyFile, log)));
+    const keys = new KeyRing(await masterKeyProvider(config, log));
     const run = await sealExisting(topology, keys, () => systemClock.now(), { log });
     console.log(JSON.stringify(run, null, 2));
     const left = Object.values(run.plaintextLeft).reduce((a, b) => a + b, 0);

@@ -29,6 +29,10 @@ export interface Config {
   masterKey: Buffer | null;
   /** Without MASTER_KEY (development only): the file the master key is read from, made on first start (MASTER_KEY_FILE). */
   masterKeyFile: string;
+  /** MASTER_KEY_VERSION: the version of MASTER_KEY (a new master key takes the next). */
+  masterKeyVersion: number;
+  /** MASTER_KEY_PREVIOUS ("1:base64,2:base64"): older master keys, to unwrap until `npm run rotate-keys -- --master` has re-wrapped everything. */
+  masterKeysPrevious: Map<number, Buffer>;
   /** KEYSTORE_DATABASE_URL: the server the regions' key stores are made on (`<region database>_keys`); required in production unless KEYSTORE_DATABASES names every location. */
   keystoreServerUrl: string | undefined;
   /** KEYSTORE_DATABASES: a location's key store database by code, overriding the server's. */
@@ -215,6 +219,24 @@ function parseClaimName(env: NodeJS.ProcessEnv, name: string, fallback: string):
   return value;
 }
 
+/** MASTER_KEY_PREVIOUS="1:base64,2:base64": each older master key by its version; errors name no byte of a key. */
+function parsePreviousMasterKeys(env: NodeJS.ProcessEnv): Map<number, Buffer> {
+  const keys = new Map<number, Buffer>();
+  for (const entry of (env.MASTER_KEY_PREVIOUS ?? "").split(",").filter((e) => e.trim())) {
+    const at = entry.indexOf(":");
+    const version = Number(entry.slice(0, at).trim());
+    if (at <= 0 || !Number.isInteger(version) || version < 1 || keys.has(version)) {
+      throw new ConfigError("MASTER_KEY_PREVIOUS", "expects version:base64 pairs separated by commas, each version once");
+    }
+    try {
+      keys.set(version, parseMasterKey(entry.slice(at + 1)));
+    } catch {
+      throw new ConfigError("MASTER_KEY_PREVIOUS", `version ${version} must be 32 bytes in base64`);
+    }
+  }
+  return keys;
+}
+
 /** Where the regions' key stores are; production names them (another cluster than the data, checked at open). */
 function keystoreConfig(env: NodeJS.ProcessEnv, production: boolean): Pick<Config, "keystoreServerUrl" | "keystoreUrls" | "keystoreSameServerUnsafe"> {
   const keystoreServerUrl = parseDatabaseUrl(env, "KEYSTORE_DATABASE_URL");
@@ -302,6 +324,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     embeddedDataDir: env.EMBEDDED_PG_DIR || ".data/postgres",
     masterKey: parseMasterKeyEnv(env, production),
     masterKeyFile: env.MASTER_KEY_FILE || ".data/master.key",
+    masterKeyVersion: parseInteger(env, "MASTER_KEY_VERSION", 1, 1, 1_000_000),
+    masterKeysPrevious: parsePreviousMasterKeys(env),
     ...keystoreConfig(env, production),
     jwtSecret,
     jwtSecretIsDefault,

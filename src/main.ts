@@ -4,9 +4,8 @@ import "reflect-metadata";
 import { openDatabases } from "./databases";
 import { ConfigError, loadConfig } from "./config";
 import { developmentTokens, seedDemoIfEmpty } from "./demo";
-import { LocalKeyProvider } from "./modules/keys/envelope";
 import { KeyRing } from "./modules/keys/key-ring";
-import { loadMasterKey } from "./modules/keys/key-config";
+import { masterKeyProvider } from "./modules/keys/key-config";
 import { sealExisting } from "./sealing";
 import { AuditService } from "./modules/audit/audit.service";
 import { RetentionScheduler } from "./modules/retention/retention.scheduler";
@@ -66,7 +65,7 @@ async function main(): Promise<void> {
         "KEYSTORE_SAME_SERVER_UNSAFE is set: key stores may share the data's server and backups, and shredding does not reach those. Never with real data.",
       );
     }
-    const keys = new KeyRing(new LocalKeyProvider(await loadMasterKey(config.masterKey, config.masterKeyFile, log)));
+    const keys = new KeyRing(await masterKeyProvider(config, log));
     const topology = await openDatabases({
       controlUrl: url,
       regionUrls: config.regionDatabaseUrls,

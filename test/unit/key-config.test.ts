@@ -52,3 +52,23 @@ describe("the master key and key store settings", () => {
     assert.equal(loadConfig({}).masterKey, null, "development: none, the key file is used");
   });
 });
+
+describe("previous master keys", () => {
+  it("reads MASTER_KEY_PREVIOUS as version:key pairs, and names no byte of a bad one", () => {
+    const one = Buffer.alloc(32, 1).toString("base64");
+    const previous = loadConfig({ MASTER_KEY_PREVIOUS: `1:${one}`, MASTER_KEY_VERSION: "2" });
+    assert.equal(previous.masterKeyVersion, 2);
+    assert.deepEqual([...previous.masterKeysPrevious.keys()], [1]);
+    const bad = Buffer.alloc(20, 9).toString("base64");
+    for (const value of [`1:${bad}`, `x:${one}`, `1:${one},1:${one}`]) {
+      assert.throws(
+        () => loadConfig({ MASTER_KEY_PREVIOUS: value }),
+        (e: Error) =>
+          e instanceof ConfigError &&
+          e.message.startsWith("Invalid configuration: MASTER_KEY_PREVIOUS") &&
+          !e.message.includes(bad) &&
+          !e.message.includes(one),
+      );
+    }
+  });
+});

@@ -3,7 +3,7 @@ import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
 import { MisconfiguredDatabaseError, withDatabase, type KeystoreLocation } from "../../shared/db/topology";
 import type { Logger } from "../../shared/logging";
-import { KEY_BYTES, parseMasterKey } from "./envelope";
+import { KEY_BYTES, LocalKeyProvider, parseMasterKey } from "./envelope";
 
 export interface KeystoreSettings {
   /** KEYSTORE_DATABASE_URL: the server each region's key store is made on. */
@@ -72,4 +72,13 @@ export async function loadMasterKey(configured: Buffer | null, file: string, log
   const written = parseMasterKey(await readFile(file, "utf8"));
   log.warn({ file }, "MASTER_KEY is not set: a development master key was made in its file (back it up: without it no sealed value can be read)");
   return written;
+}
+
+/** The configured master key provider: the current master key (or the development file) with its version, and the previous versions. */
+export async function masterKeyProvider(
+  config: { masterKey: Buffer | null; masterKeyFile: string; masterKeyVersion: number; masterKeysPrevious: ReadonlyMap<number, Buffer> },
+  log: Logger,
+): Promise<LocalKeyProvider> {
+  const current = await loadMasterKey(config.masterKey, config.masterKeyFile, log);
+  return new LocalKeyProvider(current, { version: config.masterKeyVersion, previous: config.masterKeysPrevious });
 }
