@@ -1,4 +1,5 @@
 import { KeyStore1796400000000 } from "./1796400000000-KeyStore";
+import { RecordKeysByTenant1796400000003 } from "./1796400000003-RecordKeysByTenant";
 
 /** The key store's migrations, in order (a database of its own: see src/modules/keys). */
-export const keystoreMigrations = [KeyStore1796400000000];
+export const keystoreMigrations = [KeyStore1796400000000, RecordKeysByTenant1796400000003];

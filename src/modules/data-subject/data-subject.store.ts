@@ -1,6 +1,6 @@
 import type { EntityManager, SelectQueryBuilder } from "typeorm";
 import type { DataScope } from "../../shared/auth/scope";
-import { countedChange } from "../../shared/db/database";
+import { countedChange, returning } from "../../shared/db/database";
 import { columnsFor, jsonRow, type JsonRow } from "../../shared/read-path/json-rows";
 import { DataSubjectEntity } from "./data-subject.entity";
 import { DataSubjectStatus } from "./data-subject.status";
@@ -88,19 +88,17 @@ export function dueSubjectsExistSql(tenantIdSql: string, nowSql: string, kept: s
   return `EXISTS (SELECT 1 FROM data_subject s WHERE s.tenant_id = ${tenantIdSql} AND ${dueSubject(nowSql, kept)})`;
 }
 
-/** Up to `limit` of the tenant's due subjects that are not `kept`, held (FOR UPDATE) until the caller's transaction ends. */
-export async function dueSubjectIdsHeld(manager: EntityManager, tenantId: string, now: Date, limit: number, kept: string): Promise<string[]> {
-  const rows: Array<{ id: string }> = await manager.query(
-    `SELECT s.id FROM data_subject s WHERE s.tenant_id = $1 AND ${dueSubject("$2", kept)} LIMIT $3 FOR UPDATE`,
+/**
+ * Deletes up to `limit` of the tenant's due subjects that are not `kept`; their ids. Uncommitted,
+ * the rows stay held until the caller's transaction ends: their keys are destroyed before it commits.
+ */
+export async function purgeDueSubjects(manager: EntityManager, tenantId: string, now: Date, limit: number, kept: string): Promise<string[]> {
+  const rows = await returning<{ id: string }>(
+    manager,
+    `DELETE FROM data_subject WHERE ctid = ANY(ARRAY(SELECT s.ctid FROM data_subject s WHERE s.tenant_id = $1 AND ${dueSubject("$2", kept)} LIMIT $3)) RETURNING id`,
     [tenantId, now, limit],
   );
   return rows.map((r) => r.id);
-}
-
-/** Deletes the subjects `ids` (held by the caller); returns how many. */
-export function deleteSubjectsByIds(manager: EntityManager, ids: readonly string[]): Promise<number> {
-  if (!ids.length) return Promise.resolve(0);
-  return countedChange(manager, `DELETE FROM data_subject WHERE id = ANY($1::uuid[]) RETURNING 1`, [ids]);
 }
 
 /** Deletes up to `limit` of the tenant's subjects, due or not (its data purge); returns how many. */

@@ -48,7 +48,8 @@ export class KeyRing {
     private readonly provider: KeyProvider,
     options: { maxKeys?: number; ttlMs?: number } = {},
   ) {
-    this.cache = new LRUCache<string, Buffer>({ max: options.maxKeys ?? 20_000, ttl: options.ttlMs ?? 5 * 60_000 });
+    // 50,000 keys are about 12 MB: a page of 100 values of each of 200 tenants, with their subjects' keys.
+    this.cache = new LRUCache<string, Buffer>({ max: options.maxKeys ?? 50_000, ttl: options.ttlMs ?? 5 * 60_000 });
   }
 
   /**
@@ -71,7 +72,7 @@ export class KeyRing {
       })),
       now,
     );
-    refs.forEach((ref, i) => this.cache.set(recordCacheKey(ref.recordId, ref.version), keys[i]));
+    // Not cached: an ingest of many records would push out the keys reads use.
     return keys;
   }
 

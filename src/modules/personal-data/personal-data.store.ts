@@ -305,19 +305,18 @@ export function subjectHasRecordsSql(s: string, notDueAt?: string): string {
   return `EXISTS (SELECT 1 FROM personal_data_record r WHERE r.tenant_id = ${s}.tenant_id AND r.data_subject_id = ${s}.id${notDue})`;
 }
 
-/** Up to `limit` of the tenant's due records' ids, held (FOR UPDATE) until the caller's transaction ends. */
-export async function dueRecordIdsHeld(manager: EntityManager, tenantId: string, now: Date, limit: number): Promise<string[]> {
-  const rows: Array<{ id: string }> = await manager.query(
-    `SELECT id FROM personal_data_record r WHERE r.tenant_id = $1 AND ${dueRecord("r", "$2")} LIMIT $3 FOR UPDATE`,
+/**
+ * Deletes up to `limit` of the tenant's due records; their ids. Uncommitted, the rows stay held
+ * until the caller's transaction ends: their keys are destroyed before it commits.
+ */
+export async function purgeDueRecords(manager: EntityManager, tenantId: string, now: Date, limit: number): Promise<string[]> {
+  const rows = await returning<{ id: string }>(
+    manager,
+    `DELETE FROM personal_data_record WHERE ctid = ANY(ARRAY(
+       SELECT ctid FROM personal_data_record r WHERE r.tenant_id = $1 AND ${dueRecord("r", "$2")} LIMIT $3)) RETURNING id`,
     [tenantId, now, limit],
   );
   return rows.map((r) => r.id);
-}
-
-/** Deletes the records `ids` (held by the caller); returns how many. */
-export function deleteRecordsByIds(manager: EntityManager, ids: readonly string[]): Promise<number> {
-  if (!ids.length) return Promise.resolve(0);
-  return countedChange(manager, `DELETE FROM personal_data_record WHERE id = ANY($1::uuid[]) RETURNING 1`, [ids]);
 }
 
 /** Deletes up to `limit` of the tenant's records, due or not (its data purge, DOMAIN rule 5); returns how many. */

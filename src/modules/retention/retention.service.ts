@@ -7,16 +7,9 @@ import type { AuditService } from "../audit/audit.service";
 import { AuditCheckpointer } from "../audit/audit-checkpoints";
 import type { AuditSigner } from "../audit/audit-signer";
 import { inMaintenance } from "../../shared/db/session";
+import { purgeDueSubjects, dueSubjectsExistSql, purgeableSubjectsCountSql, purgeSubjectsOfTenant } from "../data-subject/data-subject.store";
 import {
-  deleteSubjectsByIds,
-  dueSubjectIdsHeld,
-  dueSubjectsExistSql,
-  purgeableSubjectsCountSql,
-  purgeSubjectsOfTenant,
-} from "../data-subject/data-subject.store";
-import {
-  deleteRecordsByIds,
-  dueRecordIdsHeld,
+  purgeDueRecords,
   dueRecordsExistSql,
   purgeableCountsSql,
   purgeExpiredKeys,
@@ -37,10 +30,11 @@ import { auditRetentionDaysSql } from "../tenant/tenant.store";
 
 /**
  * Destroys the keys that seal purged data (crypto-shredding, src/modules/keys), in the region's
- * key store. The purge destroys keys before it deletes their rows, holding the rows meanwhile: a
- * crash between the two leaves rows pending deletion without keys (they read as shredded, can no
- * longer be restored, and the next run deletes them), never a key whose rows are gone, which an
- * old backup's copy of the rows would open.
+ * key store. A batch deletes its rows, destroys their keys (committed in the key store), and only
+ * then commits: the rows stay held meanwhile, and a crash between the two commits rolls the
+ * deletion back, leaving rows pending deletion without keys (they read as shredded, can no longer
+ * be restored, and the next run deletes them), never a key whose rows are gone, which an old
+ * backup's copy of the rows would open.
  */
 export interface Shredder {
   records(recordIds: readonly string[]): Promise<void>;
@@ -123,9 +117,9 @@ export class RetentionService {
         tenantId,
         "RECORDS_PURGED",
         async (m) => {
-          const ids = await dueRecordIdsHeld(m, tenantId, now, limit);
+          const ids = await purgeDueRecords(m, tenantId, now, limit);
           await this.shredder.records(ids);
-          return deleteRecordsByIds(m, ids);
+          return ids.length;
         },
         "records",
       );
@@ -149,9 +143,9 @@ export class RetentionService {
         tenantId,
         "DATA_SUBJECTS_PURGED",
         async (m) => {
-          const ids = await dueSubjectIdsHeld(m, tenantId, now, limit, kept);
+          const ids = await purgeDueSubjects(m, tenantId, now, limit, kept);
           await this.shredder.subjects(ids);
-          return deleteSubjectsByIds(m, ids);
+          return ids.length;
         },
         "dataSubjects",
       );
