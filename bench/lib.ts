@@ -220,9 +220,9 @@ export async function sealSeededData(controlUrl: string): Promise<void> {
     });
     const left = Object.values(run.plaintextLeft).reduce((a, b) => a + b, 0);
     if (left) throw new Error(`${left} seeded rows are still plaintext`);
-    // Sealing in place rewrote every row: vacuumed and analysed as the seeded tables were, so
-    // that no read pays for its dead tuples (data written sealed has none).
-    for (const database of topology.all) await database.owner.query(`VACUUM ANALYZE`);
+    // Sealing in place rewrote every row: compacted and analysed, as data written sealed would be
+    // (a plain VACUUM left the tables twice their size, and the SQL floor itself 20% slower).
+    for (const database of topology.all) await database.owner.query(`VACUUM (FULL, ANALYZE)`);
   } finally {
     await topology.close();
   }
