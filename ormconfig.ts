@@ -98,7 +98,9 @@ export function createKeystoreDataSource(url: string, options: Pick<DataSourceOp
     synchronize: false,
     logging: false,
     applicationName: "custodian-keys",
-    poolSize: options.poolSize ?? 4,
+    // As many as a request pool: a write or read waits for a key store connection while it holds
+    // its own (four made the drills' writers time out on the region's pool).
+    poolSize: options.poolSize ?? 10,
     connectTimeoutMS: 3000,
     poolErrorHandler: options.onPoolError ?? (() => undefined),
     extra: { idleTimeoutMillis: 30_000, statement_timeout: 30_000, query_timeout: 35_000, Client: GuardedClient },

@@ -10,7 +10,20 @@ import { Role } from "../src/shared/auth/role";
 import { HeapAfterFullGc, memoryTrend, type Sample } from "./memory-trend";
 import { races } from "./races";
 import { eventsDrill } from "./events";
-import { BATCH, batchVariables, BatchStream, DrillDatabase, type DrillResult, drillTenant, operatorToken, post, rssOf, sleep, startApi } from "./lib";
+import {
+  BATCH,
+  batchVariables,
+  BatchStream,
+  DrillDatabase,
+  type DrillResult,
+  drillTenant,
+  operatorToken,
+  post,
+  postRetrying,
+  rssOf,
+  sleep,
+  startApi,
+} from "./lib";
 
 /**
  * `npm run drill [-- --full] [--only=api,soak | --except=api,soak]`: crashes, database outages,
@@ -299,13 +312,14 @@ async function twoInstances(): Promise<DrillResult> {
       sleep(20).then(() =>
         post(two.url, a.admin, `mutation($id: ID!) { revokeSharingConsent(agreementId: $id) { id } }`, { id: agreementId }).then((r) => count(r)),
       ),
+      // An operator's client retries what the API answers as retryable ("nothing was changed").
       ...apis.map((api) =>
-        post(api.url, operator, `mutation($id: ID!) { declareCustomerReportable(incidentId: $id) { id } }`, { id: incidentId }).then((r) =>
+        postRetrying(api.url, operator, `mutation($id: ID!) { declareCustomerReportable(incidentId: $id) { id } }`, { id: incidentId }).then((r) =>
           count(r, ["INVALID_STATE"]),
         ),
       ),
       ...apis.map((api) =>
-        post(api.url, operator, `mutation($id: ID!, $t: [ID!]!) { addAffectedTenants(incidentId: $id, tenantIds: $t) { id } }`, {
+        postRetrying(api.url, operator, `mutation($id: ID!, $t: [ID!]!) { addAffectedTenants(incidentId: $id, tenantIds: $t) { id } }`, {
           id: incidentId,
           t: tenants.map((t) => t.tenantId),
         }).then((r) => count(r)),

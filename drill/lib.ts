@@ -133,6 +133,15 @@ export async function drillTenant(db: { pool: Pool; eu: Pool }, name = "Drill") 
 
 export const operatorToken = () => signToken({ subject: "drill-operator", role: Role.OPERATOR, expiresIn: "2h" }, BENCH_SECRET);
 
+/** `post`, again (up to five times, 500 ms apart) while the API answers that the failure is retryable and nothing was changed. */
+export async function postRetrying(url: string, token: string, query: string, variables: Record<string, unknown> = {}): ReturnType<typeof post> {
+  for (let attempt = 1; ; attempt++) {
+    const answer = await post(url, token, query, variables);
+    if (answer.ok || attempt >= 5 || answer.body?.errors?.[0]?.extensions?.retryable !== true) return answer;
+    await sleep(500);
+  }
+}
+
 export async function post(
   url: string,
   token: string,

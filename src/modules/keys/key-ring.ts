@@ -147,7 +147,7 @@ export class KeyRing {
     if (!recordIds.length) return;
     const deleted = await deleteRecordKeys(keystore.manager, recordIds, belowVersion);
     this.forget((key) => recordIds.some((id) => key.startsWith(`r:${id}:`) && (belowVersion === undefined || Number(key.split(":")[2]) < belowVersion)));
-    if (deleted) await vacuumKeys(keystore);
+    if (deleted) this.vacuumSoon(keystore);
   }
 
   /** Shreds everything of the subjects: their keys and every record key under them. */
@@ -156,7 +156,7 @@ export class KeyRing {
     const deleted = await keystore.transaction((m) => deleteSubjectKeys(m, subjectIds));
     // Records' cache entries are not indexed by subject: drop them all (the cache refills from the store).
     this.forget((key) => key.startsWith("r:") || subjectIds.some((id) => key === `s:${id}`));
-    if (deleted) await vacuumKeys(keystore);
+    if (deleted) this.vacuumSoon(keystore);
   }
 
   /** Shreds everything of a tenant: its KEK, its blind-index key and every key under them. */
@@ -164,7 +164,7 @@ export class KeyRing {
     const deleted = await keystore.transaction((m) => deleteTenantKeys(m, tenantId));
     if (!deleted) return;
     this.cache.clear();
-    await vacuumKeys(keystore);
+    this.vacuumSoon(keystore);
   }
 
   /** What the retention purge destroys, in `keystore` (none: a database without personal data). */
@@ -250,7 +250,7 @@ export class KeyRing {
         if (n < batchSize || signal?.aborted) break;
       }
       if (signal?.aborted) break;
-      if ((await keystore.transaction((m) => dropRetiredKeks(m, state.tenantId, newest))) > 0) await vacuumKeys(keystore);
+      if ((await keystore.transaction((m) => dropRetiredKeks(m, state.tenantId, newest))) > 0) this.vacuumSoon(keystore);
       done.tenants++;
     }
     return done;
@@ -261,6 +261,35 @@ export class KeyRing {
     const refuse = () => Promise.reject(new Error("no master key is configured"));
     return new KeyRing({ version: 1, wrap: refuse, unwrap: refuse });
   }
+
+  /**
+   * Vacuums the key store's tables right after keys are destroyed (a deleted row stays on its
+   * page until vacuumed), without making the purge wait: one VACUUM at a time per key store (two
+   * would queue on each other's lock, holding their callers), and one more after it when keys
+   * were destroyed meanwhile. A VACUUM that fails is left to autovacuum.
+   */
+  private vacuumSoon(keystore: DataSource): void {
+    const state = this.vacuums.get(keystore) ?? { running: null, again: false };
+    this.vacuums.set(keystore, state);
+    if (state.running) {
+      state.again = true;
+      return;
+    }
+    state.running = (async () => {
+      do {
+        state.again = false;
+        if (!keystore.isInitialized) break;
+        await vacuumKeys(keystore).catch(() => undefined);
+      } while (state.again);
+    })().finally(() => (state.running = null));
+  }
+
+  /** Waits for the key stores' pending vacuums (tests, and a stop that wants them done). */
+  async vacuumed(): Promise<void> {
+    await Promise.all([...this.vacuums.values()].map((state) => state.running));
+  }
+
+  private readonly vacuums = new Map<DataSource, { running: Promise<void> | null; again: boolean }>();
 
   private forget(match: (cacheKey: string) => boolean): void {
     for (const key of [...this.cache.keys()]) if (match(key)) this.cache.delete(key);
