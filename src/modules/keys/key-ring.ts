@@ -286,7 +286,7 @@ export class KeyRing {
 
   /** Waits for the key stores' pending vacuums (tests, and a stop that wants them done). */
   async vacuumed(): Promise<void> {
-    await Promise.all([...this.vacuums.values()].map((state) => state.running));
+    await Promise.all([...this.vacuums.values()].flatMap((state) => (state.running ? [state.running] : [])));
   }
 
   private readonly vacuums = new Map<DataSource, { running: Promise<void> | null; again: boolean }>();
