@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { keystoreOf } from "../keys/keystore-of";
 import type { Identity, SealedIdentities } from "./sealed-identity";
 import { fromRegions, principalOf, type RequestContext } from "../../context";
 import { dataScope } from "../../shared/auth/scope";
@@ -92,9 +93,11 @@ export class DataSubjectService {
     if (await plaintextExternalIdTaken(em(ctx), tenant.id, input.externalId)) throw DataSubjectErrors.externalIdTaken();
     const id = randomUUID();
     // Sealed under the subject's own key (made and committed in the key store first); unique by blind index.
-    const keystore = ctx.topology.database(ctx.database)?.keystore;
-    if (!keystore) throw new Error(`the ${ctx.database} database has no key store`);
-    const sealed = await this.identities.seal(keystore, { tenantId: tenant.id, id, externalId: input.externalId, displayName: input.displayName ?? null }, now);
+    const sealed = await this.identities.seal(
+      keystoreOf(ctx),
+      { tenantId: tenant.id, id, externalId: input.externalId, displayName: input.displayName ?? null },
+      now,
+    );
     const subject = Object.assign(new DataSubjectEntity(), {
       id,
       tenantId: tenant.id,

@@ -1,4 +1,5 @@
 import type { RequestContext } from "../../context";
+import { keystoreOf } from "../keys/keystore-of";
 import { DomainError, ErrorCode } from "../../shared/errors";
 import { DataLoader } from "../../shared/loaders";
 import { associatedData, blindIndex, IntegrityError, open, seal } from "../keys/envelope";
@@ -64,9 +65,7 @@ export class SealedIdentities {
   private readonly loader = (ctx: RequestContext) =>
     new DataLoader<StoredIdentity, Identity, string>(
       async (subjects) => {
-        const keystore = ctx.topology.database(ctx.database)?.keystore;
-        if (!keystore) throw new Error(`the ${ctx.database} database has no key store`);
-        const keys = await this.keys.openSubjectKeys(keystore, [...new Set(subjects.map((s) => s.id))]);
+        const keys = await this.keys.openSubjectKeys(keystoreOf(ctx), [...new Set(subjects.map((s) => s.id))]);
         return subjects.map((s) => {
           const key = keys.get(s.id);
           if (!key)

@@ -116,9 +116,7 @@ export class KeyRing {
     for (const chain of await wrappedSubjectChains(keystore, missing)) {
       try {
         const kek = await this.kek(chain.tenantId, chain.kekVersion, chain.kek, chain.masterVersion);
-        const key = unwrapKey(kek, chain.subject, associatedData("subject-key", [chain.tenantId, chain.subjectId], chain.kekVersion));
-        this.cache.set(`s:${chain.subjectId}`, key);
-        found.set(chain.subjectId, key);
+        found.set(chain.subjectId, this.unwrapSubjectKey(kek, chain.tenantId, chain.subjectId, chain.kekVersion, chain.subject));
       } catch (error) {
         if (!(error instanceof IntegrityError)) throw error;
         found.set(chain.subjectId, TAMPERED);
@@ -297,14 +295,16 @@ export class KeyRing {
 
   private async unwrapChain(chain: WrappedChain): Promise<void> {
     const kek = await this.kek(chain.tenantId, chain.kekVersion, chain.kek, chain.masterVersion);
-    const subjectCacheKey = `s:${chain.subjectId}`;
-    let subject = this.cache.get(subjectCacheKey);
-    if (!subject) {
-      subject = unwrapKey(kek, chain.subject, associatedData("subject-key", [chain.tenantId, chain.subjectId], chain.kekVersion));
-      this.cache.set(subjectCacheKey, subject);
-    }
+    const subject = this.cache.get(`s:${chain.subjectId}`) ?? this.unwrapSubjectKey(kek, chain.tenantId, chain.subjectId, chain.kekVersion, chain.subject);
     const record = unwrapKey(subject, chain.record, associatedData("record-key", [chain.tenantId, chain.subjectId, chain.recordId], chain.version));
     this.cache.set(recordCacheKey(chain.recordId, chain.version), record);
+  }
+
+  /** A subject's key unwrapped by its tenant's KEK (of `kekVersion`), and cached. */
+  private unwrapSubjectKey(kek: Buffer, tenantId: string, subjectId: string, kekVersion: number, wrapped: Buffer): Buffer {
+    const key = unwrapKey(kek, wrapped, associatedData("subject-key", [tenantId, subjectId], kekVersion));
+    this.cache.set(`s:${subjectId}`, key);
+    return key;
   }
 
   private async kek(tenantId: string, version: number, wrapped: Buffer, masterVersion: number): Promise<Buffer> {
@@ -348,9 +348,7 @@ export class KeyRing {
     for (const [subjectId, row] of stored) {
       if (row.tenantId !== tenantOf.get(subjectId)) throw new Error("a subject key belongs to another tenant");
       const kek = await this.kekByVersion(keystore, row.tenantId, row.kekVersion);
-      const key = unwrapKey(kek, row.wrapped, associatedData("subject-key", [row.tenantId, subjectId], row.kekVersion));
-      this.cache.set(`s:${subjectId}`, key);
-      found.set(subjectId, key);
+      found.set(subjectId, this.unwrapSubjectKey(kek, row.tenantId, subjectId, row.kekVersion, row.wrapped));
     }
     return found;
   }

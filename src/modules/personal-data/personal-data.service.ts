@@ -33,7 +33,8 @@ import { readsValues, recordColumnsFor, type RecordSelection } from "./record-co
 import { readAhead, screenedPage } from "./value-reader";
 import { recordPageConditions } from "./record-filter";
 import { insertRecords, recordMetadata, recordPageQuery, replaceValue, storedValue, visibleRecord, visibleRecords } from "./personal-data.store";
-import { keystoreOf, type SealedValues } from "./sealed-values";
+import type { SealedValues } from "./sealed-values";
+import { keystoreOf } from "../keys/keystore-of";
 import { RecordErrors } from "./personal-data.errors";
 import { DataSubjectErrors } from "../data-subject/data-subject.errors";
 

@@ -1,4 +1,5 @@
 import type { DataSource } from "typeorm";
+import { keystoreOf } from "../keys/keystore-of";
 import type { RequestContext } from "../../context";
 import { DomainError, ErrorCode } from "../../shared/errors";
 import { associatedData, IntegrityError, open, seal } from "../keys/envelope";
@@ -71,11 +72,4 @@ export class SealedValues {
   destroyOlder(ctx: RequestContext, recordId: string, version: number): Promise<void> {
     return this.keys.destroyRecordKeys(keystoreOf(ctx), [recordId], version);
   }
-}
-
-/** The key store of the region the context is on. */
-export function keystoreOf(ctx: RequestContext): DataSource {
-  const keystore = ctx.topology.database(ctx.database)?.keystore;
-  if (!keystore) throw new Error(`the ${ctx.database} database has no key store`);
-  return keystore;
 }
