@@ -61,6 +61,33 @@ describe("sealed record values", () => {
     assert.ok((await tableText(tenant.id)).includes(canary), "the probe finds a plaintext canary");
   });
 
+  it("stores no value whose key the key store did not take: the write fails and leaves no row (its key is stored while the row is written)", async () => {
+    const tenant = await createTenant(app);
+    const subject = await registerSubject(app, tenant.id);
+    const integration = app.as(principals.integration(tenant.id));
+    const BATCH = `mutation($input: RecordPersonalDataBatchInput!) { recordPersonalDataBatch(input: $input) { count } }`;
+    const batch = {
+      tenantId: tenant.id,
+      records: [0, 1, 2].map((i) => ({ dataSubjectId: subject.id, category: "DEVICE", purposes: ["SUPPORT"], value: { i } })),
+    };
+    const rows = async () => Number((await app.db.query(`SELECT count(*) AS n FROM personal_data_record WHERE tenant_id = $1`, [tenant.id]))[0].n);
+    await keystore.query(`CREATE FUNCTION refuse_key() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'key store refuses'; END $$`);
+    await keystore.query(`CREATE TRIGGER refuse_key BEFORE INSERT ON record_key FOR EACH ROW EXECUTE FUNCTION refuse_key()`);
+    try {
+      const refused = await integration.gql(BATCH, { input: batch });
+      assert.ok(refused.errors?.length, "the batch fails");
+      assert.ok(!JSON.stringify(refused).includes("refuses"), "the key store's message is not echoed");
+      await assert.rejects(recordData(app, tenant.id, subject.id, { value: { one: 1 } }));
+      assert.equal(await rows(), 0, "no row was stored without its key");
+    } finally {
+      await keystore.query(`DROP TRIGGER refuse_key ON record_key`);
+      await keystore.query(`DROP FUNCTION refuse_key()`);
+    }
+    // The probe counts rows where there are: the same batch, with the key store taking its keys.
+    assertOk(await integration.gql(BATCH, { input: batch }));
+    assert.equal(await rows(), 3);
+  });
+
   it("seals a subject's external id and display name: unique in the tenant by blind index, never in the table in plain text", async () => {
     const canary = `CANARY-${randomUUID()}`;
     const [tenant, stranger] = [await createTenant(app), await createTenant(app)];

@@ -28,6 +28,17 @@ describe("envelope encryption (pure)", () => {
     assert.notDeepEqual(seal(key, Buffer.from(CANARY), AAD), sealed, "a fresh IV each time: equal values do not seal equal");
   });
 
+  it("draws every key and IV fresh from blocks of random bytes: none repeats across blocks, and none changes once handed out", () => {
+    // 20,000 draws span many 8 KiB blocks: a block reused or overwritten would repeat bytes.
+    const keys = Array.from({ length: 5000 }, () => newKey());
+    const ivs = Array.from({ length: 15000 }, () => seal(keys[0], Buffer.from("x"), AAD).subarray(1, 13).toString("hex"));
+    assert.equal(new Set(keys.map((k) => k.toString("hex"))).size, keys.length);
+    assert.equal(new Set(ivs).size, ivs.length);
+    const before = Buffer.from(keys[0]);
+    newKey();
+    assert.deepEqual(keys[0], before, "a later draw does not change a key handed out");
+  });
+
   it("refuses a ciphertext that was changed, moved to another row, opened with another key, cut short or of another format", () => {
     const key = newKey();
     const sealed = seal(key, Buffer.from(CANARY), AAD);

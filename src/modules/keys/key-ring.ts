@@ -53,27 +53,30 @@ export class KeyRing {
   }
 
   /**
-   * New data keys for `refs` (a value written, or a new version of it), made and committed in the
-   * key store before the caller's transaction commits: a value is never stored without its key. A
-   * transaction that then rolls back leaves keys that seal nothing.
+   * New data keys for `refs` (a value written, or a new version of it), at once, and `stored`:
+   * their storing, wrapped, in the key store, which must have committed before the caller's
+   * transaction commits (a value is never stored without its key). A transaction that then rolls
+   * back leaves keys that seal nothing.
    */
-  async createRecordKeys(keystore: DataSource, refs: readonly RecordKeyRef[], now: Date): Promise<Buffer[]> {
-    if (!refs.length) return [];
-    const subjects = await this.subjectKeysFor(keystore, refs, now);
+  createRecordKeys(keystore: DataSource, refs: readonly RecordKeyRef[], now: Date): { keys: Buffer[]; stored: Promise<void> } {
     const keys = refs.map(() => newKey());
-    await addRecordKeys(
-      keystore.manager,
-      refs.map((ref, i) => ({
-        recordId: ref.recordId,
-        version: ref.version,
-        tenantId: ref.tenantId,
-        subjectId: ref.subjectId,
-        wrapped: wrapKey(subjects.get(ref.subjectId)!, keys[i], associatedData("record-key", [ref.tenantId, ref.subjectId, ref.recordId], ref.version)),
-      })),
-      now,
-    );
+    if (!refs.length) return { keys, stored: Promise.resolve() };
+    const stored = (async () => {
+      const subjects = await this.subjectKeysFor(keystore, refs, now);
+      await addRecordKeys(
+        keystore.manager,
+        refs.map((ref, i) => ({
+          recordId: ref.recordId,
+          version: ref.version,
+          tenantId: ref.tenantId,
+          subjectId: ref.subjectId,
+          wrapped: wrapKey(subjects.get(ref.subjectId)!, keys[i], associatedData("record-key", [ref.tenantId, ref.subjectId, ref.recordId], ref.version)),
+        })),
+        now,
+      );
+    })();
     // Not cached: an ingest of many records would push out the keys reads use.
-    return keys;
+    return { keys, stored };
   }
 
   /**

@@ -150,24 +150,25 @@ export class PersonalDataService {
 
   private async insert(ctx: RequestContext, tenant: TenantEntity, ids: string[], drafts: RecordDraft[]): Promise<Date> {
     const now = ctx.clock.now();
-    const sealed = await this.values.seal(
+    await this.values.sealWhile(
       keystoreOf(ctx),
       drafts.map((d, i) => ({ tenantId: tenant.id, subjectId: d.dataSubjectId, recordId: ids[i], version: 1, value: d.value })),
       now,
-    );
-    await insertRecords(
-      em(ctx),
-      tenant.id,
-      tenant.storageLocationCode,
-      now,
-      drafts.map((d, i) => ({
-        id: ids[i],
-        dataSubjectId: d.dataSubjectId,
-        category: d.category,
-        purposes: d.purposes,
-        sourceThirdPartyId: d.sourceThirdPartyId ?? null,
-        sealed: sealed[i],
-      })),
+      (sealed) =>
+        insertRecords(
+          em(ctx),
+          tenant.id,
+          tenant.storageLocationCode,
+          now,
+          drafts.map((d, i) => ({
+            id: ids[i],
+            dataSubjectId: d.dataSubjectId,
+            category: d.category,
+            purposes: d.purposes,
+            sourceThirdPartyId: d.sourceThirdPartyId ?? null,
+            sealed: sealed[i],
+          })),
+        ),
     );
     return now;
   }
@@ -266,12 +267,13 @@ export class PersonalDataService {
     ]);
     // The new value under a new key; the old key is destroyed once this commits (the old value is then shredded everywhere).
     const keyVersion = input.expectedVersion + 1;
-    const [sealed] = await this.values.seal(
+    const replaced = await this.values.sealWhile(
       keystoreOf(ctx),
       [{ tenantId: record.tenantId, subjectId: record.dataSubjectId, recordId: record.id, version: keyVersion, value: input.value }],
       now,
+      ([sealed]) => replaceValue(em(ctx), record.id, input.expectedVersion, sealed, keyVersion, now),
     );
-    if (!(await replaceValue(em(ctx), record.id, input.expectedVersion, sealed, keyVersion, now))) throw RecordErrors.versionConflict(record.version);
+    if (!replaced) throw RecordErrors.versionConflict(record.version);
     ctx.unit.afterCommit(() =>
       this.values.destroyOlder(ctx, record.id, keyVersion).catch((error: unknown) => {
         // Left to the retention run's repair, which destroys keys older than their record's value.

@@ -34,9 +34,28 @@ export class SealedValues {
   constructor(private readonly keys: KeyRing) {}
 
   /** Seals each value under a new key of its record (made and committed in the key store first). */
-  async seal(keystore: DataSource, items: ReadonlyArray<RecordKeyRef & { value: unknown }>, now: Date): Promise<Buffer[]> {
-    const keys = await this.keys.createRecordKeys(keystore, items, now);
-    return items.map((item, i) => seal(keys[i], Buffer.from(JSON.stringify(item.value), "utf8"), valueAad(item)));
+  seal(keystore: DataSource, items: ReadonlyArray<RecordKeyRef & { value: unknown }>, now: Date): Promise<Buffer[]> {
+    return this.sealWhile(keystore, items, now, async (sealed) => sealed);
+  }
+
+  /**
+   * Seals each value under a new key of its record and runs `write` with the sealed values while
+   * the keys are stored: resolves when both are done, so a caller that commits after it never
+   * commits a value without its key; rejects (after both ended) when either failed. The key
+   * store's round trip then costs a write no time of its own.
+   */
+  async sealWhile<T>(
+    keystore: DataSource,
+    items: ReadonlyArray<RecordKeyRef & { value: unknown }>,
+    now: Date,
+    write: (sealed: Buffer[]) => Promise<T>,
+  ): Promise<T> {
+    const { keys, stored } = this.keys.createRecordKeys(keystore, items, now);
+    const sealed = items.map((item, i) => seal(keys[i], Buffer.from(JSON.stringify(item.value), "utf8"), valueAad(item)));
+    const [keysStored, written] = await Promise.allSettled([stored, write(sealed)]);
+    if (keysStored.status === "rejected") throw keysStored.reason;
+    if (written.status === "rejected") throw written.reason;
+    return written.value;
   }
 
   /**
