@@ -148,6 +148,51 @@ describe("sealed record values", () => {
     assert.deepEqual(page.data?.tenant.personalDataRecords.nodes, [{ id: kept.id, value: { email: "kept@example.test" } }]);
   });
 
+  it("finishes a correction that died before destroying the old key: the next retention run destroys it, and never a key a row still needs", async () => {
+    const tenant = await createTenant(app);
+    const subject = await registerSubject(app, tenant.id);
+    const admin = app.as(principals.tenantAdmin(tenant.id));
+    const notes = async (recordId: string) =>
+      (await keystore.query(`SELECT below_version FROM retired_record_key WHERE record_id = $1`, [recordId])).map(
+        (r: { below_version: number }) => r.below_version,
+      );
+    const refuse = async (db: { query(sql: string): Promise<unknown> }, event: string, table: string, action: () => Promise<void>) => {
+      await db.query(`CREATE FUNCTION refuse_write() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'refused'; END $$`);
+      await db.query(`CREATE TRIGGER refuse_write BEFORE ${event} ON ${table} FOR EACH ROW EXECUTE FUNCTION refuse_write()`);
+      try {
+        await action();
+      } finally {
+        await db.query(`DROP TRIGGER refuse_write ON ${table}`);
+        await db.query(`DROP FUNCTION refuse_write()`);
+      }
+    };
+
+    // Committed, but the old key could not be destroyed after the commit (as if the process died there).
+    const corrected = await recordData(app, tenant.id, subject.id, { value: { email: "old@example.test" } });
+    await refuse(keystore, "DELETE", "record_key", async () => {
+      assertOk(await admin.gql(CORRECT, { input: { id: corrected.id, expectedVersion: 1, value: { email: "new@example.test" } } }));
+      await app.keys.vacuumed();
+    });
+    assert.deepEqual(await keysOf(corrected.id), [1, 2], "the old key outlived the correction");
+    assert.deepEqual(await notes(corrected.id), [2]);
+
+    // Rolled back after its new key was stored: the row still needs key 1.
+    const rolledBack = await recordData(app, tenant.id, subject.id, { value: { email: "kept@example.test" } });
+    await refuse(app.db, "UPDATE", "personal_data_record", async () => {
+      const failed = await admin.gql(CORRECT, { input: { id: rolledBack.id, expectedVersion: 1, value: { email: "never@example.test" } } });
+      assert.ok(failed.errors?.length);
+    });
+    assert.deepEqual(await keysOf(rolledBack.id), [1, 2]);
+
+    await lifecycle.engine().run({ dryRun: false });
+    assert.deepEqual(await keysOf(corrected.id), [2], "the run destroyed the old key");
+    assert.deepEqual(await notes(corrected.id), [], "and its note");
+    assert.deepEqual(await keysOf(rolledBack.id), [1, 2], "a row that still holds version 1 keeps its key");
+    const read = (id: string) => other.as(principals.tenantAdmin(tenant.id)).gql(READ, { id });
+    assert.equal(assertOk(await read(rolledBack.id)).personalDataRecord.value.email, "kept@example.test");
+    assert.equal(assertOk(await read(corrected.id)).personalDataRecord.value.email, "new@example.test");
+  });
+
   it("answers DATA_INTEGRITY_FAILURE for a tampered value, a value moved to another row and another tenant's key, for that value only", async () => {
     const tenant = await createTenant(app);
     const subject = await registerSubject(app, tenant.id);

@@ -1,8 +1,10 @@
 import { LRUCache } from "lru-cache";
 import type { DataSource } from "typeorm";
+import type { Shredder } from "../retention/retention.service";
 import { associatedData, IntegrityError, newKey, unwrapKey, wrapKey, type KeyProvider } from "./envelope";
 import {
   addRecordKeys,
+  addRetiredRecordKeys,
   addSubjectKeys,
   addTenantKey,
   deleteRecordKeys,
@@ -11,6 +13,7 @@ import {
   newestTenantKey,
   dropRetiredKeks,
   kekStates,
+  retiredRecordKeys,
   rewrapSubjectKeys,
   rewrapTenantKeys,
   subjectKeys,
@@ -58,22 +61,33 @@ export class KeyRing {
    * transaction commits (a value is never stored without its key). A transaction that then rolls
    * back leaves keys that seal nothing.
    */
-  createRecordKeys(keystore: DataSource, refs: readonly RecordKeyRef[], now: Date): { keys: Buffer[]; stored: Promise<void> } {
+  createRecordKeys(
+    keystore: DataSource,
+    refs: readonly RecordKeyRef[],
+    now: Date,
+    options: { retireOlder?: boolean } = {},
+  ): { keys: Buffer[]; stored: Promise<void> } {
     const keys = refs.map(() => newKey());
     if (!refs.length) return { keys, stored: Promise.resolve() };
     const stored = (async () => {
       const subjects = await this.subjectKeysFor(keystore, refs, now);
-      await addRecordKeys(
-        keystore.manager,
-        refs.map((ref, i) => ({
-          recordId: ref.recordId,
-          version: ref.version,
-          tenantId: ref.tenantId,
-          subjectId: ref.subjectId,
-          wrapped: wrapKey(subjects.get(ref.subjectId)!, keys[i], associatedData("record-key", [ref.tenantId, ref.subjectId, ref.recordId], ref.version)),
-        })),
-        now,
-      );
+      const wrapped = refs.map((ref, i) => ({
+        recordId: ref.recordId,
+        version: ref.version,
+        tenantId: ref.tenantId,
+        subjectId: ref.subjectId,
+        wrapped: wrapKey(subjects.get(ref.subjectId)!, keys[i], associatedData("record-key", [ref.tenantId, ref.subjectId, ref.recordId], ref.version)),
+      }));
+      if (!options.retireOlder) return addRecordKeys(keystore.manager, wrapped, now);
+      // A correction: with its new key, the note that the older keys go once it commits (destroyRetiredKeys finishes what a dying process left).
+      await keystore.transaction(async (m) => {
+        await addRetiredRecordKeys(
+          m,
+          refs.map((ref) => ({ recordId: ref.recordId, belowVersion: ref.version })),
+          now,
+        );
+        await addRecordKeys(m, wrapped, now);
+      });
     })();
     // Not cached: an ingest of many records would push out the keys reads use.
     return { keys, stored };
@@ -145,10 +159,43 @@ export class KeyRing {
 
   /** Shreds record values: every key of each record, or only the versions before `belowVersion` (a correction's old value). */
   async destroyRecordKeys(keystore: DataSource, recordIds: readonly string[], belowVersion?: number): Promise<void> {
-    if (!recordIds.length) return;
+    if (recordIds.length) await this.destroyCounted(keystore, [...recordIds], belowVersion);
+  }
+
+  /**
+   * Finishes corrections whose process died between their commit and the destruction of the old
+   * value's key: for each note, the keys below its version go once the record's row holds that
+   * version (`currentVersions`: the key version each record's value is sealed under now; a record
+   * missing from it is gone, and so are all its keys). A note whose row is still older is a
+   * correction in flight or rolled back, and stays. Returns how many keys it destroyed.
+   */
+  async destroyRetiredKeys(
+    keystore: DataSource,
+    currentVersions: (recordIds: string[]) => Promise<Map<string, number | null>>,
+    batchSize = 1000,
+  ): Promise<number> {
+    let destroyed = 0;
+    let after: string | null = null;
+    for (;;) {
+      const notes = await retiredRecordKeys(keystore.manager, after, batchSize);
+      if (!notes.length) break;
+      after = notes[notes.length - 1].recordId;
+      const current = await currentVersions(notes.map((n) => n.recordId));
+      for (const note of notes) {
+        const version = current.get(note.recordId);
+        if (version === undefined) destroyed += await this.destroyCounted(keystore, [note.recordId]);
+        else if (version !== null && version >= note.belowVersion) destroyed += await this.destroyCounted(keystore, [note.recordId], note.belowVersion);
+      }
+      if (notes.length < batchSize) break;
+    }
+    return destroyed;
+  }
+
+  private async destroyCounted(keystore: DataSource, recordIds: string[], belowVersion?: number): Promise<number> {
     const deleted = await deleteRecordKeys(keystore.manager, recordIds, belowVersion);
     this.forget((key) => recordIds.some((id) => key.startsWith(`r:${id}:`) && (belowVersion === undefined || Number(key.split(":")[2]) < belowVersion)));
     if (deleted) this.vacuumSoon(keystore);
+    return deleted;
   }
 
   /** Shreds everything of the subjects: their keys and every record key under them. */
@@ -169,17 +216,14 @@ export class KeyRing {
   }
 
   /** What the retention purge destroys, in `keystore` (none: a database without personal data). */
-  shredder(keystore: DataSource | null): {
-    records(ids: readonly string[]): Promise<void>;
-    subjects(ids: readonly string[]): Promise<void>;
-    tenant(id: string): Promise<void>;
-  } {
+  shredder(keystore: DataSource | null): Shredder {
     const none = async () => undefined;
-    if (!keystore) return { records: none, subjects: none, tenant: none };
+    if (!keystore) return { records: none, subjects: none, tenant: none, retired: async () => 0 };
     return {
       records: (ids) => this.destroyRecordKeys(keystore, ids),
       subjects: (ids) => this.destroySubjectKeys(keystore, ids),
       tenant: (id) => this.destroyTenantKeys(keystore, id),
+      retired: (currentVersions) => this.destroyRetiredKeys(keystore, currentVersions),
     };
   }
 

@@ -160,14 +160,41 @@ export async function addRecordKeys(
   );
 }
 
-/** Destroys record keys: every version of each record, or with `belowVersion` the versions before it. Returns how many. */
+/**
+ * Destroys record keys: every version of each record, or with `belowVersion` the versions before
+ * it (with the notes that asked for it). Returns how many keys.
+ */
 export async function deleteRecordKeys(m: EntityManager, recordIds: readonly string[], belowVersion?: number): Promise<number> {
   if (!recordIds.length) return 0;
   const rows: unknown[] = await m.query(`DELETE FROM record_key WHERE record_id = ANY($1::uuid[]) AND ($2::int IS NULL OR version < $2) RETURNING 1`, [
     recordIds,
     belowVersion ?? null,
   ]);
+  await m.query(`DELETE FROM retired_record_key WHERE record_id = ANY($1::uuid[]) AND ($2::int IS NULL OR below_version <= $2)`, [
+    recordIds,
+    belowVersion ?? null,
+  ]);
   return rows.length;
+}
+
+/** Notes that the records' keys below `belowVersion` are to be destroyed once their correction commits (a later note raises the bound). */
+export async function addRetiredRecordKeys(m: EntityManager, notes: ReadonlyArray<{ recordId: string; belowVersion: number }>, now: Date): Promise<void> {
+  if (!notes.length) return;
+  await m.query(
+    `INSERT INTO retired_record_key (record_id, below_version, created_at)
+     SELECT *, $3::timestamptz FROM unnest($1::uuid[], $2::int[])
+     ON CONFLICT (record_id) DO UPDATE SET below_version = greatest(retired_record_key.below_version, EXCLUDED.below_version), created_at = EXCLUDED.created_at`,
+    [notes.map((n) => n.recordId), notes.map((n) => n.belowVersion), now],
+  );
+}
+
+/** Up to `limit` notes of retired record keys, by record id after `after`. */
+export async function retiredRecordKeys(m: EntityManager, after: string | null, limit: number): Promise<Array<{ recordId: string; belowVersion: number }>> {
+  const rows: Array<{ record_id: string; below_version: number }> = await m.query(
+    `SELECT record_id, below_version FROM retired_record_key WHERE $1::uuid IS NULL OR record_id > $1 ORDER BY record_id LIMIT $2`,
+    [after, limit],
+  );
+  return rows.map((r) => ({ recordId: r.record_id, belowVersion: r.below_version }));
 }
 
 /** Destroys subjects' keys, and every record key under them. */

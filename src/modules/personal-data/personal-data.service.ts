@@ -272,11 +272,12 @@ export class PersonalDataService {
       [{ tenantId: record.tenantId, subjectId: record.dataSubjectId, recordId: record.id, version: keyVersion, value: input.value }],
       now,
       ([sealed]) => replaceValue(em(ctx), record.id, input.expectedVersion, sealed, keyVersion, now),
+      { retireOlder: true },
     );
     if (!replaced) throw RecordErrors.versionConflict(record.version);
     ctx.unit.afterCommit(() =>
       this.values.destroyOlder(ctx, record.id, keyVersion).catch((error: unknown) => {
-        // Left to the retention run's repair, which destroys keys older than their record's value.
+        // The key store keeps a note of it: the next retention run destroys them.
         ctx.log.warn({ recordId: record.id, error: loggableError(error) }, "a corrected record's old key could not be destroyed yet");
       }),
     );

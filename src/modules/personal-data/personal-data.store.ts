@@ -319,6 +319,15 @@ export async function purgeDueRecords(manager: EntityManager, tenantId: string, 
   return rows.map((r) => r.id);
 }
 
+/** The key version each record's value is sealed under (null: a plaintext value); records that do not exist are left out. */
+export async function valueKeyVersions(manager: EntityManager, recordIds: readonly string[]): Promise<Map<string, number | null>> {
+  const rows: Array<{ id: string; value_key_version: number | null }> = await manager.query(
+    `SELECT id, value_key_version FROM personal_data_record WHERE id = ANY($1::uuid[])`,
+    [recordIds],
+  );
+  return new Map(rows.map((r) => [r.id, r.value_key_version]));
+}
+
 /** Deletes up to `limit` of the tenant's records, due or not (its data purge, DOMAIN rule 5); returns how many. */
 export function purgeRecordsOfTenant(manager: EntityManager, tenantId: string, limit: number): Promise<number> {
   return countedChange(

@@ -40,7 +40,8 @@ export class SealedValues {
 
   /**
    * Seals each value under a new key of its record and runs `write` with the sealed values while
-   * the keys are stored: resolves when both are done, so a caller that commits after it never
+   * the keys are stored (`retireOlder`: a correction's, noting that the record's older keys go
+   * once it commits): resolves when both are done, so a caller that commits after it never
    * commits a value without its key; rejects (after both ended) when either failed. The key
    * store's round trip then costs a write no time of its own.
    */
@@ -49,8 +50,9 @@ export class SealedValues {
     items: ReadonlyArray<RecordKeyRef & { value: unknown }>,
     now: Date,
     write: (sealed: Buffer[]) => Promise<T>,
+    options: { retireOlder?: boolean } = {},
   ): Promise<T> {
-    const { keys, stored } = this.keys.createRecordKeys(keystore, items, now);
+    const { keys, stored } = this.keys.createRecordKeys(keystore, items, now, options);
     const sealed = items.map((item, i) => seal(keys[i], Buffer.from(JSON.stringify(item.value), "utf8"), valueAad(item)));
     const [keysStored, written] = await Promise.allSettled([stored, write(sealed)]);
     if (keysStored.status === "rejected") throw keysStored.reason;

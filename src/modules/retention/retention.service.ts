@@ -16,6 +16,7 @@ import {
   purgeKeysOfTenant,
   purgeRecordsOfTenant,
   subjectHasRecordsSql,
+  valueKeyVersions,
 } from "../personal-data/personal-data.store";
 import { markTenantPurged, nextPurgeDueTenantHeld, purgeDueTenantIdsSql, tenantsWhere } from "../tenant/tenant.store";
 import { RetentionRun } from "./retention.types";
@@ -40,6 +41,12 @@ export interface Shredder {
   records(recordIds: readonly string[]): Promise<void>;
   subjects(subjectIds: readonly string[]): Promise<void>;
   tenant(tenantId: string): Promise<void>;
+  /**
+   * The old keys of corrections whose process died before destroying them, given the key version
+   * each record's value is sealed under now (a record missing from the map is gone). Returns how
+   * many keys it destroyed.
+   */
+  retired(currentVersions: (recordIds: string[]) => Promise<Map<string, number | null>>): Promise<number>;
 }
 
 /** Rows a batch deletes; each batch is a transaction of its own. */
@@ -150,6 +157,9 @@ export class RetentionService {
         "dataSubjects",
       );
     }
+
+    // Old keys of corrected values that a dying process left (read as the rows are now, after this run's purge).
+    await this.shredder.retired((ids) => inMaintenance(this.db, (m) => valueKeyVersions(m, ids)));
 
     // One data.purged event per tenant for what this run purged.
     await inMaintenance(this.db, (m) => flushTallies(m, now));
