@@ -1,6 +1,5 @@
 import { LRUCache } from "lru-cache";
 import type { DataSource } from "typeorm";
-import type { Shredder } from "../retention/retention.service";
 import { associatedData, IntegrityError, newKey, unwrapKey, wrapKey, type KeyProvider } from "./envelope";
 import {
   addRecordKeys,
@@ -32,6 +31,26 @@ export interface RecordKeyRef {
   subjectId: string;
   recordId: string;
   version: number;
+}
+
+/**
+ * What the retention purge destroys in a region's key store (crypto-shredding). A batch deletes
+ * its rows, destroys their keys (committed in the key store), and only
+ * then commits: the rows stay held meanwhile, and a crash between the two commits rolls the
+ * deletion back, leaving rows pending deletion without keys (they read as shredded, can no longer
+ * be restored, and the next run deletes them), never a key whose rows are gone, which an old
+ * backup's copy of the rows would open.
+ */
+export interface Shredder {
+  records(recordIds: readonly string[]): Promise<void>;
+  subjects(subjectIds: readonly string[]): Promise<void>;
+  tenant(tenantId: string): Promise<void>;
+  /**
+   * The old keys of corrections whose process died before destroying them, given the key version
+   * each record's value is sealed under now (a record missing from the map is gone). Returns how
+   * many keys it destroyed.
+   */
+  retired(currentVersions: (recordIds: string[]) => Promise<Map<string, number | null>>): Promise<number>;
 }
 
 /** A wrapped key failed authentication (tampered with, or another row's). */

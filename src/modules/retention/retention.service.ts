@@ -7,6 +7,7 @@ import type { AuditService } from "../audit/audit.service";
 import { AuditCheckpointer } from "../audit/audit-checkpoints";
 import type { AuditSigner } from "../audit/audit-signer";
 import { inMaintenance } from "../../shared/db/session";
+import type { Shredder } from "../keys/key-ring";
 import { purgeDueSubjects, dueSubjectsExistSql, purgeableSubjectsCountSql, purgeSubjectsOfTenant } from "../data-subject/data-subject.store";
 import {
   purgeDueRecords,
@@ -28,26 +29,6 @@ import { raiseIncidentDeadlines } from "../incident/incident-deadlines";
 import { purgeEventsBefore, purgeEventsOfTenant } from "../events/events.store";
 import { EVENT_RETENTION_MS } from "../events/outbox";
 import { auditRetentionDaysSql } from "../tenant/tenant.store";
-
-/**
- * Destroys the keys that seal purged data (crypto-shredding, src/modules/keys), in the region's
- * key store. A batch deletes its rows, destroys their keys (committed in the key store), and only
- * then commits: the rows stay held meanwhile, and a crash between the two commits rolls the
- * deletion back, leaving rows pending deletion without keys (they read as shredded, can no longer
- * be restored, and the next run deletes them), never a key whose rows are gone, which an old
- * backup's copy of the rows would open.
- */
-export interface Shredder {
-  records(recordIds: readonly string[]): Promise<void>;
-  subjects(subjectIds: readonly string[]): Promise<void>;
-  tenant(tenantId: string): Promise<void>;
-  /**
-   * The old keys of corrections whose process died before destroying them, given the key version
-   * each record's value is sealed under now (a record missing from the map is gone). Returns how
-   * many keys it destroyed.
-   */
-  retired(currentVersions: (recordIds: string[]) => Promise<Map<string, number | null>>): Promise<number>;
-}
 
 /** Rows a batch deletes; each batch is a transaction of its own. */
 export const DEFAULT_BATCH_SIZE = 10_000;
