@@ -11,6 +11,7 @@ import { EventsAndSubjectRequests1796168879360 } from "./1796168879360-EventsAnd
 import { WebhookDeliveryLease1796171726547 } from "./1796171726547-WebhookDeliveryLease";
 import { SealedValues1796400000001 } from "./1796400000001-SealedValues";
 import { SealedSubjects1796400000002 } from "./1796400000002-SealedSubjects";
+import { PlaintextLeft1796400000005 } from "./1796400000005-PlaintextLeft";
 
 /** Every migration, in order. Listed explicitly so a stale compiled file can never run. */
 export const migrations = [
@@ -27,4 +28,5 @@ export const migrations = [
   WebhookDeliveryLease1796171726547,
   SealedValues1796400000001,
   SealedSubjects1796400000002,
+  PlaintextLeft1796400000005,
 ];

@@ -87,7 +87,7 @@ function wire(options: SchemaOptions) {
   const keys = options.keys ?? KeyRing.withoutMasterKey();
   const subjects = new DataSubjectService(tenants, deletion, new SealedIdentities(keys));
   const values = new SealedValues(keys);
-  const records = new PersonalDataService(tenants, deletion, new IdempotencyKeys(), new InboundCheck(parties), notices, values);
+  const records = new PersonalDataService(tenants, deletion, new IdempotencyKeys(keys), new InboundCheck(parties), notices, values);
   const auditLog = new AuditLogService(options.auditSigner);
   const sharingNodes = new SharingNodes();
   const requests = new SubjectRequestService(subjects, {

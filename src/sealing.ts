@@ -3,13 +3,21 @@ import { inMaintenance } from "./shared/db/session";
 import type { KeyRing } from "./modules/keys/key-ring";
 import { SealedValues } from "./modules/personal-data/sealed-values";
 import { SealedIdentities } from "./modules/data-subject/sealed-identity";
-import { plaintextValueCount, plaintextValuesHeld, storeSealedValues } from "./modules/personal-data/personal-data.store";
+import {
+  plaintextIdempotencyKeyCount,
+  plaintextIdempotencyKeysHeld,
+  plaintextValueCount,
+  plaintextValuesHeld,
+  storeBlindIdempotencyKeys,
+  storeSealedValues,
+} from "./modules/personal-data/personal-data.store";
+import { storedIdempotencyKey } from "./modules/personal-data/idempotency";
 import { plaintextIdentitiesHeld, plaintextIdentityCount, storeSealedIdentities } from "./modules/data-subject/data-subject.store";
 import { loggableError, type Logger } from "./shared/logging";
 
 export interface SealingRun {
-  /** Record values and subjects sealed by this run, by location. */
-  sealed: Record<string, { values: number; subjects: number }>;
+  /** Record values and subjects sealed, and idempotency keys made blind, by this run, by location. */
+  sealed: Record<string, { values: number; subjects: number; idempotencyKeys: number }>;
   /** Plaintext left after the run, by location (0 everywhere when it is done). */
   plaintextLeft: Record<string, number>;
 }
@@ -49,7 +57,7 @@ async function sealRegion(region: Database, keys: KeyRing, now: () => Date, batc
   const keystore = region.keystore!;
   const values = new SealedValues(keys);
   const identities = new SealedIdentities(keys);
-  const sealed = { values: 0, subjects: 0 };
+  const sealed = { values: 0, subjects: 0, idempotencyKeys: 0 };
   // Subjects first: their keys are made here, and the values' keys are wrapped by them.
   for (;;) {
     const n = await inMaintenance(region.maintenance, async (m) => {
@@ -83,6 +91,24 @@ async function sealRegion(region: Database, keys: KeyRing, now: () => Date, batc
     sealed.values += n;
     if (n < batchSize || signal?.aborted) break;
   }
-  const left = await inMaintenance(region.maintenance, async (m) => (await plaintextValueCount(m)) + (await plaintextIdentityCount(m)));
+  // Idempotency keys as their blind index (their request hashes stay as they are: a replay compares either form).
+  for (;;) {
+    const n = await inMaintenance(region.maintenance, async (m) => {
+      const rows = await plaintextIdempotencyKeysHeld(m, batchSize);
+      const blind = [];
+      for (const row of rows) {
+        const indexKey = await keys.indexKey(keystore, row.tenant_id, now());
+        blind.push({ tenantId: row.tenant_id, key: row.key, blind: storedIdempotencyKey(indexKey, row.key) });
+      }
+      await storeBlindIdempotencyKeys(m, blind);
+      return rows.length;
+    });
+    sealed.idempotencyKeys += n;
+    if (n < batchSize || signal?.aborted) break;
+  }
+  const left = await inMaintenance(
+    region.maintenance,
+    async (m) => (await plaintextValueCount(m)) + (await plaintextIdentityCount(m)) + (await plaintextIdempotencyKeyCount(m)),
+  );
   return { sealed, left };
 }

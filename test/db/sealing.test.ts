@@ -2,6 +2,8 @@ import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import { sealExisting } from "../../src/sealing";
+import { requestHash } from "../../src/modules/personal-data/idempotency";
+import { checkRecordDraft } from "../../src/modules/personal-data/collection-policy";
 import { principals, type TestApp } from "../helpers/app";
 import { assertOk } from "../helpers/assertions";
 import { createTenant } from "../helpers/factories";
@@ -81,5 +83,45 @@ describe("sealing existing personal data", () => {
     assert.ok(!rows.includes(canary), "no plaintext left in the rows");
     assert.deepEqual(assertOk(await app.as(principals.tenantAdmin(tenant.id)).gql(SUBJECT, { id: subjectId })).dataSubject, read, "everything reads as before");
     assert.equal((await sealExisting(app.topology, app.keys, () => app.clock.now())).plaintextLeft.EU, 0, "a later run finds nothing to do");
+  });
+
+  it("keeps idempotency keys as keyed blind indexes: a new key is never stored as its text, and a key of before replays after its conversion", async () => {
+    const tenant = await createTenant(app);
+    const integration = app.as(principals.integration(tenant.id));
+    const { subjectId } = await plaintextSubject(tenant.id, `S-${randomUUID()}`, 0);
+    await sealExisting(app.topology, app.keys, () => app.clock.now());
+    const RECORD = `mutation($input: RecordPersonalDataInput!) { recordPersonalData(input: $input) { id } }`;
+    const input = (idempotencyKey: string, email: string) => ({
+      input: { tenantId: tenant.id, dataSubjectId: subjectId, category: "CONTACT", purposes: ["SUPPORT"], value: { email }, idempotencyKey },
+    });
+    const keyRows = async () => JSON.stringify(await app.db.query(`SELECT t::text FROM idempotency_key t WHERE tenant_id = $1`, [tenant.id]));
+
+    const fresh = `ada.lovelace@contoso.example-${randomUUID()}`;
+    const first = assertOk(await integration.gql(RECORD, input(fresh, "a@example.test"))).recordPersonalData.id;
+    assert.equal(assertOk(await integration.gql(RECORD, input(fresh, "a@example.test"))).recordPersonalData.id, first, "replayed");
+    assert.ok(!(await keyRows()).includes(fresh), "the key's text is in no row");
+    assert.ok(!(await keyRows()).includes("a@example.test"));
+
+    // A key claimed before keys were blind: its text and the plain hash of its request, as stored then.
+    const old = `legacy-${randomUUID()}`;
+    const legacy = assertOk(await integration.gql(RECORD, input(old, "b@example.test"))).recordPersonalData.id;
+    const [row] = await app.db.query(`SELECT request_hash FROM idempotency_key WHERE tenant_id = $1 AND key LIKE 'b1:%' AND $2 = ANY(result_ids)`, [
+      tenant.id,
+      legacy,
+    ]);
+    // The hash as the service computes it of this request (its checked draft).
+    const plainHash = requestHash("recordPersonalData", { ...checkRecordDraft(input(old, "b@example.test").input as never, ""), storageLocationCode: null });
+    await app.db.query(`UPDATE idempotency_key SET key = $2, request_hash = $3 WHERE tenant_id = $1 AND request_hash = $4`, [
+      tenant.id,
+      old,
+      plainHash,
+      row.request_hash,
+    ]);
+    assert.ok((await keyRows()).includes(old), "the probe finds a key stored as its text");
+    assert.ok((await sealExisting(app.topology, app.keys, () => app.clock.now())).sealed.EU.idempotencyKeys >= 1);
+    assert.ok(!(await keyRows()).includes(old), "converted to its blind index");
+    assert.equal(assertOk(await integration.gql(RECORD, input(old, "b@example.test"))).recordPersonalData.id, legacy, "and replays as before");
+    const conflict = await integration.gql(RECORD, input(old, "c@example.test"));
+    assert.ok(conflict.errors?.length, "another request under the old key is still refused");
   });
 });

@@ -6,7 +6,8 @@ import { BadUserInputError } from "../../src/shared/errors";
 import { atBatchIndex, checkRecordDraft, checkResidency, checkValue, MAX_VALUE_BYTES } from "../../src/modules/personal-data/collection-policy";
 import { isActivelyDeletable } from "../../src/modules/personal-data/deletion-policy";
 import { activeDeletion } from "../../src/modules/tenant/deletion-plan";
-import { canonicalJson, requestHash } from "../../src/modules/personal-data/idempotency";
+import { canonicalJson, requestHash, sameRequest, storedIdempotencyKey, storedRequestHash } from "../../src/modules/personal-data/idempotency";
+import { blindIndex, newKey } from "../../src/modules/keys/envelope";
 import { RecordStatus } from "../../src/modules/personal-data/personal-data.enums";
 import { valueReadRefusal } from "../../src/modules/personal-data/read-policy";
 import { valueChanges } from "../../src/modules/personal-data/value-changes";
@@ -99,6 +100,22 @@ describe("deletion, idempotency and corrections (pure)", () => {
     assert.equal(requestHash("op", { a: 1, b: 2 }), requestHash("op", { b: 2, a: 1 }));
     assert.notEqual(requestHash("op", { a: 1 }), requestHash("other", { a: 1 }));
     assert.notEqual(requestHash("op", { a: 1 }), requestHash("op", { a: 2 }));
+  });
+
+  it("stores an idempotency key and its request's hash keyed: per tenant key, apart from the external ids' index, a plain hash of before still matching", () => {
+    const [tenantA, tenantB] = [newKey(), newKey()];
+    const key = "ada@contoso.example";
+    assert.equal(storedIdempotencyKey(tenantA, key), storedIdempotencyKey(tenantA, key), "equal keys index equally");
+    assert.notEqual(storedIdempotencyKey(tenantA, key), storedIdempotencyKey(tenantB, key), "another tenant's key indexes otherwise");
+    assert.ok(!storedIdempotencyKey(tenantA, key).includes(blindIndex(tenantA, key)), "not the external id index of the same text");
+    assert.ok(!storedIdempotencyKey(tenantA, key).includes("ada"));
+    const plain = requestHash("op", { value: { email: key } });
+    const keyed = storedRequestHash(tenantA, plain);
+    assert.notEqual(keyed.slice(3), plain);
+    assert.equal(sameRequest(keyed, keyed, plain), true);
+    assert.equal(sameRequest(keyed, storedRequestHash(tenantA, requestHash("op", { value: 2 })), plain), false);
+    assert.equal(sameRequest(plain, keyed, plain), true, "a hash stored plain before keys were blind");
+    assert.equal(sameRequest(plain, keyed, requestHash("op", { value: 2 })), false);
   });
 
   it("counts changed keys without naming them", () => {

@@ -17,6 +17,7 @@ import type { DataSubjectStatus } from "./data-subject.status";
 @Unique("data_subject_tenant_id_id_key", ["tenantId", "id"])
 @Unique("data_subject_tenant_id_external_id_key", ["tenantId", "externalId"])
 @Index("data_subject_page", ["tenantId", "createdAt", "id"])
+@Index("data_subject_plaintext", ["tenantId", "createdAt", "id"], { where: "external_id IS NOT NULL OR display_name IS NOT NULL" })
 @ForeignKey("tenant", ["tenantId"], ["id"], { name: "data_subject_tenant_id_fkey" })
 export class DataSubjectEntity {
   @PrimaryColumn("uuid")

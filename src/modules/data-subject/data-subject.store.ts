@@ -148,7 +148,7 @@ export function plaintextIdentitiesHeld(
   limit: number,
 ): Promise<Array<{ id: string; tenant_id: string; external_id: string; display_name: string | null }>> {
   return manager.query(
-    `SELECT id, tenant_id, external_id, display_name FROM data_subject WHERE external_id IS NOT NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`,
+    `SELECT id, tenant_id, external_id, display_name FROM data_subject WHERE external_id IS NOT NULL ORDER BY tenant_id, created_at, id LIMIT $1 FOR UPDATE SKIP LOCKED`,
     [limit],
   );
 }

@@ -25,6 +25,7 @@ import type { DataCategory, DeletionReason, RecordStatus } from "./personal-data
 @Index("personal_data_record_page", ["tenantId", "createdAt", "id"])
 @Index("personal_data_record_subject", ["dataSubjectId", "createdAt", "id"])
 @Index("personal_data_record_due", ["tenantId", "purgeDueAt"], { where: "status = 'PENDING_DELETION'" })
+@Index("personal_data_record_plaintext", ["tenantId", "createdAt", "id"], { where: "value IS NOT NULL" })
 // A record's subject is its tenant's, and its location is its tenant's (DOMAIN rule 2).
 @ForeignKey("data_subject", ["tenantId", "dataSubjectId"], ["tenantId", "id"], { name: "personal_data_record_tenant_id_data_subject_id_fkey" })
 @ForeignKey("tenant", ["tenantId", "storageLocationCode"], ["id", "storageLocationCode"], { name: "personal_data_record_tenant_id_storage_location_code_fkey" })

@@ -381,7 +381,7 @@ export function plaintextValuesHeld(
   limit: number,
 ): Promise<Array<{ id: string; tenant_id: string; data_subject_id: string; version: number; value: Record<string, unknown> }>> {
   return manager.query(
-    `SELECT id, tenant_id, data_subject_id, version, value FROM personal_data_record WHERE value IS NOT NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`,
+    `SELECT id, tenant_id, data_subject_id, version, value FROM personal_data_record WHERE value IS NOT NULL ORDER BY tenant_id, created_at, id LIMIT $1 FOR UPDATE SKIP LOCKED`,
     [limit],
   );
 }
@@ -398,6 +398,36 @@ export async function storeSealedValues(manager: EntityManager, rows: ReadonlyAr
 }
 
 /** How many record values are still plaintext. */
+/** Up to `limit` idempotency keys stored as their client's text (from before keys were blind), held for their conversion. */
+export function plaintextIdempotencyKeysHeld(manager: EntityManager, limit: number): Promise<Array<{ tenant_id: string; key: string }>> {
+  return manager.query(`SELECT tenant_id, key FROM idempotency_key WHERE key NOT LIKE 'b1:%' ORDER BY tenant_id, key LIMIT $1 FOR UPDATE SKIP LOCKED`, [limit]);
+}
+
+/**
+ * Replaces held idempotency keys by their blind index. A key whose blind form was claimed
+ * meanwhile (a retry after the upgrade, before this ran) is dropped: the newer claim stands.
+ */
+export async function storeBlindIdempotencyKeys(manager: EntityManager, rows: ReadonlyArray<{ tenantId: string; key: string; blind: string }>): Promise<void> {
+  if (!rows.length) return;
+  const params = [rows.map((r) => r.tenantId), rows.map((r) => r.key), rows.map((r) => r.blind)];
+  await manager.query(
+    `DELETE FROM idempotency_key l USING unnest($1::uuid[], $2::text[], $3::text[]) AS c(tenant_id, key, blind)
+      WHERE l.tenant_id = c.tenant_id AND l.key = c.key
+        AND EXISTS (SELECT 1 FROM idempotency_key b WHERE b.tenant_id = c.tenant_id AND b.key = c.blind)`,
+    params,
+  );
+  await manager.query(
+    `UPDATE idempotency_key l SET key = c.blind FROM unnest($1::uuid[], $2::text[], $3::text[]) AS c(tenant_id, key, blind)
+      WHERE l.tenant_id = c.tenant_id AND l.key = c.key`,
+    params,
+  );
+}
+
+export async function plaintextIdempotencyKeyCount(manager: EntityManager): Promise<number> {
+  const [{ n }]: Array<{ n: number }> = await manager.query(`SELECT count(*)::int AS n FROM idempotency_key WHERE key NOT LIKE 'b1:%'`);
+  return n;
+}
+
 export async function plaintextValueCount(manager: EntityManager): Promise<number> {
   const [{ n }]: Array<{ n: number }> = await manager.query(`SELECT count(*)::int AS n FROM personal_data_record WHERE value IS NOT NULL`);
   return n;
