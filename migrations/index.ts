@@ -12,6 +12,7 @@ import { WebhookDeliveryLease1796171726547 } from "./1796171726547-WebhookDelive
 import { SealedValues1796400000001 } from "./1796400000001-SealedValues";
 import { SealedSubjects1796400000002 } from "./1796400000002-SealedSubjects";
 import { PlaintextLeft1796400000005 } from "./1796400000005-PlaintextLeft";
+import { ShredEpoch1796400000006 } from "./1796400000006-ShredEpoch";
 
 /** Every migration, in order. Listed explicitly so a stale compiled file can never run. */
 export const migrations = [
@@ -29,4 +30,5 @@ export const migrations = [
   SealedValues1796400000001,
   SealedSubjects1796400000002,
   PlaintextLeft1796400000005,
+  ShredEpoch1796400000006,
 ];

@@ -62,19 +62,18 @@ describe("migrations and entity metadata", () => {
     const script = join(__dirname, "..", "..", "scripts", "migrations.js");
     const cli = async (command: string) =>
       (await promisify(execFile)(process.execPath, [script, command], { env: { ...process.env, DATABASE_URL: database.url, LOG_LEVEL: "warn" } })).stdout;
-    // The newest migration indexes the plaintext rows that sealing has left.
-    const guards = (url: string) =>
-      on(url, async (db) => Number((await db.query(`SELECT count(*) AS n FROM pg_class WHERE relname = 'personal_data_record_plaintext'`))[0].n));
+    // The newest migration keeps the key store's shred count as the last retention run saw it.
+    const guards = (url: string) => on(url, async (db) => Number((await db.query(`SELECT count(*) AS n FROM pg_class WHERE relname = 'shred_epoch'`))[0].n));
     const eu = regionUrlOf({ controlUrl: database.url }, "EU");
     assert.ok((await guards(eu)) > 0, "the newest migration is applied to start with");
 
     const reverted = await cli("revert");
-    for (const name of [...LOCATIONS, "control"]) assert.match(reverted, new RegExp(`^${name}: reverted PlaintextLeft\\d+$`, "m"));
+    for (const name of [...LOCATIONS, "control"]) assert.match(reverted, new RegExp(`^${name}: reverted ShredEpoch\\d+$`, "m"));
     assert.equal(await guards(eu), 0);
     assert.equal(await guards(database.url), 0);
 
     const applied = await cli("run");
-    for (const name of ["control", ...LOCATIONS]) assert.match(applied, new RegExp(`^${name}: applied PlaintextLeft\\d+$`, "m"));
+    for (const name of ["control", ...LOCATIONS]) assert.match(applied, new RegExp(`^${name}: applied ShredEpoch\\d+$`, "m"));
     assert.ok((await guards(eu)) > 0);
     assert.equal((await cli("run")).trim(), "every database is up to date");
     for (const url of urls()) assert.equal((await on(url, schemaDrift)).up.length, 0);

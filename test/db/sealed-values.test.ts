@@ -284,6 +284,60 @@ describe("sealed record values", () => {
     }
   });
 
+  it("purges a restored backup's purged rows: the next retention run deletes the sealed rows whose keys are gone, and lists and counts leave them out", async () => {
+    app.clock.set(at(0));
+    const tenant = await createTenant(app, { retentionPolicy: { deletionGraceDays: 7 } });
+    const admin = app.as(principals.tenantAdmin(tenant.id));
+    const [kept, purged] = [await registerSubject(app, tenant.id), await registerSubject(app, tenant.id)];
+    const keptRecord = await recordData(app, tenant.id, kept.id);
+    const purgedRecord = await recordData(app, tenant.id, kept.id);
+    const purgedSubjectRecord = await recordData(app, tenant.id, purged.id);
+    const COUNTS = `query($id: ID!) { tenant(id: $id) { dataSubjects { totalCount nodes { id } } personalDataRecords { totalCount nodes { id } } } }`;
+    const counts = async () => {
+      const t = assertOk(await admin.gql(COUNTS, { id: tenant.id })).tenant;
+      return {
+        subjects: [t.dataSubjects.totalCount, t.dataSubjects.nodes.length],
+        records: [t.personalDataRecords.totalCount, t.personalDataRecords.nodes.length],
+      };
+    };
+    // The backup: these rows, and the shred count the database had seen, as a dump holds them.
+    const backup = {
+      subject: (await app.db.query(`SELECT * FROM data_subject WHERE id = $1`, [purged.id]))[0],
+      records: await app.db.query(`SELECT * FROM personal_data_record WHERE id = ANY($1::uuid[])`, [[purgedRecord.id, purgedSubjectRecord.id]]),
+      epoch: (await app.db.query(`SELECT epoch FROM shred_epoch`))[0].epoch,
+    };
+    assertOk(await app.as(principals.integration(tenant.id)).gql(DELETE, { id: purgedRecord.id }));
+    assertOk(await admin.gql(DELETE_SUBJECT, { id: purged.id }));
+    app.clock.set(at(8));
+    await lifecycle.engine().run({ dryRun: false });
+    assert.deepEqual(await counts(), { subjects: [1, 1], records: [1, 1] }, "purged live");
+
+    const restore = async (table: string, row: Record<string, unknown>) => {
+      const columns = Object.keys(row);
+      await app.db.query(
+        `INSERT INTO ${table} (${columns.join(", ")}) VALUES (${columns.map((_, i) => `$${i + 1}`).join(", ")})`,
+        columns.map((c) => row[c]),
+      );
+    };
+    await restore("data_subject", backup.subject);
+    for (const row of backup.records) await restore("personal_data_record", row);
+    await app.db.query(`UPDATE shred_epoch SET epoch = $1`, [backup.epoch]);
+    assert.deepEqual(await counts(), { subjects: [2, 2], records: [3, 3] }, "the probe: the restored rows are listed until the run");
+    assertError(await admin.gql(READ, { id: purgedRecord.id }), "DATA_SHREDDED");
+
+    await lifecycle.engine().run({ dryRun: false });
+    assert.deepEqual(await counts(), { subjects: [1, 1], records: [1, 1] }, "purged again, as the live database purged them");
+    assert.deepEqual(assertOk(await admin.gql(READ, { id: purgedRecord.id })).personalDataRecord, null, "read by id as any purged record: not there");
+    assert.ok(assertOk(await admin.gql(READ, { id: keptRecord.id })).personalDataRecord.value, "the rows with keys are untouched");
+    const [entry] = await app.db.query(
+      `SELECT details FROM audit_log WHERE tenant_id = $1 AND action = 'DATA_SUBJECTS_PURGED' AND (details->>'keysDestroyed')::boolean`,
+      [tenant.id],
+    );
+    assert.equal(entry?.details.recordsPurged, 1, "audited: the subject, with its record");
+    // Level again: the next run does not scan.
+    assert.equal((await app.db.query(`SELECT epoch FROM shred_epoch`))[0].epoch, (await keystore.query(`SELECT epoch FROM shred_epoch`))[0].epoch);
+  });
+
   it("destroys keys before rows: a run that dies between them leaves rows pending deletion that no one can restore, and the next run deletes them", async () => {
     app.clock.set(at(0));
     const tenant = await createTenant(app, { retentionPolicy: { deletionGraceDays: 7 } });

@@ -109,6 +109,19 @@ export function purgeSubjectsOfTenant(manager: EntityManager, tenantId: string, 
   ]);
 }
 
+/** Up to `limit` sealed subjects after `after` in id order (the subjects whose keys the purge may have destroyed). */
+export function sealedSubjectsAfter(manager: EntityManager, after: string | null, limit: number): Promise<Array<{ id: string; tenant_id: string }>> {
+  return manager.query(`SELECT id, tenant_id FROM data_subject WHERE external_id_sealed IS NOT NULL AND ($1::uuid IS NULL OR id > $1) ORDER BY id LIMIT $2`, [
+    after,
+    limit,
+  ]);
+}
+
+/** Deletes the tenant's subjects among `ids` (their records first); returns how many. */
+export function deleteSubjectsById(manager: EntityManager, tenantId: string, ids: readonly string[]): Promise<number> {
+  return countedChange(manager, `DELETE FROM data_subject WHERE tenant_id = $1 AND id = ANY($2::uuid[]) RETURNING 1`, [tenantId, ids]);
+}
+
 /** A scalar count of the subjects a purge at `nowSql` would delete: those of `dueTenantIds` (a subquery), and due ones not `kept`. */
 export function purgeableSubjectsCountSql(nowSql: string, dueTenantIds: string, kept: string): string {
   return `(SELECT count(*) FROM data_subject s WHERE s.tenant_id IN (${dueTenantIds}) OR (${dueSubject(nowSql, kept)}))`;

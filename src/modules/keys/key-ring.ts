@@ -12,7 +12,11 @@ import {
   newestTenantKey,
   dropRetiredKeks,
   kekStates,
+  raiseShredEpoch,
+  recordsWithKeys,
   retiredRecordKeys,
+  shredEpoch,
+  subjectsWithKeys,
   rewrapSubjectKeys,
   rewrapTenantKeys,
   subjectKeys,
@@ -51,6 +55,10 @@ export interface Shredder {
    * many keys it destroyed.
    */
   retired(currentVersions: (recordIds: string[]) => Promise<Map<string, number | null>>): Promise<number>;
+  /** How many times the purge has destroyed keys here (null: no key store, nothing is sealed). */
+  epoch(): Promise<number | null>;
+  /** Those of the records or subjects that still have their keys. */
+  keyed(kind: "record" | "subject", ids: readonly string[]): Promise<Set<string>>;
 }
 
 /** A wrapped key failed authentication (tampered with, or another row's). */
@@ -210,8 +218,16 @@ export class KeyRing {
     return destroyed;
   }
 
+  /** A purge's destruction (every version) raises the shred count with it; a correction's (older versions only) is no purge. */
   private async destroyCounted(keystore: DataSource, recordIds: string[], belowVersion?: number): Promise<number> {
-    const deleted = await deleteRecordKeys(keystore.manager, recordIds, belowVersion);
+    const deleted =
+      belowVersion === undefined
+        ? await keystore.transaction(async (m) => {
+            const n = await deleteRecordKeys(m, recordIds);
+            if (n) await raiseShredEpoch(m);
+            return n;
+          })
+        : await deleteRecordKeys(keystore.manager, recordIds, belowVersion);
     this.forget((key) => recordIds.some((id) => key.startsWith(`r:${id}:`) && (belowVersion === undefined || Number(key.split(":")[2]) < belowVersion)));
     if (deleted) this.vacuumSoon(keystore);
     return deleted;
@@ -220,7 +236,11 @@ export class KeyRing {
   /** Shreds everything of the subjects: their keys and every record key under them. */
   async destroySubjectKeys(keystore: DataSource, subjectIds: readonly string[]): Promise<void> {
     if (!subjectIds.length) return;
-    const deleted = await keystore.transaction((m) => deleteSubjectKeys(m, subjectIds));
+    const deleted = await keystore.transaction(async (m) => {
+      const n = await deleteSubjectKeys(m, subjectIds);
+      if (n) await raiseShredEpoch(m);
+      return n;
+    });
     // Records' cache entries are not indexed by subject: drop them all (the cache refills from the store).
     this.forget((key) => key.startsWith("r:") || subjectIds.some((id) => key === `s:${id}`));
     if (deleted) this.vacuumSoon(keystore);
@@ -228,7 +248,11 @@ export class KeyRing {
 
   /** Shreds everything of a tenant: its KEK, its blind-index key and every key under them. */
   async destroyTenantKeys(keystore: DataSource, tenantId: string): Promise<void> {
-    const deleted = await keystore.transaction((m) => deleteTenantKeys(m, tenantId));
+    const deleted = await keystore.transaction(async (m) => {
+      const n = await deleteTenantKeys(m, tenantId);
+      if (n) await raiseShredEpoch(m);
+      return n;
+    });
     if (!deleted) return;
     this.cache.clear();
     this.vacuumSoon(keystore);
@@ -237,12 +261,15 @@ export class KeyRing {
   /** What the retention purge destroys, in `keystore` (none: a database without personal data). */
   shredder(keystore: DataSource | null): Shredder {
     const none = async () => undefined;
-    if (!keystore) return { records: none, subjects: none, tenant: none, retired: async () => 0 };
+    if (!keystore)
+      return { records: none, subjects: none, tenant: none, retired: async () => 0, epoch: async () => null, keyed: async (_, ids) => new Set(ids) };
     return {
       records: (ids) => this.destroyRecordKeys(keystore, ids),
       subjects: (ids) => this.destroySubjectKeys(keystore, ids),
       tenant: (id) => this.destroyTenantKeys(keystore, id),
       retired: (currentVersions) => this.destroyRetiredKeys(keystore, currentVersions),
+      epoch: () => shredEpoch(keystore.manager),
+      keyed: (kind, ids) => (kind === "record" ? recordsWithKeys : subjectsWithKeys)(keystore.manager, ids),
     };
   }
 

@@ -311,3 +311,26 @@ export async function dropRetiredKeks(m: EntityManager, tenantId: string, newest
   );
   return rows.length;
 }
+
+/** Counts one more destruction of keys by the purge (in the destroying transaction: both commit, or neither). */
+export async function raiseShredEpoch(m: EntityManager): Promise<void> {
+  await m.query(`UPDATE shred_epoch SET epoch = epoch + 1`);
+}
+
+/** How many times the purge has destroyed keys in this key store. */
+export async function shredEpoch(m: EntityManager): Promise<number> {
+  const [row]: Array<{ epoch: string }> = await m.query(`SELECT epoch FROM shred_epoch`);
+  return Number(row.epoch);
+}
+
+/** Those of the records that have a key (of any version). */
+export async function recordsWithKeys(m: EntityManager, recordIds: readonly string[]): Promise<Set<string>> {
+  const rows: Array<{ record_id: string }> = await m.query(`SELECT DISTINCT record_id FROM record_key WHERE record_id = ANY($1::uuid[])`, [recordIds]);
+  return new Set(rows.map((r) => r.record_id));
+}
+
+/** Those of the subjects that have a key. */
+export async function subjectsWithKeys(m: EntityManager, subjectIds: readonly string[]): Promise<Set<string>> {
+  const rows: Array<{ subject_id: string }> = await m.query(`SELECT subject_id FROM subject_key WHERE subject_id = ANY($1::uuid[])`, [subjectIds]);
+  return new Set(rows.map((r) => r.subject_id));
+}

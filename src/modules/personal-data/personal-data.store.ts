@@ -328,6 +328,23 @@ export async function valueKeyVersions(manager: EntityManager, recordIds: readon
   return new Map(rows.map((r) => [r.id, r.value_key_version]));
 }
 
+/** Up to `limit` sealed records after `after` in id order (the records whose keys the purge may have destroyed). */
+export function sealedRecordsAfter(manager: EntityManager, after: string | null, limit: number): Promise<Array<{ id: string; tenant_id: string }>> {
+  return manager.query(`SELECT id, tenant_id FROM personal_data_record WHERE value_sealed IS NOT NULL AND ($1::uuid IS NULL OR id > $1) ORDER BY id LIMIT $2`, [
+    after,
+    limit,
+  ]);
+}
+
+/** Deletes the tenant's records among `ids`, and with `ofSubjects` every record of those subjects; returns how many. */
+export function deleteRecordsById(manager: EntityManager, tenantId: string, ids: readonly string[], ofSubjects: readonly string[] = []): Promise<number> {
+  return countedChange(
+    manager,
+    `DELETE FROM personal_data_record WHERE tenant_id = $1 AND (id = ANY($2::uuid[]) OR data_subject_id = ANY($3::uuid[])) RETURNING 1`,
+    [tenantId, ids, ofSubjects],
+  );
+}
+
 /** Deletes up to `limit` of the tenant's records, due or not (its data purge, DOMAIN rule 5); returns how many. */
 export function purgeRecordsOfTenant(manager: EntityManager, tenantId: string, limit: number): Promise<number> {
   return countedChange(

@@ -8,7 +8,14 @@ import { AuditCheckpointer } from "../audit/audit-checkpoints";
 import type { AuditSigner } from "../audit/audit-signer";
 import { inMaintenance } from "../../shared/db/session";
 import type { Shredder } from "../keys/key-ring";
-import { purgeDueSubjects, dueSubjectsExistSql, purgeableSubjectsCountSql, purgeSubjectsOfTenant } from "../data-subject/data-subject.store";
+import {
+  purgeDueSubjects,
+  dueSubjectsExistSql,
+  purgeableSubjectsCountSql,
+  purgeSubjectsOfTenant,
+  sealedSubjectsAfter,
+  deleteSubjectsById,
+} from "../data-subject/data-subject.store";
 import {
   purgeDueRecords,
   dueRecordsExistSql,
@@ -18,11 +25,13 @@ import {
   purgeRecordsOfTenant,
   subjectHasRecordsSql,
   valueKeyVersions,
+  deleteRecordsById,
+  sealedRecordsAfter,
 } from "../personal-data/personal-data.store";
 import { markTenantPurged, nextPurgeDueTenantHeld, purgeDueTenantIdsSql, tenantsWhere } from "../tenant/tenant.store";
 import { RetentionRun } from "./retention.types";
 import { flushTallies } from "./purge-tally";
-import { tally } from "./retention.store";
+import { setShredEpochSeen, shredEpochSeen, tally } from "./retention.store";
 import { raiseRequestDeadlines } from "../subject-request/request-deadlines";
 import { purgeClosedRequests, purgeRequestsOfTenant } from "../subject-request/subject-request.store";
 import { raiseIncidentDeadlines } from "../incident/incident-deadlines";
@@ -96,7 +105,20 @@ export class RetentionService {
     let tenantsPurged = 0;
     const limit = this.batchSize;
     // The tallies a crashed run left become their events first.
-    await inMaintenance(this.db, (m) => flushTallies(m, now));
+    const epoch = await this.shredder.epoch();
+    const seen = await inMaintenance(this.db, async (m) => {
+      await flushTallies(m, now);
+      return shredEpochSeen(m);
+    });
+
+    // 0. Behind the key store: rows whose keys a purge destroyed may be here (a database restored
+    // from a backup of before, or a batch that died between its keys and its commit). Purged as
+    // the live database purged them.
+    if (epoch !== null && seen < epoch) {
+      const keyless = await this.purgeKeyless(now);
+      recordsPurged += keyless.records;
+      dataSubjectsPurged += keyless.subjects;
+    }
 
     // 1. Records past their due date, tenant by tenant.
     for (const tenantId of await this.tenantsWith((t) => dueRecordsExistSql(t, "$1"), now)) {
@@ -151,7 +173,50 @@ export class RetentionService {
       idempotencyKeysPurged += n;
       if (n < limit) break;
     }
+    // Level with the key store (its count after this run's own destructions).
+    if (epoch !== null) await inMaintenance(this.db, async (m) => setShredEpochSeen(m, (await this.shredder.epoch())!));
     return { recordsPurged, dataSubjectsPurged, tenantsPurged, idempotencyKeysPurged };
+  }
+
+  /**
+   * Sealed rows whose keys are gone: subjects (with all their records), then records, scanned in
+   * id order and deleted tenant by tenant, one audit entry each. Only a purge destroys every key
+   * of a row (keys are committed before their rows, a correction keeps the new one), so a sealed
+   * row without keys is purged data that came back.
+   */
+  private async purgeKeyless(now: Date): Promise<{ records: number; subjects: number }> {
+    const done = { records: 0, subjects: 0 };
+    for (const kind of ["subject", "record"] as const) {
+      let after: string | null = null;
+      for (;;) {
+        const from: string | null = after;
+        const rows: Array<{ id: string; tenant_id: string }> = await inMaintenance(this.db, (m) =>
+          (kind === "subject" ? sealedSubjectsAfter : sealedRecordsAfter)(m, from, this.batchSize),
+        );
+        if (!rows.length) break;
+        after = rows[rows.length - 1].id;
+        const keyed = await this.shredder.keyed(
+          kind,
+          rows.map((r) => r.id),
+        );
+        const keyless = new Map<string, string[]>();
+        for (const row of rows) if (!keyed.has(row.id)) keyless.set(row.tenant_id, [...(keyless.get(row.tenant_id) ?? []), row.id]);
+        for (const [tenantId, ids] of keyless) {
+          await inMaintenance(this.db, async (m) => {
+            const records = kind === "subject" ? await deleteRecordsById(m, tenantId, [], ids) : await deleteRecordsById(m, tenantId, ids);
+            const subjects = kind === "subject" ? await deleteSubjectsById(m, tenantId, ids) : 0;
+            if (!records && !subjects) return;
+            const action = kind === "subject" ? "DATA_SUBJECTS_PURGED" : "RECORDS_PURGED";
+            await this.record(m, now, tenantId, action, { count: kind === "subject" ? subjects : records, recordsPurged: records, keysDestroyed: true });
+            await tally(m, tenantId, { records, dataSubjects: subjects });
+            done.records += records;
+            done.subjects += subjects;
+          });
+        }
+        if (rows.length < this.batchSize) break;
+      }
+    }
+    return done;
   }
 
   /** Tenants for which `exists` (over the tenant's id) finds due work at `now` ($1). */

@@ -27,3 +27,13 @@ export function takeTallies(
 ): Promise<Array<{ tenant_id: string; records: number; data_subjects: number; idempotency_keys: number; tenant_purged: boolean }>> {
   return returning(manager, `DELETE FROM purge_tally RETURNING tenant_id, records, data_subjects, idempotency_keys, tenant_purged`, []);
 }
+
+/** The key store's shred count as this database's last retention run saw it (its own table, shred_epoch). */
+export async function shredEpochSeen(manager: EntityManager): Promise<number> {
+  const [row]: Array<{ epoch: string }> = await manager.query(`SELECT epoch FROM shred_epoch`);
+  return Number(row.epoch);
+}
+
+export async function setShredEpochSeen(manager: EntityManager, epoch: number): Promise<void> {
+  await manager.query(`UPDATE shred_epoch SET epoch = greatest(epoch, $1)`, [epoch]);
+}
