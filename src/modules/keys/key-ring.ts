@@ -126,17 +126,19 @@ export class KeyRing {
    * failure alone).
    */
   async recordKeys(keystore: DataSource, refs: ReadonlyArray<Pick<RecordKeyRef, "recordId" | "version">>): Promise<Array<Buffer | null | typeof TAMPERED>> {
-    const missing = refs.filter((ref) => !this.cache.has(recordCacheKey(ref.recordId, ref.version)));
+    // One cache lookup per key on the hot path (a page of cached keys makes no other).
+    const found: Array<Buffer | null | typeof TAMPERED | undefined> = refs.map((ref) => this.cache.get(recordCacheKey(ref.recordId, ref.version)));
+    const missing = refs.filter((_, i) => !found[i]);
+    if (!missing.length) return found as Buffer[];
     const tampered = new Set<string>();
-    if (missing.length) {
-      for (const chain of await wrappedChains(keystore, missing)) {
-        await this.unwrapChain(chain).catch((error: unknown) => {
-          if (!(error instanceof IntegrityError)) throw error;
-          tampered.add(recordCacheKey(chain.recordId, chain.version));
-        });
-      }
+    for (const chain of await wrappedChains(keystore, missing)) {
+      await this.unwrapChain(chain).catch((error: unknown) => {
+        if (!(error instanceof IntegrityError)) throw error;
+        tampered.add(recordCacheKey(chain.recordId, chain.version));
+      });
     }
-    return refs.map((ref) => {
+    return refs.map((ref, i) => {
+      if (found[i]) return found[i];
       const cacheKey = recordCacheKey(ref.recordId, ref.version);
       return tampered.has(cacheKey) ? TAMPERED : (this.cache.get(cacheKey) ?? null);
     });

@@ -73,14 +73,15 @@ export class SealedValues {
           sealed.map((v) => ({ recordId: v.recordId, version: v.keyVersion! })),
         )
       : [];
-    const keyOf = new Map<StoredValue, Buffer | null | typeof TAMPERED>(sealed.map((v, i) => [v, keys[i]]));
+    let k = 0;
     return values.map((v) => {
       if (!v.sealed) return v.plain!;
-      const key = keyOf.get(v);
+      const key = keys[k++];
       if (!key) return shredded();
       try {
         if (key === TAMPERED) throw new IntegrityError();
-        return JSON.parse(open(key, v.sealed, valueAad({ ...v, version: v.keyVersion! })).toString("utf8")) as JsonObject;
+        const aad = valueAad({ tenantId: v.tenantId, subjectId: v.subjectId, recordId: v.recordId, version: v.keyVersion! });
+        return JSON.parse(open(key, v.sealed, aad).toString("utf8")) as JsonObject;
       } catch (error) {
         if (!(error instanceof IntegrityError)) throw error;
         ctx.log.error({ recordId: v.recordId, tenantId: v.tenantId }, "a record value failed authentication: it was not returned");
