@@ -324,9 +324,18 @@ describe("sealed record values", () => {
     await app.db.query(`UPDATE shred_epoch SET epoch = $1`, [backup.epoch]);
     assert.deepEqual(await counts(), { subjects: [2, 2], records: [3, 3] }, "the probe: the restored rows are listed until the run");
     assertError(await admin.gql(READ, { id: purgedRecord.id }), "DATA_SHREDDED");
+    // Nothing new is recorded for the purged subject meanwhile: it would get a key of its own and stay.
+    const RECORD = `mutation($input: RecordPersonalDataInput!) { recordPersonalData(input: $input) { id } }`;
+    const write = (dataSubjectId: string) =>
+      app
+        .as(principals.integration(tenant.id))
+        .gql(RECORD, { input: { tenantId: tenant.id, dataSubjectId, category: "CONTACT", purposes: ["SUPPORT"], value: { email: "new@example.test" } } });
+    assertError(await write(purged.id), "DATA_SHREDDED");
+    assert.equal(await countKeys("subject_key", "subject_id", purged.id), 0, "no new key for the purged subject");
+    assertOk(await write(kept.id));
 
     await lifecycle.engine().run({ dryRun: false });
-    assert.deepEqual(await counts(), { subjects: [1, 1], records: [1, 1] }, "purged again, as the live database purged them");
+    assert.deepEqual(await counts(), { subjects: [1, 1], records: [2, 2] }, "purged again, as the live database purged them");
     assert.deepEqual(assertOk(await admin.gql(READ, { id: purgedRecord.id })).personalDataRecord, null, "read by id as any purged record: not there");
     assert.ok(assertOk(await admin.gql(READ, { id: keptRecord.id })).personalDataRecord.value, "the rows with keys are untouched");
     const [entry] = await app.db.query(

@@ -66,11 +66,11 @@ export function subjectsHeldForWrite(
   manager: EntityManager,
   tenantId: string,
   ids: readonly string[],
-): Promise<Array<{ id: string; status: DataSubjectStatus }>> {
-  return manager.query(`SELECT id, status FROM data_subject WHERE tenant_id = $1 AND id = ANY($2::uuid[]) ORDER BY id FOR KEY SHARE`, [
-    tenantId,
-    [...new Set(ids)],
-  ]);
+): Promise<Array<{ id: string; status: DataSubjectStatus; sealed: boolean }>> {
+  return manager.query(
+    `SELECT id, status, external_id_sealed IS NOT NULL AS sealed FROM data_subject WHERE tenant_id = $1 AND id = ANY($2::uuid[]) ORDER BY id FOR KEY SHARE`,
+    [tenantId, [...new Set(ids)]],
+  );
 }
 
 /** A subquery of the ids of the tenant's deleted subjects whose purge is due at `nowSql`. */

@@ -1,5 +1,6 @@
 import { LRUCache } from "lru-cache";
 import type { DataSource } from "typeorm";
+import { DomainError, ErrorCode } from "../../shared/errors";
 import { associatedData, IntegrityError, newKey, unwrapKey, wrapKey, type KeyProvider } from "./envelope";
 import {
   addRecordKeys,
@@ -86,18 +87,19 @@ export class KeyRing {
    * New data keys for `refs` (a value written, or a new version of it), at once, and `stored`:
    * their storing, wrapped, in the key store, which must have committed before the caller's
    * transaction commits (a value is never stored without its key). A transaction that then rolls
-   * back leaves keys that seal nothing.
+   * back leaves keys that seal nothing. `keyedSubjects`: subjects that must have their key already
+   * (their identity is sealed); DATA_SHREDDED when one has none.
    */
   createRecordKeys(
     keystore: DataSource,
     refs: readonly RecordKeyRef[],
     now: Date,
-    options: { retireOlder?: boolean } = {},
+    options: { retireOlder?: boolean; keyedSubjects?: ReadonlySet<string> } = {},
   ): { keys: Buffer[]; stored: Promise<void> } {
     const keys = refs.map(() => newKey());
     if (!refs.length) return { keys, stored: Promise.resolve() };
     const stored = (async () => {
-      const subjects = await this.subjectKeysFor(keystore, refs, now);
+      const subjects = await this.subjectKeysFor(keystore, refs, now, options.keyedSubjects);
       const wrapped = refs.map((ref, i) => ({
         recordId: ref.recordId,
         version: ref.version,
@@ -413,7 +415,12 @@ export class KeyRing {
   }
 
   /** The subjects' keys, made (under the tenant's KEK, made too when missing) for those that have none yet. */
-  private async subjectKeysFor(keystore: DataSource, refs: ReadonlyArray<{ tenantId: string; subjectId: string }>, now: Date): Promise<Map<string, Buffer>> {
+  private async subjectKeysFor(
+    keystore: DataSource,
+    refs: ReadonlyArray<{ tenantId: string; subjectId: string }>,
+    now: Date,
+    keyed: ReadonlySet<string> = new Set(),
+  ): Promise<Map<string, Buffer>> {
     const tenantOf = new Map(refs.map((ref) => [ref.subjectId, ref.tenantId]));
     const found = new Map<string, Buffer>();
     for (const id of tenantOf.keys()) {
@@ -423,6 +430,9 @@ export class KeyRing {
     const unknown = [...tenantOf.keys()].filter((id) => !found.has(id));
     if (!unknown.length) return found;
     let stored = await subjectKeys(keystore.manager, unknown);
+    // A subject whose identity is sealed had its key: without one, it was purged (a restored
+    // backup's row). Nothing new is sealed under it, or it would hold data under a key of its own.
+    if (unknown.some((id) => keyed.has(id) && !stored.has(id))) throw subjectShredded();
     const toMake = unknown.filter((id) => !stored.has(id));
     if (toMake.length) {
       const made = [];
@@ -467,6 +477,9 @@ export class KeyRing {
     return this.kek(tenantId, version, row.wrapped, row.masterVersion);
   }
 }
+
+const subjectShredded = () =>
+  new DomainError(ErrorCode.DATA_SHREDDED, "This data subject's keys were destroyed when it was purged: nothing can be recorded for it.");
 
 function recordCacheKey(recordId: string, version: number): string {
   return `r:${recordId}:${version}`;

@@ -137,7 +137,7 @@ export class PersonalDataService {
    * lock the records' foreign-key checks take on the subjects anyway, so it costs them nothing
    * more. Locked in id order, so two batches naming the same subjects cannot deadlock.
    */
-  private async requireSubjects(ctx: RequestContext, tenantId: string, subjectIds: string[], indexOf?: (id: string) => number): Promise<void> {
+  private async requireSubjects(ctx: RequestContext, tenantId: string, subjectIds: string[], indexOf?: (id: string) => number): Promise<Set<string>> {
     const rows = await subjectsHeldForWrite(em(ctx), tenantId, subjectIds);
     const status = new Map(rows.map((r) => [r.id, r.status]));
     for (const id of subjectIds) {
@@ -146,9 +146,11 @@ export class PersonalDataService {
       const error = s === undefined ? DataSubjectErrors.notInTenant() : DataSubjectErrors.deleted();
       throw indexOf ? atBatchIndex(error, indexOf(id)) : error;
     }
+    // The subjects whose identity is sealed: their keys must be there (see KeyRing.createRecordKeys).
+    return new Set(rows.filter((r) => r.sealed).map((r) => r.id));
   }
 
-  private async insert(ctx: RequestContext, tenant: TenantEntity, ids: string[], drafts: RecordDraft[]): Promise<Date> {
+  private async insert(ctx: RequestContext, tenant: TenantEntity, ids: string[], drafts: RecordDraft[], keyedSubjects: ReadonlySet<string>): Promise<Date> {
     const now = ctx.clock.now();
     await this.values.sealWhile(
       keystoreOf(ctx),
@@ -169,6 +171,7 @@ export class PersonalDataService {
             sealed: sealed[i],
           })),
         ),
+      { keyedSubjects },
     );
     return now;
   }
@@ -186,9 +189,9 @@ export class PersonalDataService {
       if (replay) return this.replayed(ctx, replay[0]);
     }
     requireActiveSubscription(tenant);
-    await this.requireSubjects(ctx, tenant.id, [draft.dataSubjectId]);
+    const keyed = await this.requireSubjects(ctx, tenant.id, [draft.dataSubjectId]);
     await this.inbound.check(ctx, tenant.id, [draft], () => "sourceThirdPartyId", false);
-    await this.insert(ctx, tenant, [id], [draft]);
+    await this.insert(ctx, tenant, [id], [draft], keyed);
     auditTarget(ctx, {
       targetType: "PersonalDataRecord",
       targetId: id,
@@ -229,9 +232,9 @@ export class PersonalDataService {
     }
     requireActiveSubscription(tenant);
     const subjectIds = drafts.map((d) => d.dataSubjectId);
-    await this.requireSubjects(ctx, tenant.id, subjectIds, (id) => subjectIds.indexOf(id));
+    const keyed = await this.requireSubjects(ctx, tenant.id, subjectIds, (id) => subjectIds.indexOf(id));
     await this.inbound.check(ctx, tenant.id, drafts, (i) => `records.${i}.sourceThirdPartyId`, true);
-    await this.insert(ctx, tenant, ids, drafts);
+    await this.insert(ctx, tenant, ids, drafts, keyed);
     auditTarget(ctx, { targetType: "RecordBatch", details: { count: ids.length, recordIds: ids } });
     return { count: ids.length, recordIds: ids };
   }
@@ -272,7 +275,8 @@ export class PersonalDataService {
       [{ tenantId: record.tenantId, subjectId: record.dataSubjectId, recordId: record.id, version: keyVersion, value: input.value }],
       now,
       ([sealed]) => replaceValue(em(ctx), record.id, input.expectedVersion, sealed, keyVersion, now),
-      { retireOlder: true },
+      // A sealed value's subject had its key: a correction never makes it a new one.
+      { retireOlder: true, keyedSubjects: new Set(stored.value_sealed ? [record.dataSubjectId] : []) },
     );
     if (!replaced) throw RecordErrors.versionConflict(record.version);
     ctx.unit.afterCommit(() =>

@@ -50,7 +50,7 @@ export class SealedValues {
     items: ReadonlyArray<RecordKeyRef & { value: unknown }>,
     now: Date,
     write: (sealed: Buffer[]) => Promise<T>,
-    options: { retireOlder?: boolean } = {},
+    options: { retireOlder?: boolean; keyedSubjects?: ReadonlySet<string> } = {},
   ): Promise<T> {
     const { keys, stored } = this.keys.createRecordKeys(keystore, items, now, options);
     const sealed = items.map((item, i) => seal(keys[i], Buffer.from(JSON.stringify(item.value), "utf8"), valueAad(item)));
