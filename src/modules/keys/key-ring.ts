@@ -79,7 +79,8 @@ export class KeyRing {
     private readonly provider: KeyProvider,
     options: { maxKeys?: number; ttlMs?: number } = {},
   ) {
-    // 50,000 keys are about 12 MB: a page of 100 values of each of 200 tenants, with their subjects' keys.
+    // Room for a page of 100 values of each of 200 tenants, with their subjects' keys. Measured:
+    // 40,000 cached keys take 26-28 MB of heap and 63-67 MB of RSS (entries, not key bytes).
     this.cache = new LRUCache<string, Buffer>({ max: options.maxKeys ?? 50_000, ttl: options.ttlMs ?? 5 * 60_000 });
   }
 
