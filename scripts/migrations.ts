@@ -1,13 +1,15 @@
 import "reflect-metadata";
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { createDataSource } from "../ormconfig";
+import { createDataSource, createKeystoreDataSource } from "../ormconfig";
 import { ConfigError, loadConfig } from "../src/config";
 import { openDatabases } from "../src/databases";
 import { locationCodes } from "../src/modules/storage-location/storage-location.store";
 import { systemClock } from "../src/shared/clock";
 import { migrate, revertLast, schemaDrift, type Statement } from "../src/shared/db/migrate";
-import { CONTROL, regionUrlOf } from "../src/shared/db/topology";
+import { CONTROL, keystoreName, PG_UNKNOWN_DATABASE, regionUrlOf } from "../src/shared/db/topology";
+import { keystoreLocation, type KeystoreSettings } from "../src/modules/keys/key-config";
+import { pgErrorCode } from "../src/shared/db/database";
 import { createLogger, type Logger } from "../src/shared/logging";
 import { configuredServer, freshDatabase } from "./fresh-database";
 
@@ -95,6 +97,27 @@ async function freshDrift(log: Logger): Promise<{ up: Statement[]; down: Stateme
   return drift!;
 }
 
+/** The key stores as the service finds them (each location's, see src/modules/keys/key-config.ts). */
+function keystoreSettings(config: ReturnType<typeof loadConfig>): KeystoreSettings {
+  return { serverUrl: config.keystoreServerUrl, urls: config.keystoreUrls, production: config.production && !config.keystoreSameServerUnsafe };
+}
+
+/** Reverts the newest migration of a location's key store; one that was never made has none to revert. */
+async function revertKeystore(url: string, code: string): Promise<string> {
+  const keystore = createKeystoreDataSource(url, { poolSize: 2 });
+  try {
+    await keystore.initialize();
+  } catch (error) {
+    if (pgErrorCode(error) === PG_UNKNOWN_DATABASE) return `${keystoreName(code)}: none`;
+    throw error;
+  }
+  try {
+    return reverted(keystoreName(code), await revertLast(keystore));
+  } finally {
+    await keystore.destroy();
+  }
+}
+
 async function main(command: string | undefined, args: string[]): Promise<number> {
   // Logs go to stderr: stdout is what the command did.
   const log = createLogger(process.env.LOG_LEVEL === "debug" ? "debug" : "warn", process.stderr);
@@ -134,6 +157,7 @@ async function main(command: string | undefined, args: string[]): Promise<number
         const topology = await openDatabases({
           controlUrl: url,
           regionUrls: config.regionDatabaseUrls,
+          keystore: keystoreSettings(config),
           pool: { poolSize: 2, timeouts: false },
           log,
           now: systemClock.now(),
@@ -166,6 +190,12 @@ async function main(command: string | undefined, args: string[]): Promise<number
             } finally {
               await region.destroy();
             }
+            console.log(
+              await revertKeystore(
+                keystoreLocation(keystoreSettings(config), code, regionUrlOf({ controlUrl: url, regionUrls: config.regionDatabaseUrls }, code)).url,
+                code,
+              ),
+            );
           }
           console.log(reverted(CONTROL, await revertLast(control)));
         } finally {

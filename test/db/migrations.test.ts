@@ -10,6 +10,7 @@ import { createDataSource } from "../../ormconfig";
 import { addMigration, migrationSource } from "../../scripts/migrations";
 import { schemaDrift } from "../../src/shared/db/migrate";
 import { regionUrlOf } from "../../src/shared/db/topology";
+import { keystoreLocation } from "../../src/modules/keys/key-config";
 import { isolatedDatabase } from "../helpers/isolated-db";
 
 const LOCATIONS = ["APAC", "EU", "UK", "US"];
@@ -65,16 +66,24 @@ describe("migrations and entity metadata", () => {
     // The newest migration keeps the key store's shred count as the last retention run saw it.
     const guards = (url: string) => on(url, async (db) => Number((await db.query(`SELECT count(*) AS n FROM pg_class WHERE relname = 'shred_epoch'`))[0].n));
     const eu = regionUrlOf({ controlUrl: database.url }, "EU");
+    // Each location's key store is migrated (and made) with it, and reverted with it.
+    const euKeys = keystoreLocation({ production: false }, "EU", eu).url;
+    await cli("run");
     assert.ok((await guards(eu)) > 0, "the newest migration is applied to start with");
+    assert.ok((await guards(euKeys)) > 0, "and the key store's");
 
     const reverted = await cli("revert");
-    for (const name of [...LOCATIONS, "control"]) assert.match(reverted, new RegExp(`^${name}: reverted ShredEpoch\\d+$`, "m"));
+    for (const name of [...LOCATIONS, ...LOCATIONS.map((l) => `${l} key store`), "control"])
+      assert.match(reverted, new RegExp(`^${name}: reverted ShredEpoch\\d+$`, "m"));
     assert.equal(await guards(eu), 0);
+    assert.equal(await guards(euKeys), 0);
     assert.equal(await guards(database.url), 0);
 
     const applied = await cli("run");
-    for (const name of ["control", ...LOCATIONS]) assert.match(applied, new RegExp(`^${name}: applied ShredEpoch\\d+$`, "m"));
+    for (const name of ["control", ...LOCATIONS, ...LOCATIONS.map((l) => `${l} key store`)])
+      assert.match(applied, new RegExp(`^${name}: applied ShredEpoch\\d+$`, "m"));
     assert.ok((await guards(eu)) > 0);
+    assert.ok((await guards(euKeys)) > 0);
     assert.equal((await cli("run")).trim(), "every database is up to date");
     for (const url of urls()) assert.equal((await on(url, schemaDrift)).up.length, 0);
   });

@@ -76,7 +76,7 @@ export function regionDatabaseName(controlUrl: string, code: string): string {
 }
 
 const PG_DUPLICATE_DATABASE = "42P04";
-const PG_UNKNOWN_DATABASE = "3D000";
+export const PG_UNKNOWN_DATABASE = "3D000";
 
 /** Creates database `name` on the server `serverUrl` names, unless it exists (two instances may race to it). */
 export async function ensureDatabase(serverUrl: string, name: string): Promise<void> {
@@ -122,13 +122,19 @@ async function openDatabase(name: string, url: string, options: TopologyOptions,
   }
 }
 
+/** How the migration commands name a location's key store. */
+export function keystoreName(code: string): string {
+  return `${code} key store`;
+}
+
 /** Opens and migrates a region's key store, made first when Custodian names it and it is missing. */
-async function openKeystore(location: KeystoreLocation, options: TopologyOptions): Promise<DataSource> {
+async function openKeystore(name: string, location: KeystoreLocation, options: TopologyOptions): Promise<DataSource> {
   const open = async () => {
     const keystore = createKeystoreDataSource(location.url, { onPoolError: options.pool?.onPoolError });
     await keystore.initialize();
     try {
-      await migrate(keystore);
+      const applied = await migrate(keystore);
+      if (applied.length) options.onMigrated?.(name, applied);
       return keystore;
     } catch (error) {
       await keystore.destroy().catch(() => undefined);
@@ -249,7 +255,7 @@ export class Topology {
         });
         try {
           const keystore = this.options.keystore?.(code, url);
-          if (keystore) region.keystore = await openKeystore(keystore, this.options);
+          if (keystore) region.keystore = await openKeystore(keystoreName(code), keystore, this.options);
           await this.options.prepareRegion?.(region, this.control);
         } catch (error) {
           await closeDatabase(region);
