@@ -62,6 +62,10 @@ describe("formatError (the one place errors are shaped)", () => {
     const formatted = format(Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:1"), { code: "ECONNREFUSED" }));
     assert.equal(formatted.extensions?.code, "INTERNAL_SERVER_ERROR");
     assert.match(formatted.message, /database is unavailable/);
+    // A server out of connections (two instances on one server at their peak) passes too: retry.
+    const full = format(Object.assign(new Error("sorry, too many clients already"), { code: "53300" }));
+    assert.match(full.message, /database is unavailable/);
+    assert.equal(full.extensions?.retryable, true);
   });
 
   it("maps malformed requests to BAD_USER_INPUT and drops quoted values from graphql-js messages", () => {

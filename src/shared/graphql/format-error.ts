@@ -38,6 +38,8 @@ const DATABASE_UNAVAILABLE_CODES = new Set([
   "08003",
   "08004",
   "08006",
+  // too_many_connections: the server is full for now (instances at their peak share it).
+  "53300",
 ]);
 
 /** The storage location whose region database an error says is unavailable, if it names one. */
