@@ -45,7 +45,9 @@ export class DrillDatabase {
 
   /** Starts (or restarts, on the same port, so clients' URLs stay valid) the server. */
   async start(): Promise<void> {
-    this.server = await startEmbeddedPostgres({ dataDir: this.dataDir, database: this.database, log, port: this.port });
+    // Sized for the drills' two instances at once, as the README says a server must be (100, the
+    // default, left them and the drill's own clients out of connections: "too many clients").
+    this.server = await startEmbeddedPostgres({ dataDir: this.dataDir, database: this.database, log, port: this.port, settings: { max_connections: "300" } });
     this.port ??= Number(new URL(this.server.url).port);
     this.pool = new Pool({ connectionString: this.server.url, max: 3 });
     this.pool.on("error", () => undefined);
