@@ -1,6 +1,6 @@
 import { ConfigError, loadConfig, type Config } from "../src/config";
 import { openDatabases } from "../src/databases";
-import { masterKeyProvider } from "../src/modules/keys/key-config";
+import { keystoreSettings, masterKeyProvider } from "../src/modules/keys/key-config";
 import { KeyRing } from "../src/modules/keys/key-ring";
 import { systemClock } from "../src/shared/clock";
 import type { Topology } from "../src/shared/db/topology";
@@ -25,7 +25,7 @@ export function runCommand(work: (topology: Topology, keys: KeyRing, context: { 
         regionUrls: config.regionDatabaseUrls,
         appUrl: config.appDatabaseUrl,
         pool: { poolSize: 2 },
-        keystore: { serverUrl: config.keystoreServerUrl, urls: config.keystoreUrls, production: config.production && !config.keystoreSameServerUnsafe },
+        keystore: keystoreSettings(config),
         log,
         now: systemClock.now(),
       });

@@ -8,7 +8,7 @@ import { locationCodes } from "../src/modules/storage-location/storage-location.
 import { systemClock } from "../src/shared/clock";
 import { migrate, revertLast, schemaDrift, type Statement } from "../src/shared/db/migrate";
 import { CONTROL, keystoreName, PG_UNKNOWN_DATABASE, regionUrlOf } from "../src/shared/db/topology";
-import { keystoreLocation, type KeystoreSettings } from "../src/modules/keys/key-config";
+import { keystoreLocation, keystoreSettings } from "../src/modules/keys/key-config";
 import { pgErrorCode } from "../src/shared/db/database";
 import { createLogger, type Logger } from "../src/shared/logging";
 import { configuredServer, freshDatabase } from "./fresh-database";
@@ -95,11 +95,6 @@ async function freshDrift(log: Logger): Promise<{ up: Statement[]; down: Stateme
   });
   await database.drop();
   return drift!;
-}
-
-/** The key stores as the service finds them (each location's, see src/modules/keys/key-config.ts). */
-function keystoreSettings(config: ReturnType<typeof loadConfig>): KeystoreSettings {
-  return { serverUrl: config.keystoreServerUrl, urls: config.keystoreUrls, production: config.production && !config.keystoreSameServerUnsafe };
 }
 
 /** Reverts the newest migration of a location's key store; one that was never made has none to revert. */

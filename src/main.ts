@@ -5,7 +5,7 @@ import { openDatabases } from "./databases";
 import { ConfigError, loadConfig } from "./config";
 import { developmentTokens, seedDemoIfEmpty } from "./demo";
 import { KeyRing } from "./modules/keys/key-ring";
-import { masterKeyProvider } from "./modules/keys/key-config";
+import { keystoreSettings, masterKeyProvider } from "./modules/keys/key-config";
 import { sealExisting } from "./sealing";
 import { AuditService } from "./modules/audit/audit.service";
 import { RetentionScheduler } from "./modules/retention/retention.scheduler";
@@ -69,7 +69,7 @@ async function main(): Promise<void> {
     const topology = await openDatabases({
       controlUrl: url,
       regionUrls: config.regionDatabaseUrls,
-      keystore: { serverUrl: config.keystoreServerUrl, urls: config.keystoreUrls, production: config.production && !config.keystoreSameServerUnsafe },
+      keystore: keystoreSettings(config),
       appUrl: config.appDatabaseUrl,
       pool: { onPoolError },
       log,

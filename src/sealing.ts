@@ -1,3 +1,4 @@
+import type { EntityManager } from "typeorm";
 import type { Database, Topology } from "./shared/db/topology";
 import { inMaintenance } from "./shared/db/session";
 import type { KeyRing } from "./modules/keys/key-ring";
@@ -57,55 +58,52 @@ async function sealRegion(region: Database, keys: KeyRing, now: () => Date, batc
   const keystore = region.keystore!;
   const values = new SealedValues(keys);
   const identities = new SealedIdentities(keys);
-  const sealed = { values: 0, subjects: 0, idempotencyKeys: 0 };
+  // Batch after batch, each a transaction holding its rows, until one comes back short or the run is stopped; how many rows.
+  const inBatches = async (batch: (m: EntityManager) => Promise<number>): Promise<number> => {
+    let total = 0;
+    for (;;) {
+      const n = await inMaintenance(region.maintenance, batch);
+      total += n;
+      if (n < batchSize || signal?.aborted) return total;
+    }
+  };
   // Subjects first: their keys are made here, and the values' keys are wrapped by them.
-  for (;;) {
-    const n = await inMaintenance(region.maintenance, async (m) => {
-      const rows = await plaintextIdentitiesHeld(m, batchSize);
-      const at = now();
-      const done = [];
-      for (const row of rows) {
-        done.push({
-          id: row.id,
-          ...(await identities.seal(keystore, { tenantId: row.tenant_id, id: row.id, externalId: row.external_id, displayName: row.display_name }, at)),
-        });
-      }
-      await storeSealedIdentities(m, done);
-      return rows.length;
-    });
-    sealed.subjects += n;
-    if (n < batchSize || signal?.aborted) break;
-  }
-  for (;;) {
-    const n = await inMaintenance(region.maintenance, async (m) => {
-      const rows = await plaintextValuesHeld(m, batchSize);
-      // Under the key of the record's current version: a later correction makes the next one.
-      const refs = rows.map((r) => ({ tenantId: r.tenant_id, subjectId: r.data_subject_id, recordId: r.id, version: r.version, value: r.value }));
-      const sealedValues = await values.seal(keystore, refs, now());
-      await storeSealedValues(
-        m,
-        rows.map((r, i) => ({ id: r.id, sealed: sealedValues[i], keyVersion: r.version })),
-      );
-      return rows.length;
-    });
-    sealed.values += n;
-    if (n < batchSize || signal?.aborted) break;
-  }
+  const subjects = await inBatches(async (m) => {
+    const rows = await plaintextIdentitiesHeld(m, batchSize);
+    const at = now();
+    const done = [];
+    for (const row of rows) {
+      done.push({
+        id: row.id,
+        ...(await identities.seal(keystore, { tenantId: row.tenant_id, id: row.id, externalId: row.external_id, displayName: row.display_name }, at)),
+      });
+    }
+    await storeSealedIdentities(m, done);
+    return rows.length;
+  });
+  const sealedValues = await inBatches(async (m) => {
+    const rows = await plaintextValuesHeld(m, batchSize);
+    // Under the key of the record's current version: a later correction makes the next one.
+    const refs = rows.map((r) => ({ tenantId: r.tenant_id, subjectId: r.data_subject_id, recordId: r.id, version: r.version, value: r.value }));
+    const ciphertexts = await values.seal(keystore, refs, now());
+    await storeSealedValues(
+      m,
+      rows.map((r, i) => ({ id: r.id, sealed: ciphertexts[i], keyVersion: r.version })),
+    );
+    return rows.length;
+  });
   // Idempotency keys as their blind index (their request hashes stay as they are: a replay compares either form).
-  for (;;) {
-    const n = await inMaintenance(region.maintenance, async (m) => {
-      const rows = await plaintextIdempotencyKeysHeld(m, batchSize);
-      const blind = [];
-      for (const row of rows) {
-        const indexKey = await keys.indexKey(keystore, row.tenant_id, now());
-        blind.push({ tenantId: row.tenant_id, key: row.key, blind: storedIdempotencyKey(indexKey, row.key) });
-      }
-      await storeBlindIdempotencyKeys(m, blind);
-      return rows.length;
-    });
-    sealed.idempotencyKeys += n;
-    if (n < batchSize || signal?.aborted) break;
-  }
+  const idempotencyKeys = await inBatches(async (m) => {
+    const rows = await plaintextIdempotencyKeysHeld(m, batchSize);
+    const blind = [];
+    for (const row of rows) {
+      const indexKey = await keys.indexKey(keystore, row.tenant_id, now());
+      blind.push({ tenantId: row.tenant_id, key: row.key, blind: storedIdempotencyKey(indexKey, row.key) });
+    }
+    await storeBlindIdempotencyKeys(m, blind);
+    return rows.length;
+  });
+  const sealed = { values: sealedValues, subjects, idempotencyKeys };
   const left = await inMaintenance(
     region.maintenance,
     async (m) => (await plaintextValueCount(m)) + (await plaintextIdentityCount(m)) + (await plaintextIdempotencyKeyCount(m)),

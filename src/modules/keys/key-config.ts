@@ -14,6 +14,16 @@ export interface KeystoreSettings {
   production: boolean;
 }
 
+/** The key store settings of a configuration (KEYSTORE_SAME_SERVER_UNSAFE lifts production's refusal, for benches and drills). */
+export function keystoreSettings(config: {
+  keystoreServerUrl: string | undefined;
+  keystoreUrls: Readonly<Record<string, string>>;
+  production: boolean;
+  keystoreSameServerUnsafe: boolean;
+}): KeystoreSettings {
+  return { serverUrl: config.keystoreServerUrl, urls: config.keystoreUrls, production: config.production && !config.keystoreSameServerUnsafe };
+}
+
 /**
  * Where location `code`'s key store is: the URL KEYSTORE_DATABASES gives it, else
  * `<region database>_keys` on the key store server (KEYSTORE_DATABASE_URL), else, in

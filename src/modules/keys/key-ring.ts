@@ -1,5 +1,5 @@
 import { LRUCache } from "lru-cache";
-import type { DataSource } from "typeorm";
+import type { DataSource, EntityManager } from "typeorm";
 import { DomainError, ErrorCode } from "../../shared/errors";
 import { associatedData, IntegrityError, newKey, unwrapKey, wrapKey, type KeyProvider } from "./envelope";
 import {
@@ -191,7 +191,7 @@ export class KeyRing {
 
   /** Shreds record values: every key of each record, or only the versions before `belowVersion` (a correction's old value). */
   async destroyRecordKeys(keystore: DataSource, recordIds: readonly string[], belowVersion?: number): Promise<void> {
-    if (recordIds.length) await this.destroyCounted(keystore, [...recordIds], belowVersion);
+    if (recordIds.length) await this.destroyCounted(keystore, recordIds, belowVersion);
   }
 
   /**
@@ -224,40 +224,46 @@ export class KeyRing {
   }
 
   /** A purge's destruction (every version) raises the shred count with it; a correction's (older versions only) is no purge. */
-  private async destroyCounted(keystore: DataSource, recordIds: string[], belowVersion?: number): Promise<number> {
+  private async destroyCounted(keystore: DataSource, recordIds: readonly string[], belowVersion?: number): Promise<number> {
     const deleted =
       belowVersion === undefined
-        ? await keystore.transaction(async (m) => {
-            const n = await deleteRecordKeys(m, recordIds);
-            if (n) await raiseShredEpoch(m);
-            return n;
-          })
+        ? await this.purgeKeys(keystore, (m) => deleteRecordKeys(m, recordIds))
         : await deleteRecordKeys(keystore.manager, recordIds, belowVersion);
-    this.forget((key) => recordIds.some((id) => key.startsWith(`r:${id}:`) && (belowVersion === undefined || Number(key.split(":")[2]) < belowVersion)));
+    const ids = new Set(recordIds);
+    this.forget((key) => {
+      const record = parseRecordCacheKey(key);
+      return record !== null && ids.has(record.recordId) && (belowVersion === undefined || record.version < belowVersion);
+    });
     if (deleted) this.vacuumSoon(keystore);
     return deleted;
+  }
+
+  /**
+   * A purge's destruction of keys, in one key store transaction that also raises the shred count
+   * when it destroyed any (both commit, or neither: see RetentionService's catching up). Returns
+   * how many keys.
+   */
+  private purgeKeys(keystore: DataSource, destroy: (m: EntityManager) => Promise<number>): Promise<number> {
+    return keystore.transaction(async (m) => {
+      const n = await destroy(m);
+      if (n) await raiseShredEpoch(m);
+      return n;
+    });
   }
 
   /** Shreds everything of the subjects: their keys and every record key under them. */
   async destroySubjectKeys(keystore: DataSource, subjectIds: readonly string[]): Promise<void> {
     if (!subjectIds.length) return;
-    const deleted = await keystore.transaction(async (m) => {
-      const n = await deleteSubjectKeys(m, subjectIds);
-      if (n) await raiseShredEpoch(m);
-      return n;
-    });
+    const deleted = await this.purgeKeys(keystore, (m) => deleteSubjectKeys(m, subjectIds));
     // Records' cache entries are not indexed by subject: drop them all (the cache refills from the store).
-    this.forget((key) => key.startsWith("r:") || subjectIds.some((id) => key === `s:${id}`));
+    const subjects = new Set(subjectIds.map((id) => `s:${id}`));
+    this.forget((key) => key.startsWith("r:") || subjects.has(key));
     if (deleted) this.vacuumSoon(keystore);
   }
 
   /** Shreds everything of a tenant: its KEK, its blind-index key and every key under them. */
   async destroyTenantKeys(keystore: DataSource, tenantId: string): Promise<void> {
-    const deleted = await keystore.transaction(async (m) => {
-      const n = await deleteTenantKeys(m, tenantId);
-      if (n) await raiseShredEpoch(m);
-      return n;
-    });
+    const deleted = await this.purgeKeys(keystore, (m) => deleteTenantKeys(m, tenantId));
     if (!deleted) return;
     this.cache.clear();
     this.vacuumSoon(keystore);
@@ -484,4 +490,11 @@ const subjectShredded = () =>
 
 function recordCacheKey(recordId: string, version: number): string {
   return `r:${recordId}:${version}`;
+}
+
+/** The record and version a cache key names (recordCacheKey's inverse); null for another kind of key. */
+function parseRecordCacheKey(key: string): { recordId: string; version: number } | null {
+  if (!key.startsWith("r:")) return null;
+  const at = key.lastIndexOf(":");
+  return { recordId: key.slice(2, at), version: Number(key.slice(at + 1)) };
 }
