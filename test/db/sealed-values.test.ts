@@ -42,6 +42,18 @@ describe("sealed record values", () => {
       .join("\n");
   const keysOf = async (recordId: string): Promise<number[]> =>
     (await keystore.query(`SELECT version FROM record_key WHERE record_id = $1 ORDER BY version`, [recordId])).map((r: { version: number }) => r.version);
+  /** Runs `action` while `db` refuses every `event` on `table` (a trigger raising REFUSED), as a failing store would. */
+  const REFUSED = "refused by the test";
+  const refuse = async (db: { query(sql: string): Promise<unknown> }, event: string, table: string, action: () => Promise<void>) => {
+    await db.query(`CREATE FUNCTION refuse_write() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION '${REFUSED}'; END $$`);
+    await db.query(`CREATE TRIGGER refuse_write BEFORE ${event} ON ${table} FOR EACH ROW EXECUTE FUNCTION refuse_write()`);
+    try {
+      await action();
+    } finally {
+      await db.query(`DROP TRIGGER refuse_write ON ${table}`);
+      await db.query(`DROP FUNCTION refuse_write()`);
+    }
+  };
   const countKeys = async (table: string, column: string, id: string): Promise<number> =>
     Number((await keystore.query(`SELECT count(*) AS n FROM ${table} WHERE ${column} = $1`, [id]))[0].n);
 
@@ -72,18 +84,13 @@ describe("sealed record values", () => {
       records: [0, 1, 2].map((i) => ({ dataSubjectId: subject.id, category: "DEVICE", purposes: ["SUPPORT"], value: { i } })),
     };
     const rows = async () => Number((await app.db.query(`SELECT count(*) AS n FROM personal_data_record WHERE tenant_id = $1`, [tenant.id]))[0].n);
-    await keystore.query(`CREATE FUNCTION refuse_key() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'key store refuses'; END $$`);
-    await keystore.query(`CREATE TRIGGER refuse_key BEFORE INSERT ON record_key FOR EACH ROW EXECUTE FUNCTION refuse_key()`);
-    try {
+    await refuse(keystore, "INSERT", "record_key", async () => {
       const refused = await integration.gql(BATCH, { input: batch });
       assert.ok(refused.errors?.length, "the batch fails");
-      assert.ok(!JSON.stringify(refused).includes("refuses"), "the key store's message is not echoed");
+      assert.ok(!JSON.stringify(refused).includes(REFUSED), "the key store's message is not echoed");
       await assert.rejects(recordData(app, tenant.id, subject.id, { value: { one: 1 } }));
       assert.equal(await rows(), 0, "no row was stored without its key");
-    } finally {
-      await keystore.query(`DROP TRIGGER refuse_key ON record_key`);
-      await keystore.query(`DROP FUNCTION refuse_key()`);
-    }
+    });
     // The probe counts rows where there are: the same batch, with the key store taking its keys.
     assertOk(await integration.gql(BATCH, { input: batch }));
     assert.equal(await rows(), 3);
@@ -157,17 +164,6 @@ describe("sealed record values", () => {
       (await keystore.query(`SELECT below_version FROM retired_record_key WHERE record_id = $1`, [recordId])).map(
         (r: { below_version: number }) => r.below_version,
       );
-    const refuse = async (db: { query(sql: string): Promise<unknown> }, event: string, table: string, action: () => Promise<void>) => {
-      await db.query(`CREATE FUNCTION refuse_write() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'refused'; END $$`);
-      await db.query(`CREATE TRIGGER refuse_write BEFORE ${event} ON ${table} FOR EACH ROW EXECUTE FUNCTION refuse_write()`);
-      try {
-        await action();
-      } finally {
-        await db.query(`DROP TRIGGER refuse_write ON ${table}`);
-        await db.query(`DROP FUNCTION refuse_write()`);
-      }
-    };
-
     // Committed, but the old key could not be destroyed after the commit (as if the process died there).
     const corrected = await recordData(app, tenant.id, subject.id, { value: { email: "old@example.test" } });
     await refuse(keystore, "DELETE", "record_key", async () => {
