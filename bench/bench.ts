@@ -8,6 +8,7 @@ import { freshDatabase } from "../scripts/fresh-database";
 import { signToken } from "../src/shared/auth/jwt";
 import { Role } from "../src/shared/auth/role";
 import { freePort } from "../src/shared/db/embedded";
+import { encodeCursor } from "../src/shared/pagination";
 import { createLogger } from "../src/shared/logging";
 import { datasetSize, seedDataset, tenantIds } from "./dataset";
 import { BENCH_SECRET, euRegionUrl, intFromEnv, postgresCpuMs, processCpuMs, procStatusBytes, regionUrl, sealSeededData, startApi } from "./lib";
@@ -21,6 +22,12 @@ import { BENCH_SECRET, euRegionUrl, intFromEnv, postgresCpuMs, processCpuMs, pro
  * DASHBOARD_TENANTS and DASHBOARD_RECORDS (20 and 20), VALUES_PER_REQUEST (100).
  */
 const ROOT = join(__dirname, "..", "..");
+
+/**
+ * The bench's PostgreSQL: statements counted, and connections for the API's pools, PostGraphile's
+ * and the floor's at once (the values floor's key store pools met 'too many clients' at 100).
+ */
+const BENCH_SERVER_SETTINGS = { shared_preload_libraries: "pg_stat_statements", max_connections: "300" };
 
 /** The dashboard through Custodian, as an operator (the one role that lists tenants). */
 const CUSTODIAN_DASHBOARD = `query($tenants: Int!, $records: Int!) {
@@ -180,7 +187,7 @@ async function spreadDashboard(
   variables: Record<string, unknown>,
   operator: string,
 ): Promise<{ figures: CaseFigures; oneAtATime: Run }> {
-  const database = await freshDatabase("custodian_bench4", createLogger("warn"), { shared_preload_libraries: "pg_stat_statements" });
+  const database = await freshDatabase("custodian_bench4", createLogger("warn"), BENCH_SERVER_SETTINGS);
   const control = new Pool({ connectionString: database.url, max: 2 });
   control.on("error", () => undefined);
   const regions = ["EU", "US", "UK", "APAC"].map((code) => ({ code, pool: new Pool({ connectionString: regionUrl(database.url, code), max: 2 }) }));
@@ -209,6 +216,55 @@ async function spreadDashboard(
   }
 }
 
+/** A page of a tenant's records, as a client pages through them (`after`: the previous page's endCursor). */
+const RECORD_PAGE = `query($id: ID!, $after: String) { tenant(id: $id) { personalDataRecords(first: 20, after: $after) { nodes { id category status } pageInfo { endCursor } } } }`;
+
+/**
+ * Deep pages: one tenant given DEEP_RECORDS more records (default 12,000), then its first page and
+ * the page after a cursor 10,000 records deep, each one request at a time in alternating runs: a
+ * keyset page costs the same at any depth, where an offset would read every row before it.
+ */
+async function deepPages(
+  controlUrl: string,
+  target: (after: string | null) => Target,
+  tenantId: string,
+  settings: { seconds: number; runs: number },
+): Promise<{ first: CaseFigures; deep: CaseFigures; depth: number }> {
+  const depth = 10_000;
+  const region = new Pool({ connectionString: euRegionUrl(controlUrl), max: 1 });
+  region.on("error", () => undefined);
+  let cursor: string;
+  try {
+    await region.query(
+      `INSERT INTO personal_data_record (id, tenant_id, data_subject_id, category, purposes, storage_location_code, value, status, created_at, updated_at)
+       SELECT gen_random_uuid(), $1, (SELECT id FROM data_subject WHERE tenant_id = $1 ORDER BY id LIMIT 1), 'DEVICE', '{SERVICE_OPERATION}', 'EU',
+              jsonb_build_object('serialNumber', 'SN-deep-' || g), 'ACTIVE', now() + g * interval '1 millisecond', now()
+         FROM generate_series(1, $2::int) g`,
+      [tenantId, intFromEnv("DEEP_RECORDS", 12_000)],
+    );
+    await region.query(`ANALYZE personal_data_record`);
+    const { rows } = await region.query(`SELECT created_at, id FROM personal_data_record WHERE tenant_id = $1 ORDER BY created_at, id OFFSET $2 - 1 LIMIT 1`, [
+      tenantId,
+      depth,
+    ]);
+    cursor = encodeCursor([rows[0].created_at.toISOString(), rows[0].id]);
+  } finally {
+    await region.end();
+  }
+  const first = target(null);
+  const deep = target(cursor);
+  // The deep page must be the page after the cursor, not an empty one.
+  const page = await post(deep, 0);
+  if (page.data.tenant.personalDataRecords.nodes.length !== 20) throw new Error("the deep page is not a full page");
+  const runs = new Map<Target, Run[]>([
+    [first, []],
+    [deep, []],
+  ]);
+  for (let run = 0; run < settings.runs; run++) for (const t of [first, deep]) runs.get(t)!.push(await load(t, 1, settings.seconds));
+  const figures = (t: Target): CaseFigures => ({ runs: runs.get(t)!, median: median(runs.get(t)!), statementsPerRequest: null });
+  return { first: figures(first), deep: figures(deep), depth };
+}
+
 function startProcess(command: string, args: string[], env: Record<string, string>): Promise<ChildProcess> {
   const child = spawn(command, args, { env: { ...process.env, ...env }, stdio: ["ignore", "ignore", "inherit", "ipc"] });
   return new Promise((ok, fail) => {
@@ -225,9 +281,9 @@ async function stopProcess(child: ChildProcess): Promise<void> {
 }
 
 /** Runs one of the existing benches in its own process and reads the figures it prints last. */
-function childBench(script: string): Promise<Record<string, number>> {
+function childBench(script: string, env: Record<string, string> = {}): Promise<Record<string, number>> {
   return new Promise((ok, fail) => {
-    const child = fork(join(__dirname, script), ["--json"], { stdio: ["ignore", "pipe", "inherit", "ipc"] });
+    const child = fork(join(__dirname, script), ["--json"], { stdio: ["ignore", "pipe", "inherit", "ipc"], env: { ...process.env, ...env } });
     let out = "";
     child.stdout!.on("data", (d) => (out += d));
     child.once("exit", (code) => {
@@ -250,7 +306,7 @@ async function main() {
   const valuesPerRequest = intFromEnv("VALUES_PER_REQUEST", 100);
   const size = datasetSize(scale);
 
-  const database = await freshDatabase("custodian_bench", createLogger("warn"), { shared_preload_libraries: "pg_stat_statements" });
+  const database = await freshDatabase("custodian_bench", createLogger("warn"), BENCH_SERVER_SETTINGS);
   const pool = new Pool({ connectionString: database.url, max: 2 });
   pool.on("error", () => undefined);
   const children: ChildProcess[] = [];
@@ -287,6 +343,7 @@ async function main() {
       PORT: String(floorPort),
       DASHBOARD_TENANTS: String(dashTenants),
       DASHBOARD_RECORDS: String(dashRecords),
+      CONTROL_URL: database.url,
     });
     children.push(floorProcess);
 
@@ -360,12 +417,36 @@ async function main() {
         headers: { ...json, authorization: `Bearer ${integrationTokens[i % tenants.length]}` },
         body: JSON.stringify({ query: VALUES, variables: { id: tenants[i % tenants.length], first: valuesPerRequest } }),
       }),
+      rows: (b) => b.data.tenant.personalDataRecords.nodes.map((r: any) => [r.id, r.value]),
+    };
+    const valuesFloor: Target = {
+      name: "values SQL floor (pg)",
+      url: `http://127.0.0.1:${floorPort}/values`,
+      pid: floorProcess.pid,
+      request: (i) => ({ headers: json, body: JSON.stringify({ tenant: tenants[i % tenants.length], first: valuesPerRequest }) }),
+      rows: (b) => b.data.map((r: any) => [r.id, r.value]),
     };
     const sample = await post(values, 0);
     if (sample.data.tenant.personalDataRecords.nodes.filter((r: any) => r.value).length !== valuesPerRequest)
       throw new Error("the values case did not read every value");
-    const valuesCase = (await measure(pool, [values], { connections, seconds, runs, warmup })).get(values)!;
+    if (JSON.stringify(values.rows!(sample)) !== JSON.stringify(valuesFloor.rows!(await post(valuesFloor, 0))))
+      throw new Error("the values floor does not answer with Custodian's values");
+    const valuesCases = await measure(pool, [values, valuesFloor], { connections, seconds, runs, warmup });
+    const valuesCase = valuesCases.get(values)!;
+    const valuesFloorCase = valuesCases.get(valuesFloor)!;
     const rssMb = procStatusBytes(api.child.pid!, "VmHWM") / 1048576;
+
+    const deepTenant = tenants.length - 1;
+    const pageTarget = (after: string | null): Target => ({
+      name: after ? "records page, 10,000 deep" : "records page, first",
+      url: api!.url,
+      pid: api!.child.pid,
+      request: () => ({
+        headers: { ...json, authorization: `Bearer ${integrationTokens[deepTenant]}` },
+        body: JSON.stringify({ query: RECORD_PAGE, variables: { id: tenants[deepTenant], after } }),
+      }),
+    });
+    const deep = await deepPages(database.url, pageTarget, tenants[deepTenant], { seconds, runs });
 
     await api.stop();
     api = undefined;
@@ -386,6 +467,9 @@ async function main() {
     console.log("# ingest and retention benches (each on a database of its own)");
     const ingest = await childBench("ingest.js");
     const retention = await childBench("retention.js");
+    // The purge's time as the table grows and the rows it purges do not (10,000 of each size).
+    const purgeSmall = await childBench("retention.js", { BENCH_RECORDS: "200000", BENCH_DUE: "10000" });
+    const purgeLarge = await childBench("retention.js", { BENCH_RECORDS: "1000000", BENCH_DUE: "10000" });
 
     const c = dashboardCases.get(custodian)!;
     const p = dashboardCases.get(postgraphile)!;
@@ -407,12 +491,26 @@ async function main() {
       `dashboard one request at a time: p50 ${oneAtATime.p50} ms in one region, ${fourOneAtATime.p50} ms over four (${(fourOneAtATime.p50 / oneAtATime.p50).toFixed(2)}x); at ${connections} connections ${(fourLocations.median.p50 / c.median.p50).toFixed(2)}x`,
     );
     console.log(row(`values: ${valuesPerRequest} for one purpose`, valuesCase));
+    console.log(row("values: SQL floor (pg)", valuesFloorCase));
+    const valuesOfFloor = valuesCase.median.rps / valuesFloorCase.median.rps;
+    console.log(
+      `values ratios: Custodian / floor ${(valuesOfFloor * 100).toFixed(0)}%, p99 ${(valuesCase.median.p99 / valuesFloorCase.median.p99).toFixed(2)}x the floor's`,
+    );
     console.log(`dashboard ratios: Custodian / PostGraphile ${ratio.toFixed(2)}, Custodian / floor ${(ofFloor * 100).toFixed(0)}%`);
     console.log(
       `ingest: API ${ingest.apiRowsPerSecond.toFixed(0)} rows/s, direct ${ingest.directRowsPerSecond.toFixed(0)} rows/s, ratio ${ingest.ratio.toFixed(3)}`,
     );
     console.log(
       `retention: engine ${retention.engineRowsPerSecond.toFixed(0)} rows/s, plain DELETE ${retention.directRowsPerSecond.toFixed(0)} rows/s, ratio ${retention.ratio.toFixed(3)}`,
+    );
+    const perRequestMs = (k: CaseFigures) => 1000 / k.median.rps;
+    const deepRatio = perRequestMs(deep.deep) / perRequestMs(deep.first);
+    console.log(
+      `deep pages, one request at a time: first page ${perRequestMs(deep.first).toFixed(2)} ms, ${deep.depth} records deep ${perRequestMs(deep.deep).toFixed(2)} ms (${deepRatio.toFixed(2)}x)`,
+    );
+    const purgeRatio = purgeLarge.engineSeconds / purgeSmall.engineSeconds;
+    console.log(
+      `purge of 10,000 due rows: ${purgeSmall.engineSeconds.toFixed(2)} s in a ${purgeSmall.tableRows}-row table, ${purgeLarge.engineSeconds.toFixed(2)} s in a ${purgeLarge.tableRows}-row table (${purgeRatio.toFixed(2)}x)`,
     );
     console.log(`peak RSS of the API process: ${rssMb.toFixed(0)} MB`);
     const checks = [
@@ -429,8 +527,12 @@ async function main() {
       ["dashboard over 4 regions: p50 <= 1.5x one region's (loaded)", fourLocations.median.p50 <= 1.5 * c.median.p50],
       ["dashboard over 4 regions: p50 <= 1.5x one region's (one at a time)", fourOneAtATime.p50 <= 1.5 * oneAtATime.p50],
       ["values p99 <= 100 ms", valuesCase.median.p99 <= 100],
+      ["values >= 60% of its floor", valuesOfFloor >= 0.6],
+      ["values p99 <= 1.3x its floor's", valuesCase.median.p99 <= 1.3 * valuesFloorCase.median.p99],
       ["API peak RSS <= 300 MB", rssMb <= 300],
-      ["no errors", [c, p, f, valuesCase].every((k) => k.runs.every((r) => r.errors === 0))],
+      ["a page 10,000 deep within 1.2x of the first page's time", deepRatio <= 1.2],
+      ["purging 10,000 of 1,000,000 within 2x of 10,000 of 200,000", purgeRatio <= 2],
+      ["no errors", [c, p, f, valuesCase, valuesFloorCase].every((k) => k.runs.every((r) => r.errors === 0))],
     ] as const;
     for (const [label, ok] of checks) console.log(`${ok ? "ok  " : "MISS"} ${label}`);
 
@@ -448,8 +550,12 @@ async function main() {
         oneAtATime: { oneRegion: oneAtATime, fourRegions: fourOneAtATime },
       },
       values: valuesCase,
+      valuesFloor: valuesFloorCase,
+      valuesFractionOfFloor: valuesOfFloor,
+      deepPages: { ...deep, ratio: deepRatio },
       ingest,
       retention,
+      purgeScaling: { small: purgeSmall, large: purgeLarge, ratio: purgeRatio },
       apiPeakRssMb: rssMb,
       checks: Object.fromEntries(checks),
     };

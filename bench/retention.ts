@@ -12,16 +12,19 @@ import { createLogger } from "../src/shared/logging";
 import { euRegionUrl, intFromEnv } from "./lib";
 
 /**
- * Retention: BENCH_RECORDS pending records (default 1,000,000), all due, purged by the retention
- * engine; then, in the same run, the same rows deleted from a copy with one plain DELETE.
+ * Retention: BENCH_RECORDS records (default 1,000,000), of which BENCH_DUE (default: all) are
+ * pending deletion and due, purged by the retention engine; then, in the same run, the same rows
+ * deleted from a copy with one plain DELETE. With BENCH_DUE below BENCH_RECORDS the rest stay
+ * active: how the purge's time grows with the table rather than with the rows it purges.
  * Reports both rows/s, their ratio and this process's RSS (idle and peak while purging).
  * The last line reads `ratio R`, R = engine rows/s / plain DELETE rows/s.
  */
 async function main() {
-  const records = intFromEnv("BENCH_RECORDS", 1_000_000);
+  const tableRows = intFromEnv("BENCH_RECORDS", 1_000_000);
+  const records = Math.min(tableRows, intFromEnv("BENCH_DUE", tableRows));
   const tenants = intFromEnv("BENCH_TENANTS", 10);
   const database = await freshDatabase("custodian_bench", createLogger("warn"));
-  console.log(`# retention bench on ${database.description}: ${records} pending records over ${tenants} tenants`);
+  console.log(`# retention bench on ${database.description}: ${records} due of ${tableRows} records over ${tenants} tenants`);
   // Seeding a million rows and copying them is set-up, not a request: it must finish however busy
   // the machine is, so it runs without the service's statement timeouts (a busy machine once
   // cancelled its foreign-key checks). The engine runs as the service does, with them.
@@ -29,7 +32,9 @@ async function main() {
   await setup.initialize();
   const db = await openMaintenancePool(euRegionUrl(database.url), { poolSize: 4 });
   try {
-    const perTenant = Math.ceil(records / tenants);
+    const perTenant = Math.ceil(tableRows / tenants);
+    // The due records are spread evenly over the tenants and over each tenant's creation order.
+    const dueEvery = tableRows / records;
     for (let t = 0; t < tenants; t++) {
       const tenantId = randomUUID();
       await setup.query(`INSERT INTO tenant (id, name, storage_location_code, created_at, updated_at) VALUES ($1, $2, 'EU', now(), now())`, [
@@ -46,10 +51,11 @@ async function main() {
          INSERT INTO personal_data_record (id, tenant_id, data_subject_id, category, purposes, storage_location_code, value, status,
                                            deletion_reason, deletion_requested_at, purge_due_at, created_at, updated_at)
          SELECT gen_random_uuid(), $1, s.ids[1 + g % 1000], 'DEVICE', '{SERVICE_OPERATION}', 'EU',
-                jsonb_build_object('serialNumber', 'SN-' || g, 'model', 'Laptop 14'), 'PENDING_DELETION',
-                'ACTIVE_DELETION', now() - interval '40 days', now() - interval '10 days', now() - interval '60 days', now() - interval '40 days'
-           FROM s, generate_series(1, $2) g`,
-        [tenantId, Math.min(perTenant, records - t * perTenant)],
+                jsonb_build_object('serialNumber', 'SN-' || g, 'model', 'Laptop 14'), CASE WHEN due THEN 'PENDING_DELETION' ELSE 'ACTIVE' END,
+                CASE WHEN due THEN 'ACTIVE_DELETION' END, CASE WHEN due THEN now() - interval '40 days' END, CASE WHEN due THEN now() - interval '10 days' END,
+                now() - interval '60 days', now() - interval '40 days'
+           FROM s, generate_series(1, $2) g, LATERAL (SELECT floor(($4::bigint + g) / $3::float8) > floor(($4::bigint + g - 1) / $3::float8) AS due) d`,
+        [tenantId, Math.min(perTenant, tableRows - t * perTenant), dueEvery, t * perTenant],
       );
     }
     await setup.query(`CREATE TABLE record_copy (LIKE personal_data_record INCLUDING ALL)`);
@@ -88,7 +94,7 @@ async function main() {
     console.log(`RSS idle ${mb(idleRss)}, peak while purging ${mb(peakRss)} (+${mb(peakRss - idleRss)})`);
     console.log(`ratio ${(engineRate / directRate).toFixed(3)}`);
     if (process.argv.includes("--json")) {
-      const figures = { records, engineRowsPerSecond: engineRate, directRowsPerSecond: directRate, ratio: engineRate / directRate };
+      const figures = { records, tableRows, engineSeconds, engineRowsPerSecond: engineRate, directRowsPerSecond: directRate, ratio: engineRate / directRate };
       console.log(JSON.stringify({ ...figures, idleRssMb: idleRss / 1048576, peakRssMb: peakRss / 1048576 }));
     }
   } finally {

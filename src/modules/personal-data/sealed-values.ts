@@ -5,6 +5,7 @@ import { DomainError, ErrorCode } from "../../shared/errors";
 import { associatedData, IntegrityError, open, seal } from "../keys/envelope";
 import { TAMPERED, type KeyRing, type RecordKeyRef } from "../keys/key-ring";
 import type { JsonObject } from "./personal-data.types";
+import type { Logger } from "../../shared/logging";
 
 /** A value as stored: plaintext from before sealing, or sealed under the record's key of `keyVersion`. */
 export interface StoredValue {
@@ -65,11 +66,16 @@ export class SealedValues {
    * key is gone, DATA_INTEGRITY_FAILURE when it fails authentication (logged without values).
    * One value's failure is that value's alone.
    */
-  async open(ctx: RequestContext, values: readonly StoredValue[]): Promise<Array<JsonObject | DomainError>> {
+  open(ctx: RequestContext, values: readonly StoredValue[]): Promise<Array<JsonObject | DomainError>> {
+    return this.openWith(keystoreOf(ctx), values, ctx.log);
+  }
+
+  /** As `open`, with the key store given (a reader outside a request: the bench's floor). */
+  async openWith(keystore: DataSource, values: readonly StoredValue[], log: Pick<Logger, "error">): Promise<Array<JsonObject | DomainError>> {
     const sealed = values.filter((v) => v.sealed);
     const keys: Array<Buffer | null | typeof TAMPERED> = sealed.length
       ? await this.keys.recordKeys(
-          keystoreOf(ctx),
+          keystore,
           sealed.map((v) => ({ recordId: v.recordId, version: v.keyVersion! })),
         )
       : [];
@@ -84,7 +90,7 @@ export class SealedValues {
         return JSON.parse(open(key, v.sealed, aad).toString("utf8")) as JsonObject;
       } catch (error) {
         if (!(error instanceof IntegrityError)) throw error;
-        ctx.log.error({ recordId: v.recordId, tenantId: v.tenantId }, "a record value failed authentication: it was not returned");
+        log.error({ recordId: v.recordId, tenantId: v.tenantId }, "a record value failed authentication: it was not returned");
         return integrityFailure();
       }
     });
