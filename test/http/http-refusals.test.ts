@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { request } from "node:http";
 import { after, before, describe, it } from "node:test";
 import { VARIABLE_LIMITS } from "../../src/shared/graphql/variable-limits";
 import { currentMemory, defaultMemoryLimitBytes, memoryExhausted } from "../../src/shared/memory-guard";
@@ -13,17 +14,43 @@ interface HttpAnswer {
   body: { data?: unknown; errors?: Array<{ message: string; extensions: Record<string, unknown> }> } | null;
 }
 
-/** Posts a raw body; the answer is always read as text first, so an HTML page cannot pass as JSON. */
-async function postRaw(url: string, body: string, headers: Record<string, string> = {}): Promise<HttpAnswer> {
-  const response = await fetch(url, { method: "POST", headers: { "content-type": "application/json", ...headers }, body });
-  const text = await response.text();
-  let parsed: HttpAnswer["body"] = null;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    parsed = null;
-  }
-  return { status: response.status, contentType: response.headers.get("content-type") ?? "", headers: response.headers, text, body: parsed };
+/**
+ * Posts a raw body on a connection of its own (a refused body's connection is closed by the
+ * server: a pooled one would carry the next request into that close); the answer is always read
+ * as text first, so an HTML page cannot pass as JSON.
+ */
+function postRaw(url: string, body: string, headers: Record<string, string> = {}): Promise<HttpAnswer> {
+  return new Promise((ok, fail) => {
+    const sent = { "content-type": "application/json", "content-length": String(Buffer.byteLength(body)), ...headers };
+    const req = request(url, { method: "POST", headers: sent, agent: false }, (res) => {
+      let text = "";
+      res.setEncoding("utf8");
+      res.on("data", (chunk: string) => (text += chunk));
+      res.on("error", fail);
+      res.on("end", () => {
+        let parsed: HttpAnswer["body"] = null;
+        try {
+          parsed = JSON.parse(text);
+        } catch {
+          parsed = null;
+        }
+        const answerHeaders = new Headers();
+        for (const [name, value] of Object.entries(res.headers))
+          if (value !== undefined) answerHeaders.set(name, Array.isArray(value) ? value.join(", ") : value);
+        ok({ status: res.statusCode ?? 0, contentType: res.headers["content-type"] ?? "", headers: answerHeaders, text, body: parsed });
+      });
+    });
+    // The server may answer and close before the whole body is written (a refused body): the
+    // answer counts, not the write; without an answer, the write's error is the request's.
+    let writeError: Error | null = null;
+    let answered = false;
+    req.on("response", () => (answered = true));
+    req.on("error", (error) => (writeError ??= error));
+    req.on("close", () => {
+      if (!answered) fail(writeError ?? new Error("the connection closed without an answer"));
+    });
+    req.end(body);
+  });
 }
 
 /** A JSON text of `levels` arrays around a string, built as text: JSON.stringify itself overflows at such depths. */
@@ -108,7 +135,9 @@ describe("client mistakes over HTTP: a 4xx with the contract's code, never a 500
   it("bounds the variables before walking them: too many are refused, and an anonymous body is small", async () => {
     const many = Object.fromEntries(Array.from({ length: 450_000 }, (_, i) => [`k${i}`, 1]));
     const body = JSON.stringify({ query: "{ __typename }", variables: many });
-    assertRefused(await postRaw(app.server.url, body), 413, "BAD_USER_INPUT", "anonymous, 450,000 variables");
+    const tooLarge = await postRaw(app.server.url, body);
+    assertRefused(tooLarge, 413, "BAD_USER_INPUT", "anonymous, 450,000 variables");
+    assert.equal(tooLarge.headers.get("connection"), "close", "a body refused unread closes its connection");
     const counted = await postRaw(app.server.url, body, { authorization: `Bearer ${operator}` });
     assert.match(assertRefused(counted, 400, "BAD_USER_INPUT", "authenticated, 450,000 variables"), new RegExp(`at most ${VARIABLE_LIMITS.count} variables`));
     const atLimit = Object.fromEntries(Array.from({ length: VARIABLE_LIMITS.count }, (_, i) => [`k${i}`, 1]));
