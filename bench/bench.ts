@@ -221,14 +221,15 @@ const RECORD_PAGE = `query($id: ID!, $after: String) { tenant(id: $id) { persona
 
 /**
  * Deep pages: one tenant given DEEP_RECORDS more records (default 12,000), then its first page and
- * the page after a cursor 10,000 records deep, each one request at a time in alternating runs: a
+ * the page after a cursor 10,000 records deep, each one request at a time, measured as the other cases: a
  * keyset page costs the same at any depth, where an offset would read every row before it.
  */
 async function deepPages(
+  pool: Pool,
   controlUrl: string,
   target: (after: string | null) => Target,
   tenantId: string,
-  settings: { seconds: number; runs: number },
+  settings: { seconds: number; runs: number; warmup: number },
 ): Promise<{ first: CaseFigures; deep: CaseFigures; depth: number }> {
   const depth = 10_000;
   const region = new Pool({ connectionString: euRegionUrl(controlUrl), max: 1 });
@@ -256,13 +257,8 @@ async function deepPages(
   // The deep page must be the page after the cursor, not an empty one.
   const page = await post(deep, 0);
   if (page.data.tenant.personalDataRecords.nodes.length !== 20) throw new Error("the deep page is not a full page");
-  const runs = new Map<Target, Run[]>([
-    [first, []],
-    [deep, []],
-  ]);
-  for (let run = 0; run < settings.runs; run++) for (const t of [first, deep]) runs.get(t)!.push(await load(t, 1, settings.seconds));
-  const figures = (t: Target): CaseFigures => ({ runs: runs.get(t)!, median: median(runs.get(t)!), statementsPerRequest: null });
-  return { first: figures(first), deep: figures(deep), depth };
+  const figures = await measure(pool, [first, deep], { ...settings, connections: 1 });
+  return { first: figures.get(first)!, deep: figures.get(deep)!, depth };
 }
 
 function startProcess(command: string, args: string[], env: Record<string, string>): Promise<ChildProcess> {
@@ -457,7 +453,7 @@ async function main() {
         body: JSON.stringify({ query: RECORD_PAGE, variables: { id: tenants[deepTenant], after } }),
       }),
     });
-    const deep = await deepPages(database.url, pageTarget, tenants[deepTenant], { seconds, runs });
+    const deep = await deepPages(pool, database.url, pageTarget, tenants[deepTenant], { seconds, runs, warmup });
 
     await api.stop();
     api = undefined;

@@ -1,11 +1,9 @@
 import { createServer, type IncomingMessage } from "node:http";
 import { randomUUID } from "node:crypto";
 import { openDatabases } from "../src/databases";
-import { LocalKeyProvider } from "../src/modules/keys/envelope";
-import { KeyRing } from "../src/modules/keys/key-ring";
 import { SealedValues } from "../src/modules/personal-data/sealed-values";
 import { createLogger } from "../src/shared/logging";
-import { BENCH_MASTER_KEY } from "./lib";
+import { benchKeyRing } from "./lib";
 import { OperatorPool } from "./operator-pool";
 
 /**
@@ -45,7 +43,7 @@ async function valuesReader(controlUrl: string) {
   const topology = await openDatabases({ controlUrl, pool: { poolSize: 4, timeouts: false }, log, now: new Date() });
   const keystore = topology.database("EU")?.keystore;
   if (!keystore) throw new Error("the EU region has no key store");
-  const values = new SealedValues(new KeyRing(new LocalKeyProvider(Buffer.from(BENCH_MASTER_KEY, "base64"))));
+  const values = new SealedValues(benchKeyRing());
   return {
     topology,
     async read(pool: OperatorPool, tenantId: string, first: number) {

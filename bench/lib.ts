@@ -205,6 +205,11 @@ export async function syncDirectory(controlUrl: string): Promise<void> {
   }
 }
 
+/** A key ring under the benches' master key: the keys the API started by a bench uses. */
+export function benchKeyRing(): KeyRing {
+  return new KeyRing(new LocalKeyProvider(Buffer.from(BENCH_MASTER_KEY, "base64")));
+}
+
 /**
  * Seals a seeded dataset as the API keeps its data (values and identifiers under their keys, in
  * key stores beside the data), with the benches' master key: before the API starts, so that its
@@ -214,7 +219,7 @@ export async function sealSeededData(controlUrl: string): Promise<void> {
   const log = createLogger("warn");
   const topology = await openDatabases({ controlUrl, pool: { poolSize: 4, timeouts: false }, log: createLogger("error"), now: new Date() });
   try {
-    const run = await sealExisting(topology, new KeyRing(new LocalKeyProvider(Buffer.from(BENCH_MASTER_KEY, "base64"))), () => new Date(), {
+    const run = await sealExisting(topology, benchKeyRing(), () => new Date(), {
       batchSize: 2000,
       log,
     });
