@@ -112,6 +112,9 @@ async function databaseKilled(): Promise<DrillResult> {
       await db.eu.end();
       db.kill9();
       stream.markOutage();
+      // Down means all of it: a killed postmaster's backends live on until they notice, and one
+      // of them answered a query once on a loaded machine.
+      while (processesNaming(db.dataDir).length) await sleep(100);
       // While it is down, a request fails fast with a clear error.
       const during = await post(api.url, tenant.token, `{ viewer { role } dataSubject(id: "${tenant.subjectId}") { id } }`);
       slowest = during.ms;
@@ -119,7 +122,6 @@ async function databaseKilled(): Promise<DrillResult> {
       else if (!/database is unavailable/.test(JSON.stringify(during.body)))
         failures.push(`unclear outage error: ${JSON.stringify(during.body).slice(0, 200)}`);
       await sleep(1500);
-      while (processesNaming(db.dataDir).length) await sleep(100);
       await db.start();
     })();
     await stream.pass(4, 5);
@@ -495,7 +497,8 @@ async function regionOutage(): Promise<DrillResult> {
       for (const t of [eu, usTenant]) if (!(await read(t)).ok) failures.push("a tenant could not be read before the outage");
 
       us.kill9();
-      await sleep(300);
+      // Down means all of it (a killed postmaster's backends live on until they notice).
+      while (processesNaming(us.dataDir).length) await sleep(100);
       let slowest = 0;
       for (let i = 0; i < 20; i++) {
         const [a, b] = await Promise.all([read(eu), read(usTenant)]);
@@ -519,7 +522,6 @@ async function regionOutage(): Promise<DrillResult> {
       if (ready.status !== 200 || readiness.databases?.US !== "unavailable" || readiness.databases?.control !== "ok")
         failures.push(`readiness during the outage: ${ready.status} ${JSON.stringify(readiness)}`);
 
-      while (processesNaming(us.dataDir).length) await sleep(100);
       const restarted = performance.now();
       await us.start();
       const first = await read(usTenant);
