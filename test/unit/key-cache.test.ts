@@ -1,0 +1,78 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { newKey } from "../../src/modules/keys/envelope";
+import { KeyCache } from "../../src/modules/keys/key-cache";
+
+/** The slab's bytes, to show where a key's bytes are (and are not). */
+const slabOf = (cache: KeyCache) => (cache as unknown as { slab: Buffer }).slab;
+
+describe("the unwrapped-key cache (pure)", () => {
+  it("gives back each key it holds, as a copy that a later eviction or a caller's change does not touch", () => {
+    const cache = new KeyCache({ max: 3, ttlMs: 60_000 });
+    const keys = Array.from({ length: 10 }, () => newKey());
+    cache.set("k0", keys[0]);
+    const held = cache.get("k0")!;
+    assert.deepEqual(held, keys[0]);
+    held.fill(7);
+    assert.deepEqual(cache.get("k0"), keys[0], "the caller's change stays the caller's");
+    const copy = cache.get("k0")!;
+    // Every slot is taken and reused many times over.
+    for (let i = 1; i < 10; i++) cache.set(`k${i}`, keys[i]);
+    assert.deepEqual(copy, keys[0], "a copy outlives its slot's reuse");
+    for (let i = 7; i < 10; i++) assert.deepEqual(cache.get(`k${i}`), keys[i]);
+  });
+
+  it("holds at most `max` keys and evicts the least recently used", () => {
+    const cache = new KeyCache({ max: 2, ttlMs: 60_000 });
+    cache.set("a", newKey());
+    cache.set("b", newKey());
+    cache.get("a");
+    cache.set("c", newKey());
+    assert.equal(cache.size, 2);
+    assert.ok(cache.get("a"), "read last, kept");
+    assert.equal(cache.get("b"), undefined, "the least recently used went");
+    assert.ok(cache.get("c"));
+  });
+
+  it("a key set again under its name replaces the old one without leaking its slot", () => {
+    const cache = new KeyCache({ max: 2, ttlMs: 60_000 });
+    for (let i = 0; i < 100; i++) cache.set("same", newKey());
+    const last = newKey();
+    cache.set("same", last);
+    cache.set("other", newKey());
+    assert.deepEqual(cache.get("same"), last);
+    assert.equal(cache.size, 2);
+  });
+
+  it("forgets keys past their lifetime", () => {
+    let now = 1_000;
+    const cache = new KeyCache({ max: 10, ttlMs: 5_000, now: () => now });
+    cache.set("a", newKey());
+    now += 4_000;
+    assert.ok(cache.get("a"));
+    now += 2_000;
+    assert.equal(cache.get("a"), undefined);
+  });
+
+  it("zeroes a key's bytes when it leaves, by delete, eviction or clear (the probe finds them while it is held)", () => {
+    const cache = new KeyCache({ max: 2, ttlMs: 60_000 });
+    const [a, b, c] = [newKey(), newKey(), newKey()];
+    cache.set("a", a);
+    cache.set("b", b);
+    assert.ok(slabOf(cache).includes(a) && slabOf(cache).includes(b), "held keys are in the slab");
+    cache.delete("a");
+    assert.equal(slabOf(cache).includes(a), false, "deleted");
+    cache.set("c", c);
+    cache.set("a", a);
+    assert.equal(slabOf(cache).includes(b), false, "evicted");
+    cache.clear();
+    assert.equal(slabOf(cache).includes(a) || slabOf(cache).includes(c), false, "cleared");
+    assert.equal(cache.size, 0);
+  });
+
+  it("takes only keys of the size it stores", () => {
+    const cache = new KeyCache({ max: 2, ttlMs: 60_000 });
+    assert.throws(() => cache.set("short", Buffer.alloc(16)));
+    assert.equal(cache.size, 0);
+  });
+});
