@@ -31,7 +31,14 @@ async function main(): Promise<number> {
       {
         stdio: "inherit",
         // The suite's database is a template: each test file works on copies (test/helpers/suite-db.ts).
-        env: { ...process.env, DATABASE_URL: database.url, CUSTODIAN_TEST: "1", CUSTODIAN_TEST_REGIONS: (await regionSuffixes(database.url)).join(",") },
+        env: {
+          ...process.env,
+          DATABASE_URL: database.url,
+          CUSTODIAN_TEST: "1",
+          CUSTODIAN_TEST_REGIONS: (await regionSuffixes(database.url)).join(","),
+          // The runner's own embedded server does not sync: copies of files are cheap there (test/helpers/suite-db.ts).
+          ...(process.env.DATABASE_URL ? {} : { CUSTODIAN_TEST_COPY_STRATEGY: "FILE_COPY" }),
+        },
       },
     );
     const forward = (signal: NodeJS.Signals) => child.kill(signal);

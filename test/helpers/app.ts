@@ -26,8 +26,11 @@ export const TEST_SECRET = "test-secret-that-is-long-enough-for-hs256-0123456789
 export const TEST_AUDIT_SIGNER = AuditSigner.development(TEST_SECRET);
 /** Every test process seals with the same master key, so each can open what another sealed. */
 export const TEST_MASTER_KEY = createHash("sha256").update("custodian test master key").digest();
-/** A key ring of its own (its own cache) over the test master key. */
-export const testKeyRing = () => new KeyRing(new LocalKeyProvider(TEST_MASTER_KEY));
+/**
+ * A key ring of its own (its own cache) over the test master key. Its cache is smaller than the
+ * service's: a test makes a few thousand keys, and each of the suite's processes makes key rings.
+ */
+export const testKeyRing = () => new KeyRing(new LocalKeyProvider(TEST_MASTER_KEY), { maxKeys: 20_000 });
 
 export interface GqlError {
   message: string;

@@ -33,7 +33,7 @@ export async function copyOfSuiteDatabase(prefix = "f"): Promise<{ url: string; 
     for (const [from, to] of copies) {
       for (let attempt = 0; ; attempt++) {
         try {
-          await admin.query(`CREATE DATABASE "${to}" TEMPLATE "${from}"`);
+          await admin.query(`CREATE DATABASE "${to}" TEMPLATE "${from}" STRATEGY ${copyStrategy()}`);
           // A copy lives for one test file: its commits need not wait for the disk (a setting of
           // this database alone; tests of durability run servers of their own).
           await admin.query(`ALTER DATABASE "${to}" SET synchronous_commit = off`);
@@ -59,6 +59,16 @@ export async function copyOfSuiteDatabase(prefix = "f"): Promise<{ url: string; 
       }
     },
   };
+}
+
+/**
+ * How PostgreSQL copies a template: by default through its WAL (WAL_LOG), page by page; FILE_COPY
+ * copies the files after a checkpoint, which on the runner's own embedded server (no fsync) took
+ * half the time for the nine databases of a copy (0.33-0.46 s against 0.77-0.87 s), and their drops
+ * a fifth. On a server that syncs, the checkpoint is the cost: there it stays WAL_LOG.
+ */
+function copyStrategy(): "WAL_LOG" | "FILE_COPY" {
+  return process.env.CUSTODIAN_TEST_COPY_STRATEGY === "FILE_COPY" ? "FILE_COPY" : "WAL_LOG";
 }
 
 let own: Promise<string> | null = null;

@@ -13,16 +13,16 @@ import { KEY_BYTES } from "./envelope";
 export class KeyCache {
   private readonly slots: LRUCache<string, number>;
   private readonly slab: Buffer;
-  /** Slots not in use, as a stack. */
+  /** Slots given back, as a stack; slots from `fresh` on were never used. */
   private readonly free: Int32Array;
-  private freeCount: number;
+  private freeCount = 0;
+  private fresh = 0;
 
   constructor(options: { max: number; ttlMs: number; now?: () => number }) {
     // One slot more than entries: a set takes its slot before lru-cache evicts (and frees) the oldest.
     const slots = options.max + 1;
     this.slab = Buffer.alloc(slots * KEY_BYTES);
-    this.free = Int32Array.from({ length: slots }, (_, i) => slots - 1 - i);
-    this.freeCount = slots;
+    this.free = new Int32Array(slots);
     this.slots = new LRUCache<string, number>({
       max: options.max,
       ttl: options.ttlMs,
@@ -46,7 +46,7 @@ export class KeyCache {
 
   set(name: string, key: Buffer): void {
     if (key.length !== KEY_BYTES) throw new Error(`a cached key has ${KEY_BYTES} bytes`);
-    const slot = this.free[--this.freeCount];
+    const slot = this.freeCount ? this.free[--this.freeCount] : this.fresh++;
     key.copy(this.slab, slot * KEY_BYTES);
     this.slots.set(name, slot);
   }

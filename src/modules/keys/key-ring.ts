@@ -360,7 +360,8 @@ export class KeyRing {
   /** A ring that refuses every key: for a schema that never runs a request (printing, checks). */
   static withoutMasterKey(): KeyRing {
     const refuse = () => Promise.reject(new Error("no master key is configured"));
-    return new KeyRing({ version: 1, wrap: refuse, unwrap: refuse });
+    // It can unwrap nothing, so it caches nothing (a large cache costs its allocation at start).
+    return new KeyRing({ version: 1, wrap: refuse, unwrap: refuse }, { maxKeys: 1 });
   }
 
   /**
