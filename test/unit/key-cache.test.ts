@@ -13,6 +13,7 @@ describe("the unwrapped-key cache (pure)", () => {
     cache.set("k0", keys[0]);
     const held = cache.get("k0")!;
     assert.deepEqual(held, keys[0]);
+    assert.equal(held.buffer.byteLength, held.length, "in memory of its own, not a slice of node's shared pool");
     held.fill(7);
     assert.deepEqual(cache.get("k0"), keys[0], "the caller's change stays the caller's");
     const copy = cache.get("k0")!;

@@ -8,7 +8,9 @@ import { KEY_BYTES } from "./envelope";
  * and 32 bytes of the slab: 25 MB for the same keys (13 MB of heap).
  *
  * A get hands out a copy: a slot is reused once its key is evicted, and a caller may hold a key
- * across an await. A key that leaves the cache (evicted, expired, deleted) is zeroed in the slab.
+ * across an await. The copy has memory of its own, not a slice of node's shared pool of small
+ * buffers, which other callers get uninitialised. A key that leaves the cache (evicted, expired,
+ * deleted) is zeroed in the slab.
  */
 export class KeyCache {
   private readonly slots: LRUCache<string, number>;
@@ -39,7 +41,7 @@ export class KeyCache {
   get(name: string): Buffer | undefined {
     const slot = this.slots.get(name);
     if (slot === undefined) return undefined;
-    const key = Buffer.allocUnsafe(KEY_BYTES);
+    const key = Buffer.alloc(KEY_BYTES);
     this.slab.copy(key, 0, slot * KEY_BYTES, (slot + 1) * KEY_BYTES);
     return key;
   }
