@@ -110,11 +110,9 @@ async function databaseKilled(): Promise<DrillResult> {
       while (stream.acknowledged.size < SIZE.batches / 3) await sleep(10);
       await db.pool.end();
       await db.eu.end();
-      db.kill9();
+      const gone = db.kill9();
       stream.markOutage();
-      // Down means all of it: a killed postmaster's backends live on until they notice, and one
-      // of them answered a query once on a loaded machine.
-      while (processesNaming(db.dataDir).length) await sleep(100);
+      await gone;
       // While it is down, a request fails fast with a clear error.
       const during = await post(api.url, tenant.token, `{ viewer { role } dataSubject(id: "${tenant.subjectId}") { id } }`);
       slowest = during.ms;
@@ -496,9 +494,7 @@ async function regionOutage(): Promise<DrillResult> {
         post(api.url, t.admin, `query($id: ID!) { tenant(id: $id) { id dataSubjects(first: 1) { totalCount } } }`, { id: t.id });
       for (const t of [eu, usTenant]) if (!(await read(t)).ok) failures.push("a tenant could not be read before the outage");
 
-      us.kill9();
-      // Down means all of it (a killed postmaster's backends live on until they notice).
-      while (processesNaming(us.dataDir).length) await sleep(100);
+      await us.kill9();
       let slowest = 0;
       for (let i = 0; i < 20; i++) {
         const [a, b] = await Promise.all([read(eu), read(usTenant)]);

@@ -1,14 +1,12 @@
 import { randomUUID } from "node:crypto";
 import { createKeystoreDataSource } from "../ormconfig";
 import { open } from "../src/modules/keys/envelope";
-import { LocalKeyProvider } from "../src/modules/keys/envelope";
-import { KeyRing } from "../src/modules/keys/key-ring";
 import { valueAad } from "../src/modules/personal-data/sealed-values";
 import { regionDatabaseName, withDatabase } from "../src/shared/db/topology";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Pool } from "pg";
-import { procStatusBytes, startApi, type ApiProcess, BENCH_MASTER_KEY, BENCH_SECRET } from "../bench/lib";
+import { benchKeyRing, procStatusBytes, processesNaming, startApi, type ApiProcess, BENCH_SECRET } from "../bench/lib";
 import { Role } from "../src/shared/auth/role";
 import { signToken } from "../src/shared/auth/jwt";
 import { startEmbeddedPostgres, type EmbeddedServer } from "../src/shared/db/embedded";
@@ -72,7 +70,7 @@ export class DrillDatabase {
     const keystore = createKeystoreDataSource(withDatabase(this.server.url, `${regionDatabaseName(this.server.url, "EU")}_keys`), { poolSize: 1 });
     await keystore.initialize();
     try {
-      const ring = new KeyRing(new LocalKeyProvider(Buffer.from(BENCH_MASTER_KEY, "base64")));
+      const ring = benchKeyRing();
       const sealed = rows.filter((r) => r.value_sealed);
       const keys = await ring.recordKeys(
         keystore,
@@ -90,10 +88,14 @@ export class DrillDatabase {
     }
   }
 
-  /** kill -9 of the postmaster (its backends follow). */
-  kill9(): void {
+  /**
+   * kill -9 of the postmaster; resolves once every process of the server is gone. Its backends
+   * live on until they notice, and on a loaded machine one answered a query after the kill.
+   */
+  async kill9(): Promise<void> {
     const pid = Number(readFileSync(join(this.dataDir, "postmaster.pid"), "utf8").split("\n")[0]);
     process.kill(pid, "SIGKILL");
+    while (processesNaming(this.dataDir).length) await sleep(100);
   }
 
   async stop(): Promise<void> {
