@@ -1,10 +1,13 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
-import { createConnection } from "node:net";
+import type { IncomingMessage } from "node:http";
+import { type Socket, createConnection } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { type TestApp, principals, startTestApp } from "../helpers/app";
 import { createTenant, registerSubject } from "../helpers/factories";
 import { isolatedDatabase } from "../helpers/isolated-db";
+import { shareOf } from "../../src/shared/db/connection-share";
+import { graphqlRequests } from "../../src/shared/metrics";
 
 const RECORDS = 20_000;
 const DELAYS_MS = [5, 20, 50, 100, 200, 500];
@@ -18,10 +21,18 @@ const DELAYS_MS = [5, 20, 50, 100, 200, 500];
 describe("a client that aborts mid-mutation", () => {
   let app: TestApp;
   let drop: () => Promise<void>;
+  /** Requests whose client went away before the server had all of it (or any of it): they never run. */
+  let cutShort = 0;
   before(async () => {
     const db = await isolatedDatabase();
     drop = db.drop;
     app = await startTestApp({ databaseUrl: db.url, poolSize: 1 });
+    const asked = new WeakSet<Socket>();
+    app.server.http.on("connection", (socket: Socket) => socket.once("close", () => !asked.has(socket) && cutShort++));
+    app.server.http.on("request", (req: IncomingMessage) => {
+      asked.add(req.socket);
+      req.once("close", () => !req.complete && cutShort++);
+    });
   });
   after(async () => {
     await app.close();
@@ -32,13 +43,33 @@ describe("a client that aborts mid-mutation", () => {
   const busyBackends = async (): Promise<Array<{ state: string }>> =>
     app.db.query(`SELECT state FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND state IS NOT NULL AND state <> 'idle'`);
 
-  /** Waits until the server has finished with the aborted request (it goes on without its client). */
-  const settled = async () => {
+  /** Waits until no backend of the database runs a statement (the in-process request's session closes after its answer). */
+  const noStatementRuns = async () => {
+    for (let i = 0; i < 600 && (await busyBackends()).some((b) => b.state === "active"); i++) await new Promise((ok) => setTimeout(ok, 50));
+  };
+
+  /** endSubscription operations this process has answered (or would have, had its client stayed). */
+  const endSubscriptionsRun = async () =>
+    (await graphqlRequests.get()).values.filter((v) => v.labels.root_field === "endSubscription").reduce((sum, v) => sum + v.value, 0);
+
+  /**
+   * Waits until the server has finished with the aborted request (it goes on without its client):
+   * its operation was counted as answered, or the server never had the whole request (then it never
+   * runs), or, when neither is known, nothing has held the connection for a while. A backend that is
+   * idle between two statements of that request is not finished, nor is a connection it has not
+   * given back yet: the next request would wait behind it.
+   */
+  const settled = async (runBefore: number, cutBefore: number) => {
+    let quietPolls = 0;
     for (let i = 0; i < 600; i++) {
-      if ((await busyBackends()).every((b) => b.state !== "active")) return;
+      const quiet = (await busyBackends()).length === 0 && shareOf(app.appDb).inUse === 0;
+      if (quiet && ((await endSubscriptionsRun()) > runBefore || cutShort > cutBefore)) return;
+      quietPolls = quiet ? quietPolls + 1 : 0;
+      // About 2 s with nothing running: the request never reached the server, or it stopped it early.
+      if (quietPolls >= 40) return;
       await new Promise((ok) => setTimeout(ok, 50));
     }
-    throw new Error("the aborted request never finished");
+    throw new Error("the aborted request never finished, or left its connection inside a transaction");
   };
 
   const postAborted = async (token: string, query: string, variables: Record<string, unknown>, delayMs: number) => {
@@ -71,13 +102,14 @@ describe("a client that aborts mid-mutation", () => {
         [tenant.id, subject.id, RECORDS],
       );
       const operator = await app.token(principals.operator());
+      const [runBefore, cutBefore] = [await endSubscriptionsRun(), cutShort];
       const outcome = await postAborted(operator, `mutation($t: ID!) { endSubscription(tenantId: $t) { id } }`, { t: tenant.id }, delay);
-      await settled();
+      await settled(runBefore, cutBefore);
 
       // The next request takes the same (only) connection; it must start clean.
       const next = await app.as(principals.operator()).gql(`{ tenants(first: 1) { totalCount } }`);
       assert.equal(next.errors, undefined, JSON.stringify(next.errors));
-      await settled();
+      await noStatementRuns();
       assert.deepEqual(await busyBackends(), [], "no pooled connection is left inside a transaction");
 
       const [row] = await app.db.query(

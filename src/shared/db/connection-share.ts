@@ -96,6 +96,11 @@ export class ConnectionShare {
     }
   }
 
+  /** Connections all holders hold right now. */
+  get inUse(): number {
+    return this.total;
+  }
+
   /** Connections `holder` holds right now. */
   holding(holder: string): number {
     return this.held.get(holder) ?? 0;
