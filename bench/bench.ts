@@ -57,6 +57,11 @@ interface CaseFigures {
   runs: Run[];
   median: Run;
   statementsPerRequest: number | null;
+  /**
+   * PostgreSQL's 8 KB pages per request (pg_stat_statements): found in its shared buffers, and
+   * read from outside them (the OS's page cache, or the disk). Null where statements are not counted.
+   */
+  blocksPerRequest: { hit: number; read: number } | null;
 }
 
 interface Target {
@@ -146,13 +151,23 @@ async function measure(
   }
   const figures = new Map<Target, CaseFigures>();
   for (const target of targets) {
-    figures.set(target, { runs: runs.get(target)!, median: median(runs.get(target)!), statementsPerRequest: await statementsPerRequest(pool, target, 20) });
+    const counted = await statementsPerRequest(pool, target, 20);
+    figures.set(target, {
+      runs: runs.get(target)!,
+      median: median(runs.get(target)!),
+      statementsPerRequest: counted?.statements ?? null,
+      blocksPerRequest: counted && { hit: counted.blocksHit, read: counted.blocksRead },
+    });
   }
   return figures;
 }
 
-/** SQL statements per request, from pg_stat_statements (null when the server has not loaded it). */
-async function statementsPerRequest(pool: Pool, target: Target, requests: number): Promise<number | null> {
+/** SQL statements and the pages they touched per request, from pg_stat_statements (null when the server has not loaded it). */
+async function statementsPerRequest(
+  pool: Pool,
+  target: Target,
+  requests: number,
+): Promise<{ statements: number; blocksHit: number; blocksRead: number } | null> {
   // Requests still in flight from the load run would be counted too: wait until every other
   // session of control and its region databases (named after it) is idle (at most 5 s).
   for (let waited = 0; waited < 5000; waited += 50) {
@@ -171,11 +186,13 @@ async function statementsPerRequest(pool: Pool, target: Target, requests: number
   // Not the requests': the webhook dispatcher's poll of each database (once a second) and the
   // queue's own, which added 0.25 to the dashboard's count when a poll fell inside the requests.
   const { rows } = await pool.query(
-    `SELECT coalesce(sum(calls), 0)::int AS calls FROM pg_stat_statements
+    `SELECT coalesce(sum(calls), 0)::int AS calls, coalesce(sum(shared_blks_hit), 0)::int AS hit, coalesce(sum(shared_blks_read), 0)::int AS read
+       FROM pg_stat_statements
       WHERE dbid IN (SELECT oid FROM pg_database WHERE datname LIKE current_database() || '%') AND query NOT LIKE '%pg_stat_statements%'
         AND query NOT LIKE '%webhook_delivery%' AND query NOT LIKE '%graphile_worker%'`,
   );
-  return rows[0].calls / requests;
+  const [{ calls, hit, read }] = rows;
+  return { statements: calls / requests, blocksHit: Math.round(hit / requests), blocksRead: Math.round(read / requests) };
 }
 
 /**
@@ -280,9 +297,10 @@ async function stopProcess(child: ChildProcess): Promise<void> {
 }
 
 /** Ingest, retention and the purge's scaling, each in a process and on a database of its own. */
-async function writeBenches() {
+async function writeBenches(scale: number) {
   console.log("# ingest and retention benches (each on a database of its own)");
-  const ingest = await childBench("ingest.js");
+  // Into tables that already hold this scale's dataset: how ingest's cost moves as the data grows.
+  const ingest = await childBench("ingest.js", { BENCH_SCALE: String(scale) });
   const retention = await childBench("retention.js");
   // The purge's time as the table grows and the rows it purges do not (10,000 of each size).
   const purgeSmall = await childBench("retention.js", { BENCH_RECORDS: "200000", BENCH_DUE: "10000" });
@@ -470,7 +488,7 @@ async function main() {
     if (!readsOnly) console.log("# the dashboard with its tenants spread over four region databases");
     const spread = readsOnly ? null : await spreadDashboard(size, { connections, seconds, runs, warmup }, CUSTODIAN_DASHBOARD, variables, operator);
 
-    const writes = readsOnly ? null : await writeBenches();
+    const writes = readsOnly ? null : await writeBenches(scale);
 
     const c = dashboardCases.get(custodian)!;
     const p = dashboardCases.get(postgraphile)!;
@@ -479,10 +497,10 @@ async function main() {
     const ofFloor = c.median.rps / f.median.rps;
     const range = (rs: Run[]) => `${Math.min(...rs.map((r) => r.rps)).toFixed(0)}-${Math.max(...rs.map((r) => r.rps)).toFixed(0)}`;
     const row = (label: string, k: CaseFigures) =>
-      `${label.padEnd(28)} ${k.median.rps.toFixed(0).padStart(7)} ${range(k.runs).padStart(11)} ${String(k.median.p50).padStart(7)} ${String(k.median.p99).padStart(7)} ${(k.statementsPerRequest ?? "n/a").toString().padStart(6)} ${String(k.runs.reduce((s, r) => s + r.errors, 0)).padStart(6)} ${String(k.median.serverCpuMs ?? "n/a").padStart(10)} ${String(k.median.databaseCpuMs).padStart(6)}`;
+      `${label.padEnd(28)} ${k.median.rps.toFixed(0).padStart(7)} ${range(k.runs).padStart(11)} ${String(k.median.p50).padStart(7)} ${String(k.median.p99).padStart(7)} ${(k.statementsPerRequest ?? "n/a").toString().padStart(6)} ${String(k.runs.reduce((s, r) => s + r.errors, 0)).padStart(6)} ${String(k.median.serverCpuMs ?? "n/a").padStart(10)} ${String(k.median.databaseCpuMs).padStart(6)} ${(k.blocksPerRequest ? `${k.blocksPerRequest.hit}/${k.blocksPerRequest.read}` : "n/a").padStart(10)}`;
     console.log("");
     console.log(
-      `case / target                  req/s  min-max(${runs})  p50 ms  p99 ms  stmts  errors  server CPU  DB CPU   (median of ${runs} runs of ${seconds} s at ${connections} connections; CPU in ms per request)`,
+      `case / target                  req/s  min-max(${runs})  p50 ms  p99 ms  stmts  errors  server CPU  DB CPU  pages h/r   (median of ${runs} runs of ${seconds} s at ${connections} connections; CPU in ms per request; PostgreSQL pages per request found in / read into its shared buffers)`,
     );
     console.log(row("dashboard: Custodian", c));
     console.log(row("dashboard: PostGraphile 5", p));
@@ -509,10 +527,14 @@ async function main() {
     if (writes) {
       const { ingest, retention, purgeSmall, purgeLarge } = writes;
       console.log(
-        `ingest: API ${ingest.apiRowsPerSecond.toFixed(0)} rows/s, direct ${ingest.directRowsPerSecond.toFixed(0)} rows/s, ratio ${ingest.ratio.toFixed(3)}`,
+        `ingest into tables of ${ingest.existingRecords} records: API ${ingest.apiRowsPerSecond.toFixed(0)} rows/s, direct ${ingest.directRowsPerSecond.toFixed(0)} rows/s, ratio ${ingest.ratio.toFixed(3)}`,
       );
       console.log(
         `retention: engine ${retention.engineRowsPerSecond.toFixed(0)} rows/s, plain DELETE ${retention.directRowsPerSecond.toFixed(0)} rows/s, ratio ${retention.ratio.toFixed(3)}`,
+      );
+      const trend = retention.rssByTenthMb as unknown as number[];
+      console.log(
+        `retention RSS: idle ${retention.idleRssMb.toFixed(0)} MB; at each tenth of the purge of ${retention.records} records ${trend.map((m) => m.toFixed(0)).join(" ")} MB`,
       );
       console.log(
         `purge of 10,000 due rows: ${purgeSmall.engineSeconds.toFixed(2)} s in a ${purgeSmall.tableRows}-row table, ${purgeLarge.engineSeconds.toFixed(2)} s in a ${purgeLarge.tableRows}-row table (${purgeRatio!.toFixed(2)}x)`,

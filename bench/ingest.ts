@@ -4,12 +4,14 @@ import { freshDatabase } from "../scripts/fresh-database";
 import { Role } from "../src/shared/auth/role";
 import { signToken } from "../src/shared/auth/jwt";
 import { createLogger } from "../src/shared/logging";
-import { BENCH_SECRET, euRegionUrl, syncDirectory, gql, intFromEnv, startApi, timed } from "./lib";
+import { datasetSize, seedDataset } from "./dataset";
+import { BENCH_SECRET, euRegionUrl, syncDirectory, gql, intFromEnv, sealSeededData, startApi, timed } from "./lib";
 
 /**
  * Ingest: BENCH_RECORDS records (default 100,000) through recordPersonalDataBatch, BENCH_BATCH
  * per request (1,000), BENCH_CONCURRENCY requests at a time (4); then, in the same run on the
  * same database, the same rows through multi-row INSERTs with pg at the same concurrency.
+ * With BENCH_SCALE, both go into tables that already hold the read benches' dataset of that scale.
  * The last line reads `ratio R`, R = API rows/s / direct rows/s.
  */
 const BATCH = `mutation($input: RecordPersonalDataBatchInput!) { recordPersonalDataBatch(input: $input) { count } }`;
@@ -46,6 +48,21 @@ async function main() {
   const pool = new Pool({ connectionString: euRegionUrl(database.url), max: concurrency });
   // The database goes away at the end of the run; an idle client hearing that is no failure.
   pool.on("error", () => undefined);
+  // BENCH_SCALE: the ingest goes into tables that already hold the read benches' dataset of that
+  // scale (sealed, with its keys), as a service's do; without it, into empty ones.
+  const scale = process.env.BENCH_SCALE ? Number(process.env.BENCH_SCALE) : 0;
+  if (scale > 0) {
+    const size = datasetSize(scale);
+    const started = Date.now();
+    const control = new Pool({ connectionString: database.url, max: 2 });
+    try {
+      await seedDataset({ control, regions: [{ code: "EU", pool }] }, size);
+    } finally {
+      await control.end();
+    }
+    await sealSeededData(database.url);
+    console.log(`# tables already holding ${size.records} records of ${size.tenants} tenants (seeded in ${((Date.now() - started) / 1000).toFixed(1)} s)`);
+  }
   const api = await startApi(database.url);
   try {
     // Two tenants, 1,000 subjects each: one is loaded through the API, the other directly.
@@ -88,7 +105,7 @@ async function main() {
 
     // Warm-up of both paths (not counted): JIT, plans, connections.
     await gql(api.url, token, BATCH, { input: { tenantId: tenants[0], records: [item(0, subjects[0])] } });
-    await pool.query("DELETE FROM personal_data_record");
+    await pool.query("DELETE FROM personal_data_record WHERE tenant_id = ANY($1::uuid[])", [tenants]);
     const apiSeconds = await timed(
       Array.from({ length: batches }, (_, b) => apiBatch(b)),
       concurrency,
@@ -111,7 +128,15 @@ async function main() {
     console.log(`pg multi-row INSERT           ${String(records).padEnd(9)} ${directSeconds.toFixed(2).padEnd(9)} ${directRate.toFixed(0)}`);
     console.log(`ratio ${(apiRate / directRate).toFixed(3)}`);
     if (process.argv.includes("--json"))
-      console.log(JSON.stringify({ records, apiRowsPerSecond: apiRate, directRowsPerSecond: directRate, ratio: apiRate / directRate }));
+      console.log(
+        JSON.stringify({
+          records,
+          existingRecords: scale > 0 ? datasetSize(scale).records : 0,
+          apiRowsPerSecond: apiRate,
+          directRowsPerSecond: directRate,
+          ratio: apiRate / directRate,
+        }),
+      );
   } finally {
     await api.stop();
     await pool.end();

@@ -66,8 +66,14 @@ async function main() {
     global.gc?.();
     const idleRss = process.memoryUsage().rss;
     let peakRss = idleRss;
-    const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 20);
+    // RSS over the purge, not only its peak: flat means it does not grow with the rows purged.
+    const trend: Array<{ at: number; rss: number }> = [];
     let started = process.hrtime.bigint();
+    const sampler = setInterval(() => {
+      const rss = process.memoryUsage().rss;
+      peakRss = Math.max(peakRss, rss);
+      trend.push({ at: Number(process.hrtime.bigint() - started) / 1e9, rss });
+    }, 20);
     const run = await new RetentionService(
       db,
       systemClock,
@@ -92,16 +98,30 @@ async function main() {
     console.log(`retention engine (batches of 10k)  ${String(records).padEnd(10)} ${engineSeconds.toFixed(2).padEnd(9)} ${engineRate.toFixed(0)}`);
     console.log(`one plain DELETE on a copy         ${String(records).padEnd(10)} ${directSeconds.toFixed(2).padEnd(9)} ${directRate.toFixed(0)}`);
     console.log(`RSS idle ${mb(idleRss)}, peak while purging ${mb(peakRss)} (+${mb(peakRss - idleRss)})`);
+    const tenths = rssByTenth(trend, engineSeconds);
+    console.log(`RSS at each tenth of the purge (MB): ${tenths.map((b) => (b / 1048576).toFixed(0)).join(" ")}`);
     console.log(`ratio ${(engineRate / directRate).toFixed(3)}`);
     if (process.argv.includes("--json")) {
       const figures = { records, tableRows, engineSeconds, engineRowsPerSecond: engineRate, directRowsPerSecond: directRate, ratio: engineRate / directRate };
-      console.log(JSON.stringify({ ...figures, idleRssMb: idleRss / 1048576, peakRssMb: peakRss / 1048576 }));
+      console.log(JSON.stringify({ ...figures, idleRssMb: idleRss / 1048576, peakRssMb: peakRss / 1048576, rssByTenthMb: tenths.map((b) => b / 1048576) }));
     }
   } finally {
     await db.destroy();
     await setup.destroy();
     await database.drop();
   }
+}
+
+/** The highest RSS sampled in each tenth of the run's time (the last sample before it when a tenth has none). */
+function rssByTenth(samples: ReadonlyArray<{ at: number; rss: number }>, seconds: number): number[] {
+  const tenths: number[] = [];
+  let last = samples[0]?.rss ?? 0;
+  for (let i = 0; i < 10; i++) {
+    const inside = samples.filter((s) => s.at >= (i * seconds) / 10 && s.at < ((i + 1) * seconds) / 10).map((s) => s.rss);
+    if (inside.length) last = Math.max(...inside);
+    tenths.push(last);
+  }
+  return tenths;
 }
 
 main().catch((error) => {
