@@ -47,7 +47,15 @@ export interface DataSourceOptions {
   timeouts?: boolean;
   /** The request pools': connections that send a request session's scope claim with each statement. */
   scoped?: boolean;
+  /**
+   * How long a new connection may take before the request waiting for it is told the database is
+   * unavailable (default CONNECT_TIMEOUT_MS). The test suite gives its apps longer: on a CI
+   * machine whose cores its lanes keep saturated, a server's new backends can take seconds.
+   */
+  connectTimeoutMs?: number;
 }
+
+export const CONNECT_TIMEOUT_MS = 3000;
 
 /** The role the service's requests log in as (created by the row-level security migration). */
 export const APP_ROLE = "custodian_app";
@@ -72,7 +80,7 @@ export function createDataSource(url: string, options: DataSourceOptions = {}): 
     logging: false,
     applicationName: "custodian",
     poolSize: options.poolSize ?? 10,
-    connectTimeoutMS: 3000,
+    connectTimeoutMS: options.connectTimeoutMs ?? CONNECT_TIMEOUT_MS,
     poolErrorHandler: options.onPoolError ?? (() => undefined),
     extra: {
       idleTimeoutMillis: 30_000,
@@ -87,7 +95,7 @@ export function createDataSource(url: string, options: DataSourceOptions = {}): 
  * A region's key store: a database of its own (the keys must not be in the data's backups), with
  * its own migrations and no entities. Its statements carry wrapped keys only.
  */
-export function createKeystoreDataSource(url: string, options: Pick<DataSourceOptions, "poolSize" | "onPoolError"> = {}): DataSource {
+export function createKeystoreDataSource(url: string, options: Pick<DataSourceOptions, "poolSize" | "onPoolError" | "connectTimeoutMs"> = {}): DataSource {
   return new DataSource({
     type: "postgres",
     url,
@@ -101,7 +109,7 @@ export function createKeystoreDataSource(url: string, options: Pick<DataSourceOp
     // As many as a request pool: a write or read waits for a key store connection while it holds
     // its own (four made the drills' writers time out on the region's pool).
     poolSize: options.poolSize ?? 10,
-    connectTimeoutMS: 3000,
+    connectTimeoutMS: options.connectTimeoutMs ?? CONNECT_TIMEOUT_MS,
     poolErrorHandler: options.onPoolError ?? (() => undefined),
     extra: { idleTimeoutMillis: 30_000, statement_timeout: 30_000, query_timeout: 35_000, Client: GuardedClient },
   });

@@ -47,6 +47,13 @@ export interface Caller {
   gql<T = Record<string, any>>(query: string, variables?: Record<string, unknown>): Promise<GqlResult<T>>;
 }
 
+/**
+ * How long the suite's apps wait for a new connection: CI's lanes keep both cores busy, and one
+ * app's start opening its pools once waited more than the service's 3 s for a backend of the
+ * system server (the tests of an unavailable database stop its server, which refuses at once).
+ */
+export const TEST_CONNECT_TIMEOUT_MS = 20_000;
+
 /** Where the suite's tenants live unless a test names another location (the factories' default). */
 export const DEFAULT_LOCATION = "EU";
 
@@ -108,7 +115,7 @@ export async function startTestApp(
       controlUrl: url,
       regionUrls: options.regionUrls,
       keystore: options.keystore,
-      pool: { poolSize: options.poolSize ?? 5 },
+      pool: { poolSize: options.poolSize ?? 5, connectTimeoutMs: TEST_CONNECT_TIMEOUT_MS },
       log,
       now: clock.now(),
     }),

@@ -114,7 +114,7 @@ async function openDatabase(name: string, url: string, options: TopologyOptions,
     if (applied.length) options.onMigrated?.(name, applied);
     await declareLocation(owner, name);
     const app = await openRequestPool(owner, url, { ...options.pool, appUrl });
-    const maintenance = await openMaintenancePool(url, { onPoolError: options.pool?.onPoolError });
+    const maintenance = await openMaintenancePool(url, { onPoolError: options.pool?.onPoolError, connectTimeoutMs: options.pool?.connectTimeoutMs });
     return { name, url, owner, app, maintenance, keystore: null };
   } catch (error) {
     await owner.destroy().catch(() => undefined);
@@ -130,7 +130,7 @@ export function keystoreName(code: string): string {
 /** Opens and migrates a region's key store, made first when Custodian names it and it is missing. */
 async function openKeystore(name: string, location: KeystoreLocation, options: TopologyOptions): Promise<DataSource> {
   const open = async () => {
-    const keystore = createKeystoreDataSource(location.url, { onPoolError: options.pool?.onPoolError });
+    const keystore = createKeystoreDataSource(location.url, { onPoolError: options.pool?.onPoolError, connectTimeoutMs: options.pool?.connectTimeoutMs });
     await keystore.initialize();
     try {
       const applied = await migrate(keystore);
