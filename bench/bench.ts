@@ -151,7 +151,7 @@ async function measure(
   }
   const figures = new Map<Target, CaseFigures>();
   for (const target of targets) {
-    const counted = await statementsPerRequest(pool, target, 20);
+    const counted = await statementsAndPagesPerRequest(pool, target, 20);
     figures.set(target, {
       runs: runs.get(target)!,
       median: median(runs.get(target)!),
@@ -163,7 +163,7 @@ async function measure(
 }
 
 /** SQL statements and the pages they touched per request, from pg_stat_statements (null when the server has not loaded it). */
-async function statementsPerRequest(
+async function statementsAndPagesPerRequest(
   pool: Pool,
   target: Target,
   requests: number,

@@ -51,17 +51,19 @@ async function main() {
   // BENCH_SCALE: the ingest goes into tables that already hold the read benches' dataset of that
   // scale (sealed, with its keys), as a service's do; without it, into empty ones.
   const scale = process.env.BENCH_SCALE ? Number(process.env.BENCH_SCALE) : 0;
-  if (scale > 0) {
-    const size = datasetSize(scale);
+  const existing = scale > 0 ? datasetSize(scale) : null;
+  if (existing) {
     const started = Date.now();
     const control = new Pool({ connectionString: database.url, max: 2 });
     try {
-      await seedDataset({ control, regions: [{ code: "EU", pool }] }, size);
+      await seedDataset({ control, regions: [{ code: "EU", pool }] }, existing);
     } finally {
       await control.end();
     }
     await sealSeededData(database.url);
-    console.log(`# tables already holding ${size.records} records of ${size.tenants} tenants (seeded in ${((Date.now() - started) / 1000).toFixed(1)} s)`);
+    console.log(
+      `# tables already holding ${existing.records} records of ${existing.tenants} tenants (seeded in ${((Date.now() - started) / 1000).toFixed(1)} s)`,
+    );
   }
   const api = await startApi(database.url);
   try {
@@ -131,7 +133,7 @@ async function main() {
       console.log(
         JSON.stringify({
           records,
-          existingRecords: scale > 0 ? datasetSize(scale).records : 0,
+          existingRecords: existing?.records ?? 0,
           apiRowsPerSecond: apiRate,
           directRowsPerSecond: directRate,
           ratio: apiRate / directRate,

@@ -42,7 +42,7 @@ export class EventFeed {
       this.topology.all
         .filter((db) => !this.clients.has(db.name))
         .map(async (db) => {
-          const client = new Client({ connectionString: db.url, connectionTimeoutMillis: 3000 });
+          const client = new Client({ connectionString: db.url, connectionTimeoutMillis: this.topology.connectTimeoutMs });
           this.clients.set(db.name, client);
           const drop = () => {
             if (this.clients.get(db.name) === client) this.clients.delete(db.name);

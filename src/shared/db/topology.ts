@@ -1,6 +1,6 @@
 import { Client } from "pg";
 import type { DataSource } from "typeorm";
-import { createDataSource, createKeystoreDataSource, type DataSourceOptions } from "../../../ormconfig";
+import { CONNECT_TIMEOUT_MS, createDataSource, createKeystoreDataSource, type DataSourceOptions } from "../../../ormconfig";
 import { pgErrorCode } from "./database";
 import { migrate } from "./migrate";
 import { openMaintenancePool, openRequestPool } from "./pools";
@@ -79,9 +79,9 @@ const PG_DUPLICATE_DATABASE = "42P04";
 export const PG_UNKNOWN_DATABASE = "3D000";
 
 /** Creates database `name` on the server `serverUrl` names, unless it exists (two instances may race to it). */
-export async function ensureDatabase(serverUrl: string, name: string): Promise<void> {
+export async function ensureDatabase(serverUrl: string, name: string, connectTimeoutMs = CONNECT_TIMEOUT_MS): Promise<void> {
   if (!/^[a-z0-9_]{1,63}$/.test(name)) throw new Error(`unexpected database name ${JSON.stringify(name)}`);
-  const client = new Client({ connectionString: serverUrl, connectionTimeoutMillis: 3000 });
+  const client = new Client({ connectionString: serverUrl, connectionTimeoutMillis: connectTimeoutMs });
   await client.connect();
   try {
     const { rowCount } = await client.query("SELECT 1 FROM pg_database WHERE datname = $1", [name]);
@@ -105,6 +105,11 @@ export function withDatabase(url: string, name: string): string {
   return next.toString();
 }
 
+/** What every connection the topology opens takes from its pool options, whatever the pool's size or role. */
+function connectionOptions(options: TopologyOptions): Pick<DataSourceOptions, "onPoolError" | "connectTimeoutMs"> {
+  return { onPoolError: options.pool?.onPoolError, connectTimeoutMs: options.pool?.connectTimeoutMs };
+}
+
 /** Opens a migrated database's three pools. */
 async function openDatabase(name: string, url: string, options: TopologyOptions, appUrl?: string): Promise<Database> {
   const owner = createDataSource(url, { ...options.pool, poolSize: 3 });
@@ -114,7 +119,7 @@ async function openDatabase(name: string, url: string, options: TopologyOptions,
     if (applied.length) options.onMigrated?.(name, applied);
     await declareLocation(owner, name);
     const app = await openRequestPool(owner, url, { ...options.pool, appUrl });
-    const maintenance = await openMaintenancePool(url, { onPoolError: options.pool?.onPoolError, connectTimeoutMs: options.pool?.connectTimeoutMs });
+    const maintenance = await openMaintenancePool(url, connectionOptions(options));
     return { name, url, owner, app, maintenance, keystore: null };
   } catch (error) {
     await owner.destroy().catch(() => undefined);
@@ -130,7 +135,7 @@ export function keystoreName(code: string): string {
 /** Opens and migrates a region's key store, made first when Custodian names it and it is missing. */
 async function openKeystore(name: string, location: KeystoreLocation, options: TopologyOptions): Promise<DataSource> {
   const open = async () => {
-    const keystore = createKeystoreDataSource(location.url, { onPoolError: options.pool?.onPoolError, connectTimeoutMs: options.pool?.connectTimeoutMs });
+    const keystore = createKeystoreDataSource(location.url, connectionOptions(options));
     await keystore.initialize();
     try {
       const applied = await migrate(keystore);
@@ -143,7 +148,11 @@ async function openKeystore(name: string, location: KeystoreLocation, options: T
   };
   return open().catch(async (error: unknown) => {
     if (!location.create || pgErrorCode(error) !== PG_UNKNOWN_DATABASE) throw error;
-    await ensureDatabase(withDatabase(location.url, "postgres"), decodeURIComponent(new URL(location.url).pathname.slice(1)));
+    await ensureDatabase(
+      withDatabase(location.url, "postgres"),
+      decodeURIComponent(new URL(location.url).pathname.slice(1)),
+      connectionOptions(options).connectTimeoutMs,
+    );
     return open();
   });
 }
@@ -220,6 +229,11 @@ export class Topology {
     return names.map((name, i) => ({ name, outcome: outcomes[i] }));
   }
 
+  /** How long a new connection to any of its databases may take (its pools' setting). */
+  get connectTimeoutMs(): number {
+    return connectionOptions(this.options).connectTimeoutMs ?? CONNECT_TIMEOUT_MS;
+  }
+
   /** Every database: control first. */
   get all(): Database[] {
     return [this.control, ...this.regions];
@@ -250,7 +264,7 @@ export class Topology {
         const region = await openDatabase(code, url, this.options).catch(async (error: unknown) => {
           // A location without a URL of its own gets its database on the control server, made on first open.
           if (this.options.regionUrls?.[code] || pgErrorCode(error) !== PG_UNKNOWN_DATABASE) throw error;
-          await ensureDatabase(this.options.controlUrl, regionDatabaseName(this.options.controlUrl, code));
+          await ensureDatabase(this.options.controlUrl, regionDatabaseName(this.options.controlUrl, code), this.connectTimeoutMs);
           return openDatabase(code, url, this.options);
         });
         try {
