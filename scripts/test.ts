@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { readdirSync, readFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, statfsSync } from "node:fs";
 import { join } from "node:path";
 import { createLogger } from "../src/shared/logging";
 import { Client, Pool } from "pg";
@@ -14,6 +14,16 @@ import { freshDatabase, migrateAndSeed } from "./fresh-database";
  * Arguments are passed on to `node --test` (e.g. --test-name-pattern=tenant).
  */
 async function main(): Promise<number> {
+  const scratch = memoryScratch();
+  if (scratch) process.env.TMPDIR = scratch;
+  try {
+    return await run();
+  } finally {
+    if (scratch) rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
+async function run(): Promise<number> {
   // The suite's own embedded server is thrown away after the run: it need not survive a power
   // cut, so it does not wait for the disk (durability is tested on servers of their own).
   const database = await freshDatabase("custodian_test", createLogger(process.env.LOG_LEVEL ?? "warn"), DISPOSABLE_SERVER, async (url) => {
@@ -47,6 +57,33 @@ async function main(): Promise<number> {
     return await new Promise<number>((ok) => child.on("exit", (code) => ok(code ?? 1)));
   } finally {
     await database.drop();
+  }
+}
+
+/** A memory file system's magic number (statfs's f_type). */
+const TMPFS_MAGIC = 0x01021994;
+/** What a run may write to its scratch at most: its servers' data and WAL, a few dumps. */
+const SCRATCH_BYTES = 4 * 1024 ** 3;
+
+/**
+ * A fresh folder in /dev/shm for the run's scratch (the TMPDIR of the runner and of every test:
+ * its embedded servers' data, dumps), when that is a memory file system with room and TMPDIR is
+ * not given; else null (the system's temporary folder). Every test file copies nine databases
+ * and drops them after: on this ext4 without a journal, creating a file first steps over the
+ * inodes deleted in the last seconds, and a copy's 433 files took 300 ms of the server's CPU per
+ * database (in memory 15 ms). Nothing here needs to outlive the run or survive a power cut.
+ */
+function memoryScratch(): string | null {
+  if (process.env.TMPDIR) return null;
+  try {
+    const fs = statfsSync("/dev/shm");
+    if (fs.type !== TMPFS_MAGIC || fs.bavail * fs.bsize < SCRATCH_BYTES) return null;
+    const dir = mkdtempSync(join("/dev/shm", "custodian-test-run-"));
+    // As /tmp is: the postgres user (the servers run as it under root) makes its own folders here.
+    chmodSync(dir, 0o1777);
+    return dir;
+  } catch {
+    return null;
   }
 }
 
