@@ -7,7 +7,7 @@ import { freshDatabase } from "../scripts/fresh-database";
 import { Role } from "../src/shared/auth/role";
 import { signToken } from "../src/shared/auth/jwt";
 import { createLogger } from "../src/shared/logging";
-import { BENCH_SECRET, euRegionUrl, gql, intFromEnv, startApi, syncDirectory, timed } from "./lib";
+import { BENCH_SECRET, euRegionUrl, gql, intFromEnv, postgresCpuMs, processCpuMs, startApi, syncDirectory, timed } from "./lib";
 
 /**
  * Events: BENCH_EVENTS committed openSubjectRequest mutations (default 10,000), paced at
@@ -19,6 +19,12 @@ import { BENCH_SECRET, euRegionUrl, gql, intFromEnv, startApi, syncDirectory, ti
  */
 const OPEN = `mutation($input: OpenSubjectRequestInput!) { openSubjectRequest(input: $input) { id } }`;
 const CREATE = `mutation($input: CreateWebhookEndpointInput!) { createWebhookEndpoint(input: $input) { secret endpoint { id } } }`;
+
+interface Cpu {
+  api: number;
+  postgres: number;
+  bench: number;
+}
 
 const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
@@ -160,16 +166,31 @@ async function main() {
     // 2. The mutations' own speed, with the endpoint subscribed and without, alternating.
     const withEndpoint: number[] = [];
     const without: number[] = [];
+    // CPU per mutation of each run, in ms: the API, PostgreSQL, this process (the clients and the receiver).
+    const cpuWith: Cpu[] = [];
+    const cpuWithout: Cpu[] = [];
+    const cpuNow = (): Cpu => ({
+      api: processCpuMs(api.child.pid!),
+      postgres: postgresCpuMs(),
+      bench: process.cpuUsage().user / 1000 + process.cpuUsage().system / 1000,
+    });
     for (let run = 0; run < runs; run++) {
       for (const enabled of [true, false]) {
         for (const e of endpoints)
           await gql(api.url, e.token, `mutation($id: ID!) { ${enabled ? "enable" : "disable"}WebhookEndpoint(endpointId: $id) { id } }`, { id: e.id });
         enabledNow = enabled;
+        const before = cpuNow();
         const seconds = await timed(
           Array.from({ length: perRun }, () => open),
           concurrency,
         );
+        const after = cpuNow();
         (enabled ? withEndpoint : without).push(perRun / seconds);
+        (enabled ? cpuWith : cpuWithout).push({
+          api: (after.api - before.api) / perRun,
+          postgres: (after.postgres - before.postgres) / perRun,
+          bench: (after.bench - before.bench) / perRun,
+        });
         // The next run starts when this one's deliveries are done: each run pays for its own.
         const until = performance.now() + 60_000;
         while (enabled && arrived.size < deliverable && performance.now() < until) await new Promise((ok) => setTimeout(ok, 50));
@@ -180,6 +201,9 @@ async function main() {
     console.log(
       `openSubjectRequest req/s  with endpoint ${w.toFixed(0)} (${fmt(withEndpoint)})  without ${n.toFixed(0)} (${fmt(without)})  ratio ${(w / n).toFixed(3)}`,
     );
+    const cpu = (xs: Cpu[]) =>
+      `API ${median(xs.map((x) => x.api)).toFixed(2)}, PostgreSQL ${median(xs.map((x) => x.postgres)).toFixed(2)}, bench ${median(xs.map((x) => x.bench)).toFixed(2)}`;
+    console.log(`CPU per mutation (ms, medians)  with endpoint: ${cpu(cpuWith)}  without: ${cpu(cpuWithout)}`);
     if (process.argv.includes("--json")) {
       console.log(
         JSON.stringify({ events, rate, missing, duplicates, p50: percentile(latencies, 50), p99: percentile(latencies, 99), withEndpoint: w, without: n }),

@@ -20,7 +20,9 @@ const SINGLE_ATTEMPT_TASK = "webhook_attempt";
  * one statement each: the queue's and the database's work per delivery falls with the batch,
  * which under load is what keeps delivery up with the events (a quiet stream hands batches of one).
  */
-const BATCH = 25;
+const BATCH = 50;
+/** Deliveries a second from which a dispatcher gathers longer (options.busyGatherMs). */
+const BUSY_RATE = 50;
 /** The queue's connections per instance: graphile-worker's LISTEN, job fetches and completions, the dispatcher's hand-overs. */
 const QUEUE_CONNECTIONS = 6;
 /**
@@ -47,8 +49,10 @@ export interface WebhookWorkerOptions {
   concurrency?: number;
   /** How often due deliveries are looked for without a notification (retries come due by the clock). */
   pollMs?: number;
-  /** How long a wake waits to gather others before dispatching (a delivery's added latency at most). */
+  /** How long a wake waits to gather others before dispatching while the stream is quiet (a delivery's added latency). */
   gatherMs?: number;
+  /** The same while busy (the last dispatch handed at least 50 deliveries a second since the one before): fewer, fuller batches. */
+  busyGatherMs?: number;
   /** How long a hand-over holds a delivery (wall clock): an instance that dies mid-attempt frees it after this. */
   leaseMs?: number;
 }
@@ -93,6 +97,10 @@ export class WebhookWorker {
   private readonly pollMs: number;
   private readonly leaseMs: number;
   private readonly gatherMs: number;
+  private readonly busyGatherMs: number;
+  /** The last dispatch found the stream busy: the next gathers longer. */
+  private busy = false;
+  private lastDispatchAt = 0;
 
   constructor(
     private readonly topology: Topology,
@@ -105,7 +113,8 @@ export class WebhookWorker {
     this.concurrency = options.concurrency ?? 32;
     this.agents = deliveryAgents(options.rules);
     this.pollMs = options.pollMs ?? 1000;
-    this.gatherMs = options.gatherMs ?? 100;
+    this.gatherMs = options.gatherMs ?? 50;
+    this.busyGatherMs = Math.max(options.busyGatherMs ?? 300, this.gatherMs);
     this.leaseMs = Math.max(options.leaseMs ?? 60_000, LEASE_MARGIN_MS + 3_000);
   }
 
@@ -147,7 +156,9 @@ export class WebhookWorker {
    * Dispatches shortly (or right after the dispatch in progress): the database that announced an
    * event, or every database (the clock's tick, which finds retries come due). Wakes within the
    * gathering time, or during a dispatch, are gathered into one: under load, each claim then
-   * takes many deliveries, and the queue's and the database's work per delivery falls.
+   * takes many deliveries, and the queue's and the database's work per delivery falls. A quiet
+   * stream gathers for 50 ms (its latency); a busy one (BUSY_RATE) for 300 ms: fewer statements
+   * and jobs per delivery, its latency still well under a second.
    */
   wake(database?: string): void {
     if (database) this.pendingDatabases.add(database);
@@ -158,12 +169,17 @@ export class WebhookWorker {
   /** Starts a dispatch of what wakes asked for, unless one is under way (it starts the next when done). */
   private dispatchPending(): void {
     if (this.dispatching || !this.runner || (!this.pendingAll && !this.pendingDatabases.size)) return;
-    this.dispatching = new Promise((ok) => setTimeout(ok, this.gatherMs))
+    this.dispatching = new Promise((ok) => setTimeout(ok, this.busy ? this.busyGatherMs : this.gatherMs))
       .then(() => {
         const names = this.pendingAll ? null : new Set(this.pendingDatabases);
         this.pendingAll = false;
         this.pendingDatabases.clear();
         return this.dispatchAll(names);
+      })
+      .then((handed) => {
+        const now = performance.now();
+        this.busy = handed / Math.max((now - this.lastDispatchAt) / 1000, 0.001) >= BUSY_RATE;
+        this.lastDispatchAt = now;
       })
       .catch((error: unknown) => this.log.warn({ error: loggableError(error) }, "webhook dispatch failed; the next tick retries"))
       .finally(() => {
@@ -172,24 +188,28 @@ export class WebhookWorker {
       });
   }
 
-  /** Hands every due delivery of every open database (or of those named) to the queue; resolves when done. */
-  async dispatchAll(names: ReadonlySet<string> | null = null): Promise<void> {
-    await Promise.all(
+  /** Hands every due delivery of every open database (or of those named) to the queue; resolves, when done, to how many. */
+  async dispatchAll(names: ReadonlySet<string> | null = null): Promise<number> {
+    const handed = await Promise.all(
       this.topology.all
         .filter((db) => !names || names.has(db.name))
         .map((db) =>
-          this.dispatch(db).catch((error: unknown) =>
-            this.log.debug({ database: db.name, error: loggableError(error) }, "webhook dispatch skipped a database"),
-          ),
+          this.dispatch(db).catch((error: unknown) => {
+            this.log.debug({ database: db.name, error: loggableError(error) }, "webhook dispatch skipped a database");
+            return 0;
+          }),
         ),
     );
+    return handed.reduce((sum, n) => sum + n, 0);
   }
 
-  private async dispatch(db: Database): Promise<void> {
-    const claim = 100;
+  /** Hands `db`'s due deliveries to the queue; resolves to how many. */
+  private async dispatch(db: Database): Promise<number> {
+    const claim = 2 * BATCH;
+    let handed = 0;
     for (;;) {
       const { token, deliveries } = await claimDue(db.maintenance.manager, this.clock.now(), claim, this.leaseMs);
-      if (!deliveries.length || !this.pool) return;
+      if (!deliveries.length || !this.pool) return handed;
       // A batch mostly goes to one receiver: a slow one holds up few others.
       deliveries.sort((a, b) => a.endpointId.localeCompare(b.endpointId));
       const jobs: AttemptsJob[] = [];
@@ -199,7 +219,8 @@ export class WebhookWorker {
         JSON.stringify(jobs),
         ATTEMPTS_TASK,
       ]);
-      if (deliveries.length < claim) return;
+      handed += deliveries.length;
+      if (deliveries.length < claim) return handed;
     }
   }
 
