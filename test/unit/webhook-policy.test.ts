@@ -9,6 +9,7 @@ import {
   deliveryBody,
   disableReason,
   endpointVerdicts,
+  gatheringMs,
   isForbiddenAddress,
   MAX_ATTEMPTS,
   newSecret,
@@ -153,6 +154,17 @@ describe("webhook rules (pure)", () => {
     for (const secret of [current, previous]) new Webhook(shownSecret(secret)).verify(body, headers);
     assert.throws(() => new Webhook(shownSecret(newSecret())).verify(body, headers), "another secret fails");
     assert.deepEqual(signingSecrets(endpoint, new Date(T0.getTime() + 1000)), [current], "the overlap ends");
+  });
+
+  it("gathers longer from 50 deliveries a second, counted since the last dispatch", () => {
+    assert.equal(gatheringMs(0, 1000, 50, 300), 50);
+    assert.equal(gatheringMs(49, 1000, 50, 300), 50);
+    assert.equal(gatheringMs(50, 1000, 50, 300), 300);
+    // 15 in 300 ms is 50 a second; 15 in the second after a quiet spell is not.
+    assert.equal(gatheringMs(15, 300, 50, 300), 300);
+    assert.equal(gatheringMs(15, 1000, 50, 300), 50);
+    // A first dispatch counts since the process started.
+    assert.equal(gatheringMs(1, 60_000, 50, 300), 50);
   });
 
   it("tells each role what the role table says", () => {

@@ -20,6 +20,18 @@ export const ATTEMPT_TIMEOUT_MS = 10_000;
 /** At most this much of an answer is read (and none of it kept). */
 export const MAX_ANSWER_BYTES = 64 * 1024;
 
+/** Deliveries a second from which a dispatcher gathers longer before its next dispatch. */
+export const BUSY_DELIVERIES_PER_SECOND = 50;
+
+/**
+ * How long a dispatcher gathers wakes before its next dispatch, given how many deliveries the
+ * last one handed and how long it was since the one before: `quietMs` (a delivery's added
+ * latency) unless the stream is busy, then `busyMs` (fewer, fuller batches).
+ */
+export function gatheringMs(handed: number, sinceLastMs: number, quietMs: number, busyMs: number): number {
+  return handed * 1000 >= BUSY_DELIVERIES_PER_SECOND * Math.max(sinceLastMs, 1) ? busyMs : quietMs;
+}
+
 export type AttemptError = "TIMEOUT" | "CONNECTION" | "REDIRECT" | "REFUSED_ADDRESS" | "HTTP";
 
 export interface AttemptOutcome {

@@ -7,7 +7,16 @@ import { loggableError, type Logger } from "../../shared/logging";
 import { watchWebhooks, webhookAttempts, webhookFailures, webhookLag } from "../../shared/metrics";
 import { wireName } from "./event-type";
 import type { EventFeed } from "./event-feed";
-import { afterAttempt, ATTEMPT_TIMEOUT_MS, deliveryBody, endpointVerdicts, signature, signingSecrets, type AttemptOutcome } from "./webhook-policy";
+import {
+  afterAttempt,
+  ATTEMPT_TIMEOUT_MS,
+  deliveryBody,
+  endpointVerdicts,
+  gatheringMs,
+  signature,
+  signingSecrets,
+  type AttemptOutcome,
+} from "./webhook-policy";
 import { attemptDelivery, deliveryAgents, type AddressRules, type DeliveryAgents } from "./webhook-transport";
 import { claimDue, deliveryBacklog, disableEndpoint, leasedDeliveries, recordAttempts, type LeasedDelivery } from "./webhooks.store";
 
@@ -21,8 +30,6 @@ const SINGLE_ATTEMPT_TASK = "webhook_attempt";
  * which under load is what keeps delivery up with the events (a quiet stream hands batches of one).
  */
 const BATCH = 50;
-/** Deliveries a second from which a dispatcher gathers longer (options.busyGatherMs). */
-const BUSY_RATE = 50;
 /** The queue's connections per instance: graphile-worker's LISTEN, job fetches and completions, the dispatcher's hand-overs. */
 const QUEUE_CONNECTIONS = 6;
 /**
@@ -51,7 +58,7 @@ export interface WebhookWorkerOptions {
   pollMs?: number;
   /** How long a wake waits to gather others before dispatching while the stream is quiet (a delivery's added latency). */
   gatherMs?: number;
-  /** The same while busy (the last dispatch handed at least 50 deliveries a second since the one before): fewer, fuller batches. */
+  /** The same while busy (gatheringMs): fewer, fuller batches. */
   busyGatherMs?: number;
   /** How long a hand-over holds a delivery (wall clock): an instance that dies mid-attempt frees it after this. */
   leaseMs?: number;
@@ -98,8 +105,8 @@ export class WebhookWorker {
   private readonly leaseMs: number;
   private readonly gatherMs: number;
   private readonly busyGatherMs: number;
-  /** The last dispatch found the stream busy: the next gathers longer. */
-  private busy = false;
+  /** How long the next dispatch gathers (gatheringMs), and when the last one ended. */
+  private nextGatherMs: number;
   private lastDispatchAt = 0;
 
   constructor(
@@ -115,6 +122,7 @@ export class WebhookWorker {
     this.pollMs = options.pollMs ?? 1000;
     this.gatherMs = options.gatherMs ?? 50;
     this.busyGatherMs = Math.max(options.busyGatherMs ?? 300, this.gatherMs);
+    this.nextGatherMs = this.gatherMs;
     this.leaseMs = Math.max(options.leaseMs ?? 60_000, LEASE_MARGIN_MS + 3_000);
   }
 
@@ -157,7 +165,7 @@ export class WebhookWorker {
    * event, or every database (the clock's tick, which finds retries come due). Wakes within the
    * gathering time, or during a dispatch, are gathered into one: under load, each claim then
    * takes many deliveries, and the queue's and the database's work per delivery falls. A quiet
-   * stream gathers for 50 ms (its latency); a busy one (BUSY_RATE) for 300 ms: fewer statements
+   * stream gathers for 50 ms (its latency); a busy one (gatheringMs) for 300 ms: fewer statements
    * and jobs per delivery, its latency still well under a second.
    */
   wake(database?: string): void {
@@ -169,7 +177,7 @@ export class WebhookWorker {
   /** Starts a dispatch of what wakes asked for, unless one is under way (it starts the next when done). */
   private dispatchPending(): void {
     if (this.dispatching || !this.runner || (!this.pendingAll && !this.pendingDatabases.size)) return;
-    this.dispatching = new Promise((ok) => setTimeout(ok, this.busy ? this.busyGatherMs : this.gatherMs))
+    this.dispatching = new Promise((ok) => setTimeout(ok, this.nextGatherMs))
       .then(() => {
         const names = this.pendingAll ? null : new Set(this.pendingDatabases);
         this.pendingAll = false;
@@ -178,7 +186,7 @@ export class WebhookWorker {
       })
       .then((handed) => {
         const now = performance.now();
-        this.busy = handed / Math.max((now - this.lastDispatchAt) / 1000, 0.001) >= BUSY_RATE;
+        this.nextGatherMs = gatheringMs(handed, now - this.lastDispatchAt, this.gatherMs, this.busyGatherMs);
         this.lastDispatchAt = now;
       })
       .catch((error: unknown) => this.log.warn({ error: loggableError(error) }, "webhook dispatch failed; the next tick retries"))
