@@ -169,11 +169,10 @@ async function main() {
     // CPU per mutation of each run, in ms: the API, PostgreSQL, this process (the clients and the receiver).
     const cpuWith: Cpu[] = [];
     const cpuWithout: Cpu[] = [];
-    const cpuNow = (): Cpu => ({
-      api: processCpuMs(api.child.pid!),
-      postgres: postgresCpuMs(),
-      bench: process.cpuUsage().user / 1000 + process.cpuUsage().system / 1000,
-    });
+    const cpuNow = (): Cpu => {
+      const own = process.cpuUsage();
+      return { api: processCpuMs(api.child.pid!), postgres: postgresCpuMs(), bench: (own.user + own.system) / 1000 };
+    };
     for (let run = 0; run < runs; run++) {
       for (const enabled of [true, false]) {
         for (const e of endpoints)
