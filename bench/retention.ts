@@ -65,15 +65,11 @@ async function main() {
 
     global.gc?.();
     const idleRss = process.memoryUsage().rss;
-    let peakRss = idleRss;
     // RSS over the purge, not only its peak: flat means it does not grow with the rows purged.
     const trend: Array<{ at: number; rss: number }> = [];
     let started = process.hrtime.bigint();
-    const sampler = setInterval(() => {
-      const rss = process.memoryUsage().rss;
-      peakRss = Math.max(peakRss, rss);
-      trend.push({ at: Number(process.hrtime.bigint() - started) / 1e9, rss });
-    }, 20);
+    const sample = () => trend.push({ at: Number(process.hrtime.bigint() - started) / 1e9, rss: process.memoryUsage().rss });
+    const sampler = setInterval(sample, 20);
     const run = await new RetentionService(
       db,
       systemClock,
@@ -83,7 +79,8 @@ async function main() {
     ).run({ dryRun: false });
     const engineSeconds = Number(process.hrtime.bigint() - started) / 1e9;
     clearInterval(sampler);
-    peakRss = Math.max(peakRss, process.memoryUsage().rss);
+    sample();
+    const peakRss = trend.reduce((peak, s) => Math.max(peak, s.rss), idleRss);
     if (run.recordsPurged !== records) throw new Error(`the engine purged ${run.recordsPurged} of ${records}`);
 
     started = process.hrtime.bigint();
