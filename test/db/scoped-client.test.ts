@@ -3,6 +3,7 @@ import { after, before, describe, it } from "node:test";
 import { rowScopeOf } from "../../src/context";
 import { preparedQuery } from "../../src/shared/db/database";
 import { RequestSession } from "../../src/shared/db/session";
+import { formatError } from "../../src/shared/graphql/format-error";
 import { type TestApp, principals, startTestApp } from "../helpers/app";
 import { createTenant, registerSubject } from "../helpers/factories";
 
@@ -26,7 +27,7 @@ describe("a request pool's connection", () => {
   });
   after(() => app.close());
 
-  const open = async () => (session = await RequestSession.open(app.appDb, rowScopeOf(principals.tenantAdmin(tenant.id)), "test"));
+  const open = async () => (session = await RequestSession.open(app.appDb, rowScopeOf(principals.tenantAdmin(tenant.id)), "test", "EU"));
   const close = () => session.close();
 
   it("reports a failing statement as its own and goes on with the next, still scoped", async () => {
@@ -69,6 +70,35 @@ describe("a request pool's connection", () => {
       await assert.rejects(preparedQuery(session.manager, `SELEC nothing`, []), /syntax error/);
       await assert.rejects(preparedQuery(session.manager, `SELEC nothing`, []), /syntax error/, "parsed again, not taken as prepared");
       assert.deepEqual(await preparedQuery(session.manager, text, [tenant.id]), [{ n: 1 }]);
+    } finally {
+      await close();
+    }
+  });
+
+  it("fails naming its database once its connection is lost: that location's outage, retryable", async () => {
+    await open();
+    try {
+      const [{ pid }] = await session.manager.query(`SELECT pg_backend_pid() AS pid`);
+      await app.db.query(`SELECT pg_terminate_backend($1)`, [pid]);
+      // TypeORM releases a runner whose connection reported an error, and refuses its statements
+      // from then on, before sending them: the case of a request whose session opened just before.
+      for (let i = 0; i < 500 && !session.manager.queryRunner?.isReleased; i++) await new Promise((ok) => setTimeout(ok, 10));
+      assert.ok(session.manager.queryRunner?.isReleased, "the probe: the connection's loss was seen");
+      const error = await session.manager.query(`SELECT 1`).then(
+        () => assert.fail("a statement ran on a lost connection"),
+        (e: unknown) => e,
+      );
+      const formatted = formatError({ message: "x" }, error, { debug: false });
+      assert.equal(formatted.extensions?.storageLocation, "EU", JSON.stringify(formatted));
+      assert.equal(formatted.extensions?.retryable, true);
+      assert.match(formatted.message, /EU storage location's database is unavailable/);
+    } finally {
+      await close();
+    }
+    // The pool replaced the connection: the next session works.
+    await open();
+    try {
+      assert.deepEqual(await subjectTenants(), [tenant.id]);
     } finally {
       await close();
     }

@@ -1,4 +1,5 @@
 import { unwrapResolverError } from "@apollo/server/errors";
+import { failedDatabaseOf } from "../db/session";
 import { CONTROL, DatabaseUnavailableError } from "../db/topology";
 import type { ValidationError } from "class-validator";
 import { GraphQLError, type GraphQLFormattedError } from "graphql";
@@ -46,6 +47,9 @@ const DATABASE_UNAVAILABLE_CODES = new Set([
 function regionOf(error: unknown, depth = 0): string | null {
   if (!error || depth > 4) return null;
   if (error instanceof DatabaseUnavailableError) return error.database === CONTROL ? null : error.database;
+  // A statement of a session that had opened, on a connection lost since.
+  const failed = failedDatabaseOf(error);
+  if (failed !== null) return failed === CONTROL ? null : failed;
   const e = error as { originalError?: unknown; cause?: unknown };
   return regionOf(e.originalError, depth + 1) ?? regionOf(e.cause, depth + 1);
 }
