@@ -13,6 +13,7 @@ import { SealedValues1796400000001 } from "./1796400000001-SealedValues";
 import { SealedSubjects1796400000002 } from "./1796400000002-SealedSubjects";
 import { PlaintextLeft1796400000005 } from "./1796400000005-PlaintextLeft";
 import { ShredEpoch1796400000006 } from "./1796400000006-ShredEpoch";
+import { ScopeChecksPlanned1796400000007 } from "./1796400000007-ScopeChecksPlanned";
 
 /** Every migration, in order. Listed explicitly so a stale compiled file can never run. */
 export const migrations = [
@@ -31,4 +32,5 @@ export const migrations = [
   SealedSubjects1796400000002,
   PlaintextLeft1796400000005,
   ShredEpoch1796400000006,
+  ScopeChecksPlanned1796400000007,
 ];

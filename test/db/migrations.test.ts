@@ -63,26 +63,35 @@ describe("migrations and entity metadata", () => {
     const script = join(__dirname, "..", "..", "scripts", "migrations.js");
     const cli = async (command: string) =>
       (await promisify(execFile)(process.execPath, [script, command], { env: { ...process.env, DATABASE_URL: database.url, LOG_LEVEL: "warn" } })).stdout;
-    // The newest migration keeps the key store's shred count as the last retention run saw it.
+    // The data's newest migration verifies scope claims in PL/pgSQL (it reverts to SQL); the key
+    // store's keeps its shred count as the last retention run saw it.
+    const language = (url: string) =>
+      on(
+        url,
+        async (db) =>
+          (await db.query(`SELECT l.lanname FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang WHERE p.proname = 'custodian_tenant'`))[0].lanname,
+      );
     const guards = (url: string) => on(url, async (db) => Number((await db.query(`SELECT count(*) AS n FROM pg_class WHERE relname = 'shred_epoch'`))[0].n));
     const eu = regionUrlOf({ controlUrl: database.url }, "EU");
     // Each location's key store is migrated (and made) with it, and reverted with it.
     const euKeys = keystoreLocation({ production: false }, "EU", eu).url;
+    const newest = (name: string) => (name.endsWith("key store") ? "ShredEpoch" : "ScopeChecksPlanned");
     await cli("run");
-    assert.ok((await guards(eu)) > 0, "the newest migration is applied to start with");
+    assert.equal(await language(eu), "plpgsql", "the newest migration is applied to start with");
     assert.ok((await guards(euKeys)) > 0, "and the key store's");
 
     const reverted = await cli("revert");
     for (const name of [...LOCATIONS, ...LOCATIONS.map((l) => `${l} key store`), "control"])
-      assert.match(reverted, new RegExp(`^${name}: reverted ShredEpoch\\d+$`, "m"));
-    assert.equal(await guards(eu), 0);
+      assert.match(reverted, new RegExp(`^${name}: reverted ${newest(name)}\\d+$`, "m"));
+    assert.equal(await language(eu), "sql");
+    assert.equal(await language(database.url), "sql");
     assert.equal(await guards(euKeys), 0);
-    assert.equal(await guards(database.url), 0);
+    assert.ok((await guards(eu)) > 0, "only the newest migration is reverted");
 
     const applied = await cli("run");
     for (const name of ["control", ...LOCATIONS, ...LOCATIONS.map((l) => `${l} key store`)])
-      assert.match(applied, new RegExp(`^${name}: applied ShredEpoch\\d+$`, "m"));
-    assert.ok((await guards(eu)) > 0);
+      assert.match(applied, new RegExp(`^${name}: applied ${newest(name)}\\d+$`, "m"));
+    assert.equal(await language(eu), "plpgsql");
     assert.ok((await guards(euKeys)) > 0);
     assert.equal((await cli("run")).trim(), "every database is up to date");
     for (const url of urls()) assert.equal((await on(url, schemaDrift)).up.length, 0);
