@@ -104,6 +104,17 @@ describe("a request pool's connection", () => {
     }
   });
 
+  it("names the location when a statement of its key store loses its connection, as its data's do", async () => {
+    const keystore = app.topology.database("EU")!.keystore!;
+    const error = await keystore.manager.query(`SELECT pg_terminate_backend(pg_backend_pid())`).then(
+      () => assert.fail("the statement outlived its backend"),
+      (e: unknown) => e,
+    );
+    const formatted = formatError({ message: "x" }, error, { debug: false });
+    assert.equal(formatted.extensions?.storageLocation, "EU", JSON.stringify(formatted));
+    assert.equal(formatted.extensions?.retryable, true);
+  });
+
   it("never shows the claim in the statement's text (pg_stat_activity)", async () => {
     await open();
     try {

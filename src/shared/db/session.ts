@@ -4,6 +4,7 @@ import { EventSubscriber, type DataSource, type EntityManager, type EntitySubscr
 import type { AfterQueryEvent, BeforeQueryEvent } from "typeorm/subscriber/event/QueryEvent";
 import { scopeClaim, scopeKeyOf } from "./scope-claim";
 import { shareOf } from "./connection-share";
+import { namingFailures } from "./failed-database";
 import { ScopedClient } from "./scoped-client";
 
 /**
@@ -38,18 +39,6 @@ export function runInside<T>(token: object, work: () => Promise<T>): Promise<T> 
 /** The transaction token the running code belongs to, if any. */
 export function currentToken(): object | undefined {
   return inside.getStore();
-}
-
-/** The database each failed statement of a request session was sent to, by its error. */
-const failedOn = new WeakMap<object, string>();
-
-/** The database a request session's statement failed on, found on its error or one it wraps. */
-export function failedDatabaseOf(error: unknown, depth = 0): string | null {
-  if (error === null || typeof error !== "object" || depth > 4) return null;
-  const named = failedOn.get(error);
-  if (named !== undefined) return named;
-  const e = error as { originalError?: unknown; cause?: unknown; driverError?: unknown };
-  return failedDatabaseOf(e.originalError, depth + 1) ?? failedDatabaseOf(e.cause, depth + 1) ?? failedDatabaseOf(e.driverError, depth + 1);
 }
 
 /**
@@ -90,7 +79,7 @@ export class RequestSession {
 
   /**
    * `holder`: who the connection counts against (one principal holds at most its share);
-   * `database`: the name its failed statements' errors carry (see failedDatabaseOf).
+   * `database`: the name its failed statements' errors carry (see failed-database.ts).
    */
   static async open(db: DataSource, scope: RowScope, holder: string, database: string): Promise<RequestSession> {
     const releaseShare = await shareOf(db).acquire(holder);
@@ -101,14 +90,8 @@ export class RequestSession {
     // session opened is then that region's outage, not an unexplained one. Repositories, query
     // builders and transactions send theirs through the runner's `query`; the manager's `query`
     // refuses by itself once the runner is released.
-    const naming = <A extends unknown[], R>(send: (...args: A) => Promise<R>) =>
-      ((...args: A) =>
-        send(...args).catch((error: unknown) => {
-          if (error !== null && typeof error === "object") failedOn.set(error, database);
-          throw error;
-        })) as (...args: A) => Promise<R>;
-    runner.query = naming(runner.query.bind(runner)) as QueryRunner["query"];
-    runner.manager.query = naming(runner.manager.query.bind(runner.manager)) as EntityManager["query"];
+    runner.query = namingFailures(database, runner.query.bind(runner)) as QueryRunner["query"];
+    runner.manager.query = namingFailures(database, runner.manager.query.bind(runner.manager)) as EntityManager["query"];
     try {
       // pg's client knows its backend's pid from the start-up handshake (it cancels by it).
       const client: { processID?: unknown } = await runner.connect();

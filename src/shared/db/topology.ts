@@ -2,6 +2,7 @@ import { Client } from "pg";
 import type { DataSource } from "typeorm";
 import { CONNECT_TIMEOUT_MS, createDataSource, createKeystoreDataSource, type DataSourceOptions } from "../../../ormconfig";
 import { pgErrorCode } from "./database";
+import { nameFailuresOf } from "./failed-database";
 import { migrate } from "./migrate";
 import { openMaintenancePool, openRequestPool } from "./pools";
 
@@ -269,7 +270,7 @@ export class Topology {
         });
         try {
           const keystore = this.options.keystore?.(code, url);
-          if (keystore) region.keystore = await openKeystore(keystoreName(code), keystore, this.options);
+          if (keystore) region.keystore = nameFailuresOf(await openKeystore(keystoreName(code), keystore, this.options), code);
           await this.options.prepareRegion?.(region, this.control);
         } catch (error) {
           await closeDatabase(region);

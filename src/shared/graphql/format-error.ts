@@ -1,5 +1,5 @@
 import { unwrapResolverError } from "@apollo/server/errors";
-import { failedDatabaseOf } from "../db/session";
+import { failedDatabaseOf } from "../db/failed-database";
 import { CONTROL, DatabaseUnavailableError } from "../db/topology";
 import type { ValidationError } from "class-validator";
 import { GraphQLError, type GraphQLFormattedError } from "graphql";

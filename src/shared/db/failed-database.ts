@@ -1,0 +1,39 @@
+import type { DataSource, QueryRunner } from "typeorm";
+
+/** The database each failed statement was sent to, by its error (for statements sent through namingFailures). */
+const failedOn = new WeakMap<object, string>();
+
+/**
+ * `send`, whose failures note that they happened on `database`: an outage's error then names
+ * the location whose database did not answer (see format-error), whichever layer threw it.
+ */
+export function namingFailures<A extends unknown[], R>(database: string, send: (...args: A) => Promise<R>): (...args: A) => Promise<R> {
+  return (...args: A) =>
+    send(...args).catch((error: unknown) => {
+      if (error !== null && typeof error === "object") failedOn.set(error, database);
+      throw error;
+    });
+}
+
+/**
+ * Every statement of `db` fails naming `database`: its manager's, repositories' and transactions'
+ * statements all go through a query runner's `query`, which connects first.
+ */
+export function nameFailuresOf(db: DataSource, database: string): DataSource {
+  const create = db.createQueryRunner.bind(db);
+  db.createQueryRunner = (...args: Parameters<DataSource["createQueryRunner"]>): QueryRunner => {
+    const runner = create(...args);
+    runner.query = namingFailures(database, runner.query.bind(runner)) as QueryRunner["query"];
+    return runner;
+  };
+  return db;
+}
+
+/** The database a statement failed on, found on its error or one it wraps. */
+export function failedDatabaseOf(error: unknown, depth = 0): string | null {
+  if (error === null || typeof error !== "object" || depth > 4) return null;
+  const named = failedOn.get(error);
+  if (named !== undefined) return named;
+  const e = error as { originalError?: unknown; cause?: unknown; driverError?: unknown };
+  return failedDatabaseOf(e.originalError, depth + 1) ?? failedDatabaseOf(e.cause, depth + 1) ?? failedDatabaseOf(e.driverError, depth + 1);
+}
