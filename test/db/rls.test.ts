@@ -153,7 +153,7 @@ describe("row-level security", () => {
         }
         // Inside a session, even a claim that verifies on its connection, written by a statement,
         // does not widen what the next one sees: each statement carries the session's own claim.
-        const session = await RequestSession.open(other, rowScopeOf(principals.tenantAdmin(a.id)), "forger", "EU");
+        const session = await RequestSession.open(other, rowScopeOf(principals.tenantAdmin(a.id)), "forger");
         const ctx = { tx: session.manager } as RequestContext;
         const subjectsOf = async (run: (sql: string) => Promise<Array<{ tenant_id: string }>>) =>
           (await run(`SELECT DISTINCT tenant_id FROM data_subject ORDER BY tenant_id`)).map((r) => r.tenant_id);

@@ -27,7 +27,7 @@ describe("a request pool's connection", () => {
   });
   after(() => app.close());
 
-  const open = async () => (session = await RequestSession.open(app.appDb, rowScopeOf(principals.tenantAdmin(tenant.id)), "test", "EU"));
+  const open = async () => (session = await RequestSession.open(app.appDb, rowScopeOf(principals.tenantAdmin(tenant.id)), "test"));
   const close = () => session.close();
 
   it("reports a failing statement as its own and goes on with the next, still scoped", async () => {

@@ -1,4 +1,4 @@
-import type { DataSource, QueryRunner } from "typeorm";
+import type { DataSource, EntityManager, QueryRunner } from "typeorm";
 
 /** The database each failed statement was sent to, by its error (for statements sent through namingFailures). */
 const failedOn = new WeakMap<object, string>();
@@ -7,7 +7,7 @@ const failedOn = new WeakMap<object, string>();
  * `send`, whose failures note that they happened on `database`: an outage's error then names
  * the location whose database did not answer (see format-error), whichever layer threw it.
  */
-export function namingFailures<A extends unknown[], R>(database: string, send: (...args: A) => Promise<R>): (...args: A) => Promise<R> {
+function namingFailures<A extends unknown[], R>(database: string, send: (...args: A) => Promise<R>): (...args: A) => Promise<R> {
   return (...args: A) =>
     send(...args).catch((error: unknown) => {
       if (error !== null && typeof error === "object") failedOn.set(error, database);
@@ -16,14 +16,17 @@ export function namingFailures<A extends unknown[], R>(database: string, send: (
 }
 
 /**
- * Every statement of `db` fails naming `database`: its manager's, repositories' and transactions'
- * statements all go through a query runner's `query`, which connects first.
+ * Every statement of `db` fails naming `database`, also on a connection lost after its runner
+ * connected (a request session that opened just before the server died). Repositories, query
+ * builders and transactions send theirs through a runner's `query`, which connects first; a
+ * runner's manager refuses by itself once TypeORM has released the runner of a lost connection.
  */
 export function nameFailuresOf(db: DataSource, database: string): DataSource {
   const create = db.createQueryRunner.bind(db);
   db.createQueryRunner = (...args: Parameters<DataSource["createQueryRunner"]>): QueryRunner => {
     const runner = create(...args);
     runner.query = namingFailures(database, runner.query.bind(runner)) as QueryRunner["query"];
+    runner.manager.query = namingFailures(database, runner.manager.query.bind(runner.manager)) as EntityManager["query"];
     return runner;
   };
   return db;

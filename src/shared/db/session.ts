@@ -4,7 +4,6 @@ import { EventSubscriber, type DataSource, type EntityManager, type EntitySubscr
 import type { AfterQueryEvent, BeforeQueryEvent } from "typeorm/subscriber/event/QueryEvent";
 import { scopeClaim, scopeKeyOf } from "./scope-claim";
 import { shareOf } from "./connection-share";
-import { namingFailures } from "./failed-database";
 import { ScopedClient } from "./scoped-client";
 
 /**
@@ -77,21 +76,12 @@ export class RequestSession {
     private readonly releaseShare: () => void,
   ) {}
 
-  /**
-   * `holder`: who the connection counts against (one principal holds at most its share);
-   * `database`: the name its failed statements' errors carry (see failed-database.ts).
-   */
-  static async open(db: DataSource, scope: RowScope, holder: string, database: string): Promise<RequestSession> {
+  /** `holder`: who the connection counts against (one principal holds at most its share). */
+  static async open(db: DataSource, scope: RowScope, holder: string): Promise<RequestSession> {
     const releaseShare = await shareOf(db).acquire(holder);
     const runner = db.createQueryRunner();
     const session = new RequestSession(runner, releaseShare);
     runner.data = { session };
-    // Every statement of the session fails naming its database: a connection lost after the
-    // session opened is then that region's outage, not an unexplained one. Repositories, query
-    // builders and transactions send theirs through the runner's `query`; the manager's `query`
-    // refuses by itself once the runner is released.
-    runner.query = namingFailures(database, runner.query.bind(runner)) as QueryRunner["query"];
-    runner.manager.query = namingFailures(database, runner.manager.query.bind(runner.manager)) as EntityManager["query"];
     try {
       // pg's client knows its backend's pid from the start-up handshake (it cancels by it).
       const client: { processID?: unknown } = await runner.connect();

@@ -119,7 +119,8 @@ async function openDatabase(name: string, url: string, options: TopologyOptions,
     const applied = await migrate(owner);
     if (applied.length) options.onMigrated?.(name, applied);
     await declareLocation(owner, name);
-    const app = await openRequestPool(owner, url, { ...options.pool, appUrl });
+    // Requests' statements that fail name their database (an outage's error names its location).
+    const app = nameFailuresOf(await openRequestPool(owner, url, { ...options.pool, appUrl }), name);
     const maintenance = await openMaintenancePool(url, connectionOptions(options));
     return { name, url, owner, app, maintenance, keystore: null };
   } catch (error) {

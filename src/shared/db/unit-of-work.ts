@@ -52,7 +52,7 @@ export class UnitOfWork {
 
   private async open(database: Database): Promise<RequestSession> {
     try {
-      const session = await RequestSession.open(database.app, this.scope, this.holder, database.name);
+      const session = await RequestSession.open(database.app, this.scope, this.holder);
       this.names.set(session, database.name);
       if (this.closed) await session.close();
       return session;

@@ -44,14 +44,17 @@ const DATABASE_UNAVAILABLE_CODES = new Set([
 ]);
 
 /** The storage location whose region database an error says is unavailable, if it names one. */
-function regionOf(error: unknown, depth = 0): string | null {
+function regionOf(error: unknown): string | null {
+  // A database that could not be opened, or a statement that failed on one (failed-database.ts).
+  const database = unopenedDatabaseOf(error) ?? failedDatabaseOf(error);
+  return database === CONTROL ? null : database;
+}
+
+function unopenedDatabaseOf(error: unknown, depth = 0): string | null {
   if (!error || depth > 4) return null;
-  if (error instanceof DatabaseUnavailableError) return error.database === CONTROL ? null : error.database;
-  // A statement of a session that had opened, on a connection lost since.
-  const failed = failedDatabaseOf(error);
-  if (failed !== null) return failed === CONTROL ? null : failed;
+  if (error instanceof DatabaseUnavailableError) return error.database;
   const e = error as { originalError?: unknown; cause?: unknown };
-  return regionOf(e.originalError, depth + 1) ?? regionOf(e.cause, depth + 1);
+  return unopenedDatabaseOf(e.originalError, depth + 1) ?? unopenedDatabaseOf(e.cause, depth + 1);
 }
 
 /** True when the error says the database cannot be reached right now (a passing condition). */
