@@ -14,6 +14,7 @@ import { SealedSubjects1796400000002 } from "./1796400000002-SealedSubjects";
 import { PlaintextLeft1796400000005 } from "./1796400000005-PlaintextLeft";
 import { ShredEpoch1796400000006 } from "./1796400000006-ShredEpoch";
 import { ScopeChecksPlanned1796400000007 } from "./1796400000007-ScopeChecksPlanned";
+import { RecordTally1796400000008 } from "./1796400000008-RecordTally";
 
 /** Every migration, in order. Listed explicitly so a stale compiled file can never run. */
 export const migrations = [
@@ -33,4 +34,5 @@ export const migrations = [
   PlaintextLeft1796400000005,
   ShredEpoch1796400000006,
   ScopeChecksPlanned1796400000007,
+  RecordTally1796400000008,
 ];

@@ -63,35 +63,45 @@ describe("migrations and entity metadata", () => {
     const script = join(__dirname, "..", "..", "scripts", "migrations.js");
     const cli = async (command: string) =>
       (await promisify(execFile)(process.execPath, [script, command], { env: { ...process.env, DATABASE_URL: database.url, LOG_LEVEL: "warn" } })).stdout;
-    // The data's newest migration verifies scope claims in PL/pgSQL (it reverts to SQL); the key
-    // store's keeps its shred count as the last retention run saw it.
-    const language = (url: string) =>
-      on(
-        url,
-        async (db) =>
-          (await db.query(`SELECT l.lanname FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang WHERE p.proname = 'custodian_tenant'`))[0].lanname,
-      );
+    // The data's newest migration keeps each tenant's record tally (reverted, the table goes;
+    // applied again, it counts the records already there); the key store's keeps its shred count
+    // as the last retention run saw it.
+    const tallies = (url: string) =>
+      on(url, async (db) => {
+        const [{ exists }] = await db.query(`SELECT to_regclass('personal_data_record_tally') IS NOT NULL AS exists`);
+        return exists ? Number((await db.query(`SELECT coalesce(sum(records), 0) AS n FROM personal_data_record_tally`))[0].n) : null;
+      });
+    const records = (url: string) => on(url, async (db) => Number((await db.query(`SELECT count(*) AS n FROM personal_data_record`))[0].n));
     const guards = (url: string) => on(url, async (db) => Number((await db.query(`SELECT count(*) AS n FROM pg_class WHERE relname = 'shred_epoch'`))[0].n));
     const eu = regionUrlOf({ controlUrl: database.url }, "EU");
     // Each location's key store is migrated (and made) with it, and reverted with it.
     const euKeys = keystoreLocation({ production: false }, "EU", eu).url;
-    const newest = (name: string) => (name.endsWith("key store") ? "ShredEpoch" : "ScopeChecksPlanned");
+    const newest = (name: string) => (name.endsWith("key store") ? "ShredEpoch" : "RecordTally");
     await cli("run");
-    assert.equal(await language(eu), "plpgsql", "the newest migration is applied to start with");
+    // Records written before the tally's migration runs again: one tenant's three.
+    await on(eu, (db) =>
+      db.query(`WITH t AS (INSERT INTO tenant (id, name, storage_location_code, created_at, updated_at) VALUES (gen_random_uuid(), 'Tally', 'EU', now(), now()) RETURNING id),
+                    s AS (INSERT INTO data_subject (id, tenant_id, external_id, created_at, updated_at) SELECT gen_random_uuid(), id, 'ext-tally', now(), now() FROM t RETURNING id, tenant_id)
+               INSERT INTO personal_data_record (id, tenant_id, data_subject_id, category, purposes, storage_location_code, value, created_at, updated_at)
+               SELECT gen_random_uuid(), s.tenant_id, s.id, 'CONTACT', ARRAY['SUPPORT'], 'EU', '{}', now(), now() FROM s, generate_series(1, 3)`),
+    );
+    const seeded = await records(eu);
+    assert.ok(seeded >= 3);
+    assert.equal(await tallies(eu), seeded, "the newest migration is applied to start with");
     assert.ok((await guards(euKeys)) > 0, "and the key store's");
 
     const reverted = await cli("revert");
     for (const name of [...LOCATIONS, ...LOCATIONS.map((l) => `${l} key store`), "control"])
       assert.match(reverted, new RegExp(`^${name}: reverted ${newest(name)}\\d+$`, "m"));
-    assert.equal(await language(eu), "sql");
-    assert.equal(await language(database.url), "sql");
+    assert.equal(await tallies(eu), null);
+    assert.equal(await tallies(database.url), null);
     assert.equal(await guards(euKeys), 0);
     assert.ok((await guards(eu)) > 0, "only the newest migration is reverted");
 
     const applied = await cli("run");
     for (const name of ["control", ...LOCATIONS, ...LOCATIONS.map((l) => `${l} key store`)])
       assert.match(applied, new RegExp(`^${name}: applied ${newest(name)}\\d+$`, "m"));
-    assert.equal(await language(eu), "plpgsql");
+    assert.equal(await tallies(eu), seeded, "applied again, it counts the records already there");
     assert.ok((await guards(euKeys)) > 0);
     assert.equal((await cli("run")).trim(), "every database is up to date");
     for (const url of urls()) assert.equal((await on(url, schemaDrift)).up.length, 0);

@@ -41,11 +41,13 @@ export function recordMetadata(manager: EntityManager): EntityMetadata {
 
 /**
  * For the tenants page's join (records aliased `r`, under the tenant row `t`): a scalar count of
- * the records matching `conditions`, and the statement of one page of them, `columns` selected,
- * `join` joined, in keyset order.
+ * the records matching `conditions`; the count of all records of the tenant `tenantSql` from its
+ * tally (kept by the database as records are written, see the RecordTally migration); and the
+ * statement of one page of them, `columns` selected, `join` joined, in keyset order.
  */
 export const recordJoinSql = {
   count: (conditions: string) => `(SELECT count(*)::int FROM personal_data_record r WHERE ${conditions})`,
+  tally: (tenantSql: string) => `coalesce((SELECT c.records::int FROM personal_data_record_tally c WHERE c.tenant_id = ${tenantSql}), 0)`,
   page: (columns: readonly string[], join: string, conditions: string, limit: string) =>
     `SELECT ${columns.join(", ")} FROM personal_data_record r ${join} WHERE ${conditions} ORDER BY r.created_at, r.id LIMIT ${limit}`,
 };

@@ -36,3 +36,12 @@ export function recordPageConditions(
   }
   return [...conditions, ...recordFilterConditions(filter, bind)];
 }
+
+/**
+ * Whether a page's records are all of its tenant's: no filter narrows them and the caller sees
+ * every record of the tenant (a data subject sees only its own). Such a page's count is the
+ * tenant's tally.
+ */
+export function countsWholeTenant(scope: Exclude<DataScope, { kind: "none" }>, filter: PersonalDataRecordFilter | null | undefined): boolean {
+  return !(scope.kind === "tenant" && scope.dataSubjectId) && recordFilterConditions(filter, () => "").length === 0;
+}

@@ -11,7 +11,7 @@ import type { TenantJoin } from "../tenant/tenant-joins";
 import { type PersonalDataRecordEntity } from "./personal-data-record.entity";
 import { toRecord, type PersonalDataRecordFilter } from "./personal-data.types";
 import { readsValues, recordColumnsFor, recordSelectionOf } from "./record-columns";
-import { recordPageConditions } from "./record-filter";
+import { countsWholeTenant, recordPageConditions } from "./record-filter";
 import { readAhead, screenedPage } from "./value-reader";
 import type { SealedValues } from "./sealed-values";
 import { recordJoinSql, recordMetadata } from "./personal-data.store";
@@ -57,7 +57,9 @@ export function planTenantRecordPages(ctx: RequestContext, field: ResolveTree, v
   return {
     sql(bind) {
       const conditions = ["r.tenant_id = t.id", ...recordPageConditions(scope, filter, bind)].join(" AND ");
-      const count = withCount ? recordJoinSql.count(conditions) : "NULL";
+      // The tally when the page is the whole tenant's (the tenant row is already within the
+      // caller's scope): one row read instead of every index entry of the tenant counted.
+      const count = !withCount ? "NULL" : countsWholeTenant(scope, filter) ? recordJoinSql.tally("t.id") : recordJoinSql.count(conditions);
       const cursor = after ? ` AND (r.created_at, r.id) > (${bind(after[0])}, ${bind(after[1])})` : "";
       const columns = [...new Set(["tenant_id", "data_subject_id", "created_at", ...recordRow.columns.map((c) => c.databaseName)])].map((c) => `r.${c}`);
       // The subjects are joined inside the ordered, limited scan, as a plan that looks each one up
