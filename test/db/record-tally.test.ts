@@ -82,6 +82,27 @@ describe("record tallies", () => {
     }
   });
 
+  it("answers a page that asks only for its count, or for neither count nor nodes, whatever the caller, filter and cursor", async () => {
+    const { tenant, records } = await lifecycle.tenantWithRecords(3);
+    const page = assertOk(
+      await as.asTenantAdmin(tenant.id).gql(`query($id: ID!) { tenant(id: $id) { personalDataRecords(first: 1) { edges { cursor } } } }`, { id: tenant.id }),
+    ).tenant.personalDataRecords;
+    const cursor = page.edges[0].cursor;
+    for (const caller of [as.asOperator(), as.asTenantAdmin(tenant.id), as.asIntegration(tenant.id)])
+      for (const [args, selection, expected] of [
+        [`first: 1`, `totalCount`, { totalCount: 3 }],
+        [`first: 1, after: "${cursor}"`, `totalCount`, { totalCount: 3 }],
+        [`first: 1, filter: { category: CONTACT }`, `totalCount`, { totalCount: 3 }],
+        [`first: 1, filter: { category: DEVICE }, after: "${cursor}"`, `totalCount`, { totalCount: 0 }],
+        [`first: 1`, `__typename`, { __typename: "PersonalDataRecordConnection" }],
+        [`first: 1, filter: { status: ACTIVE }, after: "${cursor}"`, `__typename`, { __typename: "PersonalDataRecordConnection" }],
+      ] as const) {
+        const answer = assertOk(await caller.gql(`query($id: ID!) { tenant(id: $id) { personalDataRecords(${args}) { ${selection} } } }`, { id: tenant.id }));
+        assert.deepEqual({ ...answer.tenant.personalDataRecords }, expected, `${caller.principal?.role} ${args} ${selection}`);
+      }
+    assert.equal(records.length, 3);
+  });
+
   it("is readable within the caller's scope only and writable by no role of the service", async () => {
     const a = await lifecycle.tenantWithRecords(1);
     const b = await lifecycle.tenantWithRecords(2);

@@ -56,19 +56,23 @@ export function planTenantRecordPages(ctx: RequestContext, field: ResolveTree, v
 
   return {
     sql(bind) {
-      const conditions = ["r.tenant_id = t.id", ...recordPageConditions(scope, filter, bind)].join(" AND ");
+      // Each value is bound where the statement uses it, and only then: a bound value the
+      // statement never names is refused by PostgreSQL (a page asking only for its tally's
+      // count, or for neither count nor nodes).
+      let conditions: string | null = null;
+      const where = () => (conditions ??= ["r.tenant_id = t.id", ...recordPageConditions(scope, filter, bind)].join(" AND "));
       // The tally when the page is the whole tenant's (the tenant row is already within the
       // caller's scope): one row read instead of every index entry of the tenant counted.
-      const count = !withCount ? "NULL" : countsWholeTenant(scope, filter) ? recordJoinSql.tally("t.id") : recordJoinSql.count(conditions);
-      const cursor = after ? ` AND (r.created_at, r.id) > (${bind(after[0])}, ${bind(after[1])})` : "";
+      const count = !withCount ? "NULL" : countsWholeTenant(scope, filter) ? recordJoinSql.tally("t.id") : recordJoinSql.count(where());
       const columns = [...new Set(["tenant_id", "data_subject_id", "created_at", ...recordRow.columns.map((c) => c.databaseName)])].map((c) => `r.${c}`);
       // The subjects are joined inside the ordered, limited scan, as a plan that looks each one up
       // by key: joined after it, a generic plan (the statement is prepared) hashed every subject
       // of the tenant instead: 2.5x the statement time on the bench at BENCH_SCALE=0.1.
       if (withSubjects) columns.push(...subjectRow.columns.map((c) => `s.${c.databaseName} AS s_${c.databaseName}`));
+      const pageWhere = () => where() + (after ? ` AND (r.created_at, r.id) > (${bind(after[0])}, ${bind(after[1])})` : "");
       const page = withPage
         ? `(SELECT coalesce(json_agg(json_build_array(${recordRow.elements("p")}${withSubjects ? `, ${subjectRow.elements("p", "s_")}` : ""}) ORDER BY p.created_at, p.id), '[]')
-              FROM (${recordJoinSql.page(columns, withSubjects ? subjects.clause : "", conditions + cursor, bind((first as number) + (withNextPage ? 1 : 0)))}) p)`
+              FROM (${recordJoinSql.page(columns, withSubjects ? subjects.clause : "", pageWhere(), bind((first as number) + (withNextPage ? 1 : 0)))}) p)`
         : "'[]'::json";
       return `json_build_object('count', ${count}, 'page', ${page})`;
     },
