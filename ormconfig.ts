@@ -13,6 +13,7 @@ import { StorageLocation } from "./src/modules/storage-location/storage-location
 import { TenantEntity } from "./src/modules/tenant/tenant.entity";
 import { StatementGate } from "./src/shared/db/session";
 import { GuardedClient, prepareScopeStatement, ScopedClient } from "./src/shared/db/scoped-client";
+import { patientPg } from "./src/shared/db/patient-pool";
 
 export const entities = [
   StorageLocation,
@@ -82,6 +83,8 @@ export function createDataSource(url: string, options: DataSourceOptions = {}): 
     poolSize: options.poolSize ?? 10,
     connectTimeoutMS: options.connectTimeoutMs ?? CONNECT_TIMEOUT_MS,
     poolErrorHandler: options.onPoolError ?? (() => undefined),
+    // A connection refused for the server's connection limit is tried again within the timeout.
+    driver: patientPg,
     extra: {
       idleTimeoutMillis: 30_000,
       ...(options.timeouts === false ? {} : { statement_timeout: 30_000, query_timeout: 35_000 }),
@@ -111,6 +114,7 @@ export function createKeystoreDataSource(url: string, options: Pick<DataSourceOp
     poolSize: options.poolSize ?? 10,
     connectTimeoutMS: options.connectTimeoutMs ?? CONNECT_TIMEOUT_MS,
     poolErrorHandler: options.onPoolError ?? (() => undefined),
+    driver: patientPg,
     extra: { idleTimeoutMillis: 30_000, statement_timeout: 30_000, query_timeout: 35_000, Client: GuardedClient },
   });
 }
