@@ -75,6 +75,27 @@ describe("a request pool's connection", () => {
     }
   });
 
+  it("plans a named statement once per connection, and leaves every other statement's plan to PostgreSQL", async () => {
+    await open();
+    try {
+      const text = `SELECT count(*)::int AS n FROM data_subject WHERE tenant_id = $1 AND created_at > $2`;
+      const plans = async () =>
+        (
+          await session.manager.query(
+            `SELECT generic_plans::int AS generic, custom_plans::int AS custom, current_setting('plan_cache_mode') AS mode FROM pg_prepared_statements WHERE statement = $1`,
+            [text],
+          )
+        )[0];
+      assert.deepEqual(await preparedQuery(session.manager, text, [tenant.id, new Date(0)]), [{ n: 1 }]);
+      // Left to PostgreSQL, its first five calls would each have been planned for their values.
+      assert.deepEqual(await plans(), { generic: 1, custom: 0, mode: "auto" }, "the next statement is planned as PostgreSQL chooses");
+      for (let i = 0; i < 6; i++) await preparedQuery(session.manager, text, [tenant.id, new Date(i)]);
+      assert.deepEqual(await plans(), { generic: 7, custom: 0, mode: "auto" });
+    } finally {
+      await close();
+    }
+  });
+
   it("fails naming its database once its connection is lost: that location's outage, retryable", async () => {
     await open();
     try {
