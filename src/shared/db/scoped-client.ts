@@ -60,7 +60,7 @@ function carriesClaim(config: QueryConfigLike): config is string | { text: strin
  * A connection where that fails is not handed out.
  */
 export async function prepareScopeStatement(client: Client): Promise<void> {
-  await client.query({ name: SCOPE_STATEMENT, text: SCOPE_TEXT, values: ["", PLANNED_AS_ANY] });
+  await client.query({ name: SCOPE_STATEMENT, text: SCOPE_TEXT, values: ["", PLANNED_AS_CONFIGURED] });
 }
 
 const SCOPE_STATEMENT = "custodian_scope";
@@ -70,11 +70,12 @@ const SCOPE_STATEMENT = "custodian_scope";
  * PostgreSQL, a statement whose custom plans looked cheaper than its generic one was planned on
  * every call (a dashboard's region statement for 5 tenants: 0.5 ms of planning each time, four
  * times over four regions, where 20 tenants in one region took the generic plan). Every other
- * statement is planned as PostgreSQL chooses. Both settings end with the statement's transaction.
+ * statement gets the session's own setting back (a null value restores it: the server's or the
+ * role's, not ours). Both settings end with the statement's transaction.
  */
 const SCOPE_TEXT = "SELECT set_config('custodian.scope', $1, true), set_config('plan_cache_mode', $2, true)";
 const PLANNED_ONCE = "force_generic_plan";
-const PLANNED_AS_ANY = "auto";
+const PLANNED_AS_CONFIGURED = null;
 const TRANSACTION_CONTROL = /^\s*(START\s+TRANSACTION|BEGIN|COMMIT|END|ROLLBACK|ABORT|SAVEPOINT|RELEASE|PREPARE\s+TRANSACTION)\b/i;
 
 type QueryConfigLike = string | { text?: unknown; name?: string; values?: unknown[]; submit?: unknown } | null | undefined;
@@ -131,7 +132,7 @@ class ScopedQuery extends PgQueryClass {
     if (this.values !== undefined && this.values !== null && !Array.isArray(this.values)) return new Error("Query values must be an array");
     connection.stream.cork?.();
     try {
-      connection.bind({ portal: "", statement: SCOPE_STATEMENT, values: [this.claim, this.name ? PLANNED_ONCE : PLANNED_AS_ANY] });
+      connection.bind({ portal: "", statement: SCOPE_STATEMENT, values: [this.claim, this.name ? PLANNED_ONCE : PLANNED_AS_CONFIGURED] });
       connection.execute({ portal: "" });
       this.claimPending = true;
       // Parse (if new), Bind, Describe, Execute, Sync: written behind the claim, in one write.
