@@ -246,6 +246,32 @@ describe("webhooks", () => {
     }
   });
 
+  it("a delivery written for an endpoint that was disabled before its event committed fails once leased, never attempted and never leased again", async () => {
+    const receiver = await startReceiver();
+    try {
+      const tenant = await createTenant(app);
+      const { id } = await createEndpoint(tenant.id, receiver.url);
+      await worker.stop();
+      await openRequest(tenant.id);
+      // The disabling failed the PENDING deliveries it saw; this one's mutation committed after it.
+      await app.region().owner.query(`UPDATE webhook_endpoint SET enabled = false, disabled_reason = 'disabled by its administrator' WHERE id = $1`, [id]);
+      worker = new WebhookWorker(app.topology, app.clock, feed, log, { rules, pollMs: 100 });
+      await worker.start();
+      const failed = await eventually(async () => {
+        const delivery = await deliveryOf(tenant.id, id);
+        return delivery.status === "PENDING" ? undefined : delivery;
+      });
+      assert.equal(failed.status, "FAILED");
+      assert.equal(failed.nextAttemptAt, null);
+      assert.deepEqual(failed.attempts, [], "no attempt was made");
+      assert.equal(receiver.received.length, 0);
+      // Settled, not left leased: no dispatch hands it out again (the lease would have run out in a minute).
+      assert.deepEqual((await claimDue(app.region().maintenance.manager, new Date(Date.now() + 3_600_000), 10, 1500)).deliveries, []);
+    } finally {
+      await receiver.close();
+    }
+  });
+
   it("an endpoint whose deliveries all failed for five days is disabled; a success in between restarts the count", async () => {
     let status = 503;
     const receiver = await startReceiver(() => ({ status }));

@@ -140,6 +140,19 @@ export function leasedDeliveries(manager: EntityManager, ids: readonly string[],
   );
 }
 
+/**
+ * Fails, unattempted, those of `ids` still leased under `token` (deliveries found leased to an
+ * endpoint that is disabled): as disabling fails the deliveries it sees, for one whose event
+ * committed after it. Left PENDING, each would be leased again whenever its lease ran out.
+ */
+export async function failLeased(manager: EntityManager, ids: readonly string[], token: string, now: Date): Promise<void> {
+  await manager.query(
+    `UPDATE webhook_delivery SET status = 'FAILED', next_attempt_at = NULL, lease_until = NULL, lease_token = NULL, updated_at = $3
+      WHERE id = ANY ($1::uuid[]) AND lease_token = $2 AND status = 'PENDING'`,
+    [ids, token, now],
+  );
+}
+
 /** One attempt's result, to be recorded. */
 export interface AttemptRecord {
   id: string;
