@@ -7,7 +7,7 @@ import { emitOn } from "../../src/modules/events/outbox";
 import { RETRY_DELAYS_MS } from "../../src/modules/events/webhook-policy";
 import type { AddressRules } from "../../src/modules/events/webhook-transport";
 import { WebhookWorker } from "../../src/modules/events/webhook-worker";
-import { claimDue } from "../../src/modules/events/webhooks.store";
+import { claimDue, failLeasedToDisabled } from "../../src/modules/events/webhooks.store";
 import { createLogger } from "../../src/shared/logging";
 import { registry } from "../../src/shared/metrics";
 import { Role } from "../../src/shared/auth/role";
@@ -269,6 +269,28 @@ describe("webhooks", () => {
       assert.deepEqual((await claimDue(app.region().maintenance.manager, new Date(Date.now() + 3_600_000), 10, 1500)).deliveries, []);
     } finally {
       await receiver.close();
+    }
+  });
+
+  it("failing a leased delivery for its disabled endpoint leaves it PENDING if the endpoint was enabled again meanwhile", async () => {
+    const tenant = await createTenant(app);
+    const { id } = await createEndpoint(tenant.id, "http://receiver.invalid/hook");
+    await worker.stop();
+    try {
+      await openRequest(tenant.id);
+      const region = app.region().maintenance.manager;
+      const { token, deliveries } = await claimDue(region, app.clock.now(), 10, 60_000);
+      const leased = deliveries.map((d) => d.id);
+      assert.equal(leased.length, 1);
+      // Enabled again between the job's read and its update: not failed.
+      await failLeasedToDisabled(region, leased, token, app.clock.now());
+      assert.equal((await deliveryOf(tenant.id, id)).status, "PENDING");
+      await app.region().owner.query(`UPDATE webhook_endpoint SET enabled = false, disabled_reason = 'disabled by its administrator' WHERE id = $1`, [id]);
+      await failLeasedToDisabled(region, leased, token, app.clock.now());
+      assert.equal((await deliveryOf(tenant.id, id)).status, "FAILED");
+    } finally {
+      worker = new WebhookWorker(app.topology, app.clock, feed, log, { rules, pollMs: 100 });
+      await worker.start();
     }
   });
 

@@ -18,7 +18,7 @@ import {
   type AttemptOutcome,
 } from "./webhook-policy";
 import { attemptDelivery, deliveryAgents, type AddressRules, type DeliveryAgents } from "./webhook-transport";
-import { claimDue, deliveryBacklog, disableEndpoint, failLeased, leasedDeliveries, recordAttempts, type LeasedDelivery } from "./webhooks.store";
+import { claimDue, deliveryBacklog, disableEndpoint, failLeasedToDisabled, leasedDeliveries, recordAttempts, type LeasedDelivery } from "./webhooks.store";
 
 /** The queue's task that makes one attempt of each delivery of a batch. */
 const ATTEMPTS_TASK = "webhook_attempts";
@@ -241,7 +241,7 @@ export class WebhookWorker {
       const found = await leasedDeliveries(db.maintenance.manager, job.deliveries, job.token, LEASE_MARGIN_MS);
       const leased = found.filter((d) => d.enabled);
       const disabled = found.filter((d) => !d.enabled).map((d) => d.id);
-      if (disabled.length) await failLeased(db.maintenance.manager, disabled, job.token, this.clock.now());
+      if (disabled.length) await failLeasedToDisabled(db.maintenance.manager, disabled, job.token, this.clock.now());
       if (!leased.length) return;
       const at = this.clock.now();
       const outcomes = await Promise.all(leased.map((delivery) => this.attempt(delivery, at)));

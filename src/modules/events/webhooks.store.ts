@@ -141,14 +141,16 @@ export function leasedDeliveries(manager: EntityManager, ids: readonly string[],
 }
 
 /**
- * Fails, unattempted, those of `ids` still leased under `token` (deliveries found leased to an
- * endpoint that is disabled): as disabling fails the deliveries it sees, for one whose event
- * committed after it. Left PENDING, each would be leased again whenever its lease ran out.
+ * Fails, unattempted, those of `ids` still leased under `token` whose endpoint is disabled: as
+ * disabling fails the deliveries it sees, for one whose event committed after it. Left PENDING,
+ * each would be leased again whenever its lease ran out. One whose endpoint was enabled again
+ * meanwhile stays PENDING (its lease runs out, and the next dispatch hands it out).
  */
-export async function failLeased(manager: EntityManager, ids: readonly string[], token: string, now: Date): Promise<void> {
+export async function failLeasedToDisabled(manager: EntityManager, ids: readonly string[], token: string, now: Date): Promise<void> {
   await manager.query(
-    `UPDATE webhook_delivery SET status = 'FAILED', next_attempt_at = NULL, lease_until = NULL, lease_token = NULL, updated_at = $3
-      WHERE id = ANY ($1::uuid[]) AND lease_token = $2 AND status = 'PENDING'`,
+    `UPDATE webhook_delivery d SET status = 'FAILED', next_attempt_at = NULL, lease_until = NULL, lease_token = NULL, updated_at = $3
+       FROM webhook_endpoint w
+      WHERE d.id = ANY ($1::uuid[]) AND d.lease_token = $2 AND d.status = 'PENDING' AND w.id = d.endpoint_id AND NOT w.enabled`,
     [ids, token, now],
   );
 }
