@@ -7,6 +7,7 @@ import { RetentionService } from "../../src/modules/retention/retention.service"
 import type { Shredder } from "../../src/modules/keys/key-ring";
 import { principals, startTestApp, TEST_AUDIT_SIGNER, type TestApp } from "../helpers/app";
 import { assertError, assertOk } from "../helpers/assertions";
+import { countStatements } from "../helpers/statements";
 import { createTenant, recordData, registerSubject } from "../helpers/factories";
 import { at, DELETE, END, lifecycleApp, REACTIVATE } from "../helpers/lifecycle";
 
@@ -94,6 +95,19 @@ describe("sealed record values", () => {
     // The probe counts rows where there are: the same batch, with the key store taking its keys.
     assertOk(await integration.gql(BATCH, { input: batch }));
     assert.equal(await rows(), 3);
+  });
+
+  it("makes the keys of many new subjects of one tenant with one read of the tenant's KEK, not one per subject", async () => {
+    const tenant = await createTenant(app);
+    // The tenant's KEK made with its first subject's key; then twenty subjects of it at once.
+    await app.keys.subjectKeys(keystore, [{ tenantId: tenant.id, subjectId: randomUUID() }], app.clock.now());
+    const refs = Array.from({ length: 20 }, () => ({ tenantId: tenant.id, subjectId: randomUUID() }));
+    const { result, statements } = await countStatements(() => app.keys.subjectKeys(keystore, refs, app.clock.now()));
+    assert.equal(result.size, 20);
+    assert.equal(statements.filter((s) => /FROM tenant_key/.test(s)).length, 1);
+    // Each under that KEK: another instance, reading every key from the key store, opens them to the same keys.
+    const again = await other.keys.subjectKeys(keystore, refs, app.clock.now());
+    for (const { subjectId } of refs) assert.deepEqual(again.get(subjectId), result.get(subjectId));
   });
 
   it("seals a subject's external id and display name: unique in the tenant by blind index, never in the table in plain text", async () => {

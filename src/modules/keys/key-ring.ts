@@ -443,9 +443,13 @@ export class KeyRing {
     const toMake = unknown.filter((id) => !stored.has(id));
     if (toMake.length) {
       const made = [];
+      // Each tenant's KEK read (or made) once for all its subjects: a batch's first records of a
+      // thousand new subjects would otherwise read it a thousand times, one round trip each.
+      const keks = new Map<string, Promise<{ version: number; key: Buffer }>>();
       for (const subjectId of toMake) {
         const tenantId = tenantOf.get(subjectId)!;
-        const kek = await this.tenantKek(keystore, tenantId, now);
+        if (!keks.has(tenantId)) keks.set(tenantId, this.tenantKek(keystore, tenantId, now));
+        const kek = await keks.get(tenantId)!;
         made.push({
           subjectId,
           tenantId,
