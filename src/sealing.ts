@@ -70,15 +70,15 @@ async function sealRegion(region: Database, keys: KeyRing, now: () => Date, batc
   // Subjects first: their keys are made here, and the values' keys are wrapped by them.
   const subjects = await inBatches(async (m) => {
     const rows = await plaintextIdentitiesHeld(m, batchSize);
-    const at = now();
-    const done = [];
-    for (const row of rows) {
-      done.push({
-        id: row.id,
-        ...(await identities.seal(keystore, { tenantId: row.tenant_id, id: row.id, externalId: row.external_id, displayName: row.display_name }, at)),
-      });
-    }
-    await storeSealedIdentities(m, done);
+    const sealed = await identities.sealAll(
+      keystore,
+      rows.map((row) => ({ tenantId: row.tenant_id, id: row.id, externalId: row.external_id, displayName: row.display_name })),
+      now(),
+    );
+    await storeSealedIdentities(
+      m,
+      rows.map((row, i) => ({ id: row.id, ...sealed[i] })),
+    );
     return rows.length;
   });
   const sealedValues = await inBatches(async (m) => {

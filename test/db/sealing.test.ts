@@ -8,6 +8,7 @@ import { principals, type TestApp } from "../helpers/app";
 import { assertOk } from "../helpers/assertions";
 import { createTenant } from "../helpers/factories";
 import { lifecycleApp } from "../helpers/lifecycle";
+import { countStatements } from "../helpers/statements";
 
 const SUBJECT = `query($id: ID!) { dataSubject(id: $id) { externalId displayName records { nodes { id value(purpose: SUPPORT) } } } }`;
 
@@ -83,6 +84,28 @@ describe("sealing existing personal data", () => {
     assert.ok(!rows.includes(canary), "no plaintext left in the rows");
     assert.deepEqual(assertOk(await app.as(principals.tenantAdmin(tenant.id)).gql(SUBJECT, { id: subjectId })).dataSubject, read, "everything reads as before");
     assert.equal((await sealExisting(app.topology, app.keys, () => app.clock.now())).plaintextLeft.EU, 0, "a later run finds nothing to do");
+  });
+
+  it("seals a batch's subjects with a few key store statements, not a few per subject, and each one under its own key", async () => {
+    const tenants = [await createTenant(app), await createTenant(app)];
+    const canary = `CANARY-${randomUUID()}`;
+    const subjects = [];
+    for (let i = 0; i < 12; i++) subjects.push({ tenant: tenants[i % 2], ...(await plaintextSubject(tenants[i % 2].id, `${canary}-${i}`, 0)) });
+    const { statements } = await countStatements(() => sealExisting(app.topology, app.keys, () => app.clock.now(), { batchSize: 100 }));
+    const keyStatements = statements.filter((s) => /\b(subject_key|tenant_key)\b/.test(s));
+    // Three for the batch's subject keys (read, made, read back), and for each new tenant its KEK
+    // and index key (each read, made, read back); one by one it was four or more per subject.
+    assert.ok(keyStatements.length <= 3 + 6 * tenants.length, `${keyStatements.length} key store statements for 12 subjects of 2 tenants`);
+    assert.equal(await plaintextLeft(), 0);
+    for (const [i, { tenant, subjectId }] of subjects.entries()) {
+      const read = assertOk(await app.as(principals.tenantAdmin(tenant.id)).gql(SUBJECT, { id: subjectId })).dataSubject;
+      assert.equal(read.externalId, `${canary}-${i}-ext`);
+      assert.equal(read.displayName, `${canary}-${i} Name`);
+    }
+    const keys = await app
+      .region()
+      .keystore!.query(`SELECT count(DISTINCT wrapped)::int AS n FROM subject_key WHERE subject_id = ANY($1::uuid[])`, [subjects.map((s) => s.subjectId)]);
+    assert.equal(keys[0].n, 12, "a key of its own for each subject");
   });
 
   it("keeps idempotency keys as keyed blind indexes: a new key is never stored as its text, and a key of before replays after its conversion", async () => {

@@ -22,6 +22,21 @@ export interface StoredIdentity {
   displayNameSealed: Buffer | null;
 }
 
+/** A subject whose identifiers are to be sealed. */
+export interface SubjectToSeal {
+  tenantId: string;
+  id: string;
+  externalId: string;
+  displayName: string | null;
+}
+
+/** A subject's identifiers sealed, with its external id's blind index. */
+export interface SealedIdentity {
+  externalIdSealed: Buffer;
+  displayNameSealed: Buffer | null;
+  externalIdIndex: string;
+}
+
 /** The subject key seals its identifiers once (the key is the subject's alone and never re-made): version 1. */
 const IDENTITY_VERSION = 1;
 
@@ -37,19 +52,31 @@ export class SealedIdentities {
   constructor(private readonly keys: KeyRing) {}
 
   /** The sealed identifiers of a subject being registered, with its external id's blind index. */
-  async seal(
-    keystore: DataSource,
-    subject: { tenantId: string; id: string; externalId: string; displayName: string | null },
-    now: Date,
-  ): Promise<{ externalIdSealed: Buffer; displayNameSealed: Buffer | null; externalIdIndex: string }> {
-    const key = (await this.keys.subjectKeys(keystore, [{ tenantId: subject.tenantId, subjectId: subject.id }], now)).get(subject.id)!;
-    const indexKey = await this.keys.indexKey(keystore, subject.tenantId, now);
-    return {
-      externalIdSealed: seal(key, Buffer.from(subject.externalId, "utf8"), aad(subject.tenantId, subject.id, "externalId")),
-      displayNameSealed:
-        subject.displayName === null ? null : seal(key, Buffer.from(subject.displayName, "utf8"), aad(subject.tenantId, subject.id, "displayName")),
-      externalIdIndex: blindIndex(indexKey, subject.externalId),
-    };
+  async seal(keystore: DataSource, subject: SubjectToSeal, now: Date): Promise<SealedIdentity> {
+    return (await this.sealAll(keystore, [subject], now))[0];
+  }
+
+  /**
+   * The same for many subjects, in order: their keys made (or read) in one go, each tenant's
+   * index key read once. Sealing existing subjects one by one cost four key store round trips each.
+   */
+  async sealAll(keystore: DataSource, subjects: readonly SubjectToSeal[], now: Date): Promise<SealedIdentity[]> {
+    const keys = await this.keys.subjectKeys(
+      keystore,
+      subjects.map((s) => ({ tenantId: s.tenantId, subjectId: s.id })),
+      now,
+    );
+    const indexKeys = new Map<string, Buffer>();
+    for (const tenantId of new Set(subjects.map((s) => s.tenantId))) indexKeys.set(tenantId, await this.keys.indexKey(keystore, tenantId, now));
+    return subjects.map((subject) => {
+      const key = keys.get(subject.id)!;
+      return {
+        externalIdSealed: seal(key, Buffer.from(subject.externalId, "utf8"), aad(subject.tenantId, subject.id, "externalId")),
+        displayNameSealed:
+          subject.displayName === null ? null : seal(key, Buffer.from(subject.displayName, "utf8"), aad(subject.tenantId, subject.id, "displayName")),
+        externalIdIndex: blindIndex(indexKeys.get(subject.tenantId)!, subject.externalId),
+      };
+    });
   }
 
   /**
