@@ -47,11 +47,14 @@ export async function rotateSecret(manager: EntityManager, id: string, secret: s
   return rows.length > 0;
 }
 
+/** A PENDING delivery failed without another attempt (its endpoint disabled): nothing due, no lease. */
+const FAILED_UNATTEMPTED = "status = 'FAILED', next_attempt_at = NULL, lease_until = NULL, lease_token = NULL";
+
 /** Disables an endpoint with a reason; its pending deliveries fail (a disabled endpoint gets nothing). */
 export async function disableEndpoint(manager: EntityManager, id: string, reason: string, now: Date): Promise<void> {
   await manager.query(`UPDATE webhook_endpoint SET enabled = false, disabled_reason = $2, updated_at = $3 WHERE id = $1 AND enabled`, [id, reason, now]);
   await manager.query(
-    `UPDATE webhook_delivery SET status = 'FAILED', next_attempt_at = NULL, lease_until = NULL, lease_token = NULL, updated_at = $2
+    `UPDATE webhook_delivery SET ${FAILED_UNATTEMPTED}, updated_at = $2
       WHERE endpoint_id = $1 AND status = 'PENDING'`,
     [id, now],
   );
@@ -148,7 +151,7 @@ export function leasedDeliveries(manager: EntityManager, ids: readonly string[],
  */
 export async function failLeasedToDisabled(manager: EntityManager, ids: readonly string[], token: string, now: Date): Promise<void> {
   await manager.query(
-    `UPDATE webhook_delivery d SET status = 'FAILED', next_attempt_at = NULL, lease_until = NULL, lease_token = NULL, updated_at = $3
+    `UPDATE webhook_delivery d SET ${FAILED_UNATTEMPTED}, updated_at = $3
        FROM webhook_endpoint w
       WHERE d.id = ANY ($1::uuid[]) AND d.lease_token = $2 AND d.status = 'PENDING' AND w.id = d.endpoint_id AND NOT w.enabled`,
     [ids, token, now],
