@@ -161,15 +161,17 @@ function isPostgres(pid: number | string): boolean {
 }
 
 /**
- * CPU time of PostgreSQL on the machine (the bench's own server does nearly all of it), in ms:
- * each server process, and for a postmaster also its exited children's (their time is added to
- * the parent's when it reaps them), so a connection closed during a run still counts.
+ * CPU time of PostgreSQL on the machine (the bench's own server does nearly all of it), or of the
+ * one server whose postmaster is `server`, in ms: each server process, and for a postmaster also
+ * its exited children's (their time is added to the parent's when it reaps them), so a connection
+ * closed during a run still counts.
  */
-export function postgresCpuMs(): number {
+export function postgresCpuMs(server?: number): number {
   let total = 0;
   for (const pid of processIds(isPostgres)) {
     const fields = statFields(pid);
     if (!fields) continue;
+    if (server !== undefined && pid !== server && Number(fields[1]) !== server) continue;
     total += cpuMs(fields, 11);
     // A postmaster: its reaped children's time too.
     if (!isPostgres(fields[1])) total += cpuMs(fields, 13);

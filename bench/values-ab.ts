@@ -1,7 +1,6 @@
 import { createRequire } from "node:module";
-import { readFileSync, readdirSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { intFromEnv } from "./lib";
+import { intFromEnv, postgresCpuMs, processCpuMs, processesNaming } from "./lib";
 
 /**
  * The values case of two (or more) built trees, side by side: `TREES=/tmp/before,. node
@@ -22,44 +21,12 @@ interface Side {
   tree: string;
   url: string;
   apiPid: number;
-  dataDir: string;
+  /** The postmaster of the tree's own server. */
+  postmaster: number;
   tenants: string[];
   tokens: string[];
   stop(): Promise<void>;
   rps: number[];
-}
-
-/**
- * CPU (user + system, ms) of a process and, when `children`, of its children: those running, and
- * those that ended and were waited for (a server's closed sessions, in its own stat).
- */
-function cpuMs(pid: number, children = false): number {
-  const fields = (p: number | string) => {
-    try {
-      return readFileSync(`/proc/${p}/stat`, "utf8").split(") ")[1].split(" ");
-    } catch {
-      return null;
-    }
-  };
-  const own = (f: string[] | null) => (f ? (Number(f[11]) + Number(f[12])) * 10 : 0);
-  const self = fields(pid);
-  let total = own(self);
-  if (children && self) total += (Number(self[13]) + Number(self[14])) * 10;
-  if (children) for (const entry of readdirSync("/proc")) if (/^\d+$/.test(entry) && fields(entry)?.[1] === String(pid)) total += own(fields(entry));
-  return total;
-}
-
-/** The postmaster serving `dataDir` (its command line names the directory). */
-function postmasterOf(dataDir: string): number {
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      if (readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0").includes(dataDir)) return Number(entry);
-    } catch {
-      // gone meanwhile
-    }
-  }
-  throw new Error(`no PostgreSQL serves ${dataDir}`);
 }
 
 async function prepare(tree: string, scale: number): Promise<Side> {
@@ -82,12 +49,14 @@ async function prepare(tree: string, scale: number): Promise<Side> {
   await control.end();
   const api = await lib.startApi(database.url, { RETENTION_INTERVAL: "off" });
   const tokens = await Promise.all(tenants.map((tenantId) => signToken({ subject: "bench-integration", role: Role.INTEGRATION, tenantId }, lib.BENCH_SECRET)));
-  const dataDir = join(String(database.description).replace(/^embedded PostgreSQL in /, ""), "pg");
+  // Its command line names the data directory (freshDatabase's, "<dir>/pg"); its sessions do not.
+  const [postmaster] = processesNaming(join(String(database.description).replace(/^embedded PostgreSQL in /, ""), "pg"));
+  if (!postmaster) throw new Error(`no PostgreSQL serves ${database.description}`);
   return {
     tree,
     url: api.url,
     apiPid: api.child.pid,
-    dataDir,
+    postmaster,
     tenants,
     tokens,
     rps: [],
@@ -139,12 +108,11 @@ async function main() {
     for (const side of sides) await window(side, Math.min(seconds, 10), connections, first); // warm-up
     for (let round = 0; round < rounds; round++) {
       for (const side of round % 2 ? [...sides].reverse() : sides) {
-        const postmaster = postmasterOf(side.dataDir);
-        const [api0, pg0, t0] = [cpuMs(side.apiPid), cpuMs(postmaster, true), performance.now()];
+        const [api0, pg0, t0] = [processCpuMs(side.apiPid), postgresCpuMs(side.postmaster), performance.now()];
         const { requests, errors } = await window(side, seconds, connections, first);
         const wall = (performance.now() - t0) / 1000;
-        const api = (cpuMs(side.apiPid) - api0) / requests;
-        const pg = (cpuMs(postmaster, true) - pg0) / requests;
+        const api = (processCpuMs(side.apiPid) - api0) / requests;
+        const pg = (postgresCpuMs(side.postmaster) - pg0) / requests;
         side.rps.push(requests / wall);
         console.log(
           `${side.tree}: ${(requests / wall).toFixed(0)} req/s, API ${api.toFixed(2)} ms, PostgreSQL ${pg.toFixed(2)} ms per request${errors ? `, ${errors} errors` : ""}`,
