@@ -20,7 +20,7 @@ import { createRequestContext, type RequestContext } from "./context";
 import { IdentityProviderUnavailableError, remoteKeySet, TokenVerifier } from "./shared/auth/jwt";
 import { operationMetrics } from "./shared/graphql/operation-metrics";
 import { explorer } from "./shared/explorer";
-import { metricsEndpoint, rateLimitRefusals, watchPools, type PoolCounts } from "./shared/metrics";
+import { metricsEndpoint, rateLimitRefusals, watchPools, watchSubscriptions, type PoolCounts } from "./shared/metrics";
 import { hasMoreKeysThan, TOO_MANY_VARIABLES, VARIABLE_LIMITS, variableLimits } from "./shared/graphql/variable-limits";
 import { ANONYMOUS_BODY_LIMIT_BYTES, errorsAsJson, notFoundAsJson, sendError, sendGraphQLError, wwwAuthenticate } from "./shared/http-errors";
 import { RateLimitedError, RequestRateLimiter } from "./shared/rate-limit";
@@ -354,9 +354,11 @@ export async function startServer(deps: ServerDeps): Promise<CustodianServer> {
   // Subscriptions, on the same path over graphql-ws, fed from committed events.
   let subscriptions: { dispose(): Promise<void> } | null = null;
   let hub: EventHub | null = null;
+  let unwatch: () => void = () => undefined;
   if (deps.feed) {
     const events = (hub = new EventHub(topology, deps.feed, log));
     events.start();
+    unwatch = watchSubscriptions(() => events.subscribers);
     subscriptions = subscriptionServer({
       http,
       path: "/graphql",
@@ -378,6 +380,7 @@ export async function startServer(deps: ServerDeps): Promise<CustodianServer> {
     async stop() {
       // Sockets first (they close with 1001 Going Away and free their subscriptions), then the HTTP drain.
       hub?.stop();
+      unwatch();
       await subscriptions?.dispose();
       await apollo.stop();
     },

@@ -133,6 +133,26 @@ export function watchWebhooks(read: () => Promise<Array<{ database: string; pend
   });
 }
 
+/** What each server of this process reports as its open subscriptions (a test may run two). */
+const subscriptionCounts = new Set<() => number>();
+
+/** Reports the GraphQL subscriptions open in this process when scraped; the returned function stops counting `open`. */
+export function watchSubscriptions(open: () => number): () => void {
+  subscriptionCounts.add(open);
+  return () => void subscriptionCounts.delete(open);
+}
+
+new Gauge({
+  name: "custodian_event_subscriptions",
+  help: "GraphQL event subscriptions open in this process.",
+  registers: [registry],
+  collect() {
+    let open = 0;
+    for (const count of subscriptionCounts) open += count();
+    this.set(open);
+  },
+});
+
 /** A pool as pg-pool counts it. */
 export interface PoolCounts {
   totalCount: number;

@@ -9,7 +9,9 @@ import { createSchema } from "../../src/schema";
 import { startServer } from "../../src/server";
 import { signToken } from "../../src/shared/auth/jwt";
 import type { Principal } from "../../src/shared/auth/principal";
+import { MAX_SUBSCRIPTIONS_PER_SOCKET } from "../../src/shared/graphql/websocket";
 import { createLogger } from "../../src/shared/logging";
+import { registry } from "../../src/shared/metrics";
 import { assertOk } from "../helpers/assertions";
 import { createTenant, registerSubject } from "../helpers/factories";
 import { isolatedDatabase } from "../helpers/isolated-db";
@@ -56,6 +58,30 @@ function subscriber(url: string, authorization: string | undefined, types?: stri
       stop();
       await client.dispose();
     },
+  };
+}
+
+/** The subscriptions this process holds open, as its gauge reports them. */
+async function openSubscriptions(): Promise<number> {
+  const gauge = registry.getSingleMetric("custodian_event_subscriptions");
+  assert.ok(gauge, "the gauge is registered");
+  return (await gauge.get()).values[0]?.value ?? 0;
+}
+
+/** graphql-transport-ws by hand: a socket that subscribes and can be cut without a goodbye. */
+async function rawSocket(url: string, authorization: string) {
+  const socket = new WebSocket(url.replace(/^http/, "ws"), "graphql-transport-ws");
+  const messages: Array<{ id?: string; type: string; payload?: unknown }> = [];
+  socket.on("message", (data) => messages.push(JSON.parse(String(data))));
+  await new Promise((ok, fail) => socket.once("open", ok).once("error", fail));
+  socket.send(JSON.stringify({ type: "connection_init", payload: { authorization } }));
+  await eventually(async () => (messages.some((m) => m.type === "connection_ack") ? true : undefined), 5000, "the acknowledgement");
+  return {
+    messages,
+    subscribe: (id: string) => socket.send(JSON.stringify({ id, type: "subscribe", payload: { query: EVENTS } })),
+    complete: (id: string) => socket.send(JSON.stringify({ id, type: "complete" })),
+    /** Ends the TCP connection at once: no close frame, no complete messages. */
+    cut: () => socket.terminate(),
   };
 }
 
@@ -194,6 +220,29 @@ describe("subscriptions", () => {
     const again = subscriber(app.server.url, token);
     await again.connected();
     for (const s of [...open, again]) await s.close();
+  });
+
+  it("holds at most 20 subscriptions per socket, and a socket cut without a goodbye frees them all", async () => {
+    const socket = await rawSocket(app.server.url, await tokenOf(principals.tenantAdmin((await createTenant(app)).id)));
+    const ids = Array.from({ length: MAX_SUBSCRIPTIONS_PER_SOCKET }, (_, i) => `s${i}`);
+    for (const id of ids) socket.subscribe(id);
+    await eventually(async () => ((await openSubscriptions()) === MAX_SUBSCRIPTIONS_PER_SOCKET ? true : undefined), 5000, "the subscriptions");
+
+    socket.subscribe("one-too-many");
+    await eventually(async () => socket.messages.find((m) => m.id === "one-too-many"), 5000, "the refusal");
+    assert.equal(socket.messages.find((m) => m.id === "one-too-many")!.type, "error");
+    assert.match(JSON.stringify(socket.messages.find((m) => m.id === "one-too-many")!.payload), /RATE_LIMITED/);
+    assert.equal(await openSubscriptions(), MAX_SUBSCRIPTIONS_PER_SOCKET);
+
+    // Completing one makes room for another.
+    socket.complete("s0");
+    await eventually(async () => ((await openSubscriptions()) === MAX_SUBSCRIPTIONS_PER_SOCKET - 1 ? true : undefined), 5000, "the completion");
+    socket.subscribe("in-its-place");
+    await eventually(async () => ((await openSubscriptions()) === MAX_SUBSCRIPTIONS_PER_SOCKET ? true : undefined), 5000, "the new one");
+    assert.equal(socket.messages.filter((m) => m.type === "error").length, 1);
+
+    socket.cut();
+    await eventually(async () => ((await openSubscriptions()) === 0 ? true : undefined), 5000, "the subscriptions' release");
   });
 
   it("refuses queries and mutations over the socket, and operations over the query limits", async () => {

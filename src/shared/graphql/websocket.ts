@@ -13,6 +13,12 @@ import { assertWithinCost, operationCost, queryLimitMessage, QUERY_LIMITS } from
 
 /** Sockets one principal may hold open at once. */
 export const MAX_SOCKETS_PER_PRINCIPAL = 10;
+/**
+ * Subscriptions one socket may hold at once. Each one is executed for every event its caller may
+ * see: without a bound, one principal's subscriptions (each within the rate limit) would multiply
+ * every event of its tenant into thousands of executions and messages.
+ */
+export const MAX_SUBSCRIPTIONS_PER_SOCKET = 20;
 /** A socket closed for holding more than its share. */
 export const TOO_MANY_SOCKETS = 4429;
 /** Largest message a client may send (a subscription document is small). */
@@ -45,7 +51,8 @@ const refusal = (code: ErrorCode, message: string) => [new GraphQLError(message,
  * `{"authorization": "Bearer <token>"}`: none or a bad one closes the socket with 4403, as does
  * the token's expiry. Each subscription passes the same depth, alias, token and cost limits as a
  * query and counts against the caller's rate limit; queries and mutations go over HTTP. At most
- * MAX_SOCKETS_PER_PRINCIPAL sockets per principal. `dispose` closes every socket (shutdown).
+ * MAX_SOCKETS_PER_PRINCIPAL sockets per principal, each with at most MAX_SUBSCRIPTIONS_PER_SOCKET
+ * subscriptions. `dispose` closes every socket (shutdown).
  */
 export function subscriptionServer(options: WebSocketOptions): { dispose(): Promise<void> } {
   const wss = new WebSocketServer({ server: options.http, path: options.path, maxPayload: MAX_MESSAGE_BYTES });
@@ -98,6 +105,9 @@ export function subscriptionServer(options: WebSocketOptions): { dispose(): Prom
       async onSubscribe(ctx, _id, payload): Promise<ExecutionArgs | readonly GraphQLError[]> {
         const principal = states.get(ctx.extra)?.principal;
         if (!principal) return refusal(ErrorCode.UNAUTHENTICATED, "Send a bearer token in connection_init.");
+        // The socket's subscriptions, this one included (graphql-ws holds its place while it is set up).
+        if (Object.keys(ctx.subscriptions).length > MAX_SUBSCRIPTIONS_PER_SOCKET)
+          return refusal(ErrorCode.RATE_LIMITED, `At most ${MAX_SUBSCRIPTIONS_PER_SOCKET} subscriptions per socket: complete one first.`);
         try {
           await options.limiter?.consume(RequestRateLimiter.keyOf(principal, undefined));
         } catch (error) {
