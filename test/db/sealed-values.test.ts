@@ -10,6 +10,7 @@ import { assertError, assertOk } from "../helpers/assertions";
 import { countStatements } from "../helpers/statements";
 import { createTenant, recordData, registerSubject } from "../helpers/factories";
 import { at, DELETE, END, lifecycleApp, REACTIVATE } from "../helpers/lifecycle";
+import { eventually } from "../helpers/receiver";
 
 const READ = `query($id: ID!) { personalDataRecord(id: $id) { value(purpose: SUPPORT) } }`;
 const PAGE = `query($id: ID!) { tenant(id: $id) { personalDataRecords(first: 10) { nodes { id value(purpose: SUPPORT) } } } }`;
@@ -168,6 +169,48 @@ describe("sealed record values", () => {
     const page = await admin.gql(PAGE, { id: tenant.id });
     assert.equal(page.errors, undefined, JSON.stringify(page.errors));
     assert.deepEqual(page.data?.tenant.personalDataRecords.nodes, [{ id: kept.id, value: { email: "kept@example.test" } }]);
+  });
+
+  it("reads a value corrected between the read of its row and of its key as corrected, not shredded: by id and in a page", async () => {
+    const tenant = await createTenant(app);
+    const subject = await registerSubject(app, tenant.id);
+    const admin = app.as(principals.tenantAdmin(tenant.id));
+    const original = keystore.query.bind(keystore);
+    // Holds the next read of record keys until released, as a slow key store would.
+    const pauseNextKeyRead = () => {
+      let paused!: () => void;
+      let release!: () => void;
+      const reached = new Promise<void>((ok) => (paused = ok));
+      const released = new Promise<void>((ok) => (release = ok));
+      let armed = true;
+      keystore.query = (async (sql: string, parameters?: unknown[]) => {
+        if (armed && sql.includes("AS want(record_id, version)")) {
+          armed = false;
+          paused();
+          await released;
+        }
+        return original(sql, parameters);
+      }) as typeof keystore.query;
+      return { reached, release };
+    };
+    try {
+      for (const [query, valueOf] of [
+        [READ, (data: any) => data.personalDataRecord.value],
+        [PAGE, (data: any, id: string) => data.tenant.personalDataRecords.nodes.find((n: { id: string }) => n.id === id)?.value],
+      ] as const) {
+        const record = await recordData(app, tenant.id, subject.id, { value: { email: "before@example.test" } });
+        const gate = pauseNextKeyRead();
+        const reading = admin.gql(query, { id: query === READ ? record.id : tenant.id });
+        await gate.reached;
+        // The read holds the row of version 1; the correction commits and destroys version 1's key.
+        assertOk(await admin.gql(CORRECT, { input: { id: record.id, expectedVersion: 1, value: { email: "after@example.test" } } }));
+        await eventually(async () => ((await keysOf(record.id)).join() === "2" ? true : undefined), 5000, "the old key's destruction");
+        gate.release();
+        assert.deepEqual(valueOf(assertOk(await reading), record.id), { email: "after@example.test" }, "the value as corrected");
+      }
+    } finally {
+      keystore.query = original;
+    }
   });
 
   it("finishes a correction that died before destroying the old key: the next retention run destroys it, and never a key a row still needs", async () => {

@@ -9,7 +9,7 @@ import { activeDeletion } from "../../src/modules/tenant/deletion-plan";
 import { canonicalJson, requestHash, sameRequest, storedIdempotencyKey, storedRequestHash } from "../../src/modules/personal-data/idempotency";
 import { blindIndex, newKey } from "../../src/modules/keys/envelope";
 import { RecordStatus } from "../../src/modules/personal-data/personal-data.enums";
-import { valueReadRefusal } from "../../src/modules/personal-data/read-policy";
+import { correctedSince, valueReadRefusal } from "../../src/modules/personal-data/read-policy";
 import { valueChanges } from "../../src/modules/personal-data/value-changes";
 import { ProcessingPurpose as P } from "../../src/modules/purpose/processing-purpose";
 import { codeOf } from "../helpers/assertions";
@@ -132,5 +132,20 @@ describe("deletion, idempotency and corrections (pure)", () => {
       assert.deepEqual(valueChanges(before, { a: 1 }), { changed: true, counts: { keysAdded: 0, keysRemoved: 1, keysChanged: 0 } }, key);
       assert.deepEqual(valueChanges({ a: 1 }, before), { changed: true, counts: { keysAdded: 1, keysRemoved: 0, keysChanged: 0 } }, key);
     }
+  });
+});
+
+describe("a value whose key is gone: corrected since its row was read, or shredded (pure)", () => {
+  const now = (keyVersion: number | null, status = RecordStatus.ACTIVE, sealed: unknown = Buffer.alloc(1)) => ({ keyVersion, status, sealed });
+  it("reads again a row that now holds a sealed value under a newer key, still ACTIVE", () => {
+    assert.equal(correctedSince({ keyVersion: 1 }, now(2)), true);
+    assert.equal(correctedSince({ keyVersion: 1 }, now(5)), true);
+  });
+  it("leaves shredded a row that is gone, still at the version read, older, pending deletion, or not sealed", () => {
+    assert.equal(correctedSince({ keyVersion: 1 }, undefined), false, "purged");
+    assert.equal(correctedSince({ keyVersion: 2 }, now(2)), false, "a restored backup's row, its key destroyed");
+    assert.equal(correctedSince({ keyVersion: 3 }, now(2)), false);
+    assert.equal(correctedSince({ keyVersion: 1 }, now(2, RecordStatus.PENDING_DELETION)), false, "values are read from ACTIVE records only");
+    assert.equal(correctedSince({ keyVersion: 1 }, now(2, RecordStatus.ACTIVE, null)), false);
   });
 });

@@ -11,7 +11,7 @@ import { ProcessingPurpose } from "../purpose/processing-purpose";
 import type { DataSubjectExport, JsonObject } from "./personal-data.types";
 import { activeRecordsOfSubject, recordIdsOfSubject } from "./personal-data.store";
 import type { RecordTransfers } from "./record-sharing";
-import type { SealedValues } from "./sealed-values";
+import { storedValueOf, type SealedValues } from "./sealed-values";
 
 const isShredded = (value: unknown) => value instanceof DomainError && value.code === ErrorCode.DATA_SHREDDED;
 
@@ -51,17 +51,7 @@ export class ExportService {
     if (!subject) throw new NotFoundError("data subject");
     const generatedAt = ctx.clock.now();
     const stored = await activeRecordsOfSubject(em(ctx), subject.tenantId, subject.id);
-    const values = await this.values.open(
-      ctx,
-      stored.map((r) => ({
-        recordId: r.id as string,
-        tenantId: r.tenant_id as string,
-        subjectId: r.data_subject_id as string,
-        plain: r.value as JsonObject | null,
-        sealed: r.value_sealed as Buffer | null,
-        keyVersion: r.value_key_version as number | null,
-      })),
-    );
+    const values = await this.values.open(ctx, stored.map(storedValueOf));
     // A record whose key is gone was purged (a restored backup's row): it is not the person's data any more.
     const records: Array<Record<string, unknown>> = stored.flatMap((r, i) => (isShredded(values[i]) ? [] : [{ ...r, value: values[i] }]));
     const identity = await this.subjects.identity(ctx, toDataSubject(subject));

@@ -33,7 +33,7 @@ import { readsValues, recordColumnsFor, type RecordSelection } from "./record-co
 import { readAhead, screenedPage } from "./value-reader";
 import { recordPageConditions } from "./record-filter";
 import { insertRecords, recordMetadata, recordPageQuery, replaceValue, storedValue, visibleRecord, visibleRecords } from "./personal-data.store";
-import type { SealedValues } from "./sealed-values";
+import { storedValueOf, type SealedValues } from "./sealed-values";
 import { keystoreOf } from "../keys/keystore-of";
 import { RecordErrors } from "./personal-data.errors";
 import { DataSubjectErrors } from "../data-subject/data-subject.errors";
@@ -258,16 +258,7 @@ export class PersonalDataService {
     if (record.version !== input.expectedVersion) throw RecordErrors.versionConflict(record.version);
     const now = ctx.clock.now();
     const stored = (await storedValue(em(ctx), record.id))!;
-    const [oldValue] = await this.values.open(ctx, [
-      {
-        recordId: stored.id,
-        tenantId: stored.tenant_id,
-        subjectId: stored.data_subject_id,
-        plain: stored.value,
-        sealed: stored.value_sealed,
-        keyVersion: stored.value_key_version,
-      },
-    ]);
+    const [oldValue] = await this.values.open(ctx, [storedValueOf(stored)]);
     // The new value under a new key; the old key is destroyed once this commits (the old value is then shredded everywhere).
     const keyVersion = input.expectedVersion + 1;
     const replaced = await this.values.sealWhile(

@@ -146,7 +146,7 @@ export function valueRows<R>(manager: EntityManager, ids: readonly string[]): Pr
 }
 
 /** The subject's ACTIVE records with their values, oldest first (an export). */
-export function activeRecordsOfSubject(manager: EntityManager, tenantId: string, subjectId: string): Promise<Array<Record<string, unknown>>> {
+export function activeRecordsOfSubject(manager: EntityManager, tenantId: string, subjectId: string): Promise<Array<StoredValueRow & Record<string, unknown>>> {
   return manager.query(
     `SELECT id, tenant_id, data_subject_id, category, purposes, storage_location_code, source_third_party_id, value, value_sealed, value_key_version, version, created_at, updated_at
        FROM personal_data_record

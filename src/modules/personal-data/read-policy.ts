@@ -28,3 +28,19 @@ export function valueReadRefusal(principal: Principal, purpose: ProcessingPurpos
   if (principal.role === Role.DATA_SUBJECT) return purpose === ProcessingPurpose.SUBJECT_ACCESS ? null : ErrorCode.PURPOSE_NOT_PERMITTED;
   return record.purposes.includes(purpose) ? null : ErrorCode.PURPOSE_NOT_PERMITTED;
 }
+
+/** Which key version a row's value is sealed under (null: plaintext from before sealing). */
+export interface ValueVersion {
+  keyVersion: number | null;
+}
+
+/**
+ * Whether a value whose key was gone had been corrected since its row was read, rather than
+ * shredded: a correction destroys the old value's key as soon as it commits, so a read that took
+ * the row just before finds no key for it. The row then holds a sealed value under a newer key
+ * version and is still ACTIVE (values are read from ACTIVE records only), and is read again. A
+ * purged record's row is gone, or still at the version read (a restored backup's).
+ */
+export function correctedSince(read: ValueVersion, now: (ValueVersion & { status: RecordStatus; sealed: unknown }) | undefined): boolean {
+  return !!now?.sealed && now.status === RecordStatus.ACTIVE && (now.keyVersion ?? 0) > (read.keyVersion ?? 0);
+}

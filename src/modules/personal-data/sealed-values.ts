@@ -6,6 +6,10 @@ import { associatedData, IntegrityError, open, seal } from "../keys/envelope";
 import { TAMPERED, type KeyRing, type RecordKeyRef } from "../keys/key-ring";
 import type { JsonObject } from "./personal-data.types";
 import type { Logger } from "../../shared/logging";
+import { em } from "../../shared/db/database";
+import type { RecordStatus } from "./personal-data.enums";
+import { correctedSince } from "./read-policy";
+import { valueRows, type StoredValueRow } from "./personal-data.store";
 
 /** A value as stored: plaintext from before sealing, or sealed under the record's key of `keyVersion`. */
 export interface StoredValue {
@@ -21,6 +25,21 @@ export const shredded = () =>
   new DomainError(ErrorCode.DATA_SHREDDED, "This record's key was destroyed when it was purged: its value can never be read again.");
 export const integrityFailure = () =>
   new DomainError(ErrorCode.DATA_INTEGRITY_FAILURE, "This record's stored value failed authentication (tampered with or moved): it is not returned.");
+
+/** A value as its row holds it. */
+export function storedValueOf(row: StoredValueRow): StoredValue {
+  return {
+    recordId: row.id,
+    tenantId: row.tenant_id,
+    subjectId: row.data_subject_id,
+    plain: row.value as JsonObject | null,
+    sealed: row.value_sealed,
+    keyVersion: row.value_key_version,
+  };
+}
+
+/** A correction could in principle land between every re-read and its key's: this many re-reads, then shredded it stays. */
+const REREADS = 3;
 
 /** What binds a sealed value to its row: tenant, subject, record and key version. */
 export function valueAad(ref: RecordKeyRef): string {
@@ -64,13 +83,36 @@ export class SealedValues {
   /**
    * The values, in order: a plaintext one as it is; a sealed one opened, DATA_SHREDDED when its
    * key is gone, DATA_INTEGRITY_FAILURE when it fails authentication (logged without values).
-   * One value's failure is that value's alone.
+   * One value's failure is that value's alone. A value corrected since its row was read (its old
+   * key destroyed meanwhile) is read again as it is now, not answered as shredded.
    */
-  open(ctx: RequestContext, values: readonly StoredValue[]): Promise<Array<JsonObject | DomainError>> {
-    return this.openWith(keystoreOf(ctx), values, ctx.log);
+  async open(ctx: RequestContext, values: readonly StoredValue[]): Promise<Array<JsonObject | DomainError>> {
+    const keystore = keystoreOf(ctx);
+    const opened = await this.openWith(keystore, values, ctx.log);
+    // Values corrected since their rows were read are read again, as they are now (correctedSince).
+    const read = [...values];
+    let shreddedAt = opened.flatMap((value, i) => (isShredded(value) ? [i] : []));
+    for (let round = 0; shreddedAt.length && round < REREADS; round++) {
+      const rows = await valueRows<StoredValueRow & { status: RecordStatus }>(
+        em(ctx),
+        shreddedAt.map((i) => read[i].recordId),
+      );
+      const now = new Map(rows.map((row) => [row.id, { ...storedValueOf(row), status: row.status }]));
+      const corrected = shreddedAt.filter((i) => correctedSince(read[i], now.get(read[i].recordId)));
+      if (!corrected.length) break;
+      corrected.forEach((i) => (read[i] = now.get(read[i].recordId)!));
+      const reopened = await this.openWith(
+        keystore,
+        corrected.map((i) => read[i]),
+        ctx.log,
+      );
+      corrected.forEach((i, k) => (opened[i] = reopened[k]));
+      shreddedAt = corrected.filter((i) => isShredded(opened[i]));
+    }
+    return opened;
   }
 
-  /** As `open`, with the key store given (a reader outside a request: the bench's floor). */
+  /** As `open`, with the key store given and no re-read of corrected values (a reader outside a request: the bench's floor). */
   async openWith(keystore: DataSource, values: readonly StoredValue[], log: Pick<Logger, "error">): Promise<Array<JsonObject | DomainError>> {
     const sealed = values.filter((v) => v.sealed);
     const keys: Array<Buffer | null | typeof TAMPERED> = sealed.length
@@ -101,3 +143,5 @@ export class SealedValues {
     return this.keys.destroyRecordKeys(keystoreOf(ctx), [recordId], version);
   }
 }
+
+const isShredded = (value: JsonObject | DomainError) => value instanceof DomainError && value.code === ErrorCode.DATA_SHREDDED;

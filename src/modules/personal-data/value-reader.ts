@@ -10,8 +10,8 @@ import type { RecordStatus } from "./personal-data.enums";
 import type { PersonalDataRecordEntity } from "./personal-data-record.entity";
 import type { JsonObject } from "./personal-data.types";
 import { valueReadRefusal } from "./read-policy";
-import { valueRows } from "./personal-data.store";
-import type { SealedValues, StoredValue } from "./sealed-values";
+import { valueRows, type StoredValueRow } from "./personal-data.store";
+import { storedValueOf, type SealedValues } from "./sealed-values";
 import type { Connection } from "../../shared/pagination";
 import { asBytes } from "../../shared/db/bytes";
 
@@ -26,15 +26,9 @@ const REFUSALS: Record<string, string> = {
     "The record was not collected for this purpose; read it for one of its purposes (a data subject reads with SUBJECT_ACCESS).",
 };
 
-interface Row {
-  id: string;
-  tenant_id: string;
-  data_subject_id: string;
+interface Row extends StoredValueRow {
   purposes: ProcessingPurpose[];
   status: RecordStatus;
-  value: JsonObject | null;
-  value_sealed: Buffer | null;
-  value_key_version: number | null;
   /** The value opened (or why it cannot be) by the page that read the row ahead (screenedPage). */
   opened?: JsonObject | DomainError;
 }
@@ -105,17 +99,6 @@ export async function screenedPage<T extends ValueKey>(ctx: RequestContext, valu
     get totalCount() {
       return page.totalCount;
     },
-  };
-}
-
-function storedValueOf(row: Row): StoredValue {
-  return {
-    recordId: row.id,
-    tenantId: row.tenant_id,
-    subjectId: row.data_subject_id,
-    plain: row.value,
-    sealed: row.value_sealed,
-    keyVersion: row.value_key_version,
   };
 }
 
