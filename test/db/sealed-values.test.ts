@@ -213,6 +213,21 @@ describe("sealed record values", () => {
     }
   });
 
+  it("counts a purge's destruction only when it destroyed keys: one of nothing leaves the shred count as it was", async () => {
+    const epoch = async () => Number((await keystore.query(`SELECT epoch FROM shred_epoch`))[0].epoch);
+    const before = await epoch();
+    await app.keys.destroyRecordKeys(keystore, [randomUUID()]);
+    await app.keys.destroySubjectKeys(keystore, [randomUUID()]);
+    await app.keys.destroyTenantKeys(keystore, randomUUID());
+    assert.equal(await epoch(), before, "no key destroyed, no destruction counted (a region behind the count searches for keyless rows)");
+    // The count does move for a destruction that destroyed a key.
+    const tenant = await createTenant(app);
+    const record = await recordData(app, tenant.id, (await registerSubject(app, tenant.id)).id);
+    await app.keys.destroyRecordKeys(keystore, [record.id]);
+    assert.deepEqual(await keysOf(record.id), []);
+    assert.equal(await epoch(), before + 1);
+  });
+
   it("finishes a correction that died before destroying the old key: the next retention run destroys it, and never a key a row still needs", async () => {
     const tenant = await createTenant(app);
     const subject = await registerSubject(app, tenant.id);

@@ -1,4 +1,5 @@
 import type { DataSource, EntityManager } from "typeorm";
+import { countedChange } from "../../shared/db/database";
 
 /**
  * Statements over a region's key store (its own database: tenant_key, subject_key, record_key).
@@ -166,7 +167,7 @@ export async function addRecordKeys(
  */
 export async function deleteRecordKeys(m: EntityManager, recordIds: readonly string[], belowVersion?: number): Promise<number> {
   if (!recordIds.length) return 0;
-  const rows: unknown[] = await m.query(`DELETE FROM record_key WHERE record_id = ANY($1::uuid[]) AND ($2::int IS NULL OR version < $2) RETURNING 1`, [
+  const deleted = await countedChange(m, `DELETE FROM record_key WHERE record_id = ANY($1::uuid[]) AND ($2::int IS NULL OR version < $2) RETURNING 1`, [
     recordIds,
     belowVersion ?? null,
   ]);
@@ -174,7 +175,7 @@ export async function deleteRecordKeys(m: EntityManager, recordIds: readonly str
     recordIds,
     belowVersion ?? null,
   ]);
-  return rows.length;
+  return deleted;
 }
 
 /** Notes that the records' keys below `belowVersion` are to be destroyed once their correction commits (a later note raises the bound). */
@@ -200,22 +201,22 @@ export async function retiredRecordKeys(m: EntityManager, after: string | null, 
 /** Destroys subjects' keys, and every record key under them. */
 export async function deleteSubjectKeys(m: EntityManager, subjectIds: readonly string[]): Promise<number> {
   if (!subjectIds.length) return 0;
-  const records: unknown[] = await m.query(`DELETE FROM record_key WHERE subject_id = ANY($1::uuid[]) RETURNING 1`, [subjectIds]);
-  const subjects: unknown[] = await m.query(`DELETE FROM subject_key WHERE subject_id = ANY($1::uuid[]) RETURNING 1`, [subjectIds]);
-  return records.length + subjects.length;
+  const records = await countedChange(m, `DELETE FROM record_key WHERE subject_id = ANY($1::uuid[]) RETURNING 1`, [subjectIds]);
+  const subjects = await countedChange(m, `DELETE FROM subject_key WHERE subject_id = ANY($1::uuid[]) RETURNING 1`, [subjectIds]);
+  return records + subjects;
 }
 
 /** Destroys every key of a tenant: its KEK, its blind-index key, and everything under them. */
 export async function deleteTenantKeys(m: EntityManager, tenantId: string): Promise<number> {
   // All or nothing (one transaction): a tenant without its KEK rows has no key left at all, and
   // each batch of its purge asks again at the cost of one index lookup.
-  const keks: unknown[] = await m.query(`DELETE FROM tenant_key WHERE tenant_id = $1 RETURNING 1`, [tenantId]);
-  if (!keks.length) return 0;
-  const records: unknown[] = await m.query(`DELETE FROM record_key WHERE subject_id IN (SELECT subject_id FROM subject_key WHERE tenant_id = $1) RETURNING 1`, [
+  const keks = await countedChange(m, `DELETE FROM tenant_key WHERE tenant_id = $1 RETURNING 1`, [tenantId]);
+  if (!keks) return 0;
+  const records = await countedChange(m, `DELETE FROM record_key WHERE subject_id IN (SELECT subject_id FROM subject_key WHERE tenant_id = $1) RETURNING 1`, [
     tenantId,
   ]);
-  const subjects: unknown[] = await m.query(`DELETE FROM subject_key WHERE tenant_id = $1 RETURNING 1`, [tenantId]);
-  return keks.length + records.length + subjects.length;
+  const subjects = await countedChange(m, `DELETE FROM subject_key WHERE tenant_id = $1 RETURNING 1`, [tenantId]);
+  return keks + records + subjects;
 }
 
 /**
@@ -303,13 +304,13 @@ export async function rewrapSubjectKeys(m: EntityManager, keys: ReadonlyArray<{ 
 
 /** Destroys the tenant's KEK versions older than `newest` that wrap no subject key any more; how many. */
 export async function dropRetiredKeks(m: EntityManager, tenantId: string, newest: number): Promise<number> {
-  const rows: unknown[] = await m.query(
+  return countedChange(
+    m,
     `DELETE FROM tenant_key t WHERE t.tenant_id = $1 AND t.kind = 'KEK' AND t.version < $2
         AND NOT EXISTS (SELECT 1 FROM subject_key s WHERE s.tenant_id = t.tenant_id AND s.kek_version = t.version)
      RETURNING 1`,
     [tenantId, newest],
   );
-  return rows.length;
 }
 
 /** Counts one more destruction of keys by the purge (in the destroying transaction: both commit, or neither). */
