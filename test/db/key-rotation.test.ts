@@ -86,6 +86,38 @@ describe("key rotation", () => {
     assert.equal(await sealedRows(), rows, "no value was re-encrypted");
   });
 
+  it("keeps a subject registered while its tenant's KEK is rotated readable: its key is never left under a destroyed KEK", async () => {
+    const { tenant } = await tenantWithData(1);
+    const fresh = () => new KeyRing(new LocalKeyProvider(TEST_MASTER_KEY));
+    const original = keystore.query.bind(keystore);
+    let reached!: () => void;
+    let release!: () => void;
+    const atInsert = new Promise<void>((ok) => (reached = ok));
+    const released = new Promise<void>((ok) => (release = ok));
+    let armed = true;
+    // The registration's subject key waits, wrapped under the KEK it read, while a rotation runs to its end.
+    keystore.query = (async (sql: string, parameters?: unknown[]) => {
+      if (armed && sql.includes("INSERT INTO subject_key")) {
+        armed = false;
+        reached();
+        await released;
+      }
+      return original(sql, parameters);
+    }) as typeof keystore.query;
+    try {
+      const registering = registerSubject(app, tenant.id, "registered-mid-rotation");
+      await atInsert;
+      await fresh().rotateKeks(keystore, app.clock.now());
+      release();
+      const subject = await registering;
+      await fresh().rotateKeks(keystore, app.clock.now());
+      const [read] = await readWith(fresh(), tenant.id, [subject.id]);
+      assert.equal(read.externalId, "registered-mid-rotation");
+    } finally {
+      keystore.query = original;
+    }
+  });
+
   it("re-wraps every tenant key under a new master key version, after which the old master key is not needed", async () => {
     const { tenant, ids } = await tenantWithData(3);
     const expected = await readWith(new KeyRing(new LocalKeyProvider(TEST_MASTER_KEY)), tenant.id, ids);

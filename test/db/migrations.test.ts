@@ -64,8 +64,8 @@ describe("migrations and entity metadata", () => {
     const cli = async (command: string) =>
       (await promisify(execFile)(process.execPath, [script, command], { env: { ...process.env, DATABASE_URL: database.url, LOG_LEVEL: "warn" } })).stdout;
     // The data's newest migration keeps each tenant's record tally (reverted, the table goes;
-    // applied again, it counts the records already there); the key store's keeps its shred count
-    // as the last retention run saw it.
+    // applied again, it counts the records already there); the key store's keeps a KEK from being
+    // destroyed under a subject key that names it.
     const tallies = (url: string) =>
       on(url, async (db) => {
         const [{ exists }] = await db.query(`SELECT to_regclass('personal_data_record_tally') IS NOT NULL AS exists`);
@@ -73,10 +73,12 @@ describe("migrations and entity metadata", () => {
       });
     const records = (url: string) => on(url, async (db) => Number((await db.query(`SELECT count(*) AS n FROM personal_data_record`))[0].n));
     const guards = (url: string) => on(url, async (db) => Number((await db.query(`SELECT count(*) AS n FROM pg_class WHERE relname = 'shred_epoch'`))[0].n));
+    const kekGuards = (url: string) =>
+      on(url, async (db) => Number((await db.query(`SELECT count(*) AS n FROM pg_constraint WHERE conname = 'subject_key_kek_fkey'`))[0].n));
     const eu = regionUrlOf({ controlUrl: database.url }, "EU");
     // Each location's key store is migrated (and made) with it, and reverted with it.
     const euKeys = keystoreLocation({ production: false }, "EU", eu).url;
-    const newest = (name: string) => (name.endsWith("key store") ? "ShredEpoch" : "RecordTally");
+    const newest = (name: string) => (name.endsWith("key store") ? "SubjectKeysUnderTheirKek" : "RecordTally");
     await cli("run");
     // Records written before the tally's migration runs again: one tenant's three.
     await on(eu, (db) =>
@@ -88,21 +90,22 @@ describe("migrations and entity metadata", () => {
     const seeded = await records(eu);
     assert.ok(seeded >= 3);
     assert.equal(await tallies(eu), seeded, "the newest migration is applied to start with");
-    assert.ok((await guards(euKeys)) > 0, "and the key store's");
+    assert.ok((await kekGuards(euKeys)) > 0, "and the key store's");
 
     const reverted = await cli("revert");
     for (const name of [...LOCATIONS, ...LOCATIONS.map((l) => `${l} key store`), "control"])
       assert.match(reverted, new RegExp(`^${name}: reverted ${newest(name)}\\d+$`, "m"));
     assert.equal(await tallies(eu), null);
     assert.equal(await tallies(database.url), null);
-    assert.equal(await guards(euKeys), 0);
-    assert.ok((await guards(eu)) > 0, "only the newest migration is reverted");
+    assert.equal(await kekGuards(euKeys), 0);
+    assert.ok((await guards(euKeys)) > 0, "only the newest migration is reverted");
+    assert.ok((await guards(eu)) > 0);
 
     const applied = await cli("run");
     for (const name of ["control", ...LOCATIONS, ...LOCATIONS.map((l) => `${l} key store`)])
       assert.match(applied, new RegExp(`^${name}: applied ${newest(name)}\\d+$`, "m"));
     assert.equal(await tallies(eu), seeded, "applied again, it counts the records already there");
-    assert.ok((await guards(euKeys)) > 0);
+    assert.ok((await kekGuards(euKeys)) > 0);
     assert.equal((await cli("run")).trim(), "every database is up to date");
     for (const url of urls()) assert.equal((await on(url, schemaDrift)).up.length, 0);
   });

@@ -1,4 +1,5 @@
 import type { DataSource, EntityManager } from "typeorm";
+import { PG_FOREIGN_KEY_VIOLATION, pgErrorCode } from "../../shared/db/database";
 import { DomainError, ErrorCode } from "../../shared/errors";
 import { associatedData, IntegrityError, newKey, unwrapKey, wrapKey, type KeyProvider } from "./envelope";
 import { KeyCache } from "./key-cache";
@@ -351,7 +352,14 @@ export class KeyRing {
         if (n < batchSize || signal?.aborted) break;
       }
       if (signal?.aborted) break;
-      if ((await keystore.transaction((m) => dropRetiredKeks(m, state.tenantId, newest))) > 0) this.vacuumSoon(keystore);
+      // A subject key written under an old version meanwhile keeps it: the next rotation re-wraps that key, then drops it.
+      const dropped = await keystore
+        .transaction((m) => dropRetiredKeks(m, state.tenantId, newest))
+        .catch((error: unknown) => {
+          if (pgErrorCode(error) === PG_FOREIGN_KEY_VIOLATION) return 0;
+          throw error;
+        });
+      if (dropped > 0) this.vacuumSoon(keystore);
       done.tenants++;
     }
     return done;
@@ -442,11 +450,30 @@ export class KeyRing {
     if (unknown.some((id) => keyed.has(id) && !stored.has(id))) throw subjectShredded();
     const toMake = unknown.filter((id) => !stored.has(id));
     if (toMake.length) {
+      await this.makeSubjectKeys(keystore, toMake, tenantOf, now);
+      // Read back: another instance may have made one of them first, and its key is the one.
+      stored = await subjectKeys(keystore.manager, unknown);
+    }
+    for (const [subjectId, row] of stored) {
+      if (row.tenantId !== tenantOf.get(subjectId)) throw new Error("a subject key belongs to another tenant");
+      const kek = await this.kekByVersion(keystore, row.tenantId, row.kekVersion);
+      found.set(subjectId, this.unwrapSubjectKey(kek, row.tenantId, subjectId, row.kekVersion, row.wrapped));
+    }
+    return found;
+  }
+
+  /**
+   * New keys for the subjects, each wrapped by its tenant's newest KEK. A rotation may destroy
+   * that KEK between its read and the keys' write: the key store then refuses them (a subject key
+   * never outlives its KEK), and they are wrapped again under the KEK that replaced it.
+   */
+  private async makeSubjectKeys(keystore: DataSource, subjectIds: readonly string[], tenantOf: ReadonlyMap<string, string>, now: Date): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
       const made = [];
       // Each tenant's KEK read (or made) once for all its subjects: a batch's first records of a
       // thousand new subjects would otherwise read it a thousand times, one round trip each.
       const keks = new Map<string, Promise<{ version: number; key: Buffer }>>();
-      for (const subjectId of toMake) {
+      for (const subjectId of subjectIds) {
         const tenantId = tenantOf.get(subjectId)!;
         if (!keks.has(tenantId)) keks.set(tenantId, this.tenantKek(keystore, tenantId, now));
         const kek = await keks.get(tenantId)!;
@@ -457,16 +484,12 @@ export class KeyRing {
           wrapped: wrapKey(kek.key, newKey(), associatedData("subject-key", [tenantId, subjectId], kek.version)),
         });
       }
-      await addSubjectKeys(keystore.manager, made, now);
-      // Read back: another instance may have made one of them first, and its key is the one.
-      stored = await subjectKeys(keystore.manager, unknown);
+      try {
+        return await addSubjectKeys(keystore.manager, made, now);
+      } catch (error) {
+        if (pgErrorCode(error) !== PG_FOREIGN_KEY_VIOLATION || attempt >= 3) throw error;
+      }
     }
-    for (const [subjectId, row] of stored) {
-      if (row.tenantId !== tenantOf.get(subjectId)) throw new Error("a subject key belongs to another tenant");
-      const kek = await this.kekByVersion(keystore, row.tenantId, row.kekVersion);
-      found.set(subjectId, this.unwrapSubjectKey(kek, row.tenantId, subjectId, row.kekVersion, row.wrapped));
-    }
-    return found;
   }
 
   /** The tenant's current KEK, made when it has none. */

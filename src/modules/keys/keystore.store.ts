@@ -208,15 +208,16 @@ export async function deleteSubjectKeys(m: EntityManager, subjectIds: readonly s
 
 /** Destroys every key of a tenant: its KEK, its blind-index key, and everything under them. */
 export async function deleteTenantKeys(m: EntityManager, tenantId: string): Promise<number> {
-  // All or nothing (one transaction): a tenant without its KEK rows has no key left at all, and
-  // each batch of its purge asks again at the cost of one index lookup.
-  const keks = await countedChange(m, `DELETE FROM tenant_key WHERE tenant_id = $1 RETURNING 1`, [tenantId]);
-  if (!keks) return 0;
-  const records = await countedChange(m, `DELETE FROM record_key WHERE subject_id IN (SELECT subject_id FROM subject_key WHERE tenant_id = $1) RETURNING 1`, [
-    tenantId,
-  ]);
-  const subjects = await countedChange(m, `DELETE FROM subject_key WHERE tenant_id = $1 RETURNING 1`, [tenantId]);
-  return keks + records + subjects;
+  // One statement: a KEK cannot go while a subject key names it, and the check runs at the
+  // statement's end, when the subject keys are gone too.
+  const [{ n }]: Array<{ n: number }> = await m.query(
+    `WITH keks AS (DELETE FROM tenant_key WHERE tenant_id = $1 RETURNING 1),
+          subjects AS (DELETE FROM subject_key WHERE tenant_id = $1 RETURNING subject_id),
+          records AS (DELETE FROM record_key WHERE subject_id IN (SELECT subject_id FROM subjects) RETURNING 1)
+     SELECT ((SELECT count(*) FROM keks) + (SELECT count(*) FROM subjects) + (SELECT count(*) FROM records))::int AS n`,
+    [tenantId],
+  );
+  return n;
 }
 
 /**
@@ -302,7 +303,11 @@ export async function rewrapSubjectKeys(m: EntityManager, keys: ReadonlyArray<{ 
   );
 }
 
-/** Destroys the tenant's KEK versions older than `newest` that wrap no subject key any more; how many. */
+/**
+ * Destroys the tenant's KEK versions older than `newest` that wrap no subject key any more; how
+ * many. A subject key written under one of them meanwhile makes it fail (PG_FOREIGN_KEY_VIOLATION):
+ * that KEK is still needed.
+ */
 export async function dropRetiredKeks(m: EntityManager, tenantId: string, newest: number): Promise<number> {
   return countedChange(
     m,

@@ -24,6 +24,7 @@ export function pgErrorCode(error: unknown): string | undefined {
 }
 
 export const PG_UNIQUE_VIOLATION = "23505";
+export const PG_FOREIGN_KEY_VIOLATION = "23503";
 export const PG_SERIALIZATION_FAILURE = "40001";
 export const PG_INVALID_PASSWORD = "28P01";
 
