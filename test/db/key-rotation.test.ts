@@ -118,6 +118,45 @@ describe("key rotation", () => {
     }
   });
 
+  it("writes for a subject whose key a rotation re-wraps between the read of its key and of its KEK", async () => {
+    const { tenant, ids } = await tenantWithData(1);
+    const fresh = () => new KeyRing(new LocalKeyProvider(TEST_MASTER_KEY));
+    // An instance with nothing cached: it reads the subject's key, and its KEK, from the key store.
+    const writer = await startTestApp({ databaseUrl: lifecycle.databaseUrl, keys: fresh() });
+    const writerKeys = writer.region().keystore!;
+    const original = writerKeys.query.bind(writerKeys);
+    let reached!: () => void;
+    let release!: () => void;
+    const afterRead = new Promise<void>((ok) => (reached = ok));
+    const released = new Promise<void>((ok) => (release = ok));
+    let armed = true;
+    // The subject's key is read (under KEK 1); a whole rotation then runs before the write goes on.
+    writerKeys.query = (async (sql: string, parameters?: unknown[]) => {
+      const rows = await original(sql, parameters);
+      if (armed && sql.includes("FROM subject_key")) {
+        armed = false;
+        reached();
+        await released;
+      }
+      return rows;
+    }) as typeof writerKeys.query;
+    try {
+      const writing = recordData(writer, tenant.id, ids[0], { value: { written: "mid-rotation" } });
+      await afterRead;
+      await fresh().rotateKeks(keystore, app.clock.now());
+      release();
+      await writing;
+      const [read] = await readWith(fresh(), tenant.id, ids);
+      assert.deepEqual(
+        read.records.nodes.map((r: { value: unknown }) => r.value),
+        [{ n: 0 }, { written: "mid-rotation" }],
+      );
+    } finally {
+      writerKeys.query = original;
+      await writer.close();
+    }
+  });
+
   it("re-wraps every tenant key under a new master key version, after which the old master key is not needed", async () => {
     const { tenant, ids } = await tenantWithData(3);
     const expected = await readWith(new KeyRing(new LocalKeyProvider(TEST_MASTER_KEY)), tenant.id, ids);

@@ -456,7 +456,8 @@ export class KeyRing {
     }
     for (const [subjectId, row] of stored) {
       if (row.tenantId !== tenantOf.get(subjectId)) throw new Error("a subject key belongs to another tenant");
-      const kek = await this.kekByVersion(keystore, row.tenantId, row.kekVersion);
+      if (!row.kek) throw new Error("a subject key's KEK is gone");
+      const kek = await this.kek(row.tenantId, row.kekVersion, row.kek.wrapped, row.kek.masterVersion);
       found.set(subjectId, this.unwrapSubjectKey(kek, row.tenantId, subjectId, row.kekVersion, row.wrapped));
     }
     return found;

@@ -116,15 +116,34 @@ export async function addTenantKey(
   return (await newestTenantKey(m, key.tenantId, key.kind))!;
 }
 
-/** The subjects' keys that exist, by subject id. */
+/**
+ * The subjects' keys that exist, by subject id, each with the KEK that wraps it (null: gone),
+ * read together: a rotation may re-wrap a key and destroy its old KEK between two reads.
+ */
 export async function subjectKeys(
   m: EntityManager,
   subjectIds: readonly string[],
-): Promise<Map<string, { tenantId: string; wrapped: Buffer; kekVersion: number }>> {
-  const rows: Array<{ subject_id: string; tenant_id: string; wrapped: Buffer; kek_version: number }> = subjectIds.length
-    ? await m.query(`SELECT subject_id, tenant_id, wrapped, kek_version FROM subject_key WHERE subject_id = ANY($1::uuid[])`, [subjectIds])
-    : [];
-  return new Map(rows.map((r) => [r.subject_id, { tenantId: r.tenant_id, wrapped: r.wrapped, kekVersion: r.kek_version }]));
+): Promise<Map<string, { tenantId: string; wrapped: Buffer; kekVersion: number; kek: { wrapped: Buffer; masterVersion: number } | null }>> {
+  const rows: Array<{ subject_id: string; tenant_id: string; wrapped: Buffer; kek_version: number; kek: Buffer | null; master_version: number | null }> =
+    subjectIds.length
+      ? await m.query(
+          `SELECT s.subject_id, s.tenant_id, s.wrapped, s.kek_version, t.wrapped AS kek, t.master_version
+             FROM subject_key s LEFT JOIN tenant_key t ON t.tenant_id = s.tenant_id AND t.kind = 'KEK' AND t.version = s.kek_version
+            WHERE s.subject_id = ANY($1::uuid[])`,
+          [subjectIds],
+        )
+      : [];
+  return new Map(
+    rows.map((r) => [
+      r.subject_id,
+      {
+        tenantId: r.tenant_id,
+        wrapped: r.wrapped,
+        kekVersion: r.kek_version,
+        kek: r.kek && r.master_version !== null ? { wrapped: r.kek, masterVersion: r.master_version } : null,
+      },
+    ]),
+  );
 }
 
 /** Adds subject keys; one another instance added first is kept (the caller reads it back). */
