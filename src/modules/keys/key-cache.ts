@@ -61,11 +61,6 @@ export class KeyCache {
     this.slots.clear();
   }
 
-  /** The names held now, as a list (safe to delete from while going through it). */
-  names(): string[] {
-    return [...this.slots.keys()];
-  }
-
   private release(slot: number): void {
     this.slab.fill(0, slot * KEY_BYTES, (slot + 1) * KEY_BYTES);
     this.free[this.freeCount++] = slot;

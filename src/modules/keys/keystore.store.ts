@@ -1,5 +1,5 @@
 import type { DataSource, EntityManager } from "typeorm";
-import { countedChange } from "../../shared/db/database";
+import { countedChange, returning } from "../../shared/db/database";
 
 /**
  * Statements over a region's key store (its own database: tenant_key, subject_key, record_key).
@@ -180,21 +180,28 @@ export async function addRecordKeys(
   );
 }
 
+/** A record key by what names it: its record and the version of the value it seals. */
+export interface RecordKeyName {
+  recordId: string;
+  version: number;
+}
+
 /**
  * Destroys record keys: every version of each record, or with `belowVersion` the versions before
- * it (with the notes that asked for it). Returns how many keys.
+ * it (with the notes that asked for it). Returns which keys.
  */
-export async function deleteRecordKeys(m: EntityManager, recordIds: readonly string[], belowVersion?: number): Promise<number> {
-  if (!recordIds.length) return 0;
-  const deleted = await countedChange(m, `DELETE FROM record_key WHERE record_id = ANY($1::uuid[]) AND ($2::int IS NULL OR version < $2) RETURNING 1`, [
-    recordIds,
-    belowVersion ?? null,
-  ]);
+export async function deleteRecordKeys(m: EntityManager, recordIds: readonly string[], belowVersion?: number): Promise<RecordKeyName[]> {
+  if (!recordIds.length) return [];
+  const deleted = await returning<{ record_id: string; version: number }>(
+    m,
+    `DELETE FROM record_key WHERE record_id = ANY($1::uuid[]) AND ($2::int IS NULL OR version < $2) RETURNING record_id, version`,
+    [recordIds, belowVersion ?? null],
+  );
   await m.query(`DELETE FROM retired_record_key WHERE record_id = ANY($1::uuid[]) AND ($2::int IS NULL OR below_version <= $2)`, [
     recordIds,
     belowVersion ?? null,
   ]);
-  return deleted;
+  return deleted.map((r) => ({ recordId: r.record_id, version: r.version }));
 }
 
 /** Notes that the records' keys below `belowVersion` are to be destroyed once their correction commits (a later note raises the bound). */
@@ -217,12 +224,16 @@ export async function retiredRecordKeys(m: EntityManager, after: string | null, 
   return rows.map((r) => ({ recordId: r.record_id, belowVersion: r.below_version }));
 }
 
-/** Destroys subjects' keys, and every record key under them. */
-export async function deleteSubjectKeys(m: EntityManager, subjectIds: readonly string[]): Promise<number> {
-  if (!subjectIds.length) return 0;
-  const records = await countedChange(m, `DELETE FROM record_key WHERE subject_id = ANY($1::uuid[]) RETURNING 1`, [subjectIds]);
-  const subjects = await countedChange(m, `DELETE FROM subject_key WHERE subject_id = ANY($1::uuid[]) RETURNING 1`, [subjectIds]);
-  return records + subjects;
+/** Destroys subjects' keys, and every record key under them; returns which (the subjects whose key it destroyed). */
+export async function deleteSubjectKeys(m: EntityManager, subjectIds: readonly string[]): Promise<{ records: RecordKeyName[]; subjects: string[] }> {
+  if (!subjectIds.length) return { records: [], subjects: [] };
+  const records = await returning<{ record_id: string; version: number }>(
+    m,
+    `DELETE FROM record_key WHERE subject_id = ANY($1::uuid[]) RETURNING record_id, version`,
+    [subjectIds],
+  );
+  const subjects = await returning<{ subject_id: string }>(m, `DELETE FROM subject_key WHERE subject_id = ANY($1::uuid[]) RETURNING subject_id`, [subjectIds]);
+  return { records: records.map((r) => ({ recordId: r.record_id, version: r.version })), subjects: subjects.map((r) => r.subject_id) };
 }
 
 /** Destroys every key of a tenant: its KEK, its blind-index key, and everything under them. */
