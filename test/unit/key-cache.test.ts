@@ -55,6 +55,23 @@ describe("the unwrapped-key cache (pure)", () => {
     assert.equal(cache.get("a"), undefined);
   });
 
+  it("zeroes a key no one reads again once its lifetime has passed, without waiting for a read; one set again lives on", () => {
+    let now = 1_000;
+    const cache = new KeyCache({ max: 10, ttlMs: 5_000, now: () => now });
+    const [unread, renewed] = [newKey(), newKey()];
+    cache.set("unread", unread);
+    cache.set("renewed", newKey());
+    now += 4_000;
+    cache.set("renewed", renewed);
+    assert.ok(slabOf(cache).includes(unread), "the probe finds its bytes while it lives");
+    // A lifetime and a window (a tenth of it) later: nothing read it.
+    now += 2_600;
+    cache.set("fresh", newKey());
+    assert.equal(cache.size, 2, "the unread key is gone, not only hidden");
+    assert.ok(!slabOf(cache).includes(unread), "and its bytes are zeroed");
+    assert.deepEqual(cache.get("renewed"), renewed, "a key set again counts its lifetime from then");
+  });
+
   it("zeroes a key's bytes when it leaves, by delete, eviction or clear (the probe finds them while it is held)", () => {
     const cache = new KeyCache({ max: 2, ttlMs: 60_000 });
     const [a, b, c] = [newKey(), newKey(), newKey()];

@@ -11,6 +11,11 @@ import { KEY_BYTES } from "./envelope";
  * across an await. The copy has memory of its own, not a slice of node's shared pool of small
  * buffers, which other callers get uninitialised. A key that leaves the cache (evicted, expired,
  * deleted) is zeroed in the slab.
+ *
+ * lru-cache expires an entry only when it is next touched: a key no one reads again would keep its
+ * bytes for as long as the process lives. So each key's name is also kept in the window (a tenth
+ * of the lifetime) it was set in, and a window's keys are deleted once all have expired, from
+ * get, set and a timer: a key's bytes are zeroed within 1.2 lifetimes (plus a timer's delay).
  */
 export class KeyCache {
   private readonly slots: LRUCache<string, number>;
@@ -19,19 +24,42 @@ export class KeyCache {
   private readonly free: Int32Array;
   private freeCount = 0;
   private fresh = 0;
+  /** The names set in each window, by the window's start, oldest first. */
+  private readonly windows = new Map<number, Set<string>>();
+  /** The window each slot's key was set in. */
+  private readonly windowOf: Float64Array;
+  private readonly windowMs: number;
+  private readonly ttlMs: number;
+  private readonly now: () => number;
+  private nextSweep = 0;
 
   constructor(options: { max: number; ttlMs: number; now?: () => number }) {
     // One slot more than entries: a set takes its slot before lru-cache evicts (and frees) the oldest.
     const slots = options.max + 1;
     this.slab = Buffer.alloc(slots * KEY_BYTES);
     this.free = new Int32Array(slots);
+    this.windowOf = new Float64Array(slots);
+    this.ttlMs = options.ttlMs;
+    this.windowMs = Math.max(1, options.ttlMs / 10);
+    this.now = options.now ?? (() => performance.now());
     this.slots = new LRUCache<string, number>({
       max: options.max,
       ttl: options.ttlMs,
-      dispose: (slot) => this.release(slot),
+      dispose: (slot, name) => {
+        this.windows.get(this.windowOf[slot])?.delete(name);
+        this.release(slot);
+      },
       // An injected clock is read at each call (lru-cache otherwise keeps its reading for 1 ms).
       ...(options.now ? { perf: { now: options.now }, ttlResolution: 0 } : {}),
     });
+    // A quiet process sweeps too; the timer lets the cache be collected, and then ends.
+    const cache = new WeakRef(this);
+    const timer = setInterval(() => {
+      const alive = cache.deref();
+      if (alive) alive.sweep();
+      else clearInterval(timer);
+    }, this.windowMs);
+    timer.unref();
   }
 
   get size(): number {
@@ -39,6 +67,7 @@ export class KeyCache {
   }
 
   get(name: string): Buffer | undefined {
+    this.sweep();
     const slot = this.slots.get(name);
     if (slot === undefined) return undefined;
     const key = Buffer.alloc(KEY_BYTES);
@@ -48,9 +77,17 @@ export class KeyCache {
 
   set(name: string, key: Buffer): void {
     if (key.length !== KEY_BYTES) throw new Error(`a cached key has ${KEY_BYTES} bytes`);
+    const now = this.now();
+    this.sweep(now);
     const slot = this.freeCount ? this.free[--this.freeCount] : this.fresh++;
     key.copy(this.slab, slot * KEY_BYTES);
+    const window = now - (now % this.windowMs);
+    this.windowOf[slot] = window;
+    // Setting a name again disposes its older slot, which takes the name out of its window first.
     this.slots.set(name, slot);
+    let names = this.windows.get(window);
+    if (!names) this.windows.set(window, (names = new Set()));
+    names.add(name);
   }
 
   delete(name: string): void {
@@ -59,6 +96,17 @@ export class KeyCache {
 
   clear(): void {
     this.slots.clear();
+  }
+
+  /** Deletes the keys of every window whose keys have all expired (at most once a window). */
+  private sweep(now = this.now()): void {
+    if (now < this.nextSweep) return;
+    this.nextSweep = now + this.windowMs;
+    for (const [window, names] of this.windows) {
+      if (window + this.windowMs + this.ttlMs > now) break;
+      for (const name of [...names]) this.slots.delete(name);
+      this.windows.delete(window);
+    }
   }
 
   private release(slot: number): void {
