@@ -7,6 +7,7 @@ import { principals, startTestApp, TEST_MASTER_KEY, type TestApp } from "../help
 import { assertOk } from "../helpers/assertions";
 import { createTenant, recordData, registerSubject } from "../helpers/factories";
 import { lifecycleApp } from "../helpers/lifecycle";
+import { holdNextStatement } from "../helpers/statements";
 
 const SUBJECT = `query($id: ID!) { dataSubject(id: $id) { externalId records { nodes { value(purpose: SUPPORT) } } } }`;
 
@@ -89,32 +90,20 @@ describe("key rotation", () => {
   it("keeps a subject registered while its tenant's KEK is rotated readable: its key is never left under a destroyed KEK", async () => {
     const { tenant } = await tenantWithData(1);
     const fresh = () => new KeyRing(new LocalKeyProvider(TEST_MASTER_KEY));
-    const original = keystore.query.bind(keystore);
-    let reached!: () => void;
-    let release!: () => void;
-    const atInsert = new Promise<void>((ok) => (reached = ok));
-    const released = new Promise<void>((ok) => (release = ok));
-    let armed = true;
     // The registration's subject key waits, wrapped under the KEK it read, while a rotation runs to its end.
-    keystore.query = (async (sql: string, parameters?: unknown[]) => {
-      if (armed && sql.includes("INSERT INTO subject_key")) {
-        armed = false;
-        reached();
-        await released;
-      }
-      return original(sql, parameters);
-    }) as typeof keystore.query;
+    const gate = holdNextStatement(keystore, "INSERT INTO subject_key");
     try {
       const registering = registerSubject(app, tenant.id, "registered-mid-rotation");
-      await atInsert;
+      await gate.reached;
+      gate.restore();
       await fresh().rotateKeks(keystore, app.clock.now());
-      release();
+      gate.release();
       const subject = await registering;
       await fresh().rotateKeks(keystore, app.clock.now());
       const [read] = await readWith(fresh(), tenant.id, [subject.id]);
       assert.equal(read.externalId, "registered-mid-rotation");
     } finally {
-      keystore.query = original;
+      gate.restore();
     }
   });
 
@@ -124,27 +113,14 @@ describe("key rotation", () => {
     // An instance with nothing cached: it reads the subject's key, and its KEK, from the key store.
     const writer = await startTestApp({ databaseUrl: lifecycle.databaseUrl, keys: fresh() });
     const writerKeys = writer.region().keystore!;
-    const original = writerKeys.query.bind(writerKeys);
-    let reached!: () => void;
-    let release!: () => void;
-    const afterRead = new Promise<void>((ok) => (reached = ok));
-    const released = new Promise<void>((ok) => (release = ok));
-    let armed = true;
     // The subject's key is read (under KEK 1); a whole rotation then runs before the write goes on.
-    writerKeys.query = (async (sql: string, parameters?: unknown[]) => {
-      const rows = await original(sql, parameters);
-      if (armed && sql.includes("FROM subject_key")) {
-        armed = false;
-        reached();
-        await released;
-      }
-      return rows;
-    }) as typeof writerKeys.query;
+    const gate = holdNextStatement(writerKeys, "FROM subject_key", "after");
     try {
       const writing = recordData(writer, tenant.id, ids[0], { value: { written: "mid-rotation" } });
-      await afterRead;
+      await gate.reached;
+      gate.restore();
       await fresh().rotateKeks(keystore, app.clock.now());
-      release();
+      gate.release();
       await writing;
       const [read] = await readWith(fresh(), tenant.id, ids);
       assert.deepEqual(
@@ -152,7 +128,7 @@ describe("key rotation", () => {
         [{ n: 0 }, { written: "mid-rotation" }],
       );
     } finally {
-      writerKeys.query = original;
+      gate.restore();
       await writer.close();
     }
   });

@@ -7,7 +7,7 @@ import { RetentionService } from "../../src/modules/retention/retention.service"
 import type { Shredder } from "../../src/modules/keys/key-ring";
 import { principals, startTestApp, TEST_AUDIT_SIGNER, type TestApp } from "../helpers/app";
 import { assertError, assertOk } from "../helpers/assertions";
-import { countStatements } from "../helpers/statements";
+import { countStatements, holdNextStatement } from "../helpers/statements";
 import { createTenant, recordData, registerSubject } from "../helpers/factories";
 import { at, DELETE, END, lifecycleApp, REACTIVATE } from "../helpers/lifecycle";
 import { eventually } from "../helpers/receiver";
@@ -175,41 +175,21 @@ describe("sealed record values", () => {
     const tenant = await createTenant(app);
     const subject = await registerSubject(app, tenant.id);
     const admin = app.as(principals.tenantAdmin(tenant.id));
-    const original = keystore.query.bind(keystore);
-    // Holds the next read of record keys until released, as a slow key store would.
-    const pauseNextKeyRead = () => {
-      let paused!: () => void;
-      let release!: () => void;
-      const reached = new Promise<void>((ok) => (paused = ok));
-      const released = new Promise<void>((ok) => (release = ok));
-      let armed = true;
-      keystore.query = (async (sql: string, parameters?: unknown[]) => {
-        if (armed && sql.includes("AS want(record_id, version)")) {
-          armed = false;
-          paused();
-          await released;
-        }
-        return original(sql, parameters);
-      }) as typeof keystore.query;
-      return { reached, release };
-    };
-    try {
-      for (const [query, valueOf] of [
-        [READ, (data: any) => data.personalDataRecord.value],
-        [PAGE, (data: any, id: string) => data.tenant.personalDataRecords.nodes.find((n: { id: string }) => n.id === id)?.value],
-      ] as const) {
-        const record = await recordData(app, tenant.id, subject.id, { value: { email: "before@example.test" } });
-        const gate = pauseNextKeyRead();
-        const reading = admin.gql(query, { id: query === READ ? record.id : tenant.id });
-        await gate.reached;
-        // The read holds the row of version 1; the correction commits and destroys version 1's key.
-        assertOk(await admin.gql(CORRECT, { input: { id: record.id, expectedVersion: 1, value: { email: "after@example.test" } } }));
-        await eventually(async () => ((await keysOf(record.id)).join() === "2" ? true : undefined), 5000, "the old key's destruction");
-        gate.release();
-        assert.deepEqual(valueOf(assertOk(await reading), record.id), { email: "after@example.test" }, "the value as corrected");
-      }
-    } finally {
-      keystore.query = original;
+    for (const [query, valueOf] of [
+      [READ, (data: any) => data.personalDataRecord.value],
+      [PAGE, (data: any, id: string) => data.tenant.personalDataRecords.nodes.find((n: { id: string }) => n.id === id)?.value],
+    ] as const) {
+      const record = await recordData(app, tenant.id, subject.id, { value: { email: "before@example.test" } });
+      // Held as a slow key store would, between the read of the row and of its key.
+      const gate = holdNextStatement(keystore, "AS want(record_id, version)");
+      const reading = admin.gql(query, { id: query === READ ? record.id : tenant.id });
+      await gate.reached;
+      gate.restore();
+      // The read holds the row of version 1; the correction commits and destroys version 1's key.
+      assertOk(await admin.gql(CORRECT, { input: { id: record.id, expectedVersion: 1, value: { email: "after@example.test" } } }));
+      await eventually(async () => ((await keysOf(record.id)).join() === "2" ? true : undefined), 5000, "the old key's destruction");
+      gate.release();
+      assert.deepEqual(valueOf(assertOk(await reading), record.id), { email: "after@example.test" }, "the value as corrected");
     }
   });
 

@@ -1,3 +1,4 @@
+import type { DataSource } from "typeorm";
 import { Client } from "pg";
 
 /**
@@ -32,4 +33,33 @@ export async function serversUsed<T>(during: () => Promise<T>): Promise<{ result
   const ports = new Set<number>();
   const result = await observingQueries((client) => ports.add(client.port), during);
   return { result, ports };
+}
+
+/**
+ * Holds the next statement that `db` sends whose SQL includes `match`, before it is sent or
+ * after its answer came (`at`), until `release`: to run something else exactly there. `reached`
+ * resolves once it is held; `restore` puts `db` back as it was (call it in a finally).
+ */
+export function holdNextStatement(db: DataSource, match: string, at: "before" | "after" = "before") {
+  const original = db.query.bind(db);
+  let reached!: () => void;
+  let release!: () => void;
+  const held = { reached: new Promise<void>((ok) => (reached = ok)), release: () => release(), restore: () => void (db.query = original) };
+  const released = new Promise<void>((ok) => (release = ok));
+  let armed = true;
+  db.query = (async (sql: string, parameters?: unknown[]) => {
+    const hold = armed && sql.includes(match);
+    if (hold) armed = false;
+    if (hold && at === "before") {
+      reached();
+      await released;
+    }
+    const answer = await original(sql, parameters);
+    if (hold && at === "after") {
+      reached();
+      await released;
+    }
+    return answer;
+  }) as typeof db.query;
+  return held;
 }
