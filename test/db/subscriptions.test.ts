@@ -253,15 +253,21 @@ describe("subscriptions", () => {
       connectionParams: { authorization: token },
       retryAttempts: 0,
     });
+    // An operation that is not refused runs on without an answer: after 5 s that is the answer.
     const refusalOf = (query: string) =>
       new Promise<string>((resolve) => {
-        client.subscribe(
+        const stop = client.subscribe(
           { query },
           { next: (r) => resolve(JSON.stringify(r.errors)), error: (e) => resolve(JSON.stringify(e)), complete: () => resolve("completed") },
         );
+        setTimeout(() => {
+          stop();
+          resolve("not refused");
+        }, 5000).unref();
       });
     try {
       assert.match(await refusalOf(`{ viewer { role } }`), /BAD_USER_INPUT/);
+      assert.match(await refusalOf(`subscription { events(types: []) { id } }`), /BAD_USER_INPUT.*types|types.*BAD_USER_INPUT/, "an empty list of types");
       const aliases = Array.from({ length: 20 }, (_, i) => `a${i}: id`).join(" ");
       assert.match(await refusalOf(`subscription { events { ${aliases} } }`), /QUERY_TOO_COMPLEX/);
     } finally {

@@ -1,6 +1,6 @@
 import type { Principal } from "../../shared/auth/principal";
 import type { Topology } from "../../shared/db/topology";
-import { ForbiddenError } from "../../shared/errors";
+import { BadUserInputError, ForbiddenError } from "../../shared/errors";
 import { loggableError, type Logger } from "../../shared/logging";
 import type { EventType } from "./event-type";
 import type { EventFeed } from "./event-feed";
@@ -107,7 +107,9 @@ export class EventHub {
   /** The caller's events from now on, of `types` (all when null). */
   subscribe(principal: Principal, types: readonly EventType[] | null | undefined): AsyncIterableIterator<Event> {
     if (!maySubscribe(principal)) throw new ForbiddenError("Your role receives no events.");
-    const stream = new EventStream(principal, types?.length ? new Set(types) : null, (s) => this.streams.delete(s));
+    // An empty list would read as "all types" to some clients and "none" to others: neither is assumed.
+    if (types && !types.length) throw new BadUserInputError("types", "Name at least one event type, or omit `types` for all of them.");
+    const stream = new EventStream(principal, types ? new Set(types) : null, (s) => this.streams.delete(s));
     this.streams.add(stream);
     return stream;
   }
