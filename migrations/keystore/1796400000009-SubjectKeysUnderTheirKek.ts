@@ -16,7 +16,10 @@ export class SubjectKeysUnderTheirKek1796400000009 implements MigrationInterface
 
   async up(q: QueryRunner): Promise<void> {
     // The referenced key is (tenant, kind, version): a subject key's wrapping key is always a KEK.
-    await q.query(`ALTER TABLE subject_key ADD COLUMN kek_kind text NOT NULL DEFAULT 'KEK' CHECK (kek_kind = 'KEK')`);
+    // A constant default fills existing rows without a rewrite; the check, NOT VALID, without a
+    // scan of them under the migration's lock (they all hold the default).
+    await q.query(`ALTER TABLE subject_key ADD COLUMN kek_kind text NOT NULL DEFAULT 'KEK'`);
+    await q.query(`ALTER TABLE subject_key ADD CONSTRAINT subject_key_kek_kind_check CHECK (kek_kind = 'KEK') NOT VALID`);
     await q.query(
       `ALTER TABLE subject_key ADD CONSTRAINT subject_key_kek_fkey FOREIGN KEY (tenant_id, kek_kind, kek_version) REFERENCES tenant_key (tenant_id, kind, version) NOT VALID`,
     );
