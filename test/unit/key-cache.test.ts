@@ -72,6 +72,19 @@ describe("the unwrapped-key cache (pure)", () => {
     assert.deepEqual(cache.get("renewed"), renewed, "a key set again counts its lifetime from then");
   });
 
+  it("deletes a burst of expired keys a batch at a time, each call going on with the rest", () => {
+    let now = 1_000;
+    const cache = new KeyCache({ max: 10_000, ttlMs: 5_000, now: () => now });
+    for (let i = 0; i < 2_500; i++) cache.set(`k${i}`, newKey());
+    now += 6_000;
+    const sizes = [];
+    for (let call = 0; call < 4; call++) {
+      cache.get("nothing");
+      sizes.push(cache.size);
+    }
+    assert.deepEqual(sizes, [1_500, 500, 0, 0], "1,000 a call: none holds the event loop for the whole burst");
+  });
+
   it("zeroes a key's bytes when it leaves, by delete, eviction or clear (the probe finds them while it is held)", () => {
     const cache = new KeyCache({ max: 2, ttlMs: 60_000 });
     const [a, b, c] = [newKey(), newKey(), newKey()];

@@ -1,6 +1,9 @@
 import { LRUCache } from "lru-cache";
 import { KEY_BYTES } from "./envelope";
 
+/** Expired keys one sweep deletes at most (about a millisecond's work). */
+const SWEEP_BATCH = 1000;
+
 /**
  * Unwrapped keys by name, bounded by count and age, their bytes in one slab of memory. Cached as
  * one Buffer each, 250,000 unwrapped keys took 113 MB of RSS (60 MB of heap), their names aside:
@@ -56,8 +59,10 @@ export class KeyCache {
     const cache = new WeakRef(this);
     const timer = setInterval(() => {
       const alive = cache.deref();
-      if (alive) alive.sweep();
-      else clearInterval(timer);
+      if (!alive) return clearInterval(timer);
+      // A batch at a time, letting requests run between them.
+      const more = () => void (cache.deref()?.sweep() && setImmediate(more));
+      more();
     }, this.windowMs);
     timer.unref();
   }
@@ -98,15 +103,26 @@ export class KeyCache {
     this.slots.clear();
   }
 
-  /** Deletes the keys of every window whose keys have all expired (at most once a window). */
-  private sweep(now = this.now()): void {
-    if (now < this.nextSweep) return;
-    this.nextSweep = now + this.windowMs;
+  /**
+   * Deletes the keys of the windows whose keys have all expired, at most SWEEP_BATCH at a time (a
+   * burst of 250,000 keys expires together: deleted at once, they would hold the event loop for
+   * about 100 ms); while more are left, the next call goes on, else the next window's.
+   * Returns whether more are left.
+   */
+  private sweep(now = this.now()): boolean {
+    if (now < this.nextSweep) return false;
+    let budget = SWEEP_BATCH;
     for (const [window, names] of this.windows) {
       if (window + this.windowMs + this.ttlMs > now) break;
-      for (const name of [...names]) this.slots.delete(name);
+      for (const name of names) {
+        if (budget-- === 0) return true;
+        // Deleting disposes the slot, which takes the name out of `names` (a Set may be changed while iterated).
+        this.slots.delete(name);
+      }
       this.windows.delete(window);
     }
+    this.nextSweep = now + this.windowMs;
+    return false;
   }
 
   private release(slot: number): void {
