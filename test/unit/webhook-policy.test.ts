@@ -112,11 +112,16 @@ describe("webhook rules (pure)", () => {
       "::ffff:7f00:1",
       "::ffff:169.254.169.254",
       "64:ff9b::a9fe:a9fe",
+      "::ffff:0:127.0.0.1",
+      "::ffff:0:a9fe:a9fe",
+      "2002:7f00:1::1",
+      "2002:a9fe:a9fe::",
+      "2002:c0a8:101::5",
       "not an address",
     ]) {
       assert.equal(isForbiddenAddress(address), true, address);
     }
-    for (const address of ["93.184.216.34", "8.8.8.8", "172.32.0.1", "2606:4700::1111", "::ffff:8.8.8.8"])
+    for (const address of ["93.184.216.34", "8.8.8.8", "172.32.0.1", "2606:4700::1111", "::ffff:8.8.8.8", "::ffff:0:8.8.8.8", "2002:808:808::1"])
       assert.equal(isForbiddenAddress(address), false, address);
   });
 

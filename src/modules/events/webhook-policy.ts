@@ -123,7 +123,8 @@ export function ipLiteral(url: URL): string | null {
 /**
  * Whether an address is one a receiver may not have: loopback, private, link-local (cloud
  * metadata at 169.254.169.254 among them), unspecified, shared (carrier NAT), multicast,
- * reserved; IPv4 inside IPv6 is judged as the IPv4 it carries.
+ * reserved; IPv4 inside IPv6 (mapped, compatible, translated, NAT64, 6to4) is judged as the
+ * IPv4 it carries.
  */
 export function isForbiddenAddress(address: string): boolean {
   const kind = isIP(address);
@@ -138,6 +139,11 @@ export function isForbiddenAddress(address: string): boolean {
   if (groups.every((g, i) => g === (i === 7 ? 1 : 0))) return true; // ::1
   if (groups.every((g) => g === 0)) return true; // ::
   const first = groups[0];
+  const v4 = (high: number, low: number) => [high >> 8, high & 0xff, low >> 8, low & 0xff];
+  // IPv4-translated (::ffff:0:a.b.c.d, SIIT) and 6to4 (2002:aabb:ccdd::/48) carry an IPv4 that a
+  // translator or relay may reach: judged as that IPv4.
+  if (groups.slice(0, 4).every((g) => g === 0) && groups[4] === 0xffff && groups[5] === 0 && forbiddenV4(v4(groups[6], groups[7]))) return true;
+  if (first === 0x2002 && forbiddenV4(v4(groups[1], groups[2]))) return true;
   return (
     (first & 0xfe00) === 0xfc00 || // unique local fc00::/7
     (first & 0xffc0) === 0xfe80 || // link-local fe80::/10
