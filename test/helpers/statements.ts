@@ -47,14 +47,15 @@ export function holdNextStatement(db: DataSource, match: string, at: "before" | 
   const held = { reached: new Promise<void>((ok) => (reached = ok)), release: () => release(), restore: () => void (db.query = original) };
   const released = new Promise<void>((ok) => (release = ok));
   let armed = true;
-  db.query = (async (sql: string, parameters?: unknown[]) => {
+  // Every argument passes through: a manager inside a transaction names its query runner third.
+  db.query = (async (sql: string, ...rest: unknown[]) => {
     const hold = armed && sql.includes(match);
     if (hold) armed = false;
     if (hold && at === "before") {
       reached();
       await released;
     }
-    const answer = await original(sql, parameters);
+    const answer = await (original as (sql: string, ...rest: unknown[]) => Promise<unknown>)(sql, ...rest);
     if (hold && at === "after") {
       reached();
       await released;
