@@ -8,6 +8,9 @@ import type { MigrationInterface, QueryRunner } from "typeorm";
  * writer holds the KEK's row while it writes, the destruction fails while a key needs it, and a
  * key for a KEK already gone is refused (its writer wraps it again under the newest).
  *
+ * Checked at commit (deferred): a transaction that destroys a tenant's KEK before its subject keys
+ * (as the previous version's purge does, during a rolling upgrade) still passes.
+ *
  * Existing rows are not validated: a key already left under a destroyed KEK cannot be repaired
  * and must not stop the start; every write and destruction from now on is checked.
  */
@@ -21,7 +24,8 @@ export class SubjectKeysUnderTheirKek1796400000009 implements MigrationInterface
     await q.query(`ALTER TABLE subject_key ADD COLUMN kek_kind text NOT NULL DEFAULT 'KEK'`);
     await q.query(`ALTER TABLE subject_key ADD CONSTRAINT subject_key_kek_kind_check CHECK (kek_kind = 'KEK') NOT VALID`);
     await q.query(
-      `ALTER TABLE subject_key ADD CONSTRAINT subject_key_kek_fkey FOREIGN KEY (tenant_id, kek_kind, kek_version) REFERENCES tenant_key (tenant_id, kind, version) NOT VALID`,
+      `ALTER TABLE subject_key ADD CONSTRAINT subject_key_kek_fkey FOREIGN KEY (tenant_id, kek_kind, kek_version) REFERENCES tenant_key (tenant_id, kind, version)
+         DEFERRABLE INITIALLY DEFERRED NOT VALID`,
     );
   }
 
