@@ -171,25 +171,48 @@ describe("sealed record values", () => {
     assert.deepEqual(page.data?.tenant.personalDataRecords.nodes, [{ id: kept.id, value: { email: "kept@example.test" } }]);
   });
 
-  it("reads a value corrected between the read of its row and of its key as corrected, not shredded: by id and in a page", async () => {
+  it("reads a value corrected between the read of its row and of its key as corrected, not shredded: by id, in a page and in an export", async () => {
     const tenant = await createTenant(app);
     const subject = await registerSubject(app, tenant.id);
     const admin = app.as(principals.tenantAdmin(tenant.id));
-    for (const [query, valueOf] of [
-      [READ, (data: any) => data.personalDataRecord.value],
-      [PAGE, (data: any, id: string) => data.tenant.personalDataRecords.nodes.find((n: { id: string }) => n.id === id)?.value],
-    ] as const) {
+    const after = { email: "after@example.test" };
+    const EXPORT = `query($id: ID!) { exportDataSubject(id: $id, onRequest: "TICKET-1") { document } }`;
+    // Read by id, in a page, and in the person's export (which shows each record's version beside its value).
+    const cases = [
+      { query: READ, id: (record: string) => record, read: (data: any) => data.personalDataRecord.value, expected: after },
+      {
+        query: PAGE,
+        id: () => tenant.id,
+        read: (data: any, record: string) => data.tenant.personalDataRecords.nodes.find((n: any) => n.id === record)?.value,
+        expected: after,
+      },
+      {
+        query: EXPORT,
+        id: () => subject.id,
+        read: (data: any, record: string) => {
+          const exported = data.exportDataSubject.document.records.find((r: any) => r.id === record);
+          return exported && { value: exported.value, version: exported.version };
+        },
+        expected: { value: after, version: 2 },
+      },
+    ];
+    for (const { query, id, read, expected } of cases) {
       const record = await recordData(app, tenant.id, subject.id, { value: { email: "before@example.test" } });
       // Held as a slow key store would, between the read of the row and of its key.
       const gate = holdNextStatement(keystore, "AS want(record_id, version)");
-      const reading = admin.gql(query, { id: query === READ ? record.id : tenant.id });
-      await gate.reached;
+      const reading = admin.gql(query, { id: id(record.id) });
+      // A read that answers without reading its key (refused, or its key cached) would never be held.
+      const unheld = reading.then((answer) => {
+        throw new Error(`answered before its key was read: ${JSON.stringify(answer.errors)}`);
+      });
+      unheld.catch(() => undefined);
+      await Promise.race([gate.reached, unheld]);
       gate.restore();
       // The read holds the row of version 1; the correction commits and destroys version 1's key.
-      assertOk(await admin.gql(CORRECT, { input: { id: record.id, expectedVersion: 1, value: { email: "after@example.test" } } }));
+      assertOk(await admin.gql(CORRECT, { input: { id: record.id, expectedVersion: 1, value: after } }));
       await eventually(async () => ((await keysOf(record.id)).join() === "2" ? true : undefined), 5000, "the old key's destruction");
       gate.release();
-      assert.deepEqual(valueOf(assertOk(await reading), record.id), { email: "after@example.test" }, "the value as corrected");
+      assert.deepEqual(read(assertOk(await reading), record.id), expected, query);
     }
   });
 

@@ -50,8 +50,16 @@ export class ExportService {
     const subject = await this.subjects.findVisible(ctx, dataSubjectId);
     if (!subject) throw new NotFoundError("data subject");
     const generatedAt = ctx.clock.now();
-    const stored = await activeRecordsOfSubject(em(ctx), subject.tenantId, subject.id);
-    const values = await this.values.open(ctx, stored.map(storedValueOf));
+    // A record corrected while it was being exported would show its new value beside its old
+    // version: the rows are read again then (at most twice more), so each shows one version.
+    let stored = await activeRecordsOfSubject(em(ctx), subject.tenantId, subject.id);
+    let values: Array<JsonObject | DomainError> = [];
+    for (let read = 1; ; read++) {
+      let corrected = false;
+      values = await this.values.open(ctx, stored.map(storedValueOf), () => (corrected = true));
+      if (!corrected || read === 3) break;
+      stored = await activeRecordsOfSubject(em(ctx), subject.tenantId, subject.id);
+    }
     // A record whose key is gone was purged (a restored backup's row): it is not the person's data any more.
     const records: Array<Record<string, unknown>> = stored.flatMap((r, i) => (isShredded(values[i]) ? [] : [{ ...r, value: values[i] }]));
     const identity = await this.subjects.identity(ctx, toDataSubject(subject));

@@ -84,9 +84,10 @@ export class SealedValues {
    * The values, in order: a plaintext one as it is; a sealed one opened, DATA_SHREDDED when its
    * key is gone, DATA_INTEGRITY_FAILURE when it fails authentication (logged without values).
    * One value's failure is that value's alone. A value corrected since its row was read (its old
-   * key destroyed meanwhile) is read again as it is now, not answered as shredded.
+   * key destroyed meanwhile) is read again as it is now, not answered as shredded; `onCorrected`
+   * is told, for a caller that shows the rows' other columns too.
    */
-  async open(ctx: RequestContext, values: readonly StoredValue[]): Promise<Array<JsonObject | DomainError>> {
+  async open(ctx: RequestContext, values: readonly StoredValue[], onCorrected?: () => void): Promise<Array<JsonObject | DomainError>> {
     const keystore = keystoreOf(ctx);
     const opened = await this.openWith(keystore, values, ctx.log);
     // Values corrected since their rows were read are read again, as they are now (correctedSince).
@@ -100,6 +101,7 @@ export class SealedValues {
       const now = new Map(rows.map((row) => [row.id, { ...storedValueOf(row), status: row.status }]));
       const corrected = shreddedAt.filter((i) => correctedSince(read[i], now.get(read[i].recordId)));
       if (!corrected.length) break;
+      onCorrected?.();
       corrected.forEach((i) => (read[i] = now.get(read[i].recordId)!));
       const reopened = await this.openWith(
         keystore,
