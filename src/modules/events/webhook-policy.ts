@@ -132,14 +132,15 @@ export function isForbiddenAddress(address: string): boolean {
   if (kind !== 6) return true;
   const groups = expandV6(address.toLowerCase());
   if (!groups) return true;
+  // The IPv4 that two groups carry.
+  const v4 = (high: number, low: number) => [high >> 8, high & 0xff, low >> 8, low & 0xff];
   const mapped = groups.slice(0, 5).every((g) => g === 0) && (groups[5] === 0xffff || groups[5] === 0);
   if (mapped && (groups[5] === 0xffff || groups[6] !== 0 || groups[7] > 1)) {
-    return forbiddenV4([groups[6] >> 8, groups[6] & 0xff, groups[7] >> 8, groups[7] & 0xff]);
+    return forbiddenV4(v4(groups[6], groups[7]));
   }
   if (groups.every((g, i) => g === (i === 7 ? 1 : 0))) return true; // ::1
   if (groups.every((g) => g === 0)) return true; // ::
   const first = groups[0];
-  const v4 = (high: number, low: number) => [high >> 8, high & 0xff, low >> 8, low & 0xff];
   // IPv4-translated (::ffff:0:a.b.c.d, SIIT) and 6to4 (2002:aabb:ccdd::/48) carry an IPv4 that a
   // translator or relay may reach: judged as that IPv4.
   if (groups.slice(0, 4).every((g) => g === 0) && groups[4] === 0xffff && groups[5] === 0 && forbiddenV4(v4(groups[6], groups[7]))) return true;

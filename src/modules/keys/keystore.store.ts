@@ -186,6 +186,9 @@ export interface RecordKeyName {
   version: number;
 }
 
+const recordKeyNames = (rows: ReadonlyArray<{ record_id: string; version: number }>): RecordKeyName[] =>
+  rows.map((r) => ({ recordId: r.record_id, version: r.version }));
+
 /**
  * Destroys record keys: every version of each record, or with `belowVersion` the versions before
  * it (with the notes that asked for it). Returns which keys.
@@ -201,7 +204,7 @@ export async function deleteRecordKeys(m: EntityManager, recordIds: readonly str
     recordIds,
     belowVersion ?? null,
   ]);
-  return deleted.map((r) => ({ recordId: r.record_id, version: r.version }));
+  return recordKeyNames(deleted);
 }
 
 /** Notes that the records' keys below `belowVersion` are to be destroyed once their correction commits (a later note raises the bound). */
@@ -233,7 +236,7 @@ export async function deleteSubjectKeys(m: EntityManager, subjectIds: readonly s
     [subjectIds],
   );
   const subjects = await returning<{ subject_id: string }>(m, `DELETE FROM subject_key WHERE subject_id = ANY($1::uuid[]) RETURNING subject_id`, [subjectIds]);
-  return { records: records.map((r) => ({ recordId: r.record_id, version: r.version })), subjects: subjects.map((r) => r.subject_id) };
+  return { records: recordKeyNames(records), subjects: subjects.map((r) => r.subject_id) };
 }
 
 /** Destroys every key of a tenant: its KEK, its blind-index key, and everything under them. */

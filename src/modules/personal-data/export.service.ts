@@ -2,7 +2,7 @@ import { principalOf, type RequestContext } from "../../context";
 import { exportRequest } from "./export-policy";
 import { em } from "../../shared/db/database";
 import { Concurrency } from "../../shared/concurrency";
-import { DomainError, ErrorCode, NotFoundError } from "../../shared/errors";
+import { DomainError, NotFoundError } from "../../shared/errors";
 import { auditTarget } from "../../shared/audit/audit-draft";
 import type { AuditService } from "../audit/audit.service";
 import type { DataSubjectService } from "../data-subject/data-subject.service";
@@ -11,9 +11,7 @@ import { ProcessingPurpose } from "../purpose/processing-purpose";
 import type { DataSubjectExport, JsonObject } from "./personal-data.types";
 import { activeRecordsOfSubject, recordIdsOfSubject } from "./personal-data.store";
 import type { RecordTransfers } from "./record-sharing";
-import { storedValueOf, type SealedValues } from "./sealed-values";
-
-const isShredded = (value: unknown) => value instanceof DomainError && value.code === ErrorCode.DATA_SHREDDED;
+import { isShredded, storedValueOf, type SealedValues } from "./sealed-values";
 
 export const EXPORT_ACTION = "DATA_SUBJECT_EXPORTED";
 

@@ -23,6 +23,8 @@ export interface StoredValue {
 
 export const shredded = () =>
   new DomainError(ErrorCode.DATA_SHREDDED, "This record's key was destroyed when it was purged: its value can never be read again.");
+/** Whether an opened value is a shredded one (its key destroyed). */
+export const isShredded = (value: unknown) => value instanceof DomainError && value.code === ErrorCode.DATA_SHREDDED;
 export const integrityFailure = () =>
   new DomainError(ErrorCode.DATA_INTEGRITY_FAILURE, "This record's stored value failed authentication (tampered with or moved): it is not returned.");
 
@@ -145,5 +147,3 @@ export class SealedValues {
     return this.keys.destroyRecordKeys(keystoreOf(ctx), [recordId], version);
   }
 }
-
-const isShredded = (value: JsonObject | DomainError) => value instanceof DomainError && value.code === ErrorCode.DATA_SHREDDED;
