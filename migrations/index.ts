@@ -15,6 +15,7 @@ import { PlaintextLeft1796400000005 } from "./1796400000005-PlaintextLeft";
 import { ShredEpoch1796400000006 } from "./1796400000006-ShredEpoch";
 import { ScopeChecksPlanned1796400000007 } from "./1796400000007-ScopeChecksPlanned";
 import { RecordTally1796400000008 } from "./1796400000008-RecordTally";
+import { SealedRequestReasons1796400000010 } from "./1796400000010-SealedRequestReasons";
 
 /** Every migration, in order. Listed explicitly so a stale compiled file can never run. */
 export const migrations = [
@@ -35,4 +36,5 @@ export const migrations = [
   ShredEpoch1796400000006,
   ScopeChecksPlanned1796400000007,
   RecordTally1796400000008,
+  SealedRequestReasons1796400000010,
 ];

@@ -99,7 +99,7 @@ async function main(): Promise<void> {
     const stopSealing = new AbortController();
     const sealing = sealExisting(topology, keys, () => clock.now(), { log, signal: stopSealing.signal }).then(
       (run) => {
-        const sealed = Object.values(run.sealed).reduce((n, s) => n + s.values + s.subjects, 0);
+        const sealed = Object.values(run.sealed).reduce((n, s) => n + s.values + s.subjects + s.requestReasons, 0);
         if (sealed) log.info({ sealed: run.sealed, plaintextLeft: run.plaintextLeft }, "personal data written before sealing was sealed");
       },
       (error: unknown) => log.error({ error: loggableError(error) }, "sealing existing personal data failed: the next start resumes it"),

@@ -62,6 +62,7 @@ import type { SettableClock } from "./shared/clock";
 import { KeyRing } from "./modules/keys/key-ring";
 import { SealedValues } from "./modules/personal-data/sealed-values";
 import { SealedIdentities } from "./modules/data-subject/sealed-identity";
+import { SealedReasons } from "./modules/subject-request/sealed-reasons";
 
 export interface SchemaOptions {
   /** When set, the schema has `setTestClock`, driving this clock. */
@@ -90,10 +91,14 @@ function wire(options: SchemaOptions) {
   const records = new PersonalDataService(tenants, deletion, new IdempotencyKeys(keys), new InboundCheck(parties), notices, values);
   const auditLog = new AuditLogService(options.auditSigner);
   const sharingNodes = new SharingNodes();
-  const requests = new SubjectRequestService(subjects, {
-    recordIdsOf: (ctx, tenantId, subjectId) => recordIdsOfSubject(em(ctx), tenantId, subjectId),
-    rectificationsSince: (ctx, tenantId, recordIds, since) => notices.since(ctx, tenantId, recordIds, "RECTIFICATION", since),
-  });
+  const requests = new SubjectRequestService(
+    subjects,
+    {
+      recordIdsOf: (ctx, tenantId, subjectId) => recordIdsOfSubject(em(ctx), tenantId, subjectId),
+      rectificationsSince: (ctx, tenantId, recordIds, since) => notices.since(ctx, tenantId, recordIds, "RECTIFICATION", since),
+    },
+    new SealedReasons(keys),
+  );
   const webhooks = new WebhookService(options.webhooks ?? { rules: { resolve: systemResolve, allowPrivate: false }, httpsOnly: false });
   // Every type that implements Node, found as the fields that reach it would find it.
   const nodeSources: Array<NodeSource<RequestContext>> = [

@@ -13,12 +13,14 @@ import {
   storeSealedValues,
 } from "./modules/personal-data/personal-data.store";
 import { storedIdempotencyKey } from "./modules/personal-data/idempotency";
-import { plaintextIdentitiesHeld, plaintextIdentityCount, storeSealedIdentities } from "./modules/data-subject/data-subject.store";
+import { plaintextIdentitiesHeld, plaintextIdentityCount, storeSealedIdentities, subjectsHeldForWrite } from "./modules/data-subject/data-subject.store";
+import { SealedReasons, type ReasonField, type ReasonToSeal } from "./modules/subject-request/sealed-reasons";
+import { plaintextReasonCount, plaintextReasonsHeld, storeSealedReasons } from "./modules/subject-request/subject-request.store";
 import { loggableError, type Logger } from "./shared/logging";
 
 export interface SealingRun {
-  /** Record values and subjects sealed, and idempotency keys made blind, by this run, by location. */
-  sealed: Record<string, { values: number; subjects: number; idempotencyKeys: number }>;
+  /** Record values, subjects and subject requests' reasons sealed, and idempotency keys made blind, by this run, by location. */
+  sealed: Record<string, { values: number; subjects: number; idempotencyKeys: number; requestReasons: number }>;
   /** Plaintext left after the run, by location (0 everywhere when it is done). */
   plaintextLeft: Record<string, number>;
 }
@@ -58,6 +60,7 @@ async function sealRegion(region: Database, keys: KeyRing, now: () => Date, batc
   const keystore = region.keystore!;
   const values = new SealedValues(keys);
   const identities = new SealedIdentities(keys);
+  const reasons = new SealedReasons(keys);
   // Batch after batch, each a transaction holding its rows, until one comes back short or the run is stopped; how many rows.
   const inBatches = async (batch: (m: EntityManager) => Promise<number>): Promise<number> => {
     let total = 0;
@@ -103,10 +106,39 @@ async function sealRegion(region: Database, keys: KeyRing, now: () => Date, batc
     await storeBlindIdempotencyKeys(m, blind);
     return rows.length;
   });
-  const sealed = { values: sealedValues, subjects, idempotencyKeys };
+  // Requests' reasons under their subjects' keys; a purged subject's are dropped (nothing of it is kept).
+  const requestReasons = await inBatches(async (m) => {
+    const rows = await plaintextReasonsHeld(m, batchSize);
+    const kept = new Set<string>();
+    for (const tenantId of new Set(rows.map((r) => r.tenant_id))) {
+      const held = await subjectsHeldForWrite(
+        m,
+        tenantId,
+        rows.filter((r) => r.tenant_id === tenantId).map((r) => r.data_subject_id),
+      );
+      for (const subject of held) kept.add(subject.id);
+    }
+    const toSeal: ReasonToSeal[] = [];
+    for (const r of rows) {
+      if (!kept.has(r.data_subject_id)) continue;
+      for (const [field, text] of [
+        ["extensionReason", r.extension_reason],
+        ["rejectionReason", r.rejection_reason],
+      ] as Array<[ReasonField, string | null]>)
+        if (text !== null) toSeal.push({ tenantId: r.tenant_id, dataSubjectId: r.data_subject_id, requestId: r.id, field, text });
+    }
+    const ciphertexts = new Map((await reasons.seal(keystore, toSeal, now())).map((c, i) => [`${toSeal[i].requestId}:${toSeal[i].field}`, c]));
+    const sealedOf = (id: string, field: ReasonField) => ciphertexts.get(`${id}:${field}`) ?? null;
+    await storeSealedReasons(
+      m,
+      rows.map((r) => ({ id: r.id, extensionReasonSealed: sealedOf(r.id, "extensionReason"), rejectionReasonSealed: sealedOf(r.id, "rejectionReason") })),
+    );
+    return rows.length;
+  });
+  const sealed = { values: sealedValues, subjects, idempotencyKeys, requestReasons };
   const left = await inMaintenance(
     region.maintenance,
-    async (m) => (await plaintextValueCount(m)) + (await plaintextIdentityCount(m)) + (await plaintextIdempotencyKeyCount(m)),
+    async (m) => (await plaintextValueCount(m)) + (await plaintextIdentityCount(m)) + (await plaintextIdempotencyKeyCount(m)) + (await plaintextReasonCount(m)),
   );
   return { sealed, left };
 }

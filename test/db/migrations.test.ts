@@ -63,48 +63,51 @@ describe("migrations and entity metadata", () => {
     const script = join(__dirname, "..", "..", "scripts", "migrations.js");
     const cli = async (command: string) =>
       (await promisify(execFile)(process.execPath, [script, command], { env: { ...process.env, DATABASE_URL: database.url, LOG_LEVEL: "warn" } })).stdout;
-    // The data's newest migration keeps each tenant's record tally (reverted, the table goes;
-    // applied again, it counts the records already there); the key store's keeps a KEK from being
-    // destroyed under a subject key that names it.
-    const tallies = (url: string) =>
-      on(url, async (db) => {
-        const [{ exists }] = await db.query(`SELECT to_regclass('personal_data_record_tally') IS NOT NULL AS exists`);
-        return exists ? Number((await db.query(`SELECT coalesce(sum(records), 0) AS n FROM personal_data_record_tally`))[0].n) : null;
-      });
-    const records = (url: string) => on(url, async (db) => Number((await db.query(`SELECT count(*) AS n FROM personal_data_record`))[0].n));
+    // The data's newest migration seals subject requests' reasons (reverted, its columns go;
+    // applied again, a reason written meanwhile as the previous version writes it is kept, for the
+    // sealing to find); the key store's keeps a KEK from being destroyed under a subject key that names it.
+    const sealedColumns = (url: string) =>
+      on(url, async (db) =>
+        Number(
+          (
+            await db.query(
+              `SELECT count(*) AS n FROM information_schema.columns WHERE table_name = 'subject_request' AND column_name IN ('extension_reason_sealed', 'rejection_reason_sealed')`,
+            )
+          )[0].n,
+        ),
+      );
     const guards = (url: string) => on(url, async (db) => Number((await db.query(`SELECT count(*) AS n FROM pg_class WHERE relname = 'shred_epoch'`))[0].n));
     const kekGuards = (url: string) =>
       on(url, async (db) => Number((await db.query(`SELECT count(*) AS n FROM pg_constraint WHERE conname = 'subject_key_kek_fkey'`))[0].n));
     const eu = regionUrlOf({ controlUrl: database.url }, "EU");
     // Each location's key store is migrated (and made) with it, and reverted with it.
     const euKeys = keystoreLocation({ production: false }, "EU", eu).url;
-    const newest = (name: string) => (name.endsWith("key store") ? "SubjectKeysUnderTheirKek" : "RecordTally");
+    const newest = (name: string) => (name.endsWith("key store") ? "SubjectKeysUnderTheirKek" : "SealedRequestReasons");
     await cli("run");
-    // Records written before the tally's migration runs again: one tenant's three.
-    await on(eu, (db) =>
-      db.query(`WITH t AS (INSERT INTO tenant (id, name, storage_location_code, created_at, updated_at) VALUES (gen_random_uuid(), 'Tally', 'EU', now(), now()) RETURNING id),
-                    s AS (INSERT INTO data_subject (id, tenant_id, external_id, created_at, updated_at) SELECT gen_random_uuid(), id, 'ext-tally', now(), now() FROM t RETURNING id, tenant_id)
-               INSERT INTO personal_data_record (id, tenant_id, data_subject_id, category, purposes, storage_location_code, value, created_at, updated_at)
-               SELECT gen_random_uuid(), s.tenant_id, s.id, 'CONTACT', ARRAY['SUPPORT'], 'EU', '{}', now(), now() FROM s, generate_series(1, 3)`),
-    );
-    const seeded = await records(eu);
-    assert.ok(seeded >= 3);
-    assert.equal(await tallies(eu), seeded, "the newest migration is applied to start with");
+    assert.equal(await sealedColumns(eu), 2, "the newest migration is applied to start with");
     assert.ok((await kekGuards(euKeys)) > 0, "and the key store's");
 
     const reverted = await cli("revert");
     for (const name of [...LOCATIONS, ...LOCATIONS.map((l) => `${l} key store`), "control"])
       assert.match(reverted, new RegExp(`^${name}: reverted ${newest(name)}\\d+$`, "m"));
-    assert.equal(await tallies(eu), null);
-    assert.equal(await tallies(database.url), null);
+    assert.equal(await sealedColumns(eu), 0);
+    assert.equal(await sealedColumns(database.url), 0);
     assert.equal(await kekGuards(euKeys), 0);
     assert.ok((await guards(euKeys)) > 0, "only the newest migration is reverted");
     assert.ok((await guards(eu)) > 0);
+    // A rejection as the previous version writes it: its reason in plain text.
+    await on(eu, (db) =>
+      db.query(`WITH t AS (INSERT INTO tenant (id, name, storage_location_code, created_at, updated_at) VALUES (gen_random_uuid(), 'Reasons', 'EU', now(), now()) RETURNING id)
+               INSERT INTO subject_request (id, tenant_id, data_subject_id, kind, status, received_at, clock_started_at, due_at, rejected_at, rejection_reason, created_at, updated_at)
+               SELECT gen_random_uuid(), id, gen_random_uuid(), 'ACCESS', 'REJECTED', now(), now(), now(), now(), 'written before', now(), now() FROM t`),
+    );
 
     const applied = await cli("run");
     for (const name of ["control", ...LOCATIONS, ...LOCATIONS.map((l) => `${l} key store`)])
       assert.match(applied, new RegExp(`^${name}: applied ${newest(name)}\\d+$`, "m"));
-    assert.equal(await tallies(eu), seeded, "applied again, it counts the records already there");
+    assert.equal(await sealedColumns(eu), 2);
+    const [left] = await on(eu, (db) => db.query(`SELECT count(*)::int AS n FROM subject_request WHERE rejection_reason = 'written before'`));
+    assert.equal(left.n, 1, "a reason of before is kept, for the sealing to seal");
     assert.ok((await kekGuards(euKeys)) > 0);
     assert.equal((await cli("run")).trim(), "every database is up to date");
     for (const url of urls()) assert.equal((await on(url, schemaDrift)).up.length, 0);

@@ -19,6 +19,9 @@ const READ = `query($id: ID!) { personalDataRecord(id: $id) { id category value(
 const SUBJECT = `query($id: ID!) { dataSubject(id: $id) { id externalId displayName } }`;
 const CORRECT = `mutation($input: CorrectPersonalDataInput!) { correctPersonalData(input: $input) { id version } }`;
 const DELETE_SUBJECT = `mutation($id: ID!) { deleteDataSubject(id: $id) { id } }`;
+const OPEN_REQUEST = `mutation($input: OpenSubjectRequestInput!) { openSubjectRequest(input: $input) { id } }`;
+const EXTEND_REQUEST = `mutation($id: ID!, $reason: String!) { extendSubjectRequest(requestId: $id, reason: $reason) { id } }`;
+const REQUEST = `query($id: ID!) { subjectRequest(id: $id) { status extensionReason } }`;
 const REGISTER = `mutation($input: RegisterDataSubjectInput!) { registerDataSubject(input: $input) { id } }`;
 
 /**
@@ -57,6 +60,9 @@ describe("a restored backup after a correction and a purge", () => {
     const corrected = await recordData(app, tenant.id, kept.id, { value: { email: `${canary}-old@example.test` } });
     const untouched = await recordData(app, tenant.id, kept.id, { category: "DEVICE", value: { serial: `${canary}-serial` } });
     const gone = await recordData(app, tenant.id, purged.id, { value: { email: `${canary}-purged@example.test` } });
+    // A request of the purged subject, with a reason an administrator wrote naming it.
+    const request = assertOk(await admin.gql(OPEN_REQUEST, { input: { dataSubjectId: purged.id, kind: "RECTIFICATION" } })).openSubjectRequest.id;
+    assertOk(await admin.gql(EXTEND_REQUEST, { id: request, reason: `Looking for ${canary} Person 2 in the archive` }));
 
     // The backup: a dump of the region database, before the correction and the purge.
     const regionDb = "custodian_eu";
@@ -117,6 +123,11 @@ describe("a restored backup after a correction and a purge", () => {
       displayName: `${canary} Person 1`,
     });
     assert.deepEqual(assertOk(await reader.gql(READ, { id: untouched.id })).personalDataRecord.value, { serial: `${canary}-serial` });
+    assert.deepEqual(
+      assertOk(await reader.gql(REQUEST, { id: request })).subjectRequest,
+      { status: "OPEN", extensionReason: null },
+      "its request's reason went with it",
+    );
     // Its retention run (the first runs at start) purges what the live database purged since the
     // backup: lists and counts leave the subject and its record out, as they are in the live one.
     await new TopologyRetention(restored.topology, restored.clock, new AuditService(), TEST_AUDIT_SIGNER, restored.keys).run({ dryRun: false });

@@ -108,6 +108,37 @@ describe("sealing existing personal data", () => {
     assert.equal(keys[0].n, 12, "a key of its own for each subject");
   });
 
+  it("seals subject requests' reasons written before they were sealed, and drops those of a subject purged since", async () => {
+    const tenant = await createTenant(app);
+    const canary = `CANARY-${randomUUID()}`;
+    const { subjectId } = await plaintextSubject(tenant.id, `S-${randomUUID()}`, 0);
+    const purgedSubject = randomUUID();
+    // Requests as a database from before sealed reasons holds them: the reasons in plain text.
+    const [kept, orphan] = [randomUUID(), randomUUID()];
+    await app.db.query(
+      `INSERT INTO subject_request (id, tenant_id, data_subject_id, kind, status, received_at, clock_started_at, due_at, original_due_at,
+                                    extension_reason, rejected_at, rejection_reason, created_at, updated_at)
+       VALUES ($1, $3, $4, 'ACCESS', 'REJECTED', now(), now(), now() + interval '3 months', now() + interval '1 month', $6, now(), $7, now(), now()),
+              ($2, $3, $5, 'ACCESS', 'REJECTED', now(), now(), now() + interval '1 month', NULL, NULL, now(), $8, now(), now())`,
+      [kept, orphan, tenant.id, subjectId, purgedSubject, `${canary} extension`, `${canary} rejection`, `${canary} orphan`],
+    );
+    const rows = async () => JSON.stringify(await app.db.query(`SELECT r::text FROM subject_request r WHERE tenant_id = $1`, [tenant.id]));
+    assert.ok((await rows()).includes(canary), "the probe finds a reason stored as its text");
+    const run = await sealExisting(app.topology, app.keys, () => app.clock.now());
+    assert.ok(run.sealed.EU.requestReasons >= 2);
+    assert.equal(run.plaintextLeft.EU, 0);
+    assert.ok(!(await rows()).includes(canary), "no reason left in plain text");
+    const GET = `query($id: ID!) { subjectRequest(id: $id) { extensionReason rejectionReason } }`;
+    const admin = app.as(principals.tenantAdmin(tenant.id));
+    assert.deepEqual(assertOk(await admin.gql(GET, { id: kept })).subjectRequest, {
+      extensionReason: `${canary} extension`,
+      rejectionReason: `${canary} rejection`,
+    });
+    assert.deepEqual(assertOk(await admin.gql(GET, { id: orphan })).subjectRequest, { extensionReason: null, rejectionReason: null });
+    const orphanKeys = await app.region().keystore!.query(`SELECT count(*)::int AS n FROM subject_key WHERE subject_id = $1`, [purgedSubject]);
+    assert.equal(orphanKeys[0].n, 0, "no key made for a purged subject");
+  });
+
   it("keeps idempotency keys as keyed blind indexes: a new key is never stored as its text, and a key of before replays after its conversion", async () => {
     const tenant = await createTenant(app);
     const integration = app.as(principals.integration(tenant.id));

@@ -1,8 +1,10 @@
 import assert from "node:assert/strict";
+import { randomUUID } from "node:crypto";
 import { after, before, beforeEach, describe, it } from "node:test";
 import { assertError, assertOk } from "../helpers/assertions";
 import { consentedAgreement, createTenant, recordData, registerSubject } from "../helpers/factories";
 import { lifecycleApp } from "../helpers/lifecycle";
+import { holdNextStatement } from "../helpers/statements";
 import type { TestApp, roles } from "../helpers/app";
 
 const REQUEST_FIELDS = `id status kind dataSubjectId receivedAt clockStartedAt dueAt originalDueAt extensionReason overdue completedAt rejectionReason
@@ -155,6 +157,121 @@ describe("subject requests", () => {
     await app.db.query(`DELETE FROM data_subject WHERE id = $1`, [subject.id]);
     const kept = assertOk(await admin.gql(GET, { id })).subjectRequest;
     assert.deepEqual([kept.dataSubjectId, kept.dataSubject], [subject.id, null]);
+  });
+
+  it("seals extension and rejection reasons under the subject's key: no row holds their text, and the subject's purge takes them", async () => {
+    const { tenant, subject } = await subjectOfNewTenant();
+    const admin = as.asTenantAdmin(tenant.id);
+    const canary = `CANARY-${randomUUID()}`;
+    const extended = assertOk(await admin.gql(OPEN, { input: { dataSubjectId: subject.id, kind: "RECTIFICATION" } })).openSubjectRequest.id;
+    const rejected = assertOk(await admin.gql(OPEN, { input: { dataSubjectId: subject.id, kind: "ACCESS" } })).openSubjectRequest.id;
+    assertOk(await admin.gql(step("extendSubjectRequest", true), { id: extended, reason: `Archive of ${canary} to search` }));
+    assertOk(await admin.gql(step("rejectSubjectRequest", true), { id: rejected, reason: `${canary} could not prove who they are` }));
+    // The probe: the reasons are there, read by the administrator and by the subject.
+    const reasons = async (who = admin) => [
+      assertOk(await who.gql(GET, { id: extended })).subjectRequest.extensionReason,
+      assertOk(await who.gql(GET, { id: rejected })).subjectRequest.rejectionReason,
+    ];
+    assert.deepEqual(await reasons(), [`Archive of ${canary} to search`, `${canary} could not prove who they are`]);
+    assert.deepEqual(await reasons(as.asSubject(tenant.id, subject.id)), await reasons());
+    const rows = async () => JSON.stringify(await app.db.query(`SELECT r::text FROM subject_request r WHERE tenant_id = $1`, [tenant.id]));
+    assert.ok(!(await rows()).includes(canary), "no row holds a reason's text");
+    const subjectKey = async () => (await app.region().keystore!.query(`SELECT count(*)::int AS n FROM subject_key WHERE subject_id = $1`, [subject.id]))[0].n;
+    assert.equal(await subjectKey(), 1);
+
+    // The subject is deleted and purged: the requests stay as proof, their reasons gone with its key.
+    assertOk(await admin.gql(`mutation($id: ID!) { deleteDataSubject(id: $id) { id } }`, { id: subject.id }));
+    app.clock.set(new Date(app.clock.now().getTime() + 31 * 86_400_000));
+    await lifecycle.engine().run({ dryRun: false });
+    assert.equal(await subjectKey(), 0, "the subject's key was destroyed");
+    assert.deepEqual(await reasons(), [null, null]);
+    const kept = assertOk(await admin.gql(GET, { id: rejected })).subjectRequest;
+    assert.deepEqual([kept.status, kept.dataSubjectId, kept.dataSubject], ["REJECTED", subject.id, null]);
+  });
+
+  it("a request whose subject was purged takes no reason and completes without an export: nothing about the subject is held", async () => {
+    const { tenant, subject } = await subjectOfNewTenant();
+    const admin = as.asTenantAdmin(tenant.id);
+    const { id } = assertOk(await admin.gql(OPEN, { input: { dataSubjectId: subject.id, kind: "ACCESS" } })).openSubjectRequest;
+    // While the subject is there, ACCESS needs an export (the guard the purged case skips).
+    assertError(await admin.gql(step("completeSubjectRequest"), { id }), "INVALID_STATE");
+    assertOk(await admin.gql(`mutation($id: ID!) { deleteDataSubject(id: $id) { id } }`, { id: subject.id }));
+    app.clock.set(new Date(app.clock.now().getTime() + 31 * 86_400_000));
+    await lifecycle.engine().run({ dryRun: false });
+    assert.equal((await app.db.query(`SELECT 1 FROM data_subject WHERE id = $1`, [subject.id])).length, 0, "purged");
+    // A reason would be sealed under no key that goes with the subject: refused, nothing changed.
+    const before = await app.db.query(`SELECT r::text FROM subject_request r WHERE id = $1`, [id]);
+    assertError(await admin.gql(step("extendSubjectRequest", true), { id, reason: "More time" }), "INVALID_STATE");
+    assertError(await admin.gql(step("rejectSubjectRequest", true), { id, reason: "Unfounded" }), "INVALID_STATE");
+    assert.deepEqual(await app.db.query(`SELECT r::text FROM subject_request r WHERE id = $1`, [id]), before);
+    assert.equal(
+      (await app.region().keystore!.query(`SELECT count(*)::int AS n FROM subject_key WHERE subject_id = $1`, [subject.id]))[0].n,
+      0,
+      "no key made anew",
+    );
+    const done = assertOk(await admin.gql(step("completeSubjectRequest"), { id })).completeSubjectRequest;
+    assert.equal(done.status, "COMPLETED");
+  });
+
+  it("a rejection racing its subject's purge: the purge waits, then takes the reason with the key; no key is made anew", async () => {
+    const { tenant, subject } = await subjectOfNewTenant();
+    const admin = as.asTenantAdmin(tenant.id);
+    const { id } = assertOk(await admin.gql(OPEN, { input: { dataSubjectId: subject.id, kind: "ACCESS" } })).openSubjectRequest;
+    assertOk(await admin.gql(`mutation($id: ID!) { deleteDataSubject(id: $id) { id } }`, { id: subject.id }));
+    app.clock.set(new Date(app.clock.now().getTime() + 31 * 86_400_000));
+    // The rejection has found its subject there; the purge runs before it goes on.
+    const gate = holdNextStatement(app.region().app, "FROM data_subject WHERE tenant_id = $1 AND id = ANY($2::uuid[])", "after");
+    try {
+      const rejecting = admin.gql(step("rejectSubjectRequest", true), { id, reason: "Unfounded" });
+      await gate.reached;
+      gate.restore();
+      const purging = lifecycle.engine().run({ dryRun: false });
+      // Until the purge waits on the subject the rejection holds (or, were it not held, has ended).
+      let ended = false;
+      const waiting = async () => {
+        while (!ended) {
+          const [row] = await app.db.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query ILIKE '%data_subject%'`);
+          if (row.n > 0) return;
+          await new Promise((ok) => setTimeout(ok, 20));
+        }
+      };
+      await Promise.race([purging.finally(() => (ended = true)), waiting()]);
+      gate.release();
+      assertOk(await rejecting);
+      await purging;
+    } finally {
+      gate.restore();
+      gate.release();
+    }
+    assert.equal((await app.db.query(`SELECT 1 FROM data_subject WHERE id = $1`, [subject.id])).length, 0, "purged");
+    assert.equal((await app.region().keystore!.query(`SELECT count(*)::int AS n FROM subject_key WHERE subject_id = $1`, [subject.id]))[0].n, 0, "no key left");
+    assert.deepEqual(assertOk(await admin.gql(GET, { id })).subjectRequest.rejectionReason, null);
+  });
+
+  it("a reason moved to another request answers DATA_INTEGRITY_FAILURE for that field alone", async () => {
+    const { tenant, subject } = await subjectOfNewTenant();
+    const admin = as.asTenantAdmin(tenant.id);
+    const first = assertOk(await admin.gql(OPEN, { input: { dataSubjectId: subject.id, kind: "ACCESS" } })).openSubjectRequest.id;
+    const second = assertOk(await admin.gql(OPEN, { input: { dataSubjectId: subject.id, kind: "PORTABILITY" } })).openSubjectRequest.id;
+    assertOk(await admin.gql(step("rejectSubjectRequest", true), { id: first, reason: "first reason" }));
+    assertOk(await admin.gql(step("rejectSubjectRequest", true), { id: second, reason: "second reason" }));
+    await app.db.query(
+      `UPDATE subject_request SET rejection_reason_sealed = (SELECT rejection_reason_sealed FROM subject_request WHERE id = $1) WHERE id = $2`,
+      [first, second],
+    );
+    const read = await admin.gql(
+      `query($a: ID!, $b: ID!) { a: subjectRequest(id: $a) { status rejectionReason } b: subjectRequest(id: $b) { status rejectionReason } }`,
+      {
+        a: first,
+        b: second,
+      },
+    );
+    assert.deepEqual(read.data?.a, { status: "REJECTED", rejectionReason: "first reason" });
+    assert.deepEqual(read.data?.b, { status: "REJECTED", rejectionReason: null });
+    assert.deepEqual(
+      read.errors?.map((e) => [e.path?.join("."), e.extensions?.code]),
+      [["b.rejectionReason", "DATA_INTEGRITY_FAILURE"]],
+    );
   });
 
   it("deadline events are raised once per due date, however many runs race, and again for a new due date", async () => {

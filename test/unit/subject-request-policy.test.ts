@@ -6,7 +6,9 @@ import {
   extend,
   isOverdue,
   periodEnd,
+  requireExportSince,
   requireReason,
+  requireSubjectForReason,
   SubjectRequestStatus,
   type RequestState,
 } from "../../src/modules/subject-request/subject-request-policy";
@@ -83,5 +85,18 @@ describe("a subject request's steps", () => {
     assert.equal(isOverdue(endOf("2026-04-06"), state), false, "the due day's last millisecond is in time");
     assert.equal(isOverdue(new Date(endOf("2026-04-06").getTime() + 1), state), true);
     assert.equal(isOverdue(new Date("2027-01-01T00:00:00Z"), { ...state, status: SubjectRequestStatus.COMPLETED }), false);
+  });
+
+  it("answers ACCESS with an export made since the clock started, or with nothing once the subject is purged", () => {
+    const state = open("2026-03-05T10:00:00Z");
+    assert.throws(() => requireExportSince(state, null, false), { extensions: { code: "INVALID_STATE" } });
+    assert.throws(() => requireExportSince(state, new Date("2026-03-05T09:59:59Z"), false), { extensions: { code: "INVALID_STATE" } });
+    requireExportSince(state, new Date("2026-03-05T10:00:00Z"), false);
+    requireExportSince(state, null, true);
+  });
+
+  it("takes a reason only while the subject is there to seal it under and to read it", () => {
+    requireSubjectForReason(false);
+    assert.throws(() => requireSubjectForReason(true), { extensions: { code: "INVALID_STATE" } });
   });
 });

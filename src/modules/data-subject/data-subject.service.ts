@@ -22,6 +22,7 @@ import {
   visibleSubject,
   visibleSubjects,
   plaintextExternalIdTaken,
+  subjectsHeldForWrite,
 } from "./data-subject.store";
 import { toDataSubject, type DataSubject, type RegisterDataSubjectInput } from "./data-subject.types";
 import type { SubjectRecords } from "./subject-records";
@@ -52,6 +53,14 @@ export class DataSubjectService {
   async findVisible(ctx: RequestContext, id: string, options: { lock?: boolean } = {}): Promise<DataSubjectEntity | null> {
     if (!isUuid(id)) return null;
     return visibleSubject(em(ctx), dataScope(principalOf(ctx)), id.toLowerCase(), options.lock ?? false);
+  }
+
+  /**
+   * Whether the tenant's subject is still there (deleted or not), held until the transaction ends:
+   * what is sealed under its key meanwhile goes with its purge, which waits for the write.
+   */
+  async holdIfPresent(ctx: RequestContext, tenantId: string, id: string): Promise<boolean> {
+    return (await subjectsHeldForWrite(em(ctx), tenantId, [id])).length > 0;
   }
 
   async get(ctx: RequestContext, id: string): Promise<DataSubject | null> {

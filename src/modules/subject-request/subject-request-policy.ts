@@ -118,11 +118,23 @@ export function requireCompletable(state: RequestState): void {
   }
 }
 
-/** DOMAIN rule 32: ACCESS and PORTABILITY are answered with an export made at or after the clock's start. */
-export function requireExportSince(state: RequestState, lastExportAt: Date | null): void {
+/**
+ * DOMAIN rule 32: ACCESS and PORTABILITY are answered with an export made at or after the clock's
+ * start; once the subject is purged, nothing is held and there is nothing to export.
+ */
+export function requireExportSince(state: RequestState, lastExportAt: Date | null, subjectPurged: boolean): void {
+  if (subjectPurged) return;
   if (!lastExportAt || !state.clockStartedAt || lastExportAt.getTime() < state.clockStartedAt.getTime()) {
     throw invalid("Export the subject's data (exportDataSubject) after the request's clock started, then complete it.");
   }
+}
+
+/**
+ * A reason is written to the subject and sealed under its key: a purged subject has no key left
+ * and no one to read it, so its request takes no reason and can only be completed.
+ */
+export function requireSubjectForReason(subjectPurged: boolean): void {
+  if (subjectPurged) throw invalid("This request's data subject was purged: nothing about it is held any more, so complete the request instead.");
 }
 
 /** A rejection (Art. 12(4)), from OPEN or AWAITING_IDENTITY. */

@@ -95,6 +95,16 @@ export class SubjectRequestResolver {
     return this.subjects.byId(ctx, request.dataSubjectId);
   }
 
+  @FieldResolver(() => String, { nullable: true, description: "Why the request was extended, as the subject reads it." })
+  extensionReason(@Ctx() ctx: RequestContext, @Root() request: SubjectRequest) {
+    return this.requests.reason(ctx, request, "extensionReason");
+  }
+
+  @FieldResolver(() => String, { nullable: true, description: "Why the request was rejected (Art. 12(4)), as the subject reads it." })
+  rejectionReason(@Ctx() ctx: RequestContext, @Root() request: SubjectRequest) {
+    return this.requests.reason(ctx, request, "rejectionReason");
+  }
+
   @FieldResolver(() => Boolean, { description: "Due date passed and still OPEN." })
   overdue(@Ctx() ctx: RequestContext, @Root() request: SubjectRequest) {
     return this.requests.overdue(ctx, request);

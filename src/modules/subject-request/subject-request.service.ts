@@ -11,6 +11,8 @@ import { parentPage, pageOf, type Connection, type PageArgs } from "../../shared
 import type { DataSubjectService } from "../data-subject/data-subject.service";
 import { EventType } from "../events/event-type";
 import { emit } from "../events/outbox";
+import { keystoreOf } from "../keys/keystore-of";
+import type { ReasonField, SealedReasons } from "./sealed-reasons";
 import { SubjectRequestEntity } from "./subject-request.entity";
 import {
   askIdentity,
@@ -23,6 +25,7 @@ import {
   requireReason,
   requireReceipt,
   requireRejectable,
+  requireSubjectForReason,
   SubjectRequestKind,
   SubjectRequestStatus,
 } from "./subject-request-policy";
@@ -36,6 +39,9 @@ export interface RequestAnswers {
   /** The rectification notices raised for any of `recordIds` since `since`. */
   rectificationsSince(ctx: RequestContext, tenantId: string, recordIds: readonly string[], since: Date): Promise<string[]>;
 }
+
+/** No extension: the clock started anew, or stopped. */
+const NO_EXTENSION = { extensionReason: null, extensionReasonSealed: null } as const;
 
 /** Each subject's requests, one statement for every subject a request lists. */
 function requestsBySubjectLoader(ctx: RequestContext) {
@@ -59,7 +65,13 @@ export class SubjectRequestService {
   constructor(
     private readonly subjects: DataSubjectService,
     private readonly answers: RequestAnswers,
+    private readonly reasons: SealedReasons,
   ) {}
+
+  /** The request's extension or rejection reason, opened from its seal; null once the subject is purged. */
+  reason(ctx: RequestContext, request: SubjectRequest, field: ReasonField): Promise<string | null> {
+    return this.reasons.open(ctx, request.stored, field);
+  }
 
   async get(ctx: RequestContext, id: string): Promise<SubjectRequest | null> {
     return (await this.reachable(ctx, isUuid(id) ? [id.toLowerCase()] : []))[0] ?? null;
@@ -120,11 +132,13 @@ export class SubjectRequestService {
       status: SubjectRequestStatus.OPEN,
       receivedAt,
       ...clockFrom(receivedAt),
+      ...NO_EXTENSION,
       identityRequestedAt: null,
       exportedAt: null,
       completedAt: null,
       rejectedAt: null,
       rejectionReason: null,
+      rejectionReasonSealed: null,
       recipientNoticeIds: [],
       dueSoonRaisedFor: null,
       overdueRaisedFor: null,
@@ -154,7 +168,7 @@ export class SubjectRequestService {
       clockStartedAt: null,
       dueAt: null,
       originalDueAt: null,
-      extensionReason: null,
+      ...NO_EXTENSION,
     });
   }
 
@@ -162,7 +176,7 @@ export class SubjectRequestService {
   async confirmIdentity(ctx: RequestContext, id: string): Promise<SubjectRequest> {
     const request = await this.held(ctx, id);
     requireAwaitingIdentity(request);
-    return this.change(ctx, request, { status: SubjectRequestStatus.OPEN, ...clockFrom(ctx.clock.now()) });
+    return this.change(ctx, request, { status: SubjectRequestStatus.OPEN, ...clockFrom(ctx.clock.now()), ...NO_EXTENSION });
   }
 
   /** DOMAIN rule 30: once, before the due date, with a reason the subject reads. */
@@ -170,7 +184,8 @@ export class SubjectRequestService {
     const text = requireReason(reason, "the extension");
     const request = await this.held(ctx, id);
     const due = extend(ctx.clock.now(), request);
-    const changed = await this.change(ctx, request, { ...due, extensionReason: text });
+    const sealed = await this.sealReason(ctx, request, "extensionReason", text);
+    const changed = await this.change(ctx, request, { ...due, extensionReason: null, extensionReasonSealed: sealed });
     await this.raise(ctx, request, EventType.SUBJECT_REQUEST_EXTENDED, { originalDueAt: due.originalDueAt!.toISOString() });
     return changed;
   }
@@ -183,7 +198,7 @@ export class SubjectRequestService {
     switch (request.kind) {
       case SubjectRequestKind.ACCESS:
       case SubjectRequestKind.PORTABILITY:
-        requireExportSince(request, request.exportedAt);
+        requireExportSince(request, request.exportedAt, !(await this.subjects.holdIfPresent(ctx, request.tenantId, request.dataSubjectId)));
         break;
       case SubjectRequestKind.ERASURE:
         noticeIds = await this.erase(ctx, request);
@@ -221,9 +236,25 @@ export class SubjectRequestService {
     const text = requireReason(reason, "the rejection");
     const request = await this.held(ctx, id);
     requireRejectable(request);
-    const changed = await this.change(ctx, request, { status: SubjectRequestStatus.REJECTED, rejectedAt: ctx.clock.now(), rejectionReason: text });
+    const sealed = await this.sealReason(ctx, request, "rejectionReason", text);
+    const changed = await this.change(ctx, request, {
+      status: SubjectRequestStatus.REJECTED,
+      rejectedAt: ctx.clock.now(),
+      rejectionReason: null,
+      rejectionReasonSealed: sealed,
+    });
     await this.raise(ctx, request, EventType.SUBJECT_REQUEST_REJECTED);
     return changed;
+  }
+
+  /**
+   * `text` sealed under the request's subject's key, the subject held until the mutation commits
+   * (its purge waits, then destroys the reason with the key).
+   */
+  private async sealReason(ctx: RequestContext, request: SubjectRequestEntity, field: ReasonField, text: string): Promise<Buffer> {
+    requireSubjectForReason(!(await this.subjects.holdIfPresent(ctx, request.tenantId, request.dataSubjectId)));
+    const reason = { tenantId: request.tenantId, dataSubjectId: request.dataSubjectId, requestId: request.id, field, text };
+    return (await this.reasons.seal(keystoreOf(ctx), [reason], ctx.clock.now()))[0];
   }
 
   /** The tenant's request, locked until the mutation ends; another tenant's reads as not found. */

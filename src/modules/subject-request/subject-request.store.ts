@@ -113,3 +113,40 @@ export function purgeClosedRequests(manager: EntityManager, now: Date, retention
     [now],
   );
 }
+
+// Sealing reasons written before they were sealed (src/sealing.ts), on the maintenance pool.
+
+/** Up to `limit` requests with a reason still in plaintext, held (FOR UPDATE SKIP LOCKED). */
+export function plaintextReasonsHeld(
+  manager: EntityManager,
+  limit: number,
+): Promise<Array<{ id: string; tenant_id: string; data_subject_id: string; extension_reason: string | null; rejection_reason: string | null }>> {
+  return manager.query(
+    `SELECT id, tenant_id, data_subject_id, extension_reason, rejection_reason FROM subject_request
+      WHERE extension_reason IS NOT NULL OR rejection_reason IS NOT NULL ORDER BY tenant_id, created_at, id LIMIT $1 FOR UPDATE SKIP LOCKED`,
+    [limit],
+  );
+}
+
+/** Replaces held plaintext reasons by their sealed form; a null seal drops the plaintext (its subject was purged). */
+export async function storeSealedReasons(
+  manager: EntityManager,
+  rows: ReadonlyArray<{ id: string; extensionReasonSealed: Buffer | null; rejectionReasonSealed: Buffer | null }>,
+): Promise<void> {
+  if (!rows.length) return;
+  await manager.query(
+    `UPDATE subject_request r SET extension_reason = NULL, rejection_reason = NULL,
+            extension_reason_sealed = coalesce(s.e, r.extension_reason_sealed), rejection_reason_sealed = coalesce(s.j, r.rejection_reason_sealed)
+       FROM unnest($1::uuid[], $2::bytea[], $3::bytea[]) AS s (id, e, j)
+      WHERE r.id = s.id`,
+    [rows.map((r) => r.id), rows.map((r) => r.extensionReasonSealed), rows.map((r) => r.rejectionReasonSealed)],
+  );
+}
+
+/** How many requests have a reason still in plaintext. */
+export async function plaintextReasonCount(manager: EntityManager): Promise<number> {
+  const [{ n }]: Array<{ n: number }> = await manager.query(
+    `SELECT count(*)::int AS n FROM subject_request WHERE extension_reason IS NOT NULL OR rejection_reason IS NOT NULL`,
+  );
+  return n;
+}

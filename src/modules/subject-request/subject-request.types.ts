@@ -3,6 +3,7 @@ import { Field, ID, InputType, ObjectType, registerEnumType } from "type-graphql
 import { Role } from "../../shared/auth/role";
 import { Node } from "../../shared/graphql/node";
 import { connectionTypes } from "../../shared/pagination";
+import type { StoredReasons } from "./sealed-reasons";
 import type { SubjectRequestEntity } from "./subject-request.entity";
 import { SubjectRequestKind, SubjectRequestStatus } from "./subject-request-policy";
 
@@ -64,20 +65,17 @@ export class SubjectRequest extends Node {
   @Field(() => Date, { nullable: true, description: "The due date before the extension; null if not extended." })
   originalDueAt!: Date | null;
 
-  @Field(() => String, { nullable: true, description: "Why the request was extended, as the subject reads it." })
-  extensionReason!: string | null;
-
   @Field(() => Date, { nullable: true, description: "When the request was completed." })
   completedAt!: Date | null;
-
-  @Field(() => String, { nullable: true, description: "Why the request was rejected (Art. 12(4)), as the subject reads it." })
-  rejectionReason!: string | null;
 
   @Field({ description: "When the request was recorded." })
   createdAt!: Date;
 
   /** Not a field: `recipientNotices` loads them. */
   recipientNoticeIds!: string[];
+
+  /** Not a field: the reasons as stored, which `extensionReason` and `rejectionReason` open. */
+  stored!: StoredReasons;
 }
 
 export function toSubjectRequest(e: SubjectRequestEntity): SubjectRequest {
@@ -91,11 +89,18 @@ export function toSubjectRequest(e: SubjectRequestEntity): SubjectRequest {
     clockStartedAt: e.clockStartedAt,
     dueAt: e.dueAt,
     originalDueAt: e.originalDueAt,
-    extensionReason: e.extensionReason,
     completedAt: e.completedAt,
-    rejectionReason: e.rejectionReason,
     createdAt: e.createdAt,
     recipientNoticeIds: e.recipientNoticeIds,
+    stored: {
+      id: e.id,
+      tenantId: e.tenantId,
+      dataSubjectId: e.dataSubjectId,
+      extensionReason: e.extensionReason,
+      rejectionReason: e.rejectionReason,
+      extensionReasonSealed: e.extensionReasonSealed,
+      rejectionReasonSealed: e.rejectionReasonSealed,
+    },
   });
 }
 
