@@ -73,13 +73,12 @@ describe("subject requests", () => {
     assertError(await as.asSubject(tenant.id, subject.id).gql(step("completeSubjectRequest"), { id: opened.id }), "FORBIDDEN");
   });
 
-  it("an administrator records one received earlier (never in the future); a late one is overdue and counted", async () => {
+  it("an administrator records one received earlier (never in the future, never before the GDPR); a late one is overdue and counted", async () => {
     app.clock.set(new Date("2026-06-10T12:00:00.000Z"));
     const { tenant, subject } = await subjectOfNewTenant();
-    assertError(
-      await as.asTenantAdmin(tenant.id).gql(OPEN, { input: { dataSubjectId: subject.id, kind: "ACCESS", receivedAt: "2026-06-11T00:00:00Z" } }),
-      "BAD_USER_INPUT",
-    );
+    for (const receivedAt of ["2026-06-11T00:00:00Z", "0050-03-05T10:00:00Z", "2018-05-24T23:59:59Z"])
+      assertError(await as.asTenantAdmin(tenant.id).gql(OPEN, { input: { dataSubjectId: subject.id, kind: "ACCESS", receivedAt } }), "BAD_USER_INPUT");
+    assert.deepEqual(await events(tenant.id), [], "nothing recorded");
     const late = assertOk(
       await as.asTenantAdmin(tenant.id).gql(OPEN, { input: { dataSubjectId: subject.id, kind: "ACCESS", receivedAt: "2026-01-31T09:00:00Z" } }),
     ).openSubjectRequest;

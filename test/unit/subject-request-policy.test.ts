@@ -6,8 +6,10 @@ import {
   extend,
   isOverdue,
   periodEnd,
+  GDPR_APPLIES_FROM,
   requireExportSince,
   requireReason,
+  requireReceipt,
   requireSubjectForReason,
   SubjectRequestStatus,
   type RequestState,
@@ -41,6 +43,9 @@ describe("a subject request's deadline (Art. 12(3), Regulation 1182/71)", () => 
     assert.deepEqual(periodEnd(new Date("2026-03-05T10:00:00Z"), 1), endOf("2026-04-06"), "5 April 2026 is a Sunday");
     assert.deepEqual(periodEnd(new Date("2026-01-31T08:00:00Z"), 1), endOf("2026-03-02"), "28 February 2026 is a Saturday");
     assert.deepEqual(periodEnd(new Date("2026-08-31T23:59:00Z"), 1), endOf("2026-09-30"));
+    // A year below 100 stays itself (Date.UTC would read 50 as 1950).
+    const early = periodEnd(new Date("0050-03-05T10:00:00Z"), 1);
+    assert.deepEqual([early.getUTCFullYear(), early.getUTCMonth(), early.getUTCHours()], [50, 3, 23]);
   });
 
   it("extended, is three months from the clock's start by the same rule", () => {
@@ -93,6 +98,15 @@ describe("a subject request's steps", () => {
     assert.throws(() => requireExportSince(state, new Date("2026-03-05T09:59:59Z"), false), { extensions: { code: "INVALID_STATE" } });
     requireExportSince(state, new Date("2026-03-05T10:00:00Z"), false);
     requireExportSince(state, null, true);
+  });
+
+  it("takes a receipt time from the GDPR's first day up to now, never later or earlier", () => {
+    const now = new Date("2026-03-05T10:00:00Z");
+    assert.deepEqual(requireReceipt(GDPR_APPLIES_FROM, now), GDPR_APPLIES_FROM);
+    assert.deepEqual(requireReceipt(now, now), now);
+    for (const bad of ["2018-05-24T23:59:59.999Z", "0050-03-05T10:00:00Z", "2026-03-05T10:00:00.001Z"])
+      assert.throws(() => requireReceipt(new Date(bad), now), { extensions: { code: "BAD_USER_INPUT", field: "receivedAt" } }, bad);
+    assert.throws(() => requireReceipt(new Date(NaN), now), { extensions: { code: "BAD_USER_INPUT", field: "receivedAt" } });
   });
 
   it("takes a reason only while the subject is there to seal it under and to read it", () => {

@@ -34,11 +34,18 @@ const DAY_MS = 24 * 3_600_000;
 export function periodEnd(start: Date, months: number): Date {
   const year = start.getUTCFullYear();
   const month = start.getUTCMonth() + months;
-  const lastDay = new Date(Date.UTC(year, month + 1, 0)).getUTCDate();
-  const due = new Date(Date.UTC(year, month, Math.min(start.getUTCDate(), lastDay)));
+  const lastDay = utcDate(year, month + 1, 0).getUTCDate();
+  const due = utcDate(year, month, Math.min(start.getUTCDate(), lastDay));
   const weekday = due.getUTCDay();
   const shift = weekday === 6 ? 2 : weekday === 0 ? 1 : 0;
   return new Date(due.getTime() + shift * DAY_MS + DAY_MS - 1);
+}
+
+/** Midnight UTC of a date; months and days past their range roll over. (Date.UTC reads years 0-99 as 1900-1999.) */
+function utcDate(year: number, month: number, day: number): Date {
+  const date = new Date(0);
+  date.setUTCFullYear(year, month, day);
+  return date;
 }
 
 /** The state of a request the rules look at. */
@@ -73,10 +80,16 @@ export function requireReason(reason: string, what: string): string {
   return trimmed;
 }
 
-/** A receipt time an administrator gives: never in the future. */
+/** The GDPR applies from this day (Art. 99(2)): no request under it was received before. */
+export const GDPR_APPLIES_FROM = new Date("2018-05-25T00:00:00.000Z");
+
+/** A receipt time an administrator gives: never in the future, never before the GDPR applied. */
 export function requireReceipt(receivedAt: Date, now: Date): Date {
-  if (Number.isNaN(receivedAt.getTime()) || receivedAt.getTime() > now.getTime()) {
-    throw new BadUserInputError("receivedAt", "receivedAt is when the request reached the tenant: it cannot be in the future.");
+  if (Number.isNaN(receivedAt.getTime()) || receivedAt.getTime() > now.getTime() || receivedAt.getTime() < GDPR_APPLIES_FROM.getTime()) {
+    throw new BadUserInputError(
+      "receivedAt",
+      "receivedAt is when the request reached the tenant: it cannot be in the future, nor before the GDPR applied (2018-05-25).",
+    );
   }
   return receivedAt;
 }
