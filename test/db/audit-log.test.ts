@@ -1,11 +1,12 @@
 import assert from "node:assert/strict";
+import { randomUUID } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import { AuditRetention } from "../../src/modules/audit/audit-retention";
 import { AuditService } from "../../src/modules/audit/audit.service";
 import { Role } from "../../src/shared/auth/role";
 import { type TestApp, otherRoles, roles, startTestApp } from "../helpers/app";
 import { assertError, assertOk } from "../helpers/assertions";
-import { createTenant } from "../helpers/factories";
+import { createTenant, registerSubject } from "../helpers/factories";
 
 const UPDATE = `mutation($id: ID!, $input: RetentionPolicyInput!) { updateRetentionPolicy(tenantId: $id, input: $input) { id } }`;
 // Every retained entry: other test files sign checkpoints in this database at any moment, and a
@@ -178,6 +179,32 @@ describe("audit log: verification, read API and retention (rules 8, 26, 27)", ()
       } finally {
         app.clock.reset();
       }
+    });
+
+    it("names a data subject by its id, never by the login its token carries; staff by their token subject", async () => {
+      const t = await createTenant(app);
+      const subject = await registerSubject(app, t.id);
+      const login = `jan.devries.${randomUUID()}@example.test`;
+      const self = app.as({ subject: login, role: Role.DATA_SUBJECT, tenantId: t.id, dataSubjectId: subject.id });
+      assertOk(
+        await self.gql(`mutation($input: OpenSubjectRequestInput!) { openSubjectRequest(input: $input) { id } }`, {
+          input: { dataSubjectId: subject.id, kind: "ACCESS" },
+        }),
+      );
+      assertOk(await self.gql(`query($id: ID!) { exportDataSubject(id: $id) { generatedAt } }`, { id: subject.id }));
+      // The probe: a staff login is named as it is, so a login in an entry would be found.
+      const staff = `admin.${randomUUID()}@example.test`;
+      assertOk(
+        await app
+          .as({ subject: staff, role: Role.TENANT_ADMIN, tenantId: t.id, dataSubjectId: null })
+          .gql(UPDATE, { id: t.id, input: { deletionGraceDays: 9 } }),
+      );
+      const rows = JSON.stringify(await app.db.query(`SELECT a::text FROM audit_log a WHERE tenant_id = $1`, [t.id]));
+      assert.ok(rows.includes(staff), "the probe finds a login where one belongs");
+      assert.ok(!rows.includes(login), "no entry holds the data subject's login");
+      const mine = assertOk(await as.asOperator().gql(LOG, { id: t.id, filter: { actor: `data-subject:${subject.id}` } })).tenant.auditLog.nodes;
+      assert.deepEqual(mine.map((e: { action: string }) => e.action).sort(), ["DATA_SUBJECT_EXPORTED", "SUBJECT_REQUEST_OPENED"]);
+      assert.ok(mine.every((e: { actorRole: string }) => e.actorRole === "DATA_SUBJECT"));
     });
 
     it("is refused to integrations, data subjects and partners; another tenant's log is not found", async () => {

@@ -32,7 +32,7 @@ export class AuditLogEntry extends Node {
   @Field({ description: "When it happened, by the service clock." })
   occurredAt!: Date;
 
-  @Field({ description: "The token subject that made the attempt." })
+  @Field({ description: "The token subject that made the attempt; a data subject as `data-subject:<its id>`, never its login." })
   actor!: string;
 
   @Field(() => Role, { description: "The role the actor's token named." })
@@ -77,7 +77,7 @@ export class AuditLogFilter {
   @Matches(ACTION, { message: "action is an UPPER_SNAKE_CASE action name, e.g. RECORD_VALUE_READ" })
   action?: string | null;
 
-  @Field(() => String, { nullable: true, description: "Only this actor (token subject)." })
+  @Field(() => String, { nullable: true, description: "Only this actor, as entries name it (a token subject, or `data-subject:<id>`)." })
   @IsOptional()
   @MaxLength(255)
   actor?: string | null;

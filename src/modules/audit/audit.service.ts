@@ -1,4 +1,5 @@
 import type { AuditAction } from "../../shared/audit/audit-actions";
+import { auditActor } from "../../shared/audit/audit-actor";
 import type { EntityManager } from "typeorm";
 import type { Principal } from "../../shared/auth/principal";
 import type { ErrorCode } from "../../shared/errors";
@@ -27,7 +28,7 @@ function rowOf(entry: AuditEntry): unknown[] {
   return [
     entry.tenantId,
     entry.occurredAt,
-    entry.actor.subject,
+    auditActor(entry.actor),
     entry.actor.role,
     entry.action,
     entry.targetType ?? null,
