@@ -54,11 +54,12 @@ describe("security incidents (rules 22-25)", () => {
       for (const p of otherRoles(a.id, [Role.OPERATOR])) assertError(await app.as(p).gql(REPORT, { input }), "FORBIDDEN");
     });
 
-    it("refuses a detection time in the future and unknown tenants, writing nothing", async () => {
+    it("refuses a detection time in the future or before the GDPR, and unknown tenants, writing nothing", async () => {
       app.clock.set(at(0));
       const a = await createTenant(app);
       const base = { title: "x", description: "y", severity: "LOW", affectedTenantIds: [a.id] };
-      assertError(await as.asOperator().gql(REPORT, { input: { ...base, detectedAt: at(0, 1).toISOString() } }), "BAD_USER_INPUT", "detectedAt");
+      for (const detectedAt of [at(0, 1).toISOString(), "0001-01-01T00:00:00.000Z"])
+        assertError(await as.asOperator().gql(REPORT, { input: { ...base, detectedAt } }), "BAD_USER_INPUT", "detectedAt");
       const unknown = await as
         .asOperator()
         .gql(REPORT, { input: { ...base, detectedAt: at(0).toISOString(), affectedTenantIds: [a.id, "7e4a0000-0000-4000-8000-0000000000ff"] } });

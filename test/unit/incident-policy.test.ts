@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { isOverdue, notificationDeadline, requireStep, withinDeadline } from "../../src/modules/incident/incident-policy";
+import { isDetectionTime, isOverdue, notificationDeadline, requireStep, withinDeadline } from "../../src/modules/incident/incident-policy";
 import { IncidentStatus as S } from "../../src/modules/incident/incident.types";
 
 const detected = new Date("2035-01-01T00:00:00.000Z");
@@ -12,6 +12,15 @@ describe("incident policy (rules 22, 23, 25, pure)", () => {
     assert.equal(notificationDeadline(detected).toISOString(), "2035-01-04T00:00:00.000Z");
     assert.equal(withinDeadline(plus(H72), detected), true);
     assert.equal(withinDeadline(plus(H72 + 1), detected), false);
+  });
+
+  it("takes a detection time from the GDPR's first day up to now", () => {
+    assert.equal(isDetectionTime(detected, detected), true);
+    assert.equal(isDetectionTime(new Date("2018-05-25T00:00:00.000Z"), detected), true);
+    assert.equal(isDetectionTime(new Date("2018-05-24T23:59:59.999Z"), detected), false, "before the GDPR applied");
+    assert.equal(isDetectionTime(new Date("0001-01-01T00:00:00.000Z"), detected), false);
+    assert.equal(isDetectionTime(plus(1), detected), false, "in the future");
+    assert.equal(isDetectionTime(new Date(NaN), detected), false);
   });
 
   it("is overdue only after the deadline and while a tenant waits", () => {

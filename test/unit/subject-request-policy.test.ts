@@ -6,7 +6,6 @@ import {
   extend,
   isOverdue,
   periodEnd,
-  GDPR_APPLIES_FROM,
   requireExportSince,
   requireReason,
   requireReceipt,
@@ -14,6 +13,7 @@ import {
   SubjectRequestStatus,
   type RequestState,
 } from "../../src/modules/subject-request/subject-request-policy";
+import { GDPR_APPLIES_FROM } from "../../src/shared/gdpr";
 
 const endOf = (day: string) => new Date(`${day}T23:59:59.999Z`);
 const DAY = 86_400_000;

@@ -13,7 +13,7 @@ import { keysetPage, type Connection, type PageArgs } from "../../shared/paginat
 import { auditTarget } from "../../shared/audit/audit-draft";
 import type { AuditService } from "../audit/audit.service";
 import type { TenantService } from "../tenant/tenant.service";
-import { isOverdue, notificationDeadline, requireStep, withinDeadline } from "./incident-policy";
+import { isDetectionTime, isOverdue, notificationDeadline, requireStep, withinDeadline } from "./incident-policy";
 import { BreachIncidentEntity } from "./incident.entity";
 import {
   acknowledgeNotification,
@@ -175,9 +175,7 @@ export class IncidentService {
   async report(request: RequestContext, input: ReportSecurityIncidentInput): Promise<BreachIncident> {
     const ctx = await onControl(request);
     const now = ctx.clock.now();
-    if (Number.isNaN(input.detectedAt.getTime()) || input.detectedAt > now) {
-      throw IncidentErrors.detectedInFuture();
-    }
+    if (!isDetectionTime(input.detectedAt, now)) throw IncidentErrors.detectionTime();
     const tenantIds = await this.existingTenants(ctx, input.affectedTenantIds);
     const incident = Object.assign(new BreachIncidentEntity(), {
       id: randomUUID(),

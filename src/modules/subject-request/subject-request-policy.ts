@@ -1,4 +1,5 @@
 import { BadUserInputError, DomainError, ErrorCode } from "../../shared/errors";
+import { GDPR_APPLIES_FROM } from "../../shared/gdpr";
 
 /** What a data subject asks for (GDPR Art. 15-17, 20). */
 export enum SubjectRequestKind {
@@ -79,9 +80,6 @@ export function requireReason(reason: string, what: string): string {
   }
   return trimmed;
 }
-
-/** The GDPR applies from this day (Art. 99(2)): no request under it was received before. */
-export const GDPR_APPLIES_FROM = new Date("2018-05-25T00:00:00.000Z");
 
 /** A receipt time an administrator gives: never in the future, never before the GDPR applied. */
 export function requireReceipt(receivedAt: Date, now: Date): Date {
