@@ -1,4 +1,4 @@
-import type { EntityManager } from "typeorm";
+import type { DataSource, EntityManager } from "typeorm";
 import type { Database, Topology } from "./shared/db/topology";
 import { inMaintenance } from "./shared/db/session";
 import type { KeyRing } from "./modules/keys/key-ring";
@@ -107,38 +107,53 @@ async function sealRegion(region: Database, keys: KeyRing, now: () => Date, batc
     return rows.length;
   });
   // Requests' reasons under their subjects' keys; a purged subject's are dropped (nothing of it is kept).
-  const requestReasons = await inBatches(async (m) => {
-    const rows = await plaintextReasonsHeld(m, batchSize);
-    const kept = new Set<string>();
-    for (const tenantId of new Set(rows.map((r) => r.tenant_id))) {
-      const held = await subjectsHeldForWrite(
-        m,
-        tenantId,
-        rows.filter((r) => r.tenant_id === tenantId).map((r) => r.data_subject_id),
-      );
-      for (const subject of held) kept.add(subject.id);
-    }
-    const toSeal: ReasonToSeal[] = [];
-    for (const r of rows) {
-      if (!kept.has(r.data_subject_id)) continue;
-      for (const [field, text] of [
-        ["extensionReason", r.extension_reason],
-        ["rejectionReason", r.rejection_reason],
-      ] as Array<[ReasonField, string | null]>)
-        if (text !== null) toSeal.push({ tenantId: r.tenant_id, dataSubjectId: r.data_subject_id, requestId: r.id, field, text });
-    }
-    const ciphertexts = new Map((await reasons.seal(keystore, toSeal, now())).map((c, i) => [`${toSeal[i].requestId}:${toSeal[i].field}`, c]));
-    const sealedOf = (id: string, field: ReasonField) => ciphertexts.get(`${id}:${field}`) ?? null;
-    await storeSealedReasons(
-      m,
-      rows.map((r) => ({ id: r.id, extensionReasonSealed: sealedOf(r.id, "extensionReason"), rejectionReasonSealed: sealedOf(r.id, "rejectionReason") })),
-    );
-    return rows.length;
-  });
+  const requestReasons = await inBatches((m) => sealReasonsBatch(m, batchSize, keystore, keys, reasons, now()));
   const sealed = { values: sealedValues, subjects, idempotencyKeys, requestReasons };
   const left = await inMaintenance(
     region.maintenance,
     async (m) => (await plaintextValueCount(m)) + (await plaintextIdentityCount(m)) + (await plaintextIdempotencyKeyCount(m)) + (await plaintextReasonCount(m)),
   );
   return { sealed, left };
+}
+
+/** One batch of requests whose reasons are still plaintext, held: sealed, or dropped where the subject is purged. */
+async function sealReasonsBatch(m: EntityManager, batchSize: number, keystore: DataSource, keys: KeyRing, reasons: SealedReasons, now: Date): Promise<number> {
+  const rows = await plaintextReasonsHeld(m, batchSize);
+  const kept = new Set<string>();
+  const keyed = new Set<string>();
+  for (const tenantId of new Set(rows.map((r) => r.tenant_id))) {
+    const held = await subjectsHeldForWrite(
+      m,
+      tenantId,
+      rows.filter((r) => r.tenant_id === tenantId).map((r) => r.data_subject_id),
+    );
+    for (const subject of held) {
+      kept.add(subject.id);
+      if (subject.sealed) keyed.add(subject.id);
+    }
+  }
+  // A sealed subject without its key was purged (a restored backup's row, until its retention
+  // run deletes it): its reasons are dropped as a purged subject's are.
+  const withKeys = keyed.size ? await keys.shredder(keystore).keyed("subject", [...keyed]) : new Set<string>();
+  for (const id of keyed) if (!withKeys.has(id)) kept.delete(id);
+  const toSeal: ReasonToSeal[] = [];
+  for (const r of rows) {
+    if (!kept.has(r.data_subject_id)) continue;
+    for (const [field, text] of [
+      ["extensionReason", r.extension_reason],
+      ["rejectionReason", r.rejection_reason],
+    ] as Array<[ReasonField, string | null]>)
+      if (text !== null) toSeal.push({ tenantId: r.tenant_id, dataSubjectId: r.data_subject_id, requestId: r.id, field, text });
+  }
+  const sealed = await reasons.seal(keystore, toSeal, now, keyed);
+  const sealedOf = new Map(sealed.map((c, i) => [`${toSeal[i].requestId}:${toSeal[i].field}`, c]));
+  await storeSealedReasons(
+    m,
+    rows.map((r) => ({
+      id: r.id,
+      extensionReasonSealed: sealedOf.get(`${r.id}:extensionReason`) ?? null,
+      rejectionReasonSealed: sealedOf.get(`${r.id}:rejectionReason`) ?? null,
+    })),
+  );
+  return rows.length;
 }

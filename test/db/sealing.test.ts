@@ -112,20 +112,25 @@ describe("sealing existing personal data", () => {
     const tenant = await createTenant(app);
     const canary = `CANARY-${randomUUID()}`;
     const { subjectId } = await plaintextSubject(tenant.id, `S-${randomUUID()}`, 0);
+    // A subject purged since (its row gone), and one whose key is gone (a restored backup's row).
     const purgedSubject = randomUUID();
+    const keyless = (await plaintextSubject(tenant.id, `K-${randomUUID()}`, 0)).subjectId;
+    await sealExisting(app.topology, app.keys, () => app.clock.now());
+    await app.region().keystore!.query(`DELETE FROM subject_key WHERE subject_id = $1`, [keyless]);
     // Requests as a database from before sealed reasons holds them: the reasons in plain text.
-    const [kept, orphan] = [randomUUID(), randomUUID()];
+    const [kept, orphan, unkeyed] = [randomUUID(), randomUUID(), randomUUID()];
     await app.db.query(
       `INSERT INTO subject_request (id, tenant_id, data_subject_id, kind, status, received_at, clock_started_at, due_at, original_due_at,
                                     extension_reason, rejected_at, rejection_reason, created_at, updated_at)
        VALUES ($1, $3, $4, 'ACCESS', 'REJECTED', now(), now(), now() + interval '3 months', now() + interval '1 month', $6, now(), $7, now(), now()),
-              ($2, $3, $5, 'ACCESS', 'REJECTED', now(), now(), now() + interval '1 month', NULL, NULL, now(), $8, now(), now())`,
-      [kept, orphan, tenant.id, subjectId, purgedSubject, `${canary} extension`, `${canary} rejection`, `${canary} orphan`],
+              ($2, $3, $5, 'ACCESS', 'REJECTED', now(), now(), now() + interval '1 month', NULL, NULL, now(), $8, now(), now()),
+              ($9, $3, $10, 'ACCESS', 'REJECTED', now(), now(), now() + interval '1 month', NULL, NULL, now(), $8, now(), now())`,
+      [kept, orphan, tenant.id, subjectId, purgedSubject, `${canary} extension`, `${canary} rejection`, `${canary} orphan`, unkeyed, keyless],
     );
     const rows = async () => JSON.stringify(await app.db.query(`SELECT r::text FROM subject_request r WHERE tenant_id = $1`, [tenant.id]));
     assert.ok((await rows()).includes(canary), "the probe finds a reason stored as its text");
     const run = await sealExisting(app.topology, app.keys, () => app.clock.now());
-    assert.ok(run.sealed.EU.requestReasons >= 2);
+    assert.ok(run.sealed.EU.requestReasons >= 3);
     assert.equal(run.plaintextLeft.EU, 0);
     assert.ok(!(await rows()).includes(canary), "no reason left in plain text");
     const GET = `query($id: ID!) { subjectRequest(id: $id) { extensionReason rejectionReason } }`;
@@ -134,8 +139,11 @@ describe("sealing existing personal data", () => {
       extensionReason: `${canary} extension`,
       rejectionReason: `${canary} rejection`,
     });
-    assert.deepEqual(assertOk(await admin.gql(GET, { id: orphan })).subjectRequest, { extensionReason: null, rejectionReason: null });
-    const orphanKeys = await app.region().keystore!.query(`SELECT count(*)::int AS n FROM subject_key WHERE subject_id = $1`, [purgedSubject]);
+    for (const id of [orphan, unkeyed])
+      assert.deepEqual(assertOk(await admin.gql(GET, { id })).subjectRequest, { extensionReason: null, rejectionReason: null });
+    const orphanKeys = await app
+      .region()
+      .keystore!.query(`SELECT count(*)::int AS n FROM subject_key WHERE subject_id = ANY($1::uuid[])`, [[purgedSubject, keyless]]);
     assert.equal(orphanKeys[0].n, 0, "no key made for a purged subject");
   });
 

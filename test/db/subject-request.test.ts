@@ -5,7 +5,9 @@ import { assertError, assertOk } from "../helpers/assertions";
 import { consentedAgreement, createTenant, recordData, registerSubject } from "../helpers/factories";
 import { lifecycleApp } from "../helpers/lifecycle";
 import { holdNextStatement } from "../helpers/statements";
-import type { TestApp, roles } from "../helpers/app";
+import { LocalKeyProvider } from "../../src/modules/keys/envelope";
+import { KeyRing } from "../../src/modules/keys/key-ring";
+import { principals, startTestApp, TEST_MASTER_KEY, type TestApp, type roles } from "../helpers/app";
 
 const REQUEST_FIELDS = `id status kind dataSubjectId receivedAt clockStartedAt dueAt originalDueAt extensionReason overdue completedAt rejectionReason
   recipientNotices { id kind recordId }`;
@@ -245,6 +247,23 @@ describe("subject requests", () => {
     assert.equal((await app.db.query(`SELECT 1 FROM data_subject WHERE id = $1`, [subject.id])).length, 0, "purged");
     assert.equal((await app.region().keystore!.query(`SELECT count(*)::int AS n FROM subject_key WHERE subject_id = $1`, [subject.id]))[0].n, 0, "no key left");
     assert.deepEqual(assertOk(await admin.gql(GET, { id })).subjectRequest.rejectionReason, null);
+  });
+
+  it("a subject whose key is gone (a restored backup's row) takes no reason: DATA_SHREDDED, and no key is made for it", async () => {
+    const { tenant, subject } = await subjectOfNewTenant();
+    const { id } = assertOk(await as.asTenantAdmin(tenant.id).gql(OPEN, { input: { dataSubjectId: subject.id, kind: "ACCESS" } })).openSubjectRequest;
+    const keystore = app.region().keystore!;
+    await keystore.query(`DELETE FROM subject_key WHERE subject_id = $1`, [subject.id]);
+    // An instance that has not cached the key, as one serving a restored backup.
+    const fresh = await startTestApp({ databaseUrl: lifecycle.databaseUrl, keys: new KeyRing(new LocalKeyProvider(TEST_MASTER_KEY)) });
+    try {
+      const before = await app.db.query(`SELECT r::text FROM subject_request r WHERE id = $1`, [id]);
+      assertError(await fresh.as(principals.tenantAdmin(tenant.id)).gql(step("rejectSubjectRequest", true), { id, reason: "Unfounded" }), "DATA_SHREDDED");
+      assert.deepEqual(await app.db.query(`SELECT r::text FROM subject_request r WHERE id = $1`, [id]), before, "nothing changed");
+      assert.equal((await keystore.query(`SELECT count(*)::int AS n FROM subject_key WHERE subject_id = $1`, [subject.id]))[0].n, 0, "no key made anew");
+    } finally {
+      await fresh.close();
+    }
   });
 
   it("a reason moved to another request answers DATA_INTEGRITY_FAILURE for that field alone", async () => {

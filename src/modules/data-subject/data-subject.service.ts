@@ -56,11 +56,13 @@ export class DataSubjectService {
   }
 
   /**
-   * Whether the tenant's subject is still there (deleted or not), held until the transaction ends:
-   * what is sealed under its key meanwhile goes with its purge, which waits for the write.
+   * The tenant's subject if it is still there (deleted or not), held until the transaction ends:
+   * what is sealed under its key meanwhile goes with its purge, which waits for the write. Null
+   * once purged; `sealed` when its identity is sealed (so it has a key, unless it was purged since).
    */
-  async holdIfPresent(ctx: RequestContext, tenantId: string, id: string): Promise<boolean> {
-    return (await subjectsHeldForWrite(em(ctx), tenantId, [id])).length > 0;
+  async holdIfPresent(ctx: RequestContext, tenantId: string, id: string): Promise<{ sealed: boolean } | null> {
+    const [held] = await subjectsHeldForWrite(em(ctx), tenantId, [id]);
+    return held ? { sealed: held.sealed } : null;
   }
 
   async get(ctx: RequestContext, id: string): Promise<DataSubject | null> {

@@ -150,10 +150,17 @@ export class KeyRing {
 
   /**
    * The subjects' keys, made (under the tenant's KEK, made too when missing) for those that have
-   * none yet: for sealing what identifies a subject at its registration.
+   * none yet: for sealing what identifies a subject at its registration, or is written to it.
+   * `keyed`: subjects that must have their key already (their identity is sealed); DATA_SHREDDED
+   * when one has none.
    */
-  subjectKeys(keystore: DataSource, refs: ReadonlyArray<{ tenantId: string; subjectId: string }>, now: Date): Promise<Map<string, Buffer>> {
-    return this.subjectKeysFor(keystore, refs, now);
+  subjectKeys(
+    keystore: DataSource,
+    refs: ReadonlyArray<{ tenantId: string; subjectId: string }>,
+    now: Date,
+    keyed?: ReadonlySet<string>,
+  ): Promise<Map<string, Buffer>> {
+    return this.subjectKeysFor(keystore, refs, now, keyed);
   }
 
   /**

@@ -46,13 +46,17 @@ type Opened = Record<ReasonField, string | null | DomainError>;
 export class SealedReasons {
   constructor(private readonly keys: KeyRing) {}
 
-  /** Sealed, in order, under their subjects' keys (made for subjects that have none yet). */
-  async seal(keystore: DataSource, reasons: readonly ReasonToSeal[], now: Date): Promise<Buffer[]> {
+  /**
+   * Sealed, in order, under their subjects' keys (made for subjects that have none yet, unless
+   * `keyed` says their identity is sealed: those had a key, and without it were purged).
+   */
+  async seal(keystore: DataSource, reasons: readonly ReasonToSeal[], now: Date, keyed?: ReadonlySet<string>): Promise<Buffer[]> {
     if (!reasons.length) return [];
     const keys = await this.keys.subjectKeys(
       keystore,
       reasons.map((r) => ({ tenantId: r.tenantId, subjectId: r.dataSubjectId })),
       now,
+      keyed,
     );
     return reasons.map((r) => seal(keys.get(r.dataSubjectId)!, Buffer.from(r.text, "utf8"), aad(r, r.field)));
   }

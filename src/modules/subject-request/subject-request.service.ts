@@ -198,7 +198,7 @@ export class SubjectRequestService {
     switch (request.kind) {
       case SubjectRequestKind.ACCESS:
       case SubjectRequestKind.PORTABILITY:
-        requireExportSince(request, request.exportedAt, !(await this.subjects.holdIfPresent(ctx, request.tenantId, request.dataSubjectId)));
+        requireExportSince(request, request.exportedAt, (await this.subjects.holdIfPresent(ctx, request.tenantId, request.dataSubjectId)) === null);
         break;
       case SubjectRequestKind.ERASURE:
         noticeIds = await this.erase(ctx, request);
@@ -252,9 +252,11 @@ export class SubjectRequestService {
    * (its purge waits, then destroys the reason with the key).
    */
   private async sealReason(ctx: RequestContext, request: SubjectRequestEntity, field: ReasonField, text: string): Promise<Buffer> {
-    requireSubjectForReason(!(await this.subjects.holdIfPresent(ctx, request.tenantId, request.dataSubjectId)));
+    const subject = await this.subjects.holdIfPresent(ctx, request.tenantId, request.dataSubjectId);
+    requireSubjectForReason(subject === null);
     const reason = { tenantId: request.tenantId, dataSubjectId: request.dataSubjectId, requestId: request.id, field, text };
-    return (await this.reasons.seal(keystoreOf(ctx), [reason], ctx.clock.now()))[0];
+    const keyed = new Set(subject!.sealed ? [request.dataSubjectId] : []);
+    return (await this.reasons.seal(keystoreOf(ctx), [reason], ctx.clock.now(), keyed))[0];
   }
 
   /** The tenant's request, locked until the mutation ends; another tenant's reads as not found. */
