@@ -266,6 +266,20 @@ describe("subject requests", () => {
     }
   });
 
+  it("reads each step's reasons as they are after it, also for steps of one operation", async () => {
+    const { tenant, subject } = await subjectOfNewTenant();
+    const admin = as.asTenantAdmin(tenant.id);
+    const { id } = assertOk(await admin.gql(OPEN, { input: { dataSubjectId: subject.id, kind: "ACCESS" } })).openSubjectRequest;
+    const both = `mutation($id: ID!) {
+      a: extendSubjectRequest(requestId: $id, reason: "More time") { status extensionReason rejectionReason }
+      b: rejectSubjectRequest(requestId: $id, reason: "Unfounded") { status extensionReason rejectionReason }
+    }`;
+    assert.deepEqual(assertOk(await admin.gql(both, { id })), {
+      a: { status: "OPEN", extensionReason: "More time", rejectionReason: null },
+      b: { status: "REJECTED", extensionReason: "More time", rejectionReason: "Unfounded" },
+    });
+  });
+
   it("a reason moved to another request answers DATA_INTEGRITY_FAILURE for that field alone", async () => {
     const { tenant, subject } = await subjectOfNewTenant();
     const admin = as.asTenantAdmin(tenant.id);
