@@ -10,7 +10,7 @@ import express, { type RequestHandler } from "express";
 import { visit, type GraphQLFormattedError, type GraphQLSchema } from "graphql";
 import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from "@apollo/server/plugin/disabled";
 import { pinoHttp } from "pino-http";
-import type { Topology } from "./shared/db/topology";
+import { CONTROL, type Topology } from "./shared/db/topology";
 import type { EventFeed } from "./modules/events/event-feed";
 import { EventHub } from "./modules/events/event-hub";
 import type { EventSubscriptionContext } from "./modules/events/events.resolver";
@@ -261,12 +261,13 @@ export async function startServer(deps: ServerDeps): Promise<CustodianServer> {
   if (config.metricsToken) app.get("/metrics", metricsEndpoint(config.metricsToken));
   watchPools(() => topology.all.map((database) => ({ database: database.name, pool: poolOf(database.app) })));
 
-  // Ready while control answers: every request needs it. A region that does not answer is its
-  // tenants' outage, not the process's: reported by name, with the status still 200.
+  // Ready while control answers: every request needs it. A region, or a region's key store, that
+  // does not answer is its tenants' outage (of their sealed data, for a key store), not the
+  // process's: reported by name, with the status still 200.
   app.get("/readyz", async (_req, res) => {
-    const databases = await databaseStatus(topology);
+    const { databases, keyStores } = await databaseStatus(topology);
     const ready = databases.control === "ok";
-    res.status(ready ? 200 : 503).json({ status: ready ? "ready" : "unavailable", databases });
+    res.status(ready ? 200 : 503).json({ status: ready ? "ready" : "unavailable", databases, keyStores });
   });
 
   const tokens = new TokenVerifier({
@@ -388,11 +389,29 @@ export async function startServer(deps: ServerDeps): Promise<CustodianServer> {
 }
 
 /** Each database by name: "ok" when it answers within two seconds, "unavailable" otherwise. */
-async function databaseStatus(topology: Topology): Promise<Record<string, "ok" | "unavailable">> {
-  const answers = await topology.each((database) =>
-    Promise.race([database.app.query("SELECT 1"), new Promise((_, fail) => setTimeout(() => fail(new Error("timeout")), 2000).unref())]),
-  );
-  return Object.fromEntries(answers.map(({ name, outcome }) => [name, outcome.status === "fulfilled" ? "ok" : "unavailable"]));
+type Status = "ok" | "unavailable";
+
+/** Each database's answer to a trivial statement within two seconds: the regions' and control's, and each region's key store. */
+async function databaseStatus(topology: Topology): Promise<{ databases: Record<string, Status>; keyStores: Record<string, Status> }> {
+  const answers = (db: DataSource) =>
+    Promise.race([db.query("SELECT 1"), new Promise((_, fail) => setTimeout(() => fail(new Error("timeout")), 2000).unref())]).then(
+      (): Status => "ok",
+      (): Status => "unavailable",
+    );
+  const checked = await topology.each(async (database) => {
+    const [data, keys] = await Promise.all([answers(database.app), database.keystore ? answers(database.keystore) : null]);
+    return { data, keys };
+  });
+  const databases: Record<string, Status> = {};
+  const keyStores: Record<string, Status> = {};
+  for (const { name, outcome } of checked) {
+    databases[name] = outcome.status === "fulfilled" ? outcome.value.data : "unavailable";
+    // A region that cannot be opened has no key store to ask; one that opened and has none is control.
+    if (outcome.status === "rejected") {
+      if (name !== CONTROL) keyStores[name] = "unavailable";
+    } else if (outcome.value.keys) keyStores[name] = outcome.value.keys;
+  }
+  return { databases, keyStores };
 }
 
 /** The pg pool under a TypeORM data source (its driver's master pool), for the pool gauges. */

@@ -1,8 +1,15 @@
 import assert from "node:assert/strict";
+import { randomUUID } from "node:crypto";
 import { after, before, describe, it } from "node:test";
-import { type TestApp, principals, startTestApp } from "../helpers/app";
+import { type TestApp, principals, startTestApp, TEST_MASTER_KEY } from "../helpers/app";
 import { suiteDatabaseUrl } from "../helpers/suite-db";
 import { CuttableProxy } from "../helpers/proxy";
+import { LocalKeyProvider } from "../../src/modules/keys/envelope";
+import { keystoreLocation } from "../../src/modules/keys/key-config";
+import { KeyRing } from "../../src/modules/keys/key-ring";
+import { regionUrlOf } from "../../src/shared/db/topology";
+import { assertOk } from "../helpers/assertions";
+import { createTenant, recordData, registerSubject } from "../helpers/factories";
 
 describe("HTTP surface", () => {
   let app: TestApp;
@@ -92,5 +99,64 @@ describe("the database going away and coming back", () => {
     await proxy.open();
     assert.deepEqual((await operator.gql(query)).errors, undefined, "the first request after the database returns succeeds");
     assert.equal((await fetch(app.server.url.replace(/\/graphql$/, "/readyz"))).status, 200);
+  });
+});
+
+describe("a region's key store going away and coming back", () => {
+  let proxy: CuttableProxy;
+  let app: TestApp;
+  let reader: TestApp;
+  before(async () => {
+    app = await startTestApp();
+    // The EU key store behind a proxy, for an instance that has no key cached yet.
+    const keys = new URL(keystoreLocation({ production: false }, "EU", regionUrlOf({ controlUrl: await suiteDatabaseUrl() }, "EU")).url);
+    proxy = new CuttableProxy({ host: keys.hostname, port: Number(keys.port || 5432) });
+    await proxy.open();
+    keys.hostname = "127.0.0.1";
+    keys.port = String(proxy.port);
+    reader = await startTestApp({ keystore: { urls: { EU: keys.toString() }, production: false }, keys: new KeyRing(new LocalKeyProvider(TEST_MASTER_KEY)) });
+  });
+  after(async () => {
+    await reader?.close();
+    await app?.close();
+    await proxy?.cut().catch(() => undefined);
+  });
+
+  it("fails sealed fields and writes with a retryable error naming the location, serves the rest, reports it in /readyz, and recovers", async () => {
+    const tenant = await createTenant(app);
+    const externalId = `ext-${randomUUID()}`;
+    const subject = await registerSubject(app, tenant.id, externalId);
+    const record = await recordData(app, tenant.id, subject.id);
+    const admin = reader.as(principals.tenantAdmin(tenant.id));
+    const READ = `query($id: ID!) { personalDataRecord(id: $id) { id value(purpose: SUPPORT) subject { externalId } } }`;
+    const LIST = `query($id: ID!) { tenant(id: $id) { personalDataRecords(first: 5) { totalCount nodes { id } } } }`;
+    const WRITE = `mutation($input: RecordPersonalDataInput!) { recordPersonalData(input: $input) { id } }`;
+    const input = { tenantId: tenant.id, dataSubjectId: subject.id, category: "CONTACT", purposes: ["SUPPORT"], value: { email: "new@example.test" } };
+    const readyz = async () =>
+      (await (await fetch(reader.server.url.replace(/\/graphql$/, "/readyz"))).json()) as {
+        status: string;
+        databases: Record<string, string>;
+        keyStores: Record<string, string>;
+      };
+
+    await proxy.cut();
+    const during = await admin.gql(READ, { id: record.id });
+    assert.ok(during.errors?.length);
+    for (const error of during.errors!) {
+      assert.deepEqual([error.extensions.retryable, error.extensions.storageLocation], [true, "EU"]);
+      assert.match(error.message, /database is unavailable/);
+    }
+    const listed = assertOk(await admin.gql(LIST, { id: tenant.id })).tenant.personalDataRecords;
+    assert.deepEqual(listed, { totalCount: 1, nodes: [{ id: record.id }] }, "what needs no key is served");
+    const refused = await reader.as(principals.integration(tenant.id)).gql(WRITE, { input });
+    assert.equal(refused.errors?.[0].extensions.retryable, true);
+    assert.equal(assertOk(await admin.gql(LIST, { id: tenant.id })).tenant.personalDataRecords.totalCount, 1, "nothing was written");
+    const ready = await readyz();
+    assert.deepEqual([ready.status, ready.databases.EU, ready.keyStores.EU, ready.keyStores.US], ["ready", "ok", "unavailable", "ok"]);
+
+    await proxy.open();
+    const after = assertOk(await admin.gql(READ, { id: record.id })).personalDataRecord;
+    assert.deepEqual(after, { id: record.id, value: { email: "person@example.test" }, subject: { externalId } });
+    assert.equal((await readyz()).keyStores.EU, "ok");
   });
 });
