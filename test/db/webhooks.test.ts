@@ -53,11 +53,14 @@ describe("webhooks", () => {
   const names = new Map<string, string[]>();
   const rules: AddressRules = {
     resolve: async (host) => {
+      // A name whose DNS never answers.
+      if (host === "silent.test") return new Promise<string[]>(() => undefined);
       const found = names.get(host);
       if (!found) throw new Error("ENOTFOUND");
       return found;
     },
     allowPrivate: true,
+    resolveTimeoutMs: 200,
   };
   const log = createLogger("silent");
 
@@ -357,6 +360,11 @@ describe("webhooks", () => {
     ]) {
       assertError(await as.asTenantAdmin(tenant.id).gql(CREATE, { input: { url, eventTypes: [EventType.SUBJECT_REQUEST_OPENED] } }), "BAD_USER_INPUT", "url");
     }
+    assert.equal((assertOk(await as.asTenantAdmin(tenant.id).gql(ENDPOINTS)).webhookEndpoints as Endpoint[]).length, 0);
+    // A name whose DNS never answers: refused once the wait is up, not held for as long as it is tried.
+    const silent = await as.asTenantAdmin(tenant.id).gql(CREATE, { input: { url: "http://silent.test/hook", eventTypes: [EventType.SUBJECT_REQUEST_OPENED] } });
+    assertError(silent, "BAD_USER_INPUT", "url");
+    assert.match(silent.errors![0].message, /did not resolve within/);
     assert.equal((assertOk(await as.asTenantAdmin(tenant.id).gql(ENDPOINTS)).webhookEndpoints as Endpoint[]).length, 0);
 
     // DNS rebinding: public at creation, loopback at the attempt.

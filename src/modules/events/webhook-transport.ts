@@ -14,17 +14,33 @@ export interface AddressRules {
   resolve: Resolve;
   /** WEBHOOK_ALLOW_PRIVATE_NETWORKS: loopback and private receivers allowed (development and tests; never production). */
   allowPrivate: boolean;
+  /** How long a creation waits for the host's addresses (default RESOLVE_TIMEOUT_MS). */
+  resolveTimeoutMs?: number;
 }
+
+/**
+ * How long an endpoint's creation waits for its host to resolve. The creation holds its
+ * transaction (and a pooled connection) meanwhile: a name whose DNS never answers must not hold
+ * them for as long as the system's resolver keeps trying.
+ */
+export const RESOLVE_TIMEOUT_MS = 5_000;
 
 /** At creation: every address the host resolves to must be one a receiver may have. */
 export async function checkReachable(url: URL, rules: AddressRules): Promise<void> {
   if (rules.allowPrivate) return;
   const literal = ipLiteral(url);
   let addresses: string[];
+  const limitMs = rules.resolveTimeoutMs ?? RESOLVE_TIMEOUT_MS;
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, fail) => (timer = setTimeout(() => fail(new ResolveTimeout()), limitMs)));
   try {
-    addresses = literal ? [literal] : await rules.resolve(url.hostname);
-  } catch {
+    addresses = literal ? [literal] : await Promise.race([rules.resolve(url.hostname), late]);
+  } catch (error) {
+    if (error instanceof ResolveTimeout)
+      throw new BadUserInputError("url", `The endpoint URL's host did not resolve within ${limitMs / 1000} seconds: check its DNS, then try again.`);
     throw new BadUserInputError("url", "The endpoint URL's host does not resolve.");
+  } finally {
+    clearTimeout(timer);
   }
   if (!addresses.length) throw new BadUserInputError("url", "The endpoint URL's host does not resolve.");
   if (addresses.some(isForbiddenAddress)) {
@@ -34,6 +50,8 @@ export async function checkReachable(url: URL, rules: AddressRules): Promise<voi
     );
   }
 }
+
+class ResolveTimeout extends Error {}
 
 class AttemptFailure extends Error {
   constructor(readonly kind: AttemptError) {
