@@ -144,7 +144,7 @@ describe("a region's key store going away and coming back", () => {
     assert.ok(during.errors?.length);
     for (const error of during.errors!) {
       assert.deepEqual([error.extensions.retryable, error.extensions.storageLocation], [true, "EU"]);
-      assert.match(error.message, /database is unavailable/);
+      assert.match(error.message, /EU storage location's key store is unavailable/);
     }
     const listed = assertOk(await admin.gql(LIST, { id: tenant.id })).tenant.personalDataRecords;
     assert.deepEqual(listed, { totalCount: 1, nodes: [{ id: record.id }] }, "what needs no key is served");

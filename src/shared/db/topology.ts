@@ -271,7 +271,7 @@ export class Topology {
         });
         try {
           const keystore = this.options.keystore?.(code, url);
-          if (keystore) region.keystore = nameFailuresOf(await openKeystore(keystoreName(code), keystore, this.options), code);
+          if (keystore) region.keystore = nameFailuresOf(await openKeystore(keystoreName(code), keystore, this.options), code, "key store");
           await this.options.prepareRegion?.(region, this.control);
         } catch (error) {
           await closeDatabase(region);

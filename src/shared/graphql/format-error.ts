@@ -1,5 +1,5 @@
 import { unwrapResolverError } from "@apollo/server/errors";
-import { failedDatabaseOf } from "../db/failed-database";
+import { failedDatabaseOf, type FailedOn } from "../db/failed-database";
 import { CONTROL, DatabaseUnavailableError } from "../db/topology";
 import type { ValidationError } from "class-validator";
 import { GraphQLError, type GraphQLFormattedError } from "graphql";
@@ -43,11 +43,12 @@ const DATABASE_UNAVAILABLE_CODES = new Set([
   "53300",
 ]);
 
-/** The storage location whose region database an error says is unavailable, if it names one. */
-function regionOf(error: unknown): string | null {
+/** The storage location whose region database (or key store) an error says is unavailable, if it names one. */
+function regionOf(error: unknown): FailedOn | null {
   // A database that could not be opened, or a statement that failed on one (failed-database.ts).
-  const database = unopenedDatabaseOf(error) ?? failedDatabaseOf(error);
-  return database === CONTROL ? null : database;
+  const unopened = unopenedDatabaseOf(error);
+  const failed: FailedOn | null = unopened === null ? failedDatabaseOf(error) : { database: unopened, part: "database" };
+  return failed === null || failed.database === CONTROL ? null : failed;
 }
 
 function unopenedDatabaseOf(error: unknown, depth = 0): string | null {
@@ -208,10 +209,10 @@ function shapeError(formatted: GraphQLFormattedError, error: unknown, options: F
     if (region) {
       return shaped(
         ErrorCode.INTERNAL_SERVER_ERROR,
-        `The ${region} storage location's database is unavailable at the moment; nothing was changed there. Retry shortly.`,
+        `The ${region.database} storage location's ${region.part} is unavailable at the moment; nothing was changed there. Retry shortly.`,
         {
           retryable: true,
-          storageLocation: region,
+          storageLocation: region.database,
         },
       );
     }
