@@ -5,7 +5,7 @@ import { AuditService } from "./modules/audit/audit.service";
 import { repairNotificationEntries } from "./modules/incident/notification-entries";
 import { allTenantIds, reconcileDirectory, tenantLocations } from "./modules/tenant/tenant.store";
 import { copyParties } from "./modules/third-party/third-party.store";
-import { MisconfiguredDatabaseError, Topology, type Database } from "./shared/db/topology";
+import { DatabaseUnavailableError, MisconfiguredDatabaseError, Topology, type Database } from "./shared/db/topology";
 import { loggableError, type Logger } from "./shared/logging";
 import { keystoreLocation, sharesServer, type KeystoreSettings } from "./modules/keys/key-config";
 
@@ -72,9 +72,11 @@ export async function openDatabases(options: DatabasesOptions): Promise<Topology
     outcomes.forEach((outcome, i) => {
       if (outcome.status === "fulfilled") return;
       if (outcome.reason instanceof MisconfiguredDatabaseError) throw outcome.reason;
+      // Which of the location's databases failed, and why (the cause a key store's failure wraps).
+      const named = outcome.reason instanceof DatabaseUnavailableError ? outcome.reason : null;
       options.log.error(
-        { location: codes[i], error: loggableError(outcome.reason) },
-        "a region database could not be opened; its tenants are unavailable until it is",
+        { location: codes[i], error: loggableError(named?.cause ?? outcome.reason) },
+        `a region's ${named?.part ?? "database"} could not be opened; its tenants are unavailable until it is`,
       );
     });
   } catch (error) {

@@ -6,6 +6,7 @@ import { QueryFailedError } from "typeorm";
 import { BadUserInputError, DomainError, ErrorCode } from "../../src/shared/errors";
 import { formatError, sanitizeRequestErrorMessage } from "../../src/shared/graphql/format-error";
 import { loggableError } from "../../src/shared/logging";
+import { DatabaseUnavailableError } from "../../src/shared/db/topology";
 
 const format = (error: unknown, formatted = { message: (error as Error).message }) => formatError(formatted, error, { debug: false });
 
@@ -13,6 +14,16 @@ describe("formatError (the one place errors are shaped)", () => {
   it("passes a rule's refusal through with its code and field", () => {
     assert.deepEqual(format(new BadUserInputError("name", "name is blank")).extensions, { code: "BAD_USER_INPUT", field: "name" });
     assert.equal(format(new DomainError(ErrorCode.RESIDENCY_VIOLATION, "r")).extensions?.code, "RESIDENCY_VIOLATION");
+  });
+
+  it("names the location and which of its databases is unavailable: its data or its key store, also once wrapped", () => {
+    const keys = new DatabaseUnavailableError("EU", { cause: new Error("connect ECONNREFUSED 127.0.0.1:1"), part: "key store" });
+    for (const error of [keys, new DatabaseUnavailableError("EU", { cause: keys })]) {
+      const formatted = format(error);
+      assert.match(formatted.message, /^The EU storage location's key store is unavailable/);
+      assert.deepEqual(formatted.extensions, { code: "INTERNAL_SERVER_ERROR", retryable: true, storageLocation: "EU" });
+    }
+    assert.match(format(new DatabaseUnavailableError("US")).message, /^The US storage location's database is unavailable/);
   });
 
   it("turns class-validator failures into BAD_USER_INPUT naming the nested field, without the value", () => {

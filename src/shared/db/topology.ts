@@ -2,7 +2,7 @@ import { Client } from "pg";
 import type { DataSource } from "typeorm";
 import { CONNECT_TIMEOUT_MS, createDataSource, createKeystoreDataSource, type DataSourceOptions } from "../../../ormconfig";
 import { pgErrorCode } from "./database";
-import { nameFailuresOf } from "./failed-database";
+import { nameFailuresOf, type DatabasePart } from "./failed-database";
 import { migrate } from "./migrate";
 import { openMaintenancePool, openRequestPool } from "./pools";
 
@@ -40,11 +40,16 @@ export interface KeystoreLocation {
 
 /** A database that could not be reached: the location's tenants' error, retryable. */
 export class DatabaseUnavailableError extends Error {
+  /** Which of the location's databases: its data, or its key store (kept from a cause that says). */
+  readonly part: DatabasePart;
+
   constructor(
     readonly database: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; part?: DatabasePart },
   ) {
-    super(`the ${database === CONTROL ? "control" : `${database} region`} database is unavailable`, options);
+    const part = options?.part ?? (options?.cause instanceof DatabaseUnavailableError ? options.cause.part : "database");
+    super(`the ${database === CONTROL ? "control" : `${database} region`} ${part} is unavailable`, options);
+    this.part = part;
   }
 }
 
@@ -271,7 +276,13 @@ export class Topology {
         });
         try {
           const keystore = this.options.keystore?.(code, url);
-          if (keystore) region.keystore = nameFailuresOf(await openKeystore(keystoreName(code), keystore, this.options), code, "key store");
+          if (keystore) {
+            // Named as the key store's, so the error and the start's log say which of the location's databases failed.
+            const opened = await openKeystore(keystoreName(code), keystore, this.options).catch((error: unknown) => {
+              throw error instanceof MisconfiguredDatabaseError ? error : new DatabaseUnavailableError(code, { cause: error, part: "key store" });
+            });
+            region.keystore = nameFailuresOf(opened, code, "key store");
+          }
           await this.options.prepareRegion?.(region, this.control);
         } catch (error) {
           await closeDatabase(region);

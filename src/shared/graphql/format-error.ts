@@ -46,14 +46,13 @@ const DATABASE_UNAVAILABLE_CODES = new Set([
 /** The storage location whose region database (or key store) an error says is unavailable, if it names one. */
 function regionOf(error: unknown): FailedOn | null {
   // A database that could not be opened, or a statement that failed on one (failed-database.ts).
-  const unopened = unopenedDatabaseOf(error);
-  const failed: FailedOn | null = unopened === null ? failedDatabaseOf(error) : { database: unopened, part: "database" };
+  const failed = unopenedDatabaseOf(error) ?? failedDatabaseOf(error);
   return failed === null || failed.database === CONTROL ? null : failed;
 }
 
-function unopenedDatabaseOf(error: unknown, depth = 0): string | null {
+function unopenedDatabaseOf(error: unknown, depth = 0): FailedOn | null {
   if (!error || depth > 4) return null;
-  if (error instanceof DatabaseUnavailableError) return error.database;
+  if (error instanceof DatabaseUnavailableError) return { database: error.database, part: error.part };
   const e = error as { originalError?: unknown; cause?: unknown };
   return unopenedDatabaseOf(e.originalError, depth + 1) ?? unopenedDatabaseOf(e.cause, depth + 1);
 }
