@@ -388,10 +388,12 @@ export async function startServer(deps: ServerDeps): Promise<CustodianServer> {
   };
 }
 
-/** Each database by name: "ok" when it answers within two seconds, "unavailable" otherwise. */
 type Status = "ok" | "unavailable";
 
-/** Each database's answer to a trivial statement within two seconds: the regions' and control's, and each region's key store. */
+/**
+ * Each database by name: "ok" when it answers a trivial statement within two seconds,
+ * "unavailable" otherwise; the regions' and control's, and each region's key store.
+ */
 async function databaseStatus(topology: Topology): Promise<{ databases: Record<string, Status>; keyStores: Record<string, Status> }> {
   const answers = (db: DataSource) =>
     Promise.race([db.query("SELECT 1"), new Promise((_, fail) => setTimeout(() => fail(new Error("timeout")), 2000).unref())]).then(

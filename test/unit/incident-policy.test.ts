@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { isDetectionTime, isOverdue, notificationDeadline, requireStep, withinDeadline } from "../../src/modules/incident/incident-policy";
+import { isOverdue, notificationDeadline, requireStep, withinDeadline } from "../../src/modules/incident/incident-policy";
+import { isGdprClockStart } from "../../src/shared/gdpr";
 import { IncidentStatus as S } from "../../src/modules/incident/incident.types";
 
 const detected = new Date("2035-01-01T00:00:00.000Z");
@@ -14,13 +15,13 @@ describe("incident policy (rules 22, 23, 25, pure)", () => {
     assert.equal(withinDeadline(plus(H72 + 1), detected), false);
   });
 
-  it("takes a detection time from the GDPR's first day up to now", () => {
-    assert.equal(isDetectionTime(detected, detected), true);
-    assert.equal(isDetectionTime(new Date("2018-05-25T00:00:00.000Z"), detected), true);
-    assert.equal(isDetectionTime(new Date("2018-05-24T23:59:59.999Z"), detected), false, "before the GDPR applied");
-    assert.equal(isDetectionTime(new Date("0001-01-01T00:00:00.000Z"), detected), false);
-    assert.equal(isDetectionTime(plus(1), detected), false, "in the future");
-    assert.equal(isDetectionTime(new Date(NaN), detected), false);
+  it("takes a detection time from the GDPR's first day up to now (the shared GDPR clock's rule)", () => {
+    assert.equal(isGdprClockStart(detected, detected), true);
+    assert.equal(isGdprClockStart(new Date("2018-05-25T00:00:00.000Z"), detected), true);
+    assert.equal(isGdprClockStart(new Date("2018-05-24T23:59:59.999Z"), detected), false, "before the GDPR applied");
+    assert.equal(isGdprClockStart(new Date("0001-01-01T00:00:00.000Z"), detected), false);
+    assert.equal(isGdprClockStart(plus(1), detected), false, "in the future");
+    assert.equal(isGdprClockStart(new Date(NaN), detected), false);
   });
 
   it("is overdue only after the deadline and while a tenant waits", () => {

@@ -1,15 +1,8 @@
 import { DomainError, ErrorCode } from "../../shared/errors";
-import { GDPR_APPLIES_FROM } from "../../shared/gdpr";
 import { IncidentStatus } from "./incident.types";
 
 /** DOMAIN rule 22: tenants must be notified within 72 hours of detection. */
 export const NOTIFICATION_WINDOW_MS = 72 * 3_600_000;
-
-/** A detection time the operator gives: never in the future, never before the GDPR applied (Art. 33's clock). */
-export function isDetectionTime(detectedAt: Date, now: Date): boolean {
-  const t = detectedAt.getTime();
-  return !Number.isNaN(t) && t <= now.getTime() && t >= GDPR_APPLIES_FROM.getTime();
-}
 
 export function notificationDeadline(detectedAt: Date): Date {
   return new Date(detectedAt.getTime() + NOTIFICATION_WINDOW_MS);

@@ -11,9 +11,10 @@ import { isUuid } from "../../shared/ids";
 import { byKeyLoader, byParentLoader } from "../../shared/loaders";
 import { keysetPage, type Connection, type PageArgs } from "../../shared/pagination";
 import { auditTarget } from "../../shared/audit/audit-draft";
+import { isGdprClockStart } from "../../shared/gdpr";
 import type { AuditService } from "../audit/audit.service";
 import type { TenantService } from "../tenant/tenant.service";
-import { isDetectionTime, isOverdue, notificationDeadline, requireStep, withinDeadline } from "./incident-policy";
+import { isOverdue, notificationDeadline, requireStep, withinDeadline } from "./incident-policy";
 import { BreachIncidentEntity } from "./incident.entity";
 import {
   acknowledgeNotification,
@@ -175,7 +176,8 @@ export class IncidentService {
   async report(request: RequestContext, input: ReportSecurityIncidentInput): Promise<BreachIncident> {
     const ctx = await onControl(request);
     const now = ctx.clock.now();
-    if (!isDetectionTime(input.detectedAt, now)) throw IncidentErrors.detectionTime();
+    // Art. 33's clock: never in the future, never before the GDPR applied.
+    if (!isGdprClockStart(input.detectedAt, now)) throw IncidentErrors.detectionTime();
     const tenantIds = await this.existingTenants(ctx, input.affectedTenantIds);
     const incident = Object.assign(new BreachIncidentEntity(), {
       id: randomUUID(),

@@ -1,5 +1,5 @@
 import { BadUserInputError, DomainError, ErrorCode } from "../../shared/errors";
-import { GDPR_APPLIES_FROM } from "../../shared/gdpr";
+import { isGdprClockStart } from "../../shared/gdpr";
 
 /** What a data subject asks for (GDPR Art. 15-17, 20). */
 export enum SubjectRequestKind {
@@ -83,7 +83,7 @@ export function requireReason(reason: string, what: string): string {
 
 /** A receipt time an administrator gives: never in the future, never before the GDPR applied. */
 export function requireReceipt(receivedAt: Date, now: Date): Date {
-  if (Number.isNaN(receivedAt.getTime()) || receivedAt.getTime() > now.getTime() || receivedAt.getTime() < GDPR_APPLIES_FROM.getTime()) {
+  if (!isGdprClockStart(receivedAt, now)) {
     throw new BadUserInputError(
       "receivedAt",
       "receivedAt is when the request reached the tenant: it cannot be in the future, nor before the GDPR applied (2018-05-25).",
