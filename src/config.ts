@@ -78,6 +78,8 @@ export interface Config {
   auditSigner: AuditSigner;
   /** MEMORY_LIMIT_MB: new requests are refused (503) while the process holds this much; unset: three quarters of its heap limit. */
   memoryLimitBytes: number | undefined;
+  /** OPENED_VALUES_MB: what record values this process opened, kept beside their cached keys (0: none kept). */
+  openedValuesBytes: number;
   /** Milliseconds between scheduled retention runs; null when the schedule is off. */
   retentionIntervalMs: number | null;
   /** WEBHOOK_ALLOW_PRIVATE_NETWORKS=1: webhook receivers on loopback and private networks (development, tests); refused in production. */
@@ -318,6 +320,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     host,
     auditSigner,
     memoryLimitBytes: env.MEMORY_LIMIT_MB ? parseInteger(env, "MEMORY_LIMIT_MB", 0, 64, 1_048_576) * 1024 * 1024 : undefined,
+    openedValuesBytes: parseInteger(env, "OPENED_VALUES_MB", 64, 0, 65_536) * 1024 * 1024,
     databaseUrl: parseDatabaseUrl(env),
     appDatabaseUrl: parseDatabaseUrl(env, "APP_DATABASE_URL"),
     regionDatabaseUrls: parseRegionDatabases(env),

@@ -65,7 +65,7 @@ async function main(): Promise<void> {
         "KEYSTORE_SAME_SERVER_UNSAFE is set: key stores may share the data's server and backups, and shredding does not reach those. Never with real data.",
       );
     }
-    const keys = new KeyRing(await masterKeyProvider(config, log));
+    const keys = new KeyRing(await masterKeyProvider(config, log), { openedBytes: config.openedValuesBytes });
     const topology = await openDatabases({
       controlUrl: url,
       regionUrls: config.regionDatabaseUrls,

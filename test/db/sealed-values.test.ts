@@ -305,6 +305,67 @@ describe("sealed record values", () => {
     );
   });
 
+  it("answers a value it opened before from memory only for the same ciphertext of the same row while its key lives: not tampered, moved, rebound, corrected or purged ones", async () => {
+    app.clock.set(at(0));
+    const tenant = await createTenant(app, { retentionPolicy: { deletionGraceDays: 7 } });
+    const [subject, another] = [await registerSubject(app, tenant.id), await registerSubject(app, tenant.id)];
+    const records: Record<string, { id: string }> = {};
+    for (const [name, n] of [
+      ["flipped", 1],
+      ["moved", 2],
+      ["source", 3],
+      ["rebound", 4],
+      ["corrected", 5],
+      ["purged", 6],
+    ] as const)
+      records[name] = await recordData(app, tenant.id, subject.id, { value: { n } });
+    const reader = app.as(principals.tenantAdmin(tenant.id));
+    assert.equal(assertOk(await reader.gql(PAGE, { id: tenant.id })).tenant.personalDataRecords.nodes.length, 6);
+    for (const record of Object.values(records)) assert.ok(app.keys.openedWith({ recordId: record.id, version: 1 }), "the probe: each value read is kept");
+
+    const backup = {
+      corrected: (await app.db.query(`SELECT value_sealed FROM personal_data_record WHERE id = $1`, [records.corrected.id]))[0],
+      purged: (await app.db.query(`SELECT * FROM personal_data_record WHERE id = $1`, [records.purged.id]))[0],
+    };
+    await app.db.query(`UPDATE personal_data_record SET value_sealed = overlay(value_sealed placing '\\xff'::bytea from 40 for 1) WHERE id = $1`, [
+      records.flipped.id,
+    ]);
+    await app.db.query(`UPDATE personal_data_record SET value_sealed = (SELECT value_sealed FROM personal_data_record WHERE id = $2) WHERE id = $1`, [
+      records.moved.id,
+      records.source.id,
+    ]);
+    // Its ciphertext untouched, the row now says it is another subject's.
+    await app.db.query(`UPDATE personal_data_record SET data_subject_id = $2 WHERE id = $1`, [records.rebound.id, another.id]);
+    assertOk(await reader.gql(CORRECT, { input: { id: records.corrected.id, expectedVersion: 1, value: { n: 50 } } }));
+    assertOk(await app.as(principals.integration(tenant.id)).gql(DELETE, { id: records.purged.id }));
+    app.clock.set(at(8));
+    await lifecycle.engine().run({ dryRun: false });
+    // A backup's rows, back in the table, with their old ciphertexts: their keys are gone.
+    await app.db.query(`UPDATE personal_data_record SET value_sealed = $2, value_key_version = 1 WHERE id = $1`, [
+      records.corrected.id,
+      backup.corrected.value_sealed,
+    ]);
+    const columns = Object.keys(backup.purged);
+    await app.db.query(
+      `INSERT INTO personal_data_record (${columns.join(", ")}) VALUES (${columns.map((_, i) => `$${i + 1}`).join(", ")})`,
+      columns.map((c) => backup.purged[c]),
+    );
+
+    const expected = {
+      flipped: "DATA_INTEGRITY_FAILURE",
+      moved: "DATA_INTEGRITY_FAILURE",
+      rebound: "DATA_INTEGRITY_FAILURE",
+      corrected: "DATA_SHREDDED",
+      purged: "DATA_SHREDDED",
+    };
+    for (const [name, code] of Object.entries(expected)) {
+      const answer = await reader.gql(READ, { id: records[name].id });
+      assert.equal(answer.errors?.[0]?.extensions.code, code, `${name}: ${JSON.stringify(answer)}`);
+      assert.ok(!JSON.stringify(answer).includes('"n"'), `${name}: no value in the answer`);
+    }
+    assert.deepEqual(assertOk(await reader.gql(READ, { id: records.source.id })).personalDataRecord.value, { n: 3 }, "the untouched one reads on");
+  });
+
   it("destroys a purged record's key, a purged subject's keys and a purged tenant's keys in the run that purges their rows", async () => {
     app.clock.set(at(0));
     const tenant = await createTenant(app, { retentionPolicy: { deletionGraceDays: 7 } });

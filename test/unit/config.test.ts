@@ -86,6 +86,9 @@ describe("loadConfig", () => {
     assert.equal(loadConfig({ MEMORY_LIMIT_MB: "512" }).memoryLimitBytes, 512 * 1024 * 1024);
     assert.equal(loadConfig({}).memoryLimitBytes, undefined);
     assert.throws(() => loadConfig({ MEMORY_LIMIT_MB: "12" }), /MEMORY_LIMIT_MB must be an integer from 64/);
+    assert.equal(loadConfig({}).openedValuesBytes, 64 * 1024 * 1024);
+    assert.equal(loadConfig({ OPENED_VALUES_MB: "0" }).openedValuesBytes, 0, "none kept");
+    assert.throws(() => loadConfig({ OPENED_VALUES_MB: "-1" }), /OPENED_VALUES_MB must be an integer from 0/);
     // Development: derived from the JWT secret, so every process of one setup agrees.
     assert.equal(loadConfig({ JWT_SECRET: SECRET }).auditSigner.keyId, loadConfig({ JWT_SECRET: SECRET }).auditSigner.keyId);
   });

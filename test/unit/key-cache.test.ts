@@ -106,4 +106,53 @@ describe("the unwrapped-key cache (pure)", () => {
     assert.throws(() => cache.set("short", Buffer.alloc(16)));
     assert.equal(cache.size, 0);
   });
+
+  it("keeps what a key opened only while the key is held: gone when it is deleted, evicted, expired, set anew or cleared", () => {
+    let now = 1_000;
+    const cache = new KeyCache({ max: 2, ttlMs: 5_000, attachedBytes: 10_000, now: () => now });
+    cache.attach("absent", "opened", 10);
+    assert.equal(cache.attachment("absent"), undefined, "nothing is kept for a key not held");
+    const hold = (name: string) => {
+      cache.set(name, newKey());
+      cache.attach(name, `opened by ${name}`, 10);
+      assert.equal(cache.attachment(name), `opened by ${name}`, "the probe: kept while its key is held");
+    };
+    hold("a");
+    cache.delete("a");
+    assert.equal(cache.attachment("a"), undefined, "deleted");
+    hold("a");
+    hold("b");
+    hold("c");
+    assert.equal(cache.attachment("a"), undefined, "evicted");
+    hold("c");
+    cache.set("c", newKey());
+    assert.equal(cache.attachment("c"), undefined, "set anew: what the old key opened goes");
+    hold("c");
+    now += 6_000;
+    assert.equal(cache.attachment("c"), undefined, "expired");
+    hold("d");
+    cache.clear();
+    assert.equal(cache.attachment("d"), undefined, "cleared");
+  });
+
+  it("keeps attachments within their bound, least recently used first, and none larger than a hundredth of it; keys stay", () => {
+    const cache = new KeyCache({ max: 10, ttlMs: 60_000, attachedBytes: 1_000 });
+    for (const name of ["a", "b"]) cache.set(name, newKey());
+    cache.attach("a", "A", 10);
+    assert.equal(cache.attachment("a"), "A", "the probe: one of a hundredth of the bound is kept");
+    cache.attach("b", "B", 11);
+    assert.equal(cache.attachment("b"), undefined, "a larger one is not");
+    const bounded = new KeyCache({ max: 200, ttlMs: 60_000, attachedBytes: 1_000 });
+    for (let i = 0; i < 150; i++) {
+      bounded.set(`k${i}`, newKey());
+      bounded.attach(`k${i}`, i, 10);
+    }
+    assert.equal(bounded.attachment("k0"), undefined, "the oldest went for room");
+    assert.equal(bounded.attachment("k149"), 149);
+    assert.equal(bounded.size, 150, "every key stays");
+    const none = new KeyCache({ max: 2, ttlMs: 60_000 });
+    none.set("a", newKey());
+    none.attach("a", "A", 1);
+    assert.equal(none.attachment("a"), undefined, "without a bound, nothing is kept");
+  });
 });

@@ -1,6 +1,11 @@
 import { LRUCache } from "lru-cache";
 import { KEY_BYTES } from "./envelope";
 
+interface Attachment {
+  value: unknown;
+  bytes: number;
+}
+
 /** Expired keys one sweep deletes at most (about a millisecond's work). */
 const SWEEP_BATCH = 1000;
 
@@ -22,6 +27,8 @@ const SWEEP_BATCH = 1000;
  */
 export class KeyCache {
   private readonly slots: LRUCache<string, number>;
+  /** What a cached key opened, by the key's name: each dropped with its key (see attach). */
+  private readonly attached: LRUCache<string, Attachment>;
   private readonly slab: Buffer;
   /** Slots given back, as a stack; slots from `fresh` on were never used. */
   private readonly free: Int32Array;
@@ -35,8 +42,10 @@ export class KeyCache {
   private readonly ttlMs: number;
   private readonly now: () => number;
   private nextSweep = 0;
+  private readonly attachedBytes: number;
 
-  constructor(options: { max: number; ttlMs: number; now?: () => number }) {
+  /** `attachedBytes`: the bound on what keys may have attached (0: nothing is attached). */
+  constructor(options: { max: number; ttlMs: number; attachedBytes?: number; now?: () => number }) {
     // One slot more than entries: a set takes its slot before lru-cache evicts (and frees) the oldest.
     const slots = options.max + 1;
     this.slab = Buffer.alloc(slots * KEY_BYTES);
@@ -50,11 +59,18 @@ export class KeyCache {
       ttl: options.ttlMs,
       dispose: (slot, name) => {
         this.windows.get(this.windowOf[slot])?.delete(name);
+        this.attached.delete(name);
         this.release(slot);
       },
       // An injected clock is read at each call (lru-cache otherwise keeps its reading for 1 ms).
       ...(options.now ? { perf: { now: options.now }, ttlResolution: 0 } : {}),
     });
+    this.attached = new LRUCache<string, Attachment>({
+      max: options.max,
+      maxSize: Math.max(1, options.attachedBytes ?? 0),
+      sizeCalculation: (attachment) => attachment.bytes,
+    });
+    this.attachedBytes = options.attachedBytes ?? 0;
     // A quiet process sweeps too; the timer lets the cache be collected, and then ends.
     const cache = new WeakRef(this);
     const timer = setInterval(() => {
@@ -97,6 +113,24 @@ export class KeyCache {
 
   delete(name: string): void {
     this.slots.delete(name);
+  }
+
+  /**
+   * Keeps `value` (of about `bytes` in memory) with the cached key `name`, for as long as the key
+   * stays and no longer: it goes when the key goes (evicted, expired, deleted, set anew), and
+   * sooner when the attachments' bound needs its room. Nothing is kept for a key not cached.
+   */
+  attach(name: string, value: unknown, bytes: number): void {
+    if (bytes > this.attachedBytes / 100 || !this.slots.has(name)) return;
+    this.attached.set(name, { value, bytes });
+  }
+
+  /** What is attached to the key `name`, while the key is cached (its lifetime not passed); a use of the key as a get is. */
+  attachment(name: string): unknown {
+    const attachment = this.attached.get(name);
+    if (!attachment) return undefined;
+    this.sweep();
+    return this.slots.get(name) === undefined ? undefined : attachment.value;
   }
 
   clear(): void {

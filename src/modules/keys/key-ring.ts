@@ -79,10 +79,26 @@ export class KeyRing {
 
   constructor(
     private readonly provider: KeyProvider,
-    options: { maxKeys?: number; ttlMs?: number } = {},
+    options: { maxKeys?: number; ttlMs?: number; openedBytes?: number } = {},
   ) {
-    // Room for a page of 100 values of each of 1,000 tenants, with their subjects' keys and KEKs.
-    this.cache = new KeyCache({ max: options.maxKeys ?? 250_000, ttlMs: options.ttlMs ?? 5 * 60_000 });
+    // Room for a page of 100 values of each of 1,000 tenants, with their subjects' keys and KEKs;
+    // what the record keys opened, up to 64 MB by default (a page of 100 values of ~200 bytes for each of 500 tenants).
+    this.cache = new KeyCache({ max: options.maxKeys ?? 250_000, ttlMs: options.ttlMs ?? 5 * 60_000, attachedBytes: options.openedBytes ?? 64 << 20 });
+  }
+
+  /**
+   * What this process opened with a record's key, kept beside the key while it is cached and gone
+   * with it (destroyed, evicted, expired): a value read again is not opened again. Opening costs
+   * more than the rest of a value's read, and the cached key opens it anyway. The caller checks
+   * that what it holds is what was opened.
+   */
+  openedWith(ref: RecordKeyName): unknown {
+    return this.cache.attachment(recordCacheKey(ref.recordId, ref.version));
+  }
+
+  /** Keeps what `ref`'s key opened (about `bytes` in memory) while the key is cached, if there is room. */
+  keepOpened(ref: RecordKeyName, opened: unknown, bytes: number): void {
+    this.cache.attach(recordCacheKey(ref.recordId, ref.version), opened, bytes);
   }
 
   /**
@@ -384,7 +400,7 @@ export class KeyRing {
   static withoutMasterKey(): KeyRing {
     const refuse = () => Promise.reject(new Error("no master key is configured"));
     // It can unwrap nothing, so it caches nothing (a large cache costs its allocation at start).
-    return new KeyRing({ version: 1, wrap: refuse, unwrap: refuse }, { maxKeys: 1 });
+    return new KeyRing({ version: 1, wrap: refuse, unwrap: refuse }, { maxKeys: 1, openedBytes: 0 });
   }
 
   /**

@@ -10,6 +10,7 @@ import { em } from "../../shared/db/database";
 import type { RecordStatus } from "./personal-data.enums";
 import { correctedSince } from "./read-policy";
 import { valueRows, type StoredValueRow } from "./personal-data.store";
+import { deepFreeze } from "../../shared/deep-freeze";
 
 /** A value as stored: plaintext from before sealing, or sealed under the record's key of `keyVersion`. */
 export interface StoredValue {
@@ -39,6 +40,17 @@ export function storedValueOf(row: StoredValueRow): StoredValue {
     keyVersion: row.value_key_version,
   };
 }
+
+/** A value as its key opened it, with what it was opened from: kept with the key (KeyRing.keepOpened). */
+interface Opened {
+  aad: string;
+  sealed: Buffer;
+  /** Frozen: every reader gets this one object. */
+  value: JsonObject;
+}
+
+/** About what an opened value holds in memory: its ciphertext, its associated data and the parsed value (objects take about four times their JSON). */
+const openedBytes = (aad: string, sealed: Buffer, plaintext: Buffer) => 200 + 2 * aad.length + sealed.length + 4 * plaintext.length;
 
 /** A correction could in principle land between every re-read and its key's: this many re-reads, then shredded it stays. */
 const REREADS = 3;
@@ -118,28 +130,44 @@ export class SealedValues {
 
   /** As `open`, with the key store given and no re-read of corrected values (a reader outside a request: the bench's floor). */
   async openWith(keystore: DataSource, values: readonly StoredValue[], log: Pick<Logger, "error">): Promise<Array<JsonObject | DomainError>> {
-    const sealed = values.filter((v) => v.sealed);
-    const keys: Array<Buffer | null | typeof TAMPERED> = sealed.length
+    const aads = values.map((v) => (v.sealed ? valueAad({ tenantId: v.tenantId, subjectId: v.subjectId, recordId: v.recordId, version: v.keyVersion! }) : ""));
+    const kept = values.map((v, i) => (v.sealed ? this.keptValue(v, aads[i]) : undefined));
+    const toOpen = values.flatMap((v, i) => (v.sealed && !kept[i] ? [i] : []));
+    const keys: Array<Buffer | null | typeof TAMPERED> = toOpen.length
       ? await this.keys.recordKeys(
           keystore,
-          sealed.map((v) => ({ recordId: v.recordId, version: v.keyVersion! })),
+          toOpen.map((i) => ({ recordId: values[i].recordId, version: values[i].keyVersion! })),
         )
       : [];
-    let k = 0;
-    return values.map((v) => {
+    const opened = new Map<number, Buffer | null | typeof TAMPERED>(toOpen.map((i, k) => [i, keys[k]]));
+    return values.map((v, i) => {
       if (!v.sealed) return v.plain!;
-      const key = keys[k++];
+      if (kept[i]) return kept[i];
+      const key = opened.get(i);
       if (!key) return shredded();
       try {
         if (key === TAMPERED) throw new IntegrityError();
-        const aad = valueAad({ tenantId: v.tenantId, subjectId: v.subjectId, recordId: v.recordId, version: v.keyVersion! });
-        return JSON.parse(open(key, v.sealed, aad).toString("utf8")) as JsonObject;
+        const plaintext = open(key, v.sealed, aads[i]);
+        const value = deepFreeze(JSON.parse(plaintext.toString("utf8")) as JsonObject);
+        const ref = { recordId: v.recordId, version: v.keyVersion! };
+        this.keys.keepOpened(ref, { aad: aads[i], sealed: v.sealed, value } satisfies Opened, openedBytes(aads[i], v.sealed, plaintext));
+        return value;
       } catch (error) {
         if (!(error instanceof IntegrityError)) throw error;
         log.error({ recordId: v.recordId, tenantId: v.tenantId }, "a record value failed authentication: it was not returned");
         return integrityFailure();
       }
     });
+  }
+
+  /**
+   * The value this process opened before from the very ciphertext `v` holds, for the very row
+   * (its associated data), while it still holds the key that opened it; else undefined. A
+   * ciphertext changed or moved since is opened again, and fails as it should.
+   */
+  private keptValue(v: StoredValue, aad: string): JsonObject | undefined {
+    const kept = this.keys.openedWith({ recordId: v.recordId, version: v.keyVersion! }) as Opened | undefined;
+    return kept && kept.aad === aad && kept.sealed.equals(v.sealed!) ? kept.value : undefined;
   }
 
   /** Destroys the keys of the record's values before `version` (a correction's old value), once the correction has committed. */
