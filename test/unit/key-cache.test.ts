@@ -110,49 +110,68 @@ describe("the unwrapped-key cache (pure)", () => {
   it("keeps what a key opened only while the key is held: gone when it is deleted, evicted, expired, set anew or cleared", () => {
     let now = 1_000;
     const cache = new KeyCache({ max: 2, ttlMs: 5_000, attachedBytes: 10_000, now: () => now });
-    cache.attach("absent", "opened", 10);
+    cache.attach("r:absent:1", "absent", "opened", 10);
     assert.equal(cache.attachment("absent"), undefined, "nothing is kept for a key not held");
-    const hold = (name: string) => {
-      cache.set(name, newKey());
-      cache.attach(name, `opened by ${name}`, 10);
-      assert.equal(cache.attachment(name), `opened by ${name}`, "the probe: kept while its key is held");
+    // Found by the record's id, kept with the key of one of its versions.
+    const hold = (record: string, version = 1) => {
+      cache.set(`r:${record}:${version}`, newKey());
+      cache.attach(`r:${record}:${version}`, record, `${record} v${version}`, 10);
+      assert.equal(cache.attachment(record), `${record} v${version}`, "the probe: kept while its key is held");
     };
     hold("a");
-    cache.delete("a");
+    cache.delete("r:a:1");
     assert.equal(cache.attachment("a"), undefined, "deleted");
     hold("a");
     hold("b");
     hold("c");
     assert.equal(cache.attachment("a"), undefined, "evicted");
     hold("c");
-    cache.set("c", newKey());
+    cache.set("r:c:1", newKey());
     assert.equal(cache.attachment("c"), undefined, "set anew: what the old key opened goes");
     hold("c");
-    now += 6_000;
-    assert.equal(cache.attachment("c"), undefined, "expired");
+    hold("c", 2);
+    cache.delete("r:c:1");
+    assert.equal(cache.attachment("c"), "c v2", "a newer version's replaces the older one's, and outlives its key");
+    now += 4_000;
     hold("d");
+    now += 1_500;
+    assert.equal(cache.attachment("c"), undefined, "expired, before any sweep");
+    assert.equal(cache.attachment("d"), "d v1", "a younger key's stays");
     cache.clear();
     assert.equal(cache.attachment("d"), undefined, "cleared");
   });
 
-  it("keeps attachments within their bound, least recently used first, and none larger than a hundredth of it; keys stay", () => {
+  it("keeps attachments within their bound, oldest first, and none larger than a hundredth of it; keys stay", () => {
     const cache = new KeyCache({ max: 10, ttlMs: 60_000, attachedBytes: 1_000 });
     for (const name of ["a", "b"]) cache.set(name, newKey());
-    cache.attach("a", "A", 10);
+    cache.attach("a", "a", "A", 10);
     assert.equal(cache.attachment("a"), "A", "the probe: one of a hundredth of the bound is kept");
-    cache.attach("b", "B", 11);
+    cache.attach("b", "b", "B", 11);
     assert.equal(cache.attachment("b"), undefined, "a larger one is not");
     const bounded = new KeyCache({ max: 200, ttlMs: 60_000, attachedBytes: 1_000 });
     for (let i = 0; i < 150; i++) {
       bounded.set(`k${i}`, newKey());
-      bounded.attach(`k${i}`, i, 10);
+      bounded.attach(`k${i}`, `k${i}`, i, 10);
     }
-    assert.equal(bounded.attachment("k0"), undefined, "the oldest went for room");
+    assert.equal(bounded.attachment("k49"), undefined, "the oldest went for room");
+    assert.equal(bounded.attachment("k50"), 50);
     assert.equal(bounded.attachment("k149"), 149);
     assert.equal(bounded.size, 150, "every key stays");
     const none = new KeyCache({ max: 2, ttlMs: 60_000 });
     none.set("a", newKey());
-    none.attach("a", "A", 1);
+    none.attach("a", "a", "A", 1);
     assert.equal(none.attachment("a"), undefined, "without a bound, nothing is kept");
+  });
+
+  it("forgets the order of attachments that left with their keys: a long run keeps it as short as what is held", () => {
+    const cache = new KeyCache({ max: 100, ttlMs: 60_000, attachedBytes: 100_000 });
+    for (let i = 0; i < 50_000; i++) {
+      cache.set(`k${i}`, newKey());
+      cache.attach(`k${i}`, `k${i}`, i, 10);
+    }
+    const order = (cache as unknown as { order: number[]; orderHead: number }).order;
+    assert.ok(order.length < 2 * 5 * 100 + 2 * 1024 + 2, `${order.length} numbers for 100 attachments`);
+    assert.equal(cache.attachment("k49999"), 49999);
+    assert.equal(cache.attachment("k49899"), undefined, "evicted with its key");
   });
 });

@@ -2,6 +2,10 @@ import { LRUCache } from "lru-cache";
 import { KEY_BYTES } from "./envelope";
 
 interface Attachment {
+  slot: number;
+  /** Tells this attachment from a later one of the same slot (in `order`). */
+  serial: number;
+  under: string;
   value: unknown;
   bytes: number;
 }
@@ -27,8 +31,14 @@ const SWEEP_BATCH = 1000;
  */
 export class KeyCache {
   private readonly slots: LRUCache<string, number>;
-  /** What a cached key opened, by the key's name: each dropped with its key (see attach). */
-  private readonly attached: LRUCache<string, Attachment>;
+  /** What each slot's key opened (see attach), found by the caller's own key for it (`under`). */
+  private readonly attachedTo: Array<Attachment | undefined>;
+  private readonly attachedUnder = new Map<string, Attachment>();
+  private attachedTotal = 0;
+  private serial = 0;
+  /** Attachments as [slot, serial] pairs, oldest first from `orderHead`: the first to go for room. */
+  private order: number[] = [];
+  private orderHead = 0;
   private readonly slab: Buffer;
   /** Slots given back, as a stack; slots from `fresh` on were never used. */
   private readonly free: Int32Array;
@@ -36,8 +46,9 @@ export class KeyCache {
   private fresh = 0;
   /** The names set in each window, by the window's start, oldest first. */
   private readonly windows = new Map<number, Set<string>>();
-  /** The window each slot's key was set in. */
+  /** The window each slot's key was set in, and when. */
   private readonly windowOf: Float64Array;
+  private readonly setAt: Float64Array;
   private readonly windowMs: number;
   private readonly ttlMs: number;
   private readonly now: () => number;
@@ -51,6 +62,7 @@ export class KeyCache {
     this.slab = Buffer.alloc(slots * KEY_BYTES);
     this.free = new Int32Array(slots);
     this.windowOf = new Float64Array(slots);
+    this.setAt = new Float64Array(slots);
     this.ttlMs = options.ttlMs;
     this.windowMs = Math.max(1, options.ttlMs / 10);
     this.now = options.now ?? (() => performance.now());
@@ -59,18 +71,14 @@ export class KeyCache {
       ttl: options.ttlMs,
       dispose: (slot, name) => {
         this.windows.get(this.windowOf[slot])?.delete(name);
-        this.attached.delete(name);
+        this.detach(slot);
         this.release(slot);
       },
       // An injected clock is read at each call (lru-cache otherwise keeps its reading for 1 ms).
       ...(options.now ? { perf: { now: options.now }, ttlResolution: 0 } : {}),
     });
-    this.attached = new LRUCache<string, Attachment>({
-      max: options.max,
-      maxSize: Math.max(1, options.attachedBytes ?? 0),
-      sizeCalculation: (attachment) => attachment.bytes,
-    });
     this.attachedBytes = options.attachedBytes ?? 0;
+    this.attachedTo = new Array<Attachment | undefined>(this.attachedBytes ? slots : 0);
     // A quiet process sweeps too; the timer lets the cache be collected, and then ends.
     const cache = new WeakRef(this);
     const timer = setInterval(() => {
@@ -104,6 +112,7 @@ export class KeyCache {
     key.copy(this.slab, slot * KEY_BYTES);
     const window = now - (now % this.windowMs);
     this.windowOf[slot] = window;
+    this.setAt[slot] = now;
     // Setting a name again disposes its older slot, which takes the name out of its window first.
     this.slots.set(name, slot);
     let names = this.windows.get(window);
@@ -116,21 +125,42 @@ export class KeyCache {
   }
 
   /**
-   * Keeps `value` (of about `bytes` in memory) with the cached key `name`, for as long as the key
-   * stays and no longer: it goes when the key goes (evicted, expired, deleted, set anew), and
-   * sooner when the attachments' bound needs its room. Nothing is kept for a key not cached.
+   * Keeps `value` (of about `bytes` in memory) with the cached key `name`, found by `under` (the
+   * caller's own key for it: finding it costs no name made), for as long as the key stays and no
+   * longer: it goes when the key goes (evicted, expired, deleted, set anew), and sooner, oldest
+   * first, when the attachments' bound needs its room. It replaces what was kept under `under`.
+   * Nothing is kept for a key not cached, nor one larger than a hundredth of the bound.
    */
-  attach(name: string, value: unknown, bytes: number): void {
-    if (bytes > this.attachedBytes / 100 || !this.slots.has(name)) return;
-    this.attached.set(name, { value, bytes });
+  attach(name: string, under: string, value: unknown, bytes: number): void {
+    if (bytes > this.attachedBytes / 100) return;
+    const slot = this.slots.peek(name);
+    if (slot === undefined) return;
+    this.detach(slot);
+    const older = this.attachedUnder.get(under);
+    if (older) this.detach(older.slot);
+    const attachment: Attachment = { slot, serial: ++this.serial, under, value, bytes };
+    this.attachedTo[slot] = attachment;
+    this.attachedUnder.set(under, attachment);
+    this.attachedTotal += bytes;
+    this.order.push(slot, attachment.serial);
+    while (this.attachedTotal > this.attachedBytes) {
+      const [oldest, serial] = [this.order[this.orderHead], this.order[this.orderHead + 1]];
+      this.orderHead += 2;
+      if (this.attachedTo[oldest]?.serial === serial) this.detach(oldest);
+    }
+    // Pairs already taken, and those of attachments that left with their keys (skipped when
+    // reached), are dropped before they pile up.
+    if (this.orderHead > this.order.length / 2 + 1024 || this.order.length - this.orderHead > 4 * this.attachedUnder.size + 1024) this.compactOrder();
   }
 
-  /** What is attached to the key `name`, while the key is cached (its lifetime not passed); a use of the key as a get is. */
-  attachment(name: string): unknown {
-    const attachment = this.attached.get(name);
-    if (!attachment) return undefined;
-    this.sweep();
-    return this.slots.get(name) === undefined ? undefined : attachment.value;
+  /**
+   * What is kept under `under`, while its key is cached and its lifetime not passed. A use of the
+   * attachment is not one of the key (the key's age and recency stay as they were).
+   */
+  attachment(under: string): unknown {
+    const attachment = this.attachedUnder.get(under);
+    if (!attachment || this.now() - this.setAt[attachment.slot] >= this.ttlMs) return undefined;
+    return attachment.value;
   }
 
   clear(): void {
@@ -157,6 +187,23 @@ export class KeyCache {
     }
     this.nextSweep = now + this.windowMs;
     return false;
+  }
+
+  private detach(slot: number): void {
+    const attachment = this.attachedTo[slot];
+    if (!attachment) return;
+    this.attachedTo[slot] = undefined;
+    this.attachedUnder.delete(attachment.under);
+    this.attachedTotal -= attachment.bytes;
+  }
+
+  private compactOrder(): void {
+    const live: number[] = [];
+    for (let i = this.orderHead; i < this.order.length; i += 2) {
+      if (this.attachedTo[this.order[i]]?.serial === this.order[i + 1]) live.push(this.order[i], this.order[i + 1]);
+    }
+    this.order = live;
+    this.orderHead = 0;
   }
 
   private release(slot: number): void {

@@ -93,12 +93,13 @@ export class KeyRing {
    * that what it holds is what was opened.
    */
   openedWith(ref: RecordKeyName): unknown {
-    return this.cache.attachment(recordCacheKey(ref.recordId, ref.version));
+    const kept = this.cache.attachment(ref.recordId) as { version: number; opened: unknown } | undefined;
+    return kept?.version === ref.version ? kept.opened : undefined;
   }
 
   /** Keeps what `ref`'s key opened (about `bytes` in memory) while the key is cached, if there is room. */
   keepOpened(ref: RecordKeyName, opened: unknown, bytes: number): void {
-    this.cache.attach(recordCacheKey(ref.recordId, ref.version), opened, bytes);
+    this.cache.attach(recordCacheKey(ref.recordId, ref.version), ref.recordId, { version: ref.version, opened }, bytes);
   }
 
   /**

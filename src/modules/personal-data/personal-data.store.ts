@@ -103,7 +103,8 @@ export interface StoredValueRow {
   tenant_id: string;
   data_subject_id: string;
   value: Record<string, unknown> | null;
-  value_sealed: Buffer | null;
+  /** As pg gives bytea (a Buffer), or as a statement's JSON carries it (`\x` and hex: see storedValueOf). */
+  value_sealed: Buffer | string | null;
   value_key_version: number | null;
 }
 

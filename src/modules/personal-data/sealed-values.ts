@@ -11,6 +11,7 @@ import type { RecordStatus } from "./personal-data.enums";
 import { correctedSince } from "./read-policy";
 import { valueRows, type StoredValueRow } from "./personal-data.store";
 import { deepFreeze } from "../../shared/deep-freeze";
+import { asBytes } from "../../shared/db/bytes";
 
 /** A value as stored: plaintext from before sealing, or sealed under the record's key of `keyVersion`. */
 export interface StoredValue {
@@ -18,7 +19,11 @@ export interface StoredValue {
   tenantId: string;
   subjectId: string;
   plain: JsonObject | null;
-  sealed: Buffer | null;
+  /**
+   * Sealed bytes: as pg gives them, or as a statement's JSON carried them (`\x` and hex), left so
+   * until opened: a value kept opened is recognised by that text alone.
+   */
+  sealed: Buffer | string | null;
   keyVersion: number | null;
 }
 
@@ -41,16 +46,21 @@ export function storedValueOf(row: StoredValueRow): StoredValue {
   };
 }
 
+/** Sealed bytes as text, the form a statement's JSON carries them in (bytea's hex output). */
+const sealedText = (sealed: Buffer | string) => (typeof sealed === "string" ? sealed : `\\x${sealed.toString("hex")}`);
+
 /** A value as its key opened it, with what it was opened from: kept with the key (KeyRing.keepOpened). */
 interface Opened {
-  aad: string;
-  sealed: Buffer;
+  tenantId: string;
+  subjectId: string;
+  /** What it was opened from, as text (sealedText). */
+  sealed: string;
   /** Frozen: every reader gets this one object. */
   value: JsonObject;
 }
 
-/** About what an opened value holds in memory: its ciphertext, its associated data and the parsed value (objects take about four times their JSON). */
-const openedBytes = (aad: string, sealed: Buffer, plaintext: Buffer) => 200 + 2 * aad.length + sealed.length + 4 * plaintext.length;
+/** About what an opened value holds in memory: its ciphertext as text and the parsed value (objects take about four times their JSON). */
+const openedBytes = (sealed: string, plaintext: Buffer) => 200 + sealed.length + 4 * plaintext.length;
 
 /** A correction could in principle land between every re-read and its key's: this many re-reads, then shredded it stays. */
 const REREADS = 3;
@@ -130,8 +140,7 @@ export class SealedValues {
 
   /** As `open`, with the key store given and no re-read of corrected values (a reader outside a request: the bench's floor). */
   async openWith(keystore: DataSource, values: readonly StoredValue[], log: Pick<Logger, "error">): Promise<Array<JsonObject | DomainError>> {
-    const aads = values.map((v) => (v.sealed ? valueAad({ tenantId: v.tenantId, subjectId: v.subjectId, recordId: v.recordId, version: v.keyVersion! }) : ""));
-    const kept = values.map((v, i) => (v.sealed ? this.keptValue(v, aads[i]) : undefined));
+    const kept = values.map((v) => (v.sealed ? this.keptValue(v) : undefined));
     const toOpen = values.flatMap((v, i) => (v.sealed && !kept[i] ? [i] : []));
     const keys: Array<Buffer | null | typeof TAMPERED> = toOpen.length
       ? await this.keys.recordKeys(
@@ -147,10 +156,11 @@ export class SealedValues {
       if (!key) return shredded();
       try {
         if (key === TAMPERED) throw new IntegrityError();
-        const plaintext = open(key, v.sealed, aads[i]);
+        const aad = valueAad({ tenantId: v.tenantId, subjectId: v.subjectId, recordId: v.recordId, version: v.keyVersion! });
+        const plaintext = open(key, asBytes(v.sealed)!, aad);
         const value = deepFreeze(JSON.parse(plaintext.toString("utf8")) as JsonObject);
-        const ref = { recordId: v.recordId, version: v.keyVersion! };
-        this.keys.keepOpened(ref, { aad: aads[i], sealed: v.sealed, value } satisfies Opened, openedBytes(aads[i], v.sealed, plaintext));
+        const entry: Opened = { tenantId: v.tenantId, subjectId: v.subjectId, sealed: sealedText(v.sealed), value };
+        this.keys.keepOpened({ recordId: v.recordId, version: v.keyVersion! }, entry, openedBytes(entry.sealed, plaintext));
         return value;
       } catch (error) {
         if (!(error instanceof IntegrityError)) throw error;
@@ -162,12 +172,13 @@ export class SealedValues {
 
   /**
    * The value this process opened before from the very ciphertext `v` holds, for the very row
-   * (its associated data), while it still holds the key that opened it; else undefined. A
-   * ciphertext changed or moved since is opened again, and fails as it should.
+   * (what its associated data binds: tenant, subject, record and key version; the last two name
+   * the key it is kept with), while it still holds that key; else undefined. A ciphertext changed,
+   * moved or rebound since is opened again, and fails as it should.
    */
-  private keptValue(v: StoredValue, aad: string): JsonObject | undefined {
+  private keptValue(v: StoredValue): JsonObject | undefined {
     const kept = this.keys.openedWith({ recordId: v.recordId, version: v.keyVersion! }) as Opened | undefined;
-    return kept && kept.aad === aad && kept.sealed.equals(v.sealed!) ? kept.value : undefined;
+    return kept && kept.tenantId === v.tenantId && kept.subjectId === v.subjectId && kept.sealed === sealedText(v.sealed!) ? kept.value : undefined;
   }
 
   /** Destroys the keys of the record's values before `version` (a correction's old value), once the correction has committed. */

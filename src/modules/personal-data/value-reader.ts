@@ -13,7 +13,6 @@ import { valueReadRefusal } from "./read-policy";
 import { valueRows, type StoredValueRow } from "./personal-data.store";
 import { storedValueOf, type SealedValues } from "./sealed-values";
 import type { Connection } from "../../shared/pagination";
-import { asBytes } from "../../shared/db/bytes";
 
 export const VALUE_READ_ACTION = "RECORD_VALUE_READ";
 
@@ -61,7 +60,8 @@ export function readAhead(record: ValueKey, entity: PersonalDataRecordEntity): v
     purposes: entity.purposes,
     status: entity.status,
     value: (entity.value ?? null) as JsonObject | null,
-    value_sealed: asBytes(entity.valueSealed),
+    // Left as the page's JSON carried it: decoded only if opened (storedValueOf).
+    value_sealed: (entity.valueSealed ?? null) as Buffer | string | null,
     value_key_version: entity.valueKeyVersion ?? null,
   };
   delete entity.value;
