@@ -17,6 +17,7 @@ import { plaintextIdentitiesHeld, plaintextIdentityCount, storeSealedIdentities,
 import { SealedReasons, type ReasonField, type ReasonToSeal } from "./modules/subject-request/sealed-reasons";
 import { plaintextReasonCount, plaintextReasonsHeld, storeSealedReasons } from "./modules/subject-request/subject-request.store";
 import { loggableError, type Logger } from "./shared/logging";
+import { analyzeKeys } from "./modules/keys/keystore.store";
 
 export interface SealingRun {
   /** Record values, subjects and subject requests' reasons sealed, and idempotency keys made blind, by this run, by location. */
@@ -109,6 +110,8 @@ async function sealRegion(region: Database, keys: KeyRing, now: () => Date, batc
   // Requests' reasons under their subjects' keys; a purged subject's are dropped (nothing of it is kept).
   const requestReasons = await inBatches((m) => sealReasonsBatch(m, batchSize, keystore, keys, reasons, now()));
   const sealed = { values: sealedValues, subjects, idempotencyKeys, requestReasons };
+  // A run may have written most of the key store's rows: without statistics, cold reads join them all.
+  if (subjects || sealedValues) await analyzeKeys(keystore);
   const left = await inMaintenance(
     region.maintenance,
     async (m) => (await plaintextValueCount(m)) + (await plaintextIdentityCount(m)) + (await plaintextIdempotencyKeyCount(m)) + (await plaintextReasonCount(m)),

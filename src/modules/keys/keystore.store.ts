@@ -261,6 +261,15 @@ export async function vacuumKeys(keystore: DataSource): Promise<void> {
   await keystore.query(`VACUUM record_key, subject_key, tenant_key`);
 }
 
+/**
+ * Takes the key tables' statistics now. Until autovacuum first looks at them, the planner takes
+ * tables it has never analysed for nearly empty: a page's key lookup then joined every key of the
+ * store (400 ms for 100 keys among 20,000, seconds at 200,000) instead of finding each by its index.
+ */
+export async function analyzeKeys(keystore: DataSource): Promise<void> {
+  await keystore.query(`ANALYZE record_key, subject_key, tenant_key`);
+}
+
 /** Which of `refs` (record id, version) have a key. */
 export async function existingRecordKeys(keystore: DataSource, refs: ReadonlyArray<{ recordId: string; version: number }>): Promise<Set<string>> {
   if (!refs.length) return new Set();
