@@ -17,7 +17,7 @@ import { plaintextIdentitiesHeld, plaintextIdentityCount, storeSealedIdentities,
 import { SealedReasons, type ReasonField, type ReasonToSeal } from "./modules/subject-request/sealed-reasons";
 import { plaintextReasonCount, plaintextReasonsHeld, storeSealedReasons } from "./modules/subject-request/subject-request.store";
 import { loggableError, type Logger } from "./shared/logging";
-import { analyzeKeys } from "./modules/keys/keystore.store";
+import { analyzeKeys, analyzeKeysIfNever } from "./modules/keys/keystore.store";
 
 export interface SealingRun {
   /** Record values, subjects and subject requests' reasons sealed, and idempotency keys made blind, by this run, by location. */
@@ -59,6 +59,8 @@ export async function sealExisting(
 
 async function sealRegion(region: Database, keys: KeyRing, now: () => Date, batchSize: number, signal?: AbortSignal) {
   const keystore = region.keystore!;
+  // A key store without statistics makes every cold read join all its keys (analyzeKeys).
+  await analyzeKeysIfNever(keystore);
   const values = new SealedValues(keys);
   const identities = new SealedIdentities(keys);
   const reasons = new SealedReasons(keys);

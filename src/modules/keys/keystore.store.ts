@@ -270,6 +270,20 @@ export async function analyzeKeys(keystore: DataSource): Promise<void> {
   await keystore.query(`ANALYZE record_key, subject_key, tenant_key`);
 }
 
+/**
+ * The same, when a key table has never been analysed (a key store restored from a dump, which
+ * carries no statistics before PostgreSQL 18, or filled since it was made): whether it did.
+ */
+export async function analyzeKeysIfNever(keystore: DataSource): Promise<boolean> {
+  const [{ never }] = await keystore.query(
+    `SELECT count(*)::int AS never FROM pg_catalog.pg_class
+      WHERE relnamespace = 'public'::regnamespace AND relname IN ('record_key', 'subject_key', 'tenant_key') AND reltuples < 0`,
+  );
+  if (!never) return false;
+  await analyzeKeys(keystore);
+  return true;
+}
+
 /** Which of `refs` (record id, version) have a key. */
 export async function existingRecordKeys(keystore: DataSource, refs: ReadonlyArray<{ recordId: string; version: number }>): Promise<Set<string>> {
   if (!refs.length) return new Set();
