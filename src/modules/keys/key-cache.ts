@@ -46,8 +46,7 @@ export class KeyCache {
   private fresh = 0;
   /** The names set in each window, by the window's start, oldest first. */
   private readonly windows = new Map<number, Set<string>>();
-  /** The window each slot's key was set in, and when. */
-  private readonly windowOf: Float64Array;
+  /** When each slot's key was set (its window, windowOf, follows from it). */
   private readonly setAt: Float64Array;
   private readonly windowMs: number;
   private readonly ttlMs: number;
@@ -61,7 +60,6 @@ export class KeyCache {
     const slots = options.max + 1;
     this.slab = Buffer.alloc(slots * KEY_BYTES);
     this.free = new Int32Array(slots);
-    this.windowOf = new Float64Array(slots);
     this.setAt = new Float64Array(slots);
     this.ttlMs = options.ttlMs;
     this.windowMs = Math.max(1, options.ttlMs / 10);
@@ -70,7 +68,7 @@ export class KeyCache {
       max: options.max,
       ttl: options.ttlMs,
       dispose: (slot, name) => {
-        this.windows.get(this.windowOf[slot])?.delete(name);
+        this.windows.get(this.windowOf(this.setAt[slot]))?.delete(name);
         this.detach(slot);
         this.release(slot);
       },
@@ -110,8 +108,7 @@ export class KeyCache {
     this.sweep(now);
     const slot = this.freeCount ? this.free[--this.freeCount] : this.fresh++;
     key.copy(this.slab, slot * KEY_BYTES);
-    const window = now - (now % this.windowMs);
-    this.windowOf[slot] = window;
+    const window = this.windowOf(now);
     this.setAt[slot] = now;
     // Setting a name again disposes its older slot, which takes the name out of its window first.
     this.slots.set(name, slot);
@@ -187,6 +184,11 @@ export class KeyCache {
     }
     this.nextSweep = now + this.windowMs;
     return false;
+  }
+
+  /** The window (a tenth of the lifetime) an instant falls in, by its start. */
+  private windowOf(at: number): number {
+    return at - (at % this.windowMs);
   }
 
   private detach(slot: number): void {

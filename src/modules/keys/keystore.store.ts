@@ -272,16 +272,14 @@ export async function analyzeKeys(keystore: DataSource): Promise<void> {
 
 /**
  * The same, when a key table has never been analysed (a key store restored from a dump, which
- * carries no statistics before PostgreSQL 18, or filled since it was made): whether it did.
+ * carries no statistics before PostgreSQL 18, or filled since it was made).
  */
-export async function analyzeKeysIfNever(keystore: DataSource): Promise<boolean> {
+export async function analyzeKeysIfNever(keystore: DataSource): Promise<void> {
   const [{ never }] = await keystore.query(
     `SELECT count(*)::int AS never FROM pg_catalog.pg_class
       WHERE relnamespace = 'public'::regnamespace AND relname IN ('record_key', 'subject_key', 'tenant_key') AND reltuples < 0`,
   );
-  if (!never) return false;
-  await analyzeKeys(keystore);
-  return true;
+  if (never) await analyzeKeys(keystore);
 }
 
 /** Which of `refs` (record id, version) have a key. */
