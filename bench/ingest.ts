@@ -5,7 +5,7 @@ import { Role } from "../src/shared/auth/role";
 import { signToken } from "../src/shared/auth/jwt";
 import { createLogger } from "../src/shared/logging";
 import { datasetSize, seedDataset } from "./dataset";
-import { BENCH_SECRET, euRegionUrl, syncDirectory, gql, intFromEnv, sealSeededData, startApi, timed } from "./lib";
+import { BENCH_SECRET, euRegionUrl, syncDirectory, gql, intFromEnv, postgresCpuMs, processCpuMs, sealSeededData, startApi, timed } from "./lib";
 
 /**
  * Ingest: BENCH_RECORDS records (default 100,000) through recordPersonalDataBatch, BENCH_BATCH
@@ -108,14 +108,20 @@ async function main() {
     // Warm-up of both paths (not counted): JIT, plans, connections.
     await gql(api.url, token, BATCH, { input: { tenantId: tenants[0], records: [item(0, subjects[0])] } });
     await pool.query("DELETE FROM personal_data_record WHERE tenant_id = ANY($1::uuid[])", [tenants]);
+    // CPU of the API and of PostgreSQL over each path: on 2 cores it is what decides rows/s.
+    const cpu = () => ({ api: processCpuMs(api.child.pid!), postgres: postgresCpuMs() });
+    const apiStart = cpu();
     const apiSeconds = await timed(
       Array.from({ length: batches }, (_, b) => apiBatch(b)),
       concurrency,
     );
+    const apiEnd = cpu();
     const directSeconds = await timed(
       Array.from({ length: batches }, (_, b) => directBatch(b)),
       concurrency,
     );
+    const directEnd = cpu();
+    const per1000 = (ms: number) => ((ms * 1000) / records).toFixed(0).padStart(5);
     const [{ api: apiRows, direct: directRows }] = (
       await pool.query(
         `SELECT count(*) FILTER (WHERE tenant_id = $1)::int AS api, count(*) FILTER (WHERE tenant_id = $2)::int AS direct FROM personal_data_record`,
@@ -125,9 +131,15 @@ async function main() {
     if (apiRows !== records || directRows !== records) throw new Error(`expected ${records} rows each, found ${apiRows} (API) and ${directRows} (direct)`);
     const apiRate = records / apiSeconds;
     const directRate = records / directSeconds;
-    console.log("path                          rows      seconds   rows/s");
-    console.log(`API recordPersonalDataBatch   ${String(records).padEnd(9)} ${apiSeconds.toFixed(2).padEnd(9)} ${apiRate.toFixed(0)}`);
-    console.log(`pg multi-row INSERT           ${String(records).padEnd(9)} ${directSeconds.toFixed(2).padEnd(9)} ${directRate.toFixed(0)}`);
+    console.log("path                          rows      seconds   rows/s   CPU ms per 1,000 rows: API  PostgreSQL");
+    console.log(
+      `API recordPersonalDataBatch   ${String(records).padEnd(9)} ${apiSeconds.toFixed(2).padEnd(9)} ${apiRate.toFixed(0).padEnd(8)}` +
+        ` ${" ".repeat(22)}${per1000(apiEnd.api - apiStart.api)}  ${per1000(apiEnd.postgres - apiStart.postgres)}`,
+    );
+    console.log(
+      `pg multi-row INSERT           ${String(records).padEnd(9)} ${directSeconds.toFixed(2).padEnd(9)} ${directRate.toFixed(0).padEnd(8)}` +
+        ` ${" ".repeat(22)}    -  ${per1000(directEnd.postgres - apiEnd.postgres)}`,
+    );
     console.log(`ratio ${(apiRate / directRate).toFixed(3)}`);
     if (process.argv.includes("--json"))
       console.log(

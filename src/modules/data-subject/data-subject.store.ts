@@ -1,6 +1,7 @@
 import type { EntityManager, SelectQueryBuilder } from "typeorm";
 import type { DataScope } from "../../shared/auth/scope";
 import { countedChange, returning } from "../../shared/db/database";
+import { byteaArray } from "../../shared/db/bytes";
 import { columnsFor, jsonRow, type JsonRow } from "../../shared/read-path/json-rows";
 import { DataSubjectEntity } from "./data-subject.entity";
 import { DataSubjectStatus } from "./data-subject.status";
@@ -176,7 +177,12 @@ export async function storeSealedIdentities(
     `UPDATE data_subject d SET external_id = NULL, display_name = NULL, external_id_sealed = s.e, display_name_sealed = s.n, external_id_index = s.i
        FROM unnest($1::uuid[], $2::bytea[], $3::bytea[], $4::text[]) AS s (id, e, n, i)
       WHERE d.id = s.id AND d.external_id IS NOT NULL`,
-    [rows.map((r) => r.id), rows.map((r) => r.externalIdSealed), rows.map((r) => r.displayNameSealed), rows.map((r) => r.externalIdIndex)],
+    [
+      rows.map((r) => r.id),
+      byteaArray(rows.map((r) => r.externalIdSealed)),
+      byteaArray(rows.map((r) => r.displayNameSealed)),
+      rows.map((r) => r.externalIdIndex),
+    ],
   );
 }
 

@@ -1,5 +1,6 @@
 import type { DataSource, EntityManager } from "typeorm";
 import { countedChange, returning } from "../../shared/db/database";
+import { byteaArray } from "../../shared/db/bytes";
 
 /**
  * Statements over a region's key store (its own database: tenant_key, subject_key, record_key).
@@ -157,7 +158,7 @@ export async function addSubjectKeys(
     `INSERT INTO subject_key (subject_id, tenant_id, wrapped, kek_version, created_at)
      SELECT * , $5::timestamptz FROM unnest($1::uuid[], $2::uuid[], $3::bytea[], $4::int[])
      ON CONFLICT DO NOTHING`,
-    [keys.map((k) => k.subjectId), keys.map((k) => k.tenantId), keys.map((k) => k.wrapped), keys.map((k) => k.kekVersion), now],
+    [keys.map((k) => k.subjectId), keys.map((k) => k.tenantId), byteaArray(keys.map((k) => k.wrapped)), keys.map((k) => k.kekVersion), now],
   );
 }
 
@@ -176,7 +177,14 @@ export async function addRecordKeys(
     `INSERT INTO record_key (record_id, version, tenant_id, subject_id, wrapped, created_at)
      SELECT *, $6::timestamptz FROM unnest($1::uuid[], $2::int[], $3::uuid[], $4::uuid[], $5::bytea[])
      ON CONFLICT (record_id, version) DO UPDATE SET wrapped = EXCLUDED.wrapped, tenant_id = EXCLUDED.tenant_id, subject_id = EXCLUDED.subject_id, created_at = EXCLUDED.created_at`,
-    [keys.map((k) => k.recordId), keys.map((k) => k.version), keys.map((k) => k.tenantId), keys.map((k) => k.subjectId), keys.map((k) => k.wrapped), now],
+    [
+      keys.map((k) => k.recordId),
+      keys.map((k) => k.version),
+      keys.map((k) => k.tenantId),
+      keys.map((k) => k.subjectId),
+      byteaArray(keys.map((k) => k.wrapped)),
+      now,
+    ],
   );
 }
 
@@ -353,7 +361,7 @@ export async function rewrapSubjectKeys(m: EntityManager, keys: ReadonlyArray<{ 
   await m.query(
     `UPDATE subject_key s SET wrapped = k.wrapped, kek_version = k.kek_version
        FROM unnest($1::uuid[], $2::bytea[], $3::int[]) AS k (subject_id, wrapped, kek_version) WHERE s.subject_id = k.subject_id`,
-    [keys.map((k) => k.subjectId), keys.map((k) => k.wrapped), keys.map((k) => k.kekVersion)],
+    [keys.map((k) => k.subjectId), byteaArray(keys.map((k) => k.wrapped)), keys.map((k) => k.kekVersion)],
   );
 }
 

@@ -1,6 +1,7 @@
 import type { EntityManager, EntityMetadata, SelectQueryBuilder } from "typeorm";
 import type { DataScope } from "../../shared/auth/scope";
 import { countedChange, returning } from "../../shared/db/database";
+import { byteaArray } from "../../shared/db/bytes";
 import type { DeletionPlan } from "../tenant/deletion-plan";
 import { ACTIVELY_DELETABLE_SQL } from "./deletion-policy";
 import { PersonalDataRecordEntity } from "./personal-data-record.entity";
@@ -92,7 +93,7 @@ export async function insertRecords(
       // Enum names need no quoting in an array literal.
       records.map((r) => `{${r.purposes.join(",")}}`),
       records.map((r) => r.sourceThirdPartyId),
-      records.map((r) => r.sealed),
+      byteaArray(records.map((r) => r.sealed)),
     ],
   );
 }
@@ -413,7 +414,7 @@ export async function storeSealedValues(manager: EntityManager, rows: ReadonlyAr
     `UPDATE personal_data_record r SET value = NULL, value_sealed = s.sealed, value_key_version = s.key_version
        FROM unnest($1::uuid[], $2::bytea[], $3::int[]) AS s (id, sealed, key_version)
       WHERE r.id = s.id AND r.value IS NOT NULL`,
-    [rows.map((r) => r.id), rows.map((r) => r.sealed), rows.map((r) => r.keyVersion)],
+    [rows.map((r) => r.id), byteaArray(rows.map((r) => r.sealed)), rows.map((r) => r.keyVersion)],
   );
 }
 

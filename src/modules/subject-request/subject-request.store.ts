@@ -2,6 +2,7 @@ import type { EntityManager, SelectQueryBuilder } from "typeorm";
 import type { DataScope } from "../../shared/auth/scope";
 import { scopedTo } from "../../shared/db/scoped-query";
 import { returning, countedChange } from "../../shared/db/database";
+import { byteaArray } from "../../shared/db/bytes";
 import { SubjectRequestEntity } from "./subject-request.entity";
 import { DUE_SOON_MS, type SubjectRequestStatus } from "./subject-request-policy";
 
@@ -139,7 +140,7 @@ export async function storeSealedReasons(
             extension_reason_sealed = coalesce(s.e, r.extension_reason_sealed), rejection_reason_sealed = coalesce(s.j, r.rejection_reason_sealed)
        FROM unnest($1::uuid[], $2::bytea[], $3::bytea[]) AS s (id, e, j)
       WHERE r.id = s.id`,
-    [rows.map((r) => r.id), rows.map((r) => r.extensionReasonSealed), rows.map((r) => r.rejectionReasonSealed)],
+    [rows.map((r) => r.id), byteaArray(rows.map((r) => r.extensionReasonSealed)), byteaArray(rows.map((r) => r.rejectionReasonSealed))],
   );
 }
 
