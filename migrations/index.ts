@@ -16,6 +16,7 @@ import { ShredEpoch1796400000006 } from "./1796400000006-ShredEpoch";
 import { ScopeChecksPlanned1796400000007 } from "./1796400000007-ScopeChecksPlanned";
 import { RecordTally1796400000008 } from "./1796400000008-RecordTally";
 import { SealedRequestReasons1796400000010 } from "./1796400000010-SealedRequestReasons";
+import { SealedWebhookSecrets1796400000011 } from "./1796400000011-SealedWebhookSecrets";
 
 /** Every migration, in order. Listed explicitly so a stale compiled file can never run. */
 export const migrations = [
@@ -37,4 +38,5 @@ export const migrations = [
   ScopeChecksPlanned1796400000007,
   RecordTally1796400000008,
   SealedRequestReasons1796400000010,
+  SealedWebhookSecrets1796400000011,
 ];

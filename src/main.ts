@@ -13,6 +13,7 @@ import { TopologyRetention } from "./modules/retention/topology-retention";
 import { createSchema } from "./schema";
 import { EventFeed } from "./modules/events/event-feed";
 import { systemResolve } from "./modules/events/webhook-transport";
+import { sealWebhookSecrets } from "./modules/events/webhook-secrets";
 import { WebhookWorker } from "./modules/events/webhook-worker";
 import { startServer } from "./server";
 import { SettableClock, systemClock } from "./shared/clock";
@@ -79,6 +80,9 @@ async function main(): Promise<void> {
     log.info({ databases: topology.all.map((d) => d.name) }, "databases ready");
     if (!config.production && (await seedDemoIfEmpty(topology, clock, keys))) log.info("demo data seeded (two tenants)");
 
+    // Webhook signing secrets from before they were sealed, or sealed under an older master key: a few rows per database.
+    const resealed = await sealWebhookSecrets(topology.all, keys, log);
+    if (Object.values(resealed).some((n) => n > 0)) log.info({ sealed: resealed }, "webhook signing secrets sealed under the current master key");
     const webhookRules = { resolve: systemResolve, allowPrivate: config.webhookAllowPrivate };
     if (config.webhookAllowPrivate) log.warn("WEBHOOK_ALLOW_PRIVATE_NETWORKS is set: webhook receivers on loopback and private networks are allowed.");
     const schema = await createSchema({ testClock, auditSigner: config.auditSigner, webhooks: { rules: webhookRules, httpsOnly: config.production }, keys });
@@ -88,7 +92,7 @@ async function main(): Promise<void> {
     cleanup.push({ step: "event feed", run: () => feed.stop() });
     // Before the server listens: once it answers /readyz, everything it runs has started.
     if (config.webhookDelivery) {
-      const webhooks = new WebhookWorker(topology, clock, feed, log, { rules: webhookRules, leaseMs: config.webhookLeaseMs });
+      const webhooks = new WebhookWorker(topology, clock, feed, log, { rules: webhookRules, leaseMs: config.webhookLeaseMs, keys });
       await webhooks.start();
       cleanup.push({ step: "webhook delivery", run: () => webhooks.stop() });
     }

@@ -99,7 +99,7 @@ function wire(options: SchemaOptions) {
     },
     new SealedReasons(keys),
   );
-  const webhooks = new WebhookService(options.webhooks ?? { rules: { resolve: systemResolve, allowPrivate: false }, httpsOnly: false });
+  const webhooks = new WebhookService(options.webhooks ?? { rules: { resolve: systemResolve, allowPrivate: false }, httpsOnly: false }, keys);
   // Every type that implements Node, found as the fields that reach it would find it.
   const nodeSources: Array<NodeSource<RequestContext>> = [
     (ctx, ids) => tenants.reachable(ctx, ids),

@@ -63,15 +63,15 @@ describe("migrations and entity metadata", () => {
     const script = join(__dirname, "..", "..", "scripts", "migrations.js");
     const cli = async (command: string) =>
       (await promisify(execFile)(process.execPath, [script, command], { env: { ...process.env, DATABASE_URL: database.url, LOG_LEVEL: "warn" } })).stdout;
-    // The data's newest migration seals subject requests' reasons (reverted, its columns go;
-    // applied again, a reason written meanwhile as the previous version writes it is kept, for the
-    // sealing to find); the key store's keeps a KEK from being destroyed under a subject key that names it.
+    // The data's newest migration seals webhook endpoints' signing secrets (reverted, its columns go;
+    // applied again, a secret written meanwhile as the previous version writes it is kept, for the
+    // start's sealing to find); the key store's keeps a KEK from being destroyed under a subject key that names it.
     const sealedColumns = (url: string) =>
       on(url, async (db) =>
         Number(
           (
             await db.query(
-              `SELECT count(*) AS n FROM information_schema.columns WHERE table_name = 'subject_request' AND column_name IN ('extension_reason_sealed', 'rejection_reason_sealed')`,
+              `SELECT count(*) AS n FROM information_schema.columns WHERE table_name = 'webhook_endpoint' AND column_name IN ('secret_sealed', 'previous_secret_sealed')`,
             )
           )[0].n,
         ),
@@ -82,7 +82,7 @@ describe("migrations and entity metadata", () => {
     const eu = regionUrlOf({ controlUrl: database.url }, "EU");
     // Each location's key store is migrated (and made) with it, and reverted with it.
     const euKeys = keystoreLocation({ production: false }, "EU", eu).url;
-    const newest = (name: string) => (name.endsWith("key store") ? "SubjectKeysUnderTheirKek" : "SealedRequestReasons");
+    const newest = (name: string) => (name.endsWith("key store") ? "SubjectKeysUnderTheirKek" : "SealedWebhookSecrets");
     await cli("run");
     assert.equal(await sealedColumns(eu), 2, "the newest migration is applied to start with");
     assert.ok((await kekGuards(euKeys)) > 0, "and the key store's");
@@ -95,19 +95,18 @@ describe("migrations and entity metadata", () => {
     assert.equal(await kekGuards(euKeys), 0);
     assert.ok((await guards(euKeys)) > 0, "only the newest migration is reverted");
     assert.ok((await guards(eu)) > 0);
-    // A rejection as the previous version writes it: its reason in plain text.
-    await on(eu, (db) =>
-      db.query(`WITH t AS (INSERT INTO tenant (id, name, storage_location_code, created_at, updated_at) VALUES (gen_random_uuid(), 'Reasons', 'EU', now(), now()) RETURNING id)
-               INSERT INTO subject_request (id, tenant_id, data_subject_id, kind, status, received_at, clock_started_at, due_at, rejected_at, rejection_reason, created_at, updated_at)
-               SELECT gen_random_uuid(), id, gen_random_uuid(), 'ACCESS', 'REJECTED', now(), now(), now(), now(), 'written before', now(), now() FROM t`),
+    // An operators' endpoint (in control) as the previous version writes it: its secret in plain text.
+    await on(database.url, (db) =>
+      db.query(`INSERT INTO webhook_endpoint (id, tenant_id, url, event_types, secret, created_at, updated_at)
+                VALUES (gen_random_uuid(), NULL, 'https://receiver.example/hook', '{SUBPROCESSOR_LIST_CHANGED}', 'written before', now(), now())`),
     );
 
     const applied = await cli("run");
     for (const name of ["control", ...LOCATIONS, ...LOCATIONS.map((l) => `${l} key store`)])
       assert.match(applied, new RegExp(`^${name}: applied ${newest(name)}\\d+$`, "m"));
     assert.equal(await sealedColumns(eu), 2);
-    const [left] = await on(eu, (db) => db.query(`SELECT count(*)::int AS n FROM subject_request WHERE rejection_reason = 'written before'`));
-    assert.equal(left.n, 1, "a reason of before is kept, for the sealing to seal");
+    const [left] = await on(database.url, (db) => db.query(`SELECT count(*)::int AS n FROM webhook_endpoint WHERE secret = 'written before'`));
+    assert.equal(left.n, 1, "a secret of before is kept, for the start's sealing to seal");
     assert.ok((await kekGuards(euKeys)) > 0);
     assert.equal((await cli("run")).trim(), "every database is up to date");
     for (const url of urls()) assert.equal((await on(url, schemaDrift)).up.length, 0);

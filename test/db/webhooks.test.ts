@@ -14,7 +14,11 @@ import { Role } from "../../src/shared/auth/role";
 import { assertError, assertOk } from "../helpers/assertions";
 import { createTenant, registerSubject } from "../helpers/factories";
 import { isolatedDatabase } from "../helpers/isolated-db";
-import { otherRoles, principals, roles, startTestApp, type TestApp } from "../helpers/app";
+import { otherRoles, principals, roles, startTestApp, TEST_MASTER_KEY, type TestApp } from "../helpers/app";
+import { openSecret, sealSecretsIn, sealWebhookSecrets } from "../../src/modules/events/webhook-secrets";
+import { KeyRing } from "../../src/modules/keys/key-ring";
+import { LocalKeyProvider } from "../../src/modules/keys/envelope";
+import { createHash } from "node:crypto";
 import { eventually, startReceiver } from "../helpers/receiver";
 
 const CREATE = `mutation($input: CreateWebhookEndpointInput!) { createWebhookEndpoint(input: $input) { secret endpoint { id url enabled eventTypes tenant { id } } } }`;
@@ -71,7 +75,7 @@ describe("webhooks", () => {
     as = roles(app);
     feed = new EventFeed(app.topology, log);
     await feed.start();
-    worker = new WebhookWorker(app.topology, app.clock, feed, log, { rules, pollMs: 100 });
+    worker = new WebhookWorker(app.topology, app.clock, feed, log, { rules, pollMs: 100, keys: app.keys });
     await worker.start();
   });
   beforeEach(async () => {
@@ -172,6 +176,122 @@ describe("webhooks", () => {
     }
   });
 
+  describe("signing secrets at rest", () => {
+    const sealedRow = async (id: string) =>
+      (await app.region().owner.query(`SELECT row_to_json(w)::text AS row, secret_master_version FROM webhook_endpoint w WHERE id = $1`, [id]))[0] as {
+        row: string;
+        secret_master_version: number | null;
+      };
+    // Whether the row shows the secret: its base64, or its bytes as a dump prints bytea (hex).
+    const shows = (row: { row: string }, secret: string) => {
+      const bytes = Buffer.from(secret.slice("whsec_".length), "base64");
+      return row.row.includes(bytes.toString("base64")) || row.row.includes(bytes.toString("hex"));
+    };
+
+    it("are stored only sealed under the master key; one stored in plaintext before is sealed at start and still signs", async () => {
+      const receiver = await startReceiver();
+      try {
+        const tenant = await createTenant(app);
+        const { id, secret } = await createEndpoint(tenant.id, receiver.url);
+        assert.equal(shows(await sealedRow(id), secret), false, "neither its base64 nor its bytes");
+        assert.equal((await sealedRow(id)).secret_master_version, 1);
+        // The row as it was before secrets were sealed: the probe finds the secret there.
+        await app
+          .region()
+          .owner.query(`UPDATE webhook_endpoint SET secret = $2, secret_sealed = NULL, secret_master_version = NULL WHERE id = $1`, [
+            id,
+            secret.slice("whsec_".length),
+          ]);
+        assert.equal(shows(await sealedRow(id), secret), true);
+        const sealed = await sealWebhookSecrets(app.topology.all, app.keys, log);
+        assert.equal(sealed[app.region().name], 1, "that one endpoint");
+        assert.equal(shows(await sealedRow(id), secret), false);
+        assert.deepEqual(
+          Object.values(await sealWebhookSecrets(app.topology.all, app.keys, log)),
+          app.topology.all.map(() => 0),
+          "nothing left to seal",
+        );
+        await openRequest(tenant.id);
+        const [delivery] = await receiver.waitFor(1);
+        new Webhook(secret).verify(delivery.body, delivery.headers as Record<string, string>);
+      } finally {
+        await receiver.close();
+      }
+    });
+
+    it("a sealed secret moved to another endpoint does not open: that endpoint's deliveries are leased but never sent, the others' are", async () => {
+      const receiver = await startReceiver();
+      try {
+        const tenant = await createTenant(app);
+        const a = await createEndpoint(tenant.id, receiver.url);
+        const b = await createEndpoint(tenant.id, receiver.url);
+        await app
+          .region()
+          .owner.query(`UPDATE webhook_endpoint SET secret_sealed = (SELECT secret_sealed FROM webhook_endpoint WHERE id = $1) WHERE id = $2`, [a.id, b.id]);
+        await openRequest(tenant.id);
+        const [delivery] = await receiver.waitFor(1);
+        new Webhook(a.secret).verify(delivery.body, delivery.headers as Record<string, string>);
+        await eventually(async () => ((await deliveryOf(tenant.id, a.id))?.status === "SUCCEEDED" ? true : undefined));
+        const [held] = await app
+          .region()
+          .owner.query(
+            `SELECT status, lease_token IS NOT NULL AS leased, jsonb_array_length(attempts) AS attempts FROM webhook_delivery WHERE endpoint_id = $1`,
+            [b.id],
+          );
+        assert.deepEqual(held, { status: "PENDING", leased: true, attempts: 0 }, "leased with the other's, never attempted");
+        assert.equal(receiver.received.length, 1, "nothing signed with another endpoint's secret");
+        // A sweep under a new master key names it and goes on with the others.
+        const sweep = createHash("sha256").update("webhooks: a master key for one sweep").digest();
+        const swept = await sealSecretsIn(
+          app.region().maintenance,
+          new KeyRing(new LocalKeyProvider(sweep, { version: 3, previous: new Map([[1, TEST_MASTER_KEY]]) })),
+        );
+        assert.deepEqual(swept.unreadable, [b.id]);
+        assert.ok(swept.sealed >= 1, "the readable ones sealed again");
+        await sealSecretsIn(app.region().maintenance, new KeyRing(new LocalKeyProvider(TEST_MASTER_KEY, { previous: new Map([[3, sweep]]) })));
+        // The tampered one stays out of the later tests' sweeps.
+        await app.region().owner.query(`DELETE FROM webhook_endpoint WHERE id = $1`, [b.id]);
+      } finally {
+        await receiver.close();
+      }
+    });
+
+    it("after a new master key they are sealed again under it (resumable, once), and open to the same secret", async () => {
+      const tenant = await createTenant(app);
+      const receiver = await startReceiver();
+      const { id, secret } = await createEndpoint(tenant.id, receiver.url).finally(() => receiver.close());
+      assertOk(await as.asTenantAdmin(tenant.id).gql(ROTATE, { id }));
+      const next = createHash("sha256").update("webhooks: the next master key").digest();
+      const rotated = new KeyRing(new LocalKeyProvider(next, { version: 2, previous: new Map([[1, TEST_MASTER_KEY]]) }));
+      const counts = await Promise.all(app.topology.all.map((db) => sealSecretsIn(db.maintenance, rotated, 2)));
+      assert.ok(counts.reduce((n, c) => n + c.sealed, 0) >= 1);
+      assert.deepEqual(
+        counts.flatMap((c) => c.unreadable),
+        [],
+      );
+      const [row] = await app
+        .region()
+        .owner.query(
+          `SELECT secret_sealed, secret_master_version, previous_secret_sealed, previous_secret_master_version, previous_secret FROM webhook_endpoint WHERE id = $1`,
+          [id],
+        );
+      assert.equal(row.secret_master_version, 2);
+      assert.equal(row.previous_secret_master_version, 2, "the rotated-out secret too");
+      assert.equal(row.previous_secret, null);
+      const previous = await openSecret(rotated, id, { plain: null, sealed: row.previous_secret_sealed, masterVersion: 2 });
+      assert.equal(`whsec_${previous}`, secret, "the secret the endpoint was created with, now the previous one");
+      await assert.rejects(openSecret(app.keys, id, { plain: null, sealed: row.previous_secret_sealed, masterVersion: 2 }), "the old ring knows no version 2");
+      assert.deepEqual(
+        (await Promise.all(app.topology.all.map((db) => sealSecretsIn(db.maintenance, rotated)))).map((c) => c.sealed),
+        app.topology.all.map(() => 0),
+        "once",
+      );
+      // Back under the suite's master key, for the tests after this one.
+      const back = new KeyRing(new LocalKeyProvider(TEST_MASTER_KEY, { previous: new Map([[2, next]]) }));
+      await Promise.all(app.topology.all.map((db) => sealSecretsIn(db.maintenance, back)));
+    });
+  });
+
   it("retries at 5 s, 5 min, 30 min, 2 h, 5 h, 10 h and 10 h of service clock, then fails; a replay sends the same webhook-id again", async () => {
     let status = 500;
     const receiver = await startReceiver(() => ({ status }));
@@ -258,7 +378,7 @@ describe("webhooks", () => {
       await openRequest(tenant.id);
       // The disabling failed the PENDING deliveries it saw; this one's mutation committed after it.
       await app.region().owner.query(`UPDATE webhook_endpoint SET enabled = false, disabled_reason = 'disabled by its administrator' WHERE id = $1`, [id]);
-      worker = new WebhookWorker(app.topology, app.clock, feed, log, { rules, pollMs: 100 });
+      worker = new WebhookWorker(app.topology, app.clock, feed, log, { rules, pollMs: 100, keys: app.keys });
       await worker.start();
       const failed = await eventually(async () => {
         const delivery = await deliveryOf(tenant.id, id);
@@ -297,7 +417,7 @@ describe("webhooks", () => {
       await failLeasedToDisabled(region, leased, token, app.clock.now());
       assert.equal((await deliveryOf(tenant.id, id)).status, "FAILED");
     } finally {
-      worker = new WebhookWorker(app.topology, app.clock, feed, log, { rules, pollMs: 100 });
+      worker = new WebhookWorker(app.topology, app.clock, feed, log, { rules, pollMs: 100, keys: app.keys });
       await worker.start();
     }
   });
@@ -489,8 +609,8 @@ describe("webhooks", () => {
       await openRequest(tenant.id);
       const [taken] = (await claimDue(app.region().maintenance.manager, app.clock.now(), 10, 1500)).deliveries;
       assert.ok(taken, "the delivery was leased");
-      worker = new WebhookWorker(app.topology, app.clock, feed, log, { rules, pollMs: 100 });
-      second = new WebhookWorker(app.topology, app.clock, feed, log, { rules, pollMs: 100 });
+      worker = new WebhookWorker(app.topology, app.clock, feed, log, { rules, pollMs: 100, keys: app.keys });
+      second = new WebhookWorker(app.topology, app.clock, feed, log, { rules, pollMs: 100, keys: app.keys });
       await Promise.all([worker.start(), second.start()]);
       await worker.dispatchAll();
       assert.equal(receiver.received.length, 0, "not while the lease holds");

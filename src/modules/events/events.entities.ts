@@ -24,16 +24,28 @@ export class EventEntity {
 @Check("webhook_endpoint_url_check", "length(url) BETWEEN 1 AND 2048")
 @Check("webhook_endpoint_event_types_check", "cardinality(event_types) > 0")
 @Check("webhook_endpoint_disabled_check", "enabled = (disabled_reason IS NULL)")
+@Check(
+  "webhook_endpoint_sealed_secret_check",
+  "(secret IS NULL) <> (secret_sealed IS NULL) AND (previous_secret IS NULL OR previous_secret_sealed IS NULL) AND (secret_sealed IS NULL) = (secret_master_version IS NULL) AND (previous_secret_sealed IS NULL) = (previous_secret_master_version IS NULL)",
+)
 @Index("webhook_endpoint_owner", ["tenantId", "createdAt", "id"])
 export class WebhookEndpointEntity {
   @PrimaryColumn("uuid") id!: string;
   @Column("uuid", { name: "tenant_id", nullable: true }) tenantId!: string | null;
   @Column("text") url!: string;
   @Column("text", { name: "event_types", array: true }) eventTypes!: string[];
-  /** The signing secret's 32 bytes, base64 (shown once, as whsec_...). */
-  @Column("text") secret!: string;
+  /**
+   * The signing secret (32 bytes, shown once as whsec_<base64>), sealed under the master key
+   * version beside it (webhook-secrets.ts); `secret` holds it in base64 only in rows from before
+   * secrets were sealed, until the start's sealing reaches them.
+   */
+  @Column("text", { nullable: true, select: false }) secret!: string | null;
+  @Column("bytea", { name: "secret_sealed", nullable: true, select: false }) secretSealed!: Buffer | null;
+  @Column("integer", { name: "secret_master_version", nullable: true, select: false }) secretMasterVersion!: number | null;
   /** After a rotation, the previous secret signs beside the new one until `previous_secret_until`. */
-  @Column("text", { name: "previous_secret", nullable: true }) previousSecret!: string | null;
+  @Column("text", { name: "previous_secret", nullable: true, select: false }) previousSecret!: string | null;
+  @Column("bytea", { name: "previous_secret_sealed", nullable: true, select: false }) previousSecretSealed!: Buffer | null;
+  @Column("integer", { name: "previous_secret_master_version", nullable: true, select: false }) previousSecretMasterVersion!: number | null;
   @Column("timestamptz", { name: "previous_secret_until", nullable: true }) previousSecretUntil!: Date | null;
   @Column("boolean", { default: true }) enabled!: boolean;
   @Column("text", { name: "disabled_reason", nullable: true }) disabledReason!: string | null;

@@ -18,6 +18,15 @@ import {
   type AttemptOutcome,
 } from "./webhook-policy";
 import { attemptDelivery, deliveryAgents, type AddressRules, type DeliveryAgents } from "./webhook-transport";
+import { openSecret } from "./webhook-secrets";
+import type { KeyRing } from "../keys/key-ring";
+
+/** An endpoint's secrets, opened (base64), as signingSecrets takes them. */
+interface EndpointSecrets {
+  secret: string;
+  previousSecret: string | null;
+  previousSecretUntil: Date | null;
+}
 import { claimDue, deliveryBacklog, disableEndpoint, failLeasedToDisabled, leasedDeliveries, recordAttempts, type LeasedDelivery } from "./webhooks.store";
 
 /** The queue's task that makes one attempt of each delivery of a batch. */
@@ -52,6 +61,8 @@ interface AttemptsJob {
 
 export interface WebhookWorkerOptions {
   rules: AddressRules;
+  /** Opens the endpoints' signing secrets (sealed under the master key). */
+  keys: KeyRing;
   /** Attempts in flight at once per instance. */
   concurrency?: number;
   /** How often due deliveries are looked for without a notification (retries come due by the clock). */
@@ -242,12 +253,15 @@ export class WebhookWorker {
       const leased = found.filter((d) => d.enabled);
       const disabled = found.filter((d) => !d.enabled).map((d) => d.id);
       if (disabled.length) await failLeasedToDisabled(db.maintenance.manager, disabled, job.token, this.clock.now());
-      if (!leased.length) return;
+      const secrets = await this.secretsOf(leased, job.database);
+      // One whose endpoint's secret cannot be opened is not sent (unsigned, or signed wrongly): its lease runs out.
+      const sending = leased.filter((d) => secrets.has(d.endpointId));
+      if (!sending.length) return;
       const at = this.clock.now();
-      const outcomes = await Promise.all(leased.map((delivery) => this.attempt(delivery, at)));
-      const records = leased.map((d, i) => ({ id: d.id, outcome: outcomes[i], ...afterAttempt(outcomes[i], d.scheduledAttempts + 1, at) }));
+      const outcomes = await Promise.all(sending.map((delivery) => this.attempt(delivery, secrets.get(delivery.endpointId)!, at)));
+      const records = sending.map((d, i) => ({ id: d.id, outcome: outcomes[i], ...afterAttempt(outcomes[i], d.scheduledAttempts + 1, at) }));
       const verdicts = endpointVerdicts(
-        leased.map((d, i) => ({ endpointId: d.endpointId, failingSince: d.failingSince, outcome: outcomes[i] })),
+        sending.map((d, i) => ({ endpointId: d.endpointId, failingSince: d.failingSince, outcome: outcomes[i] })),
         at,
       );
       const disabling = verdicts.filter((v) => v.disable);
@@ -263,8 +277,8 @@ export class WebhookWorker {
         if (!recorded.has(r.id)) continue;
         webhookAttempts.inc({ outcome: r.outcome.error ?? "ok" });
         if (r.status === "FAILED") webhookFailures.inc();
-        if (r.outcome.error === null && leased[i].scheduledAttempts === 0)
-          webhookLag.observe(Math.max(0, now - new Date(leased[i].occurredAt).getTime()) / 1000);
+        if (r.outcome.error === null && sending[i].scheduledAttempts === 0)
+          webhookLag.observe(Math.max(0, now - new Date(sending[i].occurredAt).getTime()) / 1000);
       }
     } catch (error) {
       this.log.warn(
@@ -274,8 +288,41 @@ export class WebhookWorker {
     }
   }
 
+  /**
+   * The signing secrets of the deliveries' endpoints, opened once per job; an endpoint whose secret
+   * does not open (tampered with, moved, or sealed under a master key version this instance is
+   * not given) is left out and logged, without any secret.
+   */
+  private async secretsOf(deliveries: readonly LeasedDelivery[], database: string): Promise<Map<string, EndpointSecrets>> {
+    const opened = new Map<string, EndpointSecrets>();
+    const unreadable = new Set<string>();
+    for (const d of deliveries) {
+      if (opened.has(d.endpointId) || unreadable.has(d.endpointId)) continue;
+      try {
+        const { keys } = this.options;
+        const secret = await openSecret(keys, d.endpointId, { plain: d.secret, sealed: d.secretSealed, masterVersion: d.secretMasterVersion });
+        const previous = await openSecret(keys, d.endpointId, {
+          plain: d.previousSecret,
+          sealed: d.previousSecretSealed,
+          masterVersion: d.previousSecretMasterVersion,
+        });
+        if (secret === null) throw new Error("an endpoint without a secret");
+        opened.set(d.endpointId, { secret, previousSecret: previous, previousSecretUntil: d.previousSecretUntil });
+      } catch {
+        unreadable.add(d.endpointId);
+      }
+    }
+    if (unreadable.size) {
+      this.log.error(
+        { database, endpoints: [...unreadable] },
+        "webhook endpoints' signing secrets could not be opened (tampered with, or sealed under a master key version not configured): their deliveries are not sent",
+      );
+    }
+    return opened;
+  }
+
   /** One signed POST of a delivery's event. */
-  private attempt(leased: LeasedDelivery, at: Date): Promise<AttemptOutcome> {
+  private attempt(leased: LeasedDelivery, secrets: EndpointSecrets, at: Date): Promise<AttemptOutcome> {
     const body = deliveryBody({
       id: leased.eventId,
       wireType: wireName(leased.type),
@@ -288,7 +335,7 @@ export class WebhookWorker {
     const headers = {
       "webhook-id": leased.eventId,
       "webhook-timestamp": String(timestamp),
-      "webhook-signature": signature(signingSecrets(leased, at), leased.eventId, timestamp, body),
+      "webhook-signature": signature(signingSecrets(secrets, at), leased.eventId, timestamp, body),
     };
     return attemptDelivery({ url: leased.url, headers, body }, this.options.rules, this.agents);
   }

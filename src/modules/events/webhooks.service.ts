@@ -22,6 +22,8 @@ import {
 } from "./events.types";
 import { checkEndpointUrl, MAX_ENDPOINTS_PER_OWNER, newSecret, ROTATION_OVERLAP_MS, shownSecret } from "./webhook-policy";
 import { checkReachable, type AddressRules } from "./webhook-transport";
+import { sealSecret } from "./webhook-secrets";
+import type { KeyRing } from "../keys/key-ring";
 import {
   deleteEndpoint,
   deliveriesById,
@@ -55,7 +57,10 @@ function eventLoader(ctx: RequestContext) {
  * else sees any. Endpoints of one owner receive that owner's events only.
  */
 export class WebhookService {
-  constructor(private readonly settings: WebhookSettings) {}
+  constructor(
+    private readonly settings: WebhookSettings,
+    private readonly keys: KeyRing,
+  ) {}
 
   /** Whose endpoints the caller manages, given the tenantId it named: its own tenant, or null for an operator. */
   private owner(ctx: RequestContext, tenantId: string | null | undefined): string | null {
@@ -99,8 +104,12 @@ export class WebhookService {
       tenantId: owner,
       url: url.toString(),
       eventTypes: [...new Set(input.eventTypes)],
-      secret: newSecret(),
+      secret: null,
+      secretSealed: null as Buffer | null,
+      secretMasterVersion: null as number | null,
       previousSecret: null,
+      previousSecretSealed: null,
+      previousSecretMasterVersion: null,
       previousSecretUntil: null,
       enabled: true,
       disabledReason: null,
@@ -108,11 +117,14 @@ export class WebhookService {
       createdAt: now,
       updatedAt: now,
     });
+    // Stored only sealed under the master key, shown once below.
+    const secret = newSecret();
+    ({ sealed: endpoint.secretSealed, masterVersion: endpoint.secretMasterVersion } = await sealSecret(this.keys, endpoint.id, secret));
     auditTarget(ctx, { tenantId: owner, targetType: "WebhookEndpoint", targetId: endpoint.id, details: { eventTypes: endpoint.eventTypes } });
     if (!(await insertEndpointWithin(em(await this.on(ctx, owner)), endpoint, MAX_ENDPOINTS_PER_OWNER))) {
       throw new DomainError(ErrorCode.INVALID_STATE, `At most ${MAX_ENDPOINTS_PER_OWNER} webhook endpoints per tenant: delete one first.`);
     }
-    return { endpoint: toWebhookEndpoint(endpoint), secret: shownSecret(endpoint.secret) };
+    return { endpoint: toWebhookEndpoint(endpoint), secret: shownSecret(secret) };
   }
 
   /** A new secret; the current one signs beside it for 24 hours (a second rotation drops the oldest). */
@@ -120,7 +132,7 @@ export class WebhookService {
     const { on, endpoint } = await this.find(ctx, id);
     const now = ctx.clock.now();
     const secret = newSecret();
-    await rotateSecret(em(on), endpoint.id, secret, new Date(now.getTime() + ROTATION_OVERLAP_MS), now);
+    await rotateSecret(em(on), endpoint.id, await sealSecret(this.keys, endpoint.id, secret), new Date(now.getTime() + ROTATION_OVERLAP_MS), now);
     return { endpoint: toWebhookEndpoint(endpoint), secret: shownSecret(secret) };
   }
 

@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { EntityManager, SelectQueryBuilder } from "typeorm";
 import { returning, countedChange } from "../../shared/db/database";
+import { byteaArray } from "../../shared/db/bytes";
 import { WebhookDeliveryEntity, WebhookEndpointEntity } from "./events.entities";
 import type { AttemptOutcome, DeliveryStatus } from "./webhook-policy";
 
@@ -37,14 +38,88 @@ export async function insertEndpointWithin(manager: EntityManager, endpoint: Web
   return true;
 }
 
-/** A new secret; the current one keeps signing until `until` (a previous one is dropped). */
-export async function rotateSecret(manager: EntityManager, id: string, secret: string, until: Date, now: Date): Promise<boolean> {
+/** A new secret, sealed; the current one keeps signing until `until` (a previous one is dropped). */
+export async function rotateSecret(manager: EntityManager, id: string, secret: SealedSecret, until: Date, now: Date): Promise<boolean> {
   const rows = await returning(
     manager,
-    `UPDATE webhook_endpoint SET previous_secret = secret, previous_secret_until = $3, secret = $2, updated_at = $4 WHERE id = $1 RETURNING id`,
-    [id, secret, until, now],
+    `UPDATE webhook_endpoint
+        SET previous_secret = secret, previous_secret_sealed = secret_sealed, previous_secret_master_version = secret_master_version,
+            previous_secret_until = $4, secret = NULL, secret_sealed = $2, secret_master_version = $3, updated_at = $5
+      WHERE id = $1 RETURNING id`,
+    [id, secret.sealed, secret.masterVersion, until, now],
   );
   return rows.length > 0;
+}
+
+/** A secret as a row holds it: base64 from before secrets were sealed, or sealed under master key `masterVersion`. */
+export interface StoredSecret {
+  plain: string | null;
+  sealed: Buffer | null;
+  masterVersion: number | null;
+}
+
+export interface SealedSecret {
+  sealed: Buffer;
+  masterVersion: number;
+}
+
+/** An endpoint's secrets as its row holds them. */
+export interface StoredSecrets {
+  id: string;
+  secret: StoredSecret;
+  previous: StoredSecret;
+}
+
+const storedSecret = (plain: string | null, sealed: Buffer | null, masterVersion: number | null): StoredSecret => ({ plain, sealed, masterVersion });
+
+/**
+ * Up to `limit` endpoints after `afterId` (id order) with a secret in plaintext or sealed under
+ * another master key version than `masterVersion`, locked until the caller's transaction ends (a
+ * rotation waits for it).
+ */
+export async function secretsToSeal(manager: EntityManager, masterVersion: number, afterId: string | null, limit: number): Promise<StoredSecrets[]> {
+  const rows: Array<{
+    id: string;
+    secret: string | null;
+    secret_sealed: Buffer | null;
+    secret_master_version: number | null;
+    previous_secret: string | null;
+    previous_secret_sealed: Buffer | null;
+    previous_secret_master_version: number | null;
+  }> = await manager.query(
+    `SELECT id, secret, secret_sealed, secret_master_version, previous_secret, previous_secret_sealed, previous_secret_master_version
+       FROM webhook_endpoint
+      WHERE ($2::uuid IS NULL OR id > $2)
+        AND (secret IS NOT NULL OR previous_secret IS NOT NULL OR secret_master_version <> $1 OR previous_secret_master_version <> $1)
+      ORDER BY id LIMIT $3 FOR UPDATE`,
+    [masterVersion, afterId, limit],
+  );
+  return rows.map((r) => ({
+    id: r.id,
+    secret: storedSecret(r.secret, r.secret_sealed, r.secret_master_version),
+    previous: storedSecret(r.previous_secret, r.previous_secret_sealed, r.previous_secret_master_version),
+  }));
+}
+
+/** Stores endpoints' secrets sealed (no plaintext left in their rows). */
+export async function storeSealedSecrets(
+  manager: EntityManager,
+  rows: ReadonlyArray<{ id: string; secret: SealedSecret; previous: SealedSecret | null }>,
+): Promise<void> {
+  if (!rows.length) return;
+  await manager.query(
+    `UPDATE webhook_endpoint w SET secret = NULL, secret_sealed = s.secret, secret_master_version = s.secret_version,
+            previous_secret = NULL, previous_secret_sealed = s.previous, previous_secret_master_version = s.previous_version
+       FROM unnest($1::uuid[], $2::bytea[], $3::int[], $4::bytea[], $5::int[]) AS s (id, secret, secret_version, previous, previous_version)
+      WHERE w.id = s.id`,
+    [
+      rows.map((r) => r.id),
+      byteaArray(rows.map((r) => r.secret.sealed)),
+      rows.map((r) => r.secret.masterVersion),
+      byteaArray(rows.map((r) => r.previous?.sealed ?? null)),
+      rows.map((r) => r.previous?.masterVersion ?? null),
+    ],
+  );
 }
 
 /** A PENDING delivery failed without another attempt (its endpoint disabled): nothing due, no lease. */
@@ -118,8 +193,12 @@ export interface LeasedDelivery {
   scheduledAttempts: number;
   endpointId: string;
   url: string;
-  secret: string;
+  secret: string | null;
+  secretSealed: Buffer | null;
+  secretMasterVersion: number | null;
   previousSecret: string | null;
+  previousSecretSealed: Buffer | null;
+  previousSecretMasterVersion: number | null;
   previousSecretUntil: Date | null;
   enabled: boolean;
   failingSince: Date | null;
@@ -133,8 +212,9 @@ export interface LeasedDelivery {
 /** Those of `ids` still PENDING and leased under `token` with at least `marginMs` of the lease left. */
 export function leasedDeliveries(manager: EntityManager, ids: readonly string[], token: string, marginMs: number): Promise<LeasedDelivery[]> {
   return manager.query(
-    `SELECT d.id, d.scheduled_attempts AS "scheduledAttempts", w.id AS "endpointId", w.url, w.secret, w.previous_secret AS "previousSecret",
-            w.previous_secret_until AS "previousSecretUntil", w.enabled, w.failing_since AS "failingSince",
+    `SELECT d.id, d.scheduled_attempts AS "scheduledAttempts", w.id AS "endpointId", w.url, w.secret, w.secret_sealed AS "secretSealed",
+            w.secret_master_version AS "secretMasterVersion", w.previous_secret AS "previousSecret", w.previous_secret_sealed AS "previousSecretSealed",
+            w.previous_secret_master_version AS "previousSecretMasterVersion", w.previous_secret_until AS "previousSecretUntil", w.enabled, w.failing_since AS "failingSince",
             e.id AS "eventId", e.tenant_id AS "tenantId", e.type, e.occurred_at AS "occurredAt", e.data
        FROM webhook_delivery d JOIN webhook_endpoint w ON w.id = d.endpoint_id JOIN event e ON e.id = d.event_id
       WHERE d.id = ANY ($1::uuid[]) AND d.lease_token = $2 AND d.status = 'PENDING'

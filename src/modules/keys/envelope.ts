@@ -112,7 +112,7 @@ export function blindIndex(key: Buffer, value: string): string {
  * version. A ciphertext copied to another row, or kept past a re-encryption, fails to open.
  */
 export function associatedData(
-  kind: "record" | "subject" | "subject-request" | "subject-key" | "record-key" | "tenant-key" | "index-key",
+  kind: "record" | "subject" | "subject-request" | "subject-key" | "record-key" | "tenant-key" | "index-key" | "webhook-secret",
   ids: readonly string[],
   keyVersion: number,
 ): string {

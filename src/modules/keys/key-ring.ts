@@ -397,6 +397,26 @@ export class KeyRing {
     return done;
   }
 
+  /** The master key version new seals are made under. */
+  get masterVersion(): number {
+    return this.provider.version;
+  }
+
+  /**
+   * Seals a 32-byte secret that belongs to no tenant's keys (a webhook endpoint's signing secret)
+   * under the master key itself, as a tenant's KEK is: a copy of the database without the master
+   * key cannot read it. `ids` bind it to its row.
+   */
+  async sealSecret(kind: "webhook-secret", ids: readonly string[], secret: Buffer): Promise<{ sealed: Buffer; masterVersion: number }> {
+    const masterVersion = this.provider.version;
+    return { sealed: await this.provider.wrap(secret, associatedData(kind, [...ids, `m${masterVersion}`], 1)), masterVersion };
+  }
+
+  /** What sealSecret sealed under master key `masterVersion`; rejects when it fails authentication or that version is not configured. */
+  openSecret(kind: "webhook-secret", ids: readonly string[], sealed: Buffer, masterVersion: number): Promise<Buffer> {
+    return this.provider.unwrap(sealed, associatedData(kind, [...ids, `m${masterVersion}`], 1), masterVersion);
+  }
+
   /** A ring that refuses every key: for a schema that never runs a request (printing, checks). */
   static withoutMasterKey(): KeyRing {
     const refuse = () => Promise.reject(new Error("no master key is configured"));
