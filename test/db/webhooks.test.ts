@@ -6,7 +6,7 @@ import { EventFeed } from "../../src/modules/events/event-feed";
 import { emitOn } from "../../src/modules/events/outbox";
 import { RETRY_DELAYS_MS } from "../../src/modules/events/webhook-policy";
 import type { AddressRules } from "../../src/modules/events/webhook-transport";
-import { WebhookWorker } from "../../src/modules/events/webhook-worker";
+import { TAMPERED_SECRET, WebhookWorker } from "../../src/modules/events/webhook-worker";
 import { claimDue, failLeasedToDisabled } from "../../src/modules/events/webhooks.store";
 import { createLogger } from "../../src/shared/logging";
 import { registry } from "../../src/shared/metrics";
@@ -219,7 +219,7 @@ describe("webhooks", () => {
       }
     });
 
-    it("a sealed secret moved to another endpoint does not open: that endpoint's deliveries are leased but never sent, the others' are", async () => {
+    it("a sealed secret moved to another endpoint does not open: that endpoint is disabled, nothing is signed with the other's secret, and a rotation brings it back", async () => {
       const receiver = await startReceiver();
       try {
         const tenant = await createTenant(app);
@@ -232,14 +232,18 @@ describe("webhooks", () => {
         const [delivery] = await receiver.waitFor(1);
         new Webhook(a.secret).verify(delivery.body, delivery.headers as Record<string, string>);
         await eventually(async () => ((await deliveryOf(tenant.id, a.id))?.status === "SUCCEEDED" ? true : undefined));
-        const [held] = await app
-          .region()
-          .owner.query(
-            `SELECT status, lease_token IS NOT NULL AS leased, jsonb_array_length(attempts) AS attempts FROM webhook_delivery WHERE endpoint_id = $1`,
-            [b.id],
-          );
-        assert.deepEqual(held, { status: "PENDING", leased: true, attempts: 0 }, "leased with the other's, never attempted");
+        const disabled = await eventually(async () => {
+          const endpoint = await endpointOf(tenant.id, b.id);
+          return endpoint.enabled ? undefined : endpoint;
+        });
+        assert.equal(disabled.disabledReason, TAMPERED_SECRET);
+        assert.deepEqual(
+          disabled.deliveries.nodes.map((d) => [d.status, d.attempts.length]),
+          [["FAILED", 0]],
+          "failed, never attempted",
+        );
         assert.equal(receiver.received.length, 1, "nothing signed with another endpoint's secret");
+
         // A sweep under a new master key names it and goes on with the others.
         const sweep = createHash("sha256").update("webhooks: a master key for one sweep").digest();
         const swept = await sealSecretsIn(
@@ -249,8 +253,22 @@ describe("webhooks", () => {
         assert.deepEqual(swept.unreadable, [b.id]);
         assert.ok(swept.sealed >= 1, "the readable ones sealed again");
         await sealSecretsIn(app.region().maintenance, new KeyRing(new LocalKeyProvider(TEST_MASTER_KEY, { previous: new Map([[3, sweep]]) })));
-        // The tampered one stays out of the later tests' sweeps.
-        await app.region().owner.query(`DELETE FROM webhook_endpoint WHERE id = $1`, [b.id]);
+
+        // Its administrator rotates the secret and enables it: the new secret signs alone (the tampered one, now the previous, signs nothing).
+        const fresh = assertOk(await as.asTenantAdmin(tenant.id).gql(ROTATE, { id: b.id })).rotateWebhookSecret.secret as string;
+        assertOk(await as.asTenantAdmin(tenant.id).gql(ENABLE, { id: b.id }));
+        await openRequest(tenant.id);
+        const more = (await receiver.waitFor(3)).slice(1);
+        const toB = more.filter((r) => {
+          try {
+            new Webhook(fresh).verify(r.body, r.headers as Record<string, string>);
+            return true;
+          } catch {
+            return false;
+          }
+        });
+        assert.equal(toB.length, 1);
+        assert.equal((toB[0].headers["webhook-signature"] as string).split(" ").length, 1);
       } finally {
         await receiver.close();
       }

@@ -1,5 +1,6 @@
 import type { DataSource } from "typeorm";
 import type { KeyRing } from "../keys/key-ring";
+import { IntegrityError } from "../keys/envelope";
 import { asBytes } from "../../shared/db/bytes";
 import { loggableError, type Logger } from "../../shared/logging";
 import type { Database } from "../../shared/db/topology";
@@ -27,8 +28,9 @@ export async function openSecret(keys: KeyRing, endpointId: string, stored: Stor
 /**
  * Seals the secrets of `db`'s endpoints that are plaintext (from before secrets were sealed) or
  * sealed under an older master key (after a new MASTER_KEY, the old one in MASTER_KEY_PREVIOUS),
- * in batches, each a transaction holding its rows. An endpoint whose sealed secret does not open
- * is left as it is and named in `unreadable` (its deliveries are not sent until it is rotated).
+ * in batches, each a transaction holding its rows. An endpoint whose current secret does not open
+ * is left as it is and named in `unreadable` (its deliveries are not sent until it is rotated); a
+ * previous secret that fails authentication is dropped.
  */
 export async function sealSecretsIn(db: DataSource, keys: KeyRing, batchSize = 100): Promise<{ sealed: number; unreadable: string[] }> {
   let sealed = 0;
@@ -48,7 +50,12 @@ export async function sealSecretsIn(db: DataSource, keys: KeyRing, batchSize = 1
         try {
           const secret = await reseal(row.secret);
           if (!secret) throw new Error("a webhook endpoint without a secret");
-          resealed.push({ id: row.id, secret, previous: await reseal(row.previous) });
+          // A previous secret that fails authentication can never sign again: it is dropped.
+          const previous = await reseal(row.previous).catch((error: unknown) => {
+            if (error instanceof IntegrityError) return null;
+            throw error;
+          });
+          resealed.push({ id: row.id, secret, previous });
         } catch {
           unreadable.push(row.id);
         }

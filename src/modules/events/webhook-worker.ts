@@ -20,6 +20,10 @@ import {
 import { attemptDelivery, deliveryAgents, type AddressRules, type DeliveryAgents } from "./webhook-transport";
 import { openSecret } from "./webhook-secrets";
 import type { KeyRing } from "../keys/key-ring";
+import { IntegrityError } from "../keys/envelope";
+
+/** Why an endpoint whose signing secret failed authentication was disabled. */
+export const TAMPERED_SECRET = "Its signing secret failed authentication (tampered with): rotate the secret, then enable the endpoint.";
 
 /** An endpoint's secrets, opened (base64), as signingSecrets takes them. */
 interface EndpointSecrets {
@@ -253,8 +257,14 @@ export class WebhookWorker {
       const leased = found.filter((d) => d.enabled);
       const disabled = found.filter((d) => !d.enabled).map((d) => d.id);
       if (disabled.length) await failLeasedToDisabled(db.maintenance.manager, disabled, job.token, this.clock.now());
-      const secrets = await this.secretsOf(leased, job.database);
-      // One whose endpoint's secret cannot be opened is not sent (unsigned, or signed wrongly): its lease runs out.
+      const { opened: secrets, tampered } = await this.secretsOf(leased, job.database);
+      // Nothing is sent without its endpoint's own secret. A tampered one cannot sign again: its
+      // endpoint is disabled, which fails its waiting deliveries; the others' leases run out.
+      if (tampered.size) {
+        await db.maintenance.transaction(async (m) => {
+          for (const id of tampered) await disableEndpoint(m, id, TAMPERED_SECRET, this.clock.now());
+        });
+      }
       const sending = leased.filter((d) => secrets.has(d.endpointId));
       if (!sending.length) return;
       const at = this.clock.now();
@@ -289,36 +299,48 @@ export class WebhookWorker {
   }
 
   /**
-   * The signing secrets of the deliveries' endpoints, opened once per job; an endpoint whose secret
-   * does not open (tampered with, moved, or sealed under a master key version this instance is
-   * not given) is left out and logged, without any secret.
+   * The signing secrets of the deliveries' endpoints, opened once per job, and the endpoints whose
+   * current secret failed authentication (tampered with, or moved from another endpoint). One that
+   * does not open for another reason (its master key version not configured here) is in neither:
+   * its deliveries wait, unsent, for an instance that has the key. A previous secret that does not
+   * open just signs no more. Logged with endpoint ids only.
    */
-  private async secretsOf(deliveries: readonly LeasedDelivery[], database: string): Promise<Map<string, EndpointSecrets>> {
+  private async secretsOf(deliveries: readonly LeasedDelivery[], database: string): Promise<{ opened: Map<string, EndpointSecrets>; tampered: Set<string> }> {
+    const { keys } = this.options;
     const opened = new Map<string, EndpointSecrets>();
-    const unreadable = new Set<string>();
+    const tampered = new Set<string>();
+    const unopened = new Set<string>();
+    const droppedPrevious: string[] = [];
     for (const d of deliveries) {
-      if (opened.has(d.endpointId) || unreadable.has(d.endpointId)) continue;
+      if (opened.has(d.endpointId) || tampered.has(d.endpointId) || unopened.has(d.endpointId)) continue;
+      let secret: string | null;
       try {
-        const { keys } = this.options;
-        const secret = await openSecret(keys, d.endpointId, { plain: d.secret, sealed: d.secretSealed, masterVersion: d.secretMasterVersion });
-        const previous = await openSecret(keys, d.endpointId, {
-          plain: d.previousSecret,
-          sealed: d.previousSecretSealed,
-          masterVersion: d.previousSecretMasterVersion,
-        });
-        if (secret === null) throw new Error("an endpoint without a secret");
-        opened.set(d.endpointId, { secret, previousSecret: previous, previousSecretUntil: d.previousSecretUntil });
-      } catch {
-        unreadable.add(d.endpointId);
+        secret = await openSecret(keys, d.endpointId, { plain: d.secret, sealed: d.secretSealed, masterVersion: d.secretMasterVersion });
+      } catch (error) {
+        (error instanceof IntegrityError ? tampered : unopened).add(d.endpointId);
+        continue;
       }
+      if (secret === null) {
+        unopened.add(d.endpointId);
+        continue;
+      }
+      const previous = await openSecret(keys, d.endpointId, {
+        plain: d.previousSecret,
+        sealed: d.previousSecretSealed,
+        masterVersion: d.previousSecretMasterVersion,
+      }).catch(() => {
+        droppedPrevious.push(d.endpointId);
+        return null;
+      });
+      opened.set(d.endpointId, { secret, previousSecret: previous, previousSecretUntil: d.previousSecretUntil });
     }
-    if (unreadable.size) {
+    if (tampered.size || unopened.size || droppedPrevious.length) {
       this.log.error(
-        { database, endpoints: [...unreadable] },
-        "webhook endpoints' signing secrets could not be opened (tampered with, or sealed under a master key version not configured): their deliveries are not sent",
+        { database, tampered: [...tampered], notOpened: [...unopened], previousNotOpened: droppedPrevious },
+        "webhook signing secrets did not open: tampered ones disable their endpoint (rotate the secret, then enable it), others' deliveries wait for an instance with their master key version",
       );
     }
-    return opened;
+    return { opened, tampered };
   }
 
   /** One signed POST of a delivery's event. */
