@@ -1,7 +1,6 @@
 import type { DataSource } from "typeorm";
 import type { KeyRing } from "../keys/key-ring";
 import { IntegrityError } from "../keys/envelope";
-import { asBytes } from "../../shared/db/bytes";
 import { loggableError, type Logger } from "../../shared/logging";
 import type { Database } from "../../shared/db/topology";
 import { secretsToSeal, storeSealedSecrets, type SealedSecret, type StoredSecret } from "./webhooks.store";
@@ -22,7 +21,7 @@ export function sealSecret(keys: KeyRing, endpointId: string, secret: string): P
 export async function openSecret(keys: KeyRing, endpointId: string, stored: StoredSecret): Promise<string | null> {
   if (stored.plain !== null) return stored.plain;
   if (stored.sealed === null || stored.masterVersion === null) return null;
-  return (await keys.openSecret("webhook-secret", [endpointId], asBytes(stored.sealed)!, stored.masterVersion)).toString("base64");
+  return (await keys.openSecret("webhook-secret", [endpointId], stored.sealed, stored.masterVersion)).toString("base64");
 }
 
 /**

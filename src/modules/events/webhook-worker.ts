@@ -315,7 +315,7 @@ export class WebhookWorker {
       if (opened.has(d.endpointId) || tampered.has(d.endpointId) || unopened.has(d.endpointId)) continue;
       let secret: string | null;
       try {
-        secret = await openSecret(keys, d.endpointId, { plain: d.secret, sealed: d.secretSealed, masterVersion: d.secretMasterVersion });
+        secret = await openSecret(keys, d.endpointId, d.secret);
       } catch (error) {
         (error instanceof IntegrityError ? tampered : unopened).add(d.endpointId);
         continue;
@@ -324,11 +324,7 @@ export class WebhookWorker {
         unopened.add(d.endpointId);
         continue;
       }
-      const previous = await openSecret(keys, d.endpointId, {
-        plain: d.previousSecret,
-        sealed: d.previousSecretSealed,
-        masterVersion: d.previousSecretMasterVersion,
-      }).catch(() => {
+      const previous = await openSecret(keys, d.endpointId, d.previousSecret).catch(() => {
         droppedPrevious.push(d.endpointId);
         return null;
       });

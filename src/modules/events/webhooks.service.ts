@@ -99,14 +99,18 @@ export class WebhookService {
     const url = checkEndpointUrl(input.url, { httpsOnly: this.settings.httpsOnly });
     await checkReachable(url, this.settings.rules);
     const now = ctx.clock.now();
+    const id = randomUUID();
+    // Stored only sealed under the master key, shown once below.
+    const secret = newSecret();
+    const sealed = await sealSecret(this.keys, id, secret);
     const endpoint = Object.assign(new WebhookEndpointEntity(), {
-      id: randomUUID(),
+      id,
       tenantId: owner,
       url: url.toString(),
       eventTypes: [...new Set(input.eventTypes)],
       secret: null,
-      secretSealed: null as Buffer | null,
-      secretMasterVersion: null as number | null,
+      secretSealed: sealed.sealed,
+      secretMasterVersion: sealed.masterVersion,
       previousSecret: null,
       previousSecretSealed: null,
       previousSecretMasterVersion: null,
@@ -117,9 +121,6 @@ export class WebhookService {
       createdAt: now,
       updatedAt: now,
     });
-    // Stored only sealed under the master key, shown once below.
-    const secret = newSecret();
-    ({ sealed: endpoint.secretSealed, masterVersion: endpoint.secretMasterVersion } = await sealSecret(this.keys, endpoint.id, secret));
     auditTarget(ctx, { tenantId: owner, targetType: "WebhookEndpoint", targetId: endpoint.id, details: { eventTypes: endpoint.eventTypes } });
     if (!(await insertEndpointWithin(em(await this.on(ctx, owner)), endpoint, MAX_ENDPOINTS_PER_OWNER))) {
       throw new DomainError(ErrorCode.INVALID_STATE, `At most ${MAX_ENDPOINTS_PER_OWNER} webhook endpoints per tenant: delete one first.`);

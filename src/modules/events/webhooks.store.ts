@@ -193,12 +193,9 @@ export interface LeasedDelivery {
   scheduledAttempts: number;
   endpointId: string;
   url: string;
-  secret: string | null;
-  secretSealed: Buffer | null;
-  secretMasterVersion: number | null;
-  previousSecret: string | null;
-  previousSecretSealed: Buffer | null;
-  previousSecretMasterVersion: number | null;
+  /** The endpoint's secrets as its row holds them (as secretsToSeal gives them). */
+  secret: StoredSecret;
+  previousSecret: StoredSecret;
   previousSecretUntil: Date | null;
   enabled: boolean;
   failingSince: Date | null;
@@ -210,17 +207,31 @@ export interface LeasedDelivery {
 }
 
 /** Those of `ids` still PENDING and leased under `token` with at least `marginMs` of the lease left. */
-export function leasedDeliveries(manager: EntityManager, ids: readonly string[], token: string, marginMs: number): Promise<LeasedDelivery[]> {
-  return manager.query(
-    `SELECT d.id, d.scheduled_attempts AS "scheduledAttempts", w.id AS "endpointId", w.url, w.secret, w.secret_sealed AS "secretSealed",
-            w.secret_master_version AS "secretMasterVersion", w.previous_secret AS "previousSecret", w.previous_secret_sealed AS "previousSecretSealed",
-            w.previous_secret_master_version AS "previousSecretMasterVersion", w.previous_secret_until AS "previousSecretUntil", w.enabled, w.failing_since AS "failingSince",
+export async function leasedDeliveries(manager: EntityManager, ids: readonly string[], token: string, marginMs: number): Promise<LeasedDelivery[]> {
+  const rows: Array<
+    Omit<LeasedDelivery, "secret" | "previousSecret"> & {
+      secret: string | null;
+      secret_sealed: Buffer | null;
+      secret_master_version: number | null;
+      previous_secret: string | null;
+      previous_secret_sealed: Buffer | null;
+      previous_secret_master_version: number | null;
+    }
+  > = await manager.query(
+    `SELECT d.id, d.scheduled_attempts AS "scheduledAttempts", w.id AS "endpointId", w.url, w.secret, w.secret_sealed, w.secret_master_version,
+            w.previous_secret, w.previous_secret_sealed, w.previous_secret_master_version, w.previous_secret_until AS "previousSecretUntil",
+            w.enabled, w.failing_since AS "failingSince",
             e.id AS "eventId", e.tenant_id AS "tenantId", e.type, e.occurred_at AS "occurredAt", e.data
        FROM webhook_delivery d JOIN webhook_endpoint w ON w.id = d.endpoint_id JOIN event e ON e.id = d.event_id
       WHERE d.id = ANY ($1::uuid[]) AND d.lease_token = $2 AND d.status = 'PENDING'
         AND d.lease_until > clock_timestamp() + make_interval(secs => $3::float8 / 1000)`,
     [ids, token, marginMs],
   );
+  return rows.map(({ secret, secret_sealed, secret_master_version, previous_secret, previous_secret_sealed, previous_secret_master_version, ...delivery }) => ({
+    ...delivery,
+    secret: storedSecret(secret, secret_sealed, secret_master_version),
+    previousSecret: storedSecret(previous_secret, previous_secret_sealed, previous_secret_master_version),
+  }));
 }
 
 /**
