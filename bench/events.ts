@@ -16,6 +16,8 @@ import { BENCH_SECRET, euRegionUrl, gql, intFromEnv, postgresCpuMs, processCpuMs
  * mutation's answer (its commit) to the verified delivery; then the same mutations' req/s at
  * full speed with the endpoint enabled and disabled, alternating runs (BENCH_RUNS of each, 5:
  * single runs vary by 10-20% on a busy 2-core machine), the order reversed every other round.
+ * BENCH_STATEMENTS=1 adds where PostgreSQL's time went in each kind of run (pg_stat_statements)
+ * and the outbox tables' row counts (how many updates were HOT).
  */
 const OPEN = `mutation($input: OpenSubjectRequestInput!) { openSubjectRequest(input: $input) { id } }`;
 const CREATE = `mutation($input: CreateWebhookEndpointInput!) { createWebhookEndpoint(input: $input) { secret endpoint { id } } }`;
@@ -35,7 +37,9 @@ async function main() {
   const runs = intFromEnv("BENCH_RUNS", 5);
   const perRun = intFromEnv("BENCH_RUN_REQUESTS", 1500);
   const concurrency = intFromEnv("BENCH_CONCURRENCY", 20);
-  const database = await freshDatabase("custodian_bench", createLogger("warn"));
+  // BENCH_STATEMENTS=1: where PostgreSQL's time goes with the endpoint and without (pg_stat_statements).
+  const statements = process.env.BENCH_STATEMENTS === "1";
+  const database = await freshDatabase("custodian_bench", createLogger("warn"), statements ? { shared_preload_libraries: "pg_stat_statements" } : undefined);
   console.log(
     `# events bench on ${database.description}: ${events} events at ${rate}/s, then ${runs} x 2 alternating runs of ${perRun} at concurrency ${concurrency}`,
   );
@@ -67,6 +71,8 @@ async function main() {
 
   const pool = new Pool({ connectionString: euRegionUrl(database.url), max: 4 });
   pool.on("error", () => undefined);
+  const control = new Pool({ connectionString: database.url, max: 1 });
+  control.on("error", () => undefined);
   // Development mode: the receiver is on loopback, which production refuses.
   const api = await startApi(database.url, { NODE_ENV: "development", WEBHOOK_ALLOW_PRIVATE_NETWORKS: "1", RETENTION_INTERVAL: "off" });
   try {
@@ -92,6 +98,15 @@ async function main() {
       );
     }
     await syncDirectory(database.url);
+    if (statements) await control.query(`CREATE EXTENSION IF NOT EXISTS pg_stat_statements`);
+    const statementTimes = async () => {
+      const { rows } = await control.query<{ query: string; calls: string; ms: number }>(
+        `SELECT left(regexp_replace(query, '\\s+', ' ', 'g'), 110) AS query, sum(calls) AS calls, sum(total_exec_time) AS ms FROM pg_stat_statements GROUP BY 1`,
+      );
+      return new Map(rows.map((r) => [r.query, { calls: Number(r.calls), ms: r.ms }]));
+    };
+    // Per statement, its time and calls summed over the runs of each kind (their deliveries included).
+    const spent = { with: new Map<string, { calls: number; ms: number }>(), without: new Map<string, { calls: number; ms: number }>() };
     for (const [t, tenantId] of tenants.entries()) {
       const created = (await gql(api.url, admins[t][0], CREATE, { input: { url: receiverUrl, eventTypes: ["SUBJECT_REQUEST_OPENED"] } })).createWebhookEndpoint;
       hooks.set(tenantId, new Webhook(created.secret));
@@ -180,6 +195,7 @@ async function main() {
         for (const e of endpoints)
           await gql(api.url, e.token, `mutation($id: ID!) { ${enabled ? "enable" : "disable"}WebhookEndpoint(endpointId: $id) { id } }`, { id: e.id });
         enabledNow = enabled;
+        const statementsBefore = statements ? await statementTimes() : null;
         const before = cpuNow();
         const seconds = await timed(
           Array.from({ length: perRun }, () => open),
@@ -195,6 +211,14 @@ async function main() {
         // The next run starts when this one's deliveries are done: each run pays for its own.
         const until = performance.now() + 60_000;
         while (enabled && arrived.size < deliverable && performance.now() < until) await new Promise((ok) => setTimeout(ok, 50));
+        if (statementsBefore) {
+          const into = enabled ? spent.with : spent.without;
+          for (const [query, now] of await statementTimes()) {
+            const was = statementsBefore.get(query) ?? { calls: 0, ms: 0 };
+            const sum = into.get(query) ?? { calls: 0, ms: 0 };
+            into.set(query, { calls: sum.calls + now.calls - was.calls, ms: sum.ms + now.ms - was.ms });
+          }
+        }
       }
     }
     const [w, n] = [median(withEndpoint), median(without)];
@@ -205,6 +229,28 @@ async function main() {
     const cpu = (xs: Cpu[]) =>
       `API ${median(xs.map((x) => x.api)).toFixed(2)}, PostgreSQL ${median(xs.map((x) => x.postgres)).toFixed(2)}, bench ${median(xs.map((x) => x.bench)).toFixed(2)}`;
     console.log(`CPU per mutation (ms, medians)  with endpoint: ${cpu(cpuWith)}  without: ${cpu(cpuWithout)}`);
+    if (statements) {
+      // The statements whose time differs most, per mutation (each kind ran runs x perRun of them).
+      const n = runs * perRun;
+      const rows = [...new Set([...spent.with.keys(), ...spent.without.keys()])]
+        .map((query) => {
+          const w = spent.with.get(query) ?? { calls: 0, ms: 0 };
+          const o = spent.without.get(query) ?? { calls: 0, ms: 0 };
+          return { query, w, o, delta: (w.ms - o.ms) / n };
+        })
+        .sort((a, b) => Math.abs(b.delta) - Math.abs(a.delta))
+        .slice(0, 15);
+      const { rows: tables } = await pool.query(
+        `SELECT relname, n_tup_ins AS inserted, n_tup_upd AS updated, n_tup_hot_upd AS hot, autovacuum_count AS vacuums, autoanalyze_count AS analyzes
+           FROM pg_stat_user_tables WHERE relname IN ('event', 'webhook_delivery') ORDER BY relname`,
+      );
+      console.log(`tables (EU region): ${JSON.stringify(tables)}`);
+      console.log(`PostgreSQL execution per mutation (ms): with, without, difference; calls per mutation with, without`);
+      for (const r of rows)
+        console.log(
+          `  ${(r.w.ms / n).toFixed(3)} ${(r.o.ms / n).toFixed(3)} ${r.delta >= 0 ? "+" : ""}${r.delta.toFixed(3)}  ${(r.w.calls / n).toFixed(2)} ${(r.o.calls / n).toFixed(2)}  ${r.query}`,
+        );
+    }
     if (process.argv.includes("--json")) {
       console.log(
         JSON.stringify({ events, rate, missing, duplicates, p50: percentile(latencies, 50), p99: percentile(latencies, 99), withEndpoint: w, without: n }),
@@ -213,6 +259,7 @@ async function main() {
   } finally {
     await api.stop();
     await pool.end();
+    await control.end();
     receiver.close();
     await database.drop();
   }

@@ -17,6 +17,7 @@ import { ScopeChecksPlanned1796400000007 } from "./1796400000007-ScopeChecksPlan
 import { RecordTally1796400000008 } from "./1796400000008-RecordTally";
 import { SealedRequestReasons1796400000010 } from "./1796400000010-SealedRequestReasons";
 import { SealedWebhookSecrets1796400000011 } from "./1796400000011-SealedWebhookSecrets";
+import { DeliveriesWrittenByTheOutbox1796400000012 } from "./1796400000012-DeliveriesWrittenByTheOutbox";
 
 /** Every migration, in order. Listed explicitly so a stale compiled file can never run. */
 export const migrations = [
@@ -39,4 +40,5 @@ export const migrations = [
   RecordTally1796400000008,
   SealedRequestReasons1796400000010,
   SealedWebhookSecrets1796400000011,
+  DeliveriesWrittenByTheOutbox1796400000012,
 ];

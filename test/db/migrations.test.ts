@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
+import { randomUUID } from "node:crypto";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -63,50 +64,55 @@ describe("migrations and entity metadata", () => {
     const script = join(__dirname, "..", "..", "scripts", "migrations.js");
     const cli = async (command: string) =>
       (await promisify(execFile)(process.execPath, [script, command], { env: { ...process.env, DATABASE_URL: database.url, LOG_LEVEL: "warn" } })).stdout;
-    // The data's newest migration seals webhook endpoints' signing secrets (reverted, its columns go;
-    // applied again, a secret written meanwhile as the previous version writes it is kept, for the
-    // start's sealing to find); the key store's keeps a KEK from being destroyed under a subject key that names it.
+    // The data's newest migration has the outbox write each event's deliveries (reverted, its
+    // trigger goes; applied again, an event written meanwhile keeps its place and the next one is
+    // fanned out); the key store's keeps a KEK from being destroyed under a subject key that names it.
+    const count = (url: string, sql: string) => on(url, async (db) => Number((await db.query(sql))[0].n));
+    const fanOuts = (url: string) => count(url, `SELECT count(*) AS n FROM pg_trigger WHERE tgname = 'deliveries' AND tgrelid = 'event'::regclass`);
     const sealedColumns = (url: string) =>
-      on(url, async (db) =>
-        Number(
-          (
-            await db.query(
-              `SELECT count(*) AS n FROM information_schema.columns WHERE table_name = 'webhook_endpoint' AND column_name IN ('secret_sealed', 'previous_secret_sealed')`,
-            )
-          )[0].n,
-        ),
+      count(
+        url,
+        `SELECT count(*) AS n FROM information_schema.columns WHERE table_name = 'webhook_endpoint' AND column_name IN ('secret_sealed', 'previous_secret_sealed')`,
       );
-    const guards = (url: string) => on(url, async (db) => Number((await db.query(`SELECT count(*) AS n FROM pg_class WHERE relname = 'shred_epoch'`))[0].n));
-    const kekGuards = (url: string) =>
-      on(url, async (db) => Number((await db.query(`SELECT count(*) AS n FROM pg_constraint WHERE conname = 'subject_key_kek_fkey'`))[0].n));
+    const kekGuards = (url: string) => count(url, `SELECT count(*) AS n FROM pg_constraint WHERE conname = 'subject_key_kek_fkey'`);
+    const guards = (url: string) => count(url, `SELECT count(*) AS n FROM pg_class WHERE relname = 'shred_epoch'`);
     const eu = regionUrlOf({ controlUrl: database.url }, "EU");
     // Each location's key store is migrated (and made) with it, and reverted with it.
     const euKeys = keystoreLocation({ production: false }, "EU", eu).url;
-    const newest = (name: string) => (name.endsWith("key store") ? "SubjectKeysUnderTheirKek" : "SealedWebhookSecrets");
+    const newest = (name: string) => (name.endsWith("key store") ? "SubjectKeysUnderTheirKek" : "DeliveriesWrittenByTheOutbox");
     await cli("run");
-    assert.equal(await sealedColumns(eu), 2, "the newest migration is applied to start with");
+    assert.equal(await fanOuts(eu), 1, "the newest migration is applied to start with");
     assert.ok((await kekGuards(euKeys)) > 0, "and the key store's");
 
     const reverted = await cli("revert");
     for (const name of [...LOCATIONS, ...LOCATIONS.map((l) => `${l} key store`), "control"])
       assert.match(reverted, new RegExp(`^${name}: reverted ${newest(name)}\\d+$`, "m"));
-    assert.equal(await sealedColumns(eu), 0);
-    assert.equal(await sealedColumns(database.url), 0);
+    assert.equal(await fanOuts(eu), 0);
+    assert.equal(await fanOuts(database.url), 0);
     assert.equal(await kekGuards(euKeys), 0);
-    assert.ok((await guards(euKeys)) > 0, "only the newest migration is reverted");
-    assert.ok((await guards(eu)) > 0);
-    // An operators' endpoint (in control) as the previous version writes it: its secret in plain text.
-    await on(database.url, (db) =>
-      db.query(`INSERT INTO webhook_endpoint (id, tenant_id, url, event_types, secret, created_at, updated_at)
-                VALUES (gen_random_uuid(), NULL, 'https://receiver.example/hook', '{SUBPROCESSOR_LIST_CHANGED}', 'written before', now(), now())`),
-    );
+    assert.equal(await sealedColumns(eu), 2, "only the newest migration is reverted");
+    assert.ok((await guards(euKeys)) > 0);
+    // An operators' endpoint (in control) and an event written meanwhile, as the previous version writes them.
+    const endpoint = randomUUID();
+    await on(database.url, async (db) => {
+      await db.query(
+        `INSERT INTO webhook_endpoint (id, tenant_id, url, event_types, secret, created_at, updated_at)
+         VALUES ($1, NULL, 'https://receiver.example/hook', '{SUBPROCESSOR_LIST_CHANGED}', 'written before', now(), now())`,
+        [endpoint],
+      );
+      await db.query(`INSERT INTO event (id, tenant_id, type, occurred_at, data) VALUES (gen_random_uuid(), NULL, 'SUBPROCESSOR_LIST_CHANGED', now(), '{}')`);
+    });
 
     const applied = await cli("run");
     for (const name of ["control", ...LOCATIONS, ...LOCATIONS.map((l) => `${l} key store`)])
       assert.match(applied, new RegExp(`^${name}: applied ${newest(name)}\\d+$`, "m"));
-    assert.equal(await sealedColumns(eu), 2);
-    const [left] = await on(database.url, (db) => db.query(`SELECT count(*)::int AS n FROM webhook_endpoint WHERE secret = 'written before'`));
-    assert.equal(left.n, 1, "a secret of before is kept, for the start's sealing to seal");
+    assert.equal(await fanOuts(eu), 1);
+    const deliveries = () => count(database.url, `SELECT count(*) AS n FROM webhook_delivery WHERE endpoint_id = '${endpoint}'`);
+    assert.equal(await deliveries(), 0, "an event of before gets no delivery from the migration");
+    await on(database.url, (db) =>
+      db.query(`INSERT INTO event (id, tenant_id, type, occurred_at, data) VALUES (gen_random_uuid(), NULL, 'SUBPROCESSOR_LIST_CHANGED', now(), '{}')`),
+    );
+    assert.equal(await deliveries(), 1, "the next one gets its delivery from the outbox");
     assert.ok((await kekGuards(euKeys)) > 0);
     assert.equal((await cli("run")).trim(), "every database is up to date");
     for (const url of urls()) assert.equal((await on(url, schemaDrift)).up.length, 0);

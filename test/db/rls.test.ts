@@ -46,6 +46,34 @@ describe("row-level security", () => {
     for (const row of rows) assert.deepEqual([row.table_name, row.rls, row.forced], [row.table_name, true, true]);
   });
 
+  it("lets rows through without a scope claim only to maintenance, to reference data's readers and to the owner's triggers", async () => {
+    // Policies are permissive: one granted to every role (or to the request role) with no claim in
+    // it would open its table to every request. Besides maintenance's, only reference data's reads
+    // and the owner's own: the triggers that keep the tally and that write an event's deliveries
+    // (under FORCE ROW LEVEL SECURITY when the owner is no superuser, maintenance's events would
+    // otherwise fail the claim's check).
+    const rows: Array<{ table: string; policy: string; role: string; owner: string; command: string }> = await app.db.query(
+      `SELECT p.tablename AS table, p.policyname AS policy, r AS role, t.tableowner AS owner, p.cmd AS command
+         FROM pg_policies p JOIN pg_tables t ON t.schemaname = p.schemaname AND t.tablename = p.tablename, unnest(p.roles) AS r
+        WHERE p.schemaname = 'public' AND (p.qual IS NULL OR p.qual NOT LIKE '%custodian_%') AND (p.with_check IS NULL OR p.with_check NOT LIKE '%custodian_%')`,
+    );
+    const unclaimed = rows.filter((r) => r.role !== "custodian_maintenance");
+    assert.deepEqual(
+      unclaimed.map((r) => [r.table, r.policy, r.command, r.role === r.owner]).sort(),
+      [
+        ["personal_data_record_tally", "kept_by_triggers", "ALL", true],
+        // Reference data: read by every role, written under the operators' scope.
+        ["storage_location", "shared_read", "SELECT", false],
+        ["subprocessor_list", "shared_read", "SELECT", false],
+        ["subprocessor_list_change", "shared_read", "SELECT", false],
+        ["third_party", "shared_read", "SELECT", false],
+        ["webhook_delivery", "outbox_fan_out", "INSERT", true],
+        ["webhook_endpoint", "outbox_fan_out", "SELECT", true],
+      ],
+    );
+    assert.ok(rows.length > unclaimed.length, "the probe finds maintenance's policies too");
+  });
+
   it("shows a tenant's request only its tenant's rows, even in raw SQL with no tenant filter", async () => {
     const ctx = await contextOf(principals.tenantAdmin(a.id));
     const tenants = (await em(ctx).query(`SELECT DISTINCT tenant_id FROM personal_data_record`)).map((r: { tenant_id: string }) => r.tenant_id);

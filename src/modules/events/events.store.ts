@@ -16,21 +16,16 @@ export interface EventRow {
 }
 
 /**
- * Writes events in the caller's transaction (the outbox) and, in the same statement, a PENDING
- * delivery for each enabled endpoint of the event's owner that takes its type, due at once.
- * The insert's trigger announces each event at commit (NOTIFY custodian_events).
+ * Writes events in the caller's transaction (the outbox). The table's triggers, in the same
+ * statement, write a PENDING delivery, due at once, for each enabled endpoint of the event's
+ * owner that takes its type, and announce each event at commit (NOTIFY custodian_events).
  */
 export async function insertEvents(manager: EntityManager, events: readonly EventRow[]): Promise<void> {
   if (!events.length) return;
   await manager.query(
-    `WITH e AS (
-       INSERT INTO event (id, tenant_id, type, occurred_at, data)
-       SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::timestamptz[], $5::jsonb[])
-       ON CONFLICT (id) DO NOTHING
-       RETURNING id, tenant_id, type, occurred_at)
-     INSERT INTO webhook_delivery (id, tenant_id, event_id, endpoint_id, status, next_attempt_at, created_at, updated_at)
-     SELECT gen_random_uuid(), e.tenant_id, e.id, w.id, 'PENDING', e.occurred_at, e.occurred_at, e.occurred_at
-       FROM e JOIN webhook_endpoint w ON w.enabled AND w.tenant_id IS NOT DISTINCT FROM e.tenant_id AND e.type = ANY (w.event_types)`,
+    `INSERT INTO event (id, tenant_id, type, occurred_at, data)
+     SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::timestamptz[], $5::jsonb[])
+     ON CONFLICT (id) DO NOTHING`,
     [
       events.map((e) => e.id),
       events.map((e) => e.tenantId),

@@ -21,6 +21,7 @@ import { attemptDelivery, deliveryAgents, type AddressRules, type DeliveryAgents
 import { openSecret } from "./webhook-secrets";
 import type { KeyRing } from "../keys/key-ring";
 import { IntegrityError } from "../keys/envelope";
+import { claimDue, deliveryBacklog, disableEndpoint, failLeasedToDisabled, leasedDeliveries, recordAttempts, type LeasedDelivery } from "./webhooks.store";
 
 /** Why an endpoint whose signing secret failed authentication was disabled. */
 export const TAMPERED_SECRET = "Its signing secret failed authentication (tampered with): rotate the secret, then enable the endpoint.";
@@ -31,7 +32,6 @@ interface EndpointSecrets {
   previousSecret: string | null;
   previousSecretUntil: Date | null;
 }
-import { claimDue, deliveryBacklog, disableEndpoint, failLeasedToDisabled, leasedDeliveries, recordAttempts, type LeasedDelivery } from "./webhooks.store";
 
 /** The queue's task that makes one attempt of each delivery of a batch. */
 const ATTEMPTS_TASK = "webhook_attempts";
