@@ -58,19 +58,16 @@ describe("row-level security", () => {
         WHERE p.schemaname = 'public' AND (p.qual IS NULL OR p.qual NOT LIKE '%custodian_%') AND (p.with_check IS NULL OR p.with_check NOT LIKE '%custodian_%')`,
     );
     const unclaimed = rows.filter((r) => r.role !== "custodian_maintenance");
-    assert.deepEqual(
-      unclaimed.map((r) => [r.table, r.policy, r.command, r.role === r.owner]).sort(),
-      [
-        ["personal_data_record_tally", "kept_by_triggers", "ALL", true],
-        // Reference data: read by every role, written under the operators' scope.
-        ["storage_location", "shared_read", "SELECT", false],
-        ["subprocessor_list", "shared_read", "SELECT", false],
-        ["subprocessor_list_change", "shared_read", "SELECT", false],
-        ["third_party", "shared_read", "SELECT", false],
-        ["webhook_delivery", "outbox_fan_out", "INSERT", true],
-        ["webhook_endpoint", "outbox_fan_out", "SELECT", true],
-      ],
-    );
+    assert.deepEqual(unclaimed.map((r) => [r.table, r.policy, r.command, r.role === r.owner]).sort(), [
+      ["personal_data_record_tally", "kept_by_triggers", "ALL", true],
+      // Reference data: read by every role, written under the operators' scope.
+      ["storage_location", "shared_read", "SELECT", false],
+      ["subprocessor_list", "shared_read", "SELECT", false],
+      ["subprocessor_list_change", "shared_read", "SELECT", false],
+      ["third_party", "shared_read", "SELECT", false],
+      ["webhook_delivery", "outbox_fan_out", "INSERT", true],
+      ["webhook_endpoint", "outbox_fan_out", "SELECT", true],
+    ]);
     assert.ok(rows.length > unclaimed.length, "the probe finds maintenance's policies too");
   });
 
