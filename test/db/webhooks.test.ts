@@ -269,6 +269,9 @@ describe("webhooks", () => {
         });
         assert.equal(toB.length, 1);
         assert.equal((toB[0].headers["webhook-signature"] as string).split(" ").length, 1);
+        // The tampered one is dropped from the row by the job that found it (reported once, not at every job of its day).
+        const [row] = await app.region().owner.query(`SELECT previous_secret_sealed, previous_secret_until FROM webhook_endpoint WHERE id = $1`, [b.id]);
+        assert.deepEqual(row, { previous_secret_sealed: null, previous_secret_until: null });
       } finally {
         await receiver.close();
       }

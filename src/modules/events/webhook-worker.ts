@@ -21,7 +21,16 @@ import { attemptDelivery, deliveryAgents, type AddressRules, type DeliveryAgents
 import { openSecret } from "./webhook-secrets";
 import type { KeyRing } from "../keys/key-ring";
 import { IntegrityError } from "../keys/envelope";
-import { claimDue, deliveryBacklog, disableEndpoint, failLeasedToDisabled, leasedDeliveries, recordAttempts, type LeasedDelivery } from "./webhooks.store";
+import {
+  claimDue,
+  deliveryBacklog,
+  disableEndpoint,
+  dropPreviousSecret,
+  failLeasedToDisabled,
+  leasedDeliveries,
+  recordAttempts,
+  type LeasedDelivery,
+} from "./webhooks.store";
 
 /** Why an endpoint whose signing secret failed authentication was disabled. */
 export const TAMPERED_SECRET = "Its signing secret failed authentication (tampered with): rotate the secret, then enable the endpoint.";
@@ -257,7 +266,7 @@ export class WebhookWorker {
       const leased = found.filter((d) => d.enabled);
       const disabled = found.filter((d) => !d.enabled).map((d) => d.id);
       if (disabled.length) await failLeasedToDisabled(db.maintenance.manager, disabled, job.token, this.clock.now());
-      const { opened: secrets, tampered } = await this.secretsOf(leased, job.database);
+      const { opened: secrets, tampered } = await this.secretsOf(leased, db, this.clock.now());
       // Nothing is sent without its endpoint's own secret. A tampered one cannot sign again: its
       // endpoint is disabled, which fails its waiting deliveries; the others' leases run out.
       if (tampered.size) {
@@ -302,15 +311,22 @@ export class WebhookWorker {
    * The signing secrets of the deliveries' endpoints, opened once per job, and the endpoints whose
    * current secret failed authentication (tampered with, or moved from another endpoint). One that
    * does not open for another reason (its master key version not configured here) is in neither:
-   * its deliveries wait, unsent, for an instance that has the key. A previous secret that does not
-   * open just signs no more. Logged with endpoint ids only.
+   * its deliveries wait, unsent, for an instance that has the key. A previous secret is opened
+   * only while it still signs (`at` before its end); one that fails authentication signs no more
+   * and is dropped from its row, so it is reported once, not at every job for the rest of its
+   * day. Logged with endpoint ids only.
    */
-  private async secretsOf(deliveries: readonly LeasedDelivery[], database: string): Promise<{ opened: Map<string, EndpointSecrets>; tampered: Set<string> }> {
+  private async secretsOf(
+    deliveries: readonly LeasedDelivery[],
+    db: Database,
+    at: Date,
+  ): Promise<{ opened: Map<string, EndpointSecrets>; tampered: Set<string> }> {
     const { keys } = this.options;
     const opened = new Map<string, EndpointSecrets>();
     const tampered = new Set<string>();
     const unopened = new Set<string>();
-    const droppedPrevious: string[] = [];
+    const previousNotOpened: string[] = [];
+    const previousTampered: Array<{ id: string; sealed: Buffer }> = [];
     for (const d of deliveries) {
       if (opened.has(d.endpointId) || tampered.has(d.endpointId) || unopened.has(d.endpointId)) continue;
       let secret: string | null;
@@ -324,18 +340,23 @@ export class WebhookWorker {
         unopened.add(d.endpointId);
         continue;
       }
-      const previous = await openSecret(keys, d.endpointId, d.previousSecret).catch(() => {
-        droppedPrevious.push(d.endpointId);
-        return null;
-      });
+      const signsStill = d.previousSecretUntil !== null && new Date(d.previousSecretUntil) > at;
+      const previous = !signsStill
+        ? null
+        : await openSecret(keys, d.endpointId, d.previousSecret).catch((error: unknown) => {
+            previousNotOpened.push(d.endpointId);
+            if (error instanceof IntegrityError && d.previousSecret.sealed) previousTampered.push({ id: d.endpointId, sealed: d.previousSecret.sealed });
+            return null;
+          });
       opened.set(d.endpointId, { secret, previousSecret: previous, previousSecretUntil: d.previousSecretUntil });
     }
-    if (tampered.size || unopened.size || droppedPrevious.length) {
+    if (tampered.size || unopened.size || previousNotOpened.length) {
       this.log.error(
-        { database, tampered: [...tampered], notOpened: [...unopened], previousNotOpened: droppedPrevious },
-        "webhook signing secrets did not open: tampered ones disable their endpoint (rotate the secret, then enable it), others' deliveries wait for an instance with their master key version",
+        { database: db.name, tampered: [...tampered], notOpened: [...unopened], previousNotOpened, previousDropped: previousTampered.map((p) => p.id) },
+        "webhook signing secrets did not open: tampered ones disable their endpoint (rotate the secret, then enable it) or, rotated out, are dropped; others' deliveries wait for an instance with their master key version",
       );
     }
+    for (const { id, sealed } of previousTampered) await dropPreviousSecret(db.maintenance.manager, id, sealed);
     return { opened, tampered };
   }
 

@@ -122,6 +122,19 @@ export async function storeSealedSecrets(
   );
 }
 
+/**
+ * Drops endpoint `id`'s previous secret if it is still the sealed bytes `sealed` (one that failed
+ * authentication: it can never sign again, and a rotation since has replaced it anyway).
+ */
+export async function dropPreviousSecret(manager: EntityManager, id: string, sealed: Buffer): Promise<void> {
+  await manager.query(
+    `UPDATE webhook_endpoint
+        SET previous_secret_sealed = NULL, previous_secret_master_version = NULL, previous_secret_until = NULL
+      WHERE id = $1 AND previous_secret_sealed = $2`,
+    [id, sealed],
+  );
+}
+
 /** A PENDING delivery failed without another attempt (its endpoint disabled): nothing due, no lease. */
 const FAILED_UNATTEMPTED = "status = 'FAILED', next_attempt_at = NULL, lease_until = NULL, lease_token = NULL";
 
