@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { randomUUID } from "node:crypto";
 import { after, before, beforeEach, describe, it } from "node:test";
 import { Webhook } from "standardwebhooks";
 import { EventType } from "../../src/modules/events/event-type";
@@ -603,6 +604,45 @@ describe("webhooks", () => {
     } finally {
       await receiver.close();
     }
+  });
+
+  it("one statement's events, of several tenants, each get a delivery to every enabled endpoint of their own tenant that takes their type, and no other", async () => {
+    const [a, b] = [await createTenant(app), await createTenant(app)];
+    // Unreachable receivers: the rows are what is looked at (the worker leaves them in place).
+    const purgedOfA = await createEndpoint(a.id, "http://127.0.0.1:9/a", [EventType.DATA_PURGED]);
+    const bothOfA = await createEndpoint(a.id, "http://127.0.0.1:9/a2", [EventType.DATA_PURGED, EventType.SUBSCRIPTION_ENDED]);
+    const purgedOfB = await createEndpoint(b.id, "http://127.0.0.1:9/b", [EventType.DATA_PURGED]);
+    const offOfB = await createEndpoint(b.id, "http://127.0.0.1:9/b2", [EventType.DATA_PURGED]);
+    assertOk(await as.asTenantAdmin(b.id).gql(DISABLE, { id: offOfB.id }));
+    const [purgedA, endedA, purgedB] = [randomUUID(), randomUUID(), randomUUID()];
+    const at = app.clock.now();
+    // As a retention run writes them: one statement, on the region's maintenance connection.
+    await emitOn(app.region().maintenance.manager, [
+      { id: purgedA, tenantId: a.id, type: EventType.DATA_PURGED, occurredAt: at, data: { records: 1 } },
+      { id: endedA, tenantId: a.id, type: EventType.SUBSCRIPTION_ENDED, occurredAt: at, data: {} },
+      { id: purgedB, tenantId: b.id, type: EventType.DATA_PURGED, occurredAt: at, data: { records: 2 } },
+    ]);
+    // Written again (a repair): nothing new, the event and its deliveries are there once.
+    await emitOn(app.region().maintenance.manager, [{ id: purgedA, tenantId: a.id, type: EventType.DATA_PURGED, occurredAt: at, data: { records: 1 } }]);
+    const rows: Array<{ event_id: string; endpoint_id: string; tenant_id: string }> = await app
+      .region()
+      .owner.query(`SELECT event_id, endpoint_id, tenant_id FROM webhook_delivery WHERE event_id = ANY ($1::uuid[])`, [[purgedA, endedA, purgedB]]);
+    const name = new Map([
+      [purgedA, "purged A"],
+      [endedA, "ended A"],
+      [purgedB, "purged B"],
+      [purgedOfA.id, "A's purged endpoint"],
+      [bothOfA.id, "A's endpoint for both"],
+      [purgedOfB.id, "B's purged endpoint"],
+      [offOfB.id, "B's disabled endpoint"],
+    ]);
+    assert.deepEqual(rows.map((r) => `${name.get(r.event_id)} -> ${name.get(r.endpoint_id)}`).sort(), [
+      "ended A -> A's endpoint for both",
+      "purged A -> A's endpoint for both",
+      "purged A -> A's purged endpoint",
+      "purged B -> B's purged endpoint",
+    ]);
+    assert.ok(rows.every((r) => r.tenant_id === (r.event_id === purgedB ? b.id : a.id)));
   });
 
   it("at most 20 endpoints per tenant, also when created side by side", async () => {
