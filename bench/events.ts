@@ -7,7 +7,7 @@ import { freshDatabase } from "../scripts/fresh-database";
 import { Role } from "../src/shared/auth/role";
 import { signToken } from "../src/shared/auth/jwt";
 import { createLogger } from "../src/shared/logging";
-import { BENCH_SECRET, euRegionUrl, gql, intFromEnv, postgresCpuMs, processCpuMs, startApi, syncDirectory, timed } from "./lib";
+import { BENCH_SECRET, euRegionUrl, gql, intFromEnv, postgresCpuByKind, postgresCpuMs, processCpuMs, startApi, syncDirectory, timed } from "./lib";
 
 /**
  * Events: BENCH_EVENTS committed openSubjectRequest mutations (default 10,000), paced at
@@ -107,6 +107,8 @@ async function main() {
     };
     // Per statement, its time and calls summed over the runs of each kind (their deliveries included).
     const spent = { with: new Map<string, { calls: number; ms: number }>(), without: new Map<string, { calls: number; ms: number }>() };
+    // PostgreSQL's CPU by kind of process, summed the same way.
+    const byKind = { with: new Map<string, number>(), without: new Map<string, number>() };
     for (const [t, tenantId] of tenants.entries()) {
       const created = (await gql(api.url, admins[t][0], CREATE, { input: { url: receiverUrl, eventTypes: ["SUBJECT_REQUEST_OPENED"] } })).createWebhookEndpoint;
       hooks.set(tenantId, new Webhook(created.secret));
@@ -196,6 +198,7 @@ async function main() {
           await gql(api.url, e.token, `mutation($id: ID!) { ${enabled ? "enable" : "disable"}WebhookEndpoint(endpointId: $id) { id } }`, { id: e.id });
         enabledNow = enabled;
         const statementsBefore = statements ? await statementTimes() : null;
+        const kindsBefore = statements ? postgresCpuByKind() : null;
         const before = cpuNow();
         const seconds = await timed(
           Array.from({ length: perRun }, () => open),
@@ -211,6 +214,10 @@ async function main() {
         // The next run starts when this one's deliveries are done: each run pays for its own.
         const until = performance.now() + 60_000;
         while (enabled && arrived.size < deliverable && performance.now() < until) await new Promise((ok) => setTimeout(ok, 50));
+        if (kindsBefore) {
+          const into = enabled ? byKind.with : byKind.without;
+          for (const [kind, ms] of postgresCpuByKind()) into.set(kind, (into.get(kind) ?? 0) + ms - (kindsBefore.get(kind) ?? 0));
+        }
         if (statementsBefore) {
           const into = enabled ? spent.with : spent.without;
           for (const [query, now] of await statementTimes()) {
@@ -230,8 +237,9 @@ async function main() {
       `API ${median(xs.map((x) => x.api)).toFixed(2)}, PostgreSQL ${median(xs.map((x) => x.postgres)).toFixed(2)}, bench ${median(xs.map((x) => x.bench)).toFixed(2)}`;
     console.log(`CPU per mutation (ms, medians)  with endpoint: ${cpu(cpuWith)}  without: ${cpu(cpuWithout)}`);
     if (statements) {
-      // The statements whose time differs most, per mutation (each kind ran runs x perRun of them).
+      // Per mutation: each kind ran runs x perRun of them.
       const n = runs * perRun;
+      // The statements whose time differs most.
       const rows = [...new Set([...spent.with.keys(), ...spent.without.keys()])]
         .map((query) => {
           const w = spent.with.get(query) ?? { calls: 0, ms: 0 };
@@ -245,6 +253,11 @@ async function main() {
            FROM pg_stat_user_tables WHERE relname IN ('event', 'webhook_delivery') ORDER BY relname`,
       );
       console.log(`tables (EU region): ${JSON.stringify(tables)}`);
+      console.log(`PostgreSQL CPU per mutation by process (ms, a run and its deliveries): with, without, difference`);
+      for (const kind of [...new Set([...byKind.with.keys(), ...byKind.without.keys()])].sort()) {
+        const [w, o] = [(byKind.with.get(kind) ?? 0) / n, (byKind.without.get(kind) ?? 0) / n];
+        if (w || o) console.log(`  ${w.toFixed(3)} ${o.toFixed(3)} ${w - o >= 0 ? "+" : ""}${(w - o).toFixed(3)}  ${kind}`);
+      }
       console.log(`PostgreSQL execution per mutation (ms): with, without, difference; calls per mutation with, without`);
       for (const r of rows)
         console.log(

@@ -161,6 +161,34 @@ function isPostgres(pid: number | string): boolean {
 }
 
 /**
+ * PostgreSQL's CPU time by kind of process, in ms: a backend by its role and database (as its
+ * process title names them), a background process by its title (walwriter, checkpointer,
+ * autovacuum worker, ...), and the postmaster with its exited children's time.
+ */
+export function postgresCpuByKind(): Map<string, number> {
+  const kinds = new Map<string, number>();
+  for (const pid of processIds(isPostgres)) {
+    const fields = statFields(pid);
+    if (!fields) continue;
+    let title: string;
+    try {
+      title = readFileSync(`/proc/${pid}/cmdline`, "utf8").replace(/\0/g, " ").trim();
+    } catch {
+      continue;
+    }
+    const postmaster = !isPostgres(fields[1]);
+    const backend = /^postgres: (\S+) (\S+) (?:127\.0\.0\.1|\[local\]|::1)/.exec(title);
+    const kind = postmaster
+      ? "postmaster (and exited children)"
+      : backend
+        ? `${backend[1]} on ${backend[2]}`
+        : title.replace(/^postgres: /, "").replace(/ \d+$/, "");
+    kinds.set(kind, (kinds.get(kind) ?? 0) + cpuMs(fields, 11) + (postmaster ? cpuMs(fields, 13) : 0));
+  }
+  return kinds;
+}
+
+/**
  * CPU time of PostgreSQL on the machine (the bench's own server does nearly all of it), or of the
  * one server whose postmaster is `server`, in ms: each server process, and for a postmaster also
  * its exited children's (their time is added to the parent's when it reaps them), so a connection
