@@ -114,7 +114,7 @@ export function procStatusBytes(pid: number, field: "VmRSS" | "VmHWM"): number {
 }
 
 /** A process's /proc stat fields after its name: [state, ppid, ...]; null once it is gone. */
-function statFields(pid: number | string): string[] | null {
+export function statFields(pid: number | string): string[] | null {
   try {
     return readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
   } catch {

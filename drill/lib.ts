@@ -6,7 +6,7 @@ import { regionDatabaseName, withDatabase } from "../src/shared/db/topology";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Pool } from "pg";
-import { benchKeyRing, procStatusBytes, processesNaming, processIds, startApi, type ApiProcess, BENCH_SECRET } from "../bench/lib";
+import { benchKeyRing, procStatusBytes, processesNaming, processIds, startApi, statFields, type ApiProcess, BENCH_SECRET } from "../bench/lib";
 import { Role } from "../src/shared/auth/role";
 import { signToken } from "../src/shared/auth/jwt";
 import { startEmbeddedPostgres, type EmbeddedServer } from "../src/shared/db/embedded";
@@ -96,11 +96,12 @@ export class DrillDatabase {
     const pid = Number(readFileSync(join(this.dataDir, "postmaster.pid"), "utf8").split("\n")[0]);
     // Backends name no data directory (their title replaces the command line): they are found as
     // the postmaster's children before it goes, and waited for (killed after 10 s, if ever).
-    const children = processIds((p) => parentOf(p) === pid);
+    const children = processIds((p) => statFields(p)?.[1] === String(pid));
     process.kill(pid, "SIGKILL");
     const until = Date.now() + 10_000;
     for (;;) {
-      const left = children.filter(running);
+      // A zombie (state Z) has ended: it only waits to be reaped.
+      const left = children.filter((child) => ![undefined, "Z"].includes(statFields(child)?.[0]));
       if (!left.length && !processesNaming(this.dataDir).length) return;
       if (Date.now() > until) for (const child of left) process.kill(child, "SIGKILL");
       await sleep(100);
@@ -111,24 +112,6 @@ export class DrillDatabase {
     await this.pool?.end().catch(() => undefined);
     await this.eu?.end().catch(() => undefined);
     await this.server?.stop().catch(() => undefined);
-  }
-}
-
-/** A process's parent's pid, from /proc (null once it is gone). */
-function parentOf(pid: number | string): number | null {
-  try {
-    return Number(readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ")[1]);
-  } catch {
-    return null;
-  }
-}
-
-/** Whether `pid` still runs: not gone, and not a zombie waiting to be reaped. */
-function running(pid: number): boolean {
-  try {
-    return readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1][0] !== "Z";
-  } catch {
-    return false;
   }
 }
 

@@ -343,7 +343,7 @@ export class WebhookWorker {
         unopened.add(d.endpointId);
         continue;
       }
-      const signsStill = d.previousSecretUntil !== null && new Date(d.previousSecretUntil) > at;
+      const signsStill = d.previousSecretUntil !== null && d.previousSecretUntil > at;
       const previous = !signsStill
         ? null
         : await openSecret(keys, d.endpointId, d.previousSecret).catch((error: unknown) => {

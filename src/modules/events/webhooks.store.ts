@@ -70,7 +70,31 @@ export interface StoredSecrets {
   previous: StoredSecret;
 }
 
-const storedSecret = (plain: string | null, sealed: Buffer | null, masterVersion: number | null): StoredSecret => ({ plain, sealed, masterVersion });
+/** An endpoint's secret columns as a statement selects them (secretColumns). */
+interface SecretColumns {
+  secret: string | null;
+  secret_sealed: Buffer | null;
+  secret_master_version: number | null;
+  previous_secret: string | null;
+  previous_secret_sealed: Buffer | null;
+  previous_secret_master_version: number | null;
+}
+
+/** The select list of SecretColumns, of the endpoint table or alias `table`. */
+const secretColumns = (table: string) =>
+  ["secret", "secret_sealed", "secret_master_version", "previous_secret", "previous_secret_sealed", "previous_secret_master_version"]
+    .map((column) => `${table}.${column}`)
+    .join(", ");
+
+/** A row with its secret columns as its current and previous StoredSecret. */
+function withStoredSecrets<T extends SecretColumns>(row: T): Omit<T, keyof SecretColumns> & { secret: StoredSecret; previous: StoredSecret } {
+  const { secret, secret_sealed, secret_master_version, previous_secret, previous_secret_sealed, previous_secret_master_version, ...rest } = row;
+  return {
+    ...rest,
+    secret: { plain: secret, sealed: secret_sealed, masterVersion: secret_master_version },
+    previous: { plain: previous_secret, sealed: previous_secret_sealed, masterVersion: previous_secret_master_version },
+  };
+}
 
 /**
  * Up to `limit` endpoints after `afterId` (id order) with a secret in plaintext or sealed under
@@ -78,27 +102,15 @@ const storedSecret = (plain: string | null, sealed: Buffer | null, masterVersion
  * rotation waits for it).
  */
 export async function secretsToSeal(manager: EntityManager, masterVersion: number, afterId: string | null, limit: number): Promise<StoredSecrets[]> {
-  const rows: Array<{
-    id: string;
-    secret: string | null;
-    secret_sealed: Buffer | null;
-    secret_master_version: number | null;
-    previous_secret: string | null;
-    previous_secret_sealed: Buffer | null;
-    previous_secret_master_version: number | null;
-  }> = await manager.query(
-    `SELECT id, secret, secret_sealed, secret_master_version, previous_secret, previous_secret_sealed, previous_secret_master_version
+  const rows: Array<{ id: string } & SecretColumns> = await manager.query(
+    `SELECT id, ${secretColumns("webhook_endpoint")}
        FROM webhook_endpoint
       WHERE ($2::uuid IS NULL OR id > $2)
         AND (secret IS NOT NULL OR previous_secret IS NOT NULL OR secret_master_version <> $1 OR previous_secret_master_version <> $1)
       ORDER BY id LIMIT $3 FOR UPDATE`,
     [masterVersion, afterId, limit],
   );
-  return rows.map((r) => ({
-    id: r.id,
-    secret: storedSecret(r.secret, r.secret_sealed, r.secret_master_version),
-    previous: storedSecret(r.previous_secret, r.previous_secret_sealed, r.previous_secret_master_version),
-  }));
+  return rows.map(withStoredSecrets);
 }
 
 /** Stores endpoints' secrets sealed (no plaintext left in their rows). */
@@ -221,30 +233,19 @@ export interface LeasedDelivery {
 
 /** Those of `ids` still PENDING and leased under `token` with at least `marginMs` of the lease left. */
 export async function leasedDeliveries(manager: EntityManager, ids: readonly string[], token: string, marginMs: number): Promise<LeasedDelivery[]> {
-  const rows: Array<
-    Omit<LeasedDelivery, "secret" | "previousSecret"> & {
-      secret: string | null;
-      secret_sealed: Buffer | null;
-      secret_master_version: number | null;
-      previous_secret: string | null;
-      previous_secret_sealed: Buffer | null;
-      previous_secret_master_version: number | null;
-    }
-  > = await manager.query(
-    `SELECT d.id, d.scheduled_attempts AS "scheduledAttempts", w.id AS "endpointId", w.url, w.secret, w.secret_sealed, w.secret_master_version,
-            w.previous_secret, w.previous_secret_sealed, w.previous_secret_master_version, w.previous_secret_until AS "previousSecretUntil",
-            w.enabled, w.failing_since AS "failingSince",
+  const rows: Array<Omit<LeasedDelivery, "secret" | "previousSecret"> & SecretColumns> = await manager.query(
+    `SELECT d.id, d.scheduled_attempts AS "scheduledAttempts", w.id AS "endpointId", w.url, ${secretColumns("w")},
+            w.previous_secret_until AS "previousSecretUntil", w.enabled, w.failing_since AS "failingSince",
             e.id AS "eventId", e.tenant_id AS "tenantId", e.type, e.occurred_at AS "occurredAt", e.data
        FROM webhook_delivery d JOIN webhook_endpoint w ON w.id = d.endpoint_id JOIN event e ON e.id = d.event_id
       WHERE d.id = ANY ($1::uuid[]) AND d.lease_token = $2 AND d.status = 'PENDING'
         AND d.lease_until > clock_timestamp() + make_interval(secs => $3::float8 / 1000)`,
     [ids, token, marginMs],
   );
-  return rows.map(({ secret, secret_sealed, secret_master_version, previous_secret, previous_secret_sealed, previous_secret_master_version, ...delivery }) => ({
-    ...delivery,
-    secret: storedSecret(secret, secret_sealed, secret_master_version),
-    previousSecret: storedSecret(previous_secret, previous_secret_sealed, previous_secret_master_version),
-  }));
+  return rows.map((row) => {
+    const { previous, ...delivery } = withStoredSecrets(row);
+    return { ...delivery, previousSecret: previous };
+  });
 }
 
 /**
